@@ -1,0 +1,118 @@
+# netblame build. Intermediates go to build/, programs to bin/.
+# Sources are discovered by folder, so adding a module is adding a file.
+
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+BUILD    := build
+BIN      := bin
+
+TOOLS := icmp_path_tracer tcp_path_tracer udp_path_tracer system_network_icmp_rtt \
+	kernel_icmp_rtt system_network_latency_summary vm_network_latency_summary \
+	system_network_latency_details vm_network_latency_details eth_drop \
+	kernel_drop_stack_stats_summary_all vhost_queue_correlation_simple tun_ring_monitor \
+	ovs_upcall_latency_summary
+
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icommon -I$(BUILD) -I$(BUILD)/bpf
+LDLIBS   := -lbpf -lelf -lz -lczmq -lzmq -lmsgpackc -lcrypto -ljansson -lm -lpthread
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Icommon -Wall -Werror \
+	-Wno-unused-function
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC))
+AGENT_SRC  := $(wildcard agent/*.c)
+AGENT_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_SRC))
+COORD_SRC  := $(wildcard coordinator/*.c)
+COORD_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(COORD_SRC))
+BPF_SRC    := $(wildcard bpf/*.bpf.c)
+BPF_OBJ    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
+SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRC))
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TTOOL_SRC  := $(wildcard tests/tools/*.c)
+TTOOL_BIN  := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TTOOL_SRC))
+LIBCOMMON  := $(BUILD)/libnbcommon.a
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+.PHONY: all deps test unit e2e demo bench clean format lab-down
+.DEFAULT_GOAL := all
+
+all: $(DEPS_STAMP) $(BIN)/netblame-agent $(BIN)/netblame links testtools
+
+# Installs what is missing (Debian packages by name); fast when everything is there.
+deps:
+	deploy/install-deps.sh
+	@mkdir -p $(BUILD) && touch $(DEPS_STAMP)
+
+$(DEPS_STAMP):
+	deploy/install-deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/vmlinux.h: | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) common/nb_event.h $(BUILD)/vmlinux.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/%.o: %.c $(wildcard common/*.h agent/*.h coordinator/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# The agent includes every skeleton.
+$(AGENT_OBJ): $(SKELS)
+
+$(LIBCOMMON): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/netblame-agent: $(AGENT_OBJ) $(LIBCOMMON)
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/netblame: $(COORD_OBJ) $(LIBCOMMON)
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+links: $(BIN)/netblame-agent
+	@for t in $(TOOLS); do ln -sfn netblame-agent $(BIN)/$$t; done
+
+testtools: $(TTOOL_BIN) $(UNIT_BIN)
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDLIBS) -lnetfilter_queue -lnfnetlink -lmnl
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-unused-parameter -o $@ $< $(LIBCOMMON) $(LDLIBS) -lcmocka
+
+test: all
+	tests/run.sh
+
+unit: all
+	tests/run.sh unit
+
+e2e: all
+	tests/run.sh e2e
+
+demo: all
+	tests/demo.sh
+
+bench: all
+	tests/bench/run.sh
+
+lab-down:
+	tests/lab down
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BIN)

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Statuses and blame: what a joined packet means, and what a run's counts mean.
+ * Pure functions over struct nb_joined; see DESIGN.md "Stages and blame".
+ */
+#ifndef NB_BLAME_H
+#define NB_BLAME_H
+
+#include "nb_join.h"
+
+enum nb_status {
+	NB_ST_COMPLETE = 0,
+	/* single host, 4 stages: REQ_RX REQ_TX REP_RX REP_TX */
+	NB_ST_INTERNAL_DROP_REQ,
+	NB_ST_EXTERNAL_DROP,
+	NB_ST_INTERNAL_DROP_REP,
+	/* two hosts, chain A0 A1 B0 B1 B2 B3 A2 A3 */
+	NB_ST_A_INTERNAL_DROP_REQ,
+	NB_ST_NETWORK_DROP_REQ,
+	NB_ST_B_INTERNAL_DROP_REQ,
+	NB_ST_DEST_NO_REPLY,
+	NB_ST_B_INTERNAL_DROP_REP,
+	NB_ST_NETWORK_DROP_REP,
+	NB_ST_A_INTERNAL_DROP_REP,
+	/* evidence incomplete: never blamed */
+	NB_ST_INCONCLUSIVE,
+	NB_ST__COUNT,
+};
+
+enum nb_blame {
+	NB_BLAME_NONE = 0,
+	NB_BLAME_NETWORK,
+	NB_BLAME_NODE_A,
+	NB_BLAME_NODE_B,
+	NB_BLAME_DEST,
+	NB_BLAME_LOCAL,	       /* single host: this node */
+	NB_BLAME_EXTERNAL,     /* single host: beyond tx-iface */
+	NB_BLAME_INCONCLUSIVE, /* evidence incomplete */
+	NB_BLAME__COUNT,
+};
+
+enum nb_verdict {
+	NB_VERDICT_HEALTHY = 0,
+	NB_VERDICT_NETWORK,
+	NB_VERDICT_NODE_A,
+	NB_VERDICT_NODE_B,
+	NB_VERDICT_DEST,
+	NB_VERDICT_INCONCLUSIVE,
+};
+
+/* Stage names: "REQ_RX".."REP_TX" for 4 stages, "A0".."A3","B0".."B3" for the chain. */
+const char *nb_stage_name_local(int stage);
+const char *nb_stage_name_chain(int stage);
+
+/* Status of a final packet on one host (nstages == 4) and across two hosts (nstages == 8). */
+enum nb_status nb_status_local(const struct nb_joined *p);
+enum nb_status nb_status_chain(const struct nb_joined *p);
+
+const char *nb_status_name(enum nb_status s);
+/* Returns -1 for an unknown name. */
+int nb_status_from_name(const char *name);
+enum nb_blame nb_status_blame(enum nb_status s);
+/* Direction of a drop status: "request", "reply" or NULL. */
+const char *nb_status_direction(enum nb_status s);
+
+/*
+ * Verdict of a two-host run from counts per status: the blame class with the most affected
+ * packets; HEALTHY when there are none; INCONCLUSIVE when incomplete evidence is at least as
+ * common as the largest blame class.
+ */
+enum nb_verdict nb_verdict_of(const uint64_t counts[NB_ST__COUNT]);
+const char *nb_verdict_name(enum nb_verdict v);
+/* Exit code per DESIGN.md: 0 HEALTHY, 10 NETWORK, 11 NODE_A, 12 NODE_B, 13 DEST, 15 INCONCLUSIVE. */
+int nb_verdict_exit_code(enum nb_verdict v);
+/*
+ * "NETWORK: 3 (request 2, reply 1); NODE_B: 1 (request 1)" into buf; "none" when healthy.
+ * Returns the length that was needed (snprintf semantics).
+ */
+int nb_verdict_detail(const uint64_t counts[NB_ST__COUNT], char *buf, size_t len);
+
+#endif /* NB_BLAME_H */

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Kernel/user ABI shared by the BPF programs and user space.
+ * Fixed-width types only and no pointers: the same bytes are read by a BPF
+ * program, the agent, and (after msgpack encoding) the coordinator.
+ */
+#ifndef NB_EVENT_H
+#define NB_EVENT_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define NB_MAX_IFS  8
+#define NB_ADDR_LEN 16
+
+/* Record type tag: every ring buffer record starts with struct nb_event. */
+enum nb_ev_type {
+	NB_EV_PKT = 1,	/* a packet passed a device stage */
+	NB_EV_DROP = 2, /* the kernel freed a packet with a drop reason */
+};
+
+/* Where in the kernel the event was taken. */
+enum nb_hook {
+	NB_HOOK_RX = 1,	  /* netif_receive_skb: the device received it */
+	NB_HOOK_TX = 2,	  /* net_dev_start_xmit: handed to the device to send */
+	NB_HOOK_DROP = 3, /* kfree_skb with reason */
+};
+
+/* Parsed packet identity; addresses are in network byte order, the rest host order. */
+struct nb_pkt {
+	__u8 saddr[NB_ADDR_LEN]; /* IPv4 uses the first 4 bytes */
+	__u8 daddr[NB_ADDR_LEN];
+	__u8 family; /* 4 or 6; 0 when not IP (e.g. ARP) */
+	__u8 proto;  /* IPPROTO_* of the transport */
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u16 sport; /* TCP/UDP ports */
+	__u16 dport;
+	__u16 icmp_id;
+	__u16 icmp_seq;
+	__u16 ip_id;
+	__u16 frag_off; /* fragment offset in bytes */
+	__u8 more_frags;
+	__u8 tcp_flags;
+	__u16 ip_len;	/* total length from the IP header */
+	__u32 tcp_seq;
+	__u32 tcp_ack;
+	__u32 l4_len; /* transport payload bytes */
+};
+
+struct nb_event {
+	__u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 ifindex;
+	__u32 netns; /* network namespace inode */
+	__u8 type;   /* enum nb_ev_type */
+	__u8 hook;   /* enum nb_hook */
+	__u16 ethertype;
+	__u32 reason; /* skb_drop_reason for drops */
+	__u64 location;
+	__s32 stack_id; /* -1 when none */
+	__u32 cpu;
+	struct nb_pkt pkt;
+};
+
+/* In-kernel filter, set as a const volatile global before load. Zero means "any". */
+struct nb_filter {
+	__u32 netns;
+	__u32 n_ifindex;
+	__u32 ifindex[NB_MAX_IFS];
+	__u8 family;
+	__u8 proto;
+	__u8 bidir; /* accept the address/port pair in both directions */
+	__u8 has_saddr;
+	__u8 has_daddr;
+	__u8 pad[3];
+	__u8 saddr[NB_ADDR_LEN];
+	__u8 daddr[NB_ADDR_LEN];
+	__u16 sport;
+	__u16 dport;
+};
+
+#endif /* NB_EVENT_H */
