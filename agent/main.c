@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * netblame-agent: runs one of the fourteen single-host tools (chosen by argv[0], so the
+ * tool-name symlinks work, or by the first argument), or serves remote sessions.
+ */
+#include "agent.h"
+
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *nb_prog = "netblame-agent";
+volatile int nb_stop;
+
+void nb_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", nb_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void nb_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: warning: ", nb_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void s_on_signal(int sig)
+{
+	(void)sig;
+	nb_stop = 1;
+}
+
+void nb_install_signals(void)
+{
+	struct sigaction sa = {.sa_handler = s_on_signal};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+#define U(id, req)                                                                                 \
+	{                                                                                          \
+		NB_O_##id, req, NULL                                                               \
+	}
+#define COMMON U(NETNS, false), U(DURATION, false), U(JSON, false), U(VERBOSE, false), U(HELP, false)
+
+static const struct nb_opt_use s_icmp_path[] = {
+	U(SRC_IP, true), U(DST_IP, true), U(RX_IFACE, true), U(TX_IFACE, true),
+	U(TIMEOUT_MS, false), U(COUNT, false), U(RINGBUF_KB, false), COMMON};
+static const struct nb_opt_use s_tcp_path[] = {
+	U(SRC_IP, true),       U(DST_IP, true), U(RX_IFACE, true),   U(TX_IFACE, true),
+	U(SRC_PORT, false),    U(DST_PORT, false), U(TIMEOUT_MS, false), U(COUNT, false),
+	U(RINGBUF_KB, false), COMMON};
+static const struct nb_opt_use s_udp_path[] = {
+	U(SRC_IP, true),   U(DST_IP, true),    U(RX_IFACE, true),   U(TX_IFACE, true),
+	U(SRC_PORT, false), U(DST_PORT, false), U(TIMEOUT_MS, false), U(COUNT, false),
+	U(RINGBUF_KB, false), COMMON};
+static const struct nb_opt_use s_sys_icmp_rtt[] = {
+	U(SRC_IP, true), U(DST_IP, true), U(PHY_INTERFACE, true), U(DIRECTION, true),
+	U(LATENCY_MS, false), U(COUNT, false), COMMON};
+static const struct nb_opt_use s_kernel_icmp_rtt[] = {
+	U(SRC_IP, true), U(DST_IP, true), U(INTERFACE, true), U(DIRECTION, true),
+	U(LATENCY_MS, false), U(COUNT, false), COMMON};
+static const struct nb_opt_use s_sys_lat_summary[] = {
+	U(PHY_INTERFACE, true), U(SRC_IP, false),    U(DST_IP, false), U(PROTOCOL, false),
+	U(DIRECTION, true),     U(INTERVAL, false), COMMON};
+static const struct nb_opt_use s_vm_lat_summary[] = {
+	U(VM_INTERFACE, true), U(PHY_INTERFACE, true), U(SRC_IP, false),   U(DST_IP, false),
+	U(PROTOCOL, false),    U(DIRECTION, true),     U(INTERVAL, false), COMMON};
+static const struct nb_opt_use s_sys_lat_details[] = {
+	U(PHY_INTERFACE, true), U(SRC_IP, false), U(DST_IP, false), U(PROTOCOL, false),
+	U(DIRECTION, true), COMMON};
+static const struct nb_opt_use s_vm_lat_details[] = {
+	U(VM_INTERFACE, true), U(PHY_INTERFACE, true), U(SRC_IP, false), U(DST_IP, false),
+	U(PROTOCOL, false),    U(DIRECTION, true),     COMMON};
+static const struct nb_opt_use s_eth_drop[] = {
+	U(INTERFACE, false), U(SRC_IP, false),	 U(DST_IP, false), U(SRC_PORT, false),
+	U(DST_PORT, false),  U(PROTOCOL, false), COMMON};
+static const struct nb_opt_use s_drop_stats[] = {
+	U(INTERVAL, false), U(INTERFACE, false), U(SRC_IP, false), U(DST_IP, false),
+	U(SRC_PORT, false), U(DST_PORT, false),	 U(PROTOCOL, false), U(TOP, false), COMMON};
+static const struct nb_opt_use s_vhost[] = {U(VM_INTERFACE, true), COMMON};
+static const struct nb_opt_use s_tun_ring[] = {U(INTERFACE, true), COMMON};
+static const struct nb_opt_use s_ovs_upcall[] = {U(INTERVAL, false), COMMON};
+
+typedef int (*s_run_fn)(const char *tool, int argc, char **argv);
+
+struct s_tool {
+	const char *name;
+	const char *what;
+	s_run_fn run; /* NULL: not built yet */
+	const struct nb_opt_use *opts;
+	size_t n_opts;
+};
+
+#define T(name, what, fn, arr) {name, what, fn, arr, sizeof(arr) / sizeof(arr[0])}
+
+static const struct s_tool s_tools[] = {
+	T("icmp_path_tracer", "ICMP request/reply through rx and tx interfaces, per packet",
+	  nb_tool_path_tracer, s_icmp_path),
+	T("tcp_path_tracer", "TCP segments and their ACKs through two interfaces", NULL,
+	  s_tcp_path),
+	T("udp_path_tracer", "UDP datagrams and fragment groups through two interfaces", NULL,
+	  s_udp_path),
+	T("system_network_icmp_rtt", "ICMP RTT of the host's own network, split by stage", NULL,
+	  s_sys_icmp_rtt),
+	T("kernel_icmp_rtt", "ICMP RTT inside the kernel (no OVS)", NULL, s_kernel_icmp_rtt),
+	T("system_network_latency_summary", "stage latency histograms, host network", NULL,
+	  s_sys_lat_summary),
+	T("vm_network_latency_summary", "stage latency histograms, VM network", NULL,
+	  s_vm_lat_summary),
+	T("system_network_latency_details", "per-packet stage latency, host network", NULL,
+	  s_sys_lat_details),
+	T("vm_network_latency_details", "per-packet stage latency, VM network", NULL,
+	  s_vm_lat_details),
+	T("eth_drop", "packet drops with reason, location and stack", NULL, s_eth_drop),
+	T("kernel_drop_stack_stats_summary_all", "drop counts by stack, reason and device", NULL,
+	  s_drop_stats),
+	T("vhost_queue_correlation_simple", "vhost-net queue state of a VM interface", NULL,
+	  s_vhost),
+	T("tun_ring_monitor", "tun/tap ring occupancy and overflows", NULL, s_tun_ring),
+	T("ovs_upcall_latency_summary", "OVS upcall latency histogram", NULL, s_ovs_upcall),
+};
+#define S_NTOOLS (sizeof(s_tools) / sizeof(s_tools[0]))
+
+static const struct s_tool *s_find(const char *name)
+{
+	for (size_t i = 0; i < S_NTOOLS; i++)
+		if (!strcmp(s_tools[i].name, name))
+			return &s_tools[i];
+	return NULL;
+}
+
+static void s_usage(FILE *f)
+{
+	fprintf(f, "usage: netblame-agent TOOL [FLAGS]    (or run a TOOL symlink directly)\n"
+		   "       netblame-agent serve --listen ENDPOINT --name NODE [--netns NAME|PATH]\n"
+		   "                            [--insecure | --secret-key FILE --authorized-keys FILE]\n"
+		   "       netblame-agent TOOL --help\n\ntools:\n");
+	for (size_t i = 0; i < S_NTOOLS; i++)
+		fprintf(f, "  %-36s %s%s\n", s_tools[i].name, s_tools[i].what,
+			s_tools[i].run ? "" : " (not built yet)");
+}
+
+static int s_help_only(const struct s_tool *t, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return 1;
+	(void)t;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *base = basename(argv[0]);
+	const struct s_tool *t = s_find(base);
+
+	if (!t) {
+		if (argc < 2) {
+			s_usage(stderr);
+			return NB_EXIT_USAGE;
+		}
+		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+			s_usage(stdout);
+			return NB_EXIT_OK;
+		}
+		if (!strcmp(argv[1], "serve")) {
+			nb_prog = "netblame-agent serve";
+			return nb_serve(argc - 1, argv + 1);
+		}
+		t = s_find(argv[1]);
+		if (!t) {
+			nb_err("unknown tool '%s' (netblame-agent --help lists them)", argv[1]);
+			return NB_EXIT_USAGE;
+		}
+		argc--;
+		argv++;
+	}
+	nb_prog = t->name;
+	if (s_help_only(t, argc, argv)) {
+		printf("usage: %s [FLAGS]\n%s%s\n\nflags:\n", t->name, t->what,
+		       t->run ? "" : " (not built yet)");
+		nb_opts_help(stdout, t->opts, t->n_opts);
+		return NB_EXIT_OK;
+	}
+	if (!t->run) {
+		nb_err("this tool is not built yet");
+		return NB_EXIT_ERR;
+	}
+	return t->run(t->name, argc, argv);
+}
+
+/* Used by the tools to parse with their own option table. */
+int nb_tool_opts(const char *tool, int argc, char **argv, struct nb_opts *o)
+{
+	const struct s_tool *t = s_find(tool);
+	char err[256];
+
+	if (!t)
+		return NB_EXIT_USAGE;
+	if (nb_opts_parse(t->opts, t->n_opts, argc, argv, o, err, sizeof(err))) {
+		nb_err("%s (see --help)", err);
+		return NB_EXIT_USAGE;
+	}
+	return 0;
+}

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int nb_netns_open(struct nb_netns *ns, const char *name_or_path, char *err, size_t errlen)
+{
+	char path[256];
+	struct stat st;
+	int fd;
+
+	memset(ns, 0, sizeof(*ns));
+	ns->fd = -1;
+	if (!name_or_path) {
+		if (stat("/proc/self/ns/net", &st) < 0) {
+			snprintf(err, errlen, "cannot read own network namespace: %s",
+				 strerror(errno));
+			return -errno;
+		}
+		ns->inum = (uint32_t)st.st_ino;
+		snprintf(ns->name, sizeof(ns->name), "(own)");
+		return 0;
+	}
+	if (strchr(name_or_path, '/'))
+		snprintf(path, sizeof(path), "%s", name_or_path);
+	else
+		snprintf(path, sizeof(path), "/run/netns/%s", name_or_path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "network namespace '%s' not found (%s: %s)", name_or_path,
+			 path, strerror(e));
+		return -ENOENT;
+	}
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+
+		close(fd);
+		snprintf(err, errlen, "cannot stat %s: %s", path, strerror(e));
+		return -e;
+	}
+	ns->fd = fd;
+	ns->inum = (uint32_t)st.st_ino;
+	snprintf(ns->name, sizeof(ns->name), "%s", name_or_path);
+	return 0;
+}
+
+void nb_netns_close(struct nb_netns *ns)
+{
+	if (ns->fd >= 0)
+		close(ns->fd);
+	ns->fd = -1;
+}
+
+/*
+ * Interface names are per namespace: switch this thread into the target namespace for the
+ * lookups and back. The same name (and ifindex) exists in several namespaces in a lab and on
+ * hypervisors with containers, which is why the filter also carries the namespace inode.
+ */
+int nb_netns_ifindex(const struct nb_netns *ns, char names[][16], int n, uint32_t *out,
+		     char *err, size_t errlen)
+{
+	int self = -1, rc = 0;
+
+	if (ns->fd >= 0) {
+		self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (self < 0 || setns(ns->fd, CLONE_NEWNET) < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "cannot enter network namespace %s: %s", ns->name,
+				 strerror(errno));
+			if (self >= 0)
+				close(self);
+			return rc;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		out[i] = if_nametoindex(names[i]);
+		if (!out[i]) {
+			snprintf(err, errlen, "unknown interface '%s'%s%s", names[i],
+				 ns->fd >= 0 ? " in network namespace " : "",
+				 ns->fd >= 0 ? ns->name : "");
+			rc = -ENODEV;
+			break;
+		}
+	}
+	if (self >= 0) {
+		if (setns(self, CLONE_NEWNET) < 0 && !rc) {
+			snprintf(err, errlen, "cannot return to own network namespace: %s",
+				 strerror(errno));
+			rc = -EIO;
+		}
+		close(self);
+	}
+	return rc;
+}

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * Packet-stage tracer: one generic handler serves every device stage. Each SEC() below is
+ * only the glue for one hook point; the user-space probe table decides which are attached.
+ */
+#include "nb_parse.bpf.h"
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile struct nb_filter nb_cfg = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} nb_events SEC(".maps");
+
+/* Counters read by user space: a missing event must never look like a missing packet. */
+__u64 nb_lost = 0;    /* ring buffer full: event not delivered */
+__u64 nb_matched = 0; /* events that passed the filter */
+__u64 nb_parse_err = 0;
+
+static __always_inline int nb_stage(struct sk_buff *skb, struct net_device *dev, __u8 hook)
+{
+	const volatile struct nb_filter *f = &nb_cfg;
+	struct nb_event *e;
+	struct nb_pkt p = {};
+	__u16 ethertype = 0;
+	__u32 ifindex, netns;
+	int rc;
+
+	if (!skb)
+		return 0;
+	if (!dev)
+		dev = BPF_CORE_READ(skb, dev);
+	if (!dev)
+		return 0;
+	ifindex = BPF_CORE_READ(dev, ifindex);
+	/* Cheapest checks first: most packets on a hypervisor are on other devices. */
+	if (!nb_ifindex_ok(f, ifindex))
+		return 0;
+	netns = nb_netns_of(skb, dev);
+	if (f->netns && f->netns != netns)
+		return 0;
+	rc = nb_parse_skb(skb, dev, hook == NB_HOOK_TX, &ethertype, &p);
+	if (rc < 0) {
+		__sync_fetch_and_add(&nb_parse_err, 1);
+		return 0;
+	}
+	if (!nb_pkt_match(f, &p))
+		return 0;
+
+	__sync_fetch_and_add(&nb_matched, 1);
+	e = bpf_ringbuf_reserve(&nb_events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&nb_lost, 1);
+		return 0;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->ifindex = ifindex;
+	e->netns = netns;
+	e->type = NB_EV_PKT;
+	e->hook = hook;
+	e->ethertype = ethertype;
+	e->reason = 0;
+	e->location = 0;
+	e->stack_id = -1;
+	e->cpu = bpf_get_smp_processor_id();
+	e->pkt = p;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("raw_tp/netif_receive_skb")
+int BPF_PROG(nb_rx, struct sk_buff *skb)
+{
+	return nb_stage(skb, NULL, NB_HOOK_RX);
+}
+
+/* Contents at start_xmit: at net_dev_xmit the driver already ran and veth handed the skb on. */
+SEC("raw_tp/net_dev_start_xmit")
+int BPF_PROG(nb_tx, struct sk_buff *skb, struct net_device *dev)
+{
+	return nb_stage(skb, dev, NB_HOOK_TX);
+}

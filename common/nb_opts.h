@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * The one option parser: every tool declares which options of one shared table it takes,
+ * getopt_long does the parsing, and help is generated from the same table.
+ */
+#ifndef NB_OPTS_H
+#define NB_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Every option any tool takes. A tool uses a subset. */
+struct nb_opts {
+	const char *src_ip;
+	const char *dst_ip;
+	const char *rx_iface;
+	const char *tx_iface;
+	const char *interface;
+	const char *phy_interface;
+	const char *vm_interface;
+	const char *protocol;
+	const char *direction;
+	const char *netns;
+	long src_port;
+	long dst_port;
+	long timeout_ms;
+	long count;
+	long duration;
+	long interval;
+	long latency_ms;
+	long top;
+	long ringbuf_kb;
+	long clock_offset_ms; /* test only: added to every timestamp this process reports */
+	bool json;
+	bool verbose;
+	bool help;
+};
+
+enum nb_opt_id {
+	NB_O_SRC_IP,
+	NB_O_DST_IP,
+	NB_O_RX_IFACE,
+	NB_O_TX_IFACE,
+	NB_O_INTERFACE,
+	NB_O_PHY_INTERFACE,
+	NB_O_VM_INTERFACE,
+	NB_O_PROTOCOL,
+	NB_O_DIRECTION,
+	NB_O_NETNS,
+	NB_O_SRC_PORT,
+	NB_O_DST_PORT,
+	NB_O_TIMEOUT_MS,
+	NB_O_COUNT,
+	NB_O_DURATION,
+	NB_O_INTERVAL,
+	NB_O_LATENCY_MS,
+	NB_O_TOP,
+	NB_O_RINGBUF_KB,
+	NB_O_CLOCK_OFFSET_MS,
+	NB_O_JSON,
+	NB_O_VERBOSE,
+	NB_O_HELP,
+	NB_O__COUNT,
+};
+
+/* One option a tool takes: which, whether required, and the tool's own help text if any. */
+struct nb_opt_use {
+	enum nb_opt_id id;
+	bool required;
+	const char *help; /* NULL: the table's default help */
+};
+
+/* Sets defaults, parses argv (argv[0] is the tool name). Returns 0 or -EINVAL with err filled. */
+int nb_opts_parse(const struct nb_opt_use *use, size_t n_use, int argc, char **argv,
+		  struct nb_opts *o, char *err, size_t errlen);
+
+/* Help for the options a tool takes, one line each, written to f. */
+void nb_opts_help(FILE *f, const struct nb_opt_use *use, size_t n_use);
+
+#endif /* NB_OPTS_H */
