@@ -345,7 +345,10 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 	/* Before the probes were attached nothing could be seen: never read that as a drop. */
 	nb_join_taint(r.join, 0, 0, nb_tracer_attach_ts(r.tr));
 	r.wall_off = nb_wall_offset_ns();
-	if (!r.o.json)
+	if (r.o.json)
+		printf("{\"type\":\"start\",\"tool\":\"%s\",\"attach_ktime_ns\":%llu}\n", tool,
+		       (unsigned long long)nb_tracer_attach_ts(r.tr));
+	else
 		s_print_header(&r, &ns);
 	last_check = nb_mono_ns();
 	if (r.o.duration)
