@@ -1,0 +1,77 @@
+# Sourced by the end-to-end tests. Small helpers, and a lab that is torn down however the test
+# ends: passing, failing, or killed by tests/run.sh's timeout.
+# shellcheck shell=bash
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LAB=$REPO/tests/lab
+AGENT=$REPO/bin/netblame-agent
+COORD=$REPO/bin/netblame
+export REPO LAB AGENT COORD
+
+_nb_on_exit=()
+_nb_trap=0
+_nb_lab=0
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+need_root() {
+	[ "$(id -u)" = 0 ] || fail "this test needs root"
+}
+
+# on_exit 'SHELL CODE' or on_exit CMD ARG...: runs at exit, newest first, before the lab goes
+# down (an agent should stop while the namespace it traces still exists). One argument is shell
+# code (e.g. "kill $pid 2>/dev/null"); several are a command whose arguments are kept as given.
+on_exit() {
+	if [ $# -eq 1 ]; then
+		_nb_on_exit+=("$1")
+	else
+		_nb_on_exit+=("$(printf '%q ' "$@")")
+	fi
+	_nb_set_trap
+}
+
+_nb_cleanup() {
+	local rc=$? i
+	trap - EXIT INT TERM
+	for ((i = ${#_nb_on_exit[@]} - 1; i >= 0; i--)); do
+		eval "${_nb_on_exit[i]}" || true
+	done
+	if [ "$_nb_lab" = 1 ]; then
+		"$LAB" down >/dev/null || echo "WARN: tests/lab down failed" >&2
+	fi
+	exit "$rc"
+}
+
+_nb_set_trap() {
+	[ "$_nb_trap" = 1 ] && return
+	trap _nb_cleanup EXIT
+	# A signal becomes a normal exit, so the EXIT trap cleans up then too.
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	_nb_trap=1
+}
+
+lab_up() {
+	_nb_set_trap
+	_nb_lab=1
+	"$LAB" up "$@" || fail "tests/lab up $*"
+}
+
+assert_eq() {
+	[ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"
+	echo "ok: $3 = '$2'"
+}
+
+# wait_for SECONDS CMD...: polls CMD every 0.1 s; returns 1 when it never succeeded in time.
+wait_for() {
+	local tries=$(($1 * 10))
+	shift
+	until "$@"; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}

@@ -1,0 +1,72 @@
+#!/bin/bash
+# The lab itself, checked with ping alone, so the tracer tests can trust the faults they inject.
+#   no fault                                   -> every echo answered
+#   fab drops echo request seq 3               -> exactly seq 3 unanswered
+#   the VM ignores echo, then answers again    -> no reply, then every reply
+#   hvB holds requests 100 ms                  -> average RTT grows by >= 90 ms
+#   down                                       -> no lab namespace, program or state left
+#   VM B as a veth namespace                   -> every echo answered
+#   --bond uplink                              -> every echo answered; even seqs enter hvB on ens4f1
+set -u
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+need_root
+
+LAB_NS='^nb(vmA|hvA|fab|hvB|vmB)$'
+
+# The icmp_seq numbers that got a reply, in order, space separated.
+answered() {
+	"$LAB" ping "$@" | sed -n 's/.*icmp_seq=\([0-9]*\) .*/\1/p' | sort -n | paste -sd ' '
+}
+
+# Average RTT in ms from ping's summary line.
+avg_rtt() {
+	"$LAB" ping "$@" | sed -n 's|^rtt [^=]*= [0-9.]*/\([0-9.]*\)/.*|\1|p'
+}
+
+rx_packets() {
+	"$LAB" exec hvB cat "/sys/class/net/$1/statistics/rx_packets"
+}
+
+lab_up --vmb tap
+assert_eq "1 2 3 4 5" "$(answered -c 5 -i 0.2 -W 1)" "tap VM: answered seqs"
+
+"$LAB" drop --at fab --dir req --seq 3 || fail "drop"
+assert_eq "1 2 4 5" "$(answered -c 5 -i 0.2 -W 1)" "fab drops req seq 3: answered seqs"
+"$LAB" clear || fail "clear"
+
+"$LAB" ignore-echo on || fail "ignore-echo on"
+assert_eq "" "$(answered -c 3 -i 0.2 -W 1)" "ignore-echo on: answered seqs"
+"$LAB" ignore-echo off || fail "ignore-echo off"
+assert_eq "1 2 3" "$(answered -c 3 -i 0.2 -W 1)" "ignore-echo off: answered seqs"
+
+base=$(avg_rtt -c 3 -i 0.2 -W 1)
+"$LAB" delay --at hvB --dir req --ms 100 || fail "delay"
+slow=$(avg_rtt -c 3 -i 0.2 -W 2)
+if [ -z "$base" ] || [ -z "$slow" ]; then
+	fail "no RTT from ping (base '$base', delayed '$slow')"
+fi
+awk -v b="$base" -v s="$slow" 'BEGIN { exit !(s - b >= 90) }' ||
+	fail "delay 100 ms at hvB: RTT $base -> $slow ms, expected +90 ms or more"
+echo "ok: delay 100 ms at hvB: RTT $base -> $slow ms"
+"$LAB" delay --at hvB --dir req --off || fail "delay --off"
+
+vm_pid=$(cat /run/netblame-lab/nb_vm.pid)
+"$LAB" down || fail "down"
+assert_eq "" "$(ip netns list | awk '{ print $1 }' | grep -E "$LAB_NS" | paste -sd ' ')" \
+	"lab namespaces after down"
+[ -e /run/netblame-lab ] && fail "/run/netblame-lab left after down"
+kill -0 "$vm_pid" 2>/dev/null && fail "nb_vm (pid $vm_pid) still running after down"
+echo "ok: down left no namespace, state or nb_vm"
+
+lab_up --vmb veth
+assert_eq "1 2 3 4 5 6" "$(answered -c 6 -i 0.2 -W 1)" "veth VM: answered seqs"
+
+lab_up --bond
+f0=$(rx_packets ens4f0)
+f1=$(rx_packets ens4f1)
+assert_eq "1 2 3 4 5 6" "$(answered -c 6 -i 0.2 -W 1)" "bond: answered seqs"
+assert_eq 3 $(($(rx_packets ens4f1) - f1)) "bond: ens4f1 rx growth (even seqs 2 4 6)"
+d0=$(($(rx_packets ens4f0) - f0))
+[ "$d0" -ge 3 ] || fail "bond: ens4f0 rx grew by $d0, expected the 3 odd seqs at least"
+echo "ok: bond: ens4f0 rx growth $d0 (odd seqs 1 3 5, plus any ARP)"
