@@ -38,9 +38,15 @@ struct nb_stage_obs {
 
 enum nb_final_why {
 	NB_FINAL_LAST_STAGE = 1, /* the last stage of the chain was seen */
-	NB_FINAL_TIMEOUT = 2,	 /* every node's watermark passed first_ts_ref + timeout */
+	NB_FINAL_TIMEOUT = 2,	 /* watermarks passed the deadline (see nb_join_poll) */
 	NB_FINAL_FLUSH = 3,	 /* nb_join_flush() at the end of a run */
 	NB_FINAL_EVICTED = 4,	 /* max_inflight reached; the oldest packet was pushed out */
+	/*
+	 * Its key came back more than cfg.reuse_ns after first_ts_ref while it was still held
+	 * (a silent node kept it and ICMP seq wrapped): that is another packet, which starts
+	 * afresh; this one had not been cleared by the watermarks.
+	 */
+	NB_FINAL_REUSED = 5,
 };
 
 struct nb_joined {
@@ -49,7 +55,7 @@ struct nb_joined {
 	struct nb_stage_obs st[NB_MAX_STAGES];
 	int highest;	     /* highest stage index seen */
 	int next_due;	     /* highest + 1, or -1 when the last stage was seen */
-	int incomplete_node; /* owner of next_due if its evidence is incomplete in the window, else -1 */
+	int incomplete_node; /* owner of next_due if its evidence has a gap in the window; or -1 */
 	uint32_t dups;	     /* repeated observations of a stage already seen */
 	uint64_t first_ts_ref;
 	enum nb_final_why why;
@@ -62,10 +68,18 @@ struct nb_join_cfg {
 	uint64_t timeout_ns;
 	uint32_t max_inflight; /* bound on packets held; 0 = 65536 */
 	uint32_t recent;       /* finalised keys remembered to recognise late events; 0 = 4096 */
+	/*
+	 * Keys recur: ICMP seq wraps every 65536 packets. An observation more than reuse_ns
+	 * after the first_ts_ref of the packet holding or last holding its key is a new packet;
+	 * one more than reuse_ns before it is a straggler of an older one (late). Set it to at
+	 * least the timeout (EINVAL otherwise) and below the wrap period (e.g. half of 65536
+	 * send intervals). 0 = off: keys are told apart only by leaving the recent ring.
+	 */
+	uint64_t reuse_ns;
 };
 
 struct nb_join_stats {
-	uint64_t events;   /* observations accepted */
+	uint64_t events;   /* observations accepted (dups included, late ones not) */
 	uint64_t packets;  /* packets created */
 	uint64_t finals;   /* packets finalised */
 	uint64_t dups;	   /* duplicate stage observations */
@@ -75,6 +89,12 @@ struct nb_join_stats {
 	uint64_t peak_inflight;
 };
 
+/*
+ * Called once per final packet. p is valid only during the call (copy what you keep).
+ * Runs inside nb_join_add, nb_join_poll and nb_join_flush while the engine is mid-update, so it
+ * must not call back into the engine: those three return -EBUSY if it does, and
+ * nb_join_destroy from the callback is undefined.
+ */
 typedef void (*nb_join_cb)(const struct nb_joined *p, void *ctx);
 
 struct nb_join;
@@ -86,24 +106,43 @@ void nb_join_destroy(struct nb_join **pj);
 
 /*
  * One observation. May call the callback (last stage seen, or eviction).
- * Returns 0, or -EINVAL for a stage out of range.
+ * A repeat of a seen stage is a dup: the earlier ts_ref of the two is kept. Every finalised
+ * key (whatever the why) is remembered in a ring of cfg.recent keys; observations of it are
+ * counted as late and dropped until it leaves the ring (or, with cfg.reuse_ns, until they come
+ * later than that after its first_ts_ref), after which the key is a new packet (ICMP seq wrap).
+ * With cfg.reuse_ns, an observation that far after a held packet's first_ts_ref finalises it
+ * (TIMEOUT if its deadline had passed, else REUSED) and starts a new packet. When max_inflight
+ * packets are held, packets already due are finalised as TIMEOUT first, and only if none was due
+ * the oldest is EVICTED. Returns 0, -EINVAL for a stage out of range, -EBUSY from inside the
+ * callback.
  */
 int nb_join_add(struct nb_join *j, const struct nb_key *key, int stage, uint64_t ts,
 		uint64_t ts_ref, uint32_t ifindex, uint64_t aux);
 
-/* Node's evidence is complete up to ts_ref: every event before it has been added. Monotonic. */
-void nb_join_watermark(struct nb_join *j, int node, uint64_t ts_ref);
+/*
+ * Node's evidence is complete up to ts_ref: every event before it has been added. Monotonic:
+ * a lower value is ignored. Returns 0, or -EINVAL for a node out of range.
+ */
+int nb_join_watermark(struct nb_join *j, int node, uint64_t ts_ref);
 
 /*
  * Node's evidence is incomplete in [from_ref, to_ref]: events lost, agent gone
  * (to_ref = NB_TS_INF, which also lifts its watermark to infinity), or not yet attached.
+ * Kept in a short list per node; when it is full the two oldest intervals merge into one,
+ * which can only widen a taint. Returns 0, or -EINVAL for a bad node or from_ref > to_ref.
  */
-void nb_join_taint(struct nb_join *j, int node, uint64_t from_ref, uint64_t to_ref);
+int nb_join_taint(struct nb_join *j, int node, uint64_t from_ref, uint64_t to_ref);
 
-/* Finalise packets whose time is up; call after watermarks advance. Returns how many. */
+/*
+ * Finalise packets whose time is up; call after watermarks advance. Callbacks come in
+ * first_ts_ref order among the packets of one call. Returns how many, or -EBUSY.
+ */
 int nb_join_poll(struct nb_join *j);
 
-/* Finalise everything in flight (why = FLUSH unless the timeout had also passed). */
+/*
+ * Finalise everything in flight in first_ts_ref order (why = FLUSH unless the timeout had
+ * also passed). Returns how many, or -EBUSY.
+ */
 int nb_join_flush(struct nb_join *j);
 
 void nb_join_get_stats(const struct nb_join *j, struct nb_join_stats *out);
