@@ -280,6 +280,11 @@ static int s_setup(struct s_run *r, struct nb_netns *ns)
 		nb_err("at most %d interfaces in all", NB_MAX_IFS);
 		return NB_EXIT_USAGE;
 	}
+	/* Checked before touching namespaces, whose files only root may open. */
+	if (geteuid() != 0) {
+		nb_err("must run as root (it loads BPF programs)");
+		return NB_EXIT_ERR;
+	}
 	if (nb_netns_open(ns, r->o.netns, err, sizeof(err))) {
 		nb_err("%s", err);
 		return NB_EXIT_USAGE;
@@ -318,11 +323,6 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 	if (rc)
 		goto out;
 	r.spec.proto = r.spec.family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
-	if (geteuid() != 0) {
-		nb_err("must run as root (it loads BPF programs)");
-		rc = NB_EXIT_ERR;
-		goto out;
-	}
 
 	jc.nstages = NB_LOCAL_STAGES;
 	jc.nnodes = 1;

@@ -16,6 +16,7 @@ run_one() {
 	local name=$1
 	shift
 	local log="$logdir/$name.log"
+	mkdir -p "$(dirname "$log")"
 	local t0=$SECONDS
 	if "$@" >"$log" 2>&1; then
 		pass=$((pass + 1))
