@@ -65,6 +65,10 @@ static void s_status_detail(const struct s_run *r, const struct nb_joined *p, en
 	case NB_FINAL_EVICTED:
 		snprintf(buf, len, "too many packets in flight; raise --timeout-ms or filter more");
 		break;
+	case NB_FINAL_REUSED:
+		snprintf(buf, len, "its id/seq came back before %s was seen",
+			 nb_stage_name_local(p->next_due));
+		break;
 	case NB_FINAL_FLUSH:
 		snprintf(buf, len, "run ended before %s was due", nb_stage_name_local(p->next_due));
 		break;
@@ -327,6 +331,8 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 	jc.nstages = NB_LOCAL_STAGES;
 	jc.nnodes = 1;
 	jc.timeout_ns = (uint64_t)r.o.timeout_ms * 1000000ull;
+	/* ICMP seq wraps after 65536 packets: at 1000/s a key comes back after 65 s. */
+	jc.reuse_ns = jc.timeout_ns * 4 > 10000000000ull ? jc.timeout_ns * 4 : 10000000000ull;
 	r.join = nb_join_new(&jc, s_on_final, &r);
 	if (!r.join) {
 		nb_err("cannot create the join engine: %s", strerror(errno));
