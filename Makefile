@@ -33,6 +33,8 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TTOOL_SRC  := $(wildcard tests/tools/*.c)
 TTOOL_BIN  := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TTOOL_SRC))
+BENCH_SRC  := $(wildcard tests/bench/*.c)
+BENCH_BIN  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 LIBCOMMON  := $(BUILD)/libnbcommon.a
 DEPS_STAMP := $(BUILD)/.deps-ok
 
@@ -107,7 +109,11 @@ e2e: all
 demo: all
 	tests/demo.sh
 
-bench: all
+$(BUILD)/bench/%: tests/bench/%.c $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O2 -o $@ $< $(LIBCOMMON) $(LDLIBS)
+
+bench: all $(BENCH_BIN)
 	tests/bench/run.sh
 
 lab-down:
