@@ -1,10 +1,733 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * netblame-agent serve: a ZeroMQ ROUTER that runs tracing sessions for coordinators.
+ *
+ * One thread, one zmq_poll loop over the ROUTER, the ZAP handler and every session's ring
+ * buffer. Everything a peer controls is bounded: message size (ZMQ_MAXMSGSIZE), queued
+ * messages (HWMs), sessions (--max-sessions), a session's life without news (--lease-ms),
+ * queued batches (NB_SRV_QUEUE_*), credit, and ERROR replies to garbage (10/s).
+ */
 #include "agent.h"
+#include "serve.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "nb_time.h"
+
+#define S_VERSION	     "0.1"
+#define S_MAX_SESSIONS	     64
+#define S_RX_BATCH	     256 /* messages per loop turn, so the rings get their turn too */
+#define S_SNDHWM	     64	 /* per peer; an EVENTS message is up to ~0.5 MiB */
+#define S_RCVHWM	     256 /* per peer; each at most NB_WIRE_MAX_CTRL_FRAME */
+#define S_HANDSHAKE_MS	     5000
+#define S_SHUTDOWN_LINGER_MS 200
+#define S_EPROTO_PER_S	     10
+#define S_LOGS_PER_S	     10
+#define S_IDLE_WAKE_NS	     1000000000ull
+
+/* The stage tracer's hooks (nb_tracer.c), announced in HELLO when a trial attach works. */
+static const char *const s_hooks[] = {"raw_tp/netif_receive_skb", "raw_tp/net_dev_start_xmit"};
+
+struct s_opts {
+	const char *listen, *name, *netns, *secret, *auth;
+	bool insecure, verbose;
+	long max_sessions, lease_ms, offset_ms;
+};
+
+static void s_help(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: netblame-agent serve --listen ENDPOINT --name NODE [--netns NAME|PATH]\n"
+	    "         (--insecure | --secret-key FILE --authorized-keys FILE)\n"
+	    "         [--max-sessions N] [--lease-ms MS]\n"
+	    "Runs tracing sessions for netblame coordinators over ZeroMQ.\n\n"
+	    "  -l, --listen ENDPOINT        ZeroMQ endpoint to bind, e.g. tcp://0.0.0.0:7070\n"
+	    "                               (tcp://127.0.0.1:* picks a free port; the bound\n"
+	    "                               endpoint is printed as 'listening on ENDPOINT')\n"
+	    "  -n, --name NODE              this node's name in replies and log lines\n"
+	    "      --netns NAME|PATH        namespace traced when a session names none\n"
+	    "      --secret-key FILE        this agent's CURVE secret key (netblame keygen)\n"
+	    "      --authorized-keys FILE   coordinator public keys allowed to connect\n"
+	    "      --insecure               no encryption or authentication (labs only)\n"
+	    "      --max-sessions N         concurrent sessions, 1..%d (default 4)\n"
+	    "      --lease-ms MS            end a session MS after its coordinator fell silent,\n"
+	    "                               100..60000 (default 3000)\n"
+	    "      --test-clock-offset-ms MS\n"
+	    "                               TESTING ONLY: add MS to every reported timestamp\n"
+	    "  -v, --verbose                libbpf debug output\n"
+	    "  -h, --help                   this text\n",
+	    S_MAX_SESSIONS);
+}
+
+static int s_num(const char *opt, const char *arg, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < min || v > max) {
+		nb_err("invalid %s '%s' (an integer from %ld to %ld)", opt, arg, min, max);
+		return NB_EXIT_USAGE;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Printable, no spaces: it prefixes every log line and goes to coordinators' terminals. */
+static bool s_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (!len || len > NB_WIRE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (n[i] <= 0x20 || n[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+/* 0 to run, -1 after --help, else an exit code after a one-line error. */
+static int s_parse(int argc, char **argv, struct s_opts *o)
+{
+	enum { O_NETNS = 256, O_SECRET, O_AUTH, O_INSECURE, O_MAXS, O_LEASE, O_OFFSET };
+	static const struct option lopts[] = {
+	    {"listen", required_argument, NULL, 'l'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"netns", required_argument, NULL, O_NETNS},
+	    {"secret-key", required_argument, NULL, O_SECRET},
+	    {"authorized-keys", required_argument, NULL, O_AUTH},
+	    {"insecure", no_argument, NULL, O_INSECURE},
+	    {"max-sessions", required_argument, NULL, O_MAXS},
+	    {"lease-ms", required_argument, NULL, O_LEASE},
+	    {"test-clock-offset-ms", required_argument, NULL, O_OFFSET},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	int c, rc;
+
+	memset(o, 0, sizeof(*o));
+	o->max_sessions = 4;
+	o->lease_ms = 3000;
+	opterr = 0; /* our own one-line messages instead of getopt's */
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":l:n:vh", lopts, NULL)) != -1) {
+		rc = 0;
+		switch (c) {
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 'n':
+			o->name = optarg;
+			break;
+		case O_NETNS:
+			o->netns = optarg;
+			break;
+		case O_SECRET:
+			o->secret = optarg;
+			break;
+		case O_AUTH:
+			o->auth = optarg;
+			break;
+		case O_INSECURE:
+			o->insecure = true;
+			break;
+		case O_MAXS:
+			rc = s_num("--max-sessions", optarg, 1, S_MAX_SESSIONS, &o->max_sessions);
+			break;
+		case O_LEASE:
+			rc = s_num("--lease-ms", optarg, 100, 60000, &o->lease_ms);
+			break;
+		case O_OFFSET:
+			rc = s_num("--test-clock-offset-ms", optarg, -86400000L, 86400000L,
+				   &o->offset_ms);
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			s_help(stdout);
+			return -1;
+		case ':':
+			nb_err("option '%s' needs a value (see --help)", argv[optind - 1]);
+			return NB_EXIT_USAGE;
+		default:
+			nb_err("unknown option '%s' (see --help)", argv[optind - 1]);
+			return NB_EXIT_USAGE;
+		}
+		if (rc)
+			return rc;
+	}
+	if (optind < argc) {
+		nb_err("unexpected argument '%s' (see --help)", argv[optind]);
+		return NB_EXIT_USAGE;
+	}
+	if (!o->listen || !o->listen[0]) {
+		nb_err("--listen ENDPOINT is required (see --help)");
+		return NB_EXIT_USAGE;
+	}
+	if (!o->name) {
+		nb_err("--name NODE is required (see --help)");
+		return NB_EXIT_USAGE;
+	}
+	if (!s_name_ok(o->name)) {
+		nb_err("invalid --name '%s' (1 to %d printable characters, no spaces)", o->name,
+		       NB_WIRE_NAME_MAX);
+		return NB_EXIT_USAGE;
+	}
+	if (o->insecure && (o->secret || o->auth)) {
+		nb_err("--insecure excludes --secret-key and --authorized-keys");
+		return NB_EXIT_USAGE;
+	}
+	if (!o->insecure && (!o->secret || !o->auth)) {
+		nb_err("need --secret-key FILE and --authorized-keys FILE, or --insecure");
+		return NB_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* ---- helpers shared with serve_sess.c ---- */
+
+uint64_t nb_srv_clock(const struct nb_srv *srv, uint64_t mono_ns)
+{
+	if (srv->off_ns < 0 && mono_ns < (uint64_t)-srv->off_ns)
+		return 0;
+	return mono_ns + (uint64_t)srv->off_ns;
+}
+
+void nb_srv_log(const struct nb_srv *srv, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", srv->node);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+uint64_t nb_srv_zap_refused(const struct nb_srv *srv)
+{
+	return nb_zap_refused(srv->zap);
+}
+
+int nb_srv_send(struct nb_srv *srv, const struct nb_peer *peer, const void *data, size_t len)
+{
+	/* ROUTER_MANDATORY: a full or vanished peer is an error here, not a silent drop. */
+	if (zmq_send(srv->router, peer->id, peer->len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return errno == EHOSTUNREACH ? -EHOSTUNREACH : -EAGAIN;
+	/* The second frame of a message whose first was accepted cannot fail. */
+	if (zmq_send(srv->router, data, len, ZMQ_DONTWAIT) < 0)
+		return -errno;
+	return 0;
+}
+
+int nb_srv_send_msg(struct nb_srv *srv, const struct nb_peer *peer)
+{
+	int rc = nb_wire_encode_buf(srv->tx, &srv->cbuf);
+
+	if (rc) {
+		/* Our own bug, never the peer's: say so once in a while, keep serving. */
+		if (nb_rl_take(&srv->log_rl, nb_mono_ns()))
+			nb_srv_log(srv, "cannot encode %s: %s", nb_msg_type_name(srv->tx->type),
+				   strerror(-rc));
+		return rc;
+	}
+	rc = nb_srv_send(srv, peer, srv->cbuf.data, srv->cbuf.len);
+	if (rc)
+		srv->tx_dropped++;
+	return rc;
+}
+
+void nb_srv_error(struct nb_srv *srv, const struct nb_peer *peer, int code, uint64_t session,
+		  const char *fmt, ...)
+{
+	struct nb_msg_error *e;
+	va_list ap;
+
+	memset(srv->tx, 0, sizeof(*srv->tx));
+	srv->tx->type = NB_MSG_ERROR;
+	e = &srv->tx->error;
+	e->code = code;
+	e->session = session;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	/* Texts here are clean already; the encoder would refuse the whole ERROR otherwise. */
+	for (char *p = e->message; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	nb_srv_send_msg(srv, peer);
+}
+
+/* ---- messages ---- */
+
+static void s_clean(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
+/* "ADDRESS" or "ADDRESS (USER)" for log lines: who the peer is, as libzmq saw it. */
+static void s_peer_desc(zmq_msg_t *m, char *out, size_t size)
+{
+	const char *addr = zmq_msg_gets(m, "Peer-Address");
+	const char *user = zmq_msg_gets(m, "User-Id");
+	char a[48], u[40];
+
+	snprintf(a, sizeof(a), "%s", addr && *addr ? addr : "?");
+	s_clean(a);
+	if (user && *user) {
+		snprintf(u, sizeof(u), "%s", user);
+		s_clean(u);
+		snprintf(out, size, "%s (%s)", a, u);
+	} else {
+		snprintf(out, size, "%s", a);
+	}
+}
+
+static void s_malformed(struct nb_srv *srv, const struct nb_peer *peer, uint64_t now,
+			const char *desc, const char *why)
+{
+	srv->malformed_rx++;
+	snprintf(srv->last_malformed, sizeof(srv->last_malformed), "%s from %s", why, desc);
+	if (nb_rl_take(&srv->eproto_rl, now))
+		nb_srv_error(srv, peer, EPROTO, 0, "malformed message: %s", why);
+}
+
+static void s_hello(struct nb_srv *srv, const struct nb_peer *peer)
+{
+	struct nb_msg_hello *h;
+
+	memset(srv->tx, 0, sizeof(*srv->tx));
+	srv->tx->type = NB_MSG_HELLO;
+	h = &srv->tx->hello;
+	snprintf(h->name, sizeof(h->name), "%s", srv->node);
+	snprintf(h->version, sizeof(h->version), "%s", S_VERSION);
+	h->proto = NB_WIRE_VERSION;
+	h->n_caps = srv->n_caps;
+	memcpy(h->caps, srv->caps, sizeof(h->caps));
+	h->clock_ns = nb_srv_clock(srv, nb_mono_ns());
+	nb_srv_send_msg(srv, peer);
+}
+
+static void s_ping(struct nb_srv *srv, const struct nb_peer *peer, uint64_t now)
+{
+	struct nb_msg_ping ping = srv->rx->ping;
+	struct nb_sess *s = ping.session ? nb_sess_find(srv, peer, ping.session) : NULL;
+	struct nb_msg_pong *p;
+
+	memset(srv->tx, 0, sizeof(*srv->tx));
+	srv->tx->type = NB_MSG_PONG;
+	p = &srv->tx->pong;
+	p->seq = ping.seq;
+	p->t_coord = ping.t_coord;
+	p->t_agent = nb_srv_clock(srv, now);
+	p->session = ping.session;
+	/* The credit left before this PING's grant, so the coordinator can reconcile. */
+	p->credit = s ? (uint32_t)s->credit : 0;
+	nb_srv_send_msg(srv, peer);
+	/* The PONG still went: its clock sample is good whatever became of the session. */
+	if (ping.session && !s)
+		nb_srv_error(srv, peer, ENOENT, ping.session, "no session %llu",
+			     (unsigned long long)ping.session);
+	if (s && ping.credit)
+		nb_sess_add_credit(s, ping.credit);
+}
+
+static void s_dispatch(struct nb_srv *srv, const struct nb_peer *peer, zmq_msg_t *body,
+		       uint64_t now)
+{
+	struct nb_msg *m = srv->rx;
+	char desc[NB_SRV_PEER_DESC], why[NB_WIRE_STR_MAX + 64];
+	struct nb_sess *s;
+	int rc;
+
+	rc = nb_wire_decode(zmq_msg_data(body), zmq_msg_size(body), m);
+	if (rc) {
+		s_peer_desc(body, desc, sizeof(desc));
+		s_malformed(srv, peer, now, desc, strerror(-rc));
+		return;
+	}
+	switch (m->type) {
+	case NB_MSG_HELLO:
+		s_hello(srv, peer);
+		break;
+	case NB_MSG_START:
+		s_peer_desc(body, desc, sizeof(desc));
+		nb_sess_start(srv, peer, desc, now);
+		break;
+	case NB_MSG_PING:
+		s_ping(srv, peer, now);
+		break;
+	case NB_MSG_CREDIT:
+		s = nb_sess_find(srv, peer, m->credit.session);
+		if (s)
+			nb_sess_add_credit(s, m->credit.credit);
+		else
+			nb_srv_error(srv, peer, ENOENT, m->credit.session, "no session %llu",
+				     (unsigned long long)m->credit.session);
+		break;
+	case NB_MSG_STOP:
+		s = nb_sess_find(srv, peer, m->stop.session);
+		if (!s) {
+			nb_srv_error(srv, peer, ENOENT, m->stop.session, "no session %llu",
+				     (unsigned long long)m->stop.session);
+			break;
+		}
+		snprintf(why, sizeof(why), "stopped by the coordinator: %s",
+			 m->stop.reason[0] ? m->stop.reason : "no reason");
+		nb_sess_stop(s, "stopped", why);
+		break;
+	case NB_MSG_ERROR:
+		/* Never answered: two peers must not be able to bounce ERRORs forever. */
+		if (nb_rl_take(&srv->log_rl, now)) {
+			s_peer_desc(body, desc, sizeof(desc));
+			nb_srv_log(srv, "error from %s (session %llu): %s: %s", desc,
+				   (unsigned long long)m->error.session,
+				   m->error.code > 0 ? strerror(m->error.code) : "?",
+				   m->error.message);
+		}
+		break;
+	default:
+		s_peer_desc(body, desc, sizeof(desc));
+		snprintf(why, sizeof(why), "%s is not a message an agent receives",
+			 nb_msg_type_name(m->type));
+		s_malformed(srv, peer, now, desc, why);
+		break;
+	}
+	nb_msg_clear(m);
+}
+
+static void s_renew(struct nb_srv *srv, const struct nb_peer *peer, uint64_t now)
+{
+	for (uint32_t i = 0; i < srv->max_sessions; i++) {
+		struct nb_sess *s = &srv->sess[i];
+
+		if (s->used && s->peer.len == peer->len && !memcmp(s->peer.id, peer->id, peer->len))
+			s->last_rx_ns = now;
+	}
+}
+
+static void s_recv_all(struct nb_srv *srv)
+{
+	for (int i = 0; i < S_RX_BATCH; i++) {
+		zmq_msg_t id, body, extra;
+		struct nb_peer peer;
+		bool more;
+		int parts = 0;
+		uint64_t now;
+
+		zmq_msg_init(&id);
+		if (zmq_msg_recv(&id, srv->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&id);
+			return;
+		}
+		now = nb_mono_ns();
+		peer.len = zmq_msg_size(&id) < NB_SRV_ID_MAX ? zmq_msg_size(&id) : NB_SRV_ID_MAX;
+		memcpy(peer.id, zmq_msg_data(&id), peer.len);
+		more = zmq_msg_more(&id);
+		zmq_msg_close(&id);
+		if (!more) /* a ROUTER always delivers the routing id first, then the message */
+			continue;
+		zmq_msg_init(&body);
+		if (zmq_msg_recv(&body, srv->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&body);
+			return;
+		}
+		/* A message of ours is one frame: drain and refuse anything longer. */
+		more = zmq_msg_more(&body);
+		while (more) {
+			zmq_msg_init(&extra);
+			if (zmq_msg_recv(&extra, srv->router, ZMQ_DONTWAIT) < 0) {
+				zmq_msg_close(&extra);
+				break;
+			}
+			more = zmq_msg_more(&extra);
+			zmq_msg_close(&extra);
+			parts++;
+		}
+		s_renew(srv, &peer, now);
+		if (parts) {
+			char desc[NB_SRV_PEER_DESC];
+
+			s_peer_desc(&body, desc, sizeof(desc));
+			s_malformed(srv, &peer, now, desc, "more than one frame");
+		} else {
+			s_dispatch(srv, &peer, &body, now);
+		}
+		zmq_msg_close(&body);
+	}
+}
+
+/* ---- the loop ---- */
+
+/* Unread messages on the ROUTER: one of them may be the PING that renews a lease. */
+static bool s_rx_pending(const struct nb_srv *srv)
+{
+	int ev = 0;
+	size_t len = sizeof(ev);
+
+	return !zmq_getsockopt(srv->router, ZMQ_EVENTS, &ev, &len) && (ev & ZMQ_POLLIN);
+}
+
+/*
+ * A lease is judged only once the messages already received are read: a slow turn of the
+ * loop (a session start loads BPF) must not expire a session whose PING is waiting. A peer
+ * flooding the socket can postpone that by one more lease at most.
+ */
+static bool s_lease_over(const struct nb_srv *srv, const struct nb_sess *s, uint64_t now)
+{
+	if (now - s->last_rx_ns < srv->lease_ns)
+		return false;
+	return now - s->last_rx_ns >= 2 * srv->lease_ns || !s_rx_pending(srv);
+}
+
+static uint64_t s_timers(struct nb_srv *srv)
+{
+	uint64_t now = nb_mono_ns(), next = now + S_IDLE_WAKE_NS;
+
+	for (uint32_t i = 0; i < srv->max_sessions; i++) {
+		struct nb_sess *s = &srv->sess[i];
+		char why[96];
+		uint64_t d;
+
+		if (!s->used)
+			continue;
+		if (s_lease_over(srv, s, now)) {
+			snprintf(why, sizeof(why),
+				 "lease expired: nothing from the coordinator for %llu ms",
+				 (unsigned long long)((now - s->last_rx_ns) / 1000000));
+			nb_sess_stop(s, "lease expired", why);
+			continue;
+		}
+		d = nb_sess_tick(s, now);
+		if (d < next)
+			next = d;
+		d = s->last_rx_ns + srv->lease_ns;
+		if (d > now && d < next)
+			next = d;
+	}
+	/* Garbage is logged as a count once a second, not a line per frame. */
+	if (srv->malformed_rx != srv->malformed_logged) {
+		if (now >= srv->next_malformed_log_ns) {
+			nb_srv_log(srv, "%llu malformed messages (malformed_rx=%llu), last: %s",
+				   (unsigned long long)(srv->malformed_rx - srv->malformed_logged),
+				   (unsigned long long)srv->malformed_rx, srv->last_malformed);
+			srv->malformed_logged = srv->malformed_rx;
+			srv->next_malformed_log_ns = now + 1000000000ull;
+		} else if (srv->next_malformed_log_ns < next) {
+			next = srv->next_malformed_log_ns;
+		}
+	}
+	return next;
+}
+
+static int s_loop(struct nb_srv *srv)
+{
+	zmq_pollitem_t items[2 + S_MAX_SESSIONS];
+
+	while (!nb_stop) {
+		uint64_t next = s_timers(srv), now;
+		int n = 0, zap_at = -1, rc;
+		long timeout;
+
+		items[n++] = (zmq_pollitem_t){.socket = srv->router, .events = ZMQ_POLLIN};
+		if (srv->zap) {
+			zap_at = n;
+			items[n++] = (zmq_pollitem_t){.socket = nb_zap_socket(srv->zap),
+						      .events = ZMQ_POLLIN};
+		}
+		for (uint32_t i = 0; i < srv->max_sessions; i++) {
+			int fd = srv->sess[i].used ? nb_sess_poll_fd(&srv->sess[i]) : -1;
+
+			if (fd >= 0)
+				items[n++] = (zmq_pollitem_t){.fd = fd, .events = ZMQ_POLLIN};
+		}
+		now = nb_mono_ns();
+		timeout = next > now ? (long)((next - now + 999999) / 1000000) : 0;
+		rc = zmq_poll(items, n, timeout);
+		if (rc < 0) {
+			if (errno == EINTR)
+				continue;
+			nb_srv_log(srv, "poll failed: %s", zmq_strerror(errno));
+			return NB_EXIT_ERR;
+		}
+		/* Admission first: a handshake waits on it inside libzmq. */
+		if (zap_at >= 0 && (items[zap_at].revents & ZMQ_POLLIN))
+			nb_zap_handle(srv->zap, nb_mono_ns());
+		if (items[0].revents & ZMQ_POLLIN)
+			s_recv_all(srv);
+		/* Ready rings are drained by the session ticks at the top of the loop. */
+	}
+	return NB_EXIT_OK;
+}
+
+/* ---- setup ---- */
+
+static int s_noop_event(const struct nb_event *e, void *ctx)
+{
+	(void)e;
+	(void)ctx;
+	return 0;
+}
+
+/*
+ * A trial attach, detached at once: HELLO then tells the coordinator what this kernel offers,
+ * and an agent without BPF rights says so at start rather than at the first session.
+ */
+static void s_probe_caps(struct nb_srv *srv)
+{
+	struct nb_tracer_cfg cfg = {0};
+	struct nb_tracer *t = NULL;
+	char err[256];
+
+	cfg.filter.netns = 1; /* no namespace has inode 1: the trial sees no packet */
+	cfg.ringbuf_bytes = 64 << 10;
+	if (nb_tracer_open(&t, &cfg, s_noop_event, NULL, err, sizeof(err))) {
+		nb_srv_log(srv, "warning: sessions will fail until this is fixed: %s", err);
+		return;
+	}
+	nb_tracer_destroy(&t);
+	for (size_t i = 0; i < sizeof(s_hooks) / sizeof(s_hooks[0]); i++)
+		snprintf(srv->caps[srv->n_caps++], sizeof(srv->caps[0]), "%s", s_hooks[i]);
+}
+
+static int s_setsock(struct nb_srv *srv, int opt, const void *val, size_t len, const char *what)
+{
+	if (zmq_setsockopt(srv->router, opt, val, len) == 0)
+		return 0;
+	nb_err("cannot set %s: %s", what, zmq_strerror(errno));
+	return -1;
+}
+
+static int s_open_router(struct nb_srv *srv, const struct s_opts *o)
+{
+	int one = 1, zero = 0, sndhwm = S_SNDHWM, rcvhwm = S_RCVHWM, hs = S_HANDSHAKE_MS;
+	int64_t maxmsg = NB_WIRE_MAX_CTRL_FRAME;
+	char ep[256];
+	size_t eplen = sizeof(ep);
+
+	srv->zctx = zmq_ctx_new();
+	if (!srv->zctx) {
+		nb_err("cannot create a ZeroMQ context: %s", zmq_strerror(errno));
+		return NB_EXIT_ERR;
+	}
+	srv->router = zmq_socket(srv->zctx, ZMQ_ROUTER);
+	if (!srv->router) {
+		nb_err("cannot create the ROUTER socket: %s", zmq_strerror(errno));
+		return NB_EXIT_ERR;
+	}
+	/*
+	 * Sessions belong to a routing id. HANDOVER lets a coordinator that sets its own
+	 * ZMQ_ROUTING_ID reconnect (a TCP hiccup) and keep its sessions; any peer may only ever
+	 * act on the sessions of the id it presents, and under CURVE every peer is authorised.
+	 */
+	if (s_setsock(srv, ZMQ_ROUTER_MANDATORY, &one, sizeof(one), "ROUTER_MANDATORY") ||
+	    s_setsock(srv, ZMQ_ROUTER_HANDOVER, &one, sizeof(one), "ROUTER_HANDOVER") ||
+	    s_setsock(srv, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg), "MAXMSGSIZE") ||
+	    s_setsock(srv, ZMQ_SNDHWM, &sndhwm, sizeof(sndhwm), "SNDHWM") ||
+	    s_setsock(srv, ZMQ_RCVHWM, &rcvhwm, sizeof(rcvhwm), "RCVHWM") ||
+	    s_setsock(srv, ZMQ_LINGER, &zero, sizeof(zero), "LINGER") ||
+	    s_setsock(srv, ZMQ_HANDSHAKE_IVL, &hs, sizeof(hs), "HANDSHAKE_IVL"))
+		return NB_EXIT_ERR;
+	if (!o->insecure &&
+	    nb_zap_setup(&srv->zap, srv->zctx, srv->router, srv->node, o->secret, o->auth))
+		return NB_EXIT_ERR;
+	if (zmq_bind(srv->router, o->listen)) {
+		nb_err("cannot listen on %s: %s", o->listen, zmq_strerror(errno));
+		return NB_EXIT_ERR;
+	}
+	if (zmq_getsockopt(srv->router, ZMQ_LAST_ENDPOINT, ep, &eplen)) {
+		nb_err("cannot read the bound endpoint: %s", zmq_strerror(errno));
+		return NB_EXIT_ERR;
+	}
+	ep[sizeof(ep) - 1] = 0;
+	printf("listening on %s\n", ep);
+	fflush(stdout);
+	nb_srv_log(srv, "listening on %s (%s, at most %u sessions, lease %llu ms)", ep,
+		   o->insecure ? "INSECURE" : "CURVE", srv->max_sessions,
+		   (unsigned long long)(srv->lease_ns / 1000000));
+	return 0;
+}
 
 int nb_serve(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	nb_err("serve is not built yet");
-	return NB_EXIT_ERR;
+	struct nb_srv srv = {0};
+	struct nb_netns ns = {.fd = -1};
+	struct s_opts o;
+	char err[256];
+	int rc;
+
+	rc = s_parse(argc, argv, &o);
+	if (rc)
+		return rc < 0 ? NB_EXIT_OK : rc;
+	if (o.insecure)
+		nb_warn("--insecure: no encryption or authentication; anyone who can reach %s "
+			"can trace this host",
+			o.listen);
+	if (o.netns) {
+		/* Checked now so a typo fails at start; each session opens it anew. */
+		if (nb_netns_open(&ns, o.netns, err, sizeof(err))) {
+			nb_err("%s", err);
+			return NB_EXIT_USAGE;
+		}
+		nb_netns_close(&ns);
+	}
+	srv.node = o.name;
+	srv.off_ns = (int64_t)o.offset_ms * 1000000;
+	srv.lease_ns = (uint64_t)o.lease_ms * 1000000;
+	srv.max_sessions = (uint32_t)o.max_sessions;
+	srv.def_netns = o.netns;
+	srv.eproto_rl.max = S_EPROTO_PER_S;
+	srv.log_rl.max = S_LOGS_PER_S;
+	srv.sess = calloc(srv.max_sessions, sizeof(*srv.sess));
+	srv.rx = calloc(1, sizeof(*srv.rx));
+	srv.tx = calloc(1, sizeof(*srv.tx));
+	if (!srv.sess || !srv.rx || !srv.tx) {
+		nb_err("out of memory");
+		rc = NB_EXIT_ERR;
+		goto out;
+	}
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	if (o.offset_ms)
+		nb_srv_log(&srv, "TESTING: every reported timestamp is offset by %ld ms",
+			   o.offset_ms);
+	nb_bpf_setup(o.verbose);
+	nb_install_signals();
+	s_probe_caps(&srv);
+	rc = s_open_router(&srv, &o);
+	if (rc)
+		goto out;
+	rc = s_loop(&srv);
+	for (uint32_t i = 0; i < srv.max_sessions; i++)
+		nb_sess_stop(&srv.sess[i], "agent shutting down", "agent shutting down");
+	nb_srv_log(&srv, "stopped");
+out:
+	if (srv.router) {
+		/* Long enough for the final STOPs to leave, short enough never to hang an exit. */
+		int linger = S_SHUTDOWN_LINGER_MS;
+
+		zmq_setsockopt(srv.router, ZMQ_LINGER, &linger, sizeof(linger));
+		zmq_close(srv.router);
+	}
+	nb_zap_destroy(&srv.zap);
+	if (srv.zctx)
+		zmq_ctx_term(srv.zctx);
+	nb_wbuf_free(&srv.cbuf);
+	free(srv.sess);
+	free(srv.rx);
+	free(srv.tx);
+	return rc;
 }

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Private to agent/serve*.c: the remote-session server of `netblame-agent serve`.
+ *
+ * serve.c       options, sockets, the poll loop, message dispatch
+ * serve_sess.c  one session: its tracer, event batches, credit, bounded queue, stats, lease
+ * serve_zap.c   CURVE keys and the ZAP handler that admits only authorised coordinators
+ *
+ * Only serve_zap.c sees the key API, and it does not need agent.h: it touches no BPF.
+ */
+#ifndef NB_SERVE_H
+#define NB_SERVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nb_wire.h"
+
+#define NB_SRV_ID_MAX	    255		  /* bytes of a ZeroMQ routing id (libzmq's own bound) */
+#define NB_SRV_PEER_DESC    96		  /* "address user" for log lines */
+#define NB_SRV_QUEUE_MAX    256		  /* batches waiting for credit, per session */
+#define NB_SRV_QUEUE_BYTES  (32u << 20)	  /* ... and their bytes, per session */
+#define NB_SRV_CREDIT_MAX   UINT32_MAX	  /* credit saturates here: PONG carries 32 bits */
+#define NB_SRV_BATCH_AGE_NS 20000000ull	  /* a batch goes 20 ms after its first event */
+#define NB_SRV_EMPTY_IVL_NS 100000000ull  /* an EVENTS message at least every 100 ms */
+#define NB_SRV_STATS_IVL_NS 1000000000ull /* STATS once a second per session */
+#define NB_SRV_WM_SLACK_NS  2000000ull	  /* see s_drain() in serve_sess.c */
+#define NB_SRV_DRAIN_NS	    2000000ull	  /* ring drain period while a batch is open */
+
+struct nb_tracer;
+struct nb_zap;
+
+/* At most `max` events in any window of one second: exact, unlike a bucket with a burst. */
+#define NB_RL_MAX 16
+struct nb_rl {
+	uint32_t max; /* <= NB_RL_MAX */
+	uint32_t next;
+	uint64_t ts[NB_RL_MAX]; /* the last `max` times allowed, a ring */
+	uint64_t suppressed;	/* refused since the last allowed one */
+};
+
+static inline bool nb_rl_take(struct nb_rl *r, uint64_t now_ns)
+{
+	uint64_t oldest = r->ts[r->next];
+
+	if (oldest && now_ns - oldest < 1000000000ull) {
+		r->suppressed++;
+		return false;
+	}
+	r->ts[r->next] = now_ns ? now_ns : 1;
+	r->next = (r->next + 1) % r->max;
+	return true;
+}
+
+struct nb_peer {
+	uint32_t len;
+	uint8_t id[NB_SRV_ID_MAX];
+};
+
+/* An encoded EVENTS message waiting for credit (or for room in the socket's send queue). */
+struct nb_qbatch {
+	void *data;
+	size_t len;
+	uint32_t n_ev;
+};
+
+struct nb_srv;
+
+struct nb_sess {
+	bool used;
+	uint64_t id;
+	struct nb_srv *srv;
+	struct nb_peer peer;
+	char peer_desc[NB_SRV_PEER_DESC];
+	struct nb_tracer *tr;
+	uint32_t max_batch;
+	uint64_t credit;
+	uint64_t last_rx_ns; /* lease: the last message from the peer */
+
+	/* The open batch, encoded as events arrive. */
+	struct nb_wbuf buf;
+	struct nb_wire_batch bt;
+	bool open;
+	uint64_t first_ev_ns;	/* when the open batch got its first event (agent clock) */
+	uint64_t wm_ns;		/* every event before this was read from the ring (raw clock) */
+	uint64_t wm_sent;	/* highest watermark put in a batch (reported clock) */
+	uint64_t seq;		/* of the next batch that is sent or queued */
+	uint64_t last_batch_ns; /* when the last EVENTS message was sent */
+	uint64_t next_stats_ns;
+
+	/* Batches waiting for credit: a ring of NB_SRV_QUEUE_MAX. */
+	struct nb_qbatch *q;
+	uint32_t q_head, q_len;
+	size_t q_bytes;
+
+	uint64_t events_read, events_sent, batches_sent, lost_queue;
+};
+
+struct nb_srv {
+	const char *node;
+	int64_t off_ns; /* --test-clock-offset-ms */
+	uint64_t lease_ns;
+	uint32_t max_sessions;
+	const char *def_netns; /* --netns, NULL = own */
+	void *zctx, *router;
+	struct nb_zap *zap;
+	struct nb_sess *sess; /* max_sessions slots */
+	uint32_t n_sess;
+	struct nb_wbuf cbuf; /* control messages are encoded here */
+	struct nb_msg *rx, *tx;
+	uint32_t n_caps;
+	char caps[NB_WIRE_MAX_CAPS][NB_WIRE_NAME_MAX + 1];
+	uint64_t malformed_rx;
+	uint64_t malformed_logged;
+	uint64_t next_malformed_log_ns;
+	char last_malformed[160];
+	uint64_t tx_dropped; /* control messages the send queue had no room for */
+	struct nb_rl eproto_rl;
+	struct nb_rl log_rl;
+};
+
+/* serve.c */
+uint64_t nb_srv_clock(const struct nb_srv *srv, uint64_t mono_ns); /* plus the test offset */
+/* 0, -EAGAIN (the peer's send queue is full) or -EHOSTUNREACH (no such peer any more). */
+int nb_srv_send(struct nb_srv *srv, const struct nb_peer *peer, const void *data, size_t len);
+/* Encodes srv->tx and sends it; a message that cannot go is counted in tx_dropped. */
+int nb_srv_send_msg(struct nb_srv *srv, const struct nb_peer *peer);
+/* ERROR with a positive errno code and a one-line message; session 0 = none. */
+void nb_srv_error(struct nb_srv *srv, const struct nb_peer *peer, int code, uint64_t session,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void nb_srv_log(const struct nb_srv *srv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+uint64_t nb_srv_zap_refused(const struct nb_srv *srv);
+
+/* serve_sess.c */
+/* Validates and starts srv->rx->start for peer; replies STARTED or ERROR itself. */
+void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *peer_desc,
+		   uint64_t now);
+struct nb_sess *nb_sess_find(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id);
+/* Drains the ring and runs the session's timers; returns its next deadline (agent clock). */
+uint64_t nb_sess_tick(struct nb_sess *s, uint64_t now);
+void nb_sess_add_credit(struct nb_sess *s, uint32_t credit);
+/* Detaches every probe, flushes what credit allows, sends STATS then STOP(reason). */
+void nb_sess_stop(struct nb_sess *s, const char *reason, const char *log_why);
+/* The ring's fd to poll, or -1 while a batch is open and the ring is drained on a timer. */
+int nb_sess_poll_fd(const struct nb_sess *s);
+
+/* serve_zap.c: CURVE server setup and the ZAP handler. Prints its own one-line errors. */
+int nb_zap_setup(struct nb_zap **out, void *zctx, void *router, const char *node,
+		 const char *secret_file, const char *auth_file);
+void *nb_zap_socket(const struct nb_zap *z);
+/* Answers the pending ZAP requests (at most a bounded number per call). */
+void nb_zap_handle(struct nb_zap *z, uint64_t now);
+uint64_t nb_zap_refused(const struct nb_zap *z);
+void nb_zap_destroy(struct nb_zap **pz);
+
+#endif /* NB_SERVE_H */

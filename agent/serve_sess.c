@@ -1,0 +1,495 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * One remote session: its own stage tracer (one BPF object and ring buffer per session, so
+ * sessions never see each other's events or loss), events encoded straight into the open
+ * EVENTS batch as the ring is drained, credit-based sending with a bounded queue behind it,
+ * STATS once a second, and the final STATS + STOP when it ends.
+ */
+#include "agent.h"
+#include "serve.h"
+
+#include <errno.h>
+#include <linux/nsfs.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "nb_time.h"
+
+static struct nb_sess *s_find(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id)
+{
+	for (uint32_t i = 0; i < srv->max_sessions; i++) {
+		struct nb_sess *s = &srv->sess[i];
+
+		if (s->used && s->id == id && s->peer.len == peer->len &&
+		    !memcmp(s->peer.id, peer->id, peer->len))
+			return s;
+	}
+	return NULL;
+}
+
+/* ---- batches ---- */
+
+static bool s_queue_full(const struct nb_sess *s)
+{
+	return s->q_len >= NB_SRV_QUEUE_MAX || s->q_bytes + s->buf.len + 128 > NB_SRV_QUEUE_BYTES;
+}
+
+static void s_sent(struct nb_sess *s, uint32_t n_ev, uint64_t now)
+{
+	s->credit--;
+	s->batches_sent++;
+	s->events_sent += n_ev;
+	s->last_batch_ns = now;
+}
+
+/* Sends queued batches while credit lasts and the socket takes them. */
+static void s_flush(struct nb_sess *s, uint64_t now)
+{
+	while (s->q_len && s->credit) {
+		struct nb_qbatch *b = &s->q[s->q_head];
+		int rc = nb_srv_send(s->srv, &s->peer, b->data, b->len);
+
+		if (rc == -EAGAIN)
+			return;
+		if (rc == 0)
+			s_sent(s, b->n_ev, now);
+		else
+			s->lost_queue += b->n_ev; /* peer gone: its lease ends the session */
+		free(b->data);
+		s->q_bytes -= b->len;
+		memset(b, 0, sizeof(*b));
+		s->q_head = (s->q_head + 1) % NB_SRV_QUEUE_MAX;
+		s->q_len--;
+	}
+}
+
+static void s_drop_queue(struct nb_sess *s)
+{
+	while (s->q_len) {
+		struct nb_qbatch *b = &s->q[s->q_head];
+
+		s->lost_queue += b->n_ev;
+		free(b->data);
+		memset(b, 0, sizeof(*b));
+		s->q_head = (s->q_head + 1) % NB_SRV_QUEUE_MAX;
+		s->q_len--;
+	}
+	s->q_bytes = 0;
+}
+
+static void s_abandon(struct nb_sess *s)
+{
+	s->lost_queue += s->open ? s->bt.n : 0;
+	s->open = false;
+}
+
+/*
+ * Closes the open batch (or makes an empty one) and sends it, or queues it when there is no
+ * credit or the socket is full. An empty batch only carries a watermark: without credit it is
+ * not made at all, since the next batch that does go carries a newer one. A batch the full
+ * queue cannot take is dropped whole, counted in lost_queue, and takes no sequence number, so
+ * a gap in seq can only mean the transport lost a message.
+ */
+static void s_close(struct nb_sess *s, uint64_t now)
+{
+	uint32_t n = s->open ? s->bt.n : 0;
+	bool direct = s->credit && !s->q_len;
+	struct nb_msg_events h = {0};
+	struct nb_qbatch *qb;
+	int rc;
+
+	if (!n && !direct) {
+		s->open = false;
+		return;
+	}
+	if (!direct && s_queue_full(s)) {
+		s_abandon(s);
+		return;
+	}
+	if (!s->open && nb_wire_batch_begin(&s->bt, &s->buf))
+		return;
+	h.session = s->id;
+	h.seq = s->seq;
+	h.watermark_ns = nb_srv_clock(s->srv, s->wm_ns);
+	if (h.watermark_ns < s->wm_sent)
+		h.watermark_ns = s->wm_sent;
+	h.lost_ring = nb_tracer_lost(s->tr);
+	h.lost_queue = s->lost_queue;
+	if (nb_wire_batch_end(&s->bt, &h)) {
+		s_abandon(s);
+		return;
+	}
+	s->open = false;
+	s->seq++;
+	s->wm_sent = h.watermark_ns;
+	if (direct) {
+		/* Copied into the socket: the buffer is reused, the hot path allocates nothing. */
+		rc = nb_srv_send(s->srv, &s->peer, s->buf.data, s->buf.len);
+		if (rc == 0) {
+			s_sent(s, n, now);
+			return;
+		}
+		if (rc == -EHOSTUNREACH) {
+			s->lost_queue += n;
+			return;
+		}
+	}
+	qb = &s->q[(s->q_head + s->q_len) % NB_SRV_QUEUE_MAX];
+	qb->n_ev = n;
+	qb->data = nb_wbuf_release(&s->buf, &qb->len);
+	s->q_bytes += qb->len;
+	s->q_len++;
+}
+
+static int s_on_event(const struct nb_event *e, void *ctx)
+{
+	struct nb_sess *s = ctx;
+	struct nb_event ev = *e;
+
+	s->events_read++;
+	if (!s->open) {
+		if (nb_wire_batch_begin(&s->bt, &s->buf)) {
+			s->lost_queue++;
+			return 0;
+		}
+		s->open = true;
+		s->first_ev_ns = nb_mono_ns();
+	}
+	ev.ts_ns = nb_srv_clock(s->srv, ev.ts_ns);
+	if (nb_wire_batch_add(&s->bt, &ev)) {
+		s->lost_queue++;
+		s_abandon(s);
+		return 0;
+	}
+	/* Mid-drain the watermark is still the previous full drain's, which is what holds. */
+	if (s->bt.n >= s->max_batch)
+		s_close(s, nb_mono_ns());
+	return 0;
+}
+
+/*
+ * Reads everything the ring holds. An event reserved on another CPU just before t0 may be
+ * submitted just after the drain, so the watermark trails t0 by a small slack: every event
+ * older than wm_ns has been read.
+ */
+static void s_drain(struct nb_sess *s)
+{
+	uint64_t t0 = nb_mono_ns();
+	int rc = nb_tracer_poll(s->tr, 0);
+
+	if (rc < 0) {
+		/* The watermark stays put, so the coordinator waits rather than misjudges. */
+		if (nb_rl_take(&s->srv->log_rl, t0))
+			nb_srv_log(s->srv, "session %llu: ring buffer poll failed: %s",
+				   (unsigned long long)s->id, strerror(-rc));
+		return;
+	}
+	if (t0 > NB_SRV_WM_SLACK_NS && t0 - NB_SRV_WM_SLACK_NS > s->wm_ns)
+		s->wm_ns = t0 - NB_SRV_WM_SLACK_NS;
+}
+
+/* ---- stats ---- */
+
+static void s_counter(struct nb_msg_stats *st, const char *name, uint64_t v)
+{
+	struct nb_wire_counter *c = &st->counters[st->n_counters++];
+
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->value = v;
+}
+
+static void s_stats(struct nb_sess *s)
+{
+	struct nb_srv *srv = s->srv;
+	struct nb_msg_stats *st;
+
+	memset(srv->tx, 0, sizeof(*srv->tx));
+	srv->tx->type = NB_MSG_STATS;
+	st = &srv->tx->stats;
+	st->session = s->id;
+	s_counter(st, "events_sent", s->events_sent);
+	s_counter(st, "batches_sent", s->batches_sent);
+	s_counter(st, "lost_ring", s->tr ? nb_tracer_lost(s->tr) : 0);
+	s_counter(st, "lost_queue", s->lost_queue);
+	s_counter(st, "queued_batches", s->q_len);
+	s_counter(st, "malformed_rx", srv->malformed_rx);
+	s_counter(st, "zap_refused", nb_srv_zap_refused(srv));
+	s_counter(st, "events_read", s->events_read);
+	s_counter(st, "credit", s->credit);
+	s_counter(st, "tx_dropped", srv->tx_dropped);
+	nb_srv_send_msg(srv, &s->peer);
+}
+
+/* ---- lifecycle ---- */
+
+static bool s_ns_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (!len || len > 64 || n[0] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') ||
+		      (n[i] >= '0' && n[i] <= '9') || n[i] == '_' || n[i] == '-' || n[i] == '.'))
+			return false;
+	return true;
+}
+
+/*
+ * A namespace named by a remote peer may only be one `ip netns` made or a process's own:
+ * opening an arbitrary path on its say-so could block on a FIFO or probe the filesystem.
+ */
+static bool s_remote_netns_ok(const char *n)
+{
+	static const char *const dirs[] = {"/run/netns/", "/var/run/netns/"};
+	const char *p;
+
+	if (!strchr(n, '/'))
+		return s_ns_name_ok(n);
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (!strncmp(n, dirs[i], strlen(dirs[i])))
+			return s_ns_name_ok(n + strlen(dirs[i]));
+	if (strncmp(n, "/proc/", 6))
+		return false;
+	p = n + 6;
+	if (*p < '1' || *p > '9')
+		return false;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return !strcmp(p, "/ns/net") && p - n <= 6 + 10;
+}
+
+static void s_iflist(char *out, size_t size, const char (*names)[NB_WIRE_IFNAME_MAX + 1],
+		     const uint32_t *idx, uint32_t n)
+{
+	size_t off = 0;
+
+	out[0] = 0;
+	for (uint32_t i = 0; i < n && off < size; i++)
+		off += (size_t)snprintf(out + off, size - off, "%s%s(%u)", i ? "," : "", names[i],
+					idx[i]);
+}
+
+static const char *s_proto_name(uint8_t p)
+{
+	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : "icmp";
+}
+
+void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *peer_desc,
+		   uint64_t now)
+{
+	const struct nb_msg_start *st = &srv->rx->start;
+	char rx[NB_MAX_IFS][16], tx[NB_MAX_IFS][16], err[256], a[64], b[64], rxs[160], txs[160];
+	struct nb_netns ns = {.fd = -1};
+	struct nb_tracer_cfg cfg = {0};
+	struct nb_flow_spec spec = {0};
+	const char *nsname = NULL;
+	struct nb_msg_started *sd;
+	struct nb_sess *s = NULL;
+	uint64_t sid = st->session;
+	int rc;
+
+	if (s_find(srv, peer, sid)) {
+		nb_srv_error(srv, peer, EEXIST, sid, "session %llu is already running",
+			     (unsigned long long)sid);
+		return;
+	}
+	if (srv->n_sess >= srv->max_sessions) {
+		nb_srv_error(srv, peer, EBUSY, sid, "%u sessions already running (--max-sessions)",
+			     srv->n_sess);
+		return;
+	}
+	if (!st->n_rx || !st->n_tx || st->n_rx + st->n_tx > NB_MAX_IFS) {
+		nb_srv_error(srv, peer, EINVAL, sid,
+			     "need 1 to %d interfaces in rx_ifs and tx_ifs together, at least one "
+			     "in each",
+			     NB_MAX_IFS);
+		return;
+	}
+	if (st->netns[0]) {
+		if (!s_remote_netns_ok(st->netns)) {
+			nb_srv_error(srv, peer, EACCES, sid,
+				     "netns must be a name under /run/netns or /proc/PID/ns/net");
+			return;
+		}
+		nsname = st->netns;
+	} else {
+		nsname = srv->def_netns;
+	}
+	rc = nb_netns_open(&ns, nsname, err, sizeof(err));
+	if (rc) {
+		nb_srv_error(srv, peer, -rc, sid, "%s", err);
+		return;
+	}
+	if (st->netns[0] && ioctl(ns.fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+		nb_srv_error(srv, peer, EINVAL, sid, "'%s' is not a network namespace", st->netns);
+		goto out;
+	}
+	memcpy(rx, st->rx_ifs, sizeof(rx));
+	memcpy(tx, st->tx_ifs, sizeof(tx));
+	rc = nb_netns_ifindex(&ns, rx, (int)st->n_rx, spec.rx_if, err, sizeof(err));
+	if (!rc)
+		rc = nb_netns_ifindex(&ns, tx, (int)st->n_tx, spec.tx_if, err, sizeof(err));
+	if (rc) {
+		nb_srv_error(srv, peer, -rc, sid, "%s", err);
+		goto out;
+	}
+	spec.family = st->family;
+	spec.proto = st->proto;
+	/* The wire says "icmp" for both families; the packet says ICMPv6 for IPv6. */
+	if (st->proto == IPPROTO_ICMP && st->family == 6)
+		spec.proto = IPPROTO_ICMPV6;
+	memcpy(spec.src, st->src, NB_ADDR_LEN);
+	memcpy(spec.dst, st->dst, NB_ADDR_LEN);
+	spec.sport = st->sport;
+	spec.dport = st->dport;
+	spec.n_rx = st->n_rx;
+	spec.n_tx = st->n_tx;
+	nb_flow_filter(&spec, ns.inum, &cfg.filter);
+
+	for (uint32_t i = 0; i < srv->max_sessions && !s; i++)
+		if (!srv->sess[i].used)
+			s = &srv->sess[i];
+	memset(s, 0, sizeof(*s));
+	s->q = calloc(NB_SRV_QUEUE_MAX, sizeof(*s->q));
+	if (!s->q) {
+		nb_srv_error(srv, peer, ENOMEM, sid, "out of memory");
+		goto out;
+	}
+	s->srv = srv;
+	s->id = sid;
+	s->peer = *peer;
+	snprintf(s->peer_desc, sizeof(s->peer_desc), "%s", peer_desc);
+	s->max_batch = st->max_batch;
+	s->credit = st->credit;
+	s->last_rx_ns = now;
+	/* Opening loads and verifies BPF: tens of ms during which the loop does nothing else. */
+	rc = nb_tracer_open(&s->tr, &cfg, s_on_event, s, err, sizeof(err));
+	if (rc) {
+		nb_srv_error(srv, peer, -rc, sid, "%s", err);
+		free(s->q);
+		memset(s, 0, sizeof(*s));
+		goto out;
+	}
+	s->used = true;
+	srv->n_sess++;
+	/* The lease runs from the attach: loading BPF takes time that is not the peer's fault. */
+	now = nb_mono_ns();
+	s->last_rx_ns = now;
+	s->wm_ns = nb_tracer_attach_ts(s->tr);
+	s->last_batch_ns = now;
+	s->next_stats_ns = now + NB_SRV_STATS_IVL_NS;
+
+	memset(srv->tx, 0, sizeof(*srv->tx));
+	srv->tx->type = NB_MSG_STARTED;
+	sd = &srv->tx->started;
+	sd->session = sid;
+	sd->attach_ns = nb_srv_clock(srv, nb_tracer_attach_ts(s->tr));
+	sd->n_rx = spec.n_rx;
+	sd->n_tx = spec.n_tx;
+	memcpy(sd->rx_ifindex, spec.rx_if, sizeof(sd->rx_ifindex));
+	memcpy(sd->tx_ifindex, spec.tx_if, sizeof(sd->tx_ifindex));
+	nb_srv_send_msg(srv, peer);
+
+	s_iflist(rxs, sizeof(rxs), st->rx_ifs, spec.rx_if, spec.n_rx);
+	s_iflist(txs, sizeof(txs), st->tx_ifs, spec.tx_if, spec.n_tx);
+	nb_srv_log(srv,
+		   "session %llu started for %s: %s %s <-> %s netns %s rx %s tx %s credit %u "
+		   "max_batch %u (%u/%u sessions)",
+		   (unsigned long long)sid, s->peer_desc, s_proto_name(st->proto),
+		   nb_addr_fmt(spec.src, spec.family, a, sizeof(a)),
+		   nb_addr_fmt(spec.dst, spec.family, b, sizeof(b)), ns.name, rxs, txs, st->credit,
+		   st->max_batch, srv->n_sess, srv->max_sessions);
+out:
+	nb_netns_close(&ns);
+}
+
+struct nb_sess *nb_sess_find(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id)
+{
+	return s_find(srv, peer, id);
+}
+
+void nb_sess_add_credit(struct nb_sess *s, uint32_t credit)
+{
+	s->credit = s->credit + credit > NB_SRV_CREDIT_MAX ? NB_SRV_CREDIT_MAX : s->credit + credit;
+	s_flush(s, nb_mono_ns());
+}
+
+/*
+ * Waking for every event costs a loop turn (a few syscalls) per event under load. The first
+ * event of a batch wakes us; the rest wait for the batch anyway, so they are drained every
+ * NB_SRV_DRAIN_NS, a few hundred at a time. A 1 MiB ring holds ~10k events: this keeps up
+ * with millions of events a second.
+ */
+int nb_sess_poll_fd(const struct nb_sess *s)
+{
+	return s->open ? -1 : nb_tracer_fd(s->tr);
+}
+
+uint64_t nb_sess_tick(struct nb_sess *s, uint64_t now)
+{
+	uint64_t next;
+
+	s_drain(s);
+	now = nb_mono_ns();
+	s_flush(s, now);
+	if (s->open && now - s->first_ev_ns >= NB_SRV_BATCH_AGE_NS)
+		s_close(s, now);
+	if (!s->open && s->credit && !s->q_len && now - s->last_batch_ns >= NB_SRV_EMPTY_IVL_NS)
+		s_close(s, now);
+	if (now >= s->next_stats_ns) {
+		s_stats(s);
+		s->next_stats_ns = now + NB_SRV_STATS_IVL_NS;
+	}
+
+	next = s->next_stats_ns;
+	if (s->open && now + NB_SRV_DRAIN_NS < next)
+		next = now + NB_SRV_DRAIN_NS;
+	if (!s->open && s->credit && !s->q_len && s->last_batch_ns + NB_SRV_EMPTY_IVL_NS < next)
+		next = s->last_batch_ns + NB_SRV_EMPTY_IVL_NS;
+	/* Credit but a full socket: nothing will wake us when it drains, so look again soon. */
+	if (s->q_len && s->credit && now + 5000000ull < next)
+		next = now + 5000000ull;
+	return next;
+}
+
+void nb_sess_stop(struct nb_sess *s, const char *reason, const char *log_why)
+{
+	struct nb_srv *srv = s->srv;
+	uint64_t now, lost_ring;
+
+	if (!s->used)
+		return;
+	if (s->tr) {
+		/* Hand over what was traced up to now, as far as credit allows. */
+		s_drain(s);
+		now = nb_mono_ns();
+		s_close(s, now);
+		s_flush(s, now);
+	}
+	s_drop_queue(s);
+	s_stats(s);
+	lost_ring = s->tr ? nb_tracer_lost(s->tr) : 0;
+	nb_tracer_destroy(&s->tr);
+
+	memset(srv->tx, 0, sizeof(*srv->tx));
+	srv->tx->type = NB_MSG_STOP;
+	srv->tx->stop.session = s->id;
+	snprintf(srv->tx->stop.reason, sizeof(srv->tx->stop.reason), "%s", reason);
+	nb_srv_send_msg(srv, &s->peer);
+
+	nb_srv_log(srv,
+		   "session %llu stopped (%s) for %s: events_sent=%llu batches_sent=%llu "
+		   "lost_ring=%llu lost_queue=%llu",
+		   (unsigned long long)s->id, log_why, s->peer_desc,
+		   (unsigned long long)s->events_sent, (unsigned long long)s->batches_sent,
+		   (unsigned long long)lost_ring, (unsigned long long)s->lost_queue);
+	nb_wbuf_free(&s->buf);
+	free(s->q);
+	memset(s, 0, sizeof(*s));
+	srv->n_sess--;
+}

@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * CURVE for `serve`: the agent is a CURVE server with its secret key, and a ZAP handler
+ * (RFC 27) admits a client only when its public key is in --authorized-keys. The handler is a
+ * REP socket in the agent's own context, polled by the main loop: libzmq's I/O thread parks
+ * the handshake until the reply comes, so no thread of our own is needed.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "nb_keys.h"
+#include "serve.h"
+
+#define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define S_ZAP_DOMAIN   "netblame"
+#define S_ZAP_FRAMES   7   /* version, request id, domain, address, identity, mechanism, key */
+#define S_ZAP_FRAME    256 /* bytes kept of one frame; libzmq's own frames are far shorter */
+#define S_ZAP_BATCH    64  /* requests answered per call, so the loop stays responsive */
+#define S_REFUSE_LOGS  10  /* refusal lines per second; the rest are counted and summarised */
+
+struct nb_zap {
+	const char *node;
+	void *rep;
+	struct nb_authkeys *ak;
+	uint64_t refused;
+	struct nb_rl log_rl;
+};
+
+struct s_frame {
+	size_t len; /* the frame's real length, possibly more than what was kept */
+	char data[S_ZAP_FRAME];
+};
+
+static void s_log(const struct nb_zap *z, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void s_log(const struct nb_zap *z, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", z->node);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int s_setsock(void *sock, int opt, const void *val, size_t len, const char *what,
+		     const char *node)
+{
+	if (zmq_setsockopt(sock, opt, val, len) == 0)
+		return 0;
+	fprintf(stderr, "%s: cannot set %s: %s\n", node, what, zmq_strerror(errno));
+	return -1;
+}
+
+int nb_zap_setup(struct nb_zap **out, void *zctx, void *router, const char *node,
+		 const char *secret_file, const char *auth_file)
+{
+	struct nb_keys_err kerr = {0};
+	struct nb_ckey sec;
+	struct nb_zap *z;
+	int one = 1, zero = 0, err;
+
+	*out = NULL;
+	if (!nb_keys_curve_available()) {
+		fprintf(stderr, "%s: this libzmq has no CURVE support; rebuild it with libsodium\n",
+			node);
+		return -EOPNOTSUPP;
+	}
+	z = calloc(1, sizeof(*z));
+	if (!z) {
+		fprintf(stderr, "%s: out of memory\n", node);
+		return -ENOMEM;
+	}
+	z->node = node;
+	z->log_rl.max = S_REFUSE_LOGS;
+	err = nb_keys_read_secret(secret_file, &sec);
+	if (err) {
+		fprintf(stderr, "%s: cannot read secret key %s: %s%s\n", node, secret_file,
+			strerror(-err),
+			err == -EPERM ? " (group or others may read it: chmod 600 and treat it as "
+					"disclosed)"
+				      : "");
+		goto fail;
+	}
+	err = nb_authkeys_load(auth_file, &z->ak, &kerr);
+	if (err) {
+		if (kerr.line)
+			fprintf(stderr, "%s: %s:%u: %s\n", node, auth_file, kerr.line,
+				kerr.what ? kerr.what : strerror(-err));
+		else
+			fprintf(stderr, "%s: cannot load %s: %s\n", node, auth_file,
+				kerr.what ? kerr.what : strerror(-err));
+		goto fail;
+	}
+	if (!z->ak->n) {
+		/* Nobody could ever connect: certainly a mistake, not a policy. */
+		fprintf(stderr, "%s: %s lists no keys\n", node, auth_file);
+		err = -EINVAL;
+		goto fail;
+	}
+
+	/* The handler must be bound before the ROUTER can see a handshake. */
+	z->rep = zmq_socket(zctx, ZMQ_REP);
+	err = -EIO;
+	if (!z->rep) {
+		fprintf(stderr, "%s: cannot create the ZAP socket: %s\n", node,
+			zmq_strerror(errno));
+		goto fail;
+	}
+	if (s_setsock(z->rep, ZMQ_LINGER, &zero, sizeof(zero), "ZAP linger", node))
+		goto fail;
+	if (zmq_bind(z->rep, S_ZAP_ENDPOINT)) {
+		fprintf(stderr, "%s: cannot bind the ZAP handler: %s\n", node, zmq_strerror(errno));
+		goto fail;
+	}
+	if (s_setsock(router, ZMQ_CURVE_SERVER, &one, sizeof(one), "CURVE server", node) ||
+	    s_setsock(router, ZMQ_CURVE_SECRETKEY, sec.raw, NB_KEY_RAW_LEN, "CURVE secret key",
+		      node) ||
+	    s_setsock(router, ZMQ_ZAP_DOMAIN, S_ZAP_DOMAIN, strlen(S_ZAP_DOMAIN), "ZAP domain",
+		      node))
+		goto fail;
+	explicit_bzero(&sec, sizeof(sec));
+	*out = z;
+	return 0;
+fail:
+	explicit_bzero(&sec, sizeof(sec));
+	nb_zap_destroy(&z);
+	return err;
+}
+
+void *nb_zap_socket(const struct nb_zap *z)
+{
+	return z ? z->rep : NULL;
+}
+
+uint64_t nb_zap_refused(const struct nb_zap *z)
+{
+	return z ? z->refused : 0;
+}
+
+/* Reads one whole request (every frame, whatever its count); false when none was waiting. */
+static bool s_recv_request(void *rep, struct s_frame *f, int *nframes)
+{
+	int n = 0, more;
+
+	do {
+		zmq_msg_t m;
+
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, rep, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			if (n == 0)
+				return false;
+			break; /* cannot happen: a multipart message arrives whole */
+		}
+		if (n < S_ZAP_FRAMES) {
+			size_t len = zmq_msg_size(&m);
+
+			f[n].len = len;
+			memcpy(f[n].data, zmq_msg_data(&m), len < S_ZAP_FRAME ? len : S_ZAP_FRAME);
+		}
+		n++;
+		more = zmq_msg_more(&m);
+		zmq_msg_close(&m);
+	} while (more);
+	*nframes = n;
+	return true;
+}
+
+static void s_reply(void *rep, const struct s_frame *reqid, const char *code, const char *text,
+		    const char *user)
+{
+	static const char version[] = "1.0";
+	size_t idlen = reqid ? (reqid->len < S_ZAP_FRAME ? reqid->len : S_ZAP_FRAME) : 0;
+
+	/* REP must answer every request, or the socket (and every later handshake) is stuck. */
+	zmq_send(rep, version, strlen(version), ZMQ_SNDMORE);
+	zmq_send(rep, reqid ? reqid->data : "", idlen, ZMQ_SNDMORE);
+	zmq_send(rep, code, strlen(code), ZMQ_SNDMORE);
+	zmq_send(rep, text, strlen(text), ZMQ_SNDMORE);
+	zmq_send(rep, user, strlen(user), ZMQ_SNDMORE);
+	zmq_send(rep, "", 0, 0);
+}
+
+static bool s_frame_is(const struct s_frame *f, const char *s)
+{
+	return f->len == strlen(s) && !memcmp(f->data, s, f->len);
+}
+
+static const struct nb_authkey *s_lookup(const struct nb_zap *z, const uint8_t *raw)
+{
+	for (uint32_t i = 0; i < z->ak->n; i++)
+		if (!memcmp(z->ak->keys[i].raw, raw, NB_KEY_RAW_LEN))
+			return &z->ak->keys[i];
+	return NULL;
+}
+
+/* The peer address as libzmq gives it, made safe and short for a log line. */
+static void s_addr(const struct s_frame *f, char *out, size_t size)
+{
+	size_t n = f->len < S_ZAP_FRAME ? f->len : S_ZAP_FRAME, j = 0;
+
+	for (size_t i = 0; i < n && j + 1 < size; i++) {
+		char c = f->data[i];
+
+		out[j++] = (c > 0x20 && c < 0x7f) ? c : '?';
+	}
+	out[j] = 0;
+	if (!j)
+		snprintf(out, size, "?");
+}
+
+static void s_refuse(struct nb_zap *z, uint64_t now, const char *addr, const char *why)
+{
+	z->refused++;
+	if (!nb_rl_take(&z->log_rl, now))
+		return;
+	if (z->log_rl.suppressed) {
+		s_log(z, "%llu more refused connections were not logged",
+		      (unsigned long long)z->log_rl.suppressed);
+		z->log_rl.suppressed = 0;
+	}
+	s_log(z, "refused connection from %s: %s (zap_refused=%llu)", addr, why,
+	      (unsigned long long)z->refused);
+}
+
+static void s_handle_one(struct nb_zap *z, const struct s_frame *f, int n, uint64_t now)
+{
+	char addr[64], fpr[NB_KEY_FPR_LEN + 1], why[160], user[NB_AUTH_LABEL_MAX + 1];
+	const struct nb_authkey *k;
+
+	if (n < 2) {
+		s_reply(z->rep, NULL, "500", "bad request", "");
+		return;
+	}
+	/* Only our own ROUTER talks to this inproc endpoint, but check as if it were hostile. */
+	if (n != S_ZAP_FRAMES || !s_frame_is(&f[0], "1.0") || !s_frame_is(&f[5], "CURVE") ||
+	    f[6].len != NB_KEY_RAW_LEN) {
+		s_addr(n > 3 ? &f[3] : &f[1], addr, sizeof(addr));
+		s_refuse(z, now, addr, "not a CURVE handshake");
+		s_reply(z->rep, &f[1], "400", "CURVE required", "");
+		return;
+	}
+	s_addr(&f[3], addr, sizeof(addr));
+	k = s_lookup(z, (const uint8_t *)f[6].data);
+	if (nb_keys_fingerprint((const uint8_t *)f[6].data, fpr))
+		snprintf(fpr, sizeof(fpr), "?");
+	if (!k) {
+		snprintf(why, sizeof(why), "key %s is not in the authorized keys", fpr);
+		s_refuse(z, now, addr, why);
+		s_reply(z->rep, &f[1], "400", "not authorized", "");
+		return;
+	}
+	/* The User-Id names the coordinator in our session log lines. */
+	if (k->label[0])
+		snprintf(user, sizeof(user), "%s", k->label);
+	else
+		snprintf(user, sizeof(user), "%.16s", fpr + 7);
+	s_reply(z->rep, &f[1], "200", "OK", user);
+}
+
+void nb_zap_handle(struct nb_zap *z, uint64_t now)
+{
+	struct s_frame f[S_ZAP_FRAMES];
+	int n;
+
+	for (int i = 0; i < S_ZAP_BATCH; i++) {
+		memset(f, 0, sizeof(f));
+		if (!s_recv_request(z->rep, f, &n))
+			return;
+		s_handle_one(z, f, n, now);
+	}
+}
+
+void nb_zap_destroy(struct nb_zap **pz)
+{
+	struct nb_zap *z = pz ? *pz : NULL;
+
+	if (!z)
+		return;
+	if (z->rep)
+		zmq_close(z->rep);
+	nb_authkeys_free(&z->ak);
+	free(z);
+	*pz = NULL;
+}

@@ -1,0 +1,244 @@
+#!/bin/bash
+# netblame-agent serve without a coordinator: tests/tools/nb_agent_probe plays one.
+# Two private namespaces joined by a veth pair carry pings; the agents trace the second one.
+# Cases and what each expects:
+#   usage      bad flags exit 2 with one line on stderr
+#   hello      HELLO answered with name, version, proto and the tracer's hooks
+#   garbage    200 malformed messages: ERROR replies (at most 10/s), the agent stays up,
+#              answers HELLO, and counts malformed_rx=200
+#   start      bad START (unknown interface, foreign netns path, over --max-sessions) gets
+#              ERROR ENODEV / EACCES / EBUSY
+#   stream     a session streams events: contiguous seq, a watermark no later event undercuts,
+#              an EVENTS message at least every ~100 ms, every event read sent or counted
+#   credit     no credit granted: batches queue, the overflow is counted in lost_queue, and
+#              read = sent + lost_queue (nothing lost silently)
+#   lease      a coordinator that vanishes: its nb_ programs are gone within 5 s
+#   clock      --test-clock-offset-ms 5000 shows in HELLO's clock
+#   curve      an authorised key gets HELLO; an unknown key and a plaintext client get
+#              nothing within 2 s and the refusal is logged with the key's fingerprint
+#   sigterm    SIGTERM with a live session: exit 0, programs detached
+set -u
+. "$(dirname "$0")/lib.sh"
+need_root
+
+PROBE=$REPO/build/tests/tools/nb_agent_probe
+[ -x "$AGENT" ] && [ -x "$PROBE" ] ||
+	fail "build first: make bin/netblame-agent build/tests/tools/nb_agent_probe"
+OUT=$(mktemp -d /tmp/nb-serve.XXXXXX)
+on_exit "rm -rf $OUT"
+NSA=nbsrv$$a
+NSB=nbsrv$$b
+IPA=10.199.7.1
+IPB=10.199.7.2
+FLOW=(--src-ip $IPA --dst-ip $IPB --rx-iface sb0 --tx-iface sb0 --netns $NSB)
+
+# ---- namespaces: registered first, so they go last, after the agents have stopped ----
+on_exit "ip netns del $NSA 2>/dev/null; ip netns del $NSB 2>/dev/null"
+ip netns add $NSA || fail "ip netns add $NSA"
+ip netns add $NSB || fail "ip netns add $NSB"
+ip -n $NSA link add sa0 type veth peer name sb0 netns $NSB || fail "veth"
+ip -n $NSA addr add $IPA/24 dev sa0
+ip -n $NSB addr add $IPB/24 dev sb0
+ip -n $NSA link set sa0 up
+ip -n $NSB link set sb0 up
+ip netns exec $NSA ping -c 1 -W 2 $IPB >/dev/null || fail "no connectivity between $NSA and $NSB"
+
+# ping_bg INTERVAL COUNT: pings from A to B in the background; killed at exit by PID.
+ping_bg() {
+	ip netns exec $NSA ping -q -i "$1" -c "$2" $IPB >/dev/null 2>&1 &
+	on_exit "kill $! 2>/dev/null"
+}
+
+# start_agent NAME ARGS...: a background agent; sets PID_NAME and EP_NAME (its endpoint).
+start_agent() {
+	local name=$1 pid
+	shift
+	"$AGENT" serve --listen 'tcp://127.0.0.1:*' --name "$name" "$@" \
+		>"$OUT/$name.out" 2>"$OUT/$name.err" &
+	pid=$!
+	on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+	eval "PID_$name=$pid"
+	wait_for 10 grep -q '^listening on ' "$OUT/$name.out" ||
+		fail "$name did not start: $(cat "$OUT/$name.err")"
+	eval "EP_$name=\$(sed -n 's/^listening on //p' \"\$OUT/$name.out\")"
+}
+
+alive() { kill -0 "$1" 2>/dev/null; }
+
+# kv KEY FILE: the value of KEY=VALUE in the probe's summary line.
+kv() { grep -o "\b$1=[^ ]*" "$2" | tail -n 1 | cut -d= -f2; }
+
+nb_prog_ids() { bpftool prog show 2>/dev/null | awk '/ name nb_/ { sub(":", "", $1); print $1 }'; }
+
+# none_left IDS...: true when none of these program ids is loaded any more.
+none_left() {
+	local now id
+	now=$(nb_prog_ids)
+	for id in "$@"; do
+		grep -qx "$id" <<<"$now" && return 1
+	done
+	return 0
+}
+
+# ---- usage ----
+usage_case() {
+	local what=$1 rc lines
+	shift
+	"$AGENT" serve "$@" >/dev/null 2>"$OUT/usage.err"
+	rc=$?
+	lines=$(wc -l <"$OUT/usage.err")
+	assert_eq 2 "$rc" "usage ($what): exit code"
+	assert_eq 1 "$lines" "usage ($what): stderr lines"
+}
+usage_case "no --listen" --name x --insecure
+usage_case "no security" --listen 'tcp://127.0.0.1:*' --name x
+usage_case "unknown option" --listen 'tcp://127.0.0.1:*' --name x --insecure --frobnicate
+usage_case "half a key pair" --listen 'tcp://127.0.0.1:*' --name x --secret-key /nonexistent
+usage_case "bad --max-sessions" --listen 'tcp://127.0.0.1:*' --name x --insecure --max-sessions 0
+
+# ---- an insecure agent ----
+start_agent hvI --insecure --max-sessions 2
+grep -q 'warning: --insecure' "$OUT/hvI.err" || fail "--insecure printed no warning"
+EP=$EP_hvI
+
+# hello
+"$PROBE" "$EP" --insecure hello >"$OUT/hello.out" || fail "hello: no answer"
+assert_eq hvI "$(kv name "$OUT/hello.out")" "hello: name"
+assert_eq 0.1 "$(kv version "$OUT/hello.out")" "hello: version"
+grep -q 'caps=.*raw_tp/netif_receive_skb' "$OUT/hello.out" || fail "hello: no caps: $(cat "$OUT/hello.out")"
+
+# garbage
+"$PROBE" "$EP" --insecure garbage 200 >"$OUT/garbage.out" ||
+	fail "garbage: HELLO not answered afterwards: $(cat "$OUT/garbage.out")"
+alive "$PID_hvI" || fail "garbage: the agent died"
+errs=$(kv errors "$OUT/garbage.out")
+[ "$errs" -ge 1 ] && [ "$errs" -le 20 ] || fail "garbage: $errs ERROR replies, expected 1..20 (rate limit 10/s)"
+echo "ok: garbage: $errs ERROR replies to 200 malformed messages"
+wait_for 3 grep -q 'malformed_rx=200\b' "$OUT/hvI.err" ||
+	fail "garbage: malformed_rx=200 not logged: $(grep malformed "$OUT/hvI.err")"
+echo "ok: garbage: agent counted malformed_rx=200"
+"$PROBE" "$EP" --insecure hello >/dev/null || fail "garbage: HELLO not answered later"
+
+# bad STARTs
+start_error() {
+	local what=$1 code=$2
+	shift 2
+	if "$PROBE" "$EP" --insecure start-and-vanish "$@" >"$OUT/start.out" 2>&1; then
+		fail "start ($what): accepted"
+	fi
+	grep -q "error code=$code " "$OUT/start.out" ||
+		fail "start ($what): expected ERROR $code: $(cat "$OUT/start.out")"
+	echo "ok: start ($what): ERROR $code"
+}
+start_error "unknown interface" 19 --src-ip $IPA --dst-ip $IPB --rx-iface nosuch0 \
+	--tx-iface sb0 --netns $NSB
+start_error "netns outside /run/netns" 13 --src-ip $IPA --dst-ip $IPB --rx-iface sb0 \
+	--tx-iface sb0 --netns /etc/passwd
+start_error "unknown netns" 2 --src-ip $IPA --dst-ip $IPB --rx-iface sb0 --tx-iface sb0 \
+	--netns nbsrv-no-such-ns
+
+# stream
+ping_bg 0.02 150
+"$PROBE" "$EP" --insecure stream "${FLOW[@]}" --duration-ms 2000 >"$OUT/stream.out" ||
+	fail "stream: $(cat "$OUT/stream.out")"
+cat "$OUT/stream.out"
+S=$OUT/stream.out
+[ "$(kv events "$S")" -ge 100 ] || fail "stream: only $(kv events "$S") events for ~100 pings"
+assert_eq 0 "$(kv seq_gaps "$S")" "stream: seq gaps"
+assert_eq 0 "$(kv wm_back "$S")" "stream: watermark went back"
+assert_eq 0 "$(kv late_events "$S")" "stream: events older than an earlier watermark"
+[ "$(kv max_gap_ms "$S")" -le 150 ] || fail "stream: $(kv max_gap_ms "$S") ms without EVENTS"
+assert_eq 0 "$(kv lost_queue "$S")" "stream: lost_queue"
+assert_eq "$(kv st_events_read "$S")" "$(kv st_events_sent "$S")" "stream: events read = sent"
+assert_eq stopped "$(kv stop "$S")" "stream: STOP reason"
+
+# credit: one unit, never renewed, one event per batch: the 256-batch queue overflows
+ping_bg 0.005 400
+"$PROBE" "$EP" --insecure stream "${FLOW[@]}" --duration-ms 2000 --credit 1 --no-grant \
+	--max-batch 1 >"$OUT/credit.out" || fail "credit: $(cat "$OUT/credit.out")"
+cat "$OUT/credit.out"
+C=$OUT/credit.out
+[ "$(kv st_lost_queue "$C")" -gt 0 ] || fail "credit: no lost_queue with no credit"
+assert_eq 1 "$(kv batches "$C")" "credit: EVENTS messages with one unit of credit"
+assert_eq "$(kv st_events_read "$C")" \
+	"$(($(kv st_events_sent "$C") + $(kv st_lost_queue "$C")))" "credit: read = sent + lost_queue"
+
+# max sessions (2): two sessions that vanish, then a third is refused while they live
+before=$(nb_prog_ids)
+"$PROBE" "$EP" --insecure start-and-vanish "${FLOW[@]}" --session 101 >"$OUT/v1.out" ||
+	fail "lease: START refused: $(cat "$OUT/v1.out")"
+t_vanish=$(date +%s.%N)
+"$PROBE" "$EP" --insecure start-and-vanish "${FLOW[@]}" --session 102 >/dev/null ||
+	fail "second session refused"
+start_error "over --max-sessions" 16 "${FLOW[@]}" --session 103
+
+# lease: the vanished sessions' programs are loaded now and gone within 5 s
+new=$(comm -13 <(sort <<<"$before") <(nb_prog_ids | sort))
+[ "$(wc -w <<<"$new")" -ge 2 ] || fail "lease: no nb_ programs loaded for the sessions"
+echo "ok: lease: programs loaded: $(echo $new)"
+# shellcheck disable=SC2086
+wait_for 6 none_left $new || fail "lease: programs still loaded: $(bpftool prog show | grep ' nb_')"
+t_gone=$(date +%s.%N)
+elapsed=$(awk -v a="$t_vanish" -v b="$t_gone" 'BEGIN { printf "%.1f", b - a }')
+awk -v e="$elapsed" 'BEGIN { exit !(e <= 5.0) }' || fail "lease: programs gone only after ${elapsed}s"
+echo "ok: lease: programs gone ${elapsed}s after the coordinator vanished"
+grep -q 'session 101 stopped (lease expired' "$OUT/hvI.err" || fail "lease: expiry not logged"
+alive "$PID_hvI" || fail "the agent died"
+
+# ---- clock offset ----
+start_agent hvO --insecure --test-clock-offset-ms 5000
+"$PROBE" "$EP_hvO" --insecure hello >"$OUT/clock.out" || fail "clock: no HELLO"
+off=$(kv offset_ms "$OUT/clock.out")
+[ "$off" -ge 4990 ] && [ "$off" -le 5010 ] || fail "clock: offset ${off} ms, expected ~5000"
+echo "ok: clock: HELLO clock is ${off} ms ahead"
+
+# ---- CURVE ----
+keygen() {
+	mkdir -p "$1"
+	if [ -x "$COORD" ] && "$COORD" keygen --out "$1" >"$1/keygen.out" 2>&1; then
+		return 0
+	fi
+	"$PROBE" keygen "$1" >"$1/keygen.out" || fail "keygen $1"
+}
+keygen "$OUT/agent"
+keygen "$OUT/coord"
+keygen "$OUT/rogue"
+{
+	echo "# the only coordinator allowed"
+	echo "$(cat "$OUT/coord/netblame.pub") coordinator-1"
+} >"$OUT/authorized_keys"
+start_agent hvC --secret-key "$OUT/agent/netblame.key" --authorized-keys "$OUT/authorized_keys"
+"$PROBE" "$EP_hvC" --server-key "$OUT/agent/netblame.pub" --key "$OUT/coord/netblame.key" \
+	hello >"$OUT/curve.out" || fail "curve: authorised coordinator got no HELLO"
+assert_eq hvC "$(kv name "$OUT/curve.out")" "curve: authorised HELLO name"
+if "$PROBE" "$EP_hvC" --server-key "$OUT/agent/netblame.pub" --key "$OUT/rogue/netblame.key" \
+	hello >/dev/null 2>&1; then
+	fail "curve: an unauthorised key got a HELLO"
+fi
+rogue_fpr=$(grep -o 'SHA256:[0-9a-f]\{64\}' "$OUT/rogue/keygen.out" | head -n 1)
+[ -n "$rogue_fpr" ] || fail "curve: keygen printed no fingerprint"
+grep -q "refused connection .*$rogue_fpr" "$OUT/hvC.err" ||
+	fail "curve: refusal not logged with $rogue_fpr: $(cat "$OUT/hvC.err")"
+echo "ok: curve: unauthorised key refused and logged"
+if "$PROBE" "$EP_hvC" --insecure hello >/dev/null 2>&1; then
+	fail "curve: a plaintext client got a HELLO"
+fi
+echo "ok: curve: plaintext client got nothing"
+grep -q "session .* started" "$OUT/hvC.err" && fail "curve: a session started"
+
+# ---- SIGTERM with a live session ----
+before=$(nb_prog_ids)
+"$PROBE" "$EP_hvC" --server-key "$OUT/agent/netblame.pub" --key "$OUT/coord/netblame.key" \
+	start-and-vanish "${FLOW[@]}" >/dev/null || fail "sigterm: START refused"
+new=$(comm -13 <(sort <<<"$before") <(nb_prog_ids | sort))
+[ -n "$new" ] || fail "sigterm: no programs loaded"
+kill -TERM "$PID_hvC"
+wait "$PID_hvC"
+assert_eq 0 "$?" "sigterm: agent exit code"
+# The kernel frees a detached program after an RCU grace period: allow it a moment.
+# shellcheck disable=SC2086
+wait_for 2 none_left $new || fail "sigterm: programs left loaded"
+grep -q 'stopped (agent shutting down)' "$OUT/hvC.err" || fail "sigterm: session stop not logged"
+echo "ok: sigterm: exit 0, programs detached"
+
+echo "PASS"
