@@ -1,0 +1,1041 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * netblame trace: one session on each of two agents, their events joined packet by packet
+ * (A0 A1 B0 B1 B2 B3 A2 A3), each packet's status printed when final, then the report.
+ *
+ * Clocks: every agent timestamp is converted to the coordinator's monotonic clock with the
+ * agent's estimated offset (lowest-RTT PING/PONG samples). Decisions need only watermarks
+ * on that clock; the network round trip (A2-A1)-(B3-B0) needs no conversion at all.
+ */
+#include "coord.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <zmq.h>
+
+#include "nb_blame.h"
+#include "nb_flow.h"
+#include "nb_hist.h"
+#include "nb_join.h"
+#include "nb_keys.h"
+#include "nb_time.h"
+#include "nb_wire.h"
+
+#define S_HELLO_TIMEOUT_NS  5000000000ull
+#define S_PING_EVERY_NS	    200000000ull
+#define S_SILENT_NS	    3000000000ull /* agents send at least every 100 ms */
+#define S_CREDIT_INITIAL    256
+#define S_CREDIT_STEP	    16
+#define S_MAX_BATCH	    1024
+#define S_CLOCK_SAMPLES	    32
+#define S_MAX_JSON_PACKETS  100000
+
+enum s_node_state { S_NEW, S_HELLO, S_STARTING, S_RUNNING, S_GONE };
+
+struct s_sample {
+	int64_t offset;
+	uint64_t rtt;
+};
+
+struct s_node {
+	int role; /* 0 = A (sender side), 1 = B */
+	char name[64];
+	char endpoint[256];
+	char rx[128];
+	char tx[128];
+	char server_key[256];
+	void *sock;
+	enum s_node_state state;
+	struct nb_flow_spec spec;
+	char rx_names[NB_MAX_IFS][16];
+	char tx_names[NB_MAX_IFS][16];
+	int n_rx, n_tx;
+	char agent_version[64];
+	uint64_t last_msg;	 /* coordinator clock */
+	uint64_t last_ping;
+	uint64_t ping_seq;
+	struct s_sample samples[S_CLOCK_SAMPLES];
+	unsigned n_samples, next_sample;
+	int64_t offset; /* agent clock - coordinator clock */
+	uint64_t uncert;
+	uint64_t wm_ref;
+	uint64_t lost_ring, lost_queue;
+	uint64_t events, batches, unmatched;
+	uint32_t credit_owed;
+	uint64_t next_seq;
+	uint64_t batch_gaps;
+};
+
+enum s_seg {
+	SEG_A_REQ,
+	SEG_NET_REQ,
+	SEG_B_REQ,
+	SEG_DEST,
+	SEG_B_REP,
+	SEG_NET_REP,
+	SEG_A_REP,
+	SEG_NET_RTT,
+	SEG_TOTAL,
+	SEG__COUNT,
+};
+
+static const char *const s_seg_name[SEG__COUNT] = {
+	[SEG_A_REQ] = "a_internal_req",	  [SEG_NET_REQ] = "network_req_oneway",
+	[SEG_B_REQ] = "b_internal_req",	  [SEG_DEST] = "destination_response",
+	[SEG_B_REP] = "b_internal_rep",	  [SEG_NET_REP] = "network_rep_oneway",
+	[SEG_A_REP] = "a_internal_rep",	  [SEG_NET_RTT] = "network_round_trip",
+	[SEG_TOTAL] = "total_round_trip",
+};
+
+struct s_trace {
+	const char *proto_name;
+	uint8_t proto;
+	const char *src_ip, *dst_ip;
+	long sport, dport;
+	long count, duration, timeout_ms;
+	const char *json_path;
+	const char *key_path;
+	bool insecure;
+	int n_nodes;
+	struct s_node node[2];
+	void *zctx;
+	struct nb_ckey my_pub, my_sec;
+	uint64_t session;
+	struct nb_join *join;
+	uint64_t counts[NB_ST__COUNT];
+	uint64_t finals;
+	bool done;
+	uint64_t stop_ref; /* packets first seen after this are not counted (--duration end) */
+	struct nb_hist seg[SEG__COUNT];
+	json_t *jpackets;
+	uint64_t json_truncated;
+	int64_t wall_off;
+	struct nb_wbuf wb;
+	bool text; /* per-packet lines and the report on stdout */
+};
+
+static volatile int s_stop;
+
+static void s_on_signal(int sig)
+{
+	(void)sig;
+	s_stop = 1;
+}
+
+static const int s_chain_of[2][NB_LOCAL_STAGES] = {{0, 1, 6, 7}, {2, 3, 4, 5}};
+
+/* ---------------------------------------------------------------- arguments */
+
+static int s_parse_node(struct s_trace *t, char *spec)
+{
+	struct s_node *n;
+	char *save = NULL, *kv;
+
+	if (t->n_nodes >= 2) {
+		nb_cerr("exactly two --node are needed (first = sender side A, second = B)");
+		return -EINVAL;
+	}
+	n = &t->node[t->n_nodes];
+	n->role = t->n_nodes;
+	for (kv = strtok_r(spec, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		char *dst;
+		size_t cap;
+
+		if (!eq) {
+			nb_cerr("--node: '%s' is not key=value", kv);
+			return -EINVAL;
+		}
+		*eq = 0;
+		if (!strcmp(kv, "name"))
+			dst = n->name, cap = sizeof(n->name);
+		else if (!strcmp(kv, "endpoint"))
+			dst = n->endpoint, cap = sizeof(n->endpoint);
+		else if (!strcmp(kv, "rx-iface"))
+			dst = n->rx, cap = sizeof(n->rx);
+		else if (!strcmp(kv, "tx-iface"))
+			dst = n->tx, cap = sizeof(n->tx);
+		else if (!strcmp(kv, "server-key"))
+			dst = n->server_key, cap = sizeof(n->server_key);
+		else {
+			nb_cerr("--node: unknown key '%s' (name, endpoint, rx-iface, tx-iface, "
+				"server-key)",
+				kv);
+			return -EINVAL;
+		}
+		if (strlen(eq + 1) == 0 || strlen(eq + 1) >= cap) {
+			nb_cerr("--node: bad value for %s", kv);
+			return -EINVAL;
+		}
+		strcpy(dst, eq + 1);
+	}
+	if (!n->name[0] || !n->endpoint[0] || !n->rx[0] || !n->tx[0]) {
+		nb_cerr("--node needs name=, endpoint=, rx-iface= and tx-iface=");
+		return -EINVAL;
+	}
+	n->n_rx = nb_iflist_split(n->rx, n->rx_names, NB_MAX_IFS);
+	n->n_tx = nb_iflist_split(n->tx, n->tx_names, NB_MAX_IFS);
+	if (n->n_rx < 0 || n->n_tx < 0) {
+		nb_cerr("--node %s: bad interface list", n->name);
+		return -EINVAL;
+	}
+	t->n_nodes++;
+	return 0;
+}
+
+static void s_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: netblame trace icmp --src-ip A --dst-ip B\n"
+		"         --node name=N,endpoint=E,rx-iface=IF,tx-iface=IF[,server-key=FILE]   (A)\n"
+		"         --node name=N,endpoint=E,rx-iface=IF,tx-iface=IF[,server-key=FILE]   (B)\n"
+		"         [--count N | --duration S] [--timeout-ms MS] [--json FILE|-]\n"
+		"         [--insecure | --key SECRET-KEY-FILE]\n"
+		"exit: 0 HEALTHY, 10 NETWORK, 11 NODE_A, 12 NODE_B, 13 DEST, 15 INCONCLUSIVE,\n"
+		"      1 runtime error, 2 usage error\n");
+}
+
+static int s_long(const char *opt, const char *v, long min, long max, long *out)
+{
+	char *end;
+	long x;
+
+	errno = 0;
+	x = strtol(v, &end, 10);
+	if (errno || end == v || *end || x < min || x > max) {
+		nb_cerr("invalid %s '%s' (%ld..%ld)", opt, v, min, max);
+		return -EINVAL;
+	}
+	*out = x;
+	return 0;
+}
+
+static int s_parse_args(struct s_trace *t, int argc, char **argv)
+{
+	enum { O_SRC = 1, O_DST, O_SPORT, O_DPORT, O_NODE, O_COUNT, O_DUR, O_TMO, O_JSON, O_INS,
+	       O_KEY };
+	static const struct option lo[] = {
+		{"src-ip", required_argument, NULL, O_SRC},
+		{"dst-ip", required_argument, NULL, O_DST},
+		{"src-port", required_argument, NULL, O_SPORT},
+		{"dst-port", required_argument, NULL, O_DPORT},
+		{"node", required_argument, NULL, O_NODE},
+		{"count", required_argument, NULL, O_COUNT},
+		{"duration", required_argument, NULL, O_DUR},
+		{"timeout-ms", required_argument, NULL, O_TMO},
+		{"json", required_argument, NULL, O_JSON},
+		{"insecure", no_argument, NULL, O_INS},
+		{"key", required_argument, NULL, O_KEY},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	if (argc < 2 || argv[1][0] == '-') {
+		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+			s_usage(stdout);
+			return 1;
+		}
+		nb_cerr("trace needs a protocol: icmp, tcp or udp");
+		return -EINVAL;
+	}
+	t->proto_name = argv[1];
+	if (!strcmp(argv[1], "icmp"))
+		t->proto = IPPROTO_ICMP;
+	else if (!strcmp(argv[1], "tcp") || !strcmp(argv[1], "udp")) {
+		nb_cerr("trace %s is not built yet", argv[1]);
+		return -ENOSYS;
+	} else {
+		nb_cerr("unknown protocol '%s' (icmp, tcp or udp)", argv[1]);
+		return -EINVAL;
+	}
+	t->timeout_ms = 1000;
+	optind = 2;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (c) {
+		case O_SRC:
+			t->src_ip = optarg;
+			break;
+		case O_DST:
+			t->dst_ip = optarg;
+			break;
+		case O_SPORT:
+			if (s_long("--src-port", optarg, 1, 65535, &t->sport))
+				return -EINVAL;
+			break;
+		case O_DPORT:
+			if (s_long("--dst-port", optarg, 1, 65535, &t->dport))
+				return -EINVAL;
+			break;
+		case O_NODE:
+			if (s_parse_node(t, optarg))
+				return -EINVAL;
+			break;
+		case O_COUNT:
+			if (s_long("--count", optarg, 1, 1L << 40, &t->count))
+				return -EINVAL;
+			break;
+		case O_DUR:
+			if (s_long("--duration", optarg, 1, 31L * 86400, &t->duration))
+				return -EINVAL;
+			break;
+		case O_TMO:
+			if (s_long("--timeout-ms", optarg, 1, 3600000, &t->timeout_ms))
+				return -EINVAL;
+			break;
+		case O_JSON:
+			t->json_path = optarg;
+			break;
+		case O_INS:
+			t->insecure = true;
+			break;
+		case O_KEY:
+			t->key_path = optarg;
+			break;
+		case 'h':
+			s_usage(stdout);
+			return 1;
+		case ':':
+			nb_cerr("option '%s' needs a value", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			nb_cerr("unknown option '%s'", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		nb_cerr("unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	if (!t->src_ip || !t->dst_ip) {
+		nb_cerr("missing required option --%s", t->src_ip ? "dst-ip" : "src-ip");
+		return -EINVAL;
+	}
+	if (t->n_nodes != 2) {
+		nb_cerr("exactly two --node are needed (first = sender side A, second = B)");
+		return -EINVAL;
+	}
+	if (t->count && t->duration) {
+		nb_cerr("give --count or --duration, not both");
+		return -EINVAL;
+	}
+	if (t->insecure && t->key_path) {
+		nb_cerr("give --insecure or --key, not both");
+		return -EINVAL;
+	}
+	if (!t->insecure) {
+		if (!t->key_path) {
+			nb_cerr("CURVE needs --key FILE (the coordinator's secret key; see "
+				"'netblame keygen'), or give --insecure explicitly");
+			return -EINVAL;
+		}
+		for (int i = 0; i < 2; i++)
+			if (!t->node[i].server_key[0]) {
+				nb_cerr("--node %s needs server-key=FILE (the agent's public key) "
+					"unless --insecure",
+					t->node[i].name);
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- messages */
+
+static int s_send_start(struct s_trace *t, struct s_node *n);
+
+static int s_send(struct s_trace *t, struct s_node *n, const struct nb_msg *m)
+{
+	int rc = nb_wire_encode_buf(m, &t->wb);
+
+	if (rc)
+		return rc;
+	if (zmq_send(n->sock, t->wb.data, t->wb.len, ZMQ_DONTWAIT) < 0)
+		return -errno;
+	return 0;
+}
+
+static void s_send_ping(struct s_trace *t, struct s_node *n, uint64_t now)
+{
+	struct nb_msg m = {.type = NB_MSG_PING};
+
+	m.ping.seq = ++n->ping_seq;
+	m.ping.t_coord = now;
+	m.ping.session = n->state == S_RUNNING ? t->session : 0;
+	m.ping.credit = n->state == S_RUNNING ? n->credit_owed : 0;
+	if (s_send(t, n, &m) == 0) {
+		n->last_ping = now;
+		if (n->state == S_RUNNING)
+			n->credit_owed = 0;
+	}
+}
+
+/* Keep the offsets of the lowest-RTT exchanges: queueing only ever adds delay. */
+static void s_clock_sample(struct s_node *n, uint64_t t_send, uint64_t t_agent, uint64_t t_recv)
+{
+	uint64_t rtt = t_recv > t_send ? t_recv - t_send : 0;
+	struct s_sample s = {(int64_t)t_agent - (int64_t)(t_send + rtt / 2), rtt};
+	unsigned best = 0;
+
+	n->samples[n->next_sample] = s;
+	n->next_sample = (n->next_sample + 1) % S_CLOCK_SAMPLES;
+	if (n->n_samples < S_CLOCK_SAMPLES)
+		n->n_samples++;
+	for (unsigned i = 1; i < n->n_samples; i++)
+		if (n->samples[i].rtt < n->samples[best].rtt)
+			best = i;
+	n->offset = n->samples[best].offset;
+	n->uncert = n->samples[best].rtt / 2 + 1000;
+}
+
+static uint64_t s_to_ref(const struct s_node *n, uint64_t agent_ts)
+{
+	int64_t v = (int64_t)agent_ts - n->offset;
+
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+static void s_node_gone(struct s_trace *t, struct s_node *n, const char *why)
+{
+	char w[32];
+
+	if (n->state == S_GONE)
+		return;
+	n->state = S_GONE;
+	/* Everything from the last complete point on may be missing: never blame on it. */
+	nb_join_taint(t->join, n->role, n->wm_ref > n->uncert ? n->wm_ref - n->uncert : 0,
+		      NB_TS_INF);
+	nb_cwarn("node %s (%s) %s; its evidence is incomplete from %s on", n->role ? "B" : "A",
+		 n->name, why,
+		 nb_fmt_wall(n->wm_ref + (uint64_t)t->wall_off, 3, w, sizeof(w)));
+}
+
+static void s_on_events(struct s_trace *t, struct s_node *n, const struct nb_msg_events *ev)
+{
+	uint64_t wm_ref;
+
+	if (ev->session != t->session)
+		return;
+	if (ev->seq != n->next_seq)
+		n->batch_gaps++;
+	n->next_seq = ev->seq + 1;
+	n->batches++;
+	n->credit_owed++;
+	for (uint32_t i = 0; i < ev->n_ev; i++) {
+		const struct nb_event *e = &ev->ev[i];
+		struct nb_key key;
+		int st = nb_flow_stage(&n->spec, e, &key);
+
+		n->events++;
+		if (st < 0) {
+			n->unmatched++;
+			continue;
+		}
+		nb_join_add(t->join, &key, s_chain_of[n->role][st], e->ts_ns, s_to_ref(n, e->ts_ns),
+			    e->ifindex, 0);
+	}
+	wm_ref = s_to_ref(n, ev->watermark_ns);
+	wm_ref = wm_ref > n->uncert ? wm_ref - n->uncert : 0;
+	if (ev->lost_ring != n->lost_ring || ev->lost_queue != n->lost_queue) {
+		nb_join_taint(t->join, n->role, n->wm_ref > n->uncert ? n->wm_ref - n->uncert : 0,
+			      wm_ref + 2 * n->uncert);
+		n->lost_ring = ev->lost_ring;
+		n->lost_queue = ev->lost_queue;
+	}
+	if (wm_ref > n->wm_ref) {
+		n->wm_ref = wm_ref;
+		nb_join_watermark(t->join, n->role, wm_ref);
+	}
+}
+
+static int s_handle(struct s_trace *t, struct s_node *n, const void *buf, size_t len,
+		    uint64_t now)
+{
+	struct nb_msg *m = calloc(1, sizeof(*m));
+	int rc;
+
+	if (!m)
+		return -ENOMEM;
+	rc = nb_wire_decode(buf, len, m);
+	if (rc) {
+		nb_cwarn("node %s sent a malformed message (%s); ignored", n->name, strerror(-rc));
+		free(m);
+		return 0;
+	}
+	n->last_msg = now;
+	switch (m->type) {
+	case NB_MSG_HELLO:
+		if (n->state == S_HELLO) {
+			s_clock_sample(n, n->last_ping, m->hello.clock_ns, now);
+			snprintf(n->agent_version, sizeof(n->agent_version), "%s", m->hello.version);
+			n->state = S_STARTING;
+			rc = s_send_start(t, n);
+		}
+		break;
+	case NB_MSG_STARTED:
+		if (n->state == S_STARTING && m->started.session == t->session) {
+			if (m->started.n_rx != (uint32_t)n->n_rx ||
+			    m->started.n_tx != (uint32_t)n->n_tx) {
+				nb_cerr("node %s answered START with the wrong interface count",
+					n->name);
+				rc = -EPROTO;
+				break;
+			}
+			memcpy(n->spec.rx_if, m->started.rx_ifindex, sizeof(n->spec.rx_if));
+			memcpy(n->spec.tx_if, m->started.tx_ifindex, sizeof(n->spec.tx_if));
+			n->spec.n_rx = (uint32_t)n->n_rx;
+			n->spec.n_tx = (uint32_t)n->n_tx;
+			/* Nothing before the probes were attached can be evidence of a drop. */
+			nb_join_taint(t->join, n->role, 0,
+				      s_to_ref(n, m->started.attach_ns) + n->uncert);
+			n->wm_ref = s_to_ref(n, m->started.attach_ns);
+			for (uint32_t i = 0; i < m->started.n_unattached; i++)
+				nb_cwarn("node %s could not attach %s: %s", n->name,
+					 m->started.unattached[i].hook,
+					 m->started.unattached[i].reason);
+			n->state = S_RUNNING;
+		}
+		break;
+	case NB_MSG_EVENTS:
+		if (n->state == S_RUNNING)
+			s_on_events(t, n, &m->events);
+		break;
+	case NB_MSG_PONG:
+		if (m->pong.seq == n->ping_seq)
+			s_clock_sample(n, m->pong.t_coord, m->pong.t_agent, now);
+		break;
+	case NB_MSG_STATS:
+		break;
+	case NB_MSG_STOP:
+		if (m->stop.session == t->session && n->state == S_RUNNING)
+			s_node_gone(t, n, "stopped the session");
+		break;
+	case NB_MSG_ERROR:
+		if (n->state != S_RUNNING) {
+			nb_cerr("node %s (%s) refused: %s", n->name, n->endpoint, m->error.message);
+			rc = -ECONNREFUSED;
+		} else {
+			nb_cwarn("node %s: %s", n->name, m->error.message);
+			if (m->error.session == t->session)
+				s_node_gone(t, n, "ended the session with an error");
+		}
+		break;
+	default:
+		break;
+	}
+	nb_msg_clear(m);
+	free(m);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- results */
+
+static void s_seg_add(struct s_trace *t, enum s_seg s, int64_t v)
+{
+	if (v >= 0)
+		nb_hist_add(&t->seg[s], (uint64_t)v);
+}
+
+static void s_latency(struct s_trace *t, const struct nb_joined *p)
+{
+	const struct nb_stage_obs *s = p->st;
+	int64_t ab_off = (int64_t)t->node[1].offset - (int64_t)t->node[0].offset;
+
+	s_seg_add(t, SEG_A_REQ, (int64_t)(s[1].ts - s[0].ts));
+	s_seg_add(t, SEG_B_REQ, (int64_t)(s[3].ts - s[2].ts));
+	s_seg_add(t, SEG_DEST, (int64_t)(s[4].ts - s[3].ts));
+	s_seg_add(t, SEG_B_REP, (int64_t)(s[5].ts - s[4].ts));
+	s_seg_add(t, SEG_A_REP, (int64_t)(s[7].ts - s[6].ts));
+	s_seg_add(t, SEG_NET_RTT,
+		  (int64_t)(s[6].ts - s[1].ts) - (int64_t)(s[5].ts - s[2].ts));
+	s_seg_add(t, SEG_TOTAL, (int64_t)(s[7].ts - s[0].ts));
+	/* One-way times need the offset of B relative to A. */
+	s_seg_add(t, SEG_NET_REQ, (int64_t)s[2].ts - ab_off - (int64_t)s[1].ts);
+	s_seg_add(t, SEG_NET_REP, (int64_t)s[6].ts - ((int64_t)s[5].ts - ab_off));
+}
+
+static json_t *s_packet_json(const struct s_trace *t, const struct nb_joined *p,
+			     enum nb_status st)
+{
+	json_t *stages = json_object();
+
+	for (int i = 0; i < p->nstages; i++)
+		if (p->st[i].seen)
+			json_object_set_new(stages, nb_stage_name_chain(i),
+					    json_integer((json_int_t)p->st[i].ts));
+	(void)t;
+	return json_pack("{s:{s:s, s:i, s:i}, s:s, s:o, s:n}", "key", "proto", "icmp", "id",
+			 (int)p->key.k1, "seq", (int)p->key.k2, "status", nb_status_name(st),
+			 "stages", stages, "drop");
+}
+
+static void s_on_final(const struct nb_joined *p, void *ctx)
+{
+	struct s_trace *t = ctx;
+	enum nb_status st;
+	char w[32], d[32], seen[64];
+	size_t o = 0;
+
+	if (t->done || (t->stop_ref && p->first_ts_ref > t->stop_ref))
+		return;
+	st = nb_status_chain(p);
+	t->counts[st]++;
+	t->finals++;
+	if (st == NB_ST_COMPLETE)
+		s_latency(t, p);
+	if (t->jpackets) {
+		if (json_array_size(t->jpackets) < S_MAX_JSON_PACKETS)
+			json_array_append_new(t->jpackets, s_packet_json(t, p, st));
+		else
+			t->json_truncated++;
+	}
+	seen[0] = 0;
+	for (int i = 0; i < p->nstages; i++)
+		if (p->st[i].seen && o < sizeof(seen) - 4)
+			o += (size_t)snprintf(seen + o, sizeof(seen) - o, "%s%s", o ? "," : "",
+					      nb_stage_name_chain(i));
+	if (t->text) {
+		printf("[%s] ICMP id=%u seq=%u  %-20s stages=%s", 
+		       nb_fmt_wall(p->first_ts_ref + (uint64_t)t->wall_off, 3, w, sizeof(w)),
+		       p->key.k1, (unsigned)p->key.k2, nb_status_name(st), seen);
+		if (st == NB_ST_COMPLETE)
+			printf("  rtt=%s", nb_fmt_dur(p->st[7].ts - p->st[0].ts, d, sizeof(d)));
+		else if (st == NB_ST_INCONCLUSIVE && p->incomplete_node >= 0)
+			printf("  (node %s evidence incomplete)", p->incomplete_node ? "B" : "A");
+		printf("\n");
+	}
+	if (t->count && t->finals >= (uint64_t)t->count)
+		t->done = true;
+}
+
+static void s_fmt_p(const struct nb_hist *h, double q, char *buf, size_t len)
+{
+	if (!nb_hist_count(h))
+		snprintf(buf, len, "-");
+	else
+		nb_fmt_dur(nb_hist_quantile(h, q), buf, len);
+}
+
+static void s_report_text(struct s_trace *t, enum nb_verdict v, const char *detail)
+{
+	const struct s_node *a = &t->node[0], *b = &t->node[1];
+	char p50[32], p99[32];
+
+	printf("\n=== netblame trace %s %s -> %s ===\n", t->proto_name, t->src_ip, t->dst_ip);
+	printf("Node A: %s (%s)   Node B: %s (%s)\n", a->name, a->endpoint, b->name, b->endpoint);
+	printf("Packets with a final status: %llu\n", (unsigned long long)t->finals);
+	for (int s = 0; s < NB_ST__COUNT; s++)
+		if (t->counts[s])
+			printf("  %-22s %llu\n", nb_status_name(s),
+			       (unsigned long long)t->counts[s]);
+	printf("Verdict: %s\n", nb_verdict_name(v));
+	printf("Detail: %s\n", detail);
+	printf("Latency (p50 / p99):\n");
+	for (int s = 0; s < SEG__COUNT; s++) {
+		s_fmt_p(&t->seg[s], 0.5, p50, sizeof(p50));
+		s_fmt_p(&t->seg[s], 0.99, p99, sizeof(p99));
+		printf("  %-22s %10s / %s\n", s_seg_name[s], p50, p99);
+	}
+	printf("Clock offset of B relative to A: %+.3fms +/- %.3fms\n",
+	       ((double)b->offset - (double)a->offset) / 1e6,
+	       ((double)a->uncert + (double)b->uncert) / 1e6);
+	printf("Lost events: A=%llu B=%llu\n",
+	       (unsigned long long)(a->lost_ring + a->lost_queue),
+	       (unsigned long long)(b->lost_ring + b->lost_queue));
+}
+
+static int s_report_json(struct s_trace *t, enum nb_verdict v, const char *detail)
+{
+	json_t *o = json_object(), *nodes = json_array(), *counts = json_object();
+	json_t *lat = json_object();
+	int rc = 0;
+
+	for (int i = 0; i < 2; i++) {
+		const struct s_node *n = &t->node[i];
+
+		json_array_append_new(
+			nodes,
+			json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b}", "role",
+				  i ? "B" : "A", "name", n->name, "endpoint", n->endpoint,
+				  "clock_offset_ns", (json_int_t)(n->offset - t->node[0].offset),
+				  "clock_uncertainty_ns",
+				  (json_int_t)(n->uncert + (i ? t->node[0].uncert : 0)),
+				  "lost_events", (json_int_t)(n->lost_ring + n->lost_queue),
+				  "lost_ring", (json_int_t)n->lost_ring, "lost_queue",
+				  (json_int_t)n->lost_queue, "gone", n->state == S_GONE));
+	}
+	for (int s = 0; s < NB_ST__COUNT; s++)
+		if (t->counts[s])
+			json_object_set_new(counts, nb_status_name(s),
+					    json_integer((json_int_t)t->counts[s]));
+	for (int s = 0; s < SEG__COUNT; s++) {
+		if (!nb_hist_count(&t->seg[s]))
+			continue;
+		json_object_set_new(lat, s_seg_name[s],
+				    json_pack("{s:I, s:I, s:I}", "p50_ns",
+					      (json_int_t)nb_hist_quantile(&t->seg[s], 0.5),
+					      "p99_ns",
+					      (json_int_t)nb_hist_quantile(&t->seg[s], 0.99),
+					      "count", (json_int_t)nb_hist_count(&t->seg[s])));
+	}
+	json_object_set_new(o, "proto", json_string(t->proto_name));
+	json_object_set_new(o, "src", json_string(t->src_ip));
+	json_object_set_new(o, "dst", json_string(t->dst_ip));
+	json_object_set_new(o, "nodes", nodes);
+	json_object_set_new(o, "packets", t->jpackets);
+	t->jpackets = NULL;
+	if (t->json_truncated)
+		json_object_set_new(o, "packets_truncated",
+				    json_integer((json_int_t)t->json_truncated));
+	json_object_set_new(o, "counts", counts);
+	json_object_set_new(o, "verdict", json_string(nb_verdict_name(v)));
+	json_object_set_new(o, "verdict_detail", json_string(detail));
+	json_object_set_new(o, "latency", lat);
+	if (!strcmp(t->json_path, "-")) {
+		if (json_dumpf(o, stdout, JSON_COMPACT) < 0)
+			rc = -EIO;
+		fputc('\n', stdout);
+	} else if (json_dump_file(o, t->json_path, JSON_INDENT(1)) < 0) {
+		nb_cerr("cannot write %s", t->json_path);
+		rc = -EIO;
+	}
+	json_decref(o);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+static int s_connect(struct s_trace *t, struct s_node *n)
+{
+	int zero = 0, hwm = 1000, max = (int)NB_WIRE_MAX_FRAME;
+	struct nb_ckey spub;
+
+	n->sock = zmq_socket(t->zctx, ZMQ_DEALER);
+	if (!n->sock)
+		return -errno;
+	zmq_setsockopt(n->sock, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(n->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(n->sock, ZMQ_MAXMSGSIZE, &(int64_t){max}, sizeof(int64_t));
+	if (!t->insecure) {
+		int rc = nb_keys_read_public(n->server_key, &spub);
+
+		if (rc) {
+			nb_cerr("node %s: cannot read server-key %s: %s", n->name, n->server_key,
+				strerror(-rc));
+			return rc;
+		}
+		zmq_setsockopt(n->sock, ZMQ_CURVE_SERVERKEY, spub.z85, NB_KEY_Z85_LEN + 1);
+		zmq_setsockopt(n->sock, ZMQ_CURVE_PUBLICKEY, t->my_pub.z85, NB_KEY_Z85_LEN + 1);
+		zmq_setsockopt(n->sock, ZMQ_CURVE_SECRETKEY, t->my_sec.z85, NB_KEY_Z85_LEN + 1);
+	}
+	if (zmq_connect(n->sock, n->endpoint) < 0) {
+		nb_cerr("node %s: bad endpoint '%s': %s", n->name, n->endpoint,
+			zmq_strerror(errno));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int s_send_hello(struct s_trace *t, struct s_node *n)
+{
+	struct nb_msg *m = calloc(1, sizeof(*m));
+	int rc;
+
+	if (!m)
+		return -ENOMEM;
+	m->type = NB_MSG_HELLO;
+	snprintf(m->hello.name, sizeof(m->hello.name), "netblame");
+	snprintf(m->hello.version, sizeof(m->hello.version), "0.1");
+	m->hello.proto = NB_WIRE_VERSION;
+	n->last_ping = nb_mono_ns();
+	m->hello.clock_ns = n->last_ping;
+	rc = s_send(t, n, m);
+	free(m);
+	n->state = S_HELLO;
+	return rc;
+}
+
+static int s_send_start(struct s_trace *t, struct s_node *n)
+{
+	struct nb_msg *m = calloc(1, sizeof(*m));
+	int rc;
+
+	if (!m)
+		return -ENOMEM;
+	m->type = NB_MSG_START;
+	m->start.session = t->session;
+	m->start.proto = t->proto;
+	m->start.family = n->spec.family;
+	memcpy(m->start.src, n->spec.src, NB_ADDR_LEN);
+	memcpy(m->start.dst, n->spec.dst, NB_ADDR_LEN);
+	m->start.sport = (uint16_t)t->sport;
+	m->start.dport = (uint16_t)t->dport;
+	m->start.n_rx = (uint32_t)n->n_rx;
+	m->start.n_tx = (uint32_t)n->n_tx;
+	for (int i = 0; i < n->n_rx; i++)
+		snprintf(m->start.rx_ifs[i], sizeof(m->start.rx_ifs[i]), "%s", n->rx_names[i]);
+	for (int i = 0; i < n->n_tx; i++)
+		snprintf(m->start.tx_ifs[i], sizeof(m->start.tx_ifs[i]), "%s", n->tx_names[i]);
+	m->start.timeout_ms = (uint32_t)t->timeout_ms;
+	m->start.credit = S_CREDIT_INITIAL;
+	m->start.max_batch = S_MAX_BATCH;
+	rc = s_send(t, n, m);
+	free(m);
+	return rc;
+}
+
+static void s_send_stop(struct s_trace *t, struct s_node *n)
+{
+	struct nb_msg m = {.type = NB_MSG_STOP};
+
+	if (!n->sock || n->state != S_RUNNING)
+		return;
+	m.stop.session = t->session;
+	snprintf(m.stop.reason, sizeof(m.stop.reason), "trace finished");
+	s_send(t, n, &m);
+}
+
+/* One pass of the loop: receive whatever is ready on both sockets. */
+static int s_pump(struct s_trace *t, long timeout_ms)
+{
+	zmq_pollitem_t items[2];
+	int rc;
+
+	for (int i = 0; i < 2; i++)
+		items[i] = (zmq_pollitem_t){t->node[i].sock, 0, ZMQ_POLLIN, 0};
+	rc = zmq_poll(items, 2, timeout_ms);
+	if (rc < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < 2; i++) {
+		struct s_node *n = &t->node[i];
+
+		if (!(items[i].revents & ZMQ_POLLIN))
+			continue;
+		/* Bounded per pass so one busy agent cannot starve the other's heartbeats. */
+		for (int k = 0; k < 256; k++) {
+			zmq_msg_t msg;
+
+			zmq_msg_init(&msg);
+			if (zmq_msg_recv(&msg, n->sock, ZMQ_DONTWAIT) < 0) {
+				zmq_msg_close(&msg);
+				break;
+			}
+			rc = s_handle(t, n, zmq_msg_data(&msg), zmq_msg_size(&msg), nb_mono_ns());
+			zmq_msg_close(&msg);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static void s_housekeeping(struct s_trace *t, uint64_t now)
+{
+	for (int i = 0; i < 2; i++) {
+		struct s_node *n = &t->node[i];
+
+		if (n->state == S_GONE)
+			continue;
+		if (n->state == S_RUNNING && now - n->last_msg > S_SILENT_NS) {
+			s_node_gone(t, n, "went silent");
+			continue;
+		}
+		if (now - n->last_ping >= S_PING_EVERY_NS)
+			s_send_ping(t, n, now);
+		else if (n->state == S_RUNNING && n->credit_owed >= S_CREDIT_STEP) {
+			struct nb_msg m = {.type = NB_MSG_CREDIT};
+
+			m.credit.session = t->session;
+			m.credit.credit = n->credit_owed;
+			if (s_send(t, n, &m) == 0)
+				n->credit_owed = 0;
+		}
+	}
+}
+
+static int s_setup_sessions(struct s_trace *t)
+{
+	uint64_t t0 = nb_mono_ns();
+	int rc;
+
+	for (int i = 0; i < 2; i++) {
+		rc = s_connect(t, &t->node[i]);
+		if (rc)
+			return rc;
+		rc = s_send_hello(t, &t->node[i]);
+		if (rc)
+			return rc;
+	}
+	while (!s_stop) {
+		uint64_t now = nb_mono_ns();
+		bool all = true;
+
+		for (int i = 0; i < 2; i++)
+			if (t->node[i].state != S_RUNNING)
+				all = false;
+		if (all)
+			return 0;
+		if (now - t0 > S_HELLO_TIMEOUT_NS) {
+			for (int i = 0; i < 2; i++) {
+				struct s_node *n = &t->node[i];
+
+				if (n->state == S_HELLO)
+					nb_cerr("agent %s at %s did not answer within 5s "
+						"(unreachable, not running, or it refused our key)",
+						n->name, n->endpoint);
+				else if (n->state != S_RUNNING)
+					nb_cerr("agent %s at %s did not start the session within 5s",
+						n->name, n->endpoint);
+			}
+			return -ETIMEDOUT;
+		}
+		rc = s_pump(t, 20);
+		if (rc)
+			return rc;
+	}
+	return -EINTR;
+}
+
+int nb_cmd_trace(int argc, char **argv)
+{
+	struct s_trace *t = calloc(1, sizeof(*t));
+	struct sigaction sa = {.sa_handler = s_on_signal};
+	struct nb_join_cfg jc = {0};
+	uint64_t t_end = 0, t_drain = 0;
+	enum nb_verdict v;
+	char detail[512];
+	int rc, ret = NB_CEXIT_ERR;
+
+	if (!t) {
+		nb_cerr("out of memory");
+		return NB_CEXIT_ERR;
+	}
+	rc = s_parse_args(t, argc, argv);
+	if (rc) {
+		free(t);
+		return rc > 0 ? 0 : rc == -ENOSYS ? NB_CEXIT_ERR : NB_CEXIT_USAGE;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct s_node *n = &t->node[i];
+		uint8_t fam;
+
+		if (nb_addr_parse(t->src_ip, n->spec.src, &n->spec.family) ||
+		    nb_addr_parse(t->dst_ip, n->spec.dst, &fam) || fam != n->spec.family) {
+			nb_cerr("invalid --src-ip/--dst-ip '%s' / '%s'", t->src_ip, t->dst_ip);
+			ret = NB_CEXIT_USAGE;
+			goto out;
+		}
+		n->spec.proto = n->spec.family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+		t->proto = n->spec.proto;
+		n->spec.sport = (uint16_t)t->sport;
+		n->spec.dport = (uint16_t)t->dport;
+	}
+	if (t->insecure) {
+		nb_cwarn("--insecure: traffic to the agents is neither encrypted nor authenticated");
+	} else {
+		rc = nb_keys_read_secret(t->key_path, &t->my_sec);
+		if (!rc)
+			rc = nb_keys_public_of(&t->my_sec, &t->my_pub);
+		if (rc) {
+			nb_cerr("cannot read --key %s: %s", t->key_path, strerror(-rc));
+			goto out;
+		}
+	}
+	for (int s = 0; s < SEG__COUNT; s++)
+		nb_hist_init(&t->seg[s]);
+	t->text = !(t->json_path && !strcmp(t->json_path, "-"));
+	if (t->json_path)
+		t->jpackets = json_array();
+	if (getrandom(&t->session, sizeof(t->session), 0) != sizeof(t->session) || !t->session)
+		t->session = nb_mono_ns() | 1;
+	jc.nstages = 8;
+	jc.nnodes = 2;
+	for (int i = 0; i < 8; i++)
+		jc.stage_node[i] = (i >= 2 && i <= 5) ? 1 : 0;
+	jc.timeout_ns = (uint64_t)t->timeout_ms * 1000000ull;
+	/* ICMP seq wraps after 65536 packets: at 1000/s a key comes back after 65 s. */
+	jc.reuse_ns = jc.timeout_ns * 4 > 10000000000ull ? jc.timeout_ns * 4 : 10000000000ull;
+	t->join = nb_join_new(&jc, s_on_final, t);
+	t->zctx = zmq_ctx_new();
+	if (!t->join || !t->zctx) {
+		nb_cerr("out of memory");
+		goto out;
+	}
+	t->wall_off = nb_wall_offset_ns();
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	rc = s_setup_sessions(t);
+	if (rc)
+		goto out;
+	fprintf(stderr, "Tracing %s %s -> %s: A=%s B=%s%s\n", t->proto_name, t->src_ip, t->dst_ip,
+		t->node[0].name, t->node[1].name,
+		t->count ? "" : t->duration ? "" : " (Ctrl-C to stop)");
+	if (t->duration)
+		t_end = nb_mono_ns() + (uint64_t)t->duration * 1000000000ull;
+
+	while (!t->done) {
+		uint64_t now = nb_mono_ns();
+
+		if (s_stop && !t_drain)
+			break;
+		if (t_end && now >= t_end && !t_drain) {
+			/* Let packets seen before the end reach their deadline. */
+			t->stop_ref = now;
+			t_drain = now + jc.timeout_ns + 2 * S_PING_EVERY_NS + 500000000ull;
+		}
+		if (t_drain && now >= t_drain)
+			break;
+		if (t->node[0].state == S_GONE && t->node[1].state == S_GONE) {
+			nb_cwarn("both agents are gone");
+			break;
+		}
+		rc = s_pump(t, 20);
+		if (rc)
+			goto out;
+		s_housekeeping(t, nb_mono_ns());
+		nb_join_poll(t->join);
+		if (t_drain && t->stop_ref) {
+			struct nb_join_stats js;
+
+			nb_join_get_stats(t->join, &js);
+			if (!js.inflight)
+				break;
+		}
+	}
+	/* Whatever is still in flight is reported, as INCONCLUSIVE unless its time was up. */
+	if (!t->done)
+		nb_join_flush(t->join);
+	for (int i = 0; i < 2; i++)
+		s_send_stop(t, &t->node[i]);
+
+	v = nb_verdict_of(t->counts);
+	nb_verdict_detail(t->counts, detail, sizeof(detail));
+	if (t->text)
+		s_report_text(t, v, detail);
+	if (t->json_path && s_report_json(t, v, detail))
+		goto out;
+	ret = nb_verdict_exit_code(v);
+out:
+	for (int i = 0; i < 2; i++)
+		if (t->node[i].sock)
+			zmq_close(t->node[i].sock);
+	if (t->zctx)
+		zmq_ctx_term(t->zctx);
+	nb_join_destroy(&t->join);
+	json_decref(t->jpackets);
+	nb_wbuf_free(&t->wb);
+	free(t);
+	return ret;
+}

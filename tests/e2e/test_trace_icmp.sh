@@ -1,0 +1,208 @@
+#!/bin/bash
+# netblame trace icmp across the lab's two hypervisors: two agents in the root namespace
+# tracing nbhvA and nbhvB with --netns, the coordinator joining their events.
+# Every case states its fault and asserts the exact status of the exact seq, the verdict and
+# the exit code. Then: a +5 s clock offset on agent B, agent B killed mid-trace, the
+# coordinator killed mid-trace (agents detach), and CURVE keys.
+set -u
+. "$(dirname "$0")/lib.sh"
+need_root
+
+VMA=198.18.0.1
+VMB=198.18.0.2
+TMO=500
+OUT=$(mktemp -d /tmp/nb-trace.XXXXXX)
+on_exit "rm -rf $OUT"
+cd "$REPO"
+
+# start_agent NAME NETNS [serve flags...]: sets EP_NAME and PID_NAME.
+start_agent() {
+	local name=$1 ns=$2 ep
+	shift 2
+	"$AGENT" serve --listen 'tcp://127.0.0.1:*' --name "$name" --netns "$ns" "$@" \
+		>"$OUT/agent_$name.out" 2>"$OUT/agent_$name.err" &
+	eval "PID_$name=$!"
+	on_exit "kill $! 2>/dev/null; sleep 0.2"
+	wait_for 5 grep -q '^listening on ' "$OUT/agent_$name.out" ||
+		fail "agent $name did not start: $(cat "$OUT/agent_$name.err")"
+	ep=$(sed -n 's/^listening on //p' "$OUT/agent_$name.out" | head -n1)
+	eval "EP_$name=$ep"
+}
+
+# trace NAME COUNT [coordinator flags...]: starts the trace, waits for its "Tracing" line.
+trace() {
+	local name=$1 count=$2
+	shift 2
+	"$COORD" trace icmp --src-ip $VMA --dst-ip $VMB \
+		--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0${SKA:-}" \
+		--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0${SKB:-}" \
+		--count "$count" --timeout-ms $TMO --json "$OUT/$name.json" "${@:---insecure}" \
+		>"$OUT/$name.out" 2>"$OUT/$name.err" &
+	TPID=$!
+	on_exit "kill $TPID 2>/dev/null"
+	wait_for 8 grep -q '^Tracing' "$OUT/$name.err" ||
+		fail "$name: no Tracing line: $(cat "$OUT/$name.err")"
+}
+
+# finish NAME: waits for the coordinator; sets RC.
+finish() {
+	local name=$1
+	for _ in $(seq 1 150); do
+		kill -0 "$TPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$TPID" 2>/dev/null && fail "$name: coordinator did not finish: $(cat "$OUT/$name.err")"
+	wait "$TPID"
+	RC=$?
+	cat "$OUT/$name.out"
+}
+
+status() { jq -r ".packets[] | select(.key.seq==$2) | .status" "$OUT/$1.json"; }
+verdict() { jq -r '.verdict' "$OUT/$1.json"; }
+
+# one NAME EXPECTED-STATUS-OF-SEQ-2 VERDICT EXIT [coordinator flags]: 3 pings, the fault (already set) hits seq 2.
+one() {
+	local name=$1 st=$2 v=$3 code=$4
+	shift 4
+	trace "$name" 3 "$@"
+	tests/lab ping -c 3 -i 0.2 -W 1 >/dev/null || true
+	finish "$name"
+	tests/lab clear
+	assert_eq COMPLETE "$(status "$name" 1)" "$name seq 1"
+	assert_eq "$st" "$(status "$name" 2)" "$name seq 2"
+	assert_eq COMPLETE "$(status "$name" 3)" "$name seq 3"
+	assert_eq "$v" "$(verdict "$name")" "$name verdict"
+	assert_eq "$code" "$RC" "$name exit code"
+}
+
+lab_up --vmb tap
+start_agent hvA nbhvA --insecure
+start_agent hvB nbhvB --insecure
+
+# Healthy.
+trace healthy 3
+tests/lab ping -c 3 -i 0.2 -W 1 >/dev/null
+finish healthy
+for s in 1 2 3; do assert_eq COMPLETE "$(status healthy $s)" "healthy seq $s"; done
+assert_eq HEALTHY "$(verdict healthy)" "healthy verdict"
+assert_eq 0 "$RC" "healthy exit code"
+assert_eq 3 "$(jq -r '.latency.network_round_trip.count' "$OUT/healthy.json")" "rtt samples"
+grep -q '^Verdict: HEALTHY' "$OUT/healthy.out" || fail "text report has no verdict line"
+
+# One status per case, the fault on seq 2.
+tests/lab drop --at hvA --dir req --seq 2
+one a_req A_INTERNAL_DROP_REQ NODE_A 11
+tests/lab drop --at fab --dir req --seq 2
+one n_req NETWORK_DROP_REQ NETWORK 10
+tests/lab drop --at hvB --dir req --seq 2
+one b_req B_INTERNAL_DROP_REQ NODE_B 12
+tests/lab drop --at hvB --dir rep --seq 2
+one b_rep B_INTERNAL_DROP_REP NODE_B 12
+tests/lab drop --at fab --dir rep --seq 2
+one n_rep NETWORK_DROP_REP NETWORK 10
+tests/lab drop --at hvA --dir rep --seq 2
+one a_rep A_INTERNAL_DROP_REP NODE_A 11
+
+# The destination ignores echo.
+tests/lab ignore-echo on
+trace dest 2
+tests/lab ping -c 2 -i 0.2 -W 1 >/dev/null || true
+finish dest
+tests/lab ignore-echo off
+assert_eq DEST_NO_REPLY "$(status dest 1)" "dest seq 1"
+assert_eq DEST_NO_REPLY "$(status dest 2)" "dest seq 2"
+assert_eq DEST "$(verdict dest)" "dest verdict"
+assert_eq 13 "$RC" "dest exit code"
+
+# Mixed: network loses seq 3 (request) and 7 (reply), hvB loses the request of seq 5.
+tests/lab drop --at fab --dir req --seq 3
+tests/lab drop --at fab --dir rep --seq 7
+tests/lab drop --at hvB --dir req --seq 5
+trace mixed 8
+tests/lab ping -c 8 -i 0.2 -W 1 >/dev/null || true
+finish mixed
+tests/lab clear
+for s in 1 2 4 6 8; do assert_eq COMPLETE "$(status mixed $s)" "mixed seq $s"; done
+assert_eq NETWORK_DROP_REQ "$(status mixed 3)" "mixed seq 3"
+assert_eq B_INTERNAL_DROP_REQ "$(status mixed 5)" "mixed seq 5"
+assert_eq NETWORK_DROP_REP "$(status mixed 7)" "mixed seq 7"
+assert_eq NETWORK "$(verdict mixed)" "mixed verdict"
+assert_eq "NETWORK: 2 (request 1, reply 1); NODE_B: 1 (request 1)" \
+	"$(jq -r .verdict_detail "$OUT/mixed.json")" "mixed verdict detail"
+assert_eq 10 "$RC" "mixed exit code"
+
+# Agent B's clock 5 s ahead: statuses and the round trip stay right, the offset is measured.
+kill "$PID_hvB"
+wait "$PID_hvB" 2>/dev/null
+start_agent hvB nbhvB --insecure --test-clock-offset-ms 5000
+tests/lab drop --at fab --dir rep --seq 2
+one clock NETWORK_DROP_REP NETWORK 10
+off=$(jq -r '.nodes[1].clock_offset_ns' "$OUT/clock.json")
+[ "$off" -gt 4950000000 ] && [ "$off" -lt 5050000000 ] || fail "clock offset of B: $off"
+echo "ok: clock offset of B relative to A = $off ns"
+rtt=$(jq -r '.latency.network_round_trip.p50_ns' "$OUT/clock.json")
+[ "$rtt" -lt 50000000 ] || fail "network round trip with +5 s offset: $rtt ns"
+echo "ok: network round trip $rtt ns"
+kill "$PID_hvB"
+wait "$PID_hvB" 2>/dev/null
+start_agent hvB nbhvB --insecure
+
+# Agent B killed during the trace: nothing after is blamed on B, the trace still ends.
+trace killb 8
+tests/lab ping -c 3 -i 0.2 -W 1 >/dev/null
+kill -9 "$PID_hvB"
+wait "$PID_hvB" 2>/dev/null
+tests/lab ping -c 5 -i 0.2 -W 1 >/dev/null || true
+finish killb
+for s in 1 2 3; do assert_eq COMPLETE "$(status killb $s)" "killb seq $s"; done
+for s in 4 5 6 7 8; do assert_eq INCONCLUSIVE "$(status killb $s)" "killb seq $s"; done
+assert_eq 0 "$(jq -r '[.packets[] | select(.status | test("^B_"))] | length' "$OUT/killb.json")" \
+	"packets blamed on node B"
+assert_eq INCONCLUSIVE "$(verdict killb)" "killb verdict"
+assert_eq 15 "$RC" "killb exit code"
+start_agent hvB nbhvB --insecure
+
+# Coordinator killed: both agents detach within 5 s (their lease ends).
+trace killc 100
+assert_eq 2 "$(bpftool prog show | grep -c 'name nb_rx')" "sessions attached during the trace"
+kill -9 "$TPID"
+wait "$TPID" 2>/dev/null
+n=1
+for _ in $(seq 1 50); do
+	n=$(bpftool prog show | grep -c 'name nb_' || true)
+	[ "$n" = 0 ] && break
+	sleep 0.1
+done
+assert_eq 0 "$n" "nb_ programs 5 s after the coordinator died"
+kill -0 "$PID_hvA" || fail "agent A died"
+kill -0 "$PID_hvB" || fail "agent B died"
+
+# CURVE: keys for the coordinator and each agent; the agents accept only the coordinator key.
+kill "$PID_hvA" "$PID_hvB"
+wait "$PID_hvA" "$PID_hvB" 2>/dev/null
+for k in coord hvA hvB other; do "$COORD" keygen --out "$OUT/k_$k" >/dev/null || fail "keygen $k"; done
+cp "$OUT/k_coord/netblame.pub" "$OUT/authorized_keys"
+start_agent hvA nbhvA --secret-key "$OUT/k_hvA/netblame.key" --authorized-keys "$OUT/authorized_keys"
+start_agent hvB nbhvB --secret-key "$OUT/k_hvB/netblame.key" --authorized-keys "$OUT/authorized_keys"
+SKA=",server-key=$OUT/k_hvA/netblame.pub"
+SKB=",server-key=$OUT/k_hvB/netblame.pub"
+tests/lab drop --at hvB --dir req --seq 2
+one curve B_INTERNAL_DROP_REQ NODE_B 12 --key "$OUT/k_coord/netblame.key"
+# An unauthorised coordinator key gets nowhere: runtime error, nothing attached.
+"$COORD" trace icmp --src-ip $VMA --dst-ip $VMB \
+	--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0$SKA" \
+	--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0$SKB" \
+	--count 1 --key "$OUT/k_other/netblame.key" >/dev/null 2>"$OUT/refused.err"
+assert_eq 1 "$?" "unauthorised coordinator exit code"
+grep -q 'did not answer' "$OUT/refused.err" || fail "refusal message: $(cat "$OUT/refused.err")"
+assert_eq 0 "$(bpftool prog show | grep -c 'name nb_' || true)" "nb_ programs after a refusal"
+
+# Usage errors.
+"$COORD" trace icmp --src-ip $VMA --dst-ip $VMB --node "name=a,endpoint=x,rx-iface=a,tx-iface=b" \
+	--insecure 2>"$OUT/usage.err"
+assert_eq 2 "$?" "one --node is a usage error"
+"$COORD" trace icmp --src-ip $VMA --dst-ip $VMB \
+	--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0" \
+	--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0" 2>"$OUT/usage.err"
+assert_eq 2 "$?" "neither --insecure nor --key is a usage error"
+echo "all trace icmp cases passed"
