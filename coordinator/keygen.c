@@ -96,6 +96,11 @@ int nb_cmd_keygen(int argc, char **argv)
 		return NB_CEXIT_ERR;
 	}
 
+	/* A new key directory holds a secret: only its owner may list it. */
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		nb_cerr("keygen: cannot create %s: %s", dir, strerror(errno));
+		return NB_CEXIT_ERR;
+	}
 	err = nb_keys_generate(&kp);
 	if (err) {
 		nb_cerr("keygen: cannot generate a keypair: %s", strerror(-err));
