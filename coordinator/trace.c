@@ -539,28 +539,43 @@ static int s_handle(struct s_trace *t, struct s_node *n, const void *buf, size_t
 
 /* ---------------------------------------------------------------- results */
 
-static void s_seg_add(struct s_trace *t, enum s_seg s, int64_t v)
+/* Segment [from, to] of one packet, on one node's clock or across them (ab_off for B). */
+static void s_seg_add(struct s_trace *t, const struct nb_joined *p, enum s_seg seg, int from,
+		      int to)
 {
-	if (v >= 0)
-		nb_hist_add(&t->seg[s], (uint64_t)v);
+	/* B's stages (2..5) move to A's clock when a segment crosses nodes. */
+	int64_t ab_off = (int64_t)t->node[1].offset - (int64_t)t->node[0].offset;
+	bool from_b = from >= 2 && from <= 5, to_b = to >= 2 && to <= 5;
+	int64_t a, b;
+
+	if (!p->st[from].seen || !p->st[to].seen)
+		return;
+	a = (int64_t)p->st[from].ts - (from_b && !to_b ? ab_off : 0);
+	b = (int64_t)p->st[to].ts - (to_b && !from_b ? ab_off : 0);
+	if (b >= a)
+		nb_hist_add(&t->seg[seg], (uint64_t)(b - a));
 }
 
 static void s_latency(struct s_trace *t, const struct nb_joined *p)
 {
 	const struct nb_stage_obs *s = p->st;
-	int64_t ab_off = (int64_t)t->node[1].offset - (int64_t)t->node[0].offset;
 
-	s_seg_add(t, SEG_A_REQ, (int64_t)(s[1].ts - s[0].ts));
-	s_seg_add(t, SEG_B_REQ, (int64_t)(s[3].ts - s[2].ts));
-	s_seg_add(t, SEG_DEST, (int64_t)(s[4].ts - s[3].ts));
-	s_seg_add(t, SEG_B_REP, (int64_t)(s[5].ts - s[4].ts));
-	s_seg_add(t, SEG_A_REP, (int64_t)(s[7].ts - s[6].ts));
-	s_seg_add(t, SEG_NET_RTT,
-		  (int64_t)(s[6].ts - s[1].ts) - (int64_t)(s[5].ts - s[2].ts));
-	s_seg_add(t, SEG_TOTAL, (int64_t)(s[7].ts - s[0].ts));
-	/* One-way times need the offset of B relative to A. */
-	s_seg_add(t, SEG_NET_REQ, (int64_t)s[2].ts - ab_off - (int64_t)s[1].ts);
-	s_seg_add(t, SEG_NET_REP, (int64_t)s[6].ts - ((int64_t)s[5].ts - ab_off));
+	s_seg_add(t, p, SEG_A_REQ, 0, 1);
+	s_seg_add(t, p, SEG_NET_REQ, 1, 2);
+	s_seg_add(t, p, SEG_B_REQ, 2, 3);
+	s_seg_add(t, p, SEG_DEST, 3, 4);
+	s_seg_add(t, p, SEG_B_REP, 4, 5);
+	s_seg_add(t, p, SEG_NET_REP, 5, 6);
+	s_seg_add(t, p, SEG_A_REP, 6, 7);
+	s_seg_add(t, p, SEG_TOTAL, 0, 7);
+	/* The round trip outside the two hosts needs no clock offset at all. */
+	if (s[1].seen && s[6].seen && s[2].seen && s[5].seen) {
+		int64_t v = ((int64_t)s[6].ts - (int64_t)s[1].ts) -
+			    ((int64_t)s[5].ts - (int64_t)s[2].ts);
+
+		if (v >= 0)
+			nb_hist_add(&t->seg[SEG_NET_RTT], (uint64_t)v);
+	}
 }
 
 static json_t *s_packet_json(const struct s_trace *t, const struct nb_joined *p,

@@ -87,6 +87,8 @@ for s in 1 2 3; do assert_eq COMPLETE "$(status healthy $s)" "healthy seq $s"; d
 assert_eq HEALTHY "$(verdict healthy)" "healthy verdict"
 assert_eq 0 "$RC" "healthy exit code"
 assert_eq 3 "$(jq -r '.latency.network_round_trip.count' "$OUT/healthy.json")" "rtt samples"
+assert_eq "8 8 8" "$(jq -r '[.packets[].stages | length] | map(tostring) | join(" ")' "$OUT/healthy.json")" \
+	"stages seen per complete packet (both agents' events joined)"
 grep -q '^Verdict: HEALTHY' "$OUT/healthy.out" || fail "text report has no verdict line"
 
 # One status per case, the fault on seq 2.
