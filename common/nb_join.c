@@ -10,11 +10,13 @@
  *    tombstones;
  *  - age order: one binary min-heap on first_ts_ref per "class". A class is the set of nodes
  *    that own a stage after a packet's highest stage; those are the only nodes whose watermark
- *    can hold the packet. Suffix sets are nested, so there are at most NB_MAX_NODES classes.
+ *    can hold the packet. Suffix sets are nested, so there are at most NB_MAX_NODES classes,
+ *    plus one completion heap keyed by the last stage's ts_ref for packets that have it.
  *    Within a class a packet is due exactly when the heap top is due; across classes poll
- *    merges the due heap tops, so callbacks come in first_ts_ref order among the packets one
- *    call finalises. A heap rather than a FIFO by creation because events arrive out of order
- *    across CPUs and nodes, and an earlier observation can lower first_ts_ref after creation;
+ *    merges the due heap tops, so callbacks come in key order (first_ts_ref, or that ts_ref)
+ *    among the packets one call finalises. A heap rather than a FIFO by creation because
+ *    events arrive out of order across CPUs and nodes, and an earlier observation can lower
+ *    first_ts_ref after creation;
  *  - recent: a ring of finalised keys and their first_ts_ref (for reuse_ns) with its own
  *    index, to recognise late events;
  *  - taint: per node, a short sorted list of intervals.
@@ -45,7 +47,7 @@ struct s_meta {
 };
 
 struct s_hent {
-	uint64_t t; /* copy of first_ts_ref: the heap is walked without touching the pool */
+	uint64_t t; /* copy of the key (s_heap_t): the heap is walked without touching the pool */
 	uint32_t idx;
 	uint32_t seq;
 };
@@ -87,8 +89,15 @@ struct nb_join {
 	uint32_t seq;
 
 	int ncls;
-	int8_t cls_of[NB_MAX_STAGES]; /* class of a packet by its highest stage; -1 for the last */
-	struct s_heap heap[NB_MAX_NODES];
+	int8_t cls_of[NB_MAX_STAGES]; /* class of a packet by its highest stage */
+	/*
+	 * Packets whose last stage was seen while earlier ones were not: the status is COMPLETE,
+	 * but another node's events for the earlier stages may still be on their way (agents
+	 * send in batches), and the latency split needs them. They wait, keyed by the last
+	 * stage's time, until every node's watermark has passed it.
+	 */
+	int cmp_cls;
+	struct s_heap heap[NB_MAX_STAGES];
 	uint32_t all_mask; /* nodes that own any stage */
 
 	uint64_t reuse_ns; /* cfg.reuse_ns, or UINT64_MAX when off */
@@ -101,7 +110,7 @@ struct nb_join {
 	uint64_t wm[NB_MAX_NODES];
 	struct s_taint taint[NB_MAX_NODES];
 
-	struct nb_joined scratch; /* a packet whose first observation is the last stage */
+	struct nb_joined scratch; /* a packet of a 1-stage chain: final at once, needs no slot */
 	struct nb_join_stats st;
 };
 
@@ -269,12 +278,27 @@ static void s_hdown(struct nb_join *j, struct s_heap *hp, uint32_t pos)
 	s_hset(j, hp, pos, &e);
 }
 
+static uint64_t s_heap_t(const struct nb_join *j, int cls, uint32_t idx)
+{
+	const struct nb_joined *p = &j->pool[idx];
+
+	return cls == j->cmp_cls ? p->st[j->cfg.nstages - 1].ts_ref : p->first_ts_ref;
+}
+
+static int s_all_seen(const struct nb_joined *p)
+{
+	for (int i = 0; i < p->nstages; i++)
+		if (!p->st[i].seen)
+			return 0;
+	return 1;
+}
+
 static void s_hpush(struct nb_join *j, int cls, uint32_t idx)
 {
 	struct s_heap *hp = &j->heap[cls];
 
 	j->meta[idx].cls = (uint32_t)cls;
-	hp->e[hp->n].t = j->pool[idx].first_ts_ref;
+	hp->e[hp->n].t = s_heap_t(j, cls, idx);
 	hp->e[hp->n].idx = idx;
 	hp->e[hp->n].seq = j->meta[idx].seq;
 	hp->n++;
@@ -394,6 +418,12 @@ static void s_emit(struct nb_join *j, struct nb_joined *p, enum nb_final_why why
 {
 	int last = j->cfg.nstages - 1;
 
+	/* pushed out early even if complete: the count tells max_inflight is too small */
+	if (why == NB_FINAL_EVICTED)
+		j->st.evicted++;
+	/* A packet whose last stage was seen is complete however it left the engine. */
+	if (p->highest >= last)
+		why = NB_FINAL_LAST_STAGE;
 	p->why = why;
 	p->next_due = p->highest >= last ? -1 : p->highest + 1;
 	p->incomplete_node = -1;
@@ -405,8 +435,6 @@ static void s_emit(struct nb_join *j, struct nb_joined *p, enum nb_final_why why
 			p->incomplete_node = node;
 	}
 	j->st.finals++;
-	if (why == NB_FINAL_EVICTED)
-		j->st.evicted++;
 	if (j->cb) {
 		j->in_cb = 1;
 		j->cb(p, j->ctx);
@@ -427,8 +455,10 @@ static void s_finalise(struct nb_join *j, uint32_t idx, enum nb_final_why why)
 	j->st.inflight--;
 }
 
-static int s_due(const struct nb_join *j, const struct s_hent *e, uint64_t w)
+static int s_due(const struct nb_join *j, int cls, const struct s_hent *e, uint64_t w)
 {
+	if (cls == j->cmp_cls)
+		return e->t <= w;
 	return s_add_sat(e->t, j->cfg.timeout_ns) <= w;
 }
 
@@ -441,7 +471,7 @@ static int s_pick(const struct nb_join *j, const uint64_t *w, int due_only)
 	for (c = 0; c < j->ncls; c++) {
 		const struct s_hent *e = &j->heap[c].e[0];
 
-		if (!j->heap[c].n || (due_only && !s_due(j, e, w[c])))
+		if (!j->heap[c].n || (due_only && !s_due(j, c, e, w[c])))
 			continue;
 		if (!best || s_hless(e, best)) {
 			best = e;
@@ -469,7 +499,7 @@ static void s_class_wm(const struct nb_join *j, uint64_t *w)
 
 static int s_poll(struct nb_join *j)
 {
-	uint64_t w[NB_MAX_NODES];
+	uint64_t w[NB_MAX_STAGES];
 	int c, n = 0;
 
 	s_class_wm(j, w);
@@ -514,7 +544,6 @@ struct nb_join *nb_join_new(const struct nb_join_cfg *cfg, nb_join_cb cb, void *
 
 	/* classes: distinct sets of nodes owning a stage after the highest one, from the end */
 	j->ncls = 0;
-	j->cls_of[cfg->nstages - 1] = -1;
 	for (s = cfg->nstages - 2; s >= 0; s--) {
 		mask = 0;
 		for (n = s + 1; n < cfg->nstages; n++)
@@ -527,6 +556,9 @@ struct nb_join *nb_join_new(const struct nb_join_cfg *cfg, nb_join_cb cb, void *
 	}
 	for (s = 0; s < cfg->nstages; s++)
 		j->all_mask |= 1u << cfg->stage_node[s];
+	j->cmp_cls = j->ncls;
+	j->heap[j->ncls++].node_mask = j->all_mask;
+	j->cls_of[cfg->nstages - 1] = (int8_t)j->cmp_cls;
 
 	j->pool = calloc(j->cfg.max_inflight, sizeof(*j->pool));
 	j->meta = calloc(j->cfg.max_inflight, sizeof(*j->meta));
@@ -564,7 +596,7 @@ void nb_join_destroy(struct nb_join **pj)
 	if (!pj || !*pj)
 		return;
 	j = *pj;
-	for (c = 0; c < NB_MAX_NODES; c++)
+	for (c = 0; c < NB_MAX_STAGES; c++)
 		free(j->heap[c].e);
 	free(j->rindex);
 	free(j->ring);
@@ -579,11 +611,12 @@ void nb_join_destroy(struct nb_join **pj)
 /* The held packet's key came back as a new packet: let the old one go first. */
 static void s_supersede(struct nb_join *j, uint32_t idx)
 {
-	uint64_t w = s_wm_min(j, j->heap[j->meta[idx].cls].node_mask);
-	struct s_hent e = {.t = j->pool[idx].first_ts_ref};
+	int cls = (int)j->meta[idx].cls;
+	uint64_t w = s_wm_min(j, j->heap[cls].node_mask);
+	struct s_hent e = {.t = s_heap_t(j, cls, idx)};
 
 	s_hremove(j, idx);
-	s_finalise(j, idx, s_due(j, &e, w) ? NB_FINAL_TIMEOUT : NB_FINAL_REUSED);
+	s_finalise(j, idx, s_due(j, cls, &e, w) ? NB_FINAL_TIMEOUT : NB_FINAL_REUSED);
 }
 
 static void s_fill(struct nb_stage_obs *o, uint64_t ts, uint64_t ts_ref, uint32_t ifindex,
@@ -624,17 +657,21 @@ static void s_update(struct nb_join *j, uint32_t idx, int stage, uint64_t ts, ui
 			return;
 	}
 	s_fill(&p->st[stage], ts, ts_ref, ifindex, aux);
-	if (stage == last) {
+	if (s_all_seen(p)) {
+		if (ts_ref < p->first_ts_ref)
+			p->first_ts_ref = ts_ref;
 		p->highest = last;
 		s_hremove(j, idx);
 		s_finalise(j, idx, NB_FINAL_LAST_STAGE);
 		return;
 	}
-	if (ts_ref < p->first_ts_ref) {
+	if (ts_ref < p->first_ts_ref)
+		p->first_ts_ref = ts_ref;
+	/* the key (first_ts_ref, or in the completion heap the last stage's) can only go down */
+	if (s_heap_t(j, (int)m->cls, idx) < j->heap[m->cls].e[m->hpos].t) {
 		struct s_heap *hp = &j->heap[m->cls];
 
-		p->first_ts_ref = ts_ref;
-		hp->e[m->hpos].t = ts_ref;
+		hp->e[m->hpos].t = s_heap_t(j, (int)m->cls, idx);
 		s_hup(j, hp, m->hpos);
 	}
 	if (stage > p->highest) {
@@ -676,7 +713,7 @@ int nb_join_add(struct nb_join *j, const struct nb_key *key, int stage, uint64_t
 	}
 	j->st.events++;
 	j->st.packets++;
-	if (stage == j->cfg.nstages - 1) {
+	if (j->cfg.nstages == 1) {
 		/* final at once: no slot needed, so nothing is evicted for it */
 		s_init_joined(j, &j->scratch, key, stage, ts, ts_ref, ifindex, aux);
 		s_emit(j, &j->scratch, NB_FINAL_LAST_STAGE);
@@ -687,7 +724,7 @@ int nb_join_add(struct nb_join *j, const struct nb_key *key, int stage, uint64_t
 		/* packets already due leave as TIMEOUT, not as evictions, if no one polled */
 		s_poll(j);
 		if (!j->nfree) {
-			uint64_t w[NB_MAX_NODES];
+			uint64_t w[NB_MAX_STAGES];
 
 			s_class_wm(j, w);
 			s_finalise(j, s_pop(j, s_pick(j, w, 0)), NB_FINAL_EVICTED);
@@ -734,7 +771,7 @@ int nb_join_poll(struct nb_join *j)
 
 int nb_join_flush(struct nb_join *j)
 {
-	uint64_t w[NB_MAX_NODES];
+	uint64_t w[NB_MAX_STAGES];
 	int c, n = 0;
 
 	if (!j)
@@ -744,7 +781,7 @@ int nb_join_flush(struct nb_join *j)
 	s_class_wm(j, w);
 	while ((c = s_pick(j, w, 0)) >= 0) {
 		enum nb_final_why why =
-		    s_due(j, &j->heap[c].e[0], w[c]) ? NB_FINAL_TIMEOUT : NB_FINAL_FLUSH;
+		    s_due(j, c, &j->heap[c].e[0], w[c]) ? NB_FINAL_TIMEOUT : NB_FINAL_FLUSH;
 
 		s_finalise(j, s_pop(j, c), why);
 		n++;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
  * Join engine tests with synthetic events: order, duplicates, late events, watermarks, taint,
- * eviction, flush, key reuse, re-entrancy and allocation failure.
+ * completion after the last stage, eviction, flush, key reuse, re-entrancy and allocation
+ * failure.
  *
  * The engine source is compiled into this test with its allocator routed to cmocka's, so every
  * test also checks that nb_join_destroy frees everything and that a failed nb_join_new leaks
@@ -188,8 +189,8 @@ static void test_alloc_failure(void **state)
 		assert_int_equal(errno, ENOMEM);
 		failed++;
 	}
-	/* struct, pool, meta, free stack, index, ring, ring index, two class heaps */
-	assert_int_equal(failed, 9);
+	/* struct, pool, meta, free stack, index, ring, ring index, two class heaps, completion */
+	assert_int_equal(failed, 10);
 }
 
 static void test_bad_args(void **state)
@@ -309,6 +310,7 @@ static void test_out_of_order(void **state)
 {
 	struct nb_join_cfg c = t_chain_cfg(1000);
 	struct nb_join *j = t_new(&c);
+	int s;
 	(void)state;
 
 	/* B's events (and a late A0 from another CPU) arrive before A1 */
@@ -327,15 +329,31 @@ static void test_out_of_order(void **state)
 	assert_int_equal(t_rec.p[0].dups, 0);
 	assert_int_equal(nb_status_chain(&t_rec.p[0]), NB_ST_COMPLETE);
 
-	/* the last stage first: final at once, the rest are late and make no packet */
+	/* the last stage first: the packet takes a slot and the others join it in any order */
 	t_add(j, 2, 7, 2700);
-	assert_int_equal(t_rec.n, 2);
-	assert_int_equal(t_rec.p[1].highest, 7);
-	assert_int_equal(t_rec.p[1].first_ts_ref, 2700);
-	assert_false(t_rec.p[1].st[0].seen);
 	t_add(j, 2, 0, 2000);
 	t_add(j, 2, 6, 2600);
-	assert_int_equal(t_stats(j).late, 2);
+	assert_int_equal(t_rec.n, 1);
+	assert_int_equal(t_stats(j).late, 0);
+	assert_int_equal(t_stats(j).packets, 2);
+	assert_int_equal(t_stats(j).inflight, 1);
+	for (s = 5; s >= 1; s--) {
+		assert_int_equal(t_rec.n, 1);
+		t_add(j, 2, s, 2000 + 100 * (uint64_t)s);
+	}
+	/* the last missing one makes it final at once */
+	assert_int_equal(t_rec.n, 2);
+	assert_int_equal(t_rec.p[1].why, NB_FINAL_LAST_STAGE);
+	assert_int_equal(t_rec.p[1].highest, 7);
+	assert_int_equal(t_rec.p[1].first_ts_ref, 2000);
+	for (s = 0; s < 8; s++) {
+		assert_true(t_rec.p[1].st[s].seen);
+		assert_int_equal(t_rec.p[1].st[s].ts_ref, 2000 + 100 * (uint64_t)s);
+	}
+	assert_int_equal(nb_status_chain(&t_rec.p[1]), NB_ST_COMPLETE);
+	/* after that its stragglers are late and make no packet */
+	t_add(j, 2, 3, 2301);
+	assert_int_equal(t_stats(j).late, 1);
 	assert_int_equal(t_stats(j).packets, 2);
 	assert_int_equal(t_stats(j).inflight, 0);
 
@@ -494,6 +512,255 @@ static void test_dead_node_releases(void **state)
 	assert_int_equal(t_rec.p[1].key.k2, 2);
 	assert_int_equal(t_rec.p[1].incomplete_node, 1);
 	assert_int_equal(nb_status_chain(&t_rec.p[1]), NB_ST_INCONCLUSIVE);
+	nb_join_destroy(&j);
+}
+
+/* ---- completion: the last stage seen before earlier ones ---- */
+
+/* A's batch of one packet, A0 A1 A2 A3 (stages 0, 1, 6, 7), at t0 + 10 * stage. */
+static void t_add_a(struct nb_join *j, uint64_t seq, uint64_t t0)
+{
+	static const int a[4] = {0, 1, 6, 7};
+	int i;
+
+	for (i = 0; i < 4; i++)
+		t_add(j, seq, a[i], t0 + 10 * (uint64_t)a[i]);
+}
+
+static void t_assert_a_only(const struct nb_joined *p)
+{
+	int s;
+
+	assert_int_equal(p->why, NB_FINAL_LAST_STAGE);
+	assert_int_equal(p->highest, 7);
+	assert_int_equal(p->next_due, -1);
+	assert_int_equal(p->incomplete_node, -1);
+	assert_int_equal(p->first_ts_ref, 1000);
+	for (s = 0; s < 8; s++)
+		assert_int_equal(p->st[s].seen, s < 2 || s > 5);
+	assert_int_equal(p->st[7].ts_ref, 1070);
+	assert_int_equal(nb_status_chain(p), NB_ST_COMPLETE);
+}
+
+static void test_cross_host_batches(void **state)
+{
+	struct nb_join_cfg c = t_chain_cfg(1000);
+	struct nb_join *j = t_new(&c);
+	int s;
+	(void)state;
+
+	/* agent A's batch first: A3 is seen, B's stages are still on their way */
+	t_add_a(j, 1, 1000);
+	assert_int_equal(t_rec.n, 0);
+	assert_int_equal(t_stats(j).inflight, 1);
+	for (s = 2; s <= 5; s++) {
+		assert_int_equal(t_rec.n, 0);
+		t_add(j, 1, s, 1000 + 10 * (uint64_t)s);
+	}
+	/* B3 completes it at once, with no watermark at all */
+	assert_int_equal(t_rec.n, 1);
+	assert_int_equal(t_rec.p[0].why, NB_FINAL_LAST_STAGE);
+	assert_int_equal(t_rec.p[0].highest, 7);
+	assert_int_equal(t_rec.p[0].next_due, -1);
+	assert_int_equal(t_rec.p[0].first_ts_ref, 1000);
+	for (s = 0; s < 8; s++) {
+		assert_true(t_rec.p[0].st[s].seen);
+		assert_int_equal(t_rec.p[0].st[s].ts_ref, 1000 + 10 * (uint64_t)s);
+		assert_int_equal(t_rec.p[0].st[s].ifindex, 10 + (uint32_t)s);
+	}
+	assert_int_equal(nb_status_chain(&t_rec.p[0]), NB_ST_COMPLETE);
+	assert_int_equal(t_stats(j).inflight, 0);
+	assert_int_equal(t_stats(j).packets, 1);
+	assert_int_equal(nb_join_flush(j), 0);
+	nb_join_destroy(&j);
+}
+
+static void test_complete_waits_for_all_wm(void **state)
+{
+	struct nb_join_cfg c = t_chain_cfg(100000);
+	struct nb_join *j = t_new(&c);
+	(void)state;
+
+	/* B never reports: the packet waits for both watermarks to pass A3 (1070) */
+	t_add_a(j, 1, 1000);
+	t_wm_all(j, 2, 1069);
+	assert_int_equal(nb_join_poll(j), 0);
+	assert_int_equal(nb_join_watermark(j, 0, 1000000), 0);
+	assert_int_equal(nb_join_poll(j), 0);
+	assert_int_equal(t_stats(j).inflight, 1);
+	/* not the timeout: 1070 is long before 1000 + 100000 */
+	assert_int_equal(nb_join_watermark(j, 1, 1070), 0);
+	assert_int_equal(nb_join_poll(j), 1);
+	assert_int_equal(t_rec.n, 1);
+	t_assert_a_only(&t_rec.p[0]);
+	/* B's events after that are late */
+	t_add(j, 1, 2, 1020);
+	assert_int_equal(t_stats(j).late, 1);
+	assert_int_equal(t_stats(j).inflight, 0);
+
+	/* the same with A the one behind */
+	nb_join_destroy(&j);
+	j = t_new(&c);
+	t_add_a(j, 2, 2000);
+	assert_int_equal(nb_join_watermark(j, 0, 2069), 0);
+	assert_int_equal(nb_join_watermark(j, 1, 1000000), 0);
+	assert_int_equal(nb_join_poll(j), 0);
+	assert_int_equal(nb_join_watermark(j, 0, 2070), 0);
+	assert_int_equal(nb_join_poll(j), 1);
+	assert_int_equal(t_rec.p[0].key.k2, 2);
+	assert_int_equal(t_rec.p[0].why, NB_FINAL_LAST_STAGE);
+	assert_int_equal(t_rec.p[0].st[7].ts_ref, 2070);
+	nb_join_destroy(&j);
+}
+
+static void test_complete_dead_node(void **state)
+{
+	struct nb_join_cfg c = t_chain_cfg(1000);
+	struct nb_join *j = t_new(&c);
+	(void)state;
+
+	t_add_a(j, 1, 1000);
+	assert_int_equal(nb_join_watermark(j, 0, 1069), 0);
+	assert_int_equal(nb_join_poll(j), 0);
+	/* B dies: its watermark goes to infinity, and A's alone decides */
+	assert_int_equal(nb_join_taint(j, 1, 500, NB_TS_INF), 0);
+	assert_int_equal(nb_join_poll(j), 0);
+	assert_int_equal(nb_join_watermark(j, 0, 1070), 0);
+	assert_int_equal(nb_join_poll(j), 1);
+	/* B's taint does not touch it: complete is complete */
+	t_assert_a_only(&t_rec.p[0]);
+	nb_join_destroy(&j);
+}
+
+static void test_local_last_waits(void **state)
+{
+	struct nb_join_cfg c = t_local_cfg(1000);
+	struct nb_join *j = t_new(&c);
+	(void)state;
+
+	/* REP_TX seen, REQ_RX not (yet): the node's watermark decides */
+	t_add(j, 1, 1, 1010);
+	t_add(j, 1, 2, 1020);
+	t_add(j, 1, 3, 1030);
+	assert_int_equal(t_rec.n, 0);
+	t_wm_all(j, 1, 1029);
+	assert_int_equal(nb_join_poll(j), 0);
+	t_wm_all(j, 1, 1030);
+	assert_int_equal(nb_join_poll(j), 1);
+	assert_int_equal(t_rec.p[0].why, NB_FINAL_LAST_STAGE);
+	assert_int_equal(t_rec.p[0].highest, 3);
+	assert_int_equal(t_rec.p[0].next_due, -1);
+	assert_int_equal(t_rec.p[0].first_ts_ref, 1010);
+	assert_false(t_rec.p[0].st[0].seen);
+	assert_true(t_rec.p[0].st[3].seen);
+	assert_int_equal(nb_status_local(&t_rec.p[0]), NB_ST_COMPLETE);
+
+	/* REP_TX as the first observation takes a slot; the rest complete it at once */
+	t_add(j, 2, 3, 2030);
+	assert_int_equal(t_stats(j).inflight, 1);
+	t_add(j, 2, 0, 2000);
+	t_add(j, 2, 2, 2020);
+	assert_int_equal(t_rec.n, 1);
+	t_add(j, 2, 1, 2010);
+	assert_int_equal(t_rec.n, 2);
+	assert_int_equal(t_rec.p[1].why, NB_FINAL_LAST_STAGE);
+	assert_int_equal(t_rec.p[1].first_ts_ref, 2000);
+	assert_true(t_rec.p[1].st[0].seen);
+	assert_int_equal(t_stats(j).inflight, 0);
+	assert_int_equal(t_stats(j).packets, 2);
+
+	/* the 1-stage config keeps the old path: final at once, no slot */
+	c.nstages = 1;
+	nb_join_destroy(&j);
+	j = t_new(&c);
+	t_add(j, 3, 0, 3000);
+	assert_int_equal(t_rec.n, 1);
+	assert_int_equal(t_rec.p[0].why, NB_FINAL_LAST_STAGE);
+	assert_int_equal(t_stats(j).peak_inflight, 0);
+	nb_join_destroy(&j);
+}
+
+static void test_complete_dup_last(void **state)
+{
+	struct nb_join_cfg c = t_local_cfg(1000);
+	struct nb_join *j = t_new(&c);
+	(void)state;
+
+	/* an earlier copy of REP_TX (another CPU) is kept, and the wait follows it */
+	t_add(j, 1, 1, 1010);
+	t_add(j, 1, 3, 1030);
+	t_add(j, 1, 3, 1025);
+	t_add(j, 1, 3, 1028);
+	assert_int_equal(t_stats(j).dups, 2);
+	t_wm_all(j, 1, 1024);
+	assert_int_equal(nb_join_poll(j), 0);
+	t_wm_all(j, 1, 1025);
+	assert_int_equal(nb_join_poll(j), 1);
+	assert_int_equal(t_rec.p[0].st[3].ts_ref, 1025);
+	assert_int_equal(t_rec.p[0].dups, 2);
+	/* one before the packet's start lowers first_ts_ref too */
+	t_add(j, 2, 2, 2020);
+	t_add(j, 2, 3, 2030);
+	t_add(j, 2, 3, 2005);
+	t_wm_all(j, 1, 2005);
+	assert_int_equal(nb_join_poll(j), 1);
+	assert_int_equal(t_rec.p[1].first_ts_ref, 2005);
+	assert_int_equal(t_rec.p[1].st[3].ts_ref, 2005);
+	nb_join_destroy(&j);
+}
+
+static void test_complete_leaves_early(void **state)
+{
+	struct nb_join_cfg c = t_local_cfg(1000);
+	struct nb_join *j;
+	struct nb_join_stats s;
+	(void)state;
+
+	/* evicted, flushed or superseded with REP_TX seen: still LAST_STAGE, still COMPLETE */
+	c.max_inflight = 2;
+	c.reuse_ns = 5000;
+	j = t_new(&c);
+	t_add(j, 1, 0, 2000);
+	t_add(j, 2, 0, 1000);
+	t_add(j, 2, 3, 1500); /* older by start, but waits keyed by REP_TX */
+	t_add(j, 3, 0, 3000);
+	assert_int_equal(t_rec.n, 1);
+	assert_int_equal(t_rec.p[0].key.k2, 2);
+	assert_int_equal(t_rec.p[0].why, NB_FINAL_LAST_STAGE);
+	assert_int_equal(nb_status_local(&t_rec.p[0]), NB_ST_COMPLETE);
+	/* it was pushed out all the same */
+	s = t_stats(j);
+	assert_int_equal(s.evicted, 1);
+	assert_int_equal(s.inflight, 2);
+	/* an ordinary packet evicted stays EVICTED */
+	t_add(j, 4, 0, 4000);
+	assert_int_equal(t_rec.p[1].key.k2, 1);
+	assert_int_equal(t_rec.p[1].why, NB_FINAL_EVICTED);
+	assert_int_equal(t_stats(j).evicted, 2);
+
+	/* key 3 comes back past reuse_ns while it waits for REQ_TX..REP_RX */
+	t_add(j, 3, 3, 3030);
+	t_add(j, 3, 0, 9000);
+	assert_int_equal(t_rec.n, 3);
+	assert_int_equal(t_rec.p[2].key.k2, 3);
+	assert_int_equal(t_rec.p[2].why, NB_FINAL_LAST_STAGE);
+	assert_int_equal(t_rec.p[2].first_ts_ref, 3000);
+	assert_int_equal(t_stats(j).packets, 5);
+
+	/* flush */
+	t_add(j, 4, 3, 4030);
+	assert_int_equal(nb_join_flush(j), 2);
+	assert_int_equal(t_rec.n, 5);
+	assert_int_equal(t_rec.p[3].key.k2, 4);
+	assert_int_equal(t_rec.p[3].why, NB_FINAL_LAST_STAGE);
+	assert_int_equal(nb_status_local(&t_rec.p[3]), NB_ST_COMPLETE);
+	assert_int_equal(t_rec.p[4].key.k2, 3);
+	assert_int_equal(t_rec.p[4].why, NB_FINAL_FLUSH);
+	assert_int_equal(nb_status_local(&t_rec.p[4]), NB_ST_INCONCLUSIVE);
+	s = t_stats(j);
+	assert_int_equal(s.evicted, 2);
+	assert_int_equal(s.inflight, 0);
+	assert_int_equal(s.finals, s.packets);
 	nb_join_destroy(&j);
 }
 
@@ -825,8 +1092,15 @@ static void test_key_reuse_off(void **state)
 	assert_int_equal(s.dups, 1);
 	assert_int_equal(s.late, 0);
 	assert_int_equal(t_rec.n, 0);
-	/* nor a remembered one: late however far */
+	/* the last stage with B's unseen: held until every watermark passes it */
 	t_add(j, 1, 7, 10070);
+	assert_int_equal(t_rec.n, 0);
+	t_wm_all(j, 2, 10070);
+	assert_int_equal(nb_join_poll(j), 1);
+	assert_int_equal(t_rec.p[0].why, NB_FINAL_LAST_STAGE);
+	assert_int_equal(t_rec.p[0].first_ts_ref, 5);
+	assert_int_equal(nb_status_chain(&t_rec.p[0]), NB_ST_COMPLETE);
+	/* nor a remembered one: late however far */
 	t_add(j, 1, 0, 9000000);
 	assert_int_equal(t_stats(j).late, 1);
 	assert_int_equal(t_stats(j).packets, 1);
@@ -856,10 +1130,16 @@ static void test_key_reuse_recent(void **state)
 	assert_int_equal(s.late, 1);
 	assert_int_equal(s.packets, 2);
 	assert_int_equal(s.inflight, 1);
+	/* REP_TX with REQ_RX and REP_RX unseen: held until the watermark passes it */
 	t_add(j, 1, 3, 15031);
+	assert_int_equal(t_rec.n, 1);
+	t_wm_all(j, 1, 15031);
+	assert_int_equal(nb_join_poll(j), 1);
 	assert_int_equal(t_rec.n, 2);
+	assert_int_equal(t_rec.p[1].why, NB_FINAL_LAST_STAGE);
 	assert_int_equal(t_rec.p[1].first_ts_ref, 15001);
 	assert_int_equal(t_rec.p[1].highest, 3);
+	assert_false(t_rec.p[1].st[0].seen);
 	/* both copies are in the ring now: each claims its own stragglers */
 	t_add(j, 1, 2, 10020);
 	t_add(j, 1, 2, 15021);
@@ -941,10 +1221,18 @@ static struct {
 static void t_rnd_cb(const struct nb_joined *p, void *ctx)
 {
 	uint64_t i = p->key.k2;
+	int s, unseen = 0;
 
 	(void)ctx;
+	for (s = 0; s < p->nstages; s++)
+		unseen += !p->st[s].seen;
+	/*
+	 * The watermarks never pass a live packet's last stage, so a packet with it leaves only
+	 * once all 8 stages are seen.
+	 */
 	if (i >= T_NPKT || t_rnd.seen_final[i] || p->highest != t_rnd.highest[i] ||
-	    p->why == NB_FINAL_EVICTED)
+	    p->why == NB_FINAL_EVICTED ||
+	    (p->highest == 7 && (p->why != NB_FINAL_LAST_STAGE || unseen)))
 		t_rnd.bad++;
 	else
 		t_rnd.seen_final[i] = 1;
@@ -962,7 +1250,7 @@ static void test_random_stream(void **state)
 		int n, next, final;
 		int8_t order[8];
 	} win[W];
-	uint64_t next_id = 0, t, adds = 0, want_late = 0;
+	uint64_t next_id = 0, t, adds = 0, want_late = 0, early_last = 0;
 	int i, k, st, copies, live = 0;
 	(void)state;
 
@@ -991,6 +1279,8 @@ static void test_random_stream(void **state)
 				win[live].order[b] = (int8_t)x;
 			}
 			t_rnd.highest[next_id] = (int8_t)(n - 1);
+			/* its last stage comes before another: it waits in the completion heap */
+			early_last += n == 8 && win[live].order[7] != 7;
 			next_id++;
 			live++;
 		}
@@ -1003,7 +1293,8 @@ static void test_random_stream(void **state)
 			t_add(j, win[i].id, st, t + (uint64_t)k);
 			adds++;
 			want_late += (uint64_t)win[i].final;
-			if (st == 7)
+			/* the 8th distinct stage completes it, wherever the last stage came */
+			if (win[i].n == 8 && win[i].next == 7)
 				win[i].final = 1;
 		}
 		if (++win[i].next == win[i].n)
@@ -1029,6 +1320,7 @@ static void test_random_stream(void **state)
 	assert_int_equal(s.inflight, 0);
 	assert_int_equal(s.late, want_late);
 	assert_true(want_late > 0);
+	assert_true(early_last > 100);
 	assert_int_equal(s.evicted, 0);
 	assert_int_equal(s.events + s.late, adds);
 	assert_in_range(s.peak_inflight, 1, 256);
@@ -1042,9 +1334,9 @@ static void test_random_stream(void **state)
 
 static struct {
 	struct {
-		uint64_t key, first;
+		uint64_t key, first, last; /* last: REP_TX's kept ts_ref */
 		uint32_t seq;
-		int highest;
+		int highest, seen; /* seen: mask of stages */
 	} in[T_M];
 	int n;
 	uint64_t ring[T_R];
@@ -1052,7 +1344,7 @@ static struct {
 	uint32_t seq;
 	uint64_t out_key[4];
 	int out_highest[4], out_why[4], nout;
-	uint64_t late;
+	uint64_t late, evicted, complete_early, evicted_complete;
 } t_m;
 
 static void t_model_cb(const struct nb_joined *p, void *ctx)
@@ -1073,6 +1365,12 @@ static void t_model_final(uint64_t key, int highest, int why)
 		t_m.ring_n++;
 }
 
+/* A packet's age: REP_TX's time once it was seen (it waits to complete), else its start. */
+static uint64_t t_model_age(int i)
+{
+	return t_m.in[i].highest == 3 ? t_m.in[i].last : t_m.in[i].first;
+}
+
 static void t_model_add(uint64_t key, int stage, uint64_t ts)
 {
 	int i, o;
@@ -1080,15 +1378,19 @@ static void t_model_add(uint64_t key, int stage, uint64_t ts)
 	for (i = 0; i < t_m.n; i++) {
 		if (t_m.in[i].key != key)
 			continue;
-		if (stage == 3) {
-			t_model_final(key, 3, NB_FINAL_LAST_STAGE);
-			t_m.in[i] = t_m.in[--t_m.n];
-			return;
-		}
 		if (ts < t_m.in[i].first)
 			t_m.in[i].first = ts;
+		if (stage == 3 && (!(t_m.in[i].seen & 8) || ts < t_m.in[i].last))
+			t_m.in[i].last = ts;
 		if (stage > t_m.in[i].highest)
 			t_m.in[i].highest = stage;
+		t_m.in[i].seen |= 1 << stage;
+		if (t_m.in[i].seen == 15) {
+			if (stage != 3)
+				t_m.complete_early++;
+			t_model_final(key, 3, NB_FINAL_LAST_STAGE);
+			t_m.in[i] = t_m.in[--t_m.n];
+		}
 		return;
 	}
 	for (i = 0; i < t_m.ring_n; i++) {
@@ -1097,21 +1399,24 @@ static void t_model_add(uint64_t key, int stage, uint64_t ts)
 			return;
 		}
 	}
-	if (stage == 3) {
-		t_model_final(key, 3, NB_FINAL_LAST_STAGE);
-		return;
-	}
+	/* REP_TX first takes a slot like any other stage: no watermark ever lets it go */
 	if (t_m.n == T_M) {
 		for (o = 0, i = 1; i < t_m.n; i++)
-			if (t_m.in[i].first < t_m.in[o].first ||
-			    (t_m.in[i].first == t_m.in[o].first && t_m.in[i].seq < t_m.in[o].seq))
+			if (t_model_age(i) < t_model_age(o) ||
+			    (t_model_age(i) == t_model_age(o) && t_m.in[i].seq < t_m.in[o].seq))
 				o = i;
-		t_model_final(t_m.in[o].key, t_m.in[o].highest, NB_FINAL_EVICTED);
+		/* an evicted packet that had REP_TX is still COMPLETE: why says so */
+		t_model_final(t_m.in[o].key, t_m.in[o].highest,
+			      t_m.in[o].highest == 3 ? NB_FINAL_LAST_STAGE : NB_FINAL_EVICTED);
+		t_m.evicted++;
+		t_m.evicted_complete += t_m.in[o].highest == 3;
 		t_m.in[o] = t_m.in[--t_m.n];
 	}
 	t_m.in[t_m.n].key = key;
 	t_m.in[t_m.n].first = ts;
+	t_m.in[t_m.n].last = ts;
 	t_m.in[t_m.n].highest = stage;
+	t_m.in[t_m.n].seen = 1 << stage;
 	t_m.in[t_m.n++].seq = t_m.seq++;
 }
 
@@ -1129,7 +1434,7 @@ static void test_random_vs_model(void **state)
 	c.recent = T_R;
 	j = nb_join_new(&c, t_model_cb, NULL);
 	assert_non_null(j);
-	/* no watermark ever: packets leave only by their last stage or by eviction */
+	/* no watermark ever: packets leave only with all four stages or by eviction */
 	for (step = 0; step < 200000; step++) {
 		key = t_rand() % 40;
 		stage = (t_rand() % 8 == 0) ? 3 : (int)(t_rand() % 3);
@@ -1147,9 +1452,12 @@ static void test_random_vs_model(void **state)
 		assert_int_equal(t_stats(j).inflight, (uint64_t)t_m.n);
 	}
 	assert_int_equal(t_stats(j).late, t_m.late);
+	assert_int_equal(t_stats(j).evicted, t_m.evicted);
 	/* the mix really exercised every path */
 	assert_true(t_m.late > 10000);
-	assert_true(t_stats(j).evicted > 10000);
+	assert_true(t_m.evicted > 10000);
+	assert_true(t_m.evicted_complete > 1000);
+	assert_true(t_m.complete_early > 1000);
 	assert_true(t_stats(j).dups > 10000);
 	nb_join_destroy(&j);
 }
@@ -1170,6 +1478,12 @@ int main(void)
 	    cmocka_unit_test(test_timeout_saturates),
 	    cmocka_unit_test(test_wm_min_over_nodes),
 	    cmocka_unit_test(test_dead_node_releases),
+	    cmocka_unit_test(test_cross_host_batches),
+	    cmocka_unit_test(test_complete_waits_for_all_wm),
+	    cmocka_unit_test(test_complete_dead_node),
+	    cmocka_unit_test(test_local_last_waits),
+	    cmocka_unit_test(test_complete_dup_last),
+	    cmocka_unit_test(test_complete_leaves_early),
 	    cmocka_unit_test(test_taint_overlap),
 	    cmocka_unit_test(test_taint_not_attached),
 	    cmocka_unit_test(test_taint_bounded),
