@@ -135,7 +135,8 @@ int nb_join_taint(struct nb_join *j, int node, uint64_t from_ref, uint64_t to_re
 
 /*
  * Finalise packets whose time is up; call after watermarks advance. Callbacks come in
- * first_ts_ref order among the packets of one call. Returns how many, or -EBUSY.
+ * first_ts_ref order among the packets of one call (a complete packet that waited for another
+ * node's earlier stages goes by its last stage's time). Returns how many, or -EBUSY.
  */
 int nb_join_poll(struct nb_join *j);
 
