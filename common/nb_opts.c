@@ -7,13 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum nb_opt_kind { S_STR, S_LONG, S_FLAG };
+#define S_STR  NB_OPTK_STR
+#define S_LONG NB_OPTK_LONG
+#define S_FLAG NB_OPTK_FLAG
 
+/* The shared table of the fourteen tools' flags: name, kind, field, range, metavar, help. */
 struct s_optdef {
 	const char *name;
-	enum nb_opt_kind kind;
+	enum nb_optkind kind;
 	size_t off;
-	long min, max; /* S_LONG bounds: every number a user gives is range checked */
+	long min, max;
 	const char *metavar;
 	const char *help;
 };
@@ -70,104 +73,143 @@ static void s_defaults(struct nb_opts *o)
 	o->ringbuf_kb = 1024;
 }
 
-static int s_parse_long(const struct s_optdef *d, const char *arg, long *out, char *err,
-			size_t errlen)
+int nb_parse_long(const char *str, long min, long max, long *out)
 {
 	char *end;
 	long v;
 
 	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < d->min || v > d->max) {
-		snprintf(err, errlen, "invalid --%s '%s' (expected an integer %ld..%ld)", d->name,
-			 arg, d->min, d->max);
+	v = strtol(str, &end, 10);
+	if (errno || end == str || *end || v < min || v > max)
 		return -EINVAL;
-	}
 	*out = v;
 	return 0;
 }
 
-int nb_opts_parse(const struct nb_opt_use *use, size_t n_use, int argc, char **argv,
-		  struct nb_opts *o, char *err, size_t errlen)
+int nb_opts_parse_table(const struct nb_optdef *defs, size_t n, int argc, char **argv, int first,
+			void *out, bool *help, char *err, size_t errlen)
 {
-	struct option lo[NB_O__COUNT + 1];
-	bool seen[NB_O__COUNT] = {};
+	struct option lo[NB_O__COUNT + 16];
+	bool seen[NB_O__COUNT + 16] = {};
 	size_t i;
-	int c, idx;
+	int c;
 
-	s_defaults(o);
-	if (n_use > NB_O__COUNT)
+	*help = false;
+	if (n > NB_O__COUNT + 15)
 		return -EINVAL;
-	for (i = 0; i < n_use; i++) {
-		const struct s_optdef *d = &s_defs[use[i].id];
+	for (i = 0; i < n; i++)
+		lo[i] = (struct option){defs[i].name,
+					defs[i].kind == NB_OPTK_FLAG ? no_argument : required_argument,
+					NULL, (int)i + 256};
+	lo[n] = (struct option){NULL, 0, NULL, 0};
 
-		lo[i] = (struct option){d->name, d->kind == S_FLAG ? no_argument : required_argument,
-					NULL, (int)i};
-	}
-	lo[n_use] = (struct option){NULL, 0, NULL, 0};
-
-	optind = 1;
+	optind = first;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
-		const struct s_optdef *d;
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		const struct nb_optdef *d;
 		char *field;
 
-		if (c == 'h') {
-			o->help = true;
+		if (c == 'h' || (c >= 256 && !strcmp(defs[c - 256].name, "help"))) {
+			*help = true;
 			continue;
-		}
-		if (c == '?') {
-			snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
-			return -EINVAL;
 		}
 		if (c == ':') {
 			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
 			return -EINVAL;
 		}
-		d = &s_defs[use[c].id];
-		field = (char *)o + d->off;
-		seen[use[c].id] = true;
+		if (c < 256) {
+			snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
+			return -EINVAL;
+		}
+		d = &defs[c - 256];
+		field = (char *)out + d->off;
+		seen[c - 256] = true;
 		switch (d->kind) {
-		case S_STR:
+		case NB_OPTK_STR:
 			if (!*optarg) {
 				snprintf(err, errlen, "--%s needs a non-empty value", d->name);
 				return -EINVAL;
 			}
 			*(const char **)field = optarg;
 			break;
-		case S_LONG:
-			if (s_parse_long(d, optarg, (long *)field, err, errlen))
+		case NB_OPTK_LONG:
+			if (nb_parse_long(optarg, d->min, d->max, (long *)field)) {
+				snprintf(err, errlen, "invalid --%s '%s' (expected an integer %ld..%ld)",
+					 d->name, optarg, d->min, d->max);
 				return -EINVAL;
+			}
 			break;
-		case S_FLAG:
+		case NB_OPTK_FLAG:
 			*(bool *)field = true;
 			break;
+		case NB_OPTK_LIST: {
+			struct nb_strlist *l = (struct nb_strlist *)field;
+
+			if (l->n >= NB_OPTS_LIST_MAX || (d->max && l->n >= d->max)) {
+				snprintf(err, errlen, "too many --%s", d->name);
+				return -EINVAL;
+			}
+			l->v[l->n++] = optarg;
+			break;
+		}
 		}
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
-	if (o->help)
+	if (*help)
 		return 0;
-	for (i = 0; i < n_use; i++) {
-		if (use[i].required && !seen[use[i].id]) {
-			snprintf(err, errlen, "missing required option --%s", s_defs[use[i].id].name);
+	for (i = 0; i < n; i++) {
+		if (defs[i].required && !seen[i]) {
+			snprintf(err, errlen, "missing required option --%s", defs[i].name);
 			return -EINVAL;
 		}
 	}
 	return 0;
 }
 
-void nb_opts_help(FILE *f, const struct nb_opt_use *use, size_t n_use)
+void nb_opts_help_table(FILE *f, const struct nb_optdef *defs, size_t n)
 {
-	for (size_t i = 0; i < n_use; i++) {
-		const struct s_optdef *d = &s_defs[use[i].id];
+	for (size_t i = 0; i < n; i++) {
 		char left[64];
 
-		snprintf(left, sizeof(left), "--%s%s%s", d->name, d->metavar ? " " : "",
-			 d->metavar ? d->metavar : "");
-		fprintf(f, "  %-28s %s%s\n", left, use[i].help ? use[i].help : d->help,
-			use[i].required ? " (required)" : "");
+		snprintf(left, sizeof(left), "--%s%s%s", defs[i].name, defs[i].metavar ? " " : "",
+			 defs[i].metavar ? defs[i].metavar : "");
+		fprintf(f, "  %-28s %s%s\n", left, defs[i].help ? defs[i].help : "",
+			defs[i].required ? " (required)" : "");
 	}
+}
+
+/* The tools' form: their subset of the shared table, as a table of its own. */
+static size_t s_tool_defs(const struct nb_opt_use *use, size_t n_use, struct nb_optdef *d)
+{
+	size_t i;
+
+	for (i = 0; i < n_use && i < NB_O__COUNT; i++) {
+		const struct s_optdef *s = &s_defs[use[i].id];
+
+		d[i] = (struct nb_optdef){s->name, s->kind, s->off, s->min, s->max, s->metavar,
+					  use[i].help ? use[i].help : s->help, use[i].required};
+	}
+	return i;
+}
+
+int nb_opts_parse(const struct nb_opt_use *use, size_t n_use, int argc, char **argv,
+		  struct nb_opts *o, char *err, size_t errlen)
+{
+	struct nb_optdef d[NB_O__COUNT];
+	size_t n = s_tool_defs(use, n_use, d);
+
+	s_defaults(o);
+	if (n_use > NB_O__COUNT)
+		return -EINVAL;
+	return nb_opts_parse_table(d, n, argc, argv, 1, o, &o->help, err, errlen);
+}
+
+void nb_opts_help(FILE *f, const struct nb_opt_use *use, size_t n_use)
+{
+	struct nb_optdef d[NB_O__COUNT];
+
+	nb_opts_help_table(f, d, s_tool_defs(use, n_use, d));
 }

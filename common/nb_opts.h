@@ -71,6 +71,44 @@ struct nb_opt_use {
 	const char *help; /* NULL: the table's default help */
 };
 
+/*
+ * The generic form every command uses (the tools through the table above, serve, trace and
+ * keygen with tables of their own): each entry names a field of the caller's options struct.
+ */
+enum nb_optkind {
+	NB_OPTK_STR,  /* const char * */
+	NB_OPTK_LONG, /* long, range checked */
+	NB_OPTK_FLAG, /* bool */
+	NB_OPTK_LIST, /* struct nb_strlist: the option may repeat */
+};
+
+#define NB_OPTS_LIST_MAX 8
+
+struct nb_strlist {
+	const char *v[NB_OPTS_LIST_MAX];
+	int n;
+};
+
+struct nb_optdef {
+	const char *name;
+	enum nb_optkind kind;
+	size_t off; /* offsetof the field in the caller's struct */
+	long min, max;
+	const char *metavar;
+	const char *help;
+	bool required;
+};
+
+/*
+ * Parse argv[first..] into out. "--help"/"-h" sets *help and skips the required checks.
+ * Returns 0, or -EINVAL with a one-line reason in err.
+ */
+int nb_opts_parse_table(const struct nb_optdef *defs, size_t n, int argc, char **argv, int first,
+			void *out, bool *help, char *err, size_t errlen);
+void nb_opts_help_table(FILE *f, const struct nb_optdef *defs, size_t n);
+/* A whole-string decimal integer in [min, max]: 0 or -EINVAL. */
+int nb_parse_long(const char *s, long min, long max, long *out);
+
 /* Sets defaults, parses argv (argv[0] is the tool name). Returns 0 or -EINVAL with err filled. */
 int nb_opts_parse(const struct nb_opt_use *use, size_t n_use, int argc, char **argv,
 		  struct nb_opts *o, char *err, size_t errlen);

@@ -5,7 +5,7 @@
  * operator compares when adding the key to an agent's authorized-keys file.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,15 +14,7 @@
 
 #include "coord.h"
 #include "nb_keys.h"
-
-static void s_keygen_usage(FILE *f)
-{
-	fprintf(f, "usage: netblame keygen --out DIR [--force]\n"
-		   "  -o, --out DIR   write DIR/" NB_KEY_SEC_FILE
-		   " (secret, mode 0600) and DIR/" NB_KEY_PUB_FILE "\n"
-		   "  -f, --force     replace an existing keypair\n"
-		   "  -h, --help      this text\n");
-}
+#include "nb_opts.h"
 
 /* Names the file that made the write fail with EEXIST, for a message that says which. */
 static const char *s_existing(const char *spath, const char *ppath)
@@ -38,54 +30,35 @@ static const char *s_existing(const char *spath, const char *ppath)
 
 int nb_cmd_keygen(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-	    {"out", required_argument, NULL, 'o'},
-	    {"force", no_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
+	struct s_args {
+		const char *dir;
+		bool force, help;
+	} a = {0};
+	static const struct nb_optdef defs[] = {
+		{"out", NB_OPTK_STR, offsetof(struct s_args, dir), 0, 0, "DIR",
+		 "write DIR/" NB_KEY_SEC_FILE " (secret, mode 0600) and DIR/" NB_KEY_PUB_FILE, true},
+		{"force", NB_OPTK_FLAG, offsetof(struct s_args, force), 0, 0, NULL,
+		 "replace an existing keypair", false},
+		{"help", NB_OPTK_FLAG, offsetof(struct s_args, help), 0, 0, NULL, "this text", false},
 	};
-	char spath[PATH_MAX], ppath[PATH_MAX], fpr[NB_KEY_FPR_LEN + 1];
+	char spath[PATH_MAX], ppath[PATH_MAX], fpr[NB_KEY_FPR_LEN + 1], msg[256];
 	struct nb_keypair kp;
-	const char *dir = NULL;
-	bool force = false;
-	int c, err;
+	const char *dir;
+	bool force;
+	int err;
 
-	opterr = 0; /* our own one-line messages instead of getopt's */
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":o:fh", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			dir = optarg;
-			break;
-		case 'f':
-			force = true;
-			break;
-		case 'h':
-			s_keygen_usage(stdout);
-			return NB_CEXIT_OK;
-		case ':':
-			nb_cerr("keygen: option '%s' needs a value", argv[optind - 1]);
-			return NB_CEXIT_USAGE;
-		default:
-			if (optopt)
-				nb_cerr(
-				    "keygen: unknown option '-%c' (see 'netblame keygen --help')",
-				    optopt);
-			else
-				nb_cerr(
-				    "keygen: unknown option '%s' (see 'netblame keygen --help')",
-				    argv[optind - 1]);
-			return NB_CEXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		nb_cerr("keygen: unexpected argument '%s'", argv[optind]);
+	if (nb_opts_parse_table(defs, sizeof(defs) / sizeof(defs[0]), argc, argv, 1, &a, &a.help,
+				msg, sizeof(msg))) {
+		nb_cerr("keygen: %s (see 'netblame keygen --help')", msg);
 		return NB_CEXIT_USAGE;
 	}
-	if (!dir || !*dir) {
-		nb_cerr("keygen: --out DIR is required");
-		return NB_CEXIT_USAGE;
+	if (a.help) {
+		printf("usage: netblame keygen --out DIR [--force]\n");
+		nb_opts_help_table(stdout, defs, sizeof(defs) / sizeof(defs[0]));
+		return NB_CEXIT_OK;
 	}
+	dir = a.dir;
+	force = a.force;
 	if (nb_keys_path(spath, sizeof(spath), dir, NB_KEY_SEC_FILE) ||
 	    nb_keys_path(ppath, sizeof(ppath), dir, NB_KEY_PUB_FILE)) {
 		nb_cerr("keygen: %s: %s", dir, strerror(ENAMETOOLONG));

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "nb_blame.h"
@@ -26,6 +27,7 @@
 #include "nb_hist.h"
 #include "nb_join.h"
 #include "nb_keys.h"
+#include "nb_opts.h"
 #include "nb_time.h"
 #include "nb_wire.h"
 
@@ -104,6 +106,8 @@ struct s_trace {
 	const char *json_path;
 	const char *key_path;
 	bool insecure;
+	bool help;
+	struct nb_strlist node_specs;
 	int n_nodes;
 	struct s_node node[2];
 	void *zctx;
@@ -191,6 +195,28 @@ static int s_parse_node(struct s_trace *t, char *spec)
 	return 0;
 }
 
+#define S_T(f) offsetof(struct s_trace, f)
+
+static const struct nb_optdef s_trace_opts[] = {
+	{"src-ip", NB_OPTK_STR, S_T(src_ip), 0, 0, "ADDR", "sender VM address", true},
+	{"dst-ip", NB_OPTK_STR, S_T(dst_ip), 0, 0, "ADDR", "destination VM address", true},
+	{"src-port", NB_OPTK_LONG, S_T(sport), 1, 65535, "PORT", "source port (tcp, udp)", false},
+	{"dst-port", NB_OPTK_LONG, S_T(dport), 1, 65535, "PORT", "destination port (tcp, udp)",
+	 false},
+	{"node", NB_OPTK_LIST, S_T(node_specs), 0, 2, "SPEC",
+	 "name=N,endpoint=E,rx-iface=IF,tx-iface=IF[,server-key=FILE]; first A, then B", true},
+	{"count", NB_OPTK_LONG, S_T(count), 1, 1L << 40, "N",
+	 "end after N packets have a final status", false},
+	{"duration", NB_OPTK_LONG, S_T(duration), 1, 31L * 86400, "S", "end after S seconds", false},
+	{"timeout-ms", NB_OPTK_LONG, S_T(timeout_ms), 1, 3600000, "MS",
+	 "a missing stage is a drop after MS (default 1000)", false},
+	{"json", NB_OPTK_STR, S_T(json_path), 0, 0, "FILE|-", "write the JSON report", false},
+	{"insecure", NB_OPTK_FLAG, S_T(insecure), 0, 0, NULL, "no CURVE (labs only)", false},
+	{"key", NB_OPTK_STR, S_T(key_path), 0, 0, "FILE", "the coordinator's secret key", false},
+	{"help", NB_OPTK_FLAG, S_T(help), 0, 0, NULL, "show this help", false},
+};
+#define S_NTRACE_OPTS (sizeof(s_trace_opts) / sizeof(s_trace_opts[0]))
+
 static void s_usage(FILE *f)
 {
 	fprintf(f,
@@ -200,44 +226,13 @@ static void s_usage(FILE *f)
 		"         [--count N | --duration S] [--timeout-ms MS] [--json FILE|-]\n"
 		"         [--insecure | --key SECRET-KEY-FILE]\n"
 		"exit: 0 HEALTHY, 10 NETWORK, 11 NODE_A, 12 NODE_B, 13 DEST, 15 INCONCLUSIVE,\n"
-		"      1 runtime error, 2 usage error\n");
-}
-
-static int s_long(const char *opt, const char *v, long min, long max, long *out)
-{
-	char *end;
-	long x;
-
-	errno = 0;
-	x = strtol(v, &end, 10);
-	if (errno || end == v || *end || x < min || x > max) {
-		nb_cerr("invalid %s '%s' (%ld..%ld)", opt, v, min, max);
-		return -EINVAL;
-	}
-	*out = x;
-	return 0;
+		"      1 runtime error, 2 usage error\n\nflags:\n");
+	nb_opts_help_table(f, s_trace_opts, S_NTRACE_OPTS);
 }
 
 static int s_parse_args(struct s_trace *t, int argc, char **argv)
 {
-	enum { O_SRC = 1, O_DST, O_SPORT, O_DPORT, O_NODE, O_COUNT, O_DUR, O_TMO, O_JSON, O_INS,
-	       O_KEY };
-	static const struct option lo[] = {
-		{"src-ip", required_argument, NULL, O_SRC},
-		{"dst-ip", required_argument, NULL, O_DST},
-		{"src-port", required_argument, NULL, O_SPORT},
-		{"dst-port", required_argument, NULL, O_DPORT},
-		{"node", required_argument, NULL, O_NODE},
-		{"count", required_argument, NULL, O_COUNT},
-		{"duration", required_argument, NULL, O_DUR},
-		{"timeout-ms", required_argument, NULL, O_TMO},
-		{"json", required_argument, NULL, O_JSON},
-		{"insecure", no_argument, NULL, O_INS},
-		{"key", required_argument, NULL, O_KEY},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	int c;
+	char err[256];
 
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -258,64 +253,18 @@ static int s_parse_args(struct s_trace *t, int argc, char **argv)
 		return -EINVAL;
 	}
 	t->timeout_ms = 1000;
-	optind = 2;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		switch (c) {
-		case O_SRC:
-			t->src_ip = optarg;
-			break;
-		case O_DST:
-			t->dst_ip = optarg;
-			break;
-		case O_SPORT:
-			if (s_long("--src-port", optarg, 1, 65535, &t->sport))
-				return -EINVAL;
-			break;
-		case O_DPORT:
-			if (s_long("--dst-port", optarg, 1, 65535, &t->dport))
-				return -EINVAL;
-			break;
-		case O_NODE:
-			if (s_parse_node(t, optarg))
-				return -EINVAL;
-			break;
-		case O_COUNT:
-			if (s_long("--count", optarg, 1, 1L << 40, &t->count))
-				return -EINVAL;
-			break;
-		case O_DUR:
-			if (s_long("--duration", optarg, 1, 31L * 86400, &t->duration))
-				return -EINVAL;
-			break;
-		case O_TMO:
-			if (s_long("--timeout-ms", optarg, 1, 3600000, &t->timeout_ms))
-				return -EINVAL;
-			break;
-		case O_JSON:
-			t->json_path = optarg;
-			break;
-		case O_INS:
-			t->insecure = true;
-			break;
-		case O_KEY:
-			t->key_path = optarg;
-			break;
-		case 'h':
-			s_usage(stdout);
-			return 1;
-		case ':':
-			nb_cerr("option '%s' needs a value", argv[optind - 1]);
-			return -EINVAL;
-		default:
-			nb_cerr("unknown option '%s'", argv[optind - 1]);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		nb_cerr("unexpected argument '%s'", argv[optind]);
+	if (nb_opts_parse_table(s_trace_opts, S_NTRACE_OPTS, argc, argv, 2, t, &t->help, err,
+				sizeof(err))) {
+		nb_cerr("%s (see 'netblame trace --help')", err);
 		return -EINVAL;
 	}
+	if (t->help) {
+		s_usage(stdout);
+		return 1;
+	}
+	for (int i = 0; i < t->node_specs.n; i++)
+		if (s_parse_node(t, (char *)t->node_specs.v[i]))
+			return -EINVAL;
 	if (!t->src_ip || !t->dst_ip) {
 		nb_cerr("missing required option --%s", t->src_ip ? "dst-ip" : "src-ip");
 		return -EINVAL;
@@ -989,7 +938,15 @@ int nb_cmd_trace(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	/*
+	 * A line per packet: to a terminal line by line, elsewhere in blocks flushed once per
+	 * loop turn (so at most ~20 ms late), since a write() per line cost more CPU than
+	 * decoding and joining the packet's events at 100k packets/s.
+	 */
+	if (isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOLBF, 0);
+	else
+		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 
 	rc = s_setup_sessions(t);
 	if (rc)
@@ -1021,6 +978,7 @@ int nb_cmd_trace(int argc, char **argv)
 			goto out;
 		s_housekeeping(t, nb_mono_ns());
 		nb_join_poll(t->join);
+		fflush(stdout);
 		if (t_drain && t->stop_ref) {
 			struct nb_join_stats js;
 
