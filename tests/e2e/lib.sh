@@ -17,8 +17,14 @@ fail() {
 	exit 1
 }
 
+# Tests, benchmarks and the demo share machine-wide things (the lab's namespace names, the
+# list of loaded BPF programs), so only one runs at a time: the lock is held until exit.
 need_root() {
 	[ "$(id -u)" = 0 ] || fail "this test needs root"
+	[ -n "${NB_E2E_LOCKED:-}" ] && return
+	exec 9>/run/lock/netblame-e2e.lock
+	flock -w 900 9 || fail "another netblame test held the lock for 15 minutes"
+	export NB_E2E_LOCKED=1
 }
 
 # on_exit 'SHELL CODE' or on_exit CMD ARG...: runs at exit, newest first, before the lab goes
