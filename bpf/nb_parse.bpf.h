@@ -168,7 +168,30 @@ static __always_inline int nb_parse_skb(struct sk_buff *skb, struct net_device *
 	return nb_parse_l3(data, proto, p);
 }
 
-/* Parse from network_header: valid when the packet is freed (data may point past L4 then). */
+/*
+ * ARP for IPv4 over Ethernet: the sender and target protocol addresses go to saddr/daddr, the
+ * opcode to icmp_type, and family stays 0 (not IP), so IP filters never take ARP for IPv4.
+ * Returns 0, 1 for other ARP flavours, -1 on read failure.
+ */
+static __always_inline int nb_parse_arp(unsigned char *l3, struct nb_pkt *p)
+{
+	__u8 h[28];
+
+	if (bpf_probe_read_kernel(h, sizeof(h), l3))
+		return -1;
+	/* hrd 1 (Ethernet), pro 0x0800, hln 6, pln 4 */
+	if (h[0] != 0 || h[1] != 1 || h[2] != 0x08 || h[3] != 0 || h[4] != 6 || h[5] != 4)
+		return 1;
+	p->icmp_type = h[7];
+	__builtin_memcpy(p->saddr, &h[14], 4);
+	__builtin_memcpy(p->daddr, &h[24], 4);
+	return 0;
+}
+
+/*
+ * Parse from network_header: valid when the packet is freed (data may point past L4 then).
+ * ARP is parsed too. Returns 1 (nothing parsed) when the header was never set.
+ */
 static __always_inline int nb_parse_skb_nh(struct sk_buff *skb, __u16 *ethertype, struct nb_pkt *p)
 {
 	unsigned char *head = BPF_CORE_READ(skb, head);
@@ -176,6 +199,10 @@ static __always_inline int nb_parse_skb_nh(struct sk_buff *skb, __u16 *ethertype
 	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
 
 	*ethertype = proto;
+	if (nh == (__u16)~0U)
+		return 1;
+	if (proto == NB_ETH_P_ARP)
+		return nb_parse_arp(head + nh, p);
 	return nb_parse_l3(head + nh, proto, p);
 }
 
@@ -227,6 +254,19 @@ static __always_inline bool nb_pkt_match(const volatile struct nb_filter *f, con
 	if (nb_dir_match(f, p->saddr, p->daddr, p->sport, p->dport, p->family))
 		return true;
 	return f->bidir && nb_dir_match(f, p->daddr, p->saddr, p->dport, p->sport, p->family);
+}
+
+/*
+ * ARP against the filter: only address criteria apply (an ARP frame has no transport, so a
+ * protocol or port filter excludes it), compared with the sender/target IPv4 addresses.
+ */
+static __always_inline bool nb_arp_match(const volatile struct nb_filter *f, const struct nb_pkt *p)
+{
+	if (f->family == 6 || f->proto || f->sport || f->dport)
+		return false;
+	if (nb_dir_match(f, p->saddr, p->daddr, 0, 0, 4))
+		return true;
+	return f->bidir && nb_dir_match(f, p->daddr, p->saddr, 0, 0, 4);
 }
 
 #endif /* NB_PARSE_BPF_H */

@@ -33,7 +33,7 @@ struct nb_pkt {
 	__u8 daddr[NB_ADDR_LEN];
 	__u8 family; /* 4 or 6; 0 when not IP (e.g. ARP) */
 	__u8 proto;  /* IPPROTO_* of the transport */
-	__u8 icmp_type;
+	__u8 icmp_type; /* ARP frames (family 0): the ARP opcode */
 	__u8 icmp_code;
 	__u16 sport; /* TCP/UDP ports */
 	__u16 dport;
@@ -78,6 +78,13 @@ struct nb_filter {
 	__u8 daddr[NB_ADDR_LEN];
 	__u16 sport;
 	__u16 dport;
+};
+
+/* In-kernel drop counts (kernel_drop_stack_stats_summary_all): one per stack, reason, device. */
+struct nb_drop_key {
+	__s32 stack_id; /* -1 when the stack could not be taken */
+	__u32 reason;
+	__u32 ifindex; /* 0: the skb had no device */
 };
 
 #endif /* NB_EVENT_H */
