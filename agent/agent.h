@@ -32,6 +32,8 @@ void nb_netns_close(struct nb_netns *ns);
 /* Resolve interface names inside the namespace. -ENODEV with err naming the interface. */
 int nb_netns_ifindex(const struct nb_netns *ns, char names[][16], int n, uint32_t *out,
 		     char *err, size_t errlen);
+/* Name of an interface in the namespace into buf (16 bytes); -ENODEV when it is gone. */
+int nb_netns_ifname(const struct nb_netns *ns, uint32_t ifindex, char *buf);
 
 /* ---- the packet-stage tracer (nb_tracer.c) ---- */
 struct nb_tracer;
@@ -55,6 +57,68 @@ uint64_t nb_tracer_attach_ts(const struct nb_tracer *t);
 int nb_tracer_fd(const struct nb_tracer *t);
 void nb_tracer_destroy(struct nb_tracer **pt);
 
+/* ---- kernel symbols and drop reason names (nb_sym.c) ---- */
+struct nb_sym;
+/* Reads /proc/kallsyms and the kernel's BTF drop reasons. -errno with err set. */
+int nb_sym_open(struct nb_sym **out, char *err, size_t errlen);
+/* "NETFILTER_DROP", "OPENVSWITCH:0x0003", "UNKNOWN_200": into buf, returned. */
+const char *nb_sym_reason(const struct nb_sym *s, uint32_t reason, char *buf, size_t len);
+/* "func+0xoff" (or "func" without with_off), "0xaddr" when unknown: into buf, returned. */
+const char *nb_sym_addr(const struct nb_sym *s, uint64_t addr, bool with_off, char *buf,
+			size_t len);
+void nb_sym_destroy(struct nb_sym **ps);
+
+/* ---- the drop tracer (nb_drops.c) ---- */
+struct nb_drops;
+
+struct nb_drops_cfg {
+	struct nb_filter filter;
+	bool aggregate;		/* count by {stack, reason, device} in the kernel, no events */
+	uint32_t ringbuf_bytes; /* power of two; 0 = default */
+	uint32_t stack_entries; /* stack map size; 0 = default */
+};
+
+struct nb_drops_stats {
+	uint64_t matched;    /* drops that passed the filter */
+	uint64_t lost;	     /* events the ring buffer had no room for */
+	uint64_t parse_err;  /* unreadable headers */
+	uint64_t stack_err;  /* drops without a stack id */
+	uint64_t count_full; /* drops the full aggregation map could not count */
+	uint64_t missed;     /* program runs the kernel skipped (recursion on a CPU) */
+};
+
+/*
+ * A symbolized stack, innermost frame first ("func+0xoff"), without the tracing glue above the
+ * drop site. canon: the first id seen with the same frames (glue varies with how many programs
+ * share the tracepoint, so one site can have several ids).
+ */
+struct nb_stack {
+	int32_t id;
+	int32_t canon;
+	int n;
+	char *frames[];
+};
+
+typedef void (*nb_drop_count_fn)(const struct nb_drop_key *k, uint64_t count, void *ctx);
+
+/* Load, configure and attach; on any failure nothing stays attached. -errno with err set. */
+int nb_drops_open(struct nb_drops **out, const struct nb_drops_cfg *cfg, nb_event_fn fn,
+		  void *ctx, char *err, size_t errlen);
+/* Deliver ready events, waiting up to timeout_ms (poll) or not at all (consume). */
+int nb_drops_poll(struct nb_drops *d, int timeout_ms);
+int nb_drops_consume(struct nb_drops *d);
+/* The ring buffer's epoll fd, -1 in aggregate mode. */
+int nb_drops_fd(const struct nb_drops *d);
+uint64_t nb_drops_attach_ts(const struct nb_drops *d);
+bool nb_drops_have_reasons(const struct nb_drops *d);
+void nb_drops_get_stats(const struct nb_drops *d, struct nb_drops_stats *st);
+/* The stack of an id, symbolized once and cached; NULL when the id has none. */
+const struct nb_stack *nb_drops_stack(struct nb_drops *d, const struct nb_sym *sym,
+				      int32_t stack_id);
+/* Aggregate mode: fn for every key with its count since attach (summed over CPUs). */
+int nb_drops_counts(const struct nb_drops *d, nb_drop_count_fn fn, void *ctx);
+void nb_drops_destroy(struct nb_drops **pd);
+
 /* libbpf output goes through one callback; verbose shows debug lines. */
 void nb_bpf_setup(bool verbose);
 
@@ -62,6 +126,8 @@ void nb_bpf_setup(bool verbose);
 /* Parse argv with the tool's option table; 0, or an exit code after printing the error. */
 int nb_tool_opts(const char *tool, int argc, char **argv, struct nb_opts *o);
 int nb_tool_path_tracer(const char *tool, int argc, char **argv);
+int nb_tool_eth_drop(const char *tool, int argc, char **argv);
+int nb_tool_drop_stats(const char *tool, int argc, char **argv);
 int nb_serve(int argc, char **argv);
 
 /* Stop requested by SIGINT/SIGTERM. */

@@ -101,3 +101,27 @@ int nb_netns_ifindex(const struct nb_netns *ns, char names[][16], int n, uint32_
 	}
 	return rc;
 }
+
+int nb_netns_ifname(const struct nb_netns *ns, uint32_t ifindex, char *buf)
+{
+	int self = -1, rc = 0;
+
+	if (ns->fd >= 0) {
+		self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (self < 0 || setns(ns->fd, CLONE_NEWNET) < 0) {
+			rc = -errno;
+			if (self >= 0)
+				close(self);
+			return rc;
+		}
+	}
+	if (!if_indextoname(ifindex, buf))
+		rc = -ENODEV;
+	if (self >= 0) {
+		/* Staying in the wrong namespace would misname everything after: fail loudly. */
+		if (setns(self, CLONE_NEWNET) < 0)
+			rc = -EIO;
+		close(self);
+	}
+	return rc;
+}
