@@ -89,11 +89,14 @@ static const struct nb_opt_use s_vm_lat_details[] = {
 	U(VM_INTERFACE, true), U(PHY_INTERFACE, true), U(SRC_IP, false), U(DST_IP, false),
 	U(PROTOCOL, false),    U(DIRECTION, true),     COMMON};
 static const struct nb_opt_use s_eth_drop[] = {
-	U(INTERFACE, false), U(SRC_IP, false),	 U(DST_IP, false), U(SRC_PORT, false),
-	U(DST_PORT, false),  U(PROTOCOL, false), COMMON};
+	U(INTERFACE, false), U(SRC_IP, false),	 U(DST_IP, false),    U(SRC_PORT, false),
+	U(DST_PORT, false),  U(PROTOCOL, false), U(RINGBUF_KB, false), COMMON};
 static const struct nb_opt_use s_drop_stats[] = {
-	U(INTERVAL, false), U(INTERFACE, false), U(SRC_IP, false), U(DST_IP, false),
-	U(SRC_PORT, false), U(DST_PORT, false),	 U(PROTOCOL, false), U(TOP, false), COMMON};
+	{NB_O_INTERVAL, false,
+	 "report every S seconds (default 5); each report counts the drops since the previous "
+	 "one (the kernel's totals are never reset, so none falls between reports)"},
+	U(INTERFACE, false), U(SRC_IP, false),	 U(DST_IP, false), U(SRC_PORT, false),
+	U(DST_PORT, false),  U(PROTOCOL, false), U(TOP, false),	   COMMON};
 static const struct nb_opt_use s_vhost[] = {U(VM_INTERFACE, true), COMMON};
 static const struct nb_opt_use s_tun_ring[] = {U(INTERFACE, true), COMMON};
 static const struct nb_opt_use s_ovs_upcall[] = {U(INTERVAL, false), COMMON};
@@ -128,9 +131,10 @@ static const struct s_tool s_tools[] = {
 	  s_sys_lat_details),
 	T("vm_network_latency_details", "per-packet stage latency, VM network", NULL,
 	  s_vm_lat_details),
-	T("eth_drop", "packet drops with reason, location and stack", NULL, s_eth_drop),
-	T("kernel_drop_stack_stats_summary_all", "drop counts by stack, reason and device", NULL,
-	  s_drop_stats),
+	T("eth_drop", "packet drops with reason, location and stack", nb_tool_eth_drop,
+	  s_eth_drop),
+	T("kernel_drop_stack_stats_summary_all", "drop counts by stack, reason and device",
+	  nb_tool_drop_stats, s_drop_stats),
 	T("vhost_queue_correlation_simple", "vhost-net queue state of a VM interface", NULL,
 	  s_vhost),
 	T("tun_ring_monitor", "tun/tap ring occupancy and overflows", NULL, s_tun_ring),
