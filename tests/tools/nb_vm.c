@@ -10,7 +10,9 @@
  *
  * SIGUSR1 stops answering echo (ARP keeps working, like a guest with icmp_echo_ignore_all),
  * SIGUSR2 answers again; explicit on/off signals keep the lab's command idempotent, which a
- * toggle would not. SIGTERM or SIGINT ends it and prints the counters on stderr.
+ * toggle would not. SIGRTMIN makes it a slow reader (one frame per SLOW_READ_MS, like a guest
+ * too busy to drain its queue, so the tap's ring fills), SIGRTMIN+1 reads at full speed again.
+ * SIGTERM or SIGINT ends it and prints the counters on stderr.
  *
  * usage: nb_vm --ifname IF --ip A.B.C.D --mac MAC [--pidfile FILE]
  */
@@ -34,12 +36,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Largest frame a tap can hand us: a 64 KiB IP packet plus the Ethernet header. */
 #define FRAME_MAX (65535 + ETH_HLEN)
 /* Short frames are padded as a NIC would, so captures look like real Ethernet. */
 #define FRAME_MIN 60
+/* A slow reader takes one frame per this many ms. */
+#define SLOW_READ_MS 100
 
 struct vm_stats {
 	unsigned long rx;
@@ -62,6 +67,7 @@ struct vm {
 
 static volatile sig_atomic_t s_stop;
 static volatile sig_atomic_t s_ignore_echo;
+static volatile sig_atomic_t s_slow;
 
 static void s_on_signal(int sig)
 {
@@ -69,6 +75,10 @@ static void s_on_signal(int sig)
 		s_ignore_echo = 1;
 	else if (sig == SIGUSR2)
 		s_ignore_echo = 0;
+	else if (sig == SIGRTMIN)
+		s_slow = 1;
+	else if (sig == SIGRTMIN + 1)
+		s_slow = 0;
 	else
 		s_stop = 1;
 }
@@ -337,6 +347,8 @@ int main(int argc, char **argv)
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGUSR1);
 	sigaddset(&block, SIGUSR2);
+	sigaddset(&block, SIGRTMIN);
+	sigaddset(&block, SIGRTMIN + 1);
 	sigprocmask(SIG_BLOCK, &block, &orig);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = s_on_signal;
@@ -345,6 +357,8 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGUSR2, &sa, NULL);
+	sigaction(SIGRTMIN, &sa, NULL);
+	sigaction(SIGRTMIN + 1, &sa, NULL);
 
 	vm.fd = s_tap_open(ifname);
 	if (vm.fd < 0) {
@@ -383,6 +397,12 @@ int main(int argc, char **argv)
 			break;
 		}
 		s_frame(&vm, in, (size_t)n);
+		if (s_slow) {
+			/* Asleep with signals open: slow off (or a stop) ends the pause at once. */
+			struct timespec ts = {0, SLOW_READ_MS * 1000000L};
+
+			ppoll(NULL, 0, &ts, &orig);
+		}
 	}
 
 	fprintf(stderr,
