@@ -138,11 +138,17 @@ static const int s_chain_of[2][NB_LOCAL_STAGES] = {{0, 1, 6, 7}, {2, 3, 4, 5}};
 
 /* ---------------------------------------------------------------- arguments */
 
-static int s_parse_node(struct s_trace *t, char *spec)
+static int s_parse_node(struct s_trace *t, const char *arg)
 {
 	struct s_node *n;
-	char *save = NULL, *kv;
+	char *save = NULL, *kv, spec[1024];
 
+	/* A copy: tokenising argv in place would garble the command line ps shows. */
+	if (strlen(arg) >= sizeof(spec)) {
+		nb_cerr("--node: value too long");
+		return -EINVAL;
+	}
+	strcpy(spec, arg);
 	if (t->n_nodes >= 2) {
 		nb_cerr("exactly two --node are needed (first = sender side A, second = B)");
 		return -EINVAL;
@@ -263,7 +269,7 @@ static int s_parse_args(struct s_trace *t, int argc, char **argv)
 		return 1;
 	}
 	for (int i = 0; i < t->node_specs.n; i++)
-		if (s_parse_node(t, (char *)t->node_specs.v[i]))
+		if (s_parse_node(t, t->node_specs.v[i]))
 			return -EINVAL;
 	if (!t->src_ip || !t->dst_ip) {
 		nb_cerr("missing required option --%s", t->src_ip ? "dst-ip" : "src-ip");
