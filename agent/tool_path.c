@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
- * The single-host path tracers: events from the stage tracer go through the shared join
- * engine (one node, four stages) and each packet is printed when its status is final.
+ * The single-host path tracers (icmp_path_tracer, udp_path_tracer): events from the stage
+ * tracer go through nb_path (one node, four stages: the one join engine under ICMP echoes and
+ * UDP datagrams by fragment group), and each unit is printed when its status is final, by one
+ * print path for the protocols.
  */
 #include "agent.h"
 
@@ -14,7 +16,7 @@
 #include <unistd.h>
 
 #include "nb_blame.h"
-#include "nb_join.h"
+#include "nb_path.h"
 #include "nb_time.h"
 
 /* Events may be reserved on another CPU before we poll and submitted after: allow for it. */
@@ -29,13 +31,14 @@ struct s_run {
 	char rx_names[NB_MAX_IFS][16];
 	char tx_names[NB_MAX_IFS][16];
 	int n_rx, n_tx;
-	struct nb_join *join;
+	struct nb_path *path;
 	struct nb_tracer *tr;
 	int64_t wall_off;
 	uint64_t counts[NB_ST__COUNT];
 	uint64_t finals;
 	uint64_t events;
 	uint64_t unmatched;
+	uint64_t lost_fragments;  /* UDP */
 	bool done;
 };
 
@@ -50,51 +53,69 @@ static const char *s_ifname(const struct s_run *r, uint32_t ifindex)
 	return "?";
 }
 
-static void s_status_detail(const struct s_run *r, const struct nb_joined *p, enum nb_status st,
-			    char *buf, size_t len)
+/* "10.0.0.1:5201", or "10.0.0.1:?" for a port not known (a UDP group without its head). */
+static const char *s_endpoint(const struct s_run *r, const uint8_t *a, bool have_port,
+			      uint16_t port, char *buf, size_t len)
 {
-	buf[0] = 0;
-	if (st == NB_ST_COMPLETE)
-		return;
-	if (st != NB_ST_INCONCLUSIVE) {
-		snprintf(buf, len, "missing %s after %ldms", nb_stage_name_local(p->next_due),
-			 r->o.timeout_ms);
-		return;
-	}
-	switch (p->why) {
-	case NB_FINAL_EVICTED:
-		snprintf(buf, len, "too many packets in flight; raise --timeout-ms or filter more");
-		break;
-	case NB_FINAL_REUSED:
-		snprintf(buf, len, "its id/seq came back before %s was seen",
-			 nb_stage_name_local(p->next_due));
-		break;
-	case NB_FINAL_FLUSH:
-		snprintf(buf, len, "run ended before %s was due", nb_stage_name_local(p->next_due));
-		break;
-	default:
-		snprintf(buf, len, "events lost or tracer not attached while %s was due",
-			 nb_stage_name_local(p->next_due));
-	}
+	char ip[64];
+
+	nb_addr_fmt(a, r->spec.family, ip, sizeof(ip));
+	if (have_port)
+		snprintf(buf, len, r->spec.family == 6 ? "[%s]:%u" : "%s:%u", ip, port);
+	else
+		snprintf(buf, len, r->spec.family == 6 ? "[%s]:?" : "%s:?", ip);
+	return buf;
 }
 
-static void s_print_text(struct s_run *r, const struct nb_joined *p, enum nb_status st)
+/* The unit's own source and destination: the reverse UDP flow goes dst -> src. */
+static void s_addrs(const struct s_run *r, const struct nb_path_res *x, const uint8_t **src,
+		    const uint8_t **dst)
 {
-	char wall[32], d[32], detail[160];
-	uint64_t prev = 0, first = 0, last = 0;
+	*src = x->reverse ? r->spec.dst : r->spec.src;
+	*dst = x->reverse ? r->spec.src : r->spec.dst;
+}
+
+static void s_first_last(const struct nb_joined *p, uint64_t *first, uint64_t *last)
+{
 	bool any = false;
 
+	*first = *last = 0;
 	for (int i = 0; i < p->nstages; i++) {
 		if (!p->st[i].seen)
 			continue;
 		if (!any)
-			first = p->st[i].ts;
-		last = p->st[i].ts;
+			*first = p->st[i].ts;
+		*last = p->st[i].ts;
 		any = true;
 	}
-	printf("[%s] %s id=%u seq=%u\n",
-	       nb_fmt_wall(first + (uint64_t)r->wall_off, 6, wall, sizeof(wall)), "ICMP",
-	       p->key.k1, (unsigned)p->key.k2);
+}
+
+static void s_print_text(struct s_run *r, const struct nb_path_res *x)
+{
+	const struct nb_joined *p = x->p;
+	char wall[32], d[32], detail[200], a[80], b[80];
+	uint64_t prev = 0, first, last;
+	const uint8_t *src, *dst;
+
+	s_first_last(p, &first, &last);
+	s_addrs(r, x, &src, &dst);
+	if (x->udp) {
+		const struct nb_udp_dgram *u = x->udp;
+
+		printf("[%s] UDP %s -> %s id=%u", nb_fmt_wall(first + (uint64_t)r->wall_off, 3,
+							       wall, sizeof(wall)),
+		       s_endpoint(r, src, u->have_ports, u->sport, a, sizeof(a)),
+		       s_endpoint(r, dst, u->have_ports, u->dport, b, sizeof(b)), u->ip_id);
+		if (u->bytes >= 8)
+			printf(" len=%u", u->bytes - 8);
+		if (u->frags > 1)
+			printf(" frags=%u", u->frags);
+		printf("\n");
+	} else {
+		printf("[%s] ICMP id=%u seq=%u\n",
+		       nb_fmt_wall(first + (uint64_t)r->wall_off, 6, wall, sizeof(wall)), x->icmp_id,
+		       x->icmp_seq);
+	}
 	for (int i = 0; i < p->nstages; i++) {
 		const struct nb_stage_obs *s = &p->st[i];
 
@@ -104,52 +125,71 @@ static void s_print_text(struct s_run *r, const struct nb_joined *p, enum nb_sta
 		       s_ifname(r, s->ifindex), (unsigned long long)s->ts);
 		if (prev)
 			printf("  delta=%s", nb_fmt_dur(s->ts > prev ? s->ts - prev : 0, d, sizeof(d)));
+		if (x->udp && x->udp->frags > 1)
+			printf("  frags=%llu", (unsigned long long)s->aux);
 		printf("\n");
 		prev = s->ts;
 	}
-	s_status_detail(r, p, st, detail, sizeof(detail));
-	if (st == NB_ST_COMPLETE)
+	nb_path_detail(x, (uint64_t)r->o.timeout_ms, detail, sizeof(detail));
+	if (x->status != NB_ST_COMPLETE)
+		printf("  STATUS: %s (%s)\n\n", nb_status_name(x->status), detail);
+	else
 		printf("  STATUS: COMPLETE  TOTAL_TIME=%s\n\n",
 		       nb_fmt_dur(last - first, d, sizeof(d)));
-	else
-		printf("  STATUS: %s (%s)\n\n", nb_status_name(st), detail);
 }
 
-static void s_print_json(struct s_run *r, const struct nb_joined *p, enum nb_status st)
+static void s_print_json(struct s_run *r, const struct nb_path_res *x)
 {
-	char a[64], b[64], wall[32], detail[160];
+	const struct nb_joined *p = x->p;
+	char a[64], b[64], wall[32], detail[200];
 	json_t *o = json_object(), *stages = json_array();
-	uint64_t prev = 0, first = 0, last = 0;
+	uint64_t prev = 0, first, last;
+	const uint8_t *src, *dst;
 	char *txt;
 
+	s_first_last(p, &first, &last);
+	s_addrs(r, x, &src, &dst);
 	for (int i = 0; i < p->nstages; i++) {
 		const struct nb_stage_obs *s = &p->st[i];
 		json_t *so;
 
 		if (!s->seen)
 			continue;
-		if (!prev)
-			first = s->ts;
-		last = s->ts;
 		so = json_pack("{s:s, s:s, s:I, s:I}", "stage", nb_stage_name_local(i), "iface",
 			       s_ifname(r, s->ifindex), "ktime_ns", (json_int_t)s->ts, "delta_ns",
 			       (json_int_t)(prev && s->ts > prev ? s->ts - prev : 0));
+		if (x->udp)
+			json_object_set_new(so, "fragments", json_integer((json_int_t)s->aux));
 		json_array_append_new(stages, so);
 		prev = s->ts;
 	}
-	s_status_detail(r, p, st, detail, sizeof(detail));
+	nb_path_detail(x, (uint64_t)r->o.timeout_ms, detail, sizeof(detail));
 	json_object_set_new(o, "type", json_string("packet"));
 	json_object_set_new(o, "proto", json_string(r->proto_name));
 	json_object_set_new(o, "time",
 			    json_string(nb_fmt_wall(first + (uint64_t)r->wall_off, 6, wall,
 						    sizeof(wall))));
-	json_object_set_new(o, "src", json_string(nb_addr_fmt(r->spec.src, r->spec.family, a,
-							      sizeof(a))));
-	json_object_set_new(o, "dst", json_string(nb_addr_fmt(r->spec.dst, r->spec.family, b,
-							      sizeof(b))));
-	json_object_set_new(o, "id", json_integer(p->key.k1));
-	json_object_set_new(o, "seq", json_integer((json_int_t)p->key.k2));
-	json_object_set_new(o, "status", json_string(nb_status_name(st)));
+	json_object_set_new(o, "src", json_string(nb_addr_fmt(src, r->spec.family, a, sizeof(a))));
+	json_object_set_new(o, "dst", json_string(nb_addr_fmt(dst, r->spec.family, b, sizeof(b))));
+	if (x->udp) {
+		const struct nb_udp_dgram *u = x->udp;
+
+		json_object_set_new(o, "direction", json_string(u->reverse ? "reverse" : "forward"));
+		if (u->have_ports) {
+			json_object_set_new(o, "sport", json_integer(u->sport));
+			json_object_set_new(o, "dport", json_integer(u->dport));
+		}
+		json_object_set_new(o, "ip_id", json_integer(u->ip_id));
+		if (u->bytes >= 8)
+			json_object_set_new(o, "len", json_integer(u->bytes - 8));
+		json_object_set_new(o, "fragments", json_integer(u->frags));
+		json_object_set_new(o, "lost_fragments", json_integer(u->lost));
+		json_object_set_new(o, "partial", json_boolean(u->partial));
+	} else {
+		json_object_set_new(o, "id", json_integer(x->icmp_id));
+		json_object_set_new(o, "seq", json_integer(x->icmp_seq));
+	}
+	json_object_set_new(o, "status", json_string(nb_status_name(x->status)));
 	if (detail[0])
 		json_object_set_new(o, "detail", json_string(detail));
 	json_object_set_new(o, "stages", stages);
@@ -161,19 +201,20 @@ static void s_print_json(struct s_run *r, const struct nb_joined *p, enum nb_sta
 	json_decref(o);
 }
 
-static void s_on_final(const struct nb_joined *p, void *ctx)
+static void s_on_final(const struct nb_path_res *x, void *ctx)
 {
 	struct s_run *r = ctx;
-	enum nb_status st = nb_status_local(p);
 
 	if (r->done)
 		return;
-	r->counts[st]++;
+	r->counts[x->status]++;
 	r->finals++;
+	if (x->udp && x->status != NB_ST_INCONCLUSIVE)
+		r->lost_fragments += x->udp->lost;
 	if (r->o.json)
-		s_print_json(r, p, st);
+		s_print_json(r, x);
 	else
-		s_print_text(r, p, st);
+		s_print_text(r, x);
 	if (r->o.count && r->finals >= (uint64_t)r->o.count)
 		r->done = true;
 }
@@ -190,13 +231,13 @@ static int s_on_event(const struct nb_event *e, void *ctx)
 		r->unmatched++;
 		return 0;
 	}
-	nb_join_add(r->join, &key, stage, e->ts_ns, e->ts_ns, e->ifindex, 0);
+	nb_path_add(r->path, e, &key, stage, e->ts_ns);
 	return 0;
 }
 
 static void s_print_header(const struct s_run *r, const struct nb_netns *ns)
 {
-	char a[64], b[64];
+	char a[80], b[80];
 
 	printf("=== %s ===\n", r->title);
 	printf("RX interfaces:");
@@ -205,8 +246,20 @@ static void s_print_header(const struct s_run *r, const struct nb_netns *ns)
 	printf("\nTX interfaces:");
 	for (int i = 0; i < r->n_tx; i++)
 		printf("%s %s (ifindex=%u)", i ? "," : "", r->tx_names[i], r->spec.tx_if[i]);
-	printf("\nFilter: %s <-> %s\n", nb_addr_fmt(r->spec.src, r->spec.family, a, sizeof(a)),
-	       nb_addr_fmt(r->spec.dst, r->spec.family, b, sizeof(b)));
+	if (r->spec.proto == IPPROTO_UDP) {
+		char sp[8] = "*", dp[8] = "*";
+
+		if (r->spec.sport)
+			snprintf(sp, sizeof(sp), "%u", r->spec.sport);
+		if (r->spec.dport)
+			snprintf(dp, sizeof(dp), "%u", r->spec.dport);
+		printf("\nFilter: %s port %s <-> %s port %s (%s)\n",
+		       nb_addr_fmt(r->spec.src, r->spec.family, a, sizeof(a)), sp,
+		       nb_addr_fmt(r->spec.dst, r->spec.family, b, sizeof(b)), dp, r->proto_name);
+	} else {
+		printf("\nFilter: %s <-> %s\n", nb_addr_fmt(r->spec.src, r->spec.family, a, sizeof(a)),
+		       nb_addr_fmt(r->spec.dst, r->spec.family, b, sizeof(b)));
+	}
 	if (ns->fd >= 0)
 		printf("Network namespace: %s (inode=%u)\n", ns->name, ns->inum);
 	printf("Timeout: %ldms\n\n", r->o.timeout_ms);
@@ -214,9 +267,10 @@ static void s_print_header(const struct s_run *r, const struct nb_netns *ns)
 
 static void s_print_summary(struct s_run *r, uint64_t lost)
 {
-	struct nb_join_stats js;
+	struct nb_path_stats ps;
+	bool udp = r->spec.proto == IPPROTO_UDP;
 
-	nb_join_get_stats(r->join, &js);
+	nb_path_get_stats(r->path, &ps);
 	if (r->o.json) {
 		json_t *o = json_object(), *c = json_object();
 		char *txt;
@@ -228,9 +282,15 @@ static void s_print_summary(struct s_run *r, uint64_t lost)
 		json_object_set_new(o, "type", json_string("summary"));
 		json_object_set_new(o, "counts", c);
 		json_object_set_new(o, "lost_events", json_integer((json_int_t)lost));
-		json_object_set_new(o, "in_flight_at_exit", json_integer((json_int_t)js.inflight));
-		json_object_set_new(o, "duplicate_events", json_integer((json_int_t)js.dups));
-		json_object_set_new(o, "late_events", json_integer((json_int_t)js.late));
+		json_object_set_new(o, "in_flight_at_exit", json_integer((json_int_t)ps.inflight));
+		json_object_set_new(o, "duplicate_events", json_integer((json_int_t)ps.dups));
+		json_object_set_new(o, "late_events", json_integer((json_int_t)ps.late));
+		if (udp) {
+			json_object_set_new(o, "lost_fragments",
+					    json_integer((json_int_t)r->lost_fragments));
+			json_object_set_new(o, "other_flows_fragment_groups",
+					    json_integer((json_int_t)ps.unattributed));
+		}
 		txt = json_dumps(o, JSON_COMPACT);
 		if (txt)
 			puts(txt);
@@ -242,10 +302,12 @@ static void s_print_summary(struct s_run *r, uint64_t lost)
 	for (int s = 0; s < NB_ST__COUNT; s++)
 		if (r->counts[s])
 			printf("%s: %llu\n", nb_status_name(s), (unsigned long long)r->counts[s]);
+	if (udp)
+		printf("Fragments lost: %llu\n", (unsigned long long)r->lost_fragments);
 	printf("Lost events: %llu%s\n", (unsigned long long)lost,
 	       lost ? " (ring buffer full: raise --ringbuf-size; affected packets are INCONCLUSIVE)"
 		    : "");
-	printf("In flight at exit (not classified): %llu\n", (unsigned long long)js.inflight);
+	printf("In flight at exit (not classified): %llu\n", (unsigned long long)ps.inflight);
 }
 
 static int s_setup(struct s_run *r, struct nb_netns *ns)
@@ -312,7 +374,7 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 	struct s_run r = {0};
 	struct nb_netns ns = {.fd = -1};
 	struct nb_tracer_cfg tc = {0};
-	struct nb_join_cfg jc = {0};
+	struct nb_path_cfg pc = {0};
 	uint64_t t_end = 0, last_lost = 0, last_check;
 	char err[256];
 	int rc;
@@ -321,20 +383,30 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 	if (rc)
 		return rc;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	r.title = "ICMP Path Tracer";
-	r.proto_name = "icmp";
+	if (!strcmp(tool, "udp_path_tracer")) {
+		r.title = "UDP Path Tracer";
+		r.proto_name = "udp";
+	} else {
+		r.title = "ICMP Path Tracer";
+		r.proto_name = "icmp";
+	}
 	rc = s_setup(&r, &ns);
 	if (rc)
 		goto out;
-	r.spec.proto = r.spec.family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+	if (r.proto_name[0] == 'u')
+		r.spec.proto = IPPROTO_UDP;
+	else
+		r.spec.proto = r.spec.family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+	r.spec.sport = (uint16_t)r.o.src_port;
+	r.spec.dport = (uint16_t)r.o.dst_port;
 
-	jc.nstages = NB_LOCAL_STAGES;
-	jc.nnodes = 1;
-	jc.timeout_ns = (uint64_t)r.o.timeout_ms * 1000000ull;
-	/* ICMP seq wraps after 65536 packets: at 1000/s a key comes back after 65 s. */
-	jc.reuse_ns = jc.timeout_ns * 4 > 10000000000ull ? jc.timeout_ns * 4 : 10000000000ull;
-	r.join = nb_join_new(&jc, s_on_final, &r);
-	if (!r.join) {
+	pc.proto = r.spec.proto;
+	pc.nstages = NB_LOCAL_STAGES;
+	pc.nnodes = 1;
+	pc.timeout_ns = (uint64_t)r.o.timeout_ms * 1000000ull;
+	pc.ports = r.spec.sport || r.spec.dport;
+	r.path = nb_path_new(&pc, s_on_final, &r);
+	if (!r.path) {
 		nb_err("cannot create the join engine: %s", strerror(errno));
 		rc = NB_EXIT_ERR;
 		goto out;
@@ -349,7 +421,7 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 		goto out;
 	}
 	/* Before the probes were attached nothing could be seen: never read that as a drop. */
-	nb_join_taint(r.join, 0, 0, nb_tracer_attach_ts(r.tr));
+	nb_path_taint(r.path, 0, 0, nb_tracer_attach_ts(r.tr));
 	r.wall_off = nb_wall_offset_ns();
 	if (r.o.json)
 		printf("{\"type\":\"start\",\"tool\":\"%s\",\"attach_ktime_ns\":%llu}\n", tool,
@@ -373,12 +445,12 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 		now = nb_mono_ns();
 		lost = nb_tracer_lost(r.tr);
 		if (lost != last_lost) {
-			nb_join_taint(r.join, 0, last_check, now);
+			nb_path_taint(r.path, 0, last_check, now);
 			last_lost = lost;
 		}
 		last_check = now;
-		nb_join_watermark(r.join, 0, t0 > S_WATERMARK_SLACK_NS ? t0 - S_WATERMARK_SLACK_NS : 0);
-		nb_join_poll(r.join);
+		nb_path_watermark(r.path, 0, t0 > S_WATERMARK_SLACK_NS ? t0 - S_WATERMARK_SLACK_NS : 0);
+		nb_path_poll(r.path);
 		if (t_end && nb_mono_ns() >= t_end)
 			break;
 	}
@@ -386,7 +458,7 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 	s_print_summary(&r, nb_tracer_lost(r.tr));
 out:
 	nb_tracer_destroy(&r.tr);
-	nb_join_destroy(&r.join);
+	nb_path_destroy(&r.path);
 	nb_netns_close(&ns);
 	return rc;
 }

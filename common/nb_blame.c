@@ -35,6 +35,8 @@ static const char *const s_status_names[NB_ST__COUNT] = {
     [NB_ST_NETWORK_DROP_REP] = "NETWORK_DROP_REP",
     [NB_ST_A_INTERNAL_DROP_REP] = "A_INTERNAL_DROP_REP",
     [NB_ST_INCONCLUSIVE] = "INCONCLUSIVE",
+    [NB_ST_INTERNAL_DROP] = "INTERNAL_DROP",
+    [NB_ST_PARTIAL_FRAGMENT_DROP] = "PARTIAL_FRAGMENT_DROP",
 };
 
 const char *nb_stage_name_local(int stage)
@@ -96,6 +98,8 @@ enum nb_blame nb_status_blame(enum nb_status s)
 	switch (s) {
 	case NB_ST_INTERNAL_DROP_REQ:
 	case NB_ST_INTERNAL_DROP_REP:
+	case NB_ST_INTERNAL_DROP:
+	case NB_ST_PARTIAL_FRAGMENT_DROP:
 		return NB_BLAME_LOCAL;
 	case NB_ST_EXTERNAL_DROP:
 		return NB_BLAME_EXTERNAL;

@@ -24,6 +24,10 @@ enum nb_status {
 	NB_ST_A_INTERNAL_DROP_REP,
 	/* evidence incomplete: never blamed */
 	NB_ST_INCONCLUSIVE,
+	/* single host, UDP (one direction per datagram): seen at RX, not at TX */
+	NB_ST_INTERNAL_DROP,
+	/* single host, UDP: some of a datagram's fragments were lost, not all */
+	NB_ST_PARTIAL_FRAGMENT_DROP,
 	NB_ST__COUNT,
 };
 

@@ -25,15 +25,23 @@ static bool s_addr_eq(const uint8_t *a, const uint8_t *b, uint8_t family)
 	return memcmp(a, b, family == 4 ? 4 : 16) == 0;
 }
 
-/* 1: request direction (src -> dst), 0: reply direction, -1: neither. */
+/*
+ * 1: request direction (src -> dst), 0: reply direction, -1: neither. A UDP fragment after the
+ * first carries no ports: it goes by its addresses, and nb_udp keeps its group only when the
+ * first fragment matched the ports.
+ */
 static int s_direction(const struct nb_flow_spec *s, const struct nb_pkt *p)
 {
+	bool portless = p->proto == IPPROTO_UDP && p->frag_off;
+
 	if (s_addr_eq(p->saddr, s->src, s->family) && s_addr_eq(p->daddr, s->dst, s->family)) {
-		if ((!s->sport || p->sport == s->sport) && (!s->dport || p->dport == s->dport))
+		if (portless ||
+		    ((!s->sport || p->sport == s->sport) && (!s->dport || p->dport == s->dport)))
 			return 1;
 	}
 	if (s_addr_eq(p->saddr, s->dst, s->family) && s_addr_eq(p->daddr, s->src, s->family)) {
-		if ((!s->sport || p->dport == s->sport) && (!s->dport || p->sport == s->dport))
+		if (portless ||
+		    ((!s->sport || p->dport == s->sport) && (!s->dport || p->sport == s->dport)))
 			return 0;
 	}
 	return -1;
@@ -64,6 +72,11 @@ int nb_flow_stage(const struct nb_flow_spec *s, const struct nb_event *e, struct
 		key->k2 = p->icmp_seq;
 		break;
 	}
+	case IPPROTO_UDP:
+		/* a fragment: the datagram is its IP ID, the fragment its offset (nb_udp) */
+		key->k1 = p->ip_id;
+		key->k2 = p->frag_off;
+		break;
 	default:
 		return -1;
 	}

@@ -122,6 +122,8 @@ static void test_status_names(void **state)
 	assert_string_equal(nb_status_name(NB_ST_DEST_NO_REPLY), "DEST_NO_REPLY");
 	assert_string_equal(nb_status_name(NB_ST_NETWORK_DROP_REP), "NETWORK_DROP_REP");
 	assert_string_equal(nb_status_name(NB_ST_INCONCLUSIVE), "INCONCLUSIVE");
+	assert_string_equal(nb_status_name(NB_ST_PARTIAL_FRAGMENT_DROP), "PARTIAL_FRAGMENT_DROP");
+	assert_int_equal(nb_status_from_name("INTERNAL_DROP"), NB_ST_INTERNAL_DROP);
 	assert_null(nb_status_name(NB_ST__COUNT));
 	assert_int_equal(nb_status_from_name("network_drop_req"), -1);
 	assert_int_equal(nb_status_from_name("NOPE"), -1);
@@ -148,6 +150,8 @@ static void test_blame_and_direction(void **state)
 	    {NB_ST_NETWORK_DROP_REP, NB_BLAME_NETWORK, "reply"},
 	    {NB_ST_A_INTERNAL_DROP_REP, NB_BLAME_NODE_A, "reply"},
 	    {NB_ST_INCONCLUSIVE, NB_BLAME_INCONCLUSIVE, NULL},
+	    {NB_ST_INTERNAL_DROP, NB_BLAME_LOCAL, NULL},
+	    {NB_ST_PARTIAL_FRAGMENT_DROP, NB_BLAME_LOCAL, NULL},
 	};
 	size_t i;
 	(void)state;

@@ -99,6 +99,41 @@ static void test_not_stages(void **state)
 	assert_int_equal(nb_flow_stage(&s, &e, &k), -1);
 }
 
+/* UDP: ports both ways; a later fragment has none and goes by its addresses. */
+static void test_udp_stages(void **state)
+{
+	struct nb_flow_spec s;
+	struct nb_event e;
+	struct nb_key k;
+
+	(void)state;
+	s_spec(&s);
+	s.proto = IPPROTO_UDP;
+	s.dport = 53;
+	s_icmp(&e, "10.0.0.1", "10.0.0.2", 0, 0, 0, NB_HOOK_RX, RX1);
+	e.pkt.proto = IPPROTO_UDP;
+	e.pkt.sport = 4000;
+	e.pkt.dport = 53;
+	e.pkt.ip_id = 4242;
+	assert_int_equal(nb_flow_stage(&s, &e, &k), NB_REQ_RX);
+	assert_int_equal(k.proto, IPPROTO_UDP);
+	assert_int_equal(k.k1, 4242);
+	assert_int_equal(k.k2, 0);
+	e.pkt.dport = 54;
+	assert_int_equal(nb_flow_stage(&s, &e, &k), -1);
+	/* a later fragment: no ports parsed, accepted on its addresses */
+	e.pkt.sport = e.pkt.dport = 0;
+	e.pkt.frag_off = 1480;
+	assert_int_equal(nb_flow_stage(&s, &e, &k), NB_REQ_RX);
+	assert_int_equal(k.k2, 1480);
+	/* the reply direction, leaving on the rx side */
+	s_icmp(&e, "10.0.0.2", "10.0.0.1", 0, 0, 0, NB_HOOK_TX, RX2);
+	e.pkt.proto = IPPROTO_UDP;
+	e.pkt.sport = 53;
+	e.pkt.dport = 4000;
+	assert_int_equal(nb_flow_stage(&s, &e, &k), NB_REP_TX);
+}
+
 static void test_filter(void **state)
 {
 	struct nb_flow_spec s;
@@ -172,6 +207,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_four_stages), cmocka_unit_test(test_not_stages),
+		cmocka_unit_test(test_udp_stages),
 		cmocka_unit_test(test_filter),	    cmocka_unit_test(test_addr_iflist),
 		cmocka_unit_test(test_opts),
 	};

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include "nb_path.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ICMP seq wraps after 65536 packets: at 1000/s a key comes back after 65 s. */
+#define S_ICMP_REUSE_MIN_NS 10000000000ull
+
+struct nb_path {
+	struct nb_path_cfg cfg;
+	nb_path_cb cb;
+	void *ctx;
+	struct nb_join *join; /* ICMP */
+	struct nb_udp *udp;
+};
+
+static bool s_icmp(uint8_t proto)
+{
+	return proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6;
+}
+
+static void s_on_icmp(const struct nb_joined *p, void *ctx)
+{
+	struct nb_path *pp = ctx;
+	struct nb_path_res r = {0};
+
+	r.p = p;
+	r.proto = pp->cfg.proto;
+	r.status = p->nstages == 4 ? nb_status_local(p) : nb_status_chain(p);
+	r.icmp_id = (uint16_t)p->key.k1;
+	r.icmp_seq = (uint16_t)p->key.k2;
+	pp->cb(&r, pp->ctx);
+}
+
+static void s_on_udp(const struct nb_udp_dgram *d, void *ctx)
+{
+	struct nb_path *pp = ctx;
+	struct nb_path_res r = {0};
+
+	r.p = d->p;
+	r.proto = IPPROTO_UDP;
+	r.status = d->status;
+	r.reverse = d->reverse;
+	r.udp = d;
+	pp->cb(&r, pp->ctx);
+}
+
+struct nb_path *nb_path_new(const struct nb_path_cfg *cfg, nb_path_cb cb, void *ctx)
+{
+	struct nb_path *pp;
+
+	if (!cfg || !cb || (cfg->nstages != 4 && cfg->nstages != 8)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	pp = calloc(1, sizeof(*pp));
+	if (!pp)
+		return NULL;
+	pp->cfg = *cfg;
+	pp->cb = cb;
+	pp->ctx = ctx;
+	if (s_icmp(cfg->proto)) {
+		struct nb_join_cfg jc = {0};
+
+		jc.nstages = cfg->nstages;
+		jc.nnodes = cfg->nnodes;
+		memcpy(jc.stage_node, cfg->stage_node, sizeof(jc.stage_node));
+		jc.timeout_ns = cfg->timeout_ns;
+		jc.reuse_ns = jc.timeout_ns * 4 > S_ICMP_REUSE_MIN_NS ? jc.timeout_ns * 4
+								      : S_ICMP_REUSE_MIN_NS;
+		pp->join = nb_join_new(&jc, s_on_icmp, pp);
+	} else if (cfg->proto == IPPROTO_UDP) {
+		struct nb_udp_cfg uc = {0};
+
+		uc.nstages = cfg->nstages;
+		uc.nnodes = cfg->nnodes;
+		memcpy(uc.stage_node, cfg->stage_node, sizeof(uc.stage_node));
+		uc.timeout_ns = cfg->timeout_ns;
+		uc.ports = cfg->ports;
+		pp->udp = nb_udp_new(&uc, s_on_udp, pp);
+	} else {
+		free(pp);
+		errno = EPROTONOSUPPORT;
+		return NULL;
+	}
+	if (!pp->join && !pp->udp) {
+		int e = errno;
+
+		free(pp);
+		errno = e;
+		return NULL;
+	}
+	return pp;
+}
+
+void nb_path_destroy(struct nb_path **ppp)
+{
+	struct nb_path *pp;
+
+	if (!ppp || !*ppp)
+		return;
+	pp = *ppp;
+	nb_join_destroy(&pp->join);
+	nb_udp_destroy(&pp->udp);
+	free(pp);
+	*ppp = NULL;
+}
+
+int nb_path_add(struct nb_path *pp, const struct nb_event *e, const struct nb_key *key, int stage,
+		uint64_t ts_ref)
+{
+	if (!pp || !e)
+		return -EINVAL;
+	if (pp->join)
+		return key ? nb_join_add(pp->join, key, stage, e->ts_ns, ts_ref, e->ifindex, 0)
+			   : -EINVAL;
+	return nb_udp_add(pp->udp, &e->pkt, stage, e->ts_ns, ts_ref, e->ifindex);
+}
+
+int nb_path_watermark(struct nb_path *pp, int node, uint64_t ts_ref)
+{
+	if (!pp)
+		return -EINVAL;
+	if (pp->join)
+		return nb_join_watermark(pp->join, node, ts_ref);
+	return nb_udp_watermark(pp->udp, node, ts_ref);
+}
+
+int nb_path_taint(struct nb_path *pp, int node, uint64_t from_ref, uint64_t to_ref)
+{
+	if (!pp)
+		return -EINVAL;
+	if (pp->join)
+		return nb_join_taint(pp->join, node, from_ref, to_ref);
+	return nb_udp_taint(pp->udp, node, from_ref, to_ref);
+}
+
+int nb_path_poll(struct nb_path *pp)
+{
+	if (!pp)
+		return -EINVAL;
+	if (pp->join)
+		return nb_join_poll(pp->join);
+	return nb_udp_poll(pp->udp);
+}
+
+int nb_path_flush(struct nb_path *pp)
+{
+	if (!pp)
+		return -EINVAL;
+	if (pp->join)
+		return nb_join_flush(pp->join);
+	return nb_udp_flush(pp->udp);
+}
+
+void nb_path_get_stats(const struct nb_path *pp, struct nb_path_stats *out)
+{
+	if (!out)
+		return;
+	memset(out, 0, sizeof(*out));
+	if (!pp)
+		return;
+	if (pp->join) {
+		struct nb_join_stats js;
+
+		nb_join_get_stats(pp->join, &js);
+		out->inflight = js.inflight;
+		out->dups = js.dups;
+		out->late = js.late;
+	} else {
+		struct nb_udp_stats us;
+
+		nb_udp_get_stats(pp->udp, &us);
+		out->inflight = us.open;
+		out->late = us.late;
+		out->unattributed = us.unattributed;
+	}
+}
+
+const char *nb_path_stage_name(int nstages, int stage)
+{
+	return nstages == 8 ? nb_stage_name_chain(stage) : nb_stage_name_local(stage);
+}
+
+__attribute__((format(printf, 4, 5))) static void s_append(char *buf, size_t len, size_t *off,
+							   const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	if (*off < len)
+		n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	else
+		n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off += (size_t)n;
+}
+
+int nb_path_detail(const struct nb_path_res *r, uint64_t timeout_ms, char *buf, size_t len)
+{
+	const struct nb_joined *p = r->p;
+	const char *due = p->next_due >= 0 ? nb_path_stage_name(p->nstages, p->next_due) : NULL;
+	size_t off = 0;
+
+	if (!buf)
+		len = 0;
+	if (len)
+		buf[0] = 0;
+	if (r->status == NB_ST_COMPLETE)
+		return 0;
+	if (r->udp && r->udp->partial && r->udp->lost) {
+		const struct nb_udp_dgram *d = r->udp;
+		int base = d->reverse ? p->nstages / 2 : 0;
+
+		s_append(buf, len, &off, "%u of %u fragments lost:", d->lost, d->frags);
+		for (int s = base; s < base + p->nstages / 2; s++)
+			s_append(buf, len, &off, "%s %u at %s", s == base ? "" : ",", d->frags_at[s],
+				 nb_path_stage_name(p->nstages, s));
+		return (int)off;
+	}
+	if (r->status != NB_ST_INCONCLUSIVE) {
+		s_append(buf, len, &off, "missing %s after %llums", due ? due : "?",
+			 (unsigned long long)timeout_ms);
+		return (int)off;
+	}
+	switch (p->why) {
+	case NB_FINAL_EVICTED:
+		s_append(buf, len, &off, "too many packets in flight; raise --timeout-ms or filter more");
+		break;
+	case NB_FINAL_REUSED:
+		s_append(buf, len, &off, "its id/seq came back before %s was seen", due ? due : "?");
+		break;
+	case NB_FINAL_FLUSH:
+		s_append(buf, len, &off, "run ended before %s was due", due ? due : "?");
+		break;
+	default:
+		s_append(buf, len, &off, "events lost or tracer not attached while %s was due",
+			 due ? due : "?");
+	}
+	return (int)off;
+}
