@@ -18,12 +18,28 @@ fail() {
 }
 
 # Tests, benchmarks and the demo share machine-wide things (the lab's namespace names, the
-# list of loaded BPF programs), so only one runs at a time: the lock is held until exit.
+# list of loaded BPF programs), so only one runs at a time. The lock is held by a small
+# watcher process, not by the test's shell: programs the test starts would inherit the lock's
+# file descriptor and, if one outlived the test, hold the lock for ever. The watcher lets go
+# within half a second of the test's exit.
 need_root() {
+	local ready
 	[ "$(id -u)" = 0 ] || fail "this test needs root"
 	[ -n "${NB_E2E_LOCKED:-}" ] && return
-	exec 9>/run/lock/netblame-e2e.lock
-	flock -w 900 9 || fail "another netblame test held the lock for 15 minutes"
+	ready=$(mktemp -u /tmp/nb-e2e-lock.XXXXXX)
+	(
+		exec 9>/run/lock/netblame-e2e.lock
+		flock -w 900 9 || exit 1
+		: >"$ready"
+		while kill -0 $$ 2>/dev/null; do sleep 0.5; done
+	) </dev/null >/dev/null 2>&1 &
+	_nb_lock_pid=$!
+	while [ ! -e "$ready" ]; do
+		kill -0 "$_nb_lock_pid" 2>/dev/null ||
+			fail "another netblame test held the lock for 15 minutes"
+		sleep 0.2
+	done
+	rm -f "$ready"
 	export NB_E2E_LOCKED=1
 }
 
