@@ -55,6 +55,11 @@ uint64_t nb_tracer_matched(const struct nb_tracer *t);
 /* Monotonic time at which the last probe was attached. */
 uint64_t nb_tracer_attach_ts(const struct nb_tracer *t);
 int nb_tracer_fd(const struct nb_tracer *t);
+/*
+ * Read another BPF ring buffer (e.g. the drop tracer's, nb_drops_ring_fd()) in the same poll
+ * and through the same fd, so its events are drained together with the stages'. One at most.
+ */
+int nb_tracer_add_ring(struct nb_tracer *t, int map_fd, nb_event_fn fn, void *ctx);
 void nb_tracer_destroy(struct nb_tracer **pt);
 
 /* ---- kernel symbols and drop reason names (nb_sym.c) ---- */
@@ -101,14 +106,19 @@ struct nb_stack {
 
 typedef void (*nb_drop_count_fn)(const struct nb_drop_key *k, uint64_t count, void *ctx);
 
-/* Load, configure and attach; on any failure nothing stays attached. -errno with err set. */
+/*
+ * Load, configure and attach; on any failure nothing stays attached. -errno with err set.
+ * fn NULL: the events are read by someone else from nb_drops_ring_fd().
+ */
 int nb_drops_open(struct nb_drops **out, const struct nb_drops_cfg *cfg, nb_event_fn fn,
 		  void *ctx, char *err, size_t errlen);
 /* Deliver ready events, waiting up to timeout_ms (poll) or not at all (consume). */
 int nb_drops_poll(struct nb_drops *d, int timeout_ms);
 int nb_drops_consume(struct nb_drops *d);
-/* The ring buffer's epoll fd, -1 in aggregate mode. */
+/* The ring buffer's epoll fd; -1 in aggregate mode or when opened without fn. */
 int nb_drops_fd(const struct nb_drops *d);
+/* The ring buffer map, for a reader elsewhere (fn NULL at open): nb_tracer_add_ring(). */
+int nb_drops_ring_fd(const struct nb_drops *d);
 uint64_t nb_drops_attach_ts(const struct nb_drops *d);
 bool nb_drops_have_reasons(const struct nb_drops *d);
 void nb_drops_get_stats(const struct nb_drops *d, struct nb_drops_stats *st);

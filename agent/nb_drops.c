@@ -139,7 +139,7 @@ int nb_drops_open(struct nb_drops **out, const struct nb_drops_cfg *cfg, nb_even
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (!cfg->aggregate) {
+	if (!cfg->aggregate && fn) {
 		d->rb = ring_buffer__new(bpf_map__fd(d->skel->maps.nb_events), s_on_event, d, NULL);
 		if (!d->rb) {
 			rc = -errno;
@@ -196,6 +196,11 @@ int nb_drops_consume(struct nb_drops *d)
 int nb_drops_fd(const struct nb_drops *d)
 {
 	return d->rb ? ring_buffer__epoll_fd(d->rb) : -1;
+}
+
+int nb_drops_ring_fd(const struct nb_drops *d)
+{
+	return bpf_map__fd(d->skel->maps.nb_events);
 }
 
 uint64_t nb_drops_attach_ts(const struct nb_drops *d)

@@ -36,6 +36,9 @@ struct nb_tracer {
 	nb_event_fn fn;
 	void *ctx;
 	uint64_t attach_ts;
+	/* A second program's ring read by the same poll (nb_tracer_add_ring). */
+	nb_event_fn extra_fn;
+	void *extra_ctx;
 };
 
 static bool s_verbose;
@@ -63,6 +66,30 @@ static int s_on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(struct nb_event))
 		return 0;
 	return t->fn(data, t->ctx);
+}
+
+static int s_on_extra(void *ctx, void *data, size_t size)
+{
+	struct nb_tracer *t = ctx;
+
+	if (size < sizeof(struct nb_event))
+		return 0;
+	return t->extra_fn(data, t->extra_ctx);
+}
+
+int nb_tracer_add_ring(struct nb_tracer *t, int map_fd, nb_event_fn fn, void *ctx)
+{
+	if (t->extra_fn)
+		return -EBUSY;
+	t->extra_fn = fn;
+	t->extra_ctx = ctx;
+	if (ring_buffer__add(t->rb, map_fd, s_on_extra, t)) {
+		int rc = -errno;
+
+		t->extra_fn = NULL;
+		return rc ? rc : -EINVAL;
+	}
+	return 0;
 }
 
 int nb_tracer_open(struct nb_tracer **out, const struct nb_tracer_cfg *cfg, nb_event_fn fn,
@@ -98,13 +125,13 @@ int nb_tracer_open(struct nb_tracer **out, const struct nb_tracer_cfg *cfg, nb_e
 		struct bpf_program *p =
 			bpf_object__find_program_by_name(t->skel->obj, s_probes[i].prog);
 
-		t->links[i] = p ? bpf_program__attach_raw_tracepoint(p, s_probes[i].tp) : NULL;
+		t->links[i] = p ? bpf_program__attach(p) : NULL;
 		if (!t->links[i]) {
 			rc = p ? -errno : -ENOENT;
 			if (!s_probes[i].required)
 				continue;
 			snprintf(err, errlen,
-				 "kernel lacks hook raw_tp/%s needed for %s: %s", s_probes[i].tp,
+				 "kernel lacks hook tp_btf/%s needed for %s: %s", s_probes[i].tp,
 				 s_probes[i].meaning, strerror(-rc));
 			goto fail;
 		}

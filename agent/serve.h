@@ -30,6 +30,9 @@
 
 struct nb_tracer;
 struct nb_zap;
+struct nb_sdrop;
+struct nb_netns;
+struct nb_flow_spec;
 
 /* At most `max` events in any window of one second: exact, unlike a bucket with a burst. */
 #define NB_RL_MAX 16
@@ -95,6 +98,7 @@ struct nb_sess {
 	size_t q_bytes;
 
 	uint64_t events_read, events_sent, batches_sent, lost_queue;
+	struct nb_sdrop *drop; /* drop attribution; NULL when it could not attach */
 };
 
 struct nb_srv {
@@ -145,6 +149,18 @@ void nb_sess_add_credit(struct nb_sess *s, uint32_t credit);
 void nb_sess_stop(struct nb_sess *s, const char *reason, const char *log_why);
 /* The ring's fd to poll, or -1 while a batch is open and the ring is drained on a timer. */
 int nb_sess_poll_fd(const struct nb_sess *s);
+
+/* serve_drop.c: drop attribution of a session (see there). */
+/* Attaches the drop tracer; -errno with err set, and the session runs without it. */
+int nb_sdrop_start(struct nb_sess *s, const struct nb_flow_spec *spec, const struct nb_netns *ns,
+		   char *err, size_t errlen);
+/* A drop event about to be batched: sends its DROPINFO first when its key is new. */
+void nb_sdrop_event(struct nb_sess *s, const struct nb_event *e);
+/* Drops that matched in the kernel, drop events lost, DROPINFO messages sent. */
+void nb_sdrop_counters(const struct nb_sess *s, uint64_t *seen, uint64_t *lost, uint64_t *sent);
+void nb_sdrop_stop(struct nb_sess *s);
+/* serve_sess.c: the session's event callback, for rings read with its tracer's. */
+int nb_sess_on_event(const struct nb_event *e, void *ctx);
 
 /* serve_zap.c: CURVE server setup and the ZAP handler. Prints its own one-line errors. */
 int nb_zap_setup(struct nb_zap **out, void *zctx, void *router, const char *node,

@@ -151,6 +151,9 @@ static int s_on_event(const struct nb_event *e, void *ctx)
 	struct nb_event ev = *e;
 
 	s->events_read++;
+	/* Its names go out before the batch that carries it. */
+	if (e->type == NB_EV_DROP)
+		nb_sdrop_event(s, e);
 	if (!s->open) {
 		if (nb_wire_batch_begin(&s->bt, &s->buf)) {
 			s->lost_queue++;
@@ -169,6 +172,11 @@ static int s_on_event(const struct nb_event *e, void *ctx)
 	if (s->bt.n >= s->max_batch)
 		s_close(s, nb_mono_ns());
 	return 0;
+}
+
+int nb_sess_on_event(const struct nb_event *e, void *ctx)
+{
+	return s_on_event(e, ctx);
 }
 
 /*
@@ -221,6 +229,14 @@ static void s_stats(struct nb_sess *s)
 	s_counter(st, "events_read", s->events_read);
 	s_counter(st, "credit", s->credit);
 	s_counter(st, "tx_dropped", srv->tx_dropped);
+	{
+		uint64_t seen, lost, sent;
+
+		nb_sdrop_counters(s, &seen, &lost, &sent);
+		s_counter(st, "drops_seen", seen);
+		s_counter(st, "lost_drop_events", lost);
+		s_counter(st, "dropinfo_sent", sent);
+	}
 	nb_srv_send_msg(srv, &s->peer);
 }
 
@@ -393,6 +409,12 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	sd->n_tx = spec.n_tx;
 	memcpy(sd->rx_ifindex, spec.rx_if, sizeof(sd->rx_ifindex));
 	memcpy(sd->tx_ifindex, spec.tx_if, sizeof(sd->tx_ifindex));
+	/* Optional: without it the session still traces, and the report says drops are unnamed. */
+	if (nb_sdrop_start(s, &spec, &ns, err, sizeof(err))) {
+		sd->n_unattached = 1;
+		snprintf(sd->unattached[0].hook, sizeof(sd->unattached[0].hook), "raw_tp/kfree_skb");
+		snprintf(sd->unattached[0].reason, sizeof(sd->unattached[0].reason), "%s", err);
+	}
 	nb_srv_send_msg(srv, peer);
 
 	s_iflist(rxs, sizeof(rxs), st->rx_ifs, spec.rx_if, spec.n_rx);
@@ -475,6 +497,7 @@ void nb_sess_stop(struct nb_sess *s, const char *reason, const char *log_why)
 	s_stats(s);
 	lost_ring = s->tr ? nb_tracer_lost(s->tr) : 0;
 	nb_tracer_destroy(&s->tr);
+	nb_sdrop_stop(s);
 
 	memset(srv->tx, 0, sizeof(*srv->tx));
 	srv->tx->type = NB_MSG_STOP;

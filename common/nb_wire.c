@@ -41,7 +41,7 @@ static const char *const s_type_names[] = {
     [NB_MSG_HELLO] = "HELLO",	[NB_MSG_START] = "START",   [NB_MSG_STARTED] = "STARTED",
     [NB_MSG_EVENTS] = "EVENTS", [NB_MSG_STATS] = "STATS",   [NB_MSG_PING] = "PING",
     [NB_MSG_PONG] = "PONG",	[NB_MSG_CREDIT] = "CREDIT", [NB_MSG_STOP] = "STOP",
-    [NB_MSG_ERROR] = "ERROR",
+    [NB_MSG_ERROR] = "ERROR",	[NB_MSG_DROPINFO] = "DROPINFO",
 };
 
 #define S_NTYPES (sizeof(s_type_names) / sizeof(s_type_names[0]))
@@ -382,6 +382,31 @@ static void s_enc_error(struct s_enc *e, const struct nb_msg_error *r)
 		s_put_u64(e, "session", r->session);
 }
 
+static void s_enc_dropinfo(struct s_enc *e, const struct nb_msg_dropinfo *d)
+{
+	s_put_count(e, d->n_frames, NB_WIRE_MAX_FRAMES);
+	if (e->b->err)
+		return;
+	s_head(e, NB_MSG_DROPINFO, 6 + !!d->location_sym[0] + !!d->ifname[0] + !!d->n_frames);
+	s_put_session(e, d->session);
+	s_key(e, "stack_id");
+	msgpack_pack_int32(&e->pk, d->stack_id);
+	s_put_u64(e, "reason", d->reason);
+	s_put_u64(e, "ifindex", d->ifindex);
+	s_put_u64(e, "location", d->location);
+	s_put_str(e, "reason_name", d->reason_name, sizeof(d->reason_name));
+	if (d->location_sym[0])
+		s_put_str(e, "location_sym", d->location_sym, sizeof(d->location_sym));
+	if (d->ifname[0])
+		s_put_str(e, "ifname", d->ifname, sizeof(d->ifname));
+	if (d->n_frames) {
+		s_key(e, "frames");
+		msgpack_pack_array(&e->pk, d->n_frames);
+		for (uint32_t i = 0; i < d->n_frames; i++)
+			s_put_strval(e, d->frames[i], sizeof(d->frames[i]));
+	}
+}
+
 static void s_pack_addr(msgpack_packer *pk, const uint8_t *a)
 {
 	static const uint8_t zero[NB_ADDR_LEN - 4];
@@ -551,6 +576,9 @@ int nb_wire_encode_buf(const struct nb_msg *m, struct nb_wbuf *b)
 		break;
 	case NB_MSG_ERROR:
 		s_enc_error(&e, &m->error);
+		break;
+	case NB_MSG_DROPINFO:
+		s_enc_dropinfo(&e, &m->dropinfo);
 		break;
 	default:
 		s_fail(b, -EINVAL);
@@ -1340,6 +1368,28 @@ static int s_dec_error(const struct s_map *m, struct nb_msg_error *r)
 	return 0;
 }
 
+static int s_dec_dropinfo(const struct s_map *m, struct nb_msg_dropinfo *d)
+{
+	struct s_obj o;
+	bool found;
+	int err;
+
+	if ((err = s_get_session(m, &d->session)) ||
+	    (err = s_field(m, "stack_id", true, &o, &found)) ||
+	    (err = s_obj_i32(&o, &d->stack_id)) ||
+	    (err = s_get_u32(m, "reason", true, &d->reason)) ||
+	    (err = s_get_u32(m, "ifindex", true, &d->ifindex)) ||
+	    (err = s_get_u64(m, "location", true, &d->location)) ||
+	    (err = s_get_str(m, "reason_name", true, d->reason_name, sizeof(d->reason_name))) ||
+	    (err = s_get_str(m, "location_sym", false, d->location_sym,
+			     sizeof(d->location_sym))) ||
+	    (err = s_get_str(m, "ifname", false, d->ifname, sizeof(d->ifname))) ||
+	    (err = s_get_strs(m, "frames", false, NB_WIRE_MAX_FRAMES, d->frames[0],
+			      sizeof(d->frames[0]), &d->n_frames)))
+		return err;
+	return 0;
+}
+
 /* Version first, so a newer peer's message gets -EPROTONOSUPPORT whatever else it holds. */
 static int s_dec_head(const struct s_map *m, enum nb_msg_type *type)
 {
@@ -1388,6 +1438,8 @@ static int s_dec_body(const struct s_map *m, struct nb_msg *out)
 		return s_dec_stop(m, &out->stop);
 	case NB_MSG_ERROR:
 		return s_dec_error(m, &out->error);
+	case NB_MSG_DROPINFO:
+		return s_dec_dropinfo(m, &out->dropinfo);
 	}
 	return -EPROTO;
 }

@@ -49,6 +49,15 @@
  *           as batches are consumed, far more often than heartbeats, so it has its own message;
  *           PING carries it too so one lost CREDIT cannot stall a session for good.
  *   STOP    either direction: session:uint reason:str
+ *   DROPINFO agent -> coordinator: the names behind drop events (type NB_EV_DROP), which only
+ *           the agent can give: reason numbers, kernel addresses and interface indexes are
+ *           its own kernel's. Sent once per session and key (stack_id, reason, ifindex,
+ *           location) before the EVENTS batch holding the first drop event with that key.
+ *           session:uint stack_id:int reason:uint ifindex:uint location:uint (the key)
+ *           reason_name:str ("NETFILTER_DROP") location_sym:str (opt; "nft_do_chain+0x46f")
+ *           ifname:str (opt; "" when the device is gone or there was none)
+ *           frames:[str] (opt; the stack, innermost first, at most NB_WIRE_MAX_FRAMES of at
+ *           most NB_WIRE_FRAME_MAX bytes: "func+0xoff")
  *   ERROR   either direction: code:int (a positive errno value) message:str session:uint (opt)
  *
  * Session ids are never 0: 0 means "no session" in the optional fields, and a required
@@ -93,6 +102,8 @@
 #define NB_WIRE_MAX_COUNTERS   64
 #define NB_WIRE_MAX_KEYS       64 /* keys in one message map, unknown ones included */
 #define NB_WIRE_EV_FIELDS      28 /* elements of one encoded event */
+#define NB_WIRE_MAX_FRAMES     64  /* stack frames in one DROPINFO */
+#define NB_WIRE_FRAME_MAX      127 /* bytes in one frame or symbol ("func+0xoff") */
 
 /*
  * A control message is at most a few KiB; an agent should cap its socket (ZMQ_MAXMSGSIZE) at
@@ -111,6 +122,7 @@ enum nb_msg_type {
 	NB_MSG_CREDIT,
 	NB_MSG_STOP,
 	NB_MSG_ERROR,
+	NB_MSG_DROPINFO,
 };
 
 /* Strings are NUL-terminated in the structs; the wire carries them without the NUL. */
@@ -210,6 +222,19 @@ struct nb_msg_error {
 	char message[NB_WIRE_STR_MAX + 1];
 };
 
+struct nb_msg_dropinfo {
+	uint64_t session;
+	int32_t stack_id; /* -1: the kernel could not take the stack */
+	uint32_t reason;
+	uint32_t ifindex;
+	uint64_t location;
+	char reason_name[NB_WIRE_NAME_MAX + 1];
+	char location_sym[NB_WIRE_FRAME_MAX + 1];
+	char ifname[NB_WIRE_IFNAME_MAX + 1];
+	uint32_t n_frames;
+	char frames[NB_WIRE_MAX_FRAMES][NB_WIRE_FRAME_MAX + 1];
+};
+
 /*
  * One decoded (or to-be-encoded) message. About 11 KiB because strings and small lists are
  * held inline (so decoding allocates only the event array): keep it off small stacks in loops.
@@ -229,6 +254,7 @@ struct nb_msg {
 		struct nb_msg_credit credit;
 		struct nb_msg_stop stop;
 		struct nb_msg_error error;
+		struct nb_msg_dropinfo dropinfo;
 	};
 };
 

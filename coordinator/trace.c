@@ -30,6 +30,7 @@
 #include "nb_opts.h"
 #include "nb_time.h"
 #include "nb_wire.h"
+#include "trace_drops.h"
 
 #define S_HELLO_TIMEOUT_NS  5000000000ull
 #define S_PING_EVERY_NS	    200000000ull
@@ -123,6 +124,7 @@ struct s_trace {
 	uint64_t json_truncated;
 	int64_t wall_off;
 	struct nb_wbuf wb;
+	struct nb_tdrops *drops; /* each node's drops by packet, and their names */
 	bool text; /* per-packet lines and the report on stdout */
 	/* The per-packet lines' wall clock "HH:MM:SS", and the second it shows. */
 	char line_hms[16];
@@ -394,6 +396,10 @@ static void s_on_events(struct s_trace *t, struct s_node *n, const struct nb_msg
 		int st = nb_flow_stage(&n->spec, e, &key);
 
 		n->events++;
+		if (e->type == NB_EV_DROP) {
+			nb_tdrops_event(t->drops, n->role, &n->spec, e, s_to_ref(n, e->ts_ns));
+			continue;
+		}
 		if (st < 0) {
 			n->unmatched++;
 			continue;
@@ -456,10 +462,14 @@ static int s_handle(struct s_trace *t, struct s_node *n, const void *buf, size_t
 			nb_join_taint(t->join, n->role, 0,
 				      s_to_ref(n, m->started.attach_ns) + n->uncert);
 			n->wm_ref = s_to_ref(n, m->started.attach_ns);
-			for (uint32_t i = 0; i < m->started.n_unattached; i++)
+			for (uint32_t i = 0; i < m->started.n_unattached; i++) {
 				nb_cwarn("node %s could not attach %s: %s", n->name,
 					 m->started.unattached[i].hook,
 					 m->started.unattached[i].reason);
+				if (!strcmp(m->started.unattached[i].hook, "raw_tp/kfree_skb"))
+					nb_tdrops_unattached(t->drops, n->role,
+							     m->started.unattached[i].reason);
+			}
 			n->state = S_RUNNING;
 		}
 		break;
@@ -472,6 +482,14 @@ static int s_handle(struct s_trace *t, struct s_node *n, const void *buf, size_t
 			s_clock_sample(n, m->pong.t_coord, m->pong.t_agent, now);
 		break;
 	case NB_MSG_STATS:
+		for (uint32_t i = 0; i < m->stats.n_counters; i++)
+			if (m->stats.session == t->session &&
+			    !strcmp(m->stats.counters[i].name, "lost_drop_events"))
+				nb_tdrops_lost(t->drops, n->role, m->stats.counters[i].value);
+		break;
+	case NB_MSG_DROPINFO:
+		if (m->dropinfo.session == t->session)
+			nb_tdrops_info(t->drops, n->role, &m->dropinfo);
 		break;
 	case NB_MSG_STOP:
 		if (m->stop.session == t->session && n->state == S_RUNNING)
@@ -545,10 +563,9 @@ static json_t *s_packet_json(const struct s_trace *t, const struct nb_joined *p,
 		if (p->st[i].seen)
 			json_object_set_new(stages, nb_stage_name_chain(i),
 					    json_integer((json_int_t)p->st[i].ts));
-	(void)t;
-	return json_pack("{s:{s:s, s:i, s:i}, s:s, s:o, s:n}", "key", "proto", "icmp", "id",
+	return json_pack("{s:{s:s, s:i, s:i}, s:s, s:o, s:o}", "key", "proto", "icmp", "id",
 			 (int)p->key.k1, "seq", (int)p->key.k2, "status", nb_status_name(st),
-			 "stages", stages, "drop");
+			 "stages", stages, "drop", nb_tdrops_json(t->drops, p, st));
 }
 
 static size_t s_put(char *b, size_t o, const char *s)
@@ -641,8 +658,11 @@ static void s_on_final(const struct nb_joined *p, void *ctx)
 		else
 			t->json_truncated++;
 	}
-	if (t->text)
+	if (t->text) {
 		s_print_line(t, p, st);
+		nb_tdrops_print(t->drops, stdout, p, st,
+				(const char *const[]){t->node[0].name, t->node[1].name});
+	}
 	if (t->count && t->finals >= (uint64_t)t->count)
 		t->done = true;
 }
@@ -996,7 +1016,8 @@ int nb_cmd_trace(int argc, char **argv)
 	jc.reuse_ns = jc.timeout_ns * 4 > 10000000000ull ? jc.timeout_ns * 4 : 10000000000ull;
 	t->join = nb_join_new(&jc, s_on_final, t);
 	t->zctx = zmq_ctx_new();
-	if (!t->join || !t->zctx) {
+	t->drops = nb_tdrops_new();
+	if (!t->join || !t->zctx || !t->drops) {
 		nb_cerr("out of memory");
 		goto out;
 	}
@@ -1073,6 +1094,7 @@ out:
 	if (t->zctx)
 		zmq_ctx_term(t->zctx);
 	nb_join_destroy(&t->join);
+	nb_tdrops_free(&t->drops);
 	json_decref(t->jpackets);
 	nb_wbuf_free(&t->wb);
 	free(t);

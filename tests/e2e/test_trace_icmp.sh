@@ -98,12 +98,23 @@ tests/lab drop --at fab --dir req --seq 2
 one n_req NETWORK_DROP_REQ NETWORK 10
 tests/lab drop --at hvB --dir req --seq 2
 one b_req B_INTERNAL_DROP_REQ NODE_B 12
+# hvB's drop event for that very packet: nft in hvB's bridge as it was forwarded to vnet0.
+drop_of() { jq -c ".packets[] | select(.key.seq==$2) | .drop${3:-}" "$OUT/$1.json"; }
+assert_eq '{"node":"B","seen":true,"reason":"NETFILTER_DROP","interface":"vnet0","location":"nft_do_chain"}' \
+	"$(drop_of b_req 2 ' | {node, seen, reason, interface, location}')" "b_req seq 2 drop"
+assert_eq true "$(drop_of b_req 2 '.stack | any(startswith("__br_forward+0x"))')" "b_req seq 2 drop stack"
+assert_eq null "$(drop_of b_req 1)" "b_req seq 1 (complete) has no drop"
+grep -Eq '^    drop on B \(hvB\): NETFILTER_DROP at nft_do_chain\+0x[0-9a-f]+ on vnet0$' "$OUT/b_req.out" ||
+	fail "b_req: no drop line under seq 2 in the text output"
+grep -A2 'drop on B' "$OUT/b_req.out" | grep -q '^      Stack:$' || fail "b_req: no stack in the text output"
 tests/lab drop --at hvB --dir rep --seq 2
 one b_rep B_INTERNAL_DROP_REP NODE_B 12
 tests/lab drop --at fab --dir rep --seq 2
 one n_rep NETWORK_DROP_REP NETWORK 10
 tests/lab drop --at hvA --dir rep --seq 2
 one a_rep A_INTERNAL_DROP_REP NODE_A 11
+assert_eq '{"node":"A","seen":true,"reason":"NETFILTER_DROP","interface":"vnet0"}' \
+	"$(drop_of a_rep 2 ' | {node, seen, reason, interface}')" "a_rep seq 2 drop"
 
 # The destination ignores echo.
 tests/lab ignore-echo on

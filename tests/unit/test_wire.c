@@ -102,6 +102,7 @@ static uint64_t s_rand(void)
 static const enum nb_msg_type s_types[] = {
     NB_MSG_HELLO, NB_MSG_START, NB_MSG_STARTED, NB_MSG_EVENTS, NB_MSG_STATS,
     NB_MSG_PING,  NB_MSG_PONG,	NB_MSG_CREDIT,	NB_MSG_STOP,   NB_MSG_ERROR,
+    NB_MSG_DROPINFO,
 };
 #define S_NTYPES (sizeof(s_types) / sizeof(s_types[0]))
 
@@ -335,6 +336,36 @@ static void s_sample(struct nb_msg *m, enum nb_msg_type t, bool big)
 			s_strfill(m->error.message, NB_WIRE_STR_MAX, 'e');
 		}
 		break;
+	case NB_MSG_DROPINFO: {
+		struct nb_msg_dropinfo *d = &m->dropinfo;
+
+		d->session = 42;
+		d->stack_id = 6213;
+		d->reason = 12;
+		d->ifindex = 4;
+		d->location = 0xffffffff81a2b3c4ull;
+		strcpy(d->reason_name, "NETFILTER_DROP");
+		strcpy(d->location_sym, "nft_do_chain+0x46f");
+		strcpy(d->ifname, "vnet0");
+		d->n_frames = 3;
+		strcpy(d->frames[0], "sk_skb_reason_drop+0x90");
+		strcpy(d->frames[1], "nft_do_chain+0x46f");
+		strcpy(d->frames[2], "__br_forward+0xe6");
+		if (big) {
+			d->session = UINT64_MAX;
+			d->stack_id = INT32_MIN;
+			d->reason = UINT32_MAX;
+			d->ifindex = UINT32_MAX;
+			d->location = UINT64_MAX;
+			s_strfill(d->reason_name, NB_WIRE_NAME_MAX, 'r');
+			s_strfill(d->location_sym, NB_WIRE_FRAME_MAX, 'l');
+			s_strfill(d->ifname, NB_WIRE_IFNAME_MAX, 'i');
+			d->n_frames = NB_WIRE_MAX_FRAMES;
+			for (int i = 0; i < NB_WIRE_MAX_FRAMES; i++)
+				s_strfill(d->frames[i], NB_WIRE_FRAME_MAX, (char)('a' + i % 26));
+		}
+		break;
+	}
 	}
 }
 
@@ -379,6 +410,9 @@ static void s_assert_equal(const struct nb_msg *a, const struct nb_msg *b)
 		break;
 	case NB_MSG_ERROR:
 		assert_memory_equal(&a->error, &b->error, sizeof(a->error));
+		break;
+	case NB_MSG_DROPINFO:
+		assert_memory_equal(&a->dropinfo, &b->dropinfo, sizeof(a->dropinfo));
 		break;
 	default:
 		fail_msg("unexpected type %d", a->type);
@@ -670,6 +704,13 @@ static void test_roundtrip_minimal(void **state)
 			memset(m->error.message, 0, sizeof(m->error.message));
 			m->error.code = -EIO;
 			break;
+		case NB_MSG_DROPINFO:
+			memset(m->dropinfo.location_sym, 0, sizeof(m->dropinfo.location_sym));
+			memset(m->dropinfo.ifname, 0, sizeof(m->dropinfo.ifname));
+			memset(m->dropinfo.frames, 0, sizeof(m->dropinfo.frames));
+			m->dropinfo.n_frames = 0;
+			m->dropinfo.stack_id = -1;
+			break;
 		default:
 			break;
 		}
@@ -880,8 +921,9 @@ static void test_batch_limit(void **state)
 
 static void test_type_names(void **state)
 {
-	static const char *const want[] = {"HELLO", "START", "STARTED", "EVENTS", "STATS",
-					   "PING",  "PONG",  "CREDIT",	"STOP",	  "ERROR"};
+	static const char *const want[] = {"HELLO", "START",  "STARTED", "EVENTS",
+					   "STATS", "PING",   "PONG",	 "CREDIT",
+					   "STOP",  "ERROR", "DROPINFO"};
 
 	(void)state;
 	for (size_t i = 0; i < S_NTYPES; i++)
@@ -962,6 +1004,18 @@ static void test_encode_rejects(void **state)
 	s_sample(m, NB_MSG_EVENTS, false);
 	m->events.ev = NULL;
 	EXPECT(-EINVAL);
+	s_sample(m, NB_MSG_DROPINFO, false);
+	m->dropinfo.session = 0;
+	EXPECT(-EINVAL);
+	s_sample(m, NB_MSG_DROPINFO, false);
+	m->dropinfo.n_frames = NB_WIRE_MAX_FRAMES + 1;
+	EXPECT(-EMSGSIZE);
+	s_sample(m, NB_MSG_DROPINFO, false);
+	memset(m->dropinfo.frames[1], 'f', sizeof(m->dropinfo.frames[1])); /* unterminated */
+	EXPECT(-EMSGSIZE);
+	s_sample(m, NB_MSG_DROPINFO, false);
+	strcpy(m->dropinfo.frames[2], "tab\there");
+	EXPECT(-EINVAL);
 	memset(m, 0, sizeof(*m));
 	EXPECT(-EINVAL); /* type 0 */
 	m->type = 99;
@@ -988,12 +1042,15 @@ static const char *const s_required[][16] = {
     [NB_MSG_CREDIT] = {"v", "t", "session", "credit"},
     [NB_MSG_STOP] = {"v", "t", "session", "reason"},
     [NB_MSG_ERROR] = {"v", "t", "code", "message"},
+    [NB_MSG_DROPINFO] = {"v", "t", "session", "stack_id", "reason", "ifindex", "location",
+			 "reason_name"},
 };
 
 static const char *const s_optional[][4] = {
     [NB_MSG_HELLO] = {"caps", "clock_ns"}, [NB_MSG_START] = {"netns"},
     [NB_MSG_STARTED] = {"unattached"},	   [NB_MSG_PING] = {"session", "credit"},
     [NB_MSG_PONG] = {"session", "credit"}, [NB_MSG_ERROR] = {"session"},
+    [NB_MSG_DROPINFO] = {"location_sym", "ifname", "frames"},
 };
 
 /* The keys of type t's full sample, as the encoder wrote them. */
@@ -1091,8 +1148,10 @@ static void test_wrong_field_types(void **state)
 			for (enum s_wrong w = 0; w < W_COUNT; w++) {
 				int rc;
 
-				if (w == W_NEG && !strcmp(keys[j], "code"))
-					continue; /* a negative code is a valid int32 */
+				/* A negative code or stack id is a valid int32. */
+				if (w == W_NEG &&
+				    (!strcmp(keys[j], "code") || !strcmp(keys[j], "stack_id")))
+					continue;
 				rc = s_try(t, false, S_REPLACE, keys[j], s_val_wrong, &w, d);
 				if (rc != -EBADMSG)
 					fail_msg("%s.%s as wrong kind %d: got %d",
