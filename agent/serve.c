@@ -34,7 +34,7 @@
 #define S_IDLE_WAKE_NS	     1000000000ull
 
 /* The stage tracer's hooks (nb_tracer.c), announced in HELLO when a trial attach works. */
-static const char *const s_hooks[] = {"raw_tp/netif_receive_skb", "raw_tp/net_dev_start_xmit"};
+static const char *const s_hooks[] = {"tp_btf/netif_receive_skb", "tp_btf/net_dev_start_xmit"};
 
 struct s_opts {
 	const char *listen, *name, *netns, *secret, *auth;

@@ -29,17 +29,16 @@ static __always_inline int nb_stage(struct sk_buff *skb, struct net_device *dev,
 	__u32 ifindex, netns;
 	int rc;
 
-	if (!skb)
+	if (!skb || !dev)
 		return 0;
-	if (!dev)
-		dev = BPF_CORE_READ(skb, dev);
-	if (!dev)
-		return 0;
-	ifindex = BPF_CORE_READ(dev, ifindex);
-	/* Cheapest checks first: most packets on a hypervisor are on other devices. */
+	/*
+	 * Every packet of every namespace passes here, so the checks that reject most of them
+	 * come first and are plain BTF loads (tp_btf), not helper calls.
+	 */
+	ifindex = dev->ifindex;
 	if (!nb_ifindex_ok(f, ifindex))
 		return 0;
-	netns = nb_netns_of(skb, dev);
+	netns = dev->nd_net.net->ns.inum;
 	if (f->netns && f->netns != netns)
 		return 0;
 	rc = nb_parse_skb(skb, dev, hook == NB_HOOK_TX, &ethertype, &p);
@@ -71,14 +70,14 @@ static __always_inline int nb_stage(struct sk_buff *skb, struct net_device *dev,
 	return 0;
 }
 
-SEC("raw_tp/netif_receive_skb")
+SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(nb_rx, struct sk_buff *skb)
 {
-	return nb_stage(skb, NULL, NB_HOOK_RX);
+	return nb_stage(skb, skb->dev, NB_HOOK_RX);
 }
 
 /* Contents at start_xmit: at net_dev_xmit the driver already ran and veth handed the skb on. */
-SEC("raw_tp/net_dev_start_xmit")
+SEC("tp_btf/net_dev_start_xmit")
 int BPF_PROG(nb_tx, struct sk_buff *skb, struct net_device *dev)
 {
 	return nb_stage(skb, dev, NB_HOOK_TX);
