@@ -39,7 +39,7 @@ static const char *const s_hooks[] = {"tp_btf/netif_receive_skb", "tp_btf/net_de
 struct s_opts {
 	const char *listen, *name, *netns, *secret, *auth;
 	bool insecure, verbose;
-	long max_sessions, lease_ms, offset_ms;
+	long max_sessions, lease_ms, offset_ms, synth_pps;
 };
 
 static void s_help(FILE *f)
@@ -63,6 +63,9 @@ static void s_help(FILE *f)
 	    "                               100..60000 (default 3000)\n"
 	    "      --test-clock-offset-ms MS\n"
 	    "                               TESTING ONLY: add MS to every reported timestamp\n"
+	    "      --test-synthetic-pps N   TESTING ONLY: sessions make up N ICMP echoes a second\n"
+	    "                               (4 stage events each) in place of traced ones; the\n"
+	    "                               probes stay attached, their events unread\n"
 	    "  -v, --verbose                libbpf debug output\n"
 	    "  -h, --help                   this text\n",
 	    S_MAX_SESSIONS);
@@ -99,7 +102,7 @@ static bool s_name_ok(const char *n)
 /* 0 to run, -1 after --help, else an exit code after a one-line error. */
 static int s_parse(int argc, char **argv, struct s_opts *o)
 {
-	enum { O_NETNS = 256, O_SECRET, O_AUTH, O_INSECURE, O_MAXS, O_LEASE, O_OFFSET };
+	enum { O_NETNS = 256, O_SECRET, O_AUTH, O_INSECURE, O_MAXS, O_LEASE, O_OFFSET, O_SYNTH };
 	static const struct option lopts[] = {
 	    {"listen", required_argument, NULL, 'l'},
 	    {"name", required_argument, NULL, 'n'},
@@ -110,6 +113,7 @@ static int s_parse(int argc, char **argv, struct s_opts *o)
 	    {"max-sessions", required_argument, NULL, O_MAXS},
 	    {"lease-ms", required_argument, NULL, O_LEASE},
 	    {"test-clock-offset-ms", required_argument, NULL, O_OFFSET},
+	    {"test-synthetic-pps", required_argument, NULL, O_SYNTH},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -151,6 +155,9 @@ static int s_parse(int argc, char **argv, struct s_opts *o)
 		case O_OFFSET:
 			rc = s_num("--test-clock-offset-ms", optarg, -86400000L, 86400000L,
 				   &o->offset_ms);
+			break;
+		case O_SYNTH:
+			rc = s_num("--test-synthetic-pps", optarg, 1, 10000000L, &o->synth_pps);
 			break;
 		case 'v':
 			o->verbose = true;
@@ -687,6 +694,7 @@ int nb_serve(int argc, char **argv)
 	}
 	srv.node = o.name;
 	srv.off_ns = (int64_t)o.offset_ms * 1000000;
+	srv.synth_pps = (uint64_t)o.synth_pps;
 	srv.lease_ns = (uint64_t)o.lease_ms * 1000000;
 	srv.max_sessions = (uint32_t)o.max_sessions;
 	srv.def_netns = o.netns;
@@ -704,6 +712,9 @@ int nb_serve(int argc, char **argv)
 	if (o.offset_ms)
 		nb_srv_log(&srv, "TESTING: every reported timestamp is offset by %ld ms",
 			   o.offset_ms);
+	if (o.synth_pps)
+		nb_srv_log(&srv, "TESTING: sessions make up %ld ICMP echoes/s instead of tracing",
+			   o.synth_pps);
 	nb_bpf_setup(o.verbose);
 	nb_install_signals();
 	s_probe_caps(&srv);

@@ -5,6 +5,7 @@
  * serve.c       options, sockets, the poll loop, message dispatch
  * serve_sess.c  one session: its tracer, event batches, credit, bounded queue, stats, lease
  * serve_zap.c   CURVE keys and the ZAP handler that admits only authorised coordinators
+ * serve_synth.c TESTING ONLY: synthetic events in place of the ring (--test-synthetic-pps)
  *
  * Only serve_zap.c sees the key API, and it does not need agent.h: it touches no BPF.
  */
@@ -70,6 +71,14 @@ struct nb_qbatch {
 
 struct nb_srv;
 
+/* --test-synthetic-pps: ICMP echoes made up at a fixed rate instead of read from the ring. */
+struct nb_synth {
+	uint64_t pps;	       /* 0: off, the session reads its ring buffer */
+	uint64_t first, made;  /* packet k is due at k / pps on the raw clock; seq = k % 65536 */
+	uint64_t max_lag_ns;   /* the longest a due packet waited to be made */
+	struct nb_event ev[4]; /* one per local stage, NB_REQ_RX .. NB_REP_TX */
+};
+
 struct nb_sess {
 	bool used;
 	uint64_t id;
@@ -99,11 +108,13 @@ struct nb_sess {
 
 	uint64_t events_read, events_sent, batches_sent, lost_queue;
 	struct nb_sdrop *drop; /* drop attribution; NULL when it could not attach */
+	struct nb_synth syn;
 };
 
 struct nb_srv {
 	const char *node;
-	int64_t off_ns; /* --test-clock-offset-ms */
+	int64_t off_ns;	    /* --test-clock-offset-ms */
+	uint64_t synth_pps; /* --test-synthetic-pps, 0 = off */
 	uint64_t lease_ns;
 	uint32_t max_sessions;
 	const char *def_netns; /* --netns, NULL = own */
@@ -149,6 +160,15 @@ void nb_sess_add_credit(struct nb_sess *s, uint32_t credit);
 void nb_sess_stop(struct nb_sess *s, const char *reason, const char *log_why);
 /* The ring's fd to poll, or -1 while a batch is open and the ring is drained on a timer. */
 int nb_sess_poll_fd(const struct nb_sess *s);
+
+/* serve_synth.c. -EPROTONOSUPPORT for a flow that is not ICMP. */
+int nb_synth_init(struct nb_synth *y, const struct nb_flow_spec *spec, uint32_t netns,
+		  uint64_t session, uint64_t pps, uint64_t now);
+/* Makes the packets due by now (at most a bounded number) through fn; returns the events. */
+int nb_synth_run(struct nb_synth *y, uint64_t now, int (*fn)(const struct nb_event *e, void *ctx),
+		 void *ctx);
+/* When the next packet is due. */
+uint64_t nb_synth_next(const struct nb_synth *y);
 
 /* serve_drop.c: drop attribution of a session (see there). */
 /* Attaches the drop tracer; -errno with err set, and the session runs without it. */

@@ -187,7 +187,7 @@ int nb_sess_on_event(const struct nb_event *e, void *ctx)
 static void s_drain(struct nb_sess *s)
 {
 	uint64_t t0 = nb_mono_ns();
-	int rc = nb_tracer_poll(s->tr, 0);
+	int rc = s->syn.pps ? nb_synth_run(&s->syn, t0, s_on_event, s) : nb_tracer_poll(s->tr, 0);
 
 	if (rc < 0) {
 		/* The watermark stays put, so the coordinator waits rather than misjudges. */
@@ -196,6 +196,12 @@ static void s_drain(struct nb_sess *s)
 				   (unsigned long long)s->id, strerror(-rc));
 		return;
 	}
+	/*
+	 * A synthetic source that fell behind has yet to make the packets due since its next one:
+	 * the other agent has made them, and the coordinator must wait for this one's copies.
+	 */
+	if (s->syn.pps && nb_synth_next(&s->syn) < t0)
+		t0 = nb_synth_next(&s->syn);
 	if (t0 > NB_SRV_WM_SLACK_NS && t0 - NB_SRV_WM_SLACK_NS > s->wm_ns)
 		s->wm_ns = t0 - NB_SRV_WM_SLACK_NS;
 }
@@ -366,6 +372,11 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	spec.n_rx = st->n_rx;
 	spec.n_tx = st->n_tx;
 	nb_flow_filter(&spec, ns.inum, &cfg.filter);
+	if (srv->synth_pps && spec.proto != IPPROTO_ICMP && spec.proto != IPPROTO_ICMPV6) {
+		nb_srv_error(srv, peer, EPROTONOSUPPORT, sid,
+			     "--test-synthetic-pps makes ICMP sessions only");
+		goto out;
+	}
 
 	for (uint32_t i = 0; i < srv->max_sessions && !s; i++)
 		if (!srv->sess[i].used)
@@ -416,6 +427,12 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 		snprintf(sd->unattached[0].reason, sizeof(sd->unattached[0].reason), "%s", err);
 	}
 	nb_srv_send_msg(srv, peer);
+	/*
+	 * The probes stay attached as in any session, only their rings are left unread. Packets
+	 * start now, once everything is attached, so that attaching does not count as lag.
+	 */
+	if (srv->synth_pps)
+		nb_synth_init(&s->syn, &spec, cfg.filter.netns, sid, srv->synth_pps, nb_mono_ns());
 
 	s_iflist(rxs, sizeof(rxs), st->rx_ifs, spec.rx_if, spec.n_rx);
 	s_iflist(txs, sizeof(txs), st->tx_ifs, spec.tx_if, spec.n_tx);
@@ -449,7 +466,8 @@ void nb_sess_add_credit(struct nb_sess *s, uint32_t credit)
  */
 int nb_sess_poll_fd(const struct nb_sess *s)
 {
-	return s->open ? -1 : nb_tracer_fd(s->tr);
+	/* A synthetic session never reads its ring: its fd would stay ready for good. */
+	return s->open || s->syn.pps ? -1 : nb_tracer_fd(s->tr);
 }
 
 uint64_t nb_sess_tick(struct nb_sess *s, uint64_t now)
@@ -473,6 +491,9 @@ uint64_t nb_sess_tick(struct nb_sess *s, uint64_t now)
 		next = now + NB_SRV_DRAIN_NS;
 	if (!s->open && s->credit && !s->q_len && s->last_batch_ns + NB_SRV_EMPTY_IVL_NS < next)
 		next = s->last_batch_ns + NB_SRV_EMPTY_IVL_NS;
+	/* No ring fd wakes a synthetic session: its next packet does. */
+	if (s->syn.pps && !s->open && nb_synth_next(&s->syn) < next)
+		next = nb_synth_next(&s->syn);
 	/* Credit but a full socket: nothing will wake us when it drains, so look again soon. */
 	if (s->q_len && s->credit && now + 5000000ull < next)
 		next = now + 5000000ull;
@@ -511,6 +532,11 @@ void nb_sess_stop(struct nb_sess *s, const char *reason, const char *log_why)
 		   (unsigned long long)s->id, log_why, s->peer_desc,
 		   (unsigned long long)s->events_sent, (unsigned long long)s->batches_sent,
 		   (unsigned long long)lost_ring, (unsigned long long)s->lost_queue);
+	if (s->syn.pps)
+		nb_srv_log(srv, "session %llu: synthetic: %llu packets at %llu/s, max lag %.3f ms",
+			   (unsigned long long)s->id,
+			   (unsigned long long)(s->syn.made - s->syn.first),
+			   (unsigned long long)s->syn.pps, (double)s->syn.max_lag_ns / 1e6);
 	nb_wbuf_free(&s->buf);
 	free(s->q);
 	memset(s, 0, sizeof(*s));
