@@ -30,6 +30,7 @@ declare -A TITLE=(
 	[join]="Join engine alone (issue 3)"
 	[transport]="Agent to coordinator transport (issue 3)"
 )
+BENCHES+=(drop) LAB_BENCHES+="drop " LIMIT[drop]=80 TITLE[drop]="eth_drop: overhead and drops at a high rate (issue 5)"
 
 if [ $# -gt 0 ]; then
 	for n in "$@"; do
