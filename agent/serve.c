@@ -11,7 +11,6 @@
 #include "serve.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,53 +37,50 @@ static const char *const s_hooks[] = {"tp_btf/netif_receive_skb", "tp_btf/net_de
 
 struct s_opts {
 	const char *listen, *name, *netns, *secret, *auth;
-	bool insecure, verbose;
+	bool insecure, verbose, help;
 	long max_sessions, lease_ms, offset_ms, synth_pps;
 };
 
+#define S_O(f) offsetof(struct s_opts, f)
+
+static const struct nb_optdef s_optdefs[] = {
+	{"listen", NB_OPTK_STR, S_O(listen), 0, 0, "ENDPOINT",
+	 "ZeroMQ endpoint to bind, e.g. tcp://0.0.0.0:7070 (tcp://127.0.0.1:* picks a free port; "
+	 "printed as 'listening on ENDPOINT')",
+	 true},
+	{"name", NB_OPTK_STR, S_O(name), 0, 0, "NODE", "this node's name in replies and logs", true},
+	{"netns", NB_OPTK_STR, S_O(netns), 0, 0, "NAME|PATH",
+	 "namespace traced when a session names none", false},
+	{"secret-key", NB_OPTK_STR, S_O(secret), 0, 0, "FILE",
+	 "this agent's CURVE secret key (netblame keygen)", false},
+	{"authorized-keys", NB_OPTK_STR, S_O(auth), 0, 0, "FILE",
+	 "coordinator public keys allowed to connect", false},
+	{"insecure", NB_OPTK_FLAG, S_O(insecure), 0, 0, NULL,
+	 "no encryption or authentication (labs only)", false},
+	{"max-sessions", NB_OPTK_LONG, S_O(max_sessions), 1, S_MAX_SESSIONS, "N",
+	 "concurrent sessions (default 4)", false},
+	{"lease-ms", NB_OPTK_LONG, S_O(lease_ms), 100, 60000, "MS",
+	 "end a session MS after its coordinator fell silent (default 3000)", false},
+	{"test-clock-offset-ms", NB_OPTK_LONG, S_O(offset_ms), -86400000L, 86400000L, "MS",
+	 "TESTING ONLY: add MS to every reported timestamp", false},
+	{"test-synthetic-pps", NB_OPTK_LONG, S_O(synth_pps), 1, 10000000L, "N",
+	 "TESTING ONLY: sessions make up N ICMP echoes a second (4 stage events each) in place "
+	 "of traced ones; the probes stay attached, their events unread",
+	 false},
+	{"verbose", NB_OPTK_FLAG, S_O(verbose), 0, 0, NULL, "libbpf debug output", false},
+	{"help", NB_OPTK_FLAG, S_O(help), 0, 0, NULL, "this text", false},
+};
+#define S_NOPTDEFS (sizeof(s_optdefs) / sizeof(s_optdefs[0]))
+
 static void s_help(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: netblame-agent serve --listen ENDPOINT --name NODE [--netns NAME|PATH]\n"
-	    "         (--insecure | --secret-key FILE --authorized-keys FILE)\n"
-	    "         [--max-sessions N] [--lease-ms MS]\n"
-	    "Runs tracing sessions for netblame coordinators over ZeroMQ.\n\n"
-	    "  -l, --listen ENDPOINT        ZeroMQ endpoint to bind, e.g. tcp://0.0.0.0:7070\n"
-	    "                               (tcp://127.0.0.1:* picks a free port; the bound\n"
-	    "                               endpoint is printed as 'listening on ENDPOINT')\n"
-	    "  -n, --name NODE              this node's name in replies and log lines\n"
-	    "      --netns NAME|PATH        namespace traced when a session names none\n"
-	    "      --secret-key FILE        this agent's CURVE secret key (netblame keygen)\n"
-	    "      --authorized-keys FILE   coordinator public keys allowed to connect\n"
-	    "      --insecure               no encryption or authentication (labs only)\n"
-	    "      --max-sessions N         concurrent sessions, 1..%d (default 4)\n"
-	    "      --lease-ms MS            end a session MS after its coordinator fell silent,\n"
-	    "                               100..60000 (default 3000)\n"
-	    "      --test-clock-offset-ms MS\n"
-	    "                               TESTING ONLY: add MS to every reported timestamp\n"
-	    "      --test-synthetic-pps N   TESTING ONLY: sessions make up N ICMP echoes a second\n"
-	    "                               (4 stage events each) in place of traced ones; the\n"
-	    "                               probes stay attached, their events unread\n"
-	    "  -v, --verbose                libbpf debug output\n"
-	    "  -h, --help                   this text\n",
-	    S_MAX_SESSIONS);
+	fprintf(f, "usage: netblame-agent serve --listen ENDPOINT --name NODE [--netns NAME|PATH]\n"
+		   "         (--insecure | --secret-key FILE --authorized-keys FILE)\n"
+		   "         [--max-sessions N] [--lease-ms MS]\n"
+		   "Runs tracing sessions for netblame coordinators over ZeroMQ.\n\n");
+	nb_opts_help_table(f, s_optdefs, S_NOPTDEFS);
 }
 
-static int s_num(const char *opt, const char *arg, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < min || v > max) {
-		nb_err("invalid %s '%s' (an integer from %ld to %ld)", opt, arg, min, max);
-		return NB_EXIT_USAGE;
-	}
-	*out = v;
-	return 0;
-}
 
 /* Printable, no spaces: it prefixes every log line and goes to coordinators' terminals. */
 static bool s_name_ok(const char *n)
@@ -102,82 +98,19 @@ static bool s_name_ok(const char *n)
 /* 0 to run, -1 after --help, else an exit code after a one-line error. */
 static int s_parse(int argc, char **argv, struct s_opts *o)
 {
-	enum { O_NETNS = 256, O_SECRET, O_AUTH, O_INSECURE, O_MAXS, O_LEASE, O_OFFSET, O_SYNTH };
-	static const struct option lopts[] = {
-	    {"listen", required_argument, NULL, 'l'},
-	    {"name", required_argument, NULL, 'n'},
-	    {"netns", required_argument, NULL, O_NETNS},
-	    {"secret-key", required_argument, NULL, O_SECRET},
-	    {"authorized-keys", required_argument, NULL, O_AUTH},
-	    {"insecure", no_argument, NULL, O_INSECURE},
-	    {"max-sessions", required_argument, NULL, O_MAXS},
-	    {"lease-ms", required_argument, NULL, O_LEASE},
-	    {"test-clock-offset-ms", required_argument, NULL, O_OFFSET},
-	    {"test-synthetic-pps", required_argument, NULL, O_SYNTH},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
-	int c, rc;
+	char err[256];
 
 	memset(o, 0, sizeof(*o));
 	o->max_sessions = 4;
 	o->lease_ms = 3000;
-	opterr = 0; /* our own one-line messages instead of getopt's */
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":l:n:vh", lopts, NULL)) != -1) {
-		rc = 0;
-		switch (c) {
-		case 'l':
-			o->listen = optarg;
-			break;
-		case 'n':
-			o->name = optarg;
-			break;
-		case O_NETNS:
-			o->netns = optarg;
-			break;
-		case O_SECRET:
-			o->secret = optarg;
-			break;
-		case O_AUTH:
-			o->auth = optarg;
-			break;
-		case O_INSECURE:
-			o->insecure = true;
-			break;
-		case O_MAXS:
-			rc = s_num("--max-sessions", optarg, 1, S_MAX_SESSIONS, &o->max_sessions);
-			break;
-		case O_LEASE:
-			rc = s_num("--lease-ms", optarg, 100, 60000, &o->lease_ms);
-			break;
-		case O_OFFSET:
-			rc = s_num("--test-clock-offset-ms", optarg, -86400000L, 86400000L,
-				   &o->offset_ms);
-			break;
-		case O_SYNTH:
-			rc = s_num("--test-synthetic-pps", optarg, 1, 10000000L, &o->synth_pps);
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-			s_help(stdout);
-			return -1;
-		case ':':
-			nb_err("option '%s' needs a value (see --help)", argv[optind - 1]);
-			return NB_EXIT_USAGE;
-		default:
-			nb_err("unknown option '%s' (see --help)", argv[optind - 1]);
-			return NB_EXIT_USAGE;
-		}
-		if (rc)
-			return rc;
-	}
-	if (optind < argc) {
-		nb_err("unexpected argument '%s' (see --help)", argv[optind]);
+	if (nb_opts_parse_table(s_optdefs, S_NOPTDEFS, argc, argv, 1, o, &o->help, err,
+				sizeof(err))) {
+		nb_err("%s (see --help)", err);
 		return NB_EXIT_USAGE;
+	}
+	if (o->help) {
+		s_help(stdout);
+		return -1;
 	}
 	if (!o->listen || !o->listen[0]) {
 		nb_err("--listen ENDPOINT is required (see --help)");
