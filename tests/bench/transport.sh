@@ -247,11 +247,12 @@ runs in the root namespace on lo, under the test lock:
 | after | 649 and 649 ns/event, 52 % of a CPU; no loss | 626 and 630 ns/event, 63 % of a CPU; no loss |
 
 Where the CPU goes now (perf, 100k packets/s per agent). Coordinator: decoding EVENTS
-(\`s_walk\`, \`s_peek\`, \`nb_wire_decode\` in common/nb_wire.c) 53 %, the join about 15 %, the
-per-packet line 5 %. Agent: msgpack encoding through a write callback per field (\`s_write\`
-and the memmove under it) about 55 %, \`s_pack_event\` 6 %. Both are the codec, unchanged
-here: packing an event into a local buffer and appending it once, and decoding the fixed-layout
-event array in one pass, are the next steps should more than ~1M events/s on two CPUs be needed.
+(\`s_walk\`, \`s_peek\`, \`nb_wire_decode\` in common/nb_wire.c) about 50 %, the join
+about 15 %, the per-packet line 5 %. Agent: msgpack encoding through a write callback per
+field (\`s_write\` and the memmove under it) about 60 %, \`s_pack_event\` 6 %. Both are the
+codec, unchanged here: packing an event into a local buffer and appending it once, and decoding
+the fixed-layout event array in one pass, are the next steps should more than ~1M events/s on
+two CPUs be needed.
 EOF
 } >"$BENCH_OUT/transport.md"
 exit 0
