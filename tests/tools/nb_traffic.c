@@ -18,7 +18,14 @@
  *   nb_traffic tcp-send --dst ADDR --port P --bytes N [--timeout S]
  *       writes exactly N bytes of a known pattern, shuts down its side and waits until the
  *       receiver closes, so seconds= covers delivery, not just the local send buffer.
+ *       --seq-file F: once connected, writes the sequence number of the first byte it will send
+ *       to F and sends only after F was removed, so a test can aim a drop at an exact segment.
  *       -> bytes= seconds= mbps= cpu_s=
+ *   nb_traffic udp-ids --dst ADDR --port P --ip-id N [--count C] [--size S] [--mtu M] [--sport P]
+ *       C datagrams (default 1) of S payload bytes (default 64) with the IP IDs N, N+1, ...,
+ *       through a raw socket, so a test can drop or find exactly one (`nft ... ip id N`). A
+ *       datagram bigger than --mtu (default 1500) is sent as fragments made here. IPv4 only.
+ *       -> sent= fragments= first_id= last_id= cpu_s=
  *   nb_traffic tcp-recv --port P [--bind ADDR] [--timeout S]
  *       accepts one connection, reads until the sender closes, checks the pattern.
  *       -> bytes= corrupt= seconds= mbps= cpu_s=
@@ -58,7 +65,7 @@
 #define RCVBUF_BYTES   (8 << 20)
 #define SEND_ERR_LIMIT 100000 /* consecutive failed sendmmsg calls before giving up */
 
-enum cmd { C_UDP_SEND, C_UDP_RECV, C_TCP_SEND, C_TCP_RECV };
+enum cmd { C_UDP_SEND, C_UDP_RECV, C_TCP_SEND, C_TCP_RECV, C_UDP_IDS };
 
 /* Which options each command takes; anything else is a usage error, not silently ignored. */
 enum {
@@ -74,6 +81,10 @@ enum {
 	O_BYTES = 1 << 9,
 	O_TIMEOUT = 1 << 10,
 	O_PIDFILE = 1 << 11,
+	O_IP_ID = 1 << 12,
+	O_MTU = 1 << 13,
+	O_SPORT = 1 << 14,
+	O_SEQ_FILE = 1 << 15,
 };
 
 static const struct {
@@ -84,8 +95,11 @@ static const struct {
 		    O_DST | O_PORT},
     [C_UDP_RECV] = {"udp-recv", O_PORT | O_DURATION | O_BIND | O_WAIT | O_PIDFILE,
 		    O_PORT | O_DURATION},
-    [C_TCP_SEND] = {"tcp-send", O_DST | O_PORT | O_BYTES | O_TIMEOUT, O_DST | O_PORT | O_BYTES},
+    [C_TCP_SEND] = {"tcp-send", O_DST | O_PORT | O_BYTES | O_TIMEOUT | O_SEQ_FILE,
+		    O_DST | O_PORT | O_BYTES},
     [C_TCP_RECV] = {"tcp-recv", O_PORT | O_BIND | O_TIMEOUT | O_PIDFILE, O_PORT},
+    [C_UDP_IDS] = {"udp-ids", O_DST | O_PORT | O_SIZE | O_COUNT | O_IP_ID | O_MTU | O_SPORT,
+		   O_DST | O_PORT | O_IP_ID},
 };
 
 struct opts {
@@ -99,6 +113,9 @@ struct opts {
 	uint64_t count, rate, bytes;
 	unsigned int batch;
 	const char *pidfile;
+	uint16_t ip_id, sport;
+	unsigned int mtu;
+	const char *seq_file;
 };
 
 static volatile sig_atomic_t s_stop;
@@ -139,8 +156,10 @@ static const char s_usage_text[] =
     "usage: nb_traffic udp-send --dst ADDR --port P [--size N] (--duration S | --count N)\n"
     "                           [--rate PPS] [--batch N]\n"
     "       nb_traffic udp-recv --port P --duration S [--bind ADDR] [--wait S] [--pidfile F]\n"
-    "       nb_traffic tcp-send --dst ADDR --port P --bytes N [--timeout S]\n"
+    "       nb_traffic tcp-send --dst ADDR --port P --bytes N [--timeout S] [--seq-file F]\n"
     "       nb_traffic tcp-recv --port P [--bind ADDR] [--timeout S] [--pidfile F]\n"
+    "       nb_traffic udp-ids --dst ADDR --port P --ip-id N [--count C] [--size S] [--mtu M]\n"
+    "                          [--sport P]\n"
     "Ends with one key=value line on stdout. Addresses are numeric IPv4 or IPv6.\n";
 
 static void s_usage(FILE *f)
@@ -456,6 +475,150 @@ static unsigned char *s_pattern(void)
 	return p;
 }
 
+/*
+ * The sequence number of the next byte to send, read the way checkpointing tools read it (TCP
+ * repair mode, root only), published in --seq-file; then wait until the file is gone.
+ */
+static int s_publish_seq(int fd, const struct opts *o)
+{
+	int on = 1, off = -1 /* TCP_REPAIR_OFF_NO_WP: no window probe */, q = TCP_SEND_QUEUE;
+	uint64_t t_end = s_now_ns() + (uint64_t)(o->timeout * 1e9);
+	unsigned int seq;
+	socklen_t sl = sizeof(seq);
+	FILE *f;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, &seq, &sl))
+		return s_err("reading the sequence number (TCP_REPAIR needs root): %s",
+			     strerror(errno));
+	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off))) {
+		off = 0;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off)))
+			return s_err("leaving TCP repair mode: %s", strerror(errno));
+	}
+	f = fopen(o->seq_file, "w");
+	if (!f || fprintf(f, "%u\n", seq) < 0 || fclose(f))
+		return s_err("cannot write %s: %s", o->seq_file, strerror(errno));
+	while (access(o->seq_file, F_OK) == 0) {
+		if (s_stop || s_now_ns() > t_end)
+			return s_err("%s was not removed within --timeout", o->seq_file);
+		usleep(10000);
+	}
+	return 0;
+}
+
+static uint16_t s_csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static uint32_t s_csum_add(uint32_t sum, const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+/*
+ * UDP datagrams with chosen IP IDs. Only a raw socket with our own IP header sets the ID; the
+ * kernel still fills in the header checksum. Fragments are cut here at multiples of 8 bytes.
+ */
+static int s_udp_ids(const struct opts *o)
+{
+	struct sockaddr_in dst = *(const struct sockaddr_in *)&o->addr, src;
+	size_t dlen = 8 + o->size, unit = ((o->mtu - 20) / 8) * 8;
+	uint64_t sent = 0, frags = 0;
+	socklen_t sl = sizeof(src);
+	unsigned char *dg, *pkt;
+	int fd, rc = 0;
+
+	if (o->addr.ss_family != AF_INET)
+		return s_err("udp-ids is IPv4 only (IPv6 has no IP ID in its header)");
+	/* the source address the route picks, for the header and the UDP checksum */
+	dst.sin_port = htons(o->port);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&dst, sizeof(dst)) ||
+	    getsockname(fd, (struct sockaddr *)&src, &sl)) {
+		rc = s_err("no route to the destination: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	close(fd);
+	dst.sin_port = 0;
+	fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (fd < 0)
+		return s_err("raw socket (needs root): %s", strerror(errno));
+	dg = malloc(dlen);
+	pkt = malloc(20 + (dlen < unit ? dlen : unit));
+	if (!dg || !pkt) {
+		rc = s_err("out of memory");
+		goto out;
+	}
+	for (uint64_t i = 0; i < (o->count ? o->count : 1) && !s_stop; i++) {
+		uint16_t id = (uint16_t)(o->ip_id + i), sp = o->sport ? o->sport : 40000;
+		uint32_t sum;
+
+		memset(dg, 0, 8);
+		dg[0] = (unsigned char)(sp >> 8);
+		dg[1] = (unsigned char)sp;
+		dg[2] = (unsigned char)(o->port >> 8);
+		dg[3] = (unsigned char)o->port;
+		dg[4] = (unsigned char)(dlen >> 8);
+		dg[5] = (unsigned char)dlen;
+		for (size_t k = 8; k < dlen; k++)
+			dg[k] = (unsigned char)((k - 8 + i) % PATTERN_PERIOD);
+		/* pseudo header: addresses, protocol, length */
+		sum = s_csum_add(0, (const unsigned char *)&src.sin_addr, 4);
+		sum = s_csum_add(sum, (const unsigned char *)&dst.sin_addr, 4);
+		sum += IPPROTO_UDP + (uint32_t)dlen;
+		sum = s_csum_fold(s_csum_add(sum, dg, dlen));
+		dg[6] = (unsigned char)(sum >> 8);
+		dg[7] = (unsigned char)sum;
+		if (!dg[6] && !dg[7])
+			dg[6] = dg[7] = 0xff;
+		for (size_t off = 0; off < dlen;) {
+			size_t chunk = dlen - off > unit ? unit : dlen - off;
+			uint16_t fo = (uint16_t)(off / 8) | (off + chunk < dlen ? 0x2000 : 0);
+
+			memset(pkt, 0, 20);
+			pkt[0] = 0x45;
+			pkt[2] = (unsigned char)((20 + chunk) >> 8);
+			pkt[3] = (unsigned char)(20 + chunk);
+			pkt[4] = (unsigned char)(id >> 8);
+			pkt[5] = (unsigned char)id;
+			pkt[6] = (unsigned char)(fo >> 8);
+			pkt[7] = (unsigned char)fo;
+			pkt[8] = 64;
+			pkt[9] = IPPROTO_UDP;
+			memcpy(pkt + 12, &src.sin_addr, 4);
+			memcpy(pkt + 16, &dst.sin_addr, 4);
+			memcpy(pkt + 20, dg + off, chunk);
+			if (sendto(fd, pkt, 20 + chunk, 0, (struct sockaddr *)&dst,
+				   sizeof(dst)) < 0) {
+				rc = s_err("sendto: %s", strerror(errno));
+				goto out;
+			}
+			frags++;
+			off += chunk;
+		}
+		sent++;
+	}
+out:
+	printf("sent=%llu fragments=%llu first_id=%u last_id=%u cpu_s=%.3f\n",
+	       (unsigned long long)sent, (unsigned long long)frags, o->ip_id,
+	       (unsigned)(uint16_t)(o->ip_id + (sent ? sent - 1 : 0)), s_cpu_sec());
+	close(fd);
+	free(dg);
+	free(pkt);
+	return rc;
+}
+
 static int s_tcp_send(const struct opts *o)
 {
 	uint64_t off = 0, t0, t1;
@@ -468,6 +631,11 @@ static int s_tcp_send(const struct opts *o)
 		return s_err("out of memory");
 	fd = s_connected_socket(o, SOCK_STREAM);
 	if (fd < 0) {
+		free(pat);
+		return 1;
+	}
+	if (o->seq_file && s_publish_seq(fd, o)) {
+		close(fd);
 		free(pat);
 		return 1;
 	}
@@ -604,6 +772,10 @@ static int s_parse(int argc, char **argv, struct opts *o)
 	    {"bytes", required_argument, NULL, O_BYTES},
 	    {"timeout", required_argument, NULL, O_TIMEOUT},
 	    {"pidfile", required_argument, NULL, O_PIDFILE},
+	    {"ip-id", required_argument, NULL, O_IP_ID},
+	    {"mtu", required_argument, NULL, O_MTU},
+	    {"sport", required_argument, NULL, O_SPORT},
+	    {"seq-file", required_argument, NULL, O_SEQ_FILE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -614,7 +786,7 @@ static int s_parse(int argc, char **argv, struct opts *o)
 
 	if (argc < 2) {
 		fprintf(stderr, "nb_traffic: no command given (udp-send, udp-recv, tcp-send, "
-				"tcp-recv; --help)\n");
+				"tcp-recv, udp-ids; --help)\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -627,12 +799,13 @@ static int s_parse(int argc, char **argv, struct opts *o)
 	if (k == sizeof(s_cmds) / sizeof(s_cmds[0])) {
 		fprintf(stderr,
 			"nb_traffic: unknown command '%s' (udp-send, udp-recv, tcp-send, "
-			"tcp-recv)\n",
+			"tcp-recv, udp-ids)\n",
 			argv[1]);
 		return 2;
 	}
 	o->cmd = (enum cmd)k;
 	o->size = 64;
+	o->mtu = 1500;
 	o->batch = 64;
 	o->wait = 10;
 	o->timeout = 10;
@@ -704,6 +877,24 @@ static int s_parse(int argc, char **argv, struct opts *o)
 			if (s_parse_u64(optarg, 0, UINT64_MAX / 2, &o->bytes))
 				return s_bad("bytes", optarg, "want a byte count");
 			break;
+		case O_IP_ID:
+			if (s_parse_u64(optarg, 0, 65535, &v))
+				return s_bad("ip-id", optarg, "want 0..65535");
+			o->ip_id = (uint16_t)v;
+			break;
+		case O_MTU:
+			if (s_parse_u64(optarg, 68, 65535, &v))
+				return s_bad("mtu", optarg, "want 68..65535");
+			o->mtu = (unsigned int)v;
+			break;
+		case O_SPORT:
+			if (s_parse_u64(optarg, 1, 65535, &v))
+				return s_bad("sport", optarg, "want 1..65535");
+			o->sport = (uint16_t)v;
+			break;
+		case O_SEQ_FILE:
+			o->seq_file = optarg;
+			break;
 		case O_PIDFILE:
 			o->pidfile = optarg;
 			break;
@@ -759,6 +950,9 @@ int main(int argc, char **argv)
 		break;
 	case C_TCP_SEND:
 		rc = s_tcp_send(&o);
+		break;
+	case C_UDP_IDS:
+		rc = s_udp_ids(&o);
 		break;
 	case C_TCP_RECV:
 		rc = s_tcp_recv(&o);
