@@ -116,8 +116,8 @@ struct s_tool {
 static const struct s_tool s_tools[] = {
 	T("icmp_path_tracer", "ICMP request/reply through rx and tx interfaces, per packet",
 	  nb_tool_path_tracer, s_icmp_path),
-	T("tcp_path_tracer", "TCP segments and their ACKs through two interfaces", NULL,
-	  s_tcp_path),
+	T("tcp_path_tracer", "TCP segments and their ACKs through two interfaces",
+	  nb_tool_path_tracer, s_tcp_path),
 	T("udp_path_tracer", "UDP datagrams and fragment groups through two interfaces",
 	  nb_tool_path_tracer, s_udp_path),
 	T("system_network_icmp_rtt", "ICMP RTT of the host's own network, split by stage", NULL,

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
- * The single-host path tracers (icmp_path_tracer, udp_path_tracer): events from the stage
- * tracer go through nb_path (one node, four stages: the one join engine under ICMP echoes and
- * UDP datagrams by fragment group), and each unit is printed when its status is final, by one
- * print path for the protocols.
+ * The single-host path tracers (icmp_path_tracer, tcp_path_tracer, udp_path_tracer): events
+ * from the stage tracer go through nb_path (one node, four stages: the one join engine under
+ * ICMP echoes, TCP segments by byte range and UDP datagrams by fragment group), and each unit is
+ * printed when its status is final, by one print path for the three protocols.
  */
 #include "agent.h"
 
@@ -38,7 +38,9 @@ struct s_run {
 	uint64_t finals;
 	uint64_t events;
 	uint64_t unmatched;
-	uint64_t lost_fragments;  /* UDP */
+	uint64_t lost_copies;	 /* TCP: copies lost between REQ_RX and REQ_TX */
+	uint64_t retransmitted;	 /* TCP: segments seen more than once at REQ_RX */
+	uint64_t lost_fragments; /* UDP */
 	bool done;
 };
 
@@ -99,11 +101,17 @@ static void s_print_text(struct s_run *r, const struct nb_path_res *x)
 
 	s_first_last(p, &first, &last);
 	s_addrs(r, x, &src, &dst);
-	if (x->udp) {
+	if (x->tcp) {
+		printf("[%s] TCP %s -> %s seq=%u len=%u\n",
+		       nb_fmt_wall(first + (uint64_t)r->wall_off, 3, wall, sizeof(wall)),
+		       s_endpoint(r, src, true, x->tcp->sport, a, sizeof(a)),
+		       s_endpoint(r, dst, true, x->tcp->dport, b, sizeof(b)), x->tcp->seq,
+		       x->tcp->len);
+	} else if (x->udp) {
 		const struct nb_udp_dgram *u = x->udp;
 
-		printf("[%s] UDP %s -> %s id=%u", nb_fmt_wall(first + (uint64_t)r->wall_off, 3,
-							       wall, sizeof(wall)),
+		printf("[%s] UDP %s -> %s id=%u",
+		       nb_fmt_wall(first + (uint64_t)r->wall_off, 3, wall, sizeof(wall)),
 		       s_endpoint(r, src, u->have_ports, u->sport, a, sizeof(a)),
 		       s_endpoint(r, dst, u->have_ports, u->dport, b, sizeof(b)), u->ip_id);
 		if (u->bytes >= 8)
@@ -113,8 +121,8 @@ static void s_print_text(struct s_run *r, const struct nb_path_res *x)
 		printf("\n");
 	} else {
 		printf("[%s] ICMP id=%u seq=%u\n",
-		       nb_fmt_wall(first + (uint64_t)r->wall_off, 6, wall, sizeof(wall)), x->icmp_id,
-		       x->icmp_seq);
+		       nb_fmt_wall(first + (uint64_t)r->wall_off, 6, wall, sizeof(wall)),
+		       x->icmp_id, x->icmp_seq);
 	}
 	for (int i = 0; i < p->nstages; i++) {
 		const struct nb_stage_obs *s = &p->st[i];
@@ -124,15 +132,24 @@ static void s_print_text(struct s_run *r, const struct nb_path_res *x)
 		printf("  [%d] %-7s %-8s ktime=%llu", i, nb_stage_name_local(i),
 		       s_ifname(r, s->ifindex), (unsigned long long)s->ts);
 		if (prev)
-			printf("  delta=%s", nb_fmt_dur(s->ts > prev ? s->ts - prev : 0, d, sizeof(d)));
+			printf("  delta=%s",
+			       nb_fmt_dur(s->ts > prev ? s->ts - prev : 0, d, sizeof(d)));
+		if (x->tcp && i >= NB_REP_RX)
+			printf("  (ACK=%llu%s)", (unsigned long long)s->aux,
+			       x->tcp->dup_acked & (1u << i) ? " dup" : "");
 		if (x->udp && x->udp->frags > 1)
 			printf("  frags=%llu", (unsigned long long)s->aux);
 		printf("\n");
 		prev = s->ts;
 	}
+	if (x->tcp && (x->tcp->copies[0] > 1 || x->tcp->copies[1] > 1 || x->tcp->lost[0]))
+		printf("  COPIES: REQ_RX=%u REQ_TX=%u  LOST: %u\n", x->tcp->copies[0],
+		       x->tcp->copies[1], x->tcp->lost[0]);
 	nb_path_detail(x, (uint64_t)r->o.timeout_ms, detail, sizeof(detail));
 	if (x->status != NB_ST_COMPLETE)
 		printf("  STATUS: %s (%s)\n\n", nb_status_name(x->status), detail);
+	else if (x->tcp)
+		printf("  STATUS: COMPLETE\n\n");
 	else
 		printf("  STATUS: COMPLETE  TOTAL_TIME=%s\n\n",
 		       nb_fmt_dur(last - first, d, sizeof(d)));
@@ -158,6 +175,11 @@ static void s_print_json(struct s_run *r, const struct nb_path_res *x)
 		so = json_pack("{s:s, s:s, s:I, s:I}", "stage", nb_stage_name_local(i), "iface",
 			       s_ifname(r, s->ifindex), "ktime_ns", (json_int_t)s->ts, "delta_ns",
 			       (json_int_t)(prev && s->ts > prev ? s->ts - prev : 0));
+		if (x->tcp && i >= NB_REP_RX) {
+			json_object_set_new(so, "ack", json_integer((json_int_t)s->aux));
+			if (x->tcp->dup_acked & (1u << i))
+				json_object_set_new(so, "dup_ack", json_true());
+		}
 		if (x->udp)
 			json_object_set_new(so, "fragments", json_integer((json_int_t)s->aux));
 		json_array_append_new(stages, so);
@@ -166,15 +188,29 @@ static void s_print_json(struct s_run *r, const struct nb_path_res *x)
 	nb_path_detail(x, (uint64_t)r->o.timeout_ms, detail, sizeof(detail));
 	json_object_set_new(o, "type", json_string("packet"));
 	json_object_set_new(o, "proto", json_string(r->proto_name));
-	json_object_set_new(o, "time",
-			    json_string(nb_fmt_wall(first + (uint64_t)r->wall_off, 6, wall,
-						    sizeof(wall))));
+	json_object_set_new(
+	    o, "time",
+	    json_string(nb_fmt_wall(first + (uint64_t)r->wall_off, 6, wall, sizeof(wall))));
 	json_object_set_new(o, "src", json_string(nb_addr_fmt(src, r->spec.family, a, sizeof(a))));
 	json_object_set_new(o, "dst", json_string(nb_addr_fmt(dst, r->spec.family, b, sizeof(b))));
-	if (x->udp) {
+	if (x->tcp) {
+		const struct nb_tcp_seg *t = x->tcp;
+
+		json_object_set_new(o, "sport", json_integer(t->sport));
+		json_object_set_new(o, "dport", json_integer(t->dport));
+		json_object_set_new(o, "seq", json_integer(t->seq));
+		json_object_set_new(o, "len", json_integer(t->len));
+		json_object_set_new(o, "offset", json_integer((json_int_t)t->offset));
+		json_object_set_new(o, "copies",
+				    json_pack("{s:i, s:i}", "REQ_RX", (int)t->copies[0], "REQ_TX",
+					      (int)t->copies[1]));
+		json_object_set_new(o, "lost_copies",
+				    json_pack("{s:i}", "internal", (int)t->lost[0]));
+	} else if (x->udp) {
 		const struct nb_udp_dgram *u = x->udp;
 
-		json_object_set_new(o, "direction", json_string(u->reverse ? "reverse" : "forward"));
+		json_object_set_new(o, "direction",
+				    json_string(u->reverse ? "reverse" : "forward"));
 		if (u->have_ports) {
 			json_object_set_new(o, "sport", json_integer(u->sport));
 			json_object_set_new(o, "dport", json_integer(u->dport));
@@ -209,6 +245,10 @@ static void s_on_final(const struct nb_path_res *x, void *ctx)
 		return;
 	r->counts[x->status]++;
 	r->finals++;
+	if (x->tcp) {
+		r->lost_copies += x->tcp->lost[0];
+		r->retransmitted += x->tcp->copies[0] > 1;
+	}
 	if (x->udp && x->status != NB_ST_INCONCLUSIVE)
 		r->lost_fragments += x->udp->lost;
 	if (r->o.json)
@@ -246,7 +286,7 @@ static void s_print_header(const struct s_run *r, const struct nb_netns *ns)
 	printf("\nTX interfaces:");
 	for (int i = 0; i < r->n_tx; i++)
 		printf("%s %s (ifindex=%u)", i ? "," : "", r->tx_names[i], r->spec.tx_if[i]);
-	if (r->spec.proto == IPPROTO_UDP) {
+	if (r->spec.proto == IPPROTO_TCP || r->spec.proto == IPPROTO_UDP) {
 		char sp[8] = "*", dp[8] = "*";
 
 		if (r->spec.sport)
@@ -257,7 +297,8 @@ static void s_print_header(const struct s_run *r, const struct nb_netns *ns)
 		       nb_addr_fmt(r->spec.src, r->spec.family, a, sizeof(a)), sp,
 		       nb_addr_fmt(r->spec.dst, r->spec.family, b, sizeof(b)), dp, r->proto_name);
 	} else {
-		printf("\nFilter: %s <-> %s\n", nb_addr_fmt(r->spec.src, r->spec.family, a, sizeof(a)),
+		printf("\nFilter: %s <-> %s\n",
+		       nb_addr_fmt(r->spec.src, r->spec.family, a, sizeof(a)),
 		       nb_addr_fmt(r->spec.dst, r->spec.family, b, sizeof(b)));
 	}
 	if (ns->fd >= 0)
@@ -268,7 +309,7 @@ static void s_print_header(const struct s_run *r, const struct nb_netns *ns)
 static void s_print_summary(struct s_run *r, uint64_t lost)
 {
 	struct nb_path_stats ps;
-	bool udp = r->spec.proto == IPPROTO_UDP;
+	bool tcp = r->spec.proto == IPPROTO_TCP, udp = r->spec.proto == IPPROTO_UDP;
 
 	nb_path_get_stats(r->path, &ps);
 	if (r->o.json) {
@@ -285,6 +326,15 @@ static void s_print_summary(struct s_run *r, uint64_t lost)
 		json_object_set_new(o, "in_flight_at_exit", json_integer((json_int_t)ps.inflight));
 		json_object_set_new(o, "duplicate_events", json_integer((json_int_t)ps.dups));
 		json_object_set_new(o, "late_events", json_integer((json_int_t)ps.late));
+		if (tcp) {
+			json_object_set_new(
+			    o, "lost_copies",
+			    json_pack("{s:I}", "internal", (json_int_t)r->lost_copies));
+			json_object_set_new(o, "retransmitted_segments",
+					    json_integer((json_int_t)r->retransmitted));
+			json_object_set_new(o, "untracked_events",
+					    json_integer((json_int_t)(ps.untracked + ps.overflow)));
+		}
 		if (udp) {
 			json_object_set_new(o, "lost_fragments",
 					    json_integer((json_int_t)r->lost_fragments));
@@ -302,11 +352,17 @@ static void s_print_summary(struct s_run *r, uint64_t lost)
 	for (int s = 0; s < NB_ST__COUNT; s++)
 		if (r->counts[s])
 			printf("%s: %llu\n", nb_status_name(s), (unsigned long long)r->counts[s]);
+	if (tcp)
+		printf("Retransmitted segments: %llu, copies lost inside this node: %llu\n",
+		       (unsigned long long)r->retransmitted, (unsigned long long)r->lost_copies);
 	if (udp)
 		printf("Fragments lost: %llu\n", (unsigned long long)r->lost_fragments);
 	printf("Lost events: %llu%s\n", (unsigned long long)lost,
 	       lost ? " (ring buffer full: raise --ringbuf-size; affected packets are INCONCLUSIVE)"
 		    : "");
+	if (tcp && ps.untracked + ps.overflow)
+		printf("Untracked events: %llu (connection or byte range limits)\n",
+		       (unsigned long long)(ps.untracked + ps.overflow));
 	printf("In flight at exit (not classified): %llu\n", (unsigned long long)ps.inflight);
 }
 
@@ -383,7 +439,10 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 	if (rc)
 		return rc;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (!strcmp(tool, "udp_path_tracer")) {
+	if (!strcmp(tool, "tcp_path_tracer")) {
+		r.title = "TCP Path Tracer";
+		r.proto_name = "tcp";
+	} else if (!strcmp(tool, "udp_path_tracer")) {
 		r.title = "UDP Path Tracer";
 		r.proto_name = "udp";
 	} else {
@@ -393,7 +452,9 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 	rc = s_setup(&r, &ns);
 	if (rc)
 		goto out;
-	if (r.proto_name[0] == 'u')
+	if (r.proto_name[0] == 't')
+		r.spec.proto = IPPROTO_TCP;
+	else if (r.proto_name[0] == 'u')
 		r.spec.proto = IPPROTO_UDP;
 	else
 		r.spec.proto = r.spec.family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
@@ -449,7 +510,8 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 			last_lost = lost;
 		}
 		last_check = now;
-		nb_path_watermark(r.path, 0, t0 > S_WATERMARK_SLACK_NS ? t0 - S_WATERMARK_SLACK_NS : 0);
+		nb_path_watermark(r.path, 0,
+				  t0 > S_WATERMARK_SLACK_NS ? t0 - S_WATERMARK_SLACK_NS : 0);
 		nb_path_poll(r.path);
 		if (t_end && nb_mono_ns() >= t_end)
 			break;

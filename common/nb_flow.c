@@ -72,6 +72,13 @@ int nb_flow_stage(const struct nb_flow_spec *s, const struct nb_event *e, struct
 		key->k2 = p->icmp_seq;
 		break;
 	}
+	case IPPROTO_TCP:
+		/* segments are byte ranges (nb_tcp): the key only names the connection */
+		if (p->frag_off)
+			return -1;
+		key->k1 = dir ? (uint32_t)p->sport << 16 | p->dport
+			      : (uint32_t)p->dport << 16 | p->sport;
+		break;
 	case IPPROTO_UDP:
 		/* a fragment: the datagram is its IP ID, the fragment its offset (nb_udp) */
 		key->k1 = p->ip_id;

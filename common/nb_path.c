@@ -16,6 +16,7 @@ struct nb_path {
 	nb_path_cb cb;
 	void *ctx;
 	struct nb_join *join; /* ICMP */
+	struct nb_tcp *tcp;
 	struct nb_udp *udp;
 };
 
@@ -34,6 +35,21 @@ static void s_on_icmp(const struct nb_joined *p, void *ctx)
 	r.status = p->nstages == 4 ? nb_status_local(p) : nb_status_chain(p);
 	r.icmp_id = (uint16_t)p->key.k1;
 	r.icmp_seq = (uint16_t)p->key.k2;
+	pp->cb(&r, pp->ctx);
+}
+
+static void s_on_tcp(const struct nb_tcp_seg *s, void *ctx)
+{
+	struct nb_path *pp = ctx;
+	struct nb_path_res r = {0};
+
+	r.p = s->p;
+	r.proto = IPPROTO_TCP;
+	r.status = s->p->nstages == 4 ? nb_status_local(s->p) : nb_status_chain(s->p);
+	/* its fate is hidden behind an earlier segment's loss: never a drop of its own */
+	if (s->ack_held && r.status != NB_ST_COMPLETE)
+		r.status = NB_ST_INCONCLUSIVE;
+	r.tcp = s;
 	pp->cb(&r, pp->ctx);
 }
 
@@ -74,6 +90,17 @@ struct nb_path *nb_path_new(const struct nb_path_cfg *cfg, nb_path_cb cb, void *
 		jc.reuse_ns = jc.timeout_ns * 4 > S_ICMP_REUSE_MIN_NS ? jc.timeout_ns * 4
 								      : S_ICMP_REUSE_MIN_NS;
 		pp->join = nb_join_new(&jc, s_on_icmp, pp);
+	} else if (cfg->proto == IPPROTO_TCP) {
+		struct nb_tcp_cfg tc = {0};
+
+		tc.nstages = cfg->nstages;
+		tc.nnodes = cfg->nnodes;
+		memcpy(tc.stage_node, cfg->stage_node, sizeof(tc.stage_node));
+		tc.timeout_ns = cfg->timeout_ns;
+		tc.slack_ns = cfg->slack_ns;
+		/* only across two hosts is the last data stage the receiver's own port */
+		tc.dup_acks = cfg->nstages == 8;
+		pp->tcp = nb_tcp_new(&tc, s_on_tcp, pp);
 	} else if (cfg->proto == IPPROTO_UDP) {
 		struct nb_udp_cfg uc = {0};
 
@@ -88,7 +115,7 @@ struct nb_path *nb_path_new(const struct nb_path_cfg *cfg, nb_path_cb cb, void *
 		errno = EPROTONOSUPPORT;
 		return NULL;
 	}
-	if (!pp->join && !pp->udp) {
+	if (!pp->join && !pp->tcp && !pp->udp) {
 		int e = errno;
 
 		free(pp);
@@ -106,6 +133,7 @@ void nb_path_destroy(struct nb_path **ppp)
 		return;
 	pp = *ppp;
 	nb_join_destroy(&pp->join);
+	nb_tcp_destroy(&pp->tcp);
 	nb_udp_destroy(&pp->udp);
 	free(pp);
 	*ppp = NULL;
@@ -119,6 +147,8 @@ int nb_path_add(struct nb_path *pp, const struct nb_event *e, const struct nb_ke
 	if (pp->join)
 		return key ? nb_join_add(pp->join, key, stage, e->ts_ns, ts_ref, e->ifindex, 0)
 			   : -EINVAL;
+	if (pp->tcp)
+		return nb_tcp_add(pp->tcp, &e->pkt, stage, e->ts_ns, ts_ref, e->ifindex);
 	return nb_udp_add(pp->udp, &e->pkt, stage, e->ts_ns, ts_ref, e->ifindex);
 }
 
@@ -128,6 +158,8 @@ int nb_path_watermark(struct nb_path *pp, int node, uint64_t ts_ref)
 		return -EINVAL;
 	if (pp->join)
 		return nb_join_watermark(pp->join, node, ts_ref);
+	if (pp->tcp)
+		return nb_tcp_watermark(pp->tcp, node, ts_ref);
 	return nb_udp_watermark(pp->udp, node, ts_ref);
 }
 
@@ -137,6 +169,8 @@ int nb_path_taint(struct nb_path *pp, int node, uint64_t from_ref, uint64_t to_r
 		return -EINVAL;
 	if (pp->join)
 		return nb_join_taint(pp->join, node, from_ref, to_ref);
+	if (pp->tcp)
+		return nb_tcp_taint(pp->tcp, node, from_ref, to_ref);
 	return nb_udp_taint(pp->udp, node, from_ref, to_ref);
 }
 
@@ -146,6 +180,8 @@ int nb_path_poll(struct nb_path *pp)
 		return -EINVAL;
 	if (pp->join)
 		return nb_join_poll(pp->join);
+	if (pp->tcp)
+		return nb_tcp_poll(pp->tcp);
 	return nb_udp_poll(pp->udp);
 }
 
@@ -155,6 +191,8 @@ int nb_path_flush(struct nb_path *pp)
 		return -EINVAL;
 	if (pp->join)
 		return nb_join_flush(pp->join);
+	if (pp->tcp)
+		return nb_tcp_flush(pp->tcp);
 	return nb_udp_flush(pp->udp);
 }
 
@@ -172,6 +210,14 @@ void nb_path_get_stats(const struct nb_path *pp, struct nb_path_stats *out)
 		out->inflight = js.inflight;
 		out->dups = js.dups;
 		out->late = js.late;
+	} else if (pp->tcp) {
+		struct nb_tcp_stats ts;
+
+		nb_tcp_get_stats(pp->tcp, &ts);
+		out->inflight = ts.inflight;
+		out->late = ts.late;
+		out->untracked = ts.untracked;
+		out->overflow = ts.overflow;
 	} else {
 		struct nb_udp_stats us;
 
@@ -221,8 +267,12 @@ int nb_path_detail(const struct nb_path_res *r, uint64_t timeout_ms, char *buf, 
 
 		s_append(buf, len, &off, "%u of %u fragments lost:", d->lost, d->frags);
 		for (int s = base; s < base + p->nstages / 2; s++)
-			s_append(buf, len, &off, "%s %u at %s", s == base ? "" : ",", d->frags_at[s],
-				 nb_path_stage_name(p->nstages, s));
+			s_append(buf, len, &off, "%s %u at %s", s == base ? "" : ",",
+				 d->frags_at[s], nb_path_stage_name(p->nstages, s));
+		return (int)off;
+	}
+	if (r->tcp && r->tcp->ack_held && r->status == NB_ST_INCONCLUSIVE) {
+		s_append(buf, len, &off, "its ACK was held by an earlier segment's loss");
 		return (int)off;
 	}
 	if (r->status != NB_ST_INCONCLUSIVE) {
@@ -232,10 +282,12 @@ int nb_path_detail(const struct nb_path_res *r, uint64_t timeout_ms, char *buf, 
 	}
 	switch (p->why) {
 	case NB_FINAL_EVICTED:
-		s_append(buf, len, &off, "too many packets in flight; raise --timeout-ms or filter more");
+		s_append(buf, len, &off,
+			 "too many packets in flight; raise --timeout-ms or filter more");
 		break;
 	case NB_FINAL_REUSED:
-		s_append(buf, len, &off, "its id/seq came back before %s was seen", due ? due : "?");
+		s_append(buf, len, &off, "its id/seq came back before %s was seen",
+			 due ? due : "?");
 		break;
 	case NB_FINAL_FLUSH:
 		s_append(buf, len, &off, "run ended before %s was due", due ? due : "?");

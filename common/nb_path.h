@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
- * A traced flow's packets whatever the protocol: ICMP echoes (id, seq) and UDP datagrams
- * (nb_udp), all over the one join engine and handed back in one shape, so the single-host tools
- * and the coordinator feed, judge and describe them the same way.
+ * A traced flow's packets whatever the protocol: ICMP echoes (id, seq), UDP datagrams (nb_udp)
+ * and TCP segments (nb_tcp), all over the one join engine and handed back in one shape, so the
+ * single-host tools and the coordinator feed, judge and describe them the same way.
  *
  * Stages are chain indices: 4 on one host (REQ_RX REQ_TX REP_RX REP_TX), 8 across two
- * (A0 A1 B0 B1 B2 B3 A2 A3). For UDP they carry the datagrams of each direction.
+ * (A0 A1 B0 B1 B2 B3 A2 A3). For TCP the request stages carry data and the reply stages its
+ * ACKs; for UDP they carry the datagrams of each direction.
  */
 #ifndef NB_PATH_H
 #define NB_PATH_H
@@ -17,14 +18,16 @@
 #include "nb_blame.h"
 #include "nb_event.h"
 #include "nb_join.h"
+#include "nb_tcp.h"
 #include "nb_udp.h"
 
 struct nb_path_cfg {
-	uint8_t proto; /* IPPROTO_ICMP, IPPROTO_ICMPV6 or IPPROTO_UDP */
+	uint8_t proto; /* IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP or IPPROTO_UDP */
 	int nstages;   /* 4 or 8 */
 	int nnodes;
 	uint8_t stage_node[NB_MAX_STAGES];
 	uint64_t timeout_ns;
+	uint64_t slack_ns; /* TCP: clock uncertainty between nodes (see nb_tcp.h) */
 	bool ports;	   /* UDP: the flow names a port (see nb_udp.h) */
 };
 
@@ -35,6 +38,7 @@ struct nb_path_res {
 	uint8_t proto;
 	bool reverse; /* travels dst -> src (UDP reverse flow) */
 	uint16_t icmp_id, icmp_seq;
+	const struct nb_tcp_seg *tcp;	/* TCP only */
 	const struct nb_udp_dgram *udp; /* UDP only */
 };
 
@@ -44,6 +48,8 @@ struct nb_path_stats {
 	uint64_t inflight;     /* units not final yet */
 	uint64_t dups;	       /* ICMP: repeated observations of a stage */
 	uint64_t late;	       /* observations of units already reported */
+	uint64_t untracked;    /* TCP: events of connections beyond the limit */
+	uint64_t overflow;     /* TCP: byte ranges beyond the limit (made INCONCLUSIVE) */
 	uint64_t unattributed; /* UDP: fragment groups of other flows */
 };
 

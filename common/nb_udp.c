@@ -104,8 +104,8 @@ static uint32_t s_frag_len(const struct nb_pkt *p)
 static enum nb_status s_drop_status(const struct nb_udp *u, int dir, int hi)
 {
 	static const enum nb_status chain[2][3] = {
-		{NB_ST_A_INTERNAL_DROP_REQ, NB_ST_NETWORK_DROP_REQ, NB_ST_B_INTERNAL_DROP_REQ},
-		{NB_ST_B_INTERNAL_DROP_REP, NB_ST_NETWORK_DROP_REP, NB_ST_A_INTERNAL_DROP_REP},
+	    {NB_ST_A_INTERNAL_DROP_REQ, NB_ST_NETWORK_DROP_REQ, NB_ST_B_INTERNAL_DROP_REQ},
+	    {NB_ST_B_INTERNAL_DROP_REP, NB_ST_NETWORK_DROP_REP, NB_ST_A_INTERNAL_DROP_REP},
 	};
 
 	if (u->ndir == 2)
@@ -205,7 +205,7 @@ static void s_report(struct nb_udp *u, struct s_group *g)
 	}
 	d.lost = (uint16_t)(total - g->cnt[n - 1]);
 	if (drop) {
-		/* the earliest place a fragment was lost decides; the others may have gone further */
+		/* the earliest loss decides; other fragments may have gone further */
 		d.partial = mixed || missing || inc;
 		for (uint32_t i = 0; i < g->nfr && !d.partial; i++)
 			if (g->fr[i].seen & (1u << (n - 1)))
@@ -330,7 +330,8 @@ static uint32_t s_oldest(const struct nb_udp *u)
 	uint32_t best = S_NONE;
 
 	for (uint32_t i = 0; i < u->cfg.max_groups; i++)
-		if (u->pool[i] && (best == S_NONE || u->pool[i]->first_ref < u->pool[best]->first_ref))
+		if (u->pool[i] &&
+		    (best == S_NONE || u->pool[i]->first_ref < u->pool[best]->first_ref))
 			best = i;
 	return best;
 }
@@ -456,8 +457,8 @@ int nb_udp_add(struct nb_udp *u, const struct nb_pkt *p, int stage, uint64_t ts,
 			s_close(u, sl->gidx);
 			g = NULL;
 		}
-	} else if (sl->state == S_SLOT_DONE && ts_ref <= s_add_sat(sl->first_ref,
-								     u->cfg.timeout_ns)) {
+	} else if (sl->state == S_SLOT_DONE &&
+		   ts_ref <= s_add_sat(sl->first_ref, u->cfg.timeout_ns)) {
 		u->st.late++;
 		return 0;
 	}

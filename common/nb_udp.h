@@ -43,7 +43,7 @@ struct nb_udp_cfg {
 	int nnodes;
 	uint8_t stage_node[NB_MAX_STAGES];
 	uint64_t timeout_ns;
-	bool ports;	     /* the flow names a port: report only groups whose first fragment matched */
+	bool ports; /* the flow names a port: report only groups whose first fragment matched it */
 	uint32_t max_groups; /* datagrams open at once; 0 = 4096 */
 };
 
@@ -59,7 +59,8 @@ struct nb_udp_dgram {
 	uint16_t ip_id;
 	bool have_ports; /* its first fragment was seen */
 	uint16_t sport, dport;
-	uint32_t bytes; /* IP payload of the whole datagram; 0 when its last fragment was not seen */
+	uint32_t
+	    bytes; /* IP payload of the whole datagram; 0 when its last fragment was not seen */
 	uint16_t frags; /* fragments it had: those seen, plus an estimate of those never seen */
 	uint16_t frags_at[NB_MAX_STAGES]; /* fragments seen at each chain stage */
 	uint16_t lost;			  /* fragments that did not reach its last stage */

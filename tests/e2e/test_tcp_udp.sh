@@ -124,4 +124,175 @@ assert_eq INTERNAL_DROP "$(ust u_rev 5001)" "u_rev id 5001"
 assert_eq "missing REP_TX after ${TMO}ms" "$(ust u_rev 5001 detail)" "u_rev id 5001 detail"
 assert_eq "" "$(ust u_rev 5100)" "u_rev: the other flow's datagram"
 
+# --- TCP: a stream of known size from vmA to vmB. The sender publishes its first sequence number
+# before it sends (nb_traffic tcp-send --seq-file), so a drop can aim at an exact segment:
+# with TSO and GSO off, segment k starts at SEQ0 + k * MSS.
+MSS=1448
+K=20 # the segment the faults hit
+# A stream that gave up on a drop of every copy leaves an orphaned socket that resends once the
+# drop is cleared: every case has its own port, so its tracers see its stream only.
+PORT=5200
+
+# tcp_start BYTES [SENDER-TIMEOUT]: receiver on vmB, sender on vmA connected and waiting; SEQ0.
+tcp_start() {
+	rm -f "$OUT/seq" "$OUT/recv.pid"
+	tests/lab exec vmB "$TRAFFIC" tcp-recv --port $PORT --timeout "${2:-3}" \
+		--pidfile "$OUT/recv.pid" >"$OUT/recv.out" 2>&1 &
+	RPID=$!
+	on_exit "kill $RPID 2>/dev/null"
+	wait_for 5 test -s "$OUT/recv.pid" || fail "tcp receiver did not start: $(cat "$OUT/recv.out")"
+	tests/lab exec vmA "$TRAFFIC" tcp-send --dst $VMB --port $PORT --bytes "$1" \
+		--seq-file "$OUT/seq" --timeout "${2:-3}" >"$OUT/send.out" 2>&1 &
+	SPID=$!
+	on_exit "kill $SPID 2>/dev/null"
+	wait_for 5 test -s "$OUT/seq" || fail "tcp sender did not connect: $(cat "$OUT/send.out")"
+	SEQ0=$(cat "$OUT/seq")
+}
+# tcp_go: the sender sends; wait for both ends (on a drop of every copy they give up).
+tcp_go() {
+	rm -f "$OUT/seq"
+	wait "$SPID"
+	wait "$RPID"
+	sleep 1.5 # the tracers' timeout, and retransmitted segments' copies
+}
+seg() { echo $(((SEQ0 + $1 * MSS) % 4294967296)); }
+tst() { jq -r "select(.type==\"packet\" and .seq==$2) | .${3:-status}" "$OUT/$1.json"; }
+# others NAME SEQ: statuses of every segment but SEQ, counted
+others() {
+	jq -r "select(.type==\"packet\" and .seq!=${2:--1}) | .status" "$OUT/$1.json" | sort | uniq -c |
+		awk '{ printf("%s%s=%s", (NR > 1 ? " " : ""), $2, $1) }'
+}
+npk() { jq -s '[.[] | select(.type=="packet")] | length' "$OUT/$1.json"; }
+# held NAME SEQ: every segment but SEQ is complete, or held behind it (INCONCLUSIVE, never blamed)
+held() {
+	jq -r "select(.type==\"packet\" and .seq!=$2 and .status!=\"COMPLETE\") |
+		.status + \": \" + .detail" "$OUT/$1.json" | sort -u |
+		grep -v "^INCONCLUSIVE: its ACK was held by an earlier segment's loss\$"
+}
+tbytes() { jq -s '[.[] | select(.type=="packet") | .len] | add' "$OUT/$1.json"; }
+
+# No fault: every segment of 200000 bytes complete; ACKs cover several segments each.
+PORT=$((PORT + 1))
+tracer tcp_path_tracer t_ok hvA vnet0 ens4f0 --dst-port $PORT
+tcp_start 200000
+tcp_go
+finish t_ok stop
+assert_eq 200000 "$(tbytes t_ok)" "t_ok bytes in segments"
+assert_eq "COMPLETE=$(npk t_ok)" "$(others t_ok)" "t_ok statuses"
+assert_eq 0 "$(tst t_ok "$SEQ0" offset)" "t_ok first segment offset"
+acks=$(jq -r 'select(.type=="packet") | .stages[] | select(.stage=="REP_RX") | .ack' \
+	"$OUT/t_ok.json" | sort -u | wc -l)
+[ "$acks" -lt "$(npk t_ok)" ] || fail "t_ok: one ACK per segment ($acks)"
+echo "ok: t_ok: $acks ACK values for $(npk t_ok) segments"
+
+# hvA drops every copy of segment K: INTERNAL_DROP_REQ there. The receiver's ACK stays below the
+# segments behind it; SACK is not read, so from one host their fate is unknown: INCONCLUSIVE,
+# never a drop. The stream stalls and gives up.
+PORT=$((PORT + 1))
+tracer tcp_path_tracer t_hva hvA vnet0 ens4f0 --dst-port $PORT
+tcp_start 100000 2
+tests/lab drop --at hvA --dir req --match "tcp sequence $(seg $K)" >/dev/null
+tcp_go
+finish t_hva stop
+tests/lab clear >/dev/null
+assert_eq INTERNAL_DROP_REQ "$(tst t_hva "$(seg $K)")" "t_hva segment $K"
+assert_eq "missing REQ_TX after ${TMO}ms" "$(tst t_hva "$(seg $K)" detail)" "t_hva detail"
+[ "$(tst t_hva "$(seg $K)" copies.REQ_RX)" -gt 1 ] || fail "t_hva: segment $K never retransmitted"
+assert_eq "$(tst t_hva "$(seg $K)" copies.REQ_RX)" "$(tst t_hva "$(seg $K)" lost_copies.internal)" \
+	"t_hva: every copy lost inside hvA"
+assert_eq "" "$(held t_hva "$(seg $K)")" "t_hva: other segments complete or held behind K"
+
+# The fabric drops every copy of segment K: hvA sent it and no ACK came (EXTERNAL_DROP); hvB
+# never saw it. hvB drops every copy of K + 5: INTERNAL_DROP_REQ at hvB. Behind K, no segment is
+# blamed at either host.
+PORT=$((PORT + 1))
+tracer tcp_path_tracer t_fa hvA vnet0 ens4f0 --dst-port $PORT
+tracer tcp_path_tracer t_fb hvB ens4f0 vnet0 --dst-port $PORT
+tcp_start 100000 2
+tests/lab drop --at fab --dir req --match "tcp sequence $(seg $K)" >/dev/null
+tests/lab drop --at hvB --dir req --match "tcp sequence $(seg $((K + 5)))" >/dev/null
+tcp_go
+finish t_fa stop
+finish t_fb stop
+tests/lab clear >/dev/null
+assert_eq EXTERNAL_DROP "$(tst t_fa "$(seg $K)")" "t_fa (hvA) segment $K"
+assert_eq "" "$(tst t_fb "$(seg $K)")" "t_fb (hvB) segment $K: never seen"
+assert_eq INTERNAL_DROP_REQ "$(tst t_fb "$(seg $((K + 5)))")" "t_fb (hvB) segment $((K + 5))"
+assert_eq INCONCLUSIVE "$(tst t_fa "$(seg $((K + 5)))")" "t_fa (hvA) segment $((K + 5)): held"
+assert_eq "" "$(held t_fa "$(seg $K)")" "t_fa: other segments complete or held"
+assert_eq "" "$(held t_fb "$(seg $((K + 5)))")" "t_fb: other segments complete or held"
+assert_eq COMPLETE "$(tst t_fb "$(seg $((K - 1)))")" "t_fb (hvB) segment $((K - 1))"
+
+# Retransmission: only the first copy of segment K dies inside hvA; the second passes. Complete,
+# with one copy lost inside hvA.
+PORT=$((PORT + 1))
+tracer tcp_path_tracer t_rtx hvA vnet0 ens4f0 --dst-port $PORT
+tcp_start 100000
+tests/lab drop --at hvA --dir req --match "tcp sequence $(seg $K) quota until 1600 bytes" >/dev/null
+tcp_go
+finish t_rtx stop
+tests/lab clear >/dev/null
+assert_eq 100000 "$(tbytes t_rtx)" "t_rtx bytes in segments"
+assert_eq COMPLETE "$(tst t_rtx "$(seg $K)")" "t_rtx segment $K"
+assert_eq 2 "$(tst t_rtx "$(seg $K)" copies.REQ_RX)" "t_rtx segment $K copies at REQ_RX"
+assert_eq 1 "$(tst t_rtx "$(seg $K)" copies.REQ_TX)" "t_rtx segment $K copies at REQ_TX"
+assert_eq 1 "$(tst t_rtx "$(seg $K)" lost_copies.internal)" "t_rtx segment $K lost inside hvA"
+assert_eq "COMPLETE=$(npk t_rtx)" "$(others t_rtx)" "t_rtx statuses"
+
+# Cumulative ACKs: the fabric drops every other pure ACK; the next one covers the same bytes,
+# so no segment is reported lost. The first copy of segment K dies in the fabric too: two copies
+# left hvA, none lost inside it, and hvB sees the retransmission as the segment's first copy.
+PORT=$((PORT + 1))
+tracer tcp_path_tracer t_cum hvA vnet0 ens4f0 --dst-port $PORT
+tracer tcp_path_tracer t_cumb hvB ens4f0 vnet0 --dst-port $PORT
+tcp_start 200000
+tests/lab drop --at fab --dir rep --match 'tcp flags == ack ip length < 100 numgen inc mod 2 == 0' \
+	>/dev/null
+tests/lab drop --at fab --dir req --match "tcp sequence $(seg $K) quota until 1600 bytes" >/dev/null
+tcp_go
+finish t_cum stop
+finish t_cumb stop
+n=$(tests/lab exec fab nft list table bridge nbfault | grep 'rep match' | grep -o 'packets [0-9]*' |
+	cut -d' ' -f2)
+tests/lab clear >/dev/null
+[ "${n:-0}" -gt 0 ] || fail "t_cum: no ACK was dropped"
+echo "ok: t_cum: $n ACKs dropped in the fabric"
+for t in t_cum t_cumb; do
+	assert_eq 200000 "$(tbytes $t)" "$t bytes in segments"
+	assert_eq "COMPLETE=$(npk $t)" "$(others $t)" "$t statuses"
+done
+assert_eq 2 "$(tst t_cum "$(seg $K)" copies.REQ_TX)" "t_cum (hvA) segment $K copies"
+assert_eq 0 "$(tst t_cum "$(seg $K)" lost_copies.internal)" "t_cum (hvA) segment $K lost"
+assert_eq 1 "$(tst t_cumb "$(seg $K)" copies.REQ_RX)" "t_cumb (hvB) segment $K copies"
+
+# TSO, GSO and GRO on: segments are what the first stage saw (up to 64 KiB). hvA drops the
+# first big one once; its bytes come again and pass. Every segment complete.
+tests/lab offload on >/dev/null
+PORT=$((PORT + 1))
+tracer tcp_path_tracer t_tso hvA vnet0 ens4f0 --dst-port $PORT
+tcp_start 2000000
+tests/lab drop --at hvA --dir req --match 'ip length > 30000 quota until 70000 bytes' >/dev/null
+tcp_go
+finish t_tso stop
+tests/lab clear >/dev/null
+tests/lab offload off >/dev/null
+assert_eq 2000000 "$(tbytes t_tso)" "t_tso bytes in segments"
+assert_eq "COMPLETE=$(npk t_tso)" "$(others t_tso)" "t_tso statuses"
+big=$(jq -r 'select(.type=="packet" and .len > 1448) | .len' "$OUT/t_tso.json" | wc -l)
+[ "$big" -gt 0 ] || fail "t_tso: no segment bigger than the MSS"
+lost=$(jq -s '[.[] | select(.type=="packet") | .lost_copies.internal] | add' "$OUT/t_tso.json")
+[ "$lost" -gt 0 ] || fail "t_tso: the copy lost inside hvA was not counted"
+echo "ok: t_tso: $big segments above the MSS, $lost copies lost inside hvA"
+
+# Bad input: one line on stderr, exit 2; nothing left attached.
+for t in tcp_path_tracer udp_path_tracer; do
+	"$AGENT" $t --src-ip $VMA --dst-ip $VMB --rx-iface a --tx-iface b --dst-port 0 \
+		2>"$OUT/bad.err" >/dev/null
+	assert_eq 2 "$?" "$t --dst-port 0: exit code"
+	assert_eq 1 "$(wc -l <"$OUT/bad.err")" "$t --dst-port 0: one stderr line"
+	"$AGENT" $t --src-ip $VMA --dst-ip fe80::1 --rx-iface a --tx-iface b 2>"$OUT/bad.err"
+	assert_eq 2 "$?" "$t mixed address families: exit code"
+done
+assert_eq 0 "$(bpftool prog show | grep -c 'name nb_' || true)" "nb_ BPF programs left"
+
 echo "all tcp/udp path tracer cases passed"

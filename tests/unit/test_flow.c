@@ -99,8 +99,8 @@ static void test_not_stages(void **state)
 	assert_int_equal(nb_flow_stage(&s, &e, &k), -1);
 }
 
-/* UDP: ports both ways; a later fragment has none and goes by its addresses. */
-static void test_udp_stages(void **state)
+/* TCP and UDP: ports both ways; a later UDP fragment has none and goes by its addresses. */
+static void test_tcp_udp_stages(void **state)
 {
 	struct nb_flow_spec s;
 	struct nb_event e;
@@ -132,6 +132,17 @@ static void test_udp_stages(void **state)
 	e.pkt.sport = 53;
 	e.pkt.dport = 4000;
 	assert_int_equal(nb_flow_stage(&s, &e, &k), NB_REP_TX);
+
+	s.proto = IPPROTO_TCP;
+	s.dport = 3260;
+	s_icmp(&e, "10.0.0.2", "10.0.0.1", 0, 0, 0, NB_HOOK_RX, TX1);
+	e.pkt.proto = IPPROTO_TCP;
+	e.pkt.sport = 3260;
+	e.pkt.dport = 5201;
+	assert_int_equal(nb_flow_stage(&s, &e, &k), NB_REP_RX);
+	assert_int_equal(k.k1, 5201u << 16 | 3260);
+	e.pkt.frag_off = 8;
+	assert_int_equal(nb_flow_stage(&s, &e, &k), -1);
 }
 
 static void test_filter(void **state)
@@ -207,7 +218,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_four_stages), cmocka_unit_test(test_not_stages),
-		cmocka_unit_test(test_udp_stages),
+		cmocka_unit_test(test_tcp_udp_stages),
 		cmocka_unit_test(test_filter),	    cmocka_unit_test(test_addr_iflist),
 		cmocka_unit_test(test_opts),
 	};

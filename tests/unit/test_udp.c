@@ -409,17 +409,17 @@ static void test_evict(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_whole),
-		cmocka_unit_test(test_fragments_complete),
-		cmocka_unit_test(test_partial_and_whole_drop),
-		cmocka_unit_test(test_missing_before),
-		cmocka_unit_test(test_reverse),
-		cmocka_unit_test(test_two_hosts),
-		cmocka_unit_test(test_ports_attribution),
-		cmocka_unit_test(test_late_and_reuse),
-		cmocka_unit_test(test_taint_flush),
-		cmocka_unit_test(test_alloc_failure),
-		cmocka_unit_test(test_evict),
+	    cmocka_unit_test(test_whole),
+	    cmocka_unit_test(test_fragments_complete),
+	    cmocka_unit_test(test_partial_and_whole_drop),
+	    cmocka_unit_test(test_missing_before),
+	    cmocka_unit_test(test_reverse),
+	    cmocka_unit_test(test_two_hosts),
+	    cmocka_unit_test(test_ports_attribution),
+	    cmocka_unit_test(test_late_and_reuse),
+	    cmocka_unit_test(test_taint_flush),
+	    cmocka_unit_test(test_alloc_failure),
+	    cmocka_unit_test(test_evict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,668 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * TCP byte-range joins with synthetic packets: in order, out of order, overlap, resegmenting
+ * (TSO/GSO and GRO), sequence wrap, retransmitted copies and where one was lost, cumulative
+ * ACKs, duplicate ACKs behind a hole (SACK), a new connection on the same ports, events of the
+ * far node first, taint, and allocation failure.
+ *
+ * The module is compiled in with its allocator routed to cmocka's, so every test also checks
+ * that nb_tcp_destroy frees everything.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+static int t_alloc_left = -1;
+
+static int t_alloc_ok(void)
+{
+	if (t_alloc_left == 0)
+		return 0;
+	if (t_alloc_left > 0)
+		t_alloc_left--;
+	return 1;
+}
+
+static void *t_malloc(size_t n, const char *file, int line)
+{
+	return t_alloc_ok() ? _test_malloc(n, file, line) : NULL;
+}
+
+static void *t_calloc(size_t n, size_t m, const char *file, int line)
+{
+	return t_alloc_ok() ? _test_calloc(n, m, file, line) : NULL;
+}
+
+static void *t_realloc(void *p, size_t n, const char *file, int line)
+{
+	return t_alloc_ok() ? _test_realloc(p, n, file, line) : NULL;
+}
+
+#define malloc(n)     t_malloc((n), __FILE__, __LINE__)
+#define calloc(n, m)  t_calloc((n), (m), __FILE__, __LINE__)
+#define realloc(p, n) t_realloc((p), (n), __FILE__, __LINE__)
+#define free(p)	      _test_free((p), __FILE__, __LINE__)
+#include "../../common/nb_tcp.c"
+#undef malloc
+#undef calloc
+#undef realloc
+#undef free
+
+#include "nb_blame.h"
+
+#define T_MAX  64
+#define MS     1000000ull
+#define T_ACK  0x10
+#define T_SYN  0x02
+#define T_PORT 5201
+#define T_DPRT 3260
+
+struct t_seg {
+	struct nb_joined p;
+	struct nb_tcp_seg s;
+	enum nb_status st;
+};
+
+static struct {
+	struct t_seg r[T_MAX];
+	int n;
+	int nstages;
+} t_rec;
+
+static void t_cb(const struct nb_tcp_seg *s, void *ctx)
+{
+	struct t_seg *r;
+
+	(void)ctx;
+	assert_true(t_rec.n < T_MAX);
+	r = &t_rec.r[t_rec.n++];
+	r->p = *s->p;
+	r->s = *s;
+	r->s.p = &r->p;
+	r->st = t_rec.nstages == 4 ? nb_status_local(s->p) : nb_status_chain(s->p);
+}
+
+static struct nb_tcp *t_new_dup(int nstages, uint64_t timeout_ms, bool dup)
+{
+	struct nb_tcp_cfg c = {0};
+	struct nb_tcp *t;
+
+	memset(&t_rec, 0, sizeof(t_rec));
+	t_rec.nstages = nstages;
+	c.nstages = nstages;
+	c.nnodes = nstages == 4 ? 1 : 2;
+	for (int i = 0; i < nstages; i++)
+		c.stage_node[i] = nstages == 8 && i >= 2 && i <= 5;
+	c.timeout_ns = timeout_ms * MS;
+	c.slack_ns = nstages == 8 ? 1 * MS : 0;
+	c.dup_acks = dup;
+	t = nb_tcp_new(&c, t_cb, NULL);
+	assert_non_null(t);
+	return t;
+}
+
+static struct nb_tcp *t_new(int nstages, uint64_t timeout_ms)
+{
+	return t_new_dup(nstages, timeout_ms, nstages == 8);
+}
+
+/* A data packet src -> dst. */
+static void t_data(struct nb_tcp *t, int stage, uint32_t seq, uint32_t len, uint64_t ms)
+{
+	struct nb_pkt p = {0};
+
+	p.proto = 6;
+	p.sport = T_PORT;
+	p.dport = T_DPRT;
+	p.tcp_seq = seq;
+	p.tcp_ack = 77;
+	p.tcp_flags = T_ACK;
+	p.l4_len = len;
+	assert_int_equal(nb_tcp_add(t, &p, stage, ms * MS, ms * MS, 10 + (uint32_t)stage), 0);
+}
+
+/* A pure ACK dst -> src. */
+static void t_ack(struct nb_tcp *t, int stage, uint32_t ack, uint64_t ms)
+{
+	struct nb_pkt p = {0};
+
+	p.proto = 6;
+	p.sport = T_DPRT;
+	p.dport = T_PORT;
+	p.tcp_seq = 77;
+	p.tcp_ack = ack;
+	p.tcp_flags = T_ACK;
+	assert_int_equal(nb_tcp_add(t, &p, stage, ms * MS, ms * MS, 20 + (uint32_t)stage), 0);
+}
+
+static void t_wm(struct nb_tcp *t, uint64_t ms)
+{
+	for (int n = 0; n < (t_rec.nstages == 4 ? 1 : 2); n++)
+		assert_int_equal(nb_tcp_watermark(t, n, ms * MS), 0);
+	assert_true(nb_tcp_poll(t) >= 0);
+}
+
+static const struct t_seg *t_find(uint32_t seq)
+{
+	for (int i = 0; i < t_rec.n; i++)
+		if (t_rec.r[i].s.seq == seq)
+			return &t_rec.r[i];
+	fail_msg("segment seq=%u not reported", seq);
+	return NULL;
+}
+
+/* One host: data at 0 and 1, its ACK back at 2 and 3. */
+static void test_basic(void **state)
+{
+	struct nb_tcp *t = t_new(4, 1000);
+	const struct t_seg *r;
+
+	(void)state;
+	t_data(t, 0, 1000, 100, 1);
+	t_data(t, 1, 1000, 100, 2);
+	t_ack(t, 2, 1100, 3);
+	assert_int_equal(t_rec.n, 0);
+	t_ack(t, 3, 1100, 4);
+	assert_int_equal(t_rec.n, 1);
+	r = t_find(1000);
+	assert_int_equal(r->st, NB_ST_COMPLETE);
+	assert_int_equal(r->s.len, 100);
+	assert_int_equal(r->s.sport, T_PORT);
+	assert_int_equal(r->s.dport, T_DPRT);
+	assert_int_equal(r->p.st[2].aux, 1100);
+	assert_int_equal(r->p.st[3].aux, 1100);
+	assert_int_equal(r->p.st[1].ts, 2 * MS);
+	assert_int_equal(r->p.st[1].ifindex, 11);
+	assert_int_equal(r->s.copies[0], 1);
+	assert_int_equal(r->s.copies[1], 1);
+	assert_int_equal(r->s.lost[0], 0);
+	assert_int_equal(r->s.offset, 0);
+	nb_tcp_destroy(&t);
+	assert_null(t);
+}
+
+/* One ACK covers three segments; ACKs below a segment's end do not pass it. */
+static void test_cumulative(void **state)
+{
+	struct nb_tcp *t = t_new(4, 1000);
+
+	(void)state;
+	for (uint32_t k = 0; k < 3; k++) {
+		t_data(t, 0, 5000 + k * 1000, 1000, 1 + k);
+		t_data(t, 1, 5000 + k * 1000, 1000, 2 + k);
+	}
+	t_ack(t, 2, 5500, 10); /* half of the first: passes nothing */
+	t_ack(t, 3, 5500, 11);
+	t_ack(t, 2, 8000, 12);
+	t_ack(t, 3, 8000, 13);
+	assert_int_equal(t_rec.n, 3);
+	for (uint32_t k = 0; k < 3; k++) {
+		const struct t_seg *r = t_find(5000 + k * 1000);
+
+		assert_int_equal(r->st, NB_ST_COMPLETE);
+		assert_int_equal(r->p.st[2].ts, 12 * MS);
+		assert_int_equal(r->p.st[3].aux, 8000);
+	}
+	/* late copies of reported bytes */
+	t_data(t, 1, 5000, 1000, 20);
+	t_wm(t, 5000);
+	assert_int_equal(t_rec.n, 3);
+	nb_tcp_destroy(&t);
+}
+
+/* Out of order at the second stage, and an overlapping copy at the first. */
+static void test_out_of_order_overlap(void **state)
+{
+	struct nb_tcp *t = t_new(4, 1000);
+	struct nb_tcp_stats st;
+
+	(void)state;
+	t_data(t, 0, 100, 1000, 1);
+	t_data(t, 0, 600, 1000, 2); /* bytes 600..1099 again, 1100..1599 new */
+	t_data(t, 0, 1600, 400, 3);
+	t_data(t, 1, 1600, 400, 4);
+	t_data(t, 1, 1100, 500, 5);
+	t_data(t, 1, 100, 1000, 6);
+	t_ack(t, 2, 2000, 7);
+	t_ack(t, 3, 2000, 8);
+	t_wm(t, 3000);
+	assert_int_equal(t_rec.n, 3);
+	assert_int_equal(t_find(100)->s.len, 1000);
+	assert_int_equal(t_find(100)->p.st[1].ts, 6 * MS);
+	/* the overlap is a second copy of 600..1099, which reached stage 1 once: one lost */
+	assert_int_equal(t_find(100)->s.copies[0], 2);
+	assert_int_equal(t_find(100)->s.lost[0], 1);
+	assert_int_equal(t_find(1100)->s.len, 500);
+	assert_int_equal(t_find(1100)->s.copies[0], 1);
+	assert_int_equal(t_find(1600)->s.len, 400);
+	assert_int_equal(t_find(1600)->p.st[1].ts, 4 * MS);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(t_rec.r[i].st, NB_ST_COMPLETE);
+	nb_tcp_get_stats(t, &st);
+	assert_int_equal(st.segments, 3);
+	assert_int_equal(st.inflight, 0);
+	nb_tcp_destroy(&t);
+}
+
+/* TSO/GSO: one 3000-byte skb first, three pieces later; GRO: the reverse. */
+static void test_resegment(void **state)
+{
+	struct nb_tcp *t = t_new(4, 1000);
+
+	(void)state;
+	t_data(t, 0, 0, 3000, 1);
+	t_data(t, 1, 0, 1000, 2);
+	t_data(t, 1, 2000, 1000, 3);
+	t_ack(t, 2, 1000, 4); /* covers only part of it */
+	t_ack(t, 3, 1000, 4);
+	t_data(t, 1, 1000, 1000, 5);
+	t_ack(t, 2, 3000, 6);
+	t_ack(t, 3, 3000, 7);
+	assert_int_equal(t_rec.n, 1);
+	assert_int_equal(t_rec.r[0].s.len, 3000);
+	assert_int_equal(t_rec.r[0].p.st[1].ts, 5 * MS);
+	assert_int_equal(t_rec.r[0].st, NB_ST_COMPLETE);
+
+	t_data(t, 0, 3000, 1000, 10);
+	t_data(t, 0, 4000, 1000, 11);
+	t_data(t, 0, 5000, 1000, 12);
+	t_data(t, 1, 3000, 3000, 13);
+	t_ack(t, 2, 6000, 14);
+	t_ack(t, 3, 6000, 15);
+	assert_int_equal(t_rec.n, 4);
+	for (int i = 1; i < 4; i++) {
+		assert_int_equal(t_rec.r[i].s.len, 1000);
+		assert_int_equal(t_rec.r[i].p.st[1].ts, 13 * MS);
+		assert_int_equal(t_rec.r[i].st, NB_ST_COMPLETE);
+	}
+	nb_tcp_destroy(&t);
+}
+
+/* Sequence numbers wrap at 2^32 inside a segment and between segments. */
+static void test_wrap(void **state)
+{
+	struct nb_tcp *t = t_new(4, 1000);
+
+	(void)state;
+	t_data(t, 0, 0xFFFFFF00u, 0x200, 1); /* ends at 0x100 */
+	t_data(t, 0, 0x100, 0x100, 2);
+	t_data(t, 1, 0x100, 0x100, 3);
+	t_data(t, 1, 0xFFFFFF00u, 0x200, 4);
+	t_ack(t, 2, 0x100, 5);
+	t_ack(t, 3, 0x100, 6);
+	assert_int_equal(t_rec.n, 1);
+	assert_int_equal(t_find(0xFFFFFF00u)->s.len, 0x200);
+	t_ack(t, 2, 0x200, 7);
+	t_ack(t, 3, 0x200, 8);
+	assert_int_equal(t_rec.n, 2);
+	assert_int_equal(t_find(0x100)->s.offset, 0x200);
+	assert_int_equal(t_find(0x100)->p.st[3].aux, 0x200);
+	nb_tcp_destroy(&t);
+}
+
+/*
+ * Two hosts: the first copy dies between A1 and B0, the retransmission gets through. The segment
+ * is complete with one copy lost in the network, reported once the retransmission had its timeout.
+ */
+static void test_retransmit_network(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+	const struct t_seg *r;
+
+	(void)state;
+	t_data(t, 0, 100, 1448, 1);
+	t_data(t, 1, 100, 1448, 2);
+	t_wm(t, 200);
+	t_data(t, 0, 100, 1448, 201);
+	t_data(t, 1, 100, 1448, 202);
+	t_data(t, 2, 100, 1448, 203);
+	t_data(t, 3, 100, 1448, 204);
+	for (int s = 4; s < 8; s++)
+		t_ack(t, s, 1548, 205 + (uint64_t)s);
+	/* final for the engine, held for the copies */
+	assert_int_equal(t_rec.n, 0);
+	t_wm(t, 1000);
+	assert_int_equal(t_rec.n, 0);
+	t_wm(t, 1300);
+	assert_int_equal(t_rec.n, 1);
+	r = t_find(100);
+	assert_int_equal(r->st, NB_ST_COMPLETE);
+	assert_int_equal(r->s.copies[0], 2);
+	assert_int_equal(r->s.copies[1], 2);
+	assert_int_equal(r->s.copies[2], 1);
+	assert_int_equal(r->s.copies[3], 1);
+	assert_int_equal(r->s.lost[0], 0);
+	assert_int_equal(r->s.lost[1], 1);
+	assert_int_equal(r->s.lost[2], 0);
+	/* the first sighting times the stage */
+	assert_int_equal(r->p.st[0].ts, 1 * MS);
+	nb_tcp_destroy(&t);
+}
+
+/* Every copy lost inside node A: A_INTERNAL_DROP_REQ after the timeout, copies counted. */
+static void test_drop_all_copies(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+	const struct t_seg *r;
+
+	(void)state;
+	t_data(t, 0, 100, 1448, 1);
+	t_data(t, 0, 100, 1448, 300);
+	t_wm(t, 1000);
+	assert_int_equal(t_rec.n, 0);
+	t_wm(t, 1301);
+	assert_int_equal(t_rec.n, 1);
+	r = t_find(100);
+	assert_int_equal(r->st, NB_ST_A_INTERNAL_DROP_REQ);
+	assert_int_equal(r->s.copies[0], 2);
+	assert_int_equal(r->s.lost[0], 2);
+	nb_tcp_destroy(&t);
+}
+
+/*
+ * A hole: X never reaches the receiver, S1 and S2 behind it do, and the receiver's ACK stays at
+ * X with duplicates. X is the drop; S1 and S2 are complete on the duplicates (SACK is no loss).
+ */
+static void test_hole_dupacks(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+
+	(void)state;
+	t_data(t, 0, 0, 1000, 1); /* X */
+	t_data(t, 1, 0, 1000, 2);
+	t_data(t, 0, 1000, 1000, 3); /* S1 */
+	t_data(t, 1, 1000, 1000, 4);
+	t_data(t, 2, 1000, 1000, 5);
+	t_data(t, 3, 1000, 1000, 6);
+	t_data(t, 0, 2000, 1000, 7); /* S2 */
+	t_data(t, 1, 2000, 1000, 8);
+	t_data(t, 2, 2000, 1000, 9);
+	t_data(t, 3, 2000, 1000, 10);
+	/* the ACK before X (sent long before), then the duplicates S1 and S2 caused */
+	for (int s = 4; s < 8; s++)
+		t_ack(t, s, 0, 0);
+	for (int s = 4; s < 8; s++)
+		t_ack(t, s, 0, 6 + (uint64_t)s);
+	assert_int_equal(t_rec.n, 0); /* two ACKs at the value: not yet a duplicate run */
+	for (int s = 4; s < 8; s++)
+		t_ack(t, s, 0, 10 + (uint64_t)s);
+	assert_int_equal(t_rec.n, 2);
+	assert_int_equal(t_find(1000)->st, NB_ST_COMPLETE);
+	assert_int_equal(t_find(2000)->st, NB_ST_COMPLETE);
+	assert_int_equal(t_find(2000)->s.dup_acked, 0xF0);
+	t_wm(t, 1002);
+	assert_int_equal(t_rec.n, 3);
+	assert_int_equal(t_find(0)->st, NB_ST_NETWORK_DROP_REQ);
+	nb_tcp_destroy(&t);
+}
+
+/*
+ * A duplicate ACK seen before a segment passed the stage before does not pass it, nor does one
+ * for a segment that has not reached the receiver (lost behind the first hole).
+ */
+static void test_dupack_order(void **state)
+{
+	struct nb_tcp *t = t_new_dup(4, 1000, true);
+
+	(void)state;
+	t_data(t, 0, 0, 1000, 1);
+	t_data(t, 1, 0, 1000, 2);
+	for (int k = 0; k < 3; k++) {
+		t_ack(t, 2, 0, 3 + (uint64_t)k);
+		t_ack(t, 3, 0, 3 + (uint64_t)k);
+	}
+	t_data(t, 0, 1000, 1000, 10);
+	t_data(t, 1, 1000, 1000, 11); /* after every duplicate so far */
+	t_data(t, 0, 2000, 1000, 12); /* never leaves */
+	assert_int_equal(t_rec.n, 0);
+	t_ack(t, 2, 0, 13);
+	t_ack(t, 3, 0, 14);
+	assert_int_equal(t_rec.n, 1);
+	assert_int_equal(t_find(1000)->st, NB_ST_COMPLETE);
+	t_wm(t, 2000);
+	assert_int_equal(t_rec.n, 3);
+	assert_int_equal(t_find(0)->st, NB_ST_EXTERNAL_DROP);
+	assert_int_equal(t_find(2000)->st, NB_ST_INTERNAL_DROP_REQ);
+	nb_tcp_destroy(&t);
+}
+
+/*
+ * On the receiver's host: the first copy of the third segment was lost before the first stage.
+ * The segments around it are reported (the one behind on duplicate ACKs); the retransmission,
+ * seen later, is that segment's first sighting here, not an old copy.
+ */
+static void test_hole_at_first_stage(void **state)
+{
+	struct nb_tcp *t = t_new_dup(4, 1000, true);
+
+	(void)state;
+	for (uint32_t k = 0; k < 4; k++) {
+		if (k == 2)
+			continue;
+		t_data(t, 0, k * 1000, 1000, 1 + k);
+		t_data(t, 1, k * 1000, 1000, 2 + k);
+	}
+	for (int d = 0; d < 3; d++) {
+		t_ack(t, 2, 2000, 10 + (uint64_t)d);
+		t_ack(t, 3, 2000, 11 + (uint64_t)d);
+	}
+	assert_int_equal(t_rec.n, 3);
+	t_wm(t, 300);
+	t_data(t, 0, 2000, 1000, 300);
+	t_data(t, 1, 2000, 1000, 301);
+	t_ack(t, 2, 4000, 302);
+	t_ack(t, 3, 4000, 303);
+	assert_int_equal(t_rec.n, 4);
+	assert_int_equal(t_find(2000)->st, NB_ST_COMPLETE);
+	assert_int_equal(t_find(2000)->s.copies[0], 1);
+	assert_int_equal(t_find(3000)->s.dup_acked, 0x0C);
+	/* a hole that stays open is given up after 2 timeouts: then its bytes are late */
+	t_data(t, 0, 5000, 1000, 400);
+	t_data(t, 1, 5000, 1000, 401);
+	t_ack(t, 2, 6000, 402);
+	t_ack(t, 3, 6000, 403);
+	assert_int_equal(t_rec.n, 5);
+	t_wm(t, 3000);
+	t_data(t, 0, 6000, 1000, 3001); /* a new segment lets the floor move */
+	t_data(t, 1, 6000, 1000, 3002);
+	t_ack(t, 2, 7000, 3003);
+	t_ack(t, 3, 7000, 3004);
+	t_data(t, 0, 4000, 1000, 3005);
+	assert_int_equal(t_rec.n, 6);
+	t_wm(t, 6000);
+	assert_int_equal(t_rec.n, 6);
+	nb_tcp_destroy(&t);
+}
+
+/*
+ * One host, no duplicate-ACK passes: behind a hole that never fills, a segment whose ACK stays
+ * below it is held, not dropped; the hole itself is the drop. A segment with no ACK at all
+ * after it is not held.
+ */
+static void test_ack_held(void **state)
+{
+	struct nb_tcp *t = t_new(4, 1000);
+
+	(void)state;
+	t_ack(t, 2, 0, 0);
+	t_ack(t, 3, 0, 0);
+	for (uint32_t k = 0; k < 3; k++) {
+		t_data(t, 0, k * 1000, 1000, 1 + k);
+		t_data(t, 1, k * 1000, 1000, 2 + k);
+	}
+	t_ack(t, 2, 1000, 10);
+	t_ack(t, 3, 1000, 11);
+	for (int d = 0; d < 4; d++) {
+		t_ack(t, 2, 1000, 12 + (uint64_t)d);
+		t_ack(t, 3, 1000, 12 + (uint64_t)d);
+	}
+	assert_int_equal(t_rec.n, 1);
+	t_wm(t, 2000);
+	assert_int_equal(t_rec.n, 3);
+	assert_int_equal(t_find(0)->st, NB_ST_COMPLETE);
+	assert_int_equal(t_find(1000)->st, NB_ST_EXTERNAL_DROP);
+	assert_false(t_find(1000)->s.ack_held);
+	assert_int_equal(t_find(2000)->st, NB_ST_EXTERNAL_DROP);
+	assert_true(t_find(2000)->s.ack_held);
+	assert_int_equal(t_find(2000)->s.dup_acked, 0);
+	nb_tcp_destroy(&t);
+}
+
+/* The far node's events arrive first: the segment made later still finds them. */
+static void test_far_node_first(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+
+	(void)state;
+	t_data(t, 2, 500, 1000, 3);
+	t_data(t, 3, 500, 1000, 4);
+	t_ack(t, 4, 1500, 5);
+	t_ack(t, 5, 1500, 6);
+	t_data(t, 0, 500, 1000, 1);
+	t_data(t, 1, 500, 1000, 2);
+	assert_int_equal(t_rec.n, 0);
+	t_ack(t, 6, 1500, 7);
+	t_ack(t, 7, 1500, 8);
+	assert_int_equal(t_rec.n, 1);
+	assert_int_equal(t_rec.r[0].st, NB_ST_COMPLETE);
+	assert_int_equal(t_rec.r[0].p.st[2].ts, 3 * MS);
+	assert_int_equal(t_rec.r[0].p.st[5].ts, 6 * MS);
+	nb_tcp_destroy(&t);
+}
+
+/* Pure ACKs and SYNs in the data direction are no segments; a new SYN is a new connection. */
+static void test_syn_and_pure(void **state)
+{
+	struct nb_tcp *t = t_new(4, 1000);
+	struct nb_pkt p = {0};
+	struct nb_tcp_stats st;
+
+	(void)state;
+	p.proto = 6;
+	p.sport = T_PORT;
+	p.dport = T_DPRT;
+	p.tcp_seq = 999;
+	p.tcp_flags = T_SYN;
+	assert_int_equal(nb_tcp_add(t, &p, 0, MS, MS, 1), 0);
+	t_data(t, 0, 1000, 0, 2); /* pure ACK */
+	t_data(t, 0, 1000, 10, 3);
+	nb_tcp_get_stats(t, &st);
+	assert_int_equal(st.segments, 1);
+	assert_int_equal(st.conns, 1);
+	/* same ports, new initial sequence: the old segment still finishes */
+	p.tcp_seq = 424242;
+	assert_int_equal(nb_tcp_add(t, &p, 0, 4 * MS, 4 * MS, 1), 0);
+	t_data(t, 0, 424243, 10, 5);
+	nb_tcp_get_stats(t, &st);
+	assert_int_equal(st.segments, 2);
+	assert_int_equal(st.conns, 2);
+	t_wm(t, 2000);
+	assert_int_equal(t_rec.n, 2);
+	assert_int_equal(t_find(1000)->s.offset, 0);
+	assert_int_equal(t_find(424243)->s.offset, 0);
+	assert_int_equal(t_find(424243)->st, NB_ST_INTERNAL_DROP_REQ);
+	nb_tcp_get_stats(t, &st);
+	assert_int_equal(st.conns, 1);
+	nb_tcp_destroy(&t);
+}
+
+/* Lost events at node B in the window: INCONCLUSIVE, never a drop; flush reports the rest. */
+static void test_taint_flush(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+
+	(void)state;
+	t_data(t, 0, 0, 100, 1);
+	t_data(t, 1, 0, 100, 2);
+	assert_int_equal(nb_tcp_taint(t, 1, 1 * MS, 5 * MS), 0);
+	t_data(t, 0, 100, 100, 3000);
+	t_wm(t, 2000);
+	assert_int_equal(t_rec.n, 1);
+	assert_int_equal(t_rec.r[0].st, NB_ST_INCONCLUSIVE);
+	assert_int_equal(nb_tcp_flush(t), 1);
+	assert_int_equal(t_find(100)->st, NB_ST_INCONCLUSIVE);
+	assert_int_equal(t_find(100)->p.why, NB_FINAL_FLUSH);
+	nb_tcp_destroy(&t);
+}
+
+/* Allocation failure anywhere in new or in an add: an error or fewer segments, never a leak. */
+static void test_alloc_failure(void **state)
+{
+	(void)state;
+	for (int k = 0; k < 40; k++) {
+		struct nb_tcp_cfg c = {0};
+		struct nb_tcp *t;
+
+		memset(&t_rec, 0, sizeof(t_rec));
+		t_rec.nstages = 4;
+		c.nstages = 4;
+		c.nnodes = 1;
+		c.timeout_ns = 1000 * MS;
+		t_alloc_left = k;
+		t = nb_tcp_new(&c, t_cb, NULL);
+		if (t) {
+			struct nb_pkt p = {0};
+
+			p.proto = 6;
+			p.sport = 1;
+			p.dport = 2;
+			p.tcp_flags = T_ACK;
+			for (uint32_t i = 0; i < 40; i++) {
+				p.tcp_seq = i * 100;
+				p.l4_len = 100;
+				nb_tcp_add(t, &p, 0, i * MS, i * MS, 1);
+			}
+			nb_tcp_flush(t);
+		}
+		t_alloc_left = -1;
+		nb_tcp_destroy(&t);
+	}
+}
+
+static void test_bad_args(void **state)
+{
+	struct nb_tcp_cfg c = {0};
+	struct nb_tcp *t;
+	struct nb_pkt p = {0};
+
+	(void)state;
+	c.nstages = 5;
+	c.nnodes = 1;
+	assert_null(nb_tcp_new(&c, t_cb, NULL));
+	assert_int_equal(errno, EINVAL);
+	t = t_new(4, 1000);
+	assert_int_equal(nb_tcp_add(t, &p, 4, 0, 0, 0), -EINVAL);
+	assert_int_equal(nb_tcp_watermark(t, 1, 0), -EINVAL);
+	nb_tcp_destroy(&t);
+	nb_tcp_destroy(&t);
+	nb_tcp_destroy(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_basic),
+	    cmocka_unit_test(test_cumulative),
+	    cmocka_unit_test(test_out_of_order_overlap),
+	    cmocka_unit_test(test_resegment),
+	    cmocka_unit_test(test_wrap),
+	    cmocka_unit_test(test_retransmit_network),
+	    cmocka_unit_test(test_drop_all_copies),
+	    cmocka_unit_test(test_hole_dupacks),
+	    cmocka_unit_test(test_dupack_order),
+	    cmocka_unit_test(test_hole_at_first_stage),
+	    cmocka_unit_test(test_ack_held),
+	    cmocka_unit_test(test_far_node_first),
+	    cmocka_unit_test(test_syn_and_pure),
+	    cmocka_unit_test(test_taint_flush),
+	    cmocka_unit_test(test_alloc_failure),
+	    cmocka_unit_test(test_bad_args),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
