@@ -225,9 +225,10 @@ static void s_report(struct nb_udp *u, struct s_group *g)
 		d.status = NB_ST_COMPLETE;
 		p.next_due = -1;
 	}
+	/* the first fragment's key (nb_flow_stage's): drops are looked up by it */
 	p.key.proto = IPPROTO_UDP;
 	p.key.k1 = g->id;
-	p.key.k2 = g->dir;
+	p.key.k2 = 0;
 	p.nstages = u->cfg.nstages;
 	p.highest = hi_seen >= 0 ? base + hi_seen : -1;
 	p.incomplete_node = -1;

@@ -51,7 +51,8 @@ struct nb_udp_cfg {
 struct nb_udp_dgram {
 	/*
 	 * Its direction's stages: seen when any fragment was, at the earliest fragment's time; aux
-	 * is the number of fragments seen there. next_due is the first stage after the drop.
+	 * is the number of fragments seen there. next_due is the first stage after the drop. The
+	 * key is its first fragment's (IP ID, offset 0), as nb_flow_stage gives it.
 	 */
 	const struct nb_joined *p;
 	enum nb_status status;

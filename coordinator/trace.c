@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
  * netblame trace: one session on each of two agents, their events joined packet by packet
- * (A0 A1 B0 B1 B2 B3 A2 A3), each packet's status printed when final, then the report.
+ * (A0 A1 B0 B1 B2 B3 A2 A3), each packet's status printed when final, then the report. The
+ * packets are ICMP echoes, TCP segments (data A0 A1 B0 B1, their ACKs B2 B3 A2 A3) or UDP
+ * datagrams (each direction its own half of the chain), all through nb_path.
  *
  * Clocks: every agent timestamp is converted to the coordinator's monotonic clock with the
  * agent's estimated offset (lowest-RTT PING/PONG samples). Decisions need only watermarks
@@ -30,7 +32,9 @@
 #include "nb_opts.h"
 #include "nb_time.h"
 #include "nb_wire.h"
+#include "nb_path.h"
 #include "trace_drops.h"
+#include "trace_tcpudp.h"
 
 #define S_HELLO_TIMEOUT_NS  5000000000ull
 #define S_PING_EVERY_NS	    200000000ull
@@ -40,6 +44,7 @@
 #define S_MAX_BATCH	    1024
 #define S_CLOCK_SAMPLES	    32
 #define S_MAX_JSON_PACKETS  100000
+#define S_TCP_SLACK_NS	    5000000ull
 
 enum s_node_state { S_NEW, S_HELLO, S_STARTING, S_RUNNING, S_GONE };
 
@@ -114,9 +119,10 @@ struct s_trace {
 	void *zctx;
 	struct nb_ckey my_pub, my_sec;
 	uint64_t session;
-	struct nb_join *join;
+	struct nb_path *path; /* the join engine under ICMP echoes, TCP segments or UDP datagrams */
 	uint64_t counts[NB_ST__COUNT];
 	uint64_t finals;
+	struct nb_ttu_totals tu; /* TCP copies, UDP fragments lost */
 	bool done;
 	uint64_t stop_ref; /* packets first seen after this are not counted (--duration end) */
 	struct nb_hist seg[SEG__COUNT];
@@ -231,7 +237,8 @@ static const struct nb_optdef s_trace_opts[] = {
 static void s_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: netblame trace icmp --src-ip A --dst-ip B\n"
+		"usage: netblame trace icmp|tcp|udp --src-ip A --dst-ip B [--src-port P]\n"
+		"         [--dst-port P]\n"
 		"         --node name=N,endpoint=E,rx-iface=IF,tx-iface=IF[,server-key=FILE]   (A)\n"
 		"         --node name=N,endpoint=E,rx-iface=IF,tx-iface=IF[,server-key=FILE]   (B)\n"
 		"         [--count N | --duration S] [--timeout-ms MS] [--json FILE|-]\n"
@@ -256,10 +263,11 @@ static int s_parse_args(struct s_trace *t, int argc, char **argv)
 	t->proto_name = argv[1];
 	if (!strcmp(argv[1], "icmp"))
 		t->proto = IPPROTO_ICMP;
-	else if (!strcmp(argv[1], "tcp") || !strcmp(argv[1], "udp")) {
-		nb_cerr("trace %s is not built yet", argv[1]);
-		return -ENOSYS;
-	} else {
+	else if (!strcmp(argv[1], "tcp"))
+		t->proto = IPPROTO_TCP;
+	else if (!strcmp(argv[1], "udp"))
+		t->proto = IPPROTO_UDP;
+	else {
 		nb_cerr("unknown protocol '%s' (icmp, tcp or udp)", argv[1]);
 		return -EINVAL;
 	}
@@ -372,7 +380,7 @@ static void s_node_gone(struct s_trace *t, struct s_node *n, const char *why)
 		return;
 	n->state = S_GONE;
 	/* Everything from the last complete point on may be missing: never blame on it. */
-	nb_join_taint(t->join, n->role, n->wm_ref > n->uncert ? n->wm_ref - n->uncert : 0,
+	nb_path_taint(t->path, n->role, n->wm_ref > n->uncert ? n->wm_ref - n->uncert : 0,
 		      NB_TS_INF);
 	nb_cwarn("node %s (%s) %s; its evidence is incomplete from %s on", n->role ? "B" : "A",
 		 n->name, why,
@@ -404,20 +412,19 @@ static void s_on_events(struct s_trace *t, struct s_node *n, const struct nb_msg
 			n->unmatched++;
 			continue;
 		}
-		nb_join_add(t->join, &key, s_chain_of[n->role][st], e->ts_ns, s_to_ref(n, e->ts_ns),
-			    e->ifindex, 0);
+		nb_path_add(t->path, e, &key, s_chain_of[n->role][st], s_to_ref(n, e->ts_ns));
 	}
 	wm_ref = s_to_ref(n, ev->watermark_ns);
 	wm_ref = wm_ref > n->uncert ? wm_ref - n->uncert : 0;
 	if (ev->lost_ring != n->lost_ring || ev->lost_queue != n->lost_queue) {
-		nb_join_taint(t->join, n->role, n->wm_ref > n->uncert ? n->wm_ref - n->uncert : 0,
+		nb_path_taint(t->path, n->role, n->wm_ref > n->uncert ? n->wm_ref - n->uncert : 0,
 			      wm_ref + 2 * n->uncert);
 		n->lost_ring = ev->lost_ring;
 		n->lost_queue = ev->lost_queue;
 	}
 	if (wm_ref > n->wm_ref) {
 		n->wm_ref = wm_ref;
-		nb_join_watermark(t->join, n->role, wm_ref);
+		nb_path_watermark(t->path, n->role, wm_ref);
 	}
 }
 
@@ -459,7 +466,7 @@ static int s_handle(struct s_trace *t, struct s_node *n, const void *buf, size_t
 			n->spec.n_rx = (uint32_t)n->n_rx;
 			n->spec.n_tx = (uint32_t)n->n_tx;
 			/* Nothing before the probes were attached can be evidence of a drop. */
-			nb_join_taint(t->join, n->role, 0,
+			nb_path_taint(t->path, n->role, 0,
 				      s_to_ref(n, m->started.attach_ns) + n->uncert);
 			n->wm_ref = s_to_ref(n, m->started.attach_ns);
 			for (uint32_t i = 0; i < m->started.n_unattached; i++) {
@@ -640,26 +647,36 @@ static void s_print_line(struct s_trace *t, const struct nb_joined *p, enum nb_s
 	fwrite(line, 1, o, stdout);
 }
 
-static void s_on_final(const struct nb_joined *p, void *ctx)
+static void s_on_final(const struct nb_path_res *r, void *ctx)
 {
+	const struct nb_joined *p = r->p;
 	struct s_trace *t = ctx;
 	enum nb_status st;
 
 	if (t->done || (t->stop_ref && p->first_ts_ref > t->stop_ref))
 		return;
-	st = nb_status_chain(p);
+	st = r->status;
 	t->counts[st]++;
+	nb_ttu_count(&t->tu, r);
 	t->finals++;
 	if (st == NB_ST_COMPLETE)
 		s_latency(t, p);
 	if (t->jpackets) {
 		if (json_array_size(t->jpackets) < S_MAX_JSON_PACKETS)
-			json_array_append_new(t->jpackets, s_packet_json(t, p, st));
+			json_array_append_new(t->jpackets,
+					      r->tcp || r->udp
+						      ? nb_ttu_json(r, (uint64_t)t->timeout_ms,
+								    nb_tdrops_json(t->drops, p, st))
+						      : s_packet_json(t, p, st));
 		else
 			t->json_truncated++;
 	}
 	if (t->text) {
-		s_print_line(t, p, st);
+		if (r->tcp || r->udp)
+			nb_ttu_print(stdout, r, t->src_ip, t->dst_ip, t->wall_off,
+				     (uint64_t)t->timeout_ms);
+		else
+			s_print_line(t, p, st);
 		nb_tdrops_print(t->drops, stdout, p, st,
 				(const char *const[]){t->node[0].name, t->node[1].name});
 	}
@@ -687,6 +704,7 @@ static void s_report_text(struct s_trace *t, enum nb_verdict v, const char *deta
 		if (t->counts[s])
 			printf("  %-22s %llu\n", nb_status_name(s),
 			       (unsigned long long)t->counts[s]);
+	nb_ttu_report_text(stdout, &t->tu, t->proto);
 	printf("Verdict: %s\n", nb_verdict_name(v));
 	printf("Detail: %s\n", detail);
 	printf("Latency (p50 / p99):\n");
@@ -747,6 +765,7 @@ static int s_report_json(struct s_trace *t, enum nb_verdict v, const char *detai
 		json_object_set_new(o, "packets_truncated",
 				    json_integer((json_int_t)t->json_truncated));
 	json_object_set_new(o, "counts", counts);
+	nb_ttu_report_json(o, &t->tu, t->proto);
 	json_object_set_new(o, "verdict", json_string(nb_verdict_name(v)));
 	json_object_set_new(o, "verdict_detail", json_string(detail));
 	json_object_set_new(o, "latency", lat);
@@ -959,7 +978,7 @@ int nb_cmd_trace(int argc, char **argv)
 {
 	struct s_trace *t = calloc(1, sizeof(*t));
 	struct sigaction sa = {.sa_handler = s_on_signal};
-	struct nb_join_cfg jc = {0};
+	struct nb_path_cfg pc = {0};
 	uint64_t t_end = 0, t_drain = 0;
 	enum nb_verdict v;
 	char detail[512];
@@ -984,8 +1003,9 @@ int nb_cmd_trace(int argc, char **argv)
 			ret = NB_CEXIT_USAGE;
 			goto out;
 		}
-		n->spec.proto = n->spec.family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
-		t->proto = n->spec.proto;
+		if (t->proto == IPPROTO_ICMP || t->proto == IPPROTO_ICMPV6)
+			t->proto = n->spec.family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+		n->spec.proto = t->proto;
 		n->spec.sport = (uint16_t)t->sport;
 		n->spec.dport = (uint16_t)t->dport;
 	}
@@ -1007,17 +1027,19 @@ int nb_cmd_trace(int argc, char **argv)
 		t->jpackets = json_array();
 	if (getrandom(&t->session, sizeof(t->session), 0) != sizeof(t->session) || !t->session)
 		t->session = nb_mono_ns() | 1;
-	jc.nstages = 8;
-	jc.nnodes = 2;
+	pc.proto = t->proto;
+	pc.nstages = 8;
+	pc.nnodes = 2;
 	for (int i = 0; i < 8; i++)
-		jc.stage_node[i] = (i >= 2 && i <= 5) ? 1 : 0;
-	jc.timeout_ns = (uint64_t)t->timeout_ms * 1000000ull;
-	/* ICMP seq wraps after 65536 packets: at 1000/s a key comes back after 65 s. */
-	jc.reuse_ns = jc.timeout_ns * 4 > 10000000000ull ? jc.timeout_ns * 4 : 10000000000ull;
-	t->join = nb_join_new(&jc, s_on_final, t);
+		pc.stage_node[i] = (i >= 2 && i <= 5) ? 1 : 0;
+	pc.timeout_ns = (uint64_t)t->timeout_ms * 1000000ull;
+	/* a duplicate ACK at A2 and a segment at B3 compare across the two clocks */
+	pc.slack_ns = S_TCP_SLACK_NS;
+	pc.ports = t->sport || t->dport;
+	t->path = nb_path_new(&pc, s_on_final, t);
 	t->zctx = zmq_ctx_new();
 	t->drops = nb_tdrops_new();
-	if (!t->join || !t->zctx || !t->drops) {
+	if (!t->path || !t->zctx || !t->drops) {
 		nb_cerr("out of memory");
 		goto out;
 	}
@@ -1052,7 +1074,9 @@ int nb_cmd_trace(int argc, char **argv)
 		if (t_end && now >= t_end && !t_drain) {
 			/* Let packets seen before the end reach their deadline. */
 			t->stop_ref = now;
-			t_drain = now + jc.timeout_ns + 2 * S_PING_EVERY_NS + 500000000ull;
+			/* a retransmitted TCP segment waits a timeout after its last copy */
+			t_drain = now + pc.timeout_ns * (t->proto == IPPROTO_TCP ? 2 : 1) +
+				  2 * S_PING_EVERY_NS + 500000000ull;
 		}
 		if (t_drain && now >= t_drain)
 			break;
@@ -1064,19 +1088,19 @@ int nb_cmd_trace(int argc, char **argv)
 		if (rc)
 			goto out;
 		s_housekeeping(t, nb_mono_ns());
-		nb_join_poll(t->join);
+		nb_path_poll(t->path);
 		fflush(stdout);
 		if (t_drain && t->stop_ref) {
-			struct nb_join_stats js;
+			struct nb_path_stats ps;
 
-			nb_join_get_stats(t->join, &js);
-			if (!js.inflight)
+			nb_path_get_stats(t->path, &ps);
+			if (!ps.inflight)
 				break;
 		}
 	}
 	/* Whatever is still in flight is reported, as INCONCLUSIVE unless its time was up. */
 	if (!t->done)
-		nb_join_flush(t->join);
+		nb_path_flush(t->path);
 	for (int i = 0; i < 2; i++)
 		s_send_stop(t, &t->node[i]);
 
@@ -1093,7 +1117,7 @@ out:
 			zmq_close(t->node[i].sock);
 	if (t->zctx)
 		zmq_ctx_term(t->zctx);
-	nb_join_destroy(&t->join);
+	nb_path_destroy(&t->path);
 	nb_tdrops_free(&t->drops);
 	json_decref(t->jpackets);
 	nb_wbuf_free(&t->wb);

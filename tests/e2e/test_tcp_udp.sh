@@ -284,6 +284,118 @@ lost=$(jq -s '[.[] | select(.type=="packet") | .lost_copies.internal] | add' "$O
 [ "$lost" -gt 0 ] || fail "t_tso: the copy lost inside hvA was not counted"
 echo "ok: t_tso: $big segments above the MSS, $lost copies lost inside hvA"
 
+# --- netblame trace tcp|udp: an agent per hypervisor (root namespace, --netns), the coordinator
+# joins their events: data A0 A1 B0 B1, its ACKs (or the reverse flow's datagrams) B2 B3 A2 A3.
+
+# start_agent NAME NETNS: sets EP_NAME.
+start_agent() {
+	local name=$1 ns=$2 ep
+	"$AGENT" serve --listen 'tcp://127.0.0.1:*' --name "$name" --netns "$ns" --insecure \
+		>"$OUT/agent_$name.out" 2>"$OUT/agent_$name.err" &
+	on_exit "kill $! 2>/dev/null; sleep 0.2"
+	wait_for 5 grep -q '^listening on ' "$OUT/agent_$name.out" ||
+		fail "agent $name did not start: $(cat "$OUT/agent_$name.err")"
+	ep=$(sed -n 's/^listening on //p' "$OUT/agent_$name.out" | head -n1)
+	eval "EP_$name=$ep"
+}
+
+# xtrace NAME PROTO [flags...]: the coordinator in the background, once its sessions run.
+xtrace() {
+	local name=$1 proto=$2
+	shift 2
+	"$COORD" trace "$proto" --src-ip $VMA --dst-ip $VMB \
+		--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0" \
+		--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0" \
+		--timeout-ms $TMO --json "$OUT/$name.json" --insecure "$@" \
+		>"$OUT/$name.out" 2>"$OUT/$name.err" &
+	TPID=$!
+	on_exit "kill $TPID 2>/dev/null"
+	wait_for 8 grep -q '^Tracing' "$OUT/$name.err" || fail "$name: no Tracing line: $(cat "$OUT/$name.err")"
+}
+
+# xfinish NAME: waits for the coordinator; sets RC.
+xfinish() {
+	for _ in $(seq 1 150); do
+		kill -0 "$TPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$TPID" 2>/dev/null && fail "$1: coordinator did not finish: $(cat "$OUT/$1.err")"
+	wait "$TPID"
+	RC=$?
+}
+xst() { jq -r ".packets[] | select(.key.$2==$3) | .${4:-status}" "$OUT/$1.json"; }
+xverdict() { jq -r '.verdict' "$OUT/$1.json"; }
+xothers() {
+	jq -r ".packets[] | select(.key.seq!=$2) | .status" "$OUT/$1.json" | sort | uniq -c |
+		awk '{ printf("%s%s=%s", (NR > 1 ? " " : ""), $2, $1) }'
+}
+
+start_agent hvA nbhvA
+start_agent hvB nbhvB
+
+# TCP, the fabric drops every copy of segment K: NETWORK_DROP_REQ. The segments behind it reach
+# B and B's duplicate ACKs come back: complete. Verdict NETWORK, exit 10.
+PORT=$((PORT + 1))
+xtrace x_tnet tcp --dst-port $PORT --duration 4
+tcp_start 100000 2
+tests/lab drop --at fab --dir req --match "tcp sequence $(seg $K)" >/dev/null
+tcp_go
+xfinish x_tnet
+tests/lab clear >/dev/null
+assert_eq NETWORK_DROP_REQ "$(xst x_tnet seq "$(seg $K)")" "x_tnet segment $K"
+assert_eq "COMPLETE=$(($(jq '.packets | length' "$OUT/x_tnet.json") - 1))" \
+	"$(xothers x_tnet "$(seg $K)")" "x_tnet other segments"
+assert_eq NETWORK "$(xverdict x_tnet)" "x_tnet verdict"
+assert_eq 10 "$RC" "x_tnet exit code"
+
+# TCP, only the first copy of segment K dies in the fabric: complete, one copy lost in the
+# network. A clean stream: HEALTHY, exit 0.
+PORT=$((PORT + 1))
+xtrace x_trtx tcp --dst-port $PORT --duration 3
+tcp_start 200000
+tests/lab drop --at fab --dir req --match "tcp sequence $(seg $K) quota until 1600 bytes" >/dev/null
+tcp_go
+xfinish x_trtx
+tests/lab clear >/dev/null
+assert_eq COMPLETE "$(xst x_trtx seq "$(seg $K)")" "x_trtx segment $K"
+assert_eq 1 "$(xst x_trtx seq "$(seg $K)" lost_copies.network)" "x_trtx segment $K lost in the network"
+assert_eq 2 "$(xst x_trtx seq "$(seg $K)" copies.A1)" "x_trtx segment $K copies at A1"
+assert_eq 1 "$(xst x_trtx seq "$(seg $K)" copies.B0)" "x_trtx segment $K copies at B0"
+assert_eq "COMPLETE=$(jq '.packets | length' "$OUT/x_trtx.json")" "$(xothers x_trtx -1)" \
+	"x_trtx statuses"
+assert_eq 200000 "$(jq '[.packets[].key.len] | add' "$OUT/x_trtx.json")" "x_trtx bytes"
+assert_eq 1 "$(jq '.lost_copies.network' "$OUT/x_trtx.json")" "x_trtx lost copies in the network"
+assert_eq HEALTHY "$(xverdict x_trtx)" "x_trtx verdict"
+assert_eq 0 "$RC" "x_trtx exit code"
+
+# UDP, the fabric drops datagram 6001: NETWORK_DROP_REQ, verdict NETWORK, exit 10.
+tests/lab drop --at fab --dir req --match 'ip id 6001' >/dev/null
+xtrace x_unet udp --dst-port 9000 --count 3
+udp vmA 6000 3 100
+xfinish x_unet
+tests/lab clear >/dev/null
+assert_eq NETWORK_DROP_REQ "$(xst x_unet ip_id 6001)" "x_unet id 6001"
+assert_eq COMPLETE "$(xst x_unet ip_id 6002)" "x_unet id 6002"
+assert_eq NETWORK "$(xverdict x_unet)" "x_unet verdict"
+assert_eq 10 "$RC" "x_unet exit code"
+
+# UDP, hvB drops one fragment of 6101; the reverse flow loses 6200 in the fabric.
+tests/lab drop --at hvB --dir req --match 'ip id 6101 ip frag-off & 0x1fff == 185' >/dev/null
+tests/lab drop --at fab --dir rep --match 'ip id 6200' >/dev/null
+xtrace x_ufrag udp --count 3
+udp vmA 6100 2 3000
+udp vmB 6200 1 100
+xfinish x_ufrag
+tests/lab clear >/dev/null
+assert_eq COMPLETE "$(xst x_ufrag ip_id 6100)" "x_ufrag id 6100"
+assert_eq B_INTERNAL_DROP_REQ "$(xst x_ufrag ip_id 6101)" "x_ufrag id 6101"
+assert_eq true "$(xst x_ufrag ip_id 6101 partial)" "x_ufrag id 6101 partial"
+assert_eq "1 of 3 fragments lost: 3 at A0, 3 at A1, 3 at B0, 2 at B1" \
+	"$(xst x_ufrag ip_id 6101 detail)" "x_ufrag id 6101 detail"
+assert_eq NETWORK_DROP_REP "$(xst x_ufrag ip_id 6200)" "x_ufrag id 6200 (reverse)"
+assert_eq NETWORK "$(xverdict x_ufrag)" "x_ufrag verdict"
+assert_eq 10 "$RC" "x_ufrag exit code"
+
 # Bad input: one line on stderr, exit 2; nothing left attached.
 for t in tcp_path_tracer udp_path_tracer; do
 	"$AGENT" $t --src-ip $VMA --dst-ip $VMB --rx-iface a --tx-iface b --dst-port 0 \
