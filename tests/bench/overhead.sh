@@ -38,6 +38,7 @@ SIZE=${NB_BENCH_SIZE:-64}
 MAX_PAIRS=${NB_BENCH_MAX_PAIRS:-$((ROUNDS * 2))}
 MAX_SECS=${NB_BENCH_OVERHEAD_SECS:-80} # no new round after this; the stats round still runs
 OTHER_MAX=10                            # % of one CPU used by other processes: round disturbed
+SETTLE=1.5                              # s from attach to the tool's flood
 PORT=9000
 TARGET=97
 [ "$ROUNDS" -ge 3 ] || fail "NB_BENCH_ROUNDS must be at least 3"
@@ -132,6 +133,9 @@ tool_start() {
 	MY_IDS=$(awk '/^prog_id:/ { print $2 }' /proc/"$TOOL_PID"/fdinfo/* 2>/dev/null | sort -u)
 	[ -n "$MY_IDS" ] || fail "icmp_path_tracer holds no BPF program"
 	TOOL_PROGS=$(echo "$MY_IDS" | wc -l)
+	# What loading leaves behind (freeing the verifier's and libbpf's memory, deferred kernel
+	# work) would otherwise land in the first flood; the target is the steady-state cost.
+	sleep "$SETTLE"
 }
 
 tool_stop() {
@@ -290,6 +294,7 @@ baseline, measured in the same run.
 | rounds | a baseline and a tool measurement each, ABBA order, after one warm-up flood; $kept undisturbed of $PAIRS run (wanted $ROUNDS, at most $MAX_PAIRS in ${MAX_SECS} s) |
 | disturbed | a round in which another run's \`nb_\` programs were loaded, or other processes used more than $OTHER_MAX % of a CPU (from /proc/PID/stat, ksoftirqd excluded), is shown but not counted |
 | pinning | sender \`taskset -c 0\` (the veth path runs in its softirq, on CPU 0), receiver \`taskset -c 1\`, tracer unpinned (it gets no events) |
+| settle | each tool flood starts $SETTLE s after the tool is attached, so what loading leaves behind is not counted as overhead on traffic |
 | tool | \`netblame-agent ${TOOL_ARGS[*]}\`: $TOOL_PROGS BPF programs (raw tracepoints netif_receive_skb and net_dev_start_xmit); its ICMP filter never matches UDP |
 | offload | $OFFLOAD (lab default, every veth) |
 
