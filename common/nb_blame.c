@@ -235,9 +235,7 @@ int nb_verdict_exit_code(enum nb_verdict v)
 	return 1;
 }
 
-/* snprintf onto the end of what was written so far; *off counts what was needed. */
-__attribute__((format(printf, 4, 5))) static void s_append(char *buf, size_t len, size_t *off,
-							   const char *fmt, ...)
+void nb_appendf(char *buf, size_t len, size_t *off, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -268,20 +266,20 @@ int nb_verdict_detail(const uint64_t counts[NB_ST__COUNT], char *buf, size_t len
 			continue;
 		req = s_class_count(counts, s_classes[i].blame, "request");
 		rep = s_class_count(counts, s_classes[i].blame, "reply");
-		s_append(buf, len, &off, "%s%s: %llu", off ? "; " : "", s_classes[i].name,
+		nb_appendf(buf, len, &off, "%s%s: %llu", off ? "; " : "", s_classes[i].name,
 			 (unsigned long long)n);
 		if (req && rep)
-			s_append(buf, len, &off, " (request %llu, reply %llu)",
+			nb_appendf(buf, len, &off, " (request %llu, reply %llu)",
 				 (unsigned long long)req, (unsigned long long)rep);
 		else if (req)
-			s_append(buf, len, &off, " (request %llu)", (unsigned long long)req);
+			nb_appendf(buf, len, &off, " (request %llu)", (unsigned long long)req);
 		else if (rep)
-			s_append(buf, len, &off, " (reply %llu)", (unsigned long long)rep);
+			nb_appendf(buf, len, &off, " (reply %llu)", (unsigned long long)rep);
 	}
 	if (inc)
-		s_append(buf, len, &off, "%sINCONCLUSIVE: %llu", off ? "; " : "",
+		nb_appendf(buf, len, &off, "%sINCONCLUSIVE: %llu", off ? "; " : "",
 			 (unsigned long long)inc);
 	if (!off)
-		s_append(buf, len, &off, "none");
+		nb_appendf(buf, len, &off, "none");
 	return (int)off;
 }

@@ -82,4 +82,11 @@ int nb_verdict_exit_code(enum nb_verdict v);
  */
 int nb_verdict_detail(const uint64_t counts[NB_ST__COUNT], char *buf, size_t len);
 
+/*
+ * snprintf onto the end of what buf holds so far; *off counts what was needed, so a detail
+ * string that did not fit still reports its full length (snprintf semantics).
+ */
+void nb_appendf(char *buf, size_t len, size_t *off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 #endif /* NB_BLAME_H */

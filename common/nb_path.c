@@ -233,21 +233,6 @@ const char *nb_path_stage_name(int nstages, int stage)
 	return nstages == 8 ? nb_stage_name_chain(stage) : nb_stage_name_local(stage);
 }
 
-__attribute__((format(printf, 4, 5))) static void s_append(char *buf, size_t len, size_t *off,
-							   const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	if (*off < len)
-		n = vsnprintf(buf + *off, len - *off, fmt, ap);
-	else
-		n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		*off += (size_t)n;
-}
 
 int nb_path_detail(const struct nb_path_res *r, uint64_t timeout_ms, char *buf, size_t len)
 {
@@ -265,35 +250,35 @@ int nb_path_detail(const struct nb_path_res *r, uint64_t timeout_ms, char *buf, 
 		const struct nb_udp_dgram *d = r->udp;
 		int base = d->reverse ? p->nstages / 2 : 0;
 
-		s_append(buf, len, &off, "%u of %u fragments lost:", d->lost, d->frags);
+		nb_appendf(buf, len, &off, "%u of %u fragments lost:", d->lost, d->frags);
 		for (int s = base; s < base + p->nstages / 2; s++)
-			s_append(buf, len, &off, "%s %u at %s", s == base ? "" : ",",
+			nb_appendf(buf, len, &off, "%s %u at %s", s == base ? "" : ",",
 				 d->frags_at[s], nb_path_stage_name(p->nstages, s));
 		return (int)off;
 	}
 	if (r->tcp && r->tcp->ack_held && r->status == NB_ST_INCONCLUSIVE) {
-		s_append(buf, len, &off, "its ACK was held by an earlier segment's loss");
+		nb_appendf(buf, len, &off, "its ACK was held by an earlier segment's loss");
 		return (int)off;
 	}
 	if (r->status != NB_ST_INCONCLUSIVE) {
-		s_append(buf, len, &off, "missing %s after %llums", due ? due : "?",
+		nb_appendf(buf, len, &off, "missing %s after %llums", due ? due : "?",
 			 (unsigned long long)timeout_ms);
 		return (int)off;
 	}
 	switch (p->why) {
 	case NB_FINAL_EVICTED:
-		s_append(buf, len, &off,
+		nb_appendf(buf, len, &off,
 			 "too many packets in flight; raise --timeout-ms or filter more");
 		break;
 	case NB_FINAL_REUSED:
-		s_append(buf, len, &off, "its id/seq came back before %s was seen",
+		nb_appendf(buf, len, &off, "its id/seq came back before %s was seen",
 			 due ? due : "?");
 		break;
 	case NB_FINAL_FLUSH:
-		s_append(buf, len, &off, "run ended before %s was due", due ? due : "?");
+		nb_appendf(buf, len, &off, "run ended before %s was due", due ? due : "?");
 		break;
 	default:
-		s_append(buf, len, &off, "events lost or tracer not attached while %s was due",
+		nb_appendf(buf, len, &off, "events lost or tracer not attached while %s was due",
 			 due ? due : "?");
 	}
 	return (int)off;
