@@ -31,6 +31,7 @@ declare -A TITLE=(
 	[transport]="Agent to coordinator transport (issue 3)"
 )
 BENCHES+=(drop) LAB_BENCHES+="drop " LIMIT[drop]=80 TITLE[drop]="eth_drop: overhead and drops at a high rate (issue 5)"
+BENCHES+=(tcp) LAB_BENCHES+="tcp " LIMIT[tcp]=90 TITLE[tcp]="TCP bulk transfer traced by tcp_path_tracer (issue 4)"
 
 if [ $# -gt 0 ]; then
 	for n in "$@"; do
