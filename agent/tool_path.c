@@ -87,6 +87,7 @@ static void s_addrs(const struct s_run *r, const struct nb_path_res *x, const ui
 	*dst = x->reverse ? r->spec.src : r->spec.dst;
 }
 
+/* The first and the last stage's times; last is never before first (so durations are >= 0). */
 static void s_first_last(const struct nb_joined *p, uint64_t *first, uint64_t *last)
 {
 	bool any = false;
@@ -100,6 +101,8 @@ static void s_first_last(const struct nb_joined *p, uint64_t *first, uint64_t *l
 		*last = p->st[i].ts;
 		any = true;
 	}
+	if (*last < *first)
+		*last = *first;
 }
 
 /* "HH:MM:SS" of a wall-clock second, converted once per second: localtime is not cheap. */

@@ -547,11 +547,29 @@ static void s_try_dup(struct nb_tcp *t, struct s_conn *c, uint32_t i, int stage)
 {
 	const struct s_ackh *h = &c->ackh[stage - t->ndata];
 	const struct s_seg *s = &c->segs[i];
+	uint8_t node = t->cfg.stage_node[stage];
+	uint64_t need;
 
 	if (!t->cfg.dup_acks || s->state != S_LIVE || (s->passed & (1u << stage)) ||
 	    h->dups < S_DUP_ACKS || h->max >= s->a ||
-	    (s->passed & s_data_mask(t)) != s_data_mask(t) || !(s->passed & (1u << (stage - 1))) ||
-	    s->pref[stage - 1] > s_add_sat(h->dup_ref, t->cfg.slack_ns))
+	    (s->passed & s_data_mask(t)) != s_data_mask(t) || !(s->passed & (1u << (stage - 1))))
+		return;
+	/*
+	 * After the stage before; against another node's clock within slack_ns of it, but never
+	 * before the segment's last stage on this node (same clock: exact).
+	 */
+	need = s->pref[stage - 1];
+	if (t->cfg.stage_node[stage - 1] != node) {
+		need = need > t->cfg.slack_ns ? need - t->cfg.slack_ns : 0;
+		for (int k = stage - 2; k >= 0; k--) {
+			if (t->cfg.stage_node[k] == node && (s->passed & (1u << k))) {
+				if (s->pref[k] > need)
+					need = s->pref[k];
+				break;
+			}
+		}
+	}
+	if (h->dup_ref < need)
 		return;
 	t->st.dup_passes++;
 	s_pass(t, c, i, stage, h->dup_ts, h->dup_ref, h->dup_if, h->max_raw, true);
@@ -618,8 +636,19 @@ static void s_data(struct nb_tcp *t, struct s_conn *c, const struct nb_pkt *p, i
 	if (stage == 0) {
 		/* the bytes never seen here before are new segments */
 		const struct s_map *m = &c->map[0];
+		const struct s_ackh *h = &c->ackh[t->ndata - 1];
 
 		cur = a;
+		/*
+		 * ...unless the ACK leaving toward the sender (the last reply stage, on this same
+		 * node) covered them already: a copy of bytes whose first copy was not seen here
+		 * (a spurious retransmission, or events missed), not a segment of its own.
+		 */
+		if (h->any && h->max > cur) {
+			if (h->max >= b)
+				t->st.late++;
+			cur = h->max < b ? h->max : b;
+		}
 		for (i = s_map_find(m, a); i < m->n && m->v[i].a < b; i++) {
 			if (m->v[i].a > cur && s_seg_insert(t, c, cur, m->v[i].a))
 				break;

@@ -66,7 +66,7 @@ void nb_ttu_print(FILE *f, const struct nb_path_res *r, const char *src, const c
 		if (p->st[i].seen)
 			fprintf(f, "%s%s", n++ ? "," : "", nb_stage_name_chain(i));
 	/* the same clock at both ends only for a path that starts and ends on A (TCP) */
-	if (r->status == NB_ST_COMPLETE && r->tcp)
+	if (r->status == NB_ST_COMPLETE && r->tcp && p->st[last].ts >= p->st[first].ts)
 		fprintf(f, "  rtt=%s", nb_fmt_dur(p->st[last].ts - p->st[first].ts, d, sizeof(d)));
 	if (r->tcp && (s_copied(r->tcp) || r->tcp->lost[0] + r->tcp->lost[1] + r->tcp->lost[2])) {
 		fprintf(f, "  copies=%u,%u,%u,%u", r->tcp->copies[0], r->tcp->copies[1],

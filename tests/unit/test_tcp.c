@@ -513,6 +513,66 @@ static void test_ack_held(void **state)
 	nb_tcp_destroy(&t);
 }
 
+/*
+ * Bytes first seen at the first stage after the ACK toward the sender covered them (their first
+ * copy was not seen there) are a copy, not a segment: no segment whose ACK came before it.
+ */
+static void test_acked_before_seen(void **state)
+{
+	struct nb_tcp *t = t_new(4, 1000);
+	struct nb_tcp_stats st;
+
+	(void)state;
+	t_data(t, 0, 0, 1000, 1);
+	t_data(t, 1, 0, 1000, 2);
+	t_ack(t, 2, 2000, 3);
+	t_ack(t, 3, 2000, 4);
+	assert_int_equal(t_rec.n, 1);
+	t_data(t, 0, 1000, 1500, 5); /* 1000..1999 acked already: only 2000..2499 is new */
+	t_data(t, 1, 1000, 1500, 6);
+	t_ack(t, 2, 2500, 7);
+	t_ack(t, 3, 2500, 8);
+	assert_int_equal(t_rec.n, 2);
+	assert_int_equal(t_find(2000)->s.len, 500);
+	assert_true(t_find(2000)->p.st[3].ts >= t_find(2000)->p.st[0].ts);
+	t_data(t, 0, 1000, 500, 9);
+	nb_tcp_get_stats(t, &st);
+	assert_int_equal(st.segments, 2);
+	assert_int_equal(st.late, 1);
+	nb_tcp_destroy(&t);
+}
+
+/*
+ * Two hosts: a duplicate ACK is compared with the other node's stage within the clock slack,
+ * but with this node's own stages exactly, so a segment never passes A2 before it left A1.
+ */
+static void test_dupack_clock(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+
+	(void)state;
+	t_data(t, 0, 0, 1000, 1); /* X: never reaches B */
+	t_data(t, 1, 0, 1000, 1);
+	for (int s = 4; s < 8; s++)
+		t_ack(t, s, 0, 1);
+	for (int d = 0; d < 2; d++)
+		for (int s = 4; s < 8; s++)
+			t_ack(t, s, 0, 2 + (uint64_t)d); /* the run of duplicates, at 3 ms */
+	t_data(t, 0, 1000, 1000, 4); /* S: leaves A at 4 ms, after those duplicates */
+	t_data(t, 1, 1000, 1000, 4);
+	t_data(t, 2, 1000, 1000, 4);
+	t_data(t, 3, 1000, 1000, 4);
+	/* B2 and B3 (node B) pass on no duplicate older than B1; A2 none older than A1 */
+	assert_int_equal(t_rec.n, 0);
+	for (int s = 4; s < 8; s++)
+		t_ack(t, s, 0, 5);
+	assert_int_equal(t_rec.n, 1);
+	assert_int_equal(t_find(1000)->st, NB_ST_COMPLETE);
+	assert_true(t_find(1000)->p.st[6].ts >= t_find(1000)->p.st[1].ts);
+	assert_true(t_find(1000)->p.st[7].ts >= t_find(1000)->p.st[0].ts);
+	nb_tcp_destroy(&t);
+}
+
 /* The far node's events arrive first: the segment made later still finds them. */
 static void test_far_node_first(void **state)
 {
@@ -657,6 +717,8 @@ int main(void)
 	    cmocka_unit_test(test_dupack_order),
 	    cmocka_unit_test(test_hole_at_first_stage),
 	    cmocka_unit_test(test_ack_held),
+	    cmocka_unit_test(test_acked_before_seen),
+	    cmocka_unit_test(test_dupack_clock),
 	    cmocka_unit_test(test_far_node_first),
 	    cmocka_unit_test(test_syn_and_pure),
 	    cmocka_unit_test(test_taint_flush),
