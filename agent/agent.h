@@ -34,15 +34,31 @@ int nb_netns_ifindex(const struct nb_netns *ns, char names[][16], int n, uint32_
 		     char *err, size_t errlen);
 /* Name of an interface in the namespace into buf (16 bytes); -ENODEV when it is gone. */
 int nb_netns_ifname(const struct nb_netns *ns, uint32_t ifindex, char *buf);
+/*
+ * Switch this thread into ns (no-op for the own namespace); *self keeps the way back.
+ * nb_netns_leave returns rc, or -EIO (err set) if the way back failed and rc was 0.
+ */
+int nb_netns_enter(const struct nb_netns *ns, int *self, char *err, size_t errlen);
+int nb_netns_leave(int self, int rc, char *err, size_t errlen);
 
 /* ---- the packet-stage tracer (nb_tracer.c) ---- */
 struct nb_tracer;
 typedef int (*nb_event_fn)(const struct nb_event *e, void *ctx);
 
+enum nb_hooks {
+	NB_HOOKS_AUTO = 0, /* tcx links on the traced devices if the kernel has them, else tp */
+	NB_HOOKS_TCX,	   /* tcx links only: fail where the kernel lacks them */
+	NB_HOOKS_TP,	   /* device tracepoints: every packet of every namespace pays */
+};
+
 struct nb_tracer_cfg {
 	struct nb_filter filter;
-	uint32_t ringbuf_bytes; /* power of two; 0 = default */
+	uint32_t ringbuf_bytes;	 /* power of two; 0 = default */
+	enum nb_hooks hooks;
+	const struct nb_netns *ns; /* where filter.ifindex lives (tcx links); NULL: our own */
 };
+/* "auto", "tcx", "tracepoint" into *out; -EINVAL otherwise. */
+int nb_hooks_parse(const char *s, enum nb_hooks *out);
 
 /* Load, configure and attach; on any failure nothing stays attached. -errno with err set. */
 int nb_tracer_open(struct nb_tracer **out, const struct nb_tracer_cfg *cfg, nb_event_fn fn,
@@ -54,6 +70,10 @@ uint64_t nb_tracer_lost(const struct nb_tracer *t);
 uint64_t nb_tracer_matched(const struct nb_tracer *t);
 /* Monotonic time at which the last probe was attached. */
 uint64_t nb_tracer_attach_ts(const struct nb_tracer *t);
+/* The hooks in use: "tcx" or "tracepoint". */
+const char *nb_tracer_hooks(const struct nb_tracer *t);
+/* The attached hook points ("tcx/ingress", "tp_btf/netif_receive_skb", ...) into out. */
+size_t nb_tracer_caps(const struct nb_tracer *t, const char **out, size_t max);
 int nb_tracer_fd(const struct nb_tracer *t);
 /*
  * Read another BPF ring buffer (e.g. the drop tracer's, nb_drops_ring_fd()) in the same poll

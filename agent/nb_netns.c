@@ -60,6 +60,40 @@ void nb_netns_close(struct nb_netns *ns)
 	ns->fd = -1;
 }
 
+int nb_netns_enter(const struct nb_netns *ns, int *self, char *err, size_t errlen)
+{
+	int rc;
+
+	*self = -1;
+	if (ns->fd < 0)
+		return 0;
+	*self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (*self < 0 || setns(ns->fd, CLONE_NEWNET) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot enter network namespace %s: %s", ns->name,
+			 strerror(errno));
+		if (*self >= 0)
+			close(*self);
+		*self = -1;
+		return rc;
+	}
+	return 0;
+}
+
+int nb_netns_leave(int self, int rc, char *err, size_t errlen)
+{
+	if (self < 0)
+		return rc;
+	/* Staying in the wrong namespace would misname everything after: fail loudly. */
+	if (setns(self, CLONE_NEWNET) < 0 && !rc) {
+		snprintf(err, errlen, "cannot return to own network namespace: %s",
+			 strerror(errno));
+		rc = -EIO;
+	}
+	close(self);
+	return rc;
+}
+
 /*
  * Interface names are per namespace: switch this thread into the target namespace for the
  * lookups and back. The same name (and ifindex) exists in several namespaces in a lab and on
@@ -68,19 +102,11 @@ void nb_netns_close(struct nb_netns *ns)
 int nb_netns_ifindex(const struct nb_netns *ns, char names[][16], int n, uint32_t *out,
 		     char *err, size_t errlen)
 {
-	int self = -1, rc = 0;
+	int self, rc;
 
-	if (ns->fd >= 0) {
-		self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-		if (self < 0 || setns(ns->fd, CLONE_NEWNET) < 0) {
-			rc = -errno;
-			snprintf(err, errlen, "cannot enter network namespace %s: %s", ns->name,
-				 strerror(errno));
-			if (self >= 0)
-				close(self);
-			return rc;
-		}
-	}
+	rc = nb_netns_enter(ns, &self, err, errlen);
+	if (rc)
+		return rc;
 	for (int i = 0; i < n; i++) {
 		out[i] = if_nametoindex(names[i]);
 		if (!out[i]) {
@@ -91,37 +117,18 @@ int nb_netns_ifindex(const struct nb_netns *ns, char names[][16], int n, uint32_
 			break;
 		}
 	}
-	if (self >= 0) {
-		if (setns(self, CLONE_NEWNET) < 0 && !rc) {
-			snprintf(err, errlen, "cannot return to own network namespace: %s",
-				 strerror(errno));
-			rc = -EIO;
-		}
-		close(self);
-	}
-	return rc;
+	return nb_netns_leave(self, rc, err, errlen);
 }
 
 int nb_netns_ifname(const struct nb_netns *ns, uint32_t ifindex, char *buf)
 {
-	int self = -1, rc = 0;
+	char err[8];
+	int self, rc;
 
-	if (ns->fd >= 0) {
-		self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-		if (self < 0 || setns(ns->fd, CLONE_NEWNET) < 0) {
-			rc = -errno;
-			if (self >= 0)
-				close(self);
-			return rc;
-		}
-	}
+	rc = nb_netns_enter(ns, &self, err, sizeof(err));
+	if (rc)
+		return rc;
 	if (!if_indextoname(ifindex, buf))
 		rc = -ENODEV;
-	if (self >= 0) {
-		/* Staying in the wrong namespace would misname everything after: fail loudly. */
-		if (setns(self, CLONE_NEWNET) < 0)
-			rc = -EIO;
-		close(self);
-	}
-	return rc;
+	return nb_netns_leave(self, rc, err, sizeof(err));
 }

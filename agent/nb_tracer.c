@@ -11,27 +11,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "nb_stage.skel.h"
 #include "nb_time.h"
 
+/* tcx attach types (uapi enum bpf_attach_type, kernel >= 6.6); libbpf 1.1 predates them. */
+#define S_TCX_INGRESS 46
+#define S_TCX_EGRESS  47
+
+enum s_set { S_TCX, S_TP };
+
 struct s_probe {
-	const char *prog;     /* BPF program name */
-	const char *tp;	      /* raw tracepoint */
-	bool required;	      /* the tool cannot work without it */
-	const char *meaning;  /* for messages */
+	const char *prog;    /* BPF program name */
+	enum s_set set;	     /* probes of one set are attached together, or none of them */
+	const char *hook;    /* for messages, and the name NB_TEST_HIDE_HOOKS matches */
+	int attach_type;     /* tcx: S_TCX_INGRESS/EGRESS, one link per traced device */
+	const char *meaning; /* for messages */
 };
 
 static const struct s_probe s_probes[] = {
-	{"nb_rx", "netif_receive_skb", true, "receive stages (REQ_RX, REP_RX)"},
-	{"nb_tx", "net_dev_start_xmit", true, "transmit stages (REQ_TX, REP_TX)"},
+	{"nb_tcx_rx", S_TCX, "tcx/ingress", S_TCX_INGRESS, "receive stages (REQ_RX, REP_RX)"},
+	{"nb_tcx_tx", S_TCX, "tcx/egress", S_TCX_EGRESS, "transmit stages (REQ_TX, REP_TX)"},
+	{"nb_rx", S_TP, "tp_btf/netif_receive_skb", 0, "receive stages (REQ_RX, REP_RX)"},
+	{"nb_tx", S_TP, "tp_btf/net_dev_start_xmit", 0, "transmit stages (REQ_TX, REP_TX)"},
 };
 #define S_NPROBES (sizeof(s_probes) / sizeof(s_probes[0]))
 
 struct nb_tracer {
 	struct nb_stage_bpf *skel;
 	struct bpf_link *links[S_NPROBES];
+	int tcx_fds[2 * NB_MAX_IFS]; /* tcx link fds: closing one detaches it */
+	int n_tcx;
+	enum s_set set;
 	struct ring_buffer *rb;
 	nb_event_fn fn;
 	void *ctx;
@@ -40,6 +55,149 @@ struct nb_tracer {
 	nb_event_fn extra_fn;
 	void *extra_ctx;
 };
+
+int nb_hooks_parse(const char *s, enum nb_hooks *out)
+{
+	if (!strcmp(s, "auto"))
+		*out = NB_HOOKS_AUTO;
+	else if (!strcmp(s, "tcx"))
+		*out = NB_HOOKS_TCX;
+	else if (!strcmp(s, "tracepoint") || !strcmp(s, "tp"))
+		*out = NB_HOOKS_TP;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * NB_TEST_HIDE_HOOKS=tcx,tp_btf/net_dev_start_xmit makes those hooks look absent, so the
+ * fallback and the "kernel lacks a hook" paths can be run on a kernel that has every hook.
+ * A hidden tcx is also not loaded, as on a kernel without bpf_cast_to_kern_ctx.
+ */
+static bool s_hidden(const char *hook)
+{
+	const char *h = getenv("NB_TEST_HIDE_HOOKS");
+	size_t n;
+
+	while (h && *h) {
+		n = strcspn(h, ",");
+		if (n && !strncmp(hook, h, n))
+			return true;
+		h += n + (h[n] == ',');
+	}
+	return false;
+}
+
+static void s_detach(struct nb_tracer *t)
+{
+	for (size_t i = 0; i < S_NPROBES; i++) {
+		bpf_link__destroy(t->links[i]);
+		t->links[i] = NULL;
+	}
+	for (int i = 0; i < t->n_tcx; i++)
+		close(t->tcx_fds[i]);
+	t->n_tcx = 0;
+}
+
+/*
+ * One tcx link per traced device and direction, created inside the devices' namespace
+ * (the kernel resolves the ifindex there). -EOPNOTSUPP when the kernel has no tcx.
+ */
+static int s_attach_tcx(struct nb_tracer *t, const struct nb_tracer_cfg *cfg, char *err,
+			size_t errlen)
+{
+	const struct nb_filter *f = &cfg->filter;
+	struct nb_netns own = {.fd = -1};
+	int self, rc;
+
+	rc = nb_netns_enter(cfg->ns ? cfg->ns : &own, &self, err, errlen);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < S_NPROBES && !rc; i++) {
+		const struct s_probe *sp = &s_probes[i];
+		struct bpf_program *p;
+
+		if (sp->set != S_TCX)
+			continue;
+		p = bpf_object__find_program_by_name(t->skel->obj, sp->prog);
+		if (!p || bpf_program__fd(p) < 0 || s_hidden(sp->hook)) {
+			rc = -EOPNOTSUPP;
+			break;
+		}
+		for (uint32_t j = 0; j < f->n_ifindex; j++) {
+			int fd = bpf_link_create(bpf_program__fd(p), (int)f->ifindex[j],
+						 (enum bpf_attach_type)sp->attach_type, NULL);
+
+			if (fd < 0) {
+				rc = -errno;
+				/* An older kernel refuses the unknown attach type with EINVAL. */
+				if (rc == -EINVAL || rc == -ENOTSUP || rc == -EOPNOTSUPP)
+					rc = -EOPNOTSUPP;
+				else
+					snprintf(err, errlen, "cannot attach %s on ifindex %u: %s",
+						 sp->hook, f->ifindex[j], strerror(-rc));
+				break;
+			}
+			t->tcx_fds[t->n_tcx++] = fd;
+		}
+	}
+	rc = nb_netns_leave(self, rc, err, errlen);
+	if (rc)
+		s_detach(t);
+	return rc;
+}
+
+static int s_attach_tp(struct nb_tracer *t, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < S_NPROBES; i++) {
+		const struct s_probe *sp = &s_probes[i];
+		struct bpf_program *p;
+		int rc;
+
+		if (sp->set != S_TP)
+			continue;
+		p = bpf_object__find_program_by_name(t->skel->obj, sp->prog);
+		t->links[i] = p && !s_hidden(sp->hook) ? bpf_program__attach(p) : NULL;
+		if (!t->links[i]) {
+			rc = p && !s_hidden(sp->hook) ? -errno : -EOPNOTSUPP;
+			snprintf(err, errlen, "kernel lacks hook %s needed for %s: %s", sp->hook,
+				 sp->meaning, strerror(-rc));
+			s_detach(t);
+			return rc ? rc : -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Open and load the skeleton, with or without the tcx programs. */
+static int s_load(struct nb_tracer *t, const struct nb_tracer_cfg *cfg, bool tcx, char *err,
+		  size_t errlen)
+{
+	int rc;
+
+	nb_stage_bpf__destroy(t->skel);
+	t->skel = nb_stage_bpf__open();
+	if (!t->skel) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot open the BPF tracer: %s", strerror(errno));
+		return rc ? rc : -EINVAL;
+	}
+	t->skel->rodata->nb_cfg = cfg->filter;
+	if (cfg->ringbuf_bytes)
+		bpf_map__set_max_entries(t->skel->maps.nb_events, cfg->ringbuf_bytes);
+	for (size_t i = 0; i < S_NPROBES; i++) {
+		struct bpf_program *p =
+			bpf_object__find_program_by_name(t->skel->obj, s_probes[i].prog);
+
+		if (p && s_probes[i].set == S_TCX)
+			bpf_program__set_autoload(p, tcx);
+	}
+	rc = nb_stage_bpf__load(t->skel);
+	if (rc)
+		snprintf(err, errlen, "cannot load the BPF tracer: %s%s", strerror(-rc),
+			 rc == -EPERM ? " (run as root)" : "");
+	return rc;
+}
 
 static bool s_verbose;
 
@@ -95,10 +253,16 @@ int nb_tracer_add_ring(struct nb_tracer *t, int map_fd, nb_event_fn fn, void *ct
 int nb_tracer_open(struct nb_tracer **out, const struct nb_tracer_cfg *cfg, nb_event_fn fn,
 		   void *ctx, char *err, size_t errlen)
 {
+	/* tcx needs devices to attach to; an empty ifindex set means "every device". */
+	bool want_tcx = cfg->hooks != NB_HOOKS_TP && cfg->filter.n_ifindex > 0;
 	struct nb_tracer *t;
 	int rc;
 
 	*out = NULL;
+	if (cfg->hooks == NB_HOOKS_TCX && !want_tcx) {
+		snprintf(err, errlen, "tcx hooks need the traced interfaces");
+		return -EINVAL;
+	}
 	t = calloc(1, sizeof(*t));
 	if (!t) {
 		snprintf(err, errlen, "out of memory");
@@ -106,36 +270,32 @@ int nb_tracer_open(struct nb_tracer **out, const struct nb_tracer_cfg *cfg, nb_e
 	}
 	t->fn = fn;
 	t->ctx = ctx;
-	t->skel = nb_stage_bpf__open();
-	if (!t->skel) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot open the BPF tracer: %s", strerror(errno));
+	rc = -EOPNOTSUPP;
+	if (want_tcx && !s_hidden("tcx")) {
+		rc = s_load(t, cfg, true, err, errlen);
+		if (!rc)
+			rc = s_attach_tcx(t, cfg, err, errlen);
+		else if (rc != -EPERM)
+			rc = -EOPNOTSUPP; /* no tcx kfunc: load again without the tcx programs */
+	}
+	if (rc == -EOPNOTSUPP && cfg->hooks == NB_HOOKS_TCX) {
+		snprintf(err, errlen, "kernel lacks hook tcx (Linux >= 6.6) needed for %s",
+			 "receive and transmit stages");
 		goto fail;
 	}
-	t->skel->rodata->nb_cfg = cfg->filter;
-	if (cfg->ringbuf_bytes)
-		bpf_map__set_max_entries(t->skel->maps.nb_events, cfg->ringbuf_bytes);
-	rc = nb_stage_bpf__load(t->skel);
-	if (rc) {
-		snprintf(err, errlen, "cannot load the BPF tracer: %s%s", strerror(-rc),
-			 rc == -EPERM ? " (run as root)" : "");
+	if (rc == -EOPNOTSUPP) {
+		if (!t->skel || !want_tcx || s_hidden("tcx"))
+			rc = s_load(t, cfg, false, err, errlen);
+		else
+			rc = 0; /* loaded with tcx programs that stay unattached */
+		if (!rc)
+			rc = s_attach_tp(t, err, errlen);
+		t->set = S_TP;
+	} else {
+		t->set = S_TCX;
+	}
+	if (rc)
 		goto fail;
-	}
-	for (size_t i = 0; i < S_NPROBES; i++) {
-		struct bpf_program *p =
-			bpf_object__find_program_by_name(t->skel->obj, s_probes[i].prog);
-
-		t->links[i] = p ? bpf_program__attach(p) : NULL;
-		if (!t->links[i]) {
-			rc = p ? -errno : -ENOENT;
-			if (!s_probes[i].required)
-				continue;
-			snprintf(err, errlen,
-				 "kernel lacks hook tp_btf/%s needed for %s: %s", s_probes[i].tp,
-				 s_probes[i].meaning, strerror(-rc));
-			goto fail;
-		}
-	}
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.nb_events), s_on_event, t, NULL);
 	if (!t->rb) {
 		rc = -errno;
@@ -172,6 +332,21 @@ uint64_t nb_tracer_attach_ts(const struct nb_tracer *t)
 	return t->attach_ts;
 }
 
+const char *nb_tracer_hooks(const struct nb_tracer *t)
+{
+	return t->set == S_TCX ? "tcx" : "tracepoint";
+}
+
+size_t nb_tracer_caps(const struct nb_tracer *t, const char **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < S_NPROBES && n < max; i++)
+		if (s_probes[i].set == t->set)
+			out[n++] = s_probes[i].hook;
+	return n;
+}
+
 int nb_tracer_fd(const struct nb_tracer *t)
 {
 	return ring_buffer__epoll_fd(t->rb);
@@ -184,8 +359,7 @@ void nb_tracer_destroy(struct nb_tracer **pt)
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
-	for (size_t i = 0; i < S_NPROBES; i++)
-		bpf_link__destroy(t->links[i]);
+	s_detach(t);
 	nb_stage_bpf__destroy(t->skel);
 	free(t);
 	*pt = NULL;

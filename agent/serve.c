@@ -33,8 +33,6 @@
 #define S_IDLE_WAKE_NS	     1000000000ull
 
 /* The stage tracer's hooks (nb_tracer.c), announced in HELLO when a trial attach works. */
-static const char *const s_hooks[] = {"tp_btf/netif_receive_skb", "tp_btf/net_dev_start_xmit"};
-
 struct s_opts {
 	const char *listen, *name, *netns, *secret, *auth;
 	bool insecure, verbose, help;
@@ -533,15 +531,22 @@ static void s_probe_caps(struct nb_srv *srv)
 	struct nb_tracer *t = NULL;
 	char err[256];
 
+	const char *hooks[8];
+	size_t n;
+
 	cfg.filter.netns = 1; /* no namespace has inode 1: the trial sees no packet */
+	/* On loopback, so that tcx is tried as a session would (lo is ifindex 1 everywhere). */
+	cfg.filter.n_ifindex = 1;
+	cfg.filter.ifindex[0] = 1;
 	cfg.ringbuf_bytes = 64 << 10;
 	if (nb_tracer_open(&t, &cfg, s_noop_event, NULL, err, sizeof(err))) {
 		nb_srv_log(srv, "warning: sessions will fail until this is fixed: %s", err);
 		return;
 	}
+	n = nb_tracer_caps(t, hooks, 8);
+	for (size_t i = 0; i < n && srv->n_caps < NB_WIRE_MAX_CAPS; i++)
+		snprintf(srv->caps[srv->n_caps++], sizeof(srv->caps[0]), "%s", hooks[i]);
 	nb_tracer_destroy(&t);
-	for (size_t i = 0; i < sizeof(s_hooks) / sizeof(s_hooks[0]); i++)
-		snprintf(srv->caps[srv->n_caps++], sizeof(srv->caps[0]), "%s", s_hooks[i]);
 }
 
 static int s_setsock(struct nb_srv *srv, int opt, const void *val, size_t len, const char *what)

@@ -395,6 +395,7 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	s->credit = st->credit;
 	s->last_rx_ns = now;
 	/* Opening loads and verifies BPF: tens of ms during which the loop does nothing else. */
+	cfg.ns = &ns;
 	rc = nb_tracer_open(&s->tr, &cfg, s_on_event, s, err, sizeof(err));
 	if (rc) {
 		nb_srv_error(srv, peer, -rc, sid, "%s", err);

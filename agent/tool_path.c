@@ -41,6 +41,7 @@ struct s_run {
 	int n_rx, n_tx;
 	struct nb_path *path;
 	struct nb_tracer *tr;
+	enum nb_hooks hooks;
 	int64_t wall_off;
 	uint64_t counts[NB_ST__COUNT];
 	uint64_t finals;
@@ -492,6 +493,10 @@ static int s_setup(struct s_run *r, struct nb_netns *ns)
 		return NB_EXIT_USAGE;
 	}
 	uint8_t fam2;
+	if (r->o.hooks && nb_hooks_parse(r->o.hooks, &r->hooks)) {
+		nb_err("invalid --hooks '%s' (auto, tcx or tracepoint)", r->o.hooks);
+		return NB_EXIT_USAGE;
+	}
 	if (nb_addr_parse(r->o.dst_ip, r->spec.dst, &fam2)) {
 		nb_err("invalid --dst-ip '%s'", r->o.dst_ip);
 		return NB_EXIT_USAGE;
@@ -597,6 +602,8 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 	}
 	nb_flow_filter(&r.spec, ns.inum, &tc.filter);
 	tc.ringbuf_bytes = (uint32_t)r.o.ringbuf_kb * 1024;
+	tc.hooks = r.hooks;
+	tc.ns = &ns;
 	nb_bpf_setup(r.o.verbose);
 	nb_install_signals();
 	if (nb_tracer_open(&r.tr, &tc, s_on_event, &r, err, sizeof(err))) {
@@ -608,8 +615,9 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 	nb_path_taint(r.path, 0, 0, nb_tracer_attach_ts(r.tr));
 	r.wall_off = nb_wall_offset_ns();
 	if (r.o.json)
-		printf("{\"type\":\"start\",\"tool\":\"%s\",\"attach_ktime_ns\":%llu}\n", tool,
-		       (unsigned long long)nb_tracer_attach_ts(r.tr));
+		printf("{\"type\":\"start\",\"tool\":\"%s\",\"attach_ktime_ns\":%llu,"
+		       "\"hooks\":\"%s\"}\n",
+		       tool, (unsigned long long)nb_tracer_attach_ts(r.tr), nb_tracer_hooks(r.tr));
 	else
 		s_print_header(&r, &ns);
 	last_check = nb_mono_ns();

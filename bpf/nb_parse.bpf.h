@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
  * The one packet parser and in-kernel filter shared by every netblame BPF program.
- * Reads go through bpf_probe_read_kernel because tracing programs see skbs by pointer.
+ * Every header read goes through nb_hdr(): tracing programs see skbs by pointer and read
+ * with bpf_probe_read_kernel; tc programs read the packet directly (no helper call, which is
+ * most of the cost on a traced device's every packet) and fall back to bpf_skb_load_bytes
+ * for headers outside the linear area.
  */
 #ifndef NB_PARSE_BPF_H
 #define NB_PARSE_BPF_H
@@ -49,14 +52,69 @@ static __always_inline bool nb_ifindex_ok(const volatile struct nb_filter *f, __
 	return false;
 }
 
-static __always_inline int nb_parse_l4(unsigned char *l4, struct nb_pkt *p, __u32 l4_room)
+static __always_inline bool nb_addr_eq(const volatile __u8 *a, const __u8 *b, __u8 family)
+{
+	if (family == 4)
+		return *(const volatile __u32 *)a == *(const __u32 *)b;
+	for (int i = 0; i < 16; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/*
+ * The filter on what the IP header alone tells (family, protocol, addresses, either way if
+ * bidir): most packets on a traced device fail here, before their transport header is read.
+ */
+static __always_inline bool nb_l3_match(const volatile struct nb_filter *f,
+					const struct nb_pkt *p)
+{
+	if (f->family && f->family != p->family)
+		return false;
+	if (f->proto && f->proto != p->proto)
+		return false;
+	if ((!f->has_saddr || nb_addr_eq(f->saddr, p->saddr, p->family)) &&
+	    (!f->has_daddr || nb_addr_eq(f->daddr, p->daddr, p->family)))
+		return true;
+	return f->bidir && (!f->has_saddr || nb_addr_eq(f->saddr, p->daddr, p->family)) &&
+	       (!f->has_daddr || nb_addr_eq(f->daddr, p->saddr, p->family));
+}
+
+/* How headers are read: ctx NULL for tracing programs (probe reads), else a tc skb. */
+struct nb_rd {
+	struct __sk_buff *ctx;
+	unsigned char *data; /* tc: packet start (ctx->data) */
+	unsigned char *end;  /* tc: ctx->data_end */
+};
+
+#define NB_RD_PROBE ((struct nb_rd){})
+
+/*
+ * The n bytes at src, as skb_header_pointer() does it: in tc programs the packet itself when
+ * they are in the linear area (no copy, no helper call), else a copy in buf; NULL when they
+ * cannot be read. n is a compile-time constant at every call, as direct packet access needs.
+ */
+static __always_inline const void *nb_hdr(const struct nb_rd *rd, void *buf, __u32 n,
+					  const unsigned char *src)
+{
+	if (rd->ctx) {
+		if (src + n <= rd->end)
+			return src;
+		return bpf_skb_load_bytes(rd->ctx, src - rd->data, buf, n) ? NULL : buf;
+	}
+	return bpf_probe_read_kernel(buf, n, src) ? NULL : buf;
+}
+
+static __always_inline int nb_parse_l4(const struct nb_rd *rd, unsigned char *l4,
+				       struct nb_pkt *p, __u32 l4_room)
 {
 	switch (p->proto) {
 	case IPPROTO_ICMP:
 	case NB_IPPROTO_ICMPV6: {
-		__u8 h[8];
+		__u8 hb[8];
+		const __u8 *h = nb_hdr(rd, hb, sizeof(hb), l4);
 
-		if (bpf_probe_read_kernel(h, sizeof(h), l4))
+		if (!h)
 			return -1;
 		p->icmp_type = h[0];
 		p->icmp_code = h[1];
@@ -66,27 +124,29 @@ static __always_inline int nb_parse_l4(unsigned char *l4, struct nb_pkt *p, __u3
 		break;
 	}
 	case IPPROTO_TCP: {
-		struct tcphdr th;
+		struct tcphdr tb;
+		const struct tcphdr *th = nb_hdr(rd, &tb, sizeof(tb), l4);
 		__u32 doff;
 
-		if (bpf_probe_read_kernel(&th, sizeof(th), l4))
+		if (!th)
 			return -1;
-		p->sport = bpf_ntohs(th.source);
-		p->dport = bpf_ntohs(th.dest);
-		p->tcp_seq = bpf_ntohl(th.seq);
-		p->tcp_ack = bpf_ntohl(th.ack_seq);
-		p->tcp_flags = ((__u8 *)&th)[13];
-		doff = th.doff * 4;
+		p->sport = bpf_ntohs(th->source);
+		p->dport = bpf_ntohs(th->dest);
+		p->tcp_seq = bpf_ntohl(th->seq);
+		p->tcp_ack = bpf_ntohl(th->ack_seq);
+		p->tcp_flags = ((const __u8 *)th)[13];
+		doff = th->doff * 4;
 		p->l4_len = l4_room > doff ? l4_room - doff : 0;
 		break;
 	}
 	case IPPROTO_UDP: {
-		struct udphdr uh;
+		struct udphdr ub;
+		const struct udphdr *uh = nb_hdr(rd, &ub, sizeof(ub), l4);
 
-		if (bpf_probe_read_kernel(&uh, sizeof(uh), l4))
+		if (!uh)
 			return -1;
-		p->sport = bpf_ntohs(uh.source);
-		p->dport = bpf_ntohs(uh.dest);
+		p->sport = bpf_ntohs(uh->source);
+		p->dport = bpf_ntohs(uh->dest);
 		p->l4_len = l4_room > 8 ? l4_room - 8 : 0;
 		break;
 	}
@@ -94,78 +154,94 @@ static __always_inline int nb_parse_l4(unsigned char *l4, struct nb_pkt *p, __u3
 	return 0;
 }
 
-/* Parse from the L3 header. Returns 0 for IPv4/IPv6, 1 for other frames, -1 on read failure. */
-static __always_inline int nb_parse_l3(unsigned char *l3, __u16 ethertype, struct nb_pkt *p)
+/*
+ * Parse from the L3 header. Returns 0 for IPv4/IPv6, 1 for other frames, -1 on read failure,
+ * 2 when f (may be NULL) already rejects the IP header: the transport header is not read.
+ */
+static __always_inline int nb_parse_l3(const struct nb_rd *rd, unsigned char *l3,
+				       __u16 ethertype, struct nb_pkt *p,
+				       const volatile struct nb_filter *f)
 {
 	if (ethertype == NB_ETH_P_IP) {
-		struct iphdr ip;
+		struct iphdr ipb;
+		const struct iphdr *ip = nb_hdr(rd, &ipb, sizeof(ipb), l3);
 		__u16 frag;
 		__u32 ihl, tot;
 
-		if (bpf_probe_read_kernel(&ip, sizeof(ip), l3))
+		if (!ip)
 			return -1;
-		if (ip.version != 4)
+		if (ip->version != 4)
 			return 1;
 		p->family = 4;
-		p->proto = ip.protocol;
-		__builtin_memcpy(p->saddr, &ip.saddr, 4);
-		__builtin_memcpy(p->daddr, &ip.daddr, 4);
-		p->ip_id = bpf_ntohs(ip.id);
-		frag = bpf_ntohs(ip.frag_off);
+		p->proto = ip->protocol;
+		__builtin_memcpy(p->saddr, &ip->saddr, 4);
+		__builtin_memcpy(p->daddr, &ip->daddr, 4);
+		if (f && !nb_l3_match(f, p))
+			return 2;
+		p->ip_id = bpf_ntohs(ip->id);
+		frag = bpf_ntohs(ip->frag_off);
 		p->frag_off = (frag & NB_IP_OFFMASK) * 8;
 		p->more_frags = !!(frag & NB_IP_MF);
-		tot = bpf_ntohs(ip.tot_len);
+		tot = bpf_ntohs(ip->tot_len);
 		p->ip_len = tot;
-		ihl = ip.ihl * 4;
+		ihl = ip->ihl * 4;
 		/* Ports live only in the first fragment; later ones are matched by user space. */
 		if (p->frag_off || ihl < 20)
 			return 0;
-		nb_parse_l4(l3 + ihl, p, tot > ihl ? tot - ihl : 0);
+		nb_parse_l4(rd, l3 + (ihl & 0x3c), p, tot > ihl ? tot - ihl : 0);
 		return 0;
 	}
 	if (ethertype == NB_ETH_P_IPV6) {
-		struct ipv6hdr ip6;
+		struct ipv6hdr ip6b;
+		const struct ipv6hdr *ip6 = nb_hdr(rd, &ip6b, sizeof(ip6b), l3);
 
-		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), l3))
+		if (!ip6)
 			return -1;
 		p->family = 6;
-		p->proto = ip6.nexthdr;
-		__builtin_memcpy(p->saddr, &ip6.saddr, 16);
-		__builtin_memcpy(p->daddr, &ip6.daddr, 16);
-		p->ip_len = bpf_ntohs(ip6.payload_len) + 40;
-		nb_parse_l4(l3 + 40, p, bpf_ntohs(ip6.payload_len));
+		p->proto = ip6->nexthdr;
+		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
+		p->ip_len = bpf_ntohs(ip6->payload_len) + 40;
+		if (f && !nb_l3_match(f, p))
+			return 2;
+		nb_parse_l4(rd, l3 + 40, p, bpf_ntohs(ip6->payload_len));
 		return 0;
 	}
 	return 1;
 }
 
 /*
- * Locate L3. On receive (netif_receive_skb) data already points at L3 and the ethertype is
- * skb->protocol. On transmit data points at the link header: parse Ethernet (and VLAN tags)
- * ourselves rather than trust network_header, which is not always set for bridged frames.
+ * Locate L3. At the netif_receive_skb tracepoint data already points at L3 and the
+ * ethertype is skb->protocol. On transmit, and in tc programs in both directions, data
+ * points at the link header: parse Ethernet (and VLAN tags) ourselves rather than trust
+ * network_header, which is not always set for bridged frames.
  */
-static __always_inline int nb_parse_skb(struct sk_buff *skb, struct net_device *dev, bool at_l2,
-					__u16 *ethertype, struct nb_pkt *p)
+static __always_inline int nb_parse_skb(const struct nb_rd *rd, unsigned char *data,
+					struct sk_buff *skb, struct net_device *dev, bool at_l2,
+					__u16 *ethertype, struct nb_pkt *p,
+					const volatile struct nb_filter *f)
 {
-	unsigned char *data = BPF_CORE_READ(skb, data);
-	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	/* Typed skb (tp_btf, or tc through bpf_cast_to_kern_ctx): plain loads, no helper. */
+	__u16 proto = bpf_ntohs(skb->protocol);
 
-	if (at_l2 && dev && BPF_CORE_READ(dev, type) == NB_ARPHRD_ETHER) {
-		__u16 h_proto;
+	if (at_l2 && dev && dev->type == NB_ARPHRD_ETHER) {
+		__u16 hb;
+		const __u16 *h_proto = nb_hdr(rd, &hb, 2, data + 12);
 
-		if (bpf_probe_read_kernel(&h_proto, 2, data + 12))
+		if (!h_proto)
 			return -1;
-		proto = bpf_ntohs(h_proto);
+		proto = bpf_ntohs(*h_proto);
 		data += 14;
 		if (proto == NB_ETH_P_8021Q || proto == NB_ETH_P_8021AD) {
-			if (bpf_probe_read_kernel(&h_proto, 2, data + 2))
+			h_proto = nb_hdr(rd, &hb, 2, data + 2);
+			if (!h_proto)
 				return -1;
-			proto = bpf_ntohs(h_proto);
+			proto = bpf_ntohs(*h_proto);
 			data += 4;
 		}
 	}
 	*ethertype = proto;
-	return nb_parse_l3(data, proto, p);
+	return nb_parse_l3(rd, data, proto, p, f);
 }
 
 /*
@@ -175,9 +251,10 @@ static __always_inline int nb_parse_skb(struct sk_buff *skb, struct net_device *
  */
 static __always_inline int nb_parse_arp(unsigned char *l3, struct nb_pkt *p)
 {
-	__u8 h[28];
+	__u8 hb[28];
+	const __u8 *h = nb_hdr(&NB_RD_PROBE, hb, sizeof(hb), l3);
 
-	if (bpf_probe_read_kernel(h, sizeof(h), l3))
+	if (!h)
 		return -1;
 	/* hrd 1 (Ethernet), pro 0x0800, hln 6, pln 4 */
 	if (h[0] != 0 || h[1] != 1 || h[2] != 0x08 || h[3] != 0 || h[4] != 6 || h[5] != 4)
@@ -203,17 +280,7 @@ static __always_inline int nb_parse_skb_nh(struct sk_buff *skb, __u16 *ethertype
 		return 1;
 	if (proto == NB_ETH_P_ARP)
 		return nb_parse_arp(head + nh, p);
-	return nb_parse_l3(head + nh, proto, p);
-}
-
-static __always_inline bool nb_addr_eq(const volatile __u8 *a, const __u8 *b, __u8 family)
-{
-	if (family == 4)
-		return *(const volatile __u32 *)a == *(const __u32 *)b;
-	for (int i = 0; i < 16; i++)
-		if (a[i] != b[i])
-			return false;
-	return true;
+	return nb_parse_l3(&NB_RD_PROBE, head + nh, proto, p, NULL);
 }
 
 /* Does the packet match one direction of the filter (saddr/daddr/sport/dport as given)? */
@@ -244,13 +311,8 @@ static __always_inline bool nb_pkt_match(const volatile struct nb_filter *f, con
 	if (!p->family)
 		return false;
 	/* Non-first fragments carry no ports: match on addresses, user space groups by IP ID. */
-	if (frag_tail) {
-		if ((!f->has_saddr || nb_addr_eq(f->saddr, p->saddr, p->family)) &&
-		    (!f->has_daddr || nb_addr_eq(f->daddr, p->daddr, p->family)))
-			return true;
-		return f->bidir && (!f->has_saddr || nb_addr_eq(f->saddr, p->daddr, p->family)) &&
-		       (!f->has_daddr || nb_addr_eq(f->daddr, p->saddr, p->family));
-	}
+	if (frag_tail)
+		return nb_l3_match(f, p);
 	if (nb_dir_match(f, p->saddr, p->daddr, p->sport, p->dport, p->family))
 		return true;
 	return f->bidir && nb_dir_match(f, p->daddr, p->saddr, p->dport, p->sport, p->family);

@@ -56,6 +56,9 @@ static const struct s_optdef s_defs[NB_O__COUNT] = {
 	[NB_O_TOP] = {"top", S_LONG, S_O(top), 1, 100000, "N", "show the N largest entries"},
 	[NB_O_RINGBUF_KB] = {"ringbuf-size", S_LONG, S_O(ringbuf_kb), 64, 1 << 20, "KB",
 			     "BPF ring buffer size in KiB, a power of two (default 1024)"},
+	[NB_O_HOOKS] = {"hooks", S_STR, S_O(hooks), 0, 0, "auto|tcx|tracepoint",
+			"where stages are taken: tcx links on the traced interfaces (Linux >= 6.6), "
+			"the device tracepoints, or tcx where available (default auto)"},
 	[NB_O_CLOCK_OFFSET_MS] = {"test-clock-offset-ms", S_LONG, S_O(clock_offset_ms),
 				  -86400000L, 86400000L, "MS",
 				  "testing only: add MS to every reported timestamp"},

@@ -22,6 +22,7 @@ struct nb_opts {
 	const char *protocol;
 	const char *direction;
 	const char *netns;
+	const char *hooks;
 	long src_port;
 	long dst_port;
 	long timeout_ms;
@@ -57,6 +58,7 @@ enum nb_opt_id {
 	NB_O_LATENCY_MS,
 	NB_O_TOP,
 	NB_O_RINGBUF_KB,
+	NB_O_HOOKS,
 	NB_O_CLOCK_OFFSET_MS,
 	NB_O_JSON,
 	NB_O_VERBOSE,

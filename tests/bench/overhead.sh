@@ -24,7 +24,8 @@
 # measured, so one extra flood with kernel.bpf_stats_enabled=1 (not in the medians) weighs the
 # tool's programs' own run time against all the CPU 0 time of the same packets: an estimate
 # those swings cannot move.
-#   tests/bench/overhead.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS, NB_BENCH_SIZE change the run)
+#   tests/bench/overhead.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS, NB_BENCH_SIZE change the run;
+#   NB_BENCH_HOOKS=tcx|tracepoint picks the tool's hooks, default auto)
 set -u
 # shellcheck source=tests/bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -119,7 +120,7 @@ flood() {
 }
 
 TOOL_ARGS=(icmp_path_tracer --netns nbhvA --src-ip "$IP_A" --dst-ip "$IP_B" --rx-iface vnet0
-	--tx-iface ens4f0)
+	--tx-iface ens4f0 --hooks "${NB_BENCH_HOOKS:-auto}")
 
 # tool_start: the tracer attached to hvA, for longer than any round; tool_stop ends it.
 # MY_IDS: its program ids, from the descriptors it holds.

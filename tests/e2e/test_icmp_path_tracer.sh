@@ -13,12 +13,14 @@ TMO=500
 OUT=$(mktemp -d /tmp/nb-icmp.XXXXXX)
 on_exit "rm -rf $OUT"
 
-# trace NAME NODE RX TX COUNT: start the tracer in the background, wait until it is attached.
+# trace NAME NODE RX TX COUNT [ARG...]: start the tracer in the background, wait until it is
+# attached. HIDE, when set, goes to NB_TEST_HIDE_HOOKS (hooks made to look absent).
 trace() {
 	local name=$1 node=$2 rx=$3 tx=$4 count=$5
-	"$AGENT" icmp_path_tracer --netns "nb$node" --src-ip $VMA --dst-ip $VMB --rx-iface "$rx" \
-		--tx-iface "$tx" --count "$count" --timeout-ms $TMO --json >"$OUT/$name.json" \
-		2>"$OUT/$name.err" &
+	shift 5
+	NB_TEST_HIDE_HOOKS=${HIDE:-} "$AGENT" icmp_path_tracer --netns "nb$node" --src-ip $VMA \
+		--dst-ip $VMB --rx-iface "$rx" --tx-iface "$tx" --count "$count" --timeout-ms $TMO \
+		--json "$@" >"$OUT/$name.json" 2>"$OUT/$name.err" &
 	eval "PID_$name=$!"
 	on_exit "kill $! 2>/dev/null"
 	wait_for 5 grep -q '"type":"start"' "$OUT/$name.json" || fail "$name: tracer did not attach"
@@ -44,10 +46,13 @@ expect() { # NAME SEQ STATUS
 	assert_eq "$3" "$(status "$1" "$2")" "$1 seq $2"
 }
 
-# case NAME NODE RX TX [FAULT...]: 3 pings; the fault hits seq 2.
+hooks() { jq -r 'select(.type=="start") | .hooks' "$OUT/$1.json"; }
+
+# case NAME NODE RX TX [ARG...]: 3 pings (a fault set up before hits seq 2).
 case_run() {
 	local name=$1 node=$2 rx=$3 tx=$4
-	trace "$name" "$node" "$rx" "$tx" 3
+	shift 4
+	trace "$name" "$node" "$rx" "$tx" 3 "$@"
 	tests/lab ping -c 3 -i 0.2 -W 1 >/dev/null || true
 	finish "$name"
 }
@@ -122,6 +127,24 @@ expect iso_b 1 COMPLETE
 assert_eq 4 "$(jq -r 'select(.type=="packet" and .seq==1) | .stages | length' "$OUT/iso_a.json")" \
 	"iso_a seq 1 has exactly its own four stages"
 
+# --- Hooks. By default the stages come from tcx links on the two traced devices; the
+# device tracepoints give the same statuses, and are what a kernel without tcx gets.
+assert_eq tcx "$(hooks a_ok)" "default hooks on this kernel"
+tests/lab drop --at hvA --dir req --seq 2
+case_run a_tp hvA vnet0 ens4f0 --hooks tracepoint
+tests/lab clear
+assert_eq tracepoint "$(hooks a_tp)" "--hooks tracepoint"
+expect a_tp 1 COMPLETE
+expect a_tp 2 INTERNAL_DROP_REQ
+expect a_tp 3 COMPLETE
+tests/lab drop --at hvB --dir rep --seq 2
+HIDE=tcx case_run b_fallback hvB ens4f0 vnet0
+tests/lab clear
+assert_eq tracepoint "$(hooks b_fallback)" "auto without tcx falls back to the tracepoints"
+expect b_fallback 1 COMPLETE
+expect b_fallback 2 INTERNAL_DROP_REP
+expect b_fallback 3 COMPLETE
+
 # --- The veth VM on hvB too, ignoring echo through its own kernel.
 tests/lab down
 lab_up --vmb veth
@@ -162,6 +185,11 @@ bad 2 "unknown option" $T --src-ip $VMA --dst-ip $VMB --rx-iface vnet0 --tx-ifac
 bad 2 "network namespace 'nbnonexistent' not found" $T --netns nbnonexistent --src-ip $VMA --dst-ip $VMB --rx-iface a --tx-iface b
 bad 2 "invalid --timeout-ms" $T --src-ip $VMA --dst-ip $VMB --rx-iface a --tx-iface b --timeout-ms -5
 bad 1 "must run as root" setpriv --reuid=65534 --regid=65534 --clear-groups $T --netns nbhvA --src-ip $VMA --dst-ip $VMB --rx-iface vnet0 --tx-iface ens4f0
+bad 2 "invalid --hooks 'kprobe'" $T --netns nbhvA --src-ip $VMA --dst-ip $VMB --rx-iface vnet0 --tx-iface ens4f0 --hooks kprobe
+# A kernel lacking a hook: asked for explicitly, or the last fallback missing. The second
+# case attaches the receive tracepoint first: it must be gone again.
+bad 1 "kernel lacks hook tcx" env NB_TEST_HIDE_HOOKS=tcx $T --netns nbhvA --src-ip $VMA --dst-ip $VMB --rx-iface vnet0 --tx-iface ens4f0 --hooks tcx
+bad 1 "kernel lacks hook tp_btf/net_dev_start_xmit needed for transmit stages" env NB_TEST_HIDE_HOOKS=tcx,tp_btf/net_dev_start_xmit $T --netns nbhvA --src-ip $VMA --dst-ip $VMB --rx-iface vnet0 --tx-iface ens4f0
 bad 1 "not built yet" "$AGENT" ovs_upcall_latency_summary
 "$AGENT" ovs_upcall_latency_summary --help | grep -q -- '--interval' || fail "help of an unbuilt tool lists its flags"
 left=$(bpftool prog show | grep -c 'name nb_' || true)

@@ -105,7 +105,7 @@ EP=$EP_hvI
 "$PROBE" "$EP" --insecure hello >"$OUT/hello.out" || fail "hello: no answer"
 assert_eq hvI "$(kv name "$OUT/hello.out")" "hello: name"
 assert_eq 0.1 "$(kv version "$OUT/hello.out")" "hello: version"
-grep -q 'caps=.*tp_btf/netif_receive_skb' "$OUT/hello.out" || fail "hello: no caps: $(cat "$OUT/hello.out")"
+grep -q 'caps=.*tcx/ingress' "$OUT/hello.out" || fail "hello: no caps: $(cat "$OUT/hello.out")"
 
 # garbage
 "$PROBE" "$EP" --insecure garbage 200 >"$OUT/garbage.out" ||
