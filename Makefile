@@ -17,8 +17,11 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icommon -I$(BUILD) -I$(BUILD)/bpf
 LDLIBS   := -lbpf -lelf -lz -lczmq -lzmq -lmsgpackc -lcrypto -ljansson -lm -lpthread
+# UAPI headers (the tcx object uses no vmlinux.h) need the multiarch asm/ directory.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Icommon -Wall -Werror \
-	-Wno-unused-function
+	-Wno-unused-function -idirafter /usr/include/$(MULTIARCH)
+LLVM_STRIP ?= llvm-strip
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC))
@@ -58,7 +61,9 @@ $(BUILD)/vmlinux.h: | $(DEPS_STAMP)
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) common/nb_event.h $(BUILD)/vmlinux.h
 	@mkdir -p $(dir $@)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	@# DWARF is for debuggers; the skeleton embeds the object, and libbpf needs only BTF.
+	$(LLVM_STRIP) -g $@.tmp -o $@ && rm -f $@.tmp
 
 .SECONDARY:
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
  * Loader of the packet-stage tracer. The hook points are a table: adding a stage is adding a
- * row (and its glue SEC in bpf/nb_stage.bpf.c), not another loader.
+ * row (and its glue SEC in bpf/), not another loader. Two objects share one handler
+ * (bpf/nb_stage.bpf.h): nb_tcx (tcx links; no CO-RE, so loading it reads no kernel BTF)
+ * and nb_stage (device tracepoints), the fallback.
  */
 #include "agent.h"
 
@@ -11,12 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "nb_stage.skel.h"
+#include "nb_tcx.skel.h"
 #include "nb_time.h"
 
 /* tcx attach types (uapi enum bpf_attach_type, kernel >= 6.6); libbpf 1.1 predates them. */
@@ -41,8 +48,19 @@ static const struct s_probe s_probes[] = {
 };
 #define S_NPROBES (sizeof(s_probes) / sizeof(s_probes[0]))
 
+/* User space reads both objects' counters alike: the shared handler defines them. */
+_Static_assert(offsetof(struct nb_stage_bpf__bss, nb_lost) ==
+		       offsetof(struct nb_tcx_bpf__bss, nb_lost) &&
+	       offsetof(struct nb_stage_bpf__bss, nb_matched) ==
+		       offsetof(struct nb_tcx_bpf__bss, nb_matched),
+	       "the stage objects' counters differ");
+
 struct nb_tracer {
-	struct nb_stage_bpf *skel;
+	struct nb_stage_bpf *tp;
+	struct nb_tcx_bpf *tcx;
+	struct bpf_object *obj;		  /* the one loaded */
+	struct bpf_map *events;
+	struct nb_stage_bpf__bss *bss; /* counters, same layout in both */
 	struct bpf_link *links[S_NPROBES];
 	int tcx_fds[2 * NB_MAX_IFS]; /* tcx link fds: closing one detaches it */
 	int n_tcx;
@@ -119,7 +137,7 @@ static int s_attach_tcx(struct nb_tracer *t, const struct nb_tracer_cfg *cfg, ch
 
 		if (sp->set != S_TCX)
 			continue;
-		p = bpf_object__find_program_by_name(t->skel->obj, sp->prog);
+		p = bpf_object__find_program_by_name(t->obj, sp->prog);
 		if (!p || bpf_program__fd(p) < 0 || s_hidden(sp->hook)) {
 			rc = -EOPNOTSUPP;
 			break;
@@ -156,7 +174,7 @@ static int s_attach_tp(struct nb_tracer *t, char *err, size_t errlen)
 
 		if (sp->set != S_TP)
 			continue;
-		p = bpf_object__find_program_by_name(t->skel->obj, sp->prog);
+		p = bpf_object__find_program_by_name(t->obj, sp->prog);
 		t->links[i] = p && !s_hidden(sp->hook) ? bpf_program__attach(p) : NULL;
 		if (!t->links[i]) {
 			rc = p && !s_hidden(sp->hook) ? -errno : -EOPNOTSUPP;
@@ -167,36 +185,6 @@ static int s_attach_tp(struct nb_tracer *t, char *err, size_t errlen)
 		}
 	}
 	return 0;
-}
-
-/* Open and load the skeleton, with or without the tcx programs. */
-static int s_load(struct nb_tracer *t, const struct nb_tracer_cfg *cfg, bool tcx, char *err,
-		  size_t errlen)
-{
-	int rc;
-
-	nb_stage_bpf__destroy(t->skel);
-	t->skel = nb_stage_bpf__open();
-	if (!t->skel) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot open the BPF tracer: %s", strerror(errno));
-		return rc ? rc : -EINVAL;
-	}
-	t->skel->rodata->nb_cfg = cfg->filter;
-	if (cfg->ringbuf_bytes)
-		bpf_map__set_max_entries(t->skel->maps.nb_events, cfg->ringbuf_bytes);
-	for (size_t i = 0; i < S_NPROBES; i++) {
-		struct bpf_program *p =
-			bpf_object__find_program_by_name(t->skel->obj, s_probes[i].prog);
-
-		if (p && s_probes[i].set == S_TCX)
-			bpf_program__set_autoload(p, tcx);
-	}
-	rc = nb_stage_bpf__load(t->skel);
-	if (rc)
-		snprintf(err, errlen, "cannot load the BPF tracer: %s%s", strerror(-rc),
-			 rc == -EPERM ? " (run as root)" : "");
-	return rc;
 }
 
 static bool s_verbose;
@@ -250,17 +238,126 @@ int nb_tracer_add_ring(struct nb_tracer *t, int map_fd, nb_event_fn fn, void *ct
 	return 0;
 }
 
+/* The kernel rejected the load with rc: say so. */
+static int s_load_err(int rc, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "cannot load the BPF tracer: %s%s", strerror(-rc),
+		 rc == -EPERM ? " (run as root)" : "");
+	return rc;
+}
+
+/*
+ * Which traced devices have no link header (tun, ipip, wireguard): a tc program sees their
+ * packets from L3. Asked of the kernel inside the devices' namespace.
+ */
+static int s_l3_mask(const struct nb_tracer_cfg *cfg, uint32_t *mask, char *err, size_t errlen)
+{
+	struct nb_netns own = {.fd = -1};
+	int self, sock, rc;
+
+	*mask = 0;
+	rc = nb_netns_enter(cfg->ns ? cfg->ns : &own, &self, err, errlen);
+	if (rc)
+		return rc;
+	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot open a socket: %s", strerror(errno));
+	}
+	for (uint32_t i = 0; !rc && i < cfg->filter.n_ifindex; i++) {
+		struct ifreq ifr = {.ifr_ifindex = (int)cfg->filter.ifindex[i]};
+
+		if (ioctl(sock, SIOCGIFNAME, &ifr) < 0 || ioctl(sock, SIOCGIFHWADDR, &ifr) < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "interface %u: %s", cfg->filter.ifindex[i],
+				 strerror(errno));
+			break;
+		}
+		if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER &&
+		    ifr.ifr_hwaddr.sa_family != ARPHRD_LOOPBACK)
+			*mask |= 1u << i;
+	}
+	if (sock >= 0)
+		close(sock);
+	return nb_netns_leave(self, rc, err, errlen);
+}
+
+static int s_load_tcx(struct nb_tracer *t, const struct nb_tracer_cfg *cfg, char *err,
+		      size_t errlen)
+{
+	uint32_t mask;
+	int rc;
+
+	rc = s_l3_mask(cfg, &mask, err, errlen);
+	if (rc)
+		return rc;
+	t->tcx = nb_tcx_bpf__open();
+	if (!t->tcx) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot open the BPF tracer: %s", strerror(errno));
+		return rc ? rc : -EINVAL;
+	}
+	t->tcx->rodata->nb_cfg = cfg->filter;
+	t->tcx->rodata->nb_l3_mask = mask;
+	if (cfg->ringbuf_bytes)
+		bpf_map__set_max_entries(t->tcx->maps.nb_events, cfg->ringbuf_bytes);
+	rc = nb_tcx_bpf__load(t->tcx);
+	if (rc)
+		return s_load_err(rc, err, errlen);
+	t->obj = t->tcx->obj;
+	t->events = t->tcx->maps.nb_events;
+	t->bss = (struct nb_stage_bpf__bss *)t->tcx->bss;
+	return 0;
+}
+
+static int s_load_tp(struct nb_tracer *t, const struct nb_tracer_cfg *cfg, char *err,
+		     size_t errlen)
+{
+	int rc;
+
+	t->tp = nb_stage_bpf__open();
+	if (!t->tp) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot open the BPF tracer: %s", strerror(errno));
+		return rc ? rc : -EINVAL;
+	}
+	t->tp->rodata->nb_cfg = cfg->filter;
+	if (cfg->ringbuf_bytes)
+		bpf_map__set_max_entries(t->tp->maps.nb_events, cfg->ringbuf_bytes);
+	rc = nb_stage_bpf__load(t->tp);
+	if (rc)
+		return s_load_err(rc, err, errlen);
+	t->obj = t->tp->obj;
+	t->events = t->tp->maps.nb_events;
+	t->bss = t->tp->bss;
+	return 0;
+}
+
+/* Drop a loaded tcx object whose links the kernel refused, before the fallback. */
+static void s_unload_tcx(struct nb_tracer *t)
+{
+	nb_tcx_bpf__destroy(t->tcx);
+	t->tcx = NULL;
+	t->obj = NULL;
+	t->events = NULL;
+	t->bss = NULL;
+}
+
 int nb_tracer_open(struct nb_tracer **out, const struct nb_tracer_cfg *cfg, nb_event_fn fn,
 		   void *ctx, char *err, size_t errlen)
 {
-	/* tcx needs devices to attach to; an empty ifindex set means "every device". */
-	bool want_tcx = cfg->hooks != NB_HOOKS_TP && cfg->filter.n_ifindex > 0;
+	/*
+	 * tcx needs the devices to attach to (an empty set means "every device") and their
+	 * namespace, which its events carry without reading it per packet.
+	 */
+	bool want_tcx = cfg->hooks != NB_HOOKS_TP && cfg->filter.n_ifindex > 0 &&
+			cfg->filter.netns != 0;
 	struct nb_tracer *t;
 	int rc;
 
 	*out = NULL;
 	if (cfg->hooks == NB_HOOKS_TCX && !want_tcx) {
-		snprintf(err, errlen, "tcx hooks need the traced interfaces");
+		snprintf(err, errlen, "tcx hooks need the traced interfaces and their namespace");
 		return -EINVAL;
 	}
 	t = calloc(1, sizeof(*t));
@@ -272,11 +369,14 @@ int nb_tracer_open(struct nb_tracer **out, const struct nb_tracer_cfg *cfg, nb_e
 	t->ctx = ctx;
 	rc = -EOPNOTSUPP;
 	if (want_tcx && !s_hidden("tcx")) {
-		rc = s_load(t, cfg, true, err, errlen);
+		rc = s_load_tcx(t, cfg, err, errlen);
+		/* A kernel that cannot load a tc program is one without tcx for us. */
+		if (rc && rc != -EPERM && rc != -ENODEV && rc != -ENXIO)
+			rc = -EOPNOTSUPP;
 		if (!rc)
 			rc = s_attach_tcx(t, cfg, err, errlen);
-		else if (rc != -EPERM)
-			rc = -EOPNOTSUPP; /* no tcx kfunc: load again without the tcx programs */
+		if (rc == -EOPNOTSUPP)
+			s_unload_tcx(t);
 	}
 	if (rc == -EOPNOTSUPP && cfg->hooks == NB_HOOKS_TCX) {
 		snprintf(err, errlen, "kernel lacks hook tcx (Linux >= 6.6) needed for %s",
@@ -284,10 +384,7 @@ int nb_tracer_open(struct nb_tracer **out, const struct nb_tracer_cfg *cfg, nb_e
 		goto fail;
 	}
 	if (rc == -EOPNOTSUPP) {
-		if (!t->skel || !want_tcx || s_hidden("tcx"))
-			rc = s_load(t, cfg, false, err, errlen);
-		else
-			rc = 0; /* loaded with tcx programs that stay unattached */
+		rc = s_load_tp(t, cfg, err, errlen);
 		if (!rc)
 			rc = s_attach_tp(t, err, errlen);
 		t->set = S_TP;
@@ -296,7 +393,7 @@ int nb_tracer_open(struct nb_tracer **out, const struct nb_tracer_cfg *cfg, nb_e
 	}
 	if (rc)
 		goto fail;
-	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.nb_events), s_on_event, t, NULL);
+	t->rb = ring_buffer__new(bpf_map__fd(t->events), s_on_event, t, NULL);
 	if (!t->rb) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot open the ring buffer: %s", strerror(errno));
@@ -319,12 +416,12 @@ int nb_tracer_poll(struct nb_tracer *t, int timeout_ms)
 
 uint64_t nb_tracer_lost(const struct nb_tracer *t)
 {
-	return __atomic_load_n(&t->skel->bss->nb_lost, __ATOMIC_RELAXED);
+	return __atomic_load_n(&t->bss->nb_lost, __ATOMIC_RELAXED);
 }
 
 uint64_t nb_tracer_matched(const struct nb_tracer *t)
 {
-	return __atomic_load_n(&t->skel->bss->nb_matched, __ATOMIC_RELAXED);
+	return __atomic_load_n(&t->bss->nb_matched, __ATOMIC_RELAXED);
 }
 
 uint64_t nb_tracer_attach_ts(const struct nb_tracer *t)
@@ -360,7 +457,8 @@ void nb_tracer_destroy(struct nb_tracer **pt)
 		return;
 	ring_buffer__free(t->rb);
 	s_detach(t);
-	nb_stage_bpf__destroy(t->skel);
+	nb_tcx_bpf__destroy(t->tcx);
+	nb_stage_bpf__destroy(t->tp);
 	free(t);
 	*pt = NULL;
 }

@@ -6,7 +6,7 @@
  * buffer event per drop (eth_drop, trace sessions), or counts aggregated in the kernel by
  * stack, reason and device (kernel_drop_stack_stats_summary_all).
  */
-#include "nb_parse.bpf.h"
+#include "nb_skb.bpf.h"
 #include <bpf/bpf_tracing.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

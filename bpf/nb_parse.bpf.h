@@ -9,9 +9,14 @@
 #ifndef NB_PARSE_BPF_H
 #define NB_PARSE_BPF_H
 
-#include "vmlinux.h"
+/*
+ * No kernel-internal type is used here, so no CO-RE relocation: an object built on this
+ * header alone (the tcx stage tracer) loads without reading the kernel's BTF, megabytes of
+ * memory at every start. Include vmlinux.h or <linux/bpf.h> first; nb_skb.bpf.h adds the
+ * helpers that read struct sk_buff.
+ */
+#include <stdbool.h>
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "nb_event.h"
 
@@ -21,22 +26,54 @@
 #define NB_ETH_P_8021Q	0x8100
 #define NB_ETH_P_8021AD 0x88A8
 #define NB_ARPHRD_ETHER 1
+#define NB_IPPROTO_ICMP	  1
+#define NB_IPPROTO_TCP	  6
+#define NB_IPPROTO_UDP	  17
 #define NB_IPPROTO_ICMPV6 58
+
+/* Wire headers as sent: fixed layouts, so they need no relocation against kernel BTF. */
+struct nb_ip4h {
+	__u8 ver_ihl;
+	__u8 tos;
+	__u16 tot_len;
+	__u16 id;
+	__u16 frag_off;
+	__u8 ttl;
+	__u8 protocol;
+	__u16 check;
+	__u32 saddr;
+	__u32 daddr;
+};
+
+struct nb_ip6h {
+	__u32 ver_tc_flow;
+	__u16 payload_len;
+	__u8 nexthdr;
+	__u8 hop_limit;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+struct nb_tcph {
+	__u16 source;
+	__u16 dest;
+	__u32 seq;
+	__u32 ack_seq;
+	__u8 doff_res;
+	__u8 flags;
+	__u16 window;
+	__u16 check;
+	__u16 urg_ptr;
+};
+
+struct nb_udph {
+	__u16 source;
+	__u16 dest;
+	__u16 len;
+	__u16 check;
+};
 #define NB_IP_MF	0x2000
 #define NB_IP_OFFMASK	0x1fff
-
-/* Namespace of the packet: its device's, else its socket's (transmit before a device is set). */
-static __always_inline __u32 nb_netns_of(struct sk_buff *skb, struct net_device *dev)
-{
-	if (!dev)
-		dev = BPF_CORE_READ(skb, dev);
-	if (dev)
-		return BPF_CORE_READ(dev, nd_net.net, ns.inum);
-	struct sock *sk = BPF_CORE_READ(skb, sk);
-	if (sk)
-		return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	return 0;
-}
 
 static __always_inline bool nb_ifindex_ok(const volatile struct nb_filter *f, __u32 ifindex)
 {
@@ -109,7 +146,7 @@ static __always_inline int nb_parse_l4(const struct nb_rd *rd, unsigned char *l4
 				       struct nb_pkt *p, __u32 l4_room)
 {
 	switch (p->proto) {
-	case IPPROTO_ICMP:
+	case NB_IPPROTO_ICMP:
 	case NB_IPPROTO_ICMPV6: {
 		__u8 hb[8];
 		const __u8 *h = nb_hdr(rd, hb, sizeof(hb), l4);
@@ -123,9 +160,9 @@ static __always_inline int nb_parse_l4(const struct nb_rd *rd, unsigned char *l4
 		p->l4_len = l4_room > 8 ? l4_room - 8 : 0;
 		break;
 	}
-	case IPPROTO_TCP: {
-		struct tcphdr tb;
-		const struct tcphdr *th = nb_hdr(rd, &tb, sizeof(tb), l4);
+	case NB_IPPROTO_TCP: {
+		struct nb_tcph tb;
+		const struct nb_tcph *th = nb_hdr(rd, &tb, sizeof(tb), l4);
 		__u32 doff;
 
 		if (!th)
@@ -134,14 +171,14 @@ static __always_inline int nb_parse_l4(const struct nb_rd *rd, unsigned char *l4
 		p->dport = bpf_ntohs(th->dest);
 		p->tcp_seq = bpf_ntohl(th->seq);
 		p->tcp_ack = bpf_ntohl(th->ack_seq);
-		p->tcp_flags = ((const __u8 *)th)[13];
-		doff = th->doff * 4;
+		p->tcp_flags = th->flags;
+		doff = (th->doff_res >> 4) * 4;
 		p->l4_len = l4_room > doff ? l4_room - doff : 0;
 		break;
 	}
-	case IPPROTO_UDP: {
-		struct udphdr ub;
-		const struct udphdr *uh = nb_hdr(rd, &ub, sizeof(ub), l4);
+	case NB_IPPROTO_UDP: {
+		struct nb_udph ub;
+		const struct nb_udph *uh = nb_hdr(rd, &ub, sizeof(ub), l4);
 
 		if (!uh)
 			return -1;
@@ -163,14 +200,14 @@ static __always_inline int nb_parse_l3(const struct nb_rd *rd, unsigned char *l3
 				       const volatile struct nb_filter *f)
 {
 	if (ethertype == NB_ETH_P_IP) {
-		struct iphdr ipb;
-		const struct iphdr *ip = nb_hdr(rd, &ipb, sizeof(ipb), l3);
+		struct nb_ip4h ipb;
+		const struct nb_ip4h *ip = nb_hdr(rd, &ipb, sizeof(ipb), l3);
 		__u16 frag;
 		__u32 ihl, tot;
 
 		if (!ip)
 			return -1;
-		if (ip->version != 4)
+		if ((ip->ver_ihl >> 4) != 4)
 			return 1;
 		p->family = 4;
 		p->proto = ip->protocol;
@@ -184,7 +221,7 @@ static __always_inline int nb_parse_l3(const struct nb_rd *rd, unsigned char *l3
 		p->more_frags = !!(frag & NB_IP_MF);
 		tot = bpf_ntohs(ip->tot_len);
 		p->ip_len = tot;
-		ihl = ip->ihl * 4;
+		ihl = (ip->ver_ihl & 0xf) * 4;
 		/* Ports live only in the first fragment; later ones are matched by user space. */
 		if (p->frag_off || ihl < 20)
 			return 0;
@@ -192,15 +229,15 @@ static __always_inline int nb_parse_l3(const struct nb_rd *rd, unsigned char *l3
 		return 0;
 	}
 	if (ethertype == NB_ETH_P_IPV6) {
-		struct ipv6hdr ip6b;
-		const struct ipv6hdr *ip6 = nb_hdr(rd, &ip6b, sizeof(ip6b), l3);
+		struct nb_ip6h ip6b;
+		const struct nb_ip6h *ip6 = nb_hdr(rd, &ip6b, sizeof(ip6b), l3);
 
 		if (!ip6)
 			return -1;
 		p->family = 6;
 		p->proto = ip6->nexthdr;
-		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
-		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
+		__builtin_memcpy(p->saddr, ip6->saddr, 16);
+		__builtin_memcpy(p->daddr, ip6->daddr, 16);
 		p->ip_len = bpf_ntohs(ip6->payload_len) + 40;
 		if (f && !nb_l3_match(f, p))
 			return 2;
@@ -211,20 +248,16 @@ static __always_inline int nb_parse_l3(const struct nb_rd *rd, unsigned char *l3
 }
 
 /*
- * Locate L3. At the netif_receive_skb tracepoint data already points at L3 and the
- * ethertype is skb->protocol. On transmit, and in tc programs in both directions, data
- * points at the link header: parse Ethernet (and VLAN tags) ourselves rather than trust
- * network_header, which is not always set for bridged frames.
+ * Parse a frame from data: an Ethernet header (and VLAN tags) first when eth, else L3 with
+ * the ethertype proto (the netif_receive_skb tracepoint, where data already points at L3,
+ * and devices without a link header). The Ethernet header is parsed rather than
+ * network_header trusted, which is not always set for bridged frames.
  */
-static __always_inline int nb_parse_skb(const struct nb_rd *rd, unsigned char *data,
-					struct sk_buff *skb, struct net_device *dev, bool at_l2,
-					__u16 *ethertype, struct nb_pkt *p,
-					const volatile struct nb_filter *f)
+static __always_inline int nb_parse_frame(const struct nb_rd *rd, unsigned char *data,
+					  __u16 proto, bool eth, __u16 *ethertype,
+					  struct nb_pkt *p, const volatile struct nb_filter *f)
 {
-	/* Typed skb (tp_btf, or tc through bpf_cast_to_kern_ctx): plain loads, no helper. */
-	__u16 proto = bpf_ntohs(skb->protocol);
-
-	if (at_l2 && dev && dev->type == NB_ARPHRD_ETHER) {
+	if (eth) {
 		__u16 hb;
 		const __u16 *h_proto = nb_hdr(rd, &hb, 2, data + 12);
 
@@ -263,24 +296,6 @@ static __always_inline int nb_parse_arp(unsigned char *l3, struct nb_pkt *p)
 	__builtin_memcpy(p->saddr, &h[14], 4);
 	__builtin_memcpy(p->daddr, &h[24], 4);
 	return 0;
-}
-
-/*
- * Parse from network_header: valid when the packet is freed (data may point past L4 then).
- * ARP is parsed too. Returns 1 (nothing parsed) when the header was never set.
- */
-static __always_inline int nb_parse_skb_nh(struct sk_buff *skb, __u16 *ethertype, struct nb_pkt *p)
-{
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-
-	*ethertype = proto;
-	if (nh == (__u16)~0U)
-		return 1;
-	if (proto == NB_ETH_P_ARP)
-		return nb_parse_arp(head + nh, p);
-	return nb_parse_l3(&NB_RD_PROBE, head + nh, proto, p, NULL);
 }
 
 /* Does the packet match one direction of the filter (saddr/daddr/sport/dport as given)? */

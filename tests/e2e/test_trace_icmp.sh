@@ -184,7 +184,7 @@ start_agent hvB nbhvB --insecure
 
 # Coordinator killed: both agents detach within 5 s (their lease ends).
 trace killc 100
-assert_eq 2 "$(bpftool prog show | grep -c 'name nb_rx')" "sessions attached during the trace"
+assert_eq 2 "$(bpftool prog show | grep -c 'name nb_tcx_rx')" "sessions attached (tcx) during the trace"
 kill -9 "$TPID"
 wait "$TPID" 2>/dev/null
 n=1
