@@ -142,8 +142,12 @@ static __always_inline const void *nb_hdr(const struct nb_rd *rd, void *buf, __u
 	return bpf_probe_read_kernel(buf, n, src) ? NULL : buf;
 }
 
-static __always_inline int nb_parse_l4(const struct nb_rd *rd, unsigned char *l4,
-				       struct nb_pkt *p, __u32 l4_room)
+/*
+ * Out of line: only packets whose IP header matched get here. Keeping it out of the common
+ * path keeps the code every traced packet runs short (a few cache lines, not pages).
+ */
+static __noinline int nb_parse_l4(const struct nb_rd *rd, unsigned char *l4, struct nb_pkt *p,
+				  __u32 l4_room)
 {
 	switch (p->proto) {
 	case NB_IPPROTO_ICMP:

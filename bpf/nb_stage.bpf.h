@@ -23,24 +23,11 @@ __u64 nb_lost = 0;    /* ring buffer full: event not delivered */
 __u64 nb_matched = 0; /* events that passed the filter */
 __u64 nb_parse_err = 0;
 
-/* A packet at a device stage, already known to be on a traced device of the namespace. */
-static __always_inline int nb_stage_emit(const struct nb_rd *rd, unsigned char *data,
-					 __u16 proto, bool eth, __u32 ifindex, __u32 netns,
-					 __u8 hook)
+/* Out of line for the same reason as nb_parse_l4: most packets never get this far. */
+static __noinline int nb_stage_submit(const struct nb_pkt *p, __u16 ethertype, __u32 ifindex,
+				      __u32 netns, __u8 hook)
 {
-	const volatile struct nb_filter *f = &nb_cfg;
 	struct nb_event *e;
-	struct nb_pkt p = {};
-	__u16 ethertype = 0;
-	int rc;
-
-	rc = nb_parse_frame(rd, data, proto, eth, &ethertype, &p, f);
-	if (rc < 0) {
-		__sync_fetch_and_add(&nb_parse_err, 1);
-		return 0;
-	}
-	if (rc == 2 || !nb_pkt_match(f, &p))
-		return 0;
 
 	__sync_fetch_and_add(&nb_matched, 1);
 	e = bpf_ringbuf_reserve(&nb_events, sizeof(*e), 0);
@@ -58,9 +45,29 @@ static __always_inline int nb_stage_emit(const struct nb_rd *rd, unsigned char *
 	e->location = 0;
 	e->stack_id = -1;
 	e->cpu = bpf_get_smp_processor_id();
-	e->pkt = p;
+	e->pkt = *p;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
+}
+
+/* A packet at a device stage, already known to be on a traced device of the namespace. */
+static __always_inline int nb_stage_emit(const struct nb_rd *rd, unsigned char *data,
+					 __u16 proto, bool eth, __u32 ifindex, __u32 netns,
+					 __u8 hook)
+{
+	const volatile struct nb_filter *f = &nb_cfg;
+	struct nb_pkt p = {};
+	__u16 ethertype = 0;
+	int rc;
+
+	rc = nb_parse_frame(rd, data, proto, eth, &ethertype, &p, f);
+	if (rc < 0) {
+		__sync_fetch_and_add(&nb_parse_err, 1);
+		return 0;
+	}
+	if (rc == 2 || !nb_pkt_match(f, &p))
+		return 0;
+	return nb_stage_submit(&p, ethertype, ifindex, netns, hook);
 }
 
 #endif /* NB_STAGE_BPF_H */

@@ -28,10 +28,13 @@ static __always_inline int nb_tcx(struct __sk_buff *ctx, __u8 hook)
 	__u32 ifindex = ctx->ifindex;
 	bool eth = true;
 
+	/* Read-only data: with no such device the verifier drops this loop altogether. */
+	if (nb_l3_mask) {
 #pragma unroll
-	for (int i = 0; i < NB_MAX_IFS; i++)
-		if (f->ifindex[i] == ifindex && (nb_l3_mask & (1u << i)))
-			eth = false;
+		for (int i = 0; i < NB_MAX_IFS; i++)
+			if (f->ifindex[i] == ifindex && (nb_l3_mask & (1u << i)))
+				eth = false;
+	}
 	/* The link sits on a device of the filter's namespace: no check, its inode is known. */
 	nb_stage_emit(&rd, rd.data, bpf_ntohs(ctx->protocol), eth, ifindex, f->netns, hook);
 	return NB_TCX_NEXT;

@@ -14,8 +14,13 @@
 # With 2 CPUs the sender, the receiver, the kernel path and the tracer share them: the sender
 # is pinned to CPU 0 (veth hands each packet to the next hop in the sender's softirq, so the
 # whole path runs there too), the receiver to CPU 1; the tracer is left unpinned (it gets no
-# events and sleeps). Each flood also reports the CPU 0 time a packet cost: the sender's own
-# CPU time (the softirq runs inline in it) plus ksoftirqd/0's.
+# events and sleeps). The receiver polls without sleeping (udp-recv --spin): waking a sleeping
+# receiver costs the sender's CPU an inter-processor interrupt per wakeup, about a third of
+# CPU 0 on this virtual machine and swinging with how often the receiver happens to sleep,
+# which made tool and baseline rounds differ by -25 % to +5 % for reasons that are not the
+# tool's. NB_BENCH_RECV_SPIN=0 gives the sleeping receiver back. Each flood also reports the
+# CPU 0 time a packet cost: the sender's own CPU time (the softirq runs inline in it) plus
+# ksoftirqd/0's.
 #
 # The machine is shared: other runs' tracers (their nb_ programs fire on every packet too) or
 # busy processes would skew a round. Such a round is shown but not counted, and another is run
@@ -42,6 +47,8 @@ OTHER_MAX=10                            # % of one CPU used by other processes: 
 SETTLE=1.5                              # s from attach to the tool's flood
 PORT=9000
 TARGET=97
+SPIN=--spin
+[ "${NB_BENCH_RECV_SPIN:-1}" = 0 ] && SPIN=
 [ "$ROUNDS" -ge 3 ] || fail "NB_BENCH_ROUNDS must be at least 3"
 cd "$REPO" || exit 1
 HZ=$(getconf CLK_TCK)
@@ -79,7 +86,7 @@ ksoftirqd0_ns() { awk '{ print $1 }' "/proc/$KSOFTIRQD0/schedstat" 2>/dev/null |
 flood() {
 	local pair=$1 tag=$2 rpid spid rx tx f0 f1 o0 o1 t0 t1 other i0 i1 cost
 	rm -f "$TMP/recv.pid"
-	"$LAB" exec vmB taskset -c 1 "$TRAFFIC" udp-recv --port $PORT --duration "$DUR" --wait 5 \
+	"$LAB" exec vmB taskset -c 1 "$TRAFFIC" udp-recv --port $PORT --duration "$DUR" --wait 5 $SPIN \
 		--pidfile "$TMP/recv.pid" >"$TMP/recv.out" 2>"$TMP/recv.err" &
 	rpid=$!
 	on_exit "kill $rpid 2>/dev/null"
@@ -134,6 +141,14 @@ tool_start() {
 	MY_IDS=$(awk '/^prog_id:/ { print $2 }' /proc/"$TOOL_PID"/fdinfo/* 2>/dev/null | sort -u)
 	[ -n "$MY_IDS" ] || fail "icmp_path_tracer holds no BPF program"
 	TOOL_PROGS=$(echo "$MY_IDS" | wc -l)
+	if bpftool -j prog show | jq -e --argjson ids "[$(echo "$MY_IDS" | paste -sd,)]" \
+		'any(.[]; (.id | IN($ids[])) and .name == "nb_tcx_rx")' >/dev/null; then
+		HOOKS_DESC="tcx links: ingress and egress of vnet0 and ens4f0 in hvA"
+		RUNS_DESC="once per traced device the packet crosses: vnet0 ingress, ens4f0 egress"
+	else
+		HOOKS_DESC="tracepoints netif_receive_skb and net_dev_start_xmit"
+		RUNS_DESC="once per device hop: four veth pairs, transmit and receive"
+	fi
 	# What loading leaves behind (freeing the verifier's and libbpf's memory, deferred kernel
 	# work) would otherwise land in the first flood; the target is the steady-state cost.
 	sleep "$SETTLE"
@@ -295,8 +310,9 @@ baseline, measured in the same run.
 | rounds | a baseline and a tool measurement each, ABBA order, after one warm-up flood; $kept undisturbed of $PAIRS run (wanted $ROUNDS, at most $MAX_PAIRS in ${MAX_SECS} s) |
 | disturbed | a round in which another run's \`nb_\` programs were loaded, or other processes used more than $OTHER_MAX % of a CPU (from /proc/PID/stat, ksoftirqd excluded), is shown but not counted |
 | pinning | sender \`taskset -c 0\` (the veth path runs in its softirq, on CPU 0), receiver \`taskset -c 1\`, tracer unpinned (it gets no events) |
+| receiver | \`udp-recv ${SPIN:-(sleeping)}\`: a spinning receiver spares CPU 0 the wake-up interrupts, which swing by tens of percent on this VM |
 | settle | each tool flood starts $SETTLE s after the tool is attached, so what loading leaves behind is not counted as overhead on traffic |
-| tool | \`netblame-agent ${TOOL_ARGS[*]}\`: $TOOL_PROGS BPF programs (raw tracepoints netif_receive_skb and net_dev_start_xmit); its ICMP filter never matches UDP |
+| tool | \`netblame-agent ${TOOL_ARGS[*]}\`: $TOOL_PROGS BPF programs ($HOOKS_DESC); its ICMP filter never matches UDP |
 | offload | $OFFLOAD (lab default, every veth) |
 
 B = baseline, T = tool attached; pps as received / as sent.
@@ -316,7 +332,7 @@ path, limited the rate). The tool reported no packet in any round (checked).
 
 Where the cost goes, measured without that noise: in one more tool flood with
 \`kernel.bpf_stats_enabled=1\` (not in the medians), the tool's programs ran $RPP times per UDP
-packet sent (once per device hop: four veth pairs, transmit and receive), $NSR ns per run on
+packet sent ($RUNS_DESC), $NSR ns per run on
 average, so $NSPP ns per packet, out of the $STATS_NS ns of CPU 0 the packet cost in that same
 flood: $BPF_PCT %. On a path bound by CPU 0 that predicts **$PRED %** of the baseline rate
 (slightly pessimistic: the statistics add their own clock reads to every run).

@@ -31,6 +31,8 @@
  *       -> bytes= corrupt= seconds= mbps= cpu_s=
  *
  * cpu_s= is the CPU time (user + system) the program itself used.
+ * udp-recv --spin polls without sleeping: the sender's CPU then never pays for waking the
+ * receiver, a cost that swings with how often it happens to sleep (see tests/bench/overhead.sh).
  * --pidfile FILE (receivers) is written once the socket is bound and listening, so a caller can
  * start the sender without a race. --timeout (default 10 s) bounds connect, accept and every
  * stall. SIGINT/SIGTERM end any mode early; the result line is still printed.
@@ -38,6 +40,7 @@
  * Exit codes: 0 done, 1 runtime error, 2 usage error.
  */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -85,6 +88,7 @@ enum {
 	O_MTU = 1 << 13,
 	O_SPORT = 1 << 14,
 	O_SEQ_FILE = 1 << 15,
+	O_SPIN = 1 << 16,
 };
 
 static const struct {
@@ -93,7 +97,7 @@ static const struct {
 } s_cmds[] = {
     [C_UDP_SEND] = {"udp-send", O_DST | O_PORT | O_SIZE | O_DURATION | O_COUNT | O_RATE | O_BATCH,
 		    O_DST | O_PORT},
-    [C_UDP_RECV] = {"udp-recv", O_PORT | O_DURATION | O_BIND | O_WAIT | O_PIDFILE,
+    [C_UDP_RECV] = {"udp-recv", O_PORT | O_DURATION | O_BIND | O_WAIT | O_PIDFILE | O_SPIN,
 		    O_PORT | O_DURATION},
     [C_TCP_SEND] = {"tcp-send", O_DST | O_PORT | O_BYTES | O_TIMEOUT | O_SEQ_FILE,
 		    O_DST | O_PORT | O_BYTES},
@@ -116,6 +120,7 @@ struct opts {
 	uint16_t ip_id, sport;
 	unsigned int mtu;
 	const char *seq_file;
+	bool spin;
 };
 
 static volatile sig_atomic_t s_stop;
@@ -156,6 +161,7 @@ static const char s_usage_text[] =
     "usage: nb_traffic udp-send --dst ADDR --port P [--size N] (--duration S | --count N)\n"
     "                           [--rate PPS] [--batch N]\n"
     "       nb_traffic udp-recv --port P --duration S [--bind ADDR] [--wait S] [--pidfile F]\n"
+    "                           [--spin]\n"
     "       nb_traffic tcp-send --dst ADDR --port P --bytes N [--timeout S] [--seq-file F]\n"
     "       nb_traffic tcp-recv --port P [--bind ADDR] [--timeout S] [--pidfile F]\n"
     "       nb_traffic udp-ids --dst ADDR --port P --ip-id N [--count C] [--size S] [--mtu M]\n"
@@ -426,7 +432,8 @@ static int s_udp_recv(const struct opts *o)
 			msgs[i].msg_hdr.msg_control = ctrl[i];
 			msgs[i].msg_hdr.msg_controllen = sizeof(ctrl[i]);
 		}
-		r = recvmmsg(fd, msgs, RECV_VLEN, MSG_WAITFORONE | MSG_TRUNC, NULL);
+		r = recvmmsg(fd, msgs, RECV_VLEN,
+			     MSG_TRUNC | (o->spin ? MSG_DONTWAIT : MSG_WAITFORONE), NULL);
 		now = s_now_ns();
 		if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			rc = s_err("recvmmsg: %s", strerror(errno));
@@ -776,6 +783,7 @@ static int s_parse(int argc, char **argv, struct opts *o)
 	    {"mtu", required_argument, NULL, O_MTU},
 	    {"sport", required_argument, NULL, O_SPORT},
 	    {"seq-file", required_argument, NULL, O_SEQ_FILE},
+	    {"spin", no_argument, NULL, O_SPIN},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -897,6 +905,9 @@ static int s_parse(int argc, char **argv, struct opts *o)
 			break;
 		case O_PIDFILE:
 			o->pidfile = optarg;
+			break;
+		case O_SPIN:
+			o->spin = true;
 			break;
 		}
 	}
