@@ -118,17 +118,10 @@ static __always_inline int nb_drop(void *ctx, struct sk_buff *skb, void *locatio
 		__sync_fetch_and_add(&nb_lost, 1);
 		return 0;
 	}
-	e->ts_ns = bpf_ktime_get_ns();
-	e->ifindex = ifindex;
-	e->netns = netns;
-	e->type = NB_EV_DROP;
-	e->hook = NB_HOOK_DROP;
-	e->ethertype = ethertype;
+	nb_event_fill(e, NB_EV_DROP, NB_HOOK_DROP, ifindex, netns, ethertype, &p);
 	e->reason = reason;
 	e->location = (__u64)location;
 	e->stack_id = stack_id;
-	e->cpu = bpf_get_smp_processor_id();
-	e->pkt = p;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -350,4 +350,25 @@ static __always_inline bool nb_arp_match(const volatile struct nb_filter *f, con
 	return f->bidir && nb_dir_match(f, p->daddr, p->saddr, 0, 0, 4);
 }
 
+/*
+ * Every record of every netblame ring buffer is one struct nb_event, filled here: the
+ * timestamp taken last, as close to the submit as it can be. The caller reserved e.
+ */
+static __always_inline void nb_event_fill(struct nb_event *e, __u8 type, __u8 hook,
+					  __u32 ifindex, __u32 netns, __u16 ethertype,
+					  const struct nb_pkt *p)
+{
+	e->ifindex = ifindex;
+	e->netns = netns;
+	e->type = type;
+	e->hook = hook;
+	e->ethertype = ethertype;
+	e->reason = 0;
+	e->location = 0;
+	e->stack_id = -1;
+	e->cpu = bpf_get_smp_processor_id();
+	e->pkt = *p;
+	e->ts_ns = bpf_ktime_get_ns();
+}
+
 #endif /* NB_PARSE_BPF_H */

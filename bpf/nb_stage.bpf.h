@@ -35,17 +35,7 @@ static __noinline int nb_stage_submit(const struct nb_pkt *p, __u16 ethertype, _
 		__sync_fetch_and_add(&nb_lost, 1);
 		return 0;
 	}
-	e->ts_ns = bpf_ktime_get_ns();
-	e->ifindex = ifindex;
-	e->netns = netns;
-	e->type = NB_EV_PKT;
-	e->hook = hook;
-	e->ethertype = ethertype;
-	e->reason = 0;
-	e->location = 0;
-	e->stack_id = -1;
-	e->cpu = bpf_get_smp_processor_id();
-	e->pkt = *p;
+	nb_event_fill(e, NB_EV_PKT, hook, ifindex, netns, ethertype, p);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

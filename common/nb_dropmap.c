@@ -51,6 +51,47 @@ bool nb_drop_site(enum nb_status st, int *node, int *dir)
 	}
 }
 
+/* Statuses a drop after a transmit stage turns into a node's: its last stage, and the new one. */
+static const struct {
+	enum nb_status from, to;
+	int node, dir, last_stage; /* stage index in A0 A1 B0 B1 B2 B3 A2 A3 */
+} s_refine[] = {
+	{NB_ST_NETWORK_DROP_REQ, NB_ST_A_INTERNAL_DROP_REQ, 0, NB_DROP_REQ, 1},
+	{NB_ST_DEST_NO_REPLY, NB_ST_B_INTERNAL_DROP_REQ, 1, NB_DROP_REQ, 3},
+	{NB_ST_NETWORK_DROP_REP, NB_ST_B_INTERNAL_DROP_REP, 1, NB_DROP_REP, 5},
+};
+
+bool nb_drop_refine_site(enum nb_status st, int *node, int *dir)
+{
+	for (size_t i = 0; i < sizeof(s_refine) / sizeof(s_refine[0]); i++) {
+		if (s_refine[i].from == st) {
+			*node = s_refine[i].node;
+			*dir = s_refine[i].dir;
+			return true;
+		}
+	}
+	return false;
+}
+
+enum nb_status nb_drop_refine(enum nb_status st, const struct nb_joined *p,
+			      const struct nb_drop_obs *d)
+{
+	for (size_t i = 0; d && i < sizeof(s_refine) / sizeof(s_refine[0]); i++) {
+		const struct nb_stage_obs *last = &p->st[s_refine[i].last_stage];
+
+		if (s_refine[i].from != st)
+			continue;
+		/*
+		 * On the node's own clock, and after the stage: a drop of the same key before
+		 * it is an older packet's (a reused ICMP seq), not this one's.
+		 */
+		if (last->seen && d->ts >= last->ts)
+			return s_refine[i].to;
+		return st;
+	}
+	return st;
+}
+
 struct s_ent {
 	struct nb_key key;
 	struct nb_drop_obs d;

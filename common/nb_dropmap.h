@@ -44,6 +44,19 @@ int nb_drop_classify(const struct nb_flow_spec *s, const struct nb_event *e, str
  */
 bool nb_drop_site(enum nb_status st, int *node, int *dir);
 
+/*
+ * A packet last seen leaving a node (its transmit stage) and lost after it: if that node
+ * freed the packet after that stage, the loss is the node's, not the network's or the
+ * destination's. It happens where the transmit stage is taken before the device got the
+ * packet: a qdisc or tc egress drop after a tcx egress hook, a full tun ring after
+ * net_dev_start_xmit. d is that node's drop of the packet in that direction (NULL: none).
+ * Returns the status to report: st itself, or the node's internal drop.
+ */
+enum nb_status nb_drop_refine(enum nb_status st, const struct nb_joined *p,
+			      const struct nb_drop_obs *d);
+/* The node and direction nb_drop_refine() wants the drop of, for st; false: none needed. */
+bool nb_drop_refine_site(enum nb_status st, int *node, int *dir);
+
 struct nb_dropmap;
 
 /* A map holding the newest cap drops (cap >= 1; rounded up to a power of two). */

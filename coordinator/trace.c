@@ -647,15 +647,17 @@ static void s_print_line(struct s_trace *t, const struct nb_joined *p, enum nb_s
 	fwrite(line, 1, o, stdout);
 }
 
-static void s_on_final(const struct nb_path_res *r, void *ctx)
+static void s_on_final(const struct nb_path_res *res, void *ctx)
 {
-	const struct nb_joined *p = r->p;
+	const struct nb_joined *p = res->p;
 	struct s_trace *t = ctx;
+	struct nb_path_res rr = *res, *r = &rr;
 	enum nb_status st;
 
 	if (t->done || (t->stop_ref && p->first_ts_ref > t->stop_ref))
 		return;
-	st = r->status;
+	/* Seen leaving a node, then freed by it: that node's drop, not the next hop's. */
+	st = rr.status = nb_tdrops_refine(t->drops, p, res->status);
 	t->counts[st]++;
 	nb_ttu_count(&t->tu, r);
 	t->finals++;

@@ -147,6 +147,18 @@ static const struct nb_drop_obs *s_drop_of(const struct nb_tdrops *t, const stru
 	return d;
 }
 
+enum nb_status nb_tdrops_refine(const struct nb_tdrops *t, const struct nb_joined *p,
+				enum nb_status st)
+{
+	const struct nb_drop_obs *d;
+	int node, dir;
+
+	if (!nb_drop_refine_site(st, &node, &dir))
+		return st;
+	d = nb_dropmap_get(t->map, node, dir, &p->key);
+	return nb_drop_refine(st, p, d);
+}
+
 static void s_why_unseen(const struct s_node *n, char *buf, size_t len)
 {
 	if (n->unattached[0])

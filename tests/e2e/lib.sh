@@ -97,3 +97,20 @@ wait_for() {
 		sleep 0.1
 	done
 }
+
+# tc_shot_echo NODE DEV ingress|egress SEQ: drop ICMP echo requests with sequence SEQ with a
+# TC program returning SHOT (removed on exit; tc_clear NODE DEV removes it sooner). This
+# kernel has no gact ("action drop"), so it is classic BPF in direct-action mode: IPv4
+# ethertype at 12, ICMP at 23, echo request at 34, the sequence at 40 (no IP options).
+tc_shot_echo() {
+	local node=$1 dev=$2 dir=$3 seq=$4
+	ip netns exec "nb$node" tc qdisc add dev "$dev" clsact || fail "clsact on $node $dev"
+	on_exit "ip netns exec nb$node tc qdisc del dev $dev clsact 2>/dev/null"
+	ip netns exec "nb$node" tc filter add dev "$dev" "$dir" prio 1 bpf da bytecode \
+		"10,40 0 0 12,21 0 7 2048,48 0 0 23,21 0 5 1,48 0 0 34,21 0 3 8,40 0 0 40,21 0 1 $seq,6 0 0 2,6 0 0 4294967295" ||
+		fail "tc filter on $node $dev $dir"
+}
+
+tc_clear() {
+	ip netns exec "nb$1" tc qdisc del dev "$2" clsact
+}

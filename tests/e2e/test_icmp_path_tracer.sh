@@ -137,6 +137,17 @@ assert_eq tracepoint "$(hooks a_tp)" "--hooks tracepoint"
 expect a_tp 1 COMPLETE
 expect a_tp 2 INTERNAL_DROP_REQ
 expect a_tp 3 COMPLETE
+# Where the two differ: a TC filter on the uplink's egress drops seq 2 after the tcx egress
+# hook but before net_dev_start_xmit. With tcx the request was seen leaving (the drop tracer,
+# which trace sessions run, then puts the loss in this node); the tracepoint never saw it go.
+tc_shot_echo hvA ens4f0 egress 2
+case_run a_tcx_late hvA vnet0 ens4f0
+case_run a_tp_late hvA vnet0 ens4f0 --hooks tracepoint
+tc_clear hvA ens4f0
+expect a_tcx_late 2 EXTERNAL_DROP
+expect a_tp_late 2 INTERNAL_DROP_REQ
+expect a_tcx_late 3 COMPLETE
+expect a_tp_late 3 COMPLETE
 tests/lab drop --at hvB --dir rep --seq 2
 HIDE=tcx case_run b_fallback hvB ens4f0 vnet0
 tests/lab clear

@@ -116,6 +116,17 @@ one a_rep A_INTERNAL_DROP_REP NODE_A 11
 assert_eq '{"node":"A","seen":true,"reason":"NETFILTER_DROP","interface":"vnet0"}' \
 	"$(drop_of a_rep 2 ' | {node, seen, reason, interface}')" "a_rep seq 2 drop"
 
+# Seen leaving, then dropped by its own node: a tc filter on hvA's uplink egress runs after
+# the tcx stage program, so A1 is seen and the request dies in hvA after it. hvA's drop
+# event for that packet puts the loss in A, not in the network.
+tc_shot_echo hvA ens4f0 egress 2
+one a_txq A_INTERNAL_DROP_REQ NODE_A 11
+tc_clear hvA ens4f0
+assert_eq '{"node":"A","seen":true,"reason":"TC_EGRESS","interface":"ens4f0"}' \
+	"$(drop_of a_txq 2 ' | {node, seen, reason, interface}')" "a_txq seq 2 drop"
+assert_eq A0,A1 "$(jq -r '.packets[] | select(.key.seq==2) | .stages | keys | join(",")' \
+	"$OUT/a_txq.json")" "a_txq seq 2: stages seen"
+
 # The destination ignores echo.
 tests/lab ignore-echo on
 trace dest 2

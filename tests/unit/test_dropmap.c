@@ -157,12 +157,58 @@ static void test_map(void **state)
 	assert_null(nb_dropmap_new(0));
 }
 
+/* A drop after a node's last transmit stage makes the loss that node's; before it, not. */
+static void test_refine(void **state)
+{
+	struct nb_joined p = {0};
+	struct nb_drop_obs d = {0};
+	int node, dir;
+
+	(void)state;
+	p.st[0] = (struct nb_stage_obs){.ts = 1000, .seen = 1};
+	p.st[1] = (struct nb_stage_obs){.ts = 2000, .seen = 1};
+	d.ts = 2500;
+	assert_true(nb_drop_refine_site(NB_ST_NETWORK_DROP_REQ, &node, &dir));
+	assert_int_equal(node, 0);
+	assert_int_equal(dir, NB_DROP_REQ);
+	assert_int_equal(nb_drop_refine(NB_ST_NETWORK_DROP_REQ, &p, &d), NB_ST_A_INTERNAL_DROP_REQ);
+	/* No drop seen, or one before A1 (an older packet with the same id/seq): unchanged. */
+	assert_int_equal(nb_drop_refine(NB_ST_NETWORK_DROP_REQ, &p, NULL), NB_ST_NETWORK_DROP_REQ);
+	d.ts = 1500;
+	assert_int_equal(nb_drop_refine(NB_ST_NETWORK_DROP_REQ, &p, &d), NB_ST_NETWORK_DROP_REQ);
+
+	/* Left B towards the VM (B1), then B freed it (a full tun ring): B's, not the VM's. */
+	p.st[2] = (struct nb_stage_obs){.ts = 50000, .seen = 1};
+	p.st[3] = (struct nb_stage_obs){.ts = 51000, .seen = 1};
+	d.ts = 51001;
+	assert_true(nb_drop_refine_site(NB_ST_DEST_NO_REPLY, &node, &dir));
+	assert_int_equal(node, 1);
+	assert_int_equal(dir, NB_DROP_REQ);
+	assert_int_equal(nb_drop_refine(NB_ST_DEST_NO_REPLY, &p, &d), NB_ST_B_INTERNAL_DROP_REQ);
+
+	/* The reply left B (B3) and never reached A: B's if B freed it after B3. */
+	p.st[4] = (struct nb_stage_obs){.ts = 60000, .seen = 1};
+	p.st[5] = (struct nb_stage_obs){.ts = 61000, .seen = 1};
+	d.ts = 61500;
+	assert_true(nb_drop_refine_site(NB_ST_NETWORK_DROP_REP, &node, &dir));
+	assert_int_equal(node, 1);
+	assert_int_equal(dir, NB_DROP_REP);
+	assert_int_equal(nb_drop_refine(NB_ST_NETWORK_DROP_REP, &p, &d), NB_ST_B_INTERNAL_DROP_REP);
+
+	/* Statuses that already name a node, or no loss, never change. */
+	assert_false(nb_drop_refine_site(NB_ST_A_INTERNAL_DROP_REQ, &node, &dir));
+	assert_int_equal(nb_drop_refine(NB_ST_COMPLETE, &p, &d), NB_ST_COMPLETE);
+	assert_int_equal(nb_drop_refine(NB_ST_B_INTERNAL_DROP_REQ, &p, &d), NB_ST_B_INTERNAL_DROP_REQ);
+	assert_int_equal(nb_drop_refine(NB_ST_INCONCLUSIVE, &p, &d), NB_ST_INCONCLUSIVE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_classify),
 	    cmocka_unit_test(test_sites),
 	    cmocka_unit_test(test_map),
+	    cmocka_unit_test(test_refine),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
