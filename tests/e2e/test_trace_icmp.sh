@@ -138,6 +138,26 @@ assert_eq DEST_NO_REPLY "$(status dest 2)" "dest seq 2"
 assert_eq DEST "$(verdict dest)" "dest verdict"
 assert_eq 13 "$RC" "dest exit code"
 
+# The tap VM drains its ring too slowly (one frame per 100 ms, 16 slots) and a burst
+# overflows it: those requests left B towards the VM (B1), then B's tun ring had no room.
+# B freed them itself, so they are B's losses with the ring's drop, not the destination's.
+# The queued ones are answered within 1.6 s: a 3 s timeout lets them complete.
+tests/lab vm-ring-slow on
+trace ring 100 --timeout-ms 3000 --insecure
+tests/lab ping -c 100 -i 0.002 -W 1 >/dev/null 2>&1 || true
+finish ring >/dev/null
+tests/lab vm-ring-slow off
+assert_eq '["B_INTERNAL_DROP_REQ","COMPLETE"]' \
+	"$(jq -c '[.packets[].status] | unique' "$OUT/ring.json")" "ring: the statuses"
+assert_eq '[{"node":"B","seen":true,"reason":"FULL_RING","location":"tun_net_xmit","interface":"vnet0"}]' \
+	"$(jq -c '[.packets[] | select(.status=="B_INTERNAL_DROP_REQ") | .drop
+		| {node, seen, reason, location, interface}] | unique' "$OUT/ring.json")" \
+	"ring: every loss is a full tun ring on vnet0"
+assert_eq 1 "$(jq '[.packets[] | select(.status=="B_INTERNAL_DROP_REQ")] | length > 50 | if . then 1 else 0 end' \
+	"$OUT/ring.json")" "ring: most of the burst overflowed"
+assert_eq NODE_B "$(verdict ring)" "ring verdict"
+assert_eq 12 "$RC" "ring exit code"
+
 # Mixed: network loses seq 3 (request) and 7 (reply), hvB loses the request of seq 5.
 tests/lab drop --at fab --dir req --seq 3
 tests/lab drop --at fab --dir rep --seq 7
