@@ -788,6 +788,7 @@ static int s_report_json(struct s_trace *t, enum nb_verdict v, const char *detai
 static int s_connect(struct s_trace *t, struct s_node *n)
 {
 	int zero = 0, hwm = 1000, max = (int)NB_WIRE_MAX_FRAME;
+	unsigned char rid[16];
 	struct nb_ckey spub;
 
 	n->sock = zmq_socket(t->zctx, ZMQ_DEALER);
@@ -795,6 +796,16 @@ static int s_connect(struct s_trace *t, struct s_node *n)
 		return -errno;
 	zmq_setsockopt(n->sock, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(n->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	/*
+	 * An agent's sessions belong to the routing id its peer presents. A fixed, random one
+	 * survives ZeroMQ's reconnect after a TCP reset, so the agent (ROUTER_HANDOVER) keeps the
+	 * session instead of a new anonymous peer arriving with none. A leading zero byte is
+	 * reserved by ZeroMQ for the ids it makes up.
+	 */
+	if (getrandom(rid, sizeof(rid), 0) != (ssize_t)sizeof(rid))
+		return -EIO;
+	rid[0] |= 0x80;
+	zmq_setsockopt(n->sock, ZMQ_ROUTING_ID, rid, sizeof(rid));
 	zmq_setsockopt(n->sock, ZMQ_MAXMSGSIZE, &(int64_t){max}, sizeof(int64_t));
 	if (!t->insecure) {
 		int rc = nb_keys_read_public(n->server_key, &spub);

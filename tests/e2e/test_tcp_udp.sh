@@ -16,11 +16,13 @@ on_exit "rm -rf $OUT"
 cd "$REPO"
 
 # tracer TOOL NAME NODE RX TX [flags...]: start a single-host tracer, wait until it is attached.
+# --duration bounds a tracer that this script, killed outright, could not stop.
 tracer() {
 	local tool=$1 name=$2 node=$3 rx=$4 tx=$5
 	shift 5
 	"$AGENT" "$tool" --netns "nb$node" --src-ip $VMA --dst-ip $VMB --rx-iface "$rx" \
-		--tx-iface "$tx" --timeout-ms $TMO --json "$@" >"$OUT/$name.json" 2>"$OUT/$name.err" &
+		--tx-iface "$tx" --timeout-ms $TMO --duration 300 --json "$@" >"$OUT/$name.json" \
+		2>"$OUT/$name.err" &
 	eval "PID_$name=$!"
 	on_exit "kill $! 2>/dev/null"
 	wait_for 5 grep -q '"type":"start"' "$OUT/$name.json" || fail "$name: tracer did not attach"

@@ -213,6 +213,23 @@ assert_eq INCONCLUSIVE "$(verdict killb)" "killb verdict"
 assert_eq 15 "$RC" "killb exit code"
 start_agent hvB nbhvB --insecure
 
+# The coordinator's TCP connection to agent B is reset mid-trace: ZeroMQ reconnects with the
+# coordinator's own routing id, and agent B hands the session over to the new connection.
+trace reconn 10
+tests/lab ping -c 10 -i 0.3 -W 1 >/dev/null &
+PING=$!
+on_exit "kill $PING 2>/dev/null"
+wait_for 5 grep -q 'seq=3 ' "$OUT/reconn.out" || fail "reconn: seq 3 never completed"
+ss -K dst 127.0.0.1 dport = ":${EP_hvB##*:}" | grep -q ESTAB || fail "reconn: no connection to reset"
+wait "$PING"
+finish reconn >/dev/null
+# Without the fixed routing id the new connection was a stranger to agent B, whose old
+# session then went silent: node B ended "gone".
+assert_eq '[false,false]' "$(jq -c '[.nodes[].gone]' "$OUT/reconn.json")" "reconn: no node gone"
+assert_eq '["COMPLETE"]' "$(jq -c '[.packets[].status] | unique' "$OUT/reconn.json")" \
+	"reconn: every packet complete across the reset"
+assert_eq 10 "$(jq '.packets | length' "$OUT/reconn.json")" "reconn: packets"
+assert_eq 0 "$RC" "reconn exit code"
 # Coordinator killed: both agents detach within 5 s (their lease ends).
 trace killc 100
 assert_eq 2 "$(bpftool prog show | grep -c 'name nb_tcx_rx')" "sessions attached (tcx) during the trace"
