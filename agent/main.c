@@ -61,15 +61,16 @@ void nb_install_signals(void)
 
 static const struct nb_opt_use s_icmp_path[] = {
 	U(SRC_IP, true), U(DST_IP, true), U(RX_IFACE, true), U(TX_IFACE, true),
-	U(TIMEOUT_MS, false), U(COUNT, false), U(RINGBUF_KB, false), U(HOOKS, false), COMMON};
+	U(TIMEOUT_MS, false), U(COUNT, false), U(RINGBUF_KB, false), U(HOOKS, false),
+	U(DROPS, false), COMMON};
 static const struct nb_opt_use s_tcp_path[] = {
 	U(SRC_IP, true),       U(DST_IP, true), U(RX_IFACE, true),   U(TX_IFACE, true),
 	U(SRC_PORT, false),    U(DST_PORT, false), U(TIMEOUT_MS, false), U(COUNT, false),
-	U(RINGBUF_KB, false), U(HOOKS, false), COMMON};
+	U(RINGBUF_KB, false), U(HOOKS, false), U(DROPS, false), COMMON};
 static const struct nb_opt_use s_udp_path[] = {
 	U(SRC_IP, true),   U(DST_IP, true),    U(RX_IFACE, true),   U(TX_IFACE, true),
 	U(SRC_PORT, false), U(DST_PORT, false), U(TIMEOUT_MS, false), U(COUNT, false),
-	U(RINGBUF_KB, false), U(HOOKS, false), COMMON};
+	U(RINGBUF_KB, false), U(HOOKS, false), U(DROPS, false), COMMON};
 static const struct nb_opt_use s_sys_icmp_rtt[] = {
 	U(SRC_IP, true), U(DST_IP, true), U(PHY_INTERFACE, true), U(DIRECTION, true),
 	U(LATENCY_MS, false), U(COUNT, false), COMMON};

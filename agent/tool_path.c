@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "nb_blame.h"
+#include "nb_dropmap.h"
 #include "nb_path.h"
 #include "nb_time.h"
 
@@ -42,6 +43,11 @@ struct s_run {
 	struct nb_path *path;
 	struct nb_tracer *tr;
 	enum nb_hooks hooks;
+	/* --drops: this host's drops of the flow, to tell a drop after REQ_TX from a lost one */
+	struct nb_drops *drops;
+	struct nb_dropmap *dmap;
+	struct nb_sym *sym;
+	const struct nb_drop_obs *drop; /* the packet being printed died here after REQ_TX */
 	int64_t wall_off;
 	uint64_t counts[NB_ST__COUNT];
 	uint64_t finals;
@@ -67,6 +73,17 @@ static const char *s_ifname(const struct s_run *r, uint32_t ifindex)
 }
 
 /* "10.0.0.1:5201", or "10.0.0.1:?" for a port not known (a UDP group without its head). */
+/* "dropped on ens4f0 after REQ_TX: TC_EGRESS" for a packet that died here after leaving. */
+static int s_drop_detail(const struct s_run *r, char *buf, size_t len)
+{
+	char reason[64];
+
+	if (!r->drop)
+		return 0;
+	return snprintf(buf, len, "dropped on %s after REQ_TX: %s", s_ifname(r, r->drop->ifindex),
+			nb_sym_reason(r->sym, r->drop->reason, reason, sizeof(reason)));
+}
+
 static const char *s_endpoint(const struct s_run *r, const uint8_t *a, bool have_port,
 			      uint16_t port, char *buf, size_t len)
 {
@@ -181,7 +198,8 @@ static void s_print_text(struct s_run *r, const struct nb_path_res *x)
 	if (x->tcp && (x->tcp->copies[0] > 1 || x->tcp->copies[1] > 1 || x->tcp->lost[0]))
 		printf("  COPIES: REQ_RX=%u REQ_TX=%u  LOST: %u\n", x->tcp->copies[0],
 		       x->tcp->copies[1], x->tcp->lost[0]);
-	nb_path_detail(x, (uint64_t)r->o.timeout_ms, detail, sizeof(detail));
+	if (!s_drop_detail(r, detail, sizeof(detail)))
+		nb_path_detail(x, (uint64_t)r->o.timeout_ms, detail, sizeof(detail));
 	if (x->status != NB_ST_COMPLETE)
 		printf("  STATUS: %s (%s)\n\n", nb_status_name(x->status), detail);
 	else if (x->tcp)
@@ -322,7 +340,8 @@ static void s_print_json(struct s_run *r, const struct nb_path_res *x)
 		s_lkey_u(&l, "seq", x->icmp_seq);
 	}
 	s_lkey_s(&l, "status", nb_status_name(x->status));
-	if (nb_path_detail(x, (uint64_t)r->o.timeout_ms, detail, sizeof(detail)) > 0)
+	if (s_drop_detail(r, detail, sizeof(detail)) > 0 ||
+	    nb_path_detail(x, (uint64_t)r->o.timeout_ms, detail, sizeof(detail)) > 0)
 		s_lkey_s(&l, "detail", detail);
 	s_lput(&l, ",\"stages\":[");
 	for (int i = 0; i < p->nstages; i++) {
@@ -353,12 +372,23 @@ static void s_print_json(struct s_run *r, const struct nb_path_res *x)
 	fwrite(l.b, 1, l.n, stdout);
 }
 
-static void s_on_final(const struct nb_path_res *x, void *ctx)
+static void s_on_final(const struct nb_path_res *res, void *ctx)
 {
 	struct s_run *r = ctx;
+	struct nb_path_res rr = *res, *x = &rr;
+	int node, dir;
 
 	if (r->done)
 		return;
+	/* Seen leaving on REQ_TX, then freed on this host (qdisc, tc): lost here, not outside. */
+	r->drop = NULL;
+	if (r->dmap && nb_drop_refine_site(res->status, &node, &dir)) {
+		const struct nb_drop_obs *d = nb_dropmap_get(r->dmap, node, dir, &res->p->key);
+
+		rr.status = nb_drop_refine(res->status, res->p, d);
+		if (rr.status != res->status)
+			r->drop = d;
+	}
 	r->counts[x->status]++;
 	r->finals++;
 	if (x->tcp) {
@@ -388,6 +418,24 @@ static int s_on_event(const struct nb_event *e, void *ctx)
 		return 0;
 	}
 	nb_path_add(r->path, e, &key, stage, e->ts_ns);
+	return 0;
+}
+
+static int s_on_drop(const struct nb_event *e, void *ctx)
+{
+	struct s_run *r = ctx;
+	struct nb_drop_obs d = {0};
+	struct nb_key key;
+	int dir = nb_drop_classify(&r->spec, e, &key);
+
+	if (dir < 0)
+		return 0;
+	d.ts = d.ts_ref = e->ts_ns;
+	d.location = e->location;
+	d.reason = e->reason;
+	d.ifindex = e->ifindex;
+	d.stack_id = e->stack_id;
+	nb_dropmap_put(r->dmap, 0, dir, &key, &d);
 	return 0;
 }
 
@@ -611,6 +659,18 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 		rc = NB_EXIT_ERR;
 		goto out;
 	}
+	if (r.o.drops) {
+		struct nb_drops_cfg dc = {.filter = tc.filter};
+
+		r.dmap = nb_dropmap_new(4096);
+		if (!r.dmap || nb_sym_open(&r.sym, err, sizeof(err)) ||
+		    nb_drops_open(&r.drops, &dc, NULL, NULL, err, sizeof(err)) ||
+		    nb_tracer_add_ring(r.tr, nb_drops_ring_fd(r.drops), s_on_drop, &r)) {
+			nb_err("--drops: %s", r.dmap ? err : "out of memory");
+			rc = NB_EXIT_ERR;
+			goto out;
+		}
+	}
 	/* Before the probes were attached nothing could be seen: never read that as a drop. */
 	nb_path_taint(r.path, 0, 0, nb_tracer_attach_ts(r.tr));
 	r.wall_off = nb_wall_offset_ns();
@@ -654,6 +714,9 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 	s_print_summary(&r, nb_tracer_lost(r.tr));
 out:
 	nb_tracer_destroy(&r.tr);
+	nb_drops_destroy(&r.drops);
+	nb_sym_destroy(&r.sym);
+	nb_dropmap_free(&r.dmap);
 	nb_path_destroy(&r.path);
 	nb_netns_close(&ns);
 	return rc;

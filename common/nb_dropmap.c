@@ -51,14 +51,19 @@ bool nb_drop_site(enum nb_status st, int *node, int *dir)
 	}
 }
 
-/* Statuses a drop after a transmit stage turns into a node's: its last stage, and the new one. */
+/*
+ * Statuses a drop after a transmit stage turns into a node's: its last stage, and the new one
+ * (stage indexes in A0 A1 B0 B1 B2 B3 A2 A3, or on one host REQ_RX REQ_TX REP_RX REP_TX).
+ */
 static const struct {
 	enum nb_status from, to;
-	int node, dir, last_stage; /* stage index in A0 A1 B0 B1 B2 B3 A2 A3 */
+	int node, dir, last_stage;
 } s_refine[] = {
 	{NB_ST_NETWORK_DROP_REQ, NB_ST_A_INTERNAL_DROP_REQ, 0, NB_DROP_REQ, 1},
 	{NB_ST_DEST_NO_REPLY, NB_ST_B_INTERNAL_DROP_REQ, 1, NB_DROP_REQ, 3},
 	{NB_ST_NETWORK_DROP_REP, NB_ST_B_INTERNAL_DROP_REP, 1, NB_DROP_REP, 5},
+	/* One host: REQ_RX REQ_TX REP_RX REP_TX. */
+	{NB_ST_EXTERNAL_DROP, NB_ST_INTERNAL_DROP_REQ, 0, NB_DROP_REQ, 1},
 };
 
 bool nb_drop_refine_site(enum nb_status st, int *node, int *dir)

@@ -57,12 +57,15 @@ static const struct s_optdef s_defs[NB_O__COUNT] = {
 	[NB_O_RINGBUF_KB] = {"ringbuf-size", S_LONG, S_O(ringbuf_kb), 64, 1 << 20, "KB",
 			     "BPF ring buffer size in KiB, a power of two (default 1024)"},
 	[NB_O_HOOKS] = {"hooks", S_STR, S_O(hooks), 0, 0, "auto|tcx|tracepoint",
-			"where stages are taken: tcx links on the traced interfaces (Linux >= 6.6), "
-			"the device tracepoints, or tcx where available (default auto)"},
+			"stage hooks: tcx on the traced interfaces (Linux >= 6.6), the device "
+			"tracepoints, or auto: tcx where available (default)"},
 	[NB_O_CLOCK_OFFSET_MS] = {"test-clock-offset-ms", S_LONG, S_O(clock_offset_ms),
 				  -86400000L, 86400000L, "MS",
 				  "testing only: add MS to every reported timestamp"},
 	[NB_O_JSON] = {"json", S_FLAG, S_O(json), 0, 0, NULL, "one JSON object per line"},
+	[NB_O_DROPS] = {"drops", S_FLAG, S_O(drops), 0, 0, NULL,
+			"watch drops on the traced interfaces: one after REQ_TX (qdisc, tc) is "
+			"INTERNAL_DROP_REQ with its reason (about 10 MB more memory)"},
 	[NB_O_VERBOSE] = {"verbose", S_FLAG, S_O(verbose), 0, 0, NULL, "libbpf debug output"},
 	[NB_O_HELP] = {"help", S_FLAG, S_O(help), 0, 0, NULL, "show this help"},
 };

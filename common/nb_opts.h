@@ -34,6 +34,7 @@ struct nb_opts {
 	long ringbuf_kb;
 	long clock_offset_ms; /* test only: added to every timestamp this process reports */
 	bool json;
+	bool drops;
 	bool verbose;
 	bool help;
 };
@@ -61,6 +62,7 @@ enum nb_opt_id {
 	NB_O_HOOKS,
 	NB_O_CLOCK_OFFSET_MS,
 	NB_O_JSON,
+	NB_O_DROPS,
 	NB_O_VERBOSE,
 	NB_O_HELP,
 	NB_O__COUNT,

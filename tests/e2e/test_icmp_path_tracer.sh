@@ -140,14 +140,23 @@ expect a_tp 3 COMPLETE
 # Where the two differ: a TC filter on the uplink's egress drops seq 2 after the tcx egress
 # hook but before net_dev_start_xmit. With tcx the request was seen leaving (the drop tracer,
 # which trace sessions run, then puts the loss in this node); the tracepoint never saw it go.
+# --drops watches this host's drops of the flow: the same request, seen on REQ_TX, is then
+# INTERNAL_DROP_REQ with the reason and device.
 tc_shot_echo hvA ens4f0 egress 2
 case_run a_tcx_late hvA vnet0 ens4f0
 case_run a_tp_late hvA vnet0 ens4f0 --hooks tracepoint
+case_run a_drops_late hvA vnet0 ens4f0 --drops
 tc_clear hvA ens4f0
 expect a_tcx_late 2 EXTERNAL_DROP
 expect a_tp_late 2 INTERNAL_DROP_REQ
-expect a_tcx_late 3 COMPLETE
-expect a_tp_late 3 COMPLETE
+expect a_drops_late 2 INTERNAL_DROP_REQ
+for n in a_tcx_late a_tp_late a_drops_late; do expect $n 1 COMPLETE; expect $n 3 COMPLETE; done
+assert_eq "dropped on ens4f0 after REQ_TX: TC_EGRESS" \
+	"$(jq -r 'select(.type=="packet" and .seq==2) | .detail' "$OUT/a_drops_late.json")" \
+	"a_drops_late seq 2 detail"
+assert_eq REQ_RX,REQ_TX \
+	"$(jq -r 'select(.type=="packet" and .seq==2) | [.stages[].stage] | join(",")' \
+		"$OUT/a_drops_late.json")" "a_drops_late seq 2 stages"
 tests/lab drop --at hvB --dir rep --seq 2
 HIDE=tcx case_run b_fallback hvB ens4f0 vnet0
 tests/lab clear

@@ -195,6 +195,15 @@ static void test_refine(void **state)
 	assert_int_equal(dir, NB_DROP_REP);
 	assert_int_equal(nb_drop_refine(NB_ST_NETWORK_DROP_REP, &p, &d), NB_ST_B_INTERNAL_DROP_REP);
 
+	/* One host: REQ_TX (stage 1) seen, then freed here: INTERNAL_DROP_REQ, not EXTERNAL. */
+	d.ts = 2001;
+	assert_true(nb_drop_refine_site(NB_ST_EXTERNAL_DROP, &node, &dir));
+	assert_int_equal(node, 0);
+	assert_int_equal(dir, NB_DROP_REQ);
+	assert_int_equal(nb_drop_refine(NB_ST_EXTERNAL_DROP, &p, &d), NB_ST_INTERNAL_DROP_REQ);
+	d.ts = 1999;
+	assert_int_equal(nb_drop_refine(NB_ST_EXTERNAL_DROP, &p, &d), NB_ST_EXTERNAL_DROP);
+
 	/* Statuses that already name a node, or no loss, never change. */
 	assert_false(nb_drop_refine_site(NB_ST_A_INTERNAL_DROP_REQ, &node, &dir));
 	assert_int_equal(nb_drop_refine(NB_ST_COMPLETE, &p, &d), NB_ST_COMPLETE);
