@@ -196,8 +196,9 @@ static __noinline int nb_parse_l4(const struct nb_rd *rd, unsigned char *l4, str
 }
 
 /*
- * Parse from the L3 header. Returns 0 for IPv4/IPv6, 1 for other frames, -1 on read failure,
- * 2 when f (may be NULL) already rejects the IP header: the transport header is not read.
+ * Parse from the L3 header. Returns 0 for IPv4/IPv6 with p filled (zeroed first), 1 for other
+ * frames with p untouched, -1 on read failure, 2 when f (may be NULL) already rejects the IP
+ * header: the transport header is not read, and p holds nothing to use.
  */
 static __always_inline int nb_parse_l3(const struct nb_rd *rd, unsigned char *l3,
 				       __u16 ethertype, struct nb_pkt *p,
@@ -213,6 +214,10 @@ static __always_inline int nb_parse_l3(const struct nb_rd *rd, unsigned char *l3
 			return -1;
 		if ((ip->ver_ihl >> 4) != 4)
 			return 1;
+		/* Most packets on a traced device fail here, before anything is copied. */
+		if (f && ((f->family && f->family != 4) || (f->proto && f->proto != ip->protocol)))
+			return 2;
+		__builtin_memset(p, 0, sizeof(*p));
 		p->family = 4;
 		p->proto = ip->protocol;
 		__builtin_memcpy(p->saddr, &ip->saddr, 4);
@@ -238,6 +243,9 @@ static __always_inline int nb_parse_l3(const struct nb_rd *rd, unsigned char *l3
 
 		if (!ip6)
 			return -1;
+		if (f && ((f->family && f->family != 6) || (f->proto && f->proto != ip6->nexthdr)))
+			return 2;
+		__builtin_memset(p, 0, sizeof(*p));
 		p->family = 6;
 		p->proto = ip6->nexthdr;
 		__builtin_memcpy(p->saddr, ip6->saddr, 16);

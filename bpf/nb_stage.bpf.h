@@ -46,7 +46,7 @@ static __always_inline int nb_stage_emit(const struct nb_rd *rd, unsigned char *
 					 __u8 hook)
 {
 	const volatile struct nb_filter *f = &nb_cfg;
-	struct nb_pkt p = {};
+	struct nb_pkt p; /* the parser zeroes it once the packet is past the cheap rejections */
 	__u16 ethertype = 0;
 	int rc;
 
@@ -55,7 +55,11 @@ static __always_inline int nb_stage_emit(const struct nb_rd *rd, unsigned char *
 		__sync_fetch_and_add(&nb_parse_err, 1);
 		return 0;
 	}
-	if (rc == 2 || !nb_pkt_match(f, &p))
+	if (rc == 2)
+		return 0;
+	if (rc == 1)
+		__builtin_memset(&p, 0, sizeof(p));
+	if (!nb_pkt_match(f, &p))
 		return 0;
 	return nb_stage_submit(&p, ethertype, ifindex, netns, hook);
 }
