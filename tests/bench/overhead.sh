@@ -253,7 +253,6 @@ col_of() { # TAG COLUMN: that column of the rounds used (3: rx pps, 8: CPU 0 ns 
 BASE=$(col_of base 3 | median | xargs printf '%.0f')
 TOOL=$(col_of tool 3 | median | xargs printf '%.0f')
 RATIO=$(awk -v b="$BASE" -v t="$TOOL" 'BEGIN { printf "%.1f", 100 * t / b }')
-ST=$(target_status "$RATIO" ">=" $TARGET)
 B_MIN=$(col_of base 3 | sort -g | head -n1)
 B_MAX=$(col_of base 3 | sort -g | tail -n1)
 # Each round's two measurements are next to each other in time: their ratio, median over rounds.
@@ -261,6 +260,10 @@ PAIR_RATIO=$(awk -v skip=" $(tr '\n' ' ' <"$TMP/disturbed.used") " '
 	$1 != "stats" && !index(skip, " " $1 " ") { v[$1, $2] = $3; r[$1] = 1 }
 	END { for (p in r) printf "%.2f\n", 100 * v[p, "tool"] / v[p, "base"] }' "$TMP/rounds" |
 	median | xargs printf '%.1f')
+# The target is judged on the paired ratios: the two medians come from windows seconds or tens
+# of seconds apart, and the machine's speed drifts by more than the effect between them (the
+# ratio of medians moved between 92.9 % and 99.4 % over four runs of the same code).
+ST=$(target_status "$PAIR_RATIO" ">=" $TARGET)
 # The stats flood: the tool's programs' own time against all CPU 0 spent per packet, in the
 # same window, so the machine's speed swings cancel out.
 STATS_NS=$(awk '$1 == "stats" { print $8 }' "$TMP/rounds")
@@ -271,8 +274,8 @@ BPF_PCT=$(awk -v p="$NSPP" -v c="$STATS_NS" 'BEGIN { printf "%.1f", 100 * p / c 
 PRED=$(awk -v b="$BPF_PCT" 'BEGIN { printf "%.1f", 100 - b }')
 result "baseline median" "$BASE pps" "-" "-"
 result "tool attached median" "$TOOL pps" "-" "-"
-result "tool / baseline, packets/s" "$RATIO %" ">= $TARGET %" "$ST"
-result "tool / baseline, median of rounds" "$PAIR_RATIO %" "-" "-"
+result "tool / baseline, median of rounds" "$PAIR_RATIO %" ">= $TARGET %" "$ST"
+result "tool / baseline, ratio of medians" "$RATIO %" "-" "-"
 result "tool / baseline, from BPF run time" "$PRED %" ">= $TARGET %" \
 	"$(target_status "$PRED" ">=" $TARGET)"
 if [ "$USE" = all ]; then
@@ -320,10 +323,10 @@ B = baseline, T = tool attached; pps as received / as sent.
 | round | order | B pps rx / tx | T pps rx / tx | T / B | CPU 0 ns per packet B / T | other CPU B / T | other nb_ progs B / T | counted |
 |---|---|---|---|---|---|---|---|---|
 $ROWS
-| **median** | | **$BASE** | **$TOOL** | **$RATIO %** ($ST) | | | | $USE rounds |
+| **median** | | **$BASE** | **$TOOL** | $RATIO % | | | | $USE rounds |
 
-The median of the rounds' own ratios (each round's two floods are seconds apart) is
-$PAIR_RATIO %. Baseline floods alone ranged from $B_MIN to $B_MAX packets/s over the counted
+**The median of the rounds' own ratios (each round's two floods are seconds apart) is
+$PAIR_RATIO % ($ST)**: the target is judged on it. Baseline floods alone ranged from $B_MIN to $B_MAX packets/s over the counted
 rounds: this 2-vCPU virtual machine's speed swings by that much from one window to the next
 (the sender kept CPU 0 at least $BUSY_MIN % busy in every flood; CPU 0 steal time over the rounds:
 $STEAL ticks), so a single round says little and the ratio of medians carries some of that
