@@ -14,7 +14,10 @@
  * too busy to drain its queue, so the tap's ring fills), SIGRTMIN+1 reads at full speed again.
  * SIGTERM or SIGINT ends it and prints the counters on stderr.
  *
- * usage: nb_vm --ifname IF --ip A.B.C.D --mac MAC [--pidfile FILE]
+ * --tun makes the device a TUN instead (IFF_TUN: IP packets, no link header, no ARP), a guest
+ * behind a layer-3 device, so the tracers' handling of devices without a link header is tested.
+ *
+ * usage: nb_vm --ifname IF --ip A.B.C.D (--mac MAC | --tun) [--pidfile FILE]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,6 +61,7 @@ struct vm_stats {
 
 struct vm {
 	int fd;
+	size_t l2; /* link header length: ETH_HLEN on a tap, 0 on a tun */
 	uint8_t mac[ETH_ALEN];
 	uint32_t ip; /* network byte order */
 	uint16_t ip_id;
@@ -105,7 +109,7 @@ static void s_put16(uint8_t *p, uint16_t v)
 
 static void s_send(struct vm *vm, size_t len)
 {
-	if (len < FRAME_MIN) {
+	if (vm->l2 && len < FRAME_MIN) {
 		memset(vm->out + len, 0, FRAME_MIN - len);
 		len = FRAME_MIN;
 	}
@@ -148,14 +152,15 @@ static void s_arp(struct vm *vm, const uint8_t *pkt, size_t len)
 
 static void s_ipv4(struct vm *vm, const uint8_t *pkt, size_t len)
 {
-	const uint8_t *l3 = pkt + ETH_HLEN;
+	const size_t l2 = vm->l2;
+	const uint8_t *l3 = pkt + l2;
 	const uint8_t *l4;
 	struct iphdr ip;
 	struct iphdr rip;
 	size_t ihl, tot, icmp_len;
 	uint8_t *o;
 
-	if (len < ETH_HLEN + sizeof(ip)) {
+	if (len < l2 + sizeof(ip)) {
 		vm->st.bad++;
 		return;
 	}
@@ -163,7 +168,7 @@ static void s_ipv4(struct vm *vm, const uint8_t *pkt, size_t len)
 	ihl = ip.ihl * 4u;
 	tot = ntohs(ip.tot_len);
 	/* The frame may carry padding past tot_len, never less than it. */
-	if (ip.version != 4 || ihl < sizeof(ip) || tot < ihl || tot > len - ETH_HLEN ||
+	if (ip.version != 4 || ihl < sizeof(ip) || tot < ihl || tot > len - l2 ||
 	    s_csum(l3, ihl) != 0) {
 		vm->st.bad++;
 		return;
@@ -190,9 +195,11 @@ static void s_ipv4(struct vm *vm, const uint8_t *pkt, size_t len)
 	}
 
 	o = vm->out;
-	memcpy(o, pkt + ETH_ALEN, ETH_ALEN); /* back to the sender's MAC */
-	memcpy(o + ETH_ALEN, vm->mac, ETH_ALEN);
-	s_put16(o + 2 * ETH_ALEN, ETHERTYPE_IP);
+	if (l2) {
+		memcpy(o, pkt + ETH_ALEN, ETH_ALEN); /* back to the sender's MAC */
+		memcpy(o + ETH_ALEN, vm->mac, ETH_ALEN);
+		s_put16(o + 2 * ETH_ALEN, ETHERTYPE_IP);
+	}
 
 	/* The reply carries no IP options: nothing in the lab sends any that need echoing. */
 	memset(&rip, 0, sizeof(rip));
@@ -205,17 +212,17 @@ static void s_ipv4(struct vm *vm, const uint8_t *pkt, size_t len)
 	rip.protocol = IPPROTO_ICMP;
 	rip.saddr = vm->ip;
 	rip.daddr = ip.saddr;
-	memcpy(o + ETH_HLEN, &rip, sizeof(rip));
-	s_put16(o + ETH_HLEN + offsetof(struct iphdr, check), s_csum(o + ETH_HLEN, sizeof(rip)));
+	memcpy(o + l2, &rip, sizeof(rip));
+	s_put16(o + l2 + offsetof(struct iphdr, check), s_csum(o + l2, sizeof(rip)));
 
 	/* Same id, sequence and payload; only type and checksum change. */
-	o += ETH_HLEN + sizeof(rip);
+	o += l2 + sizeof(rip);
 	memcpy(o, l4, icmp_len);
 	o[0] = ICMP_ECHOREPLY;
 	o[2] = 0;
 	o[3] = 0;
 	s_put16(o + 2, s_csum(o, icmp_len));
-	s_send(vm, ETH_HLEN + sizeof(rip) + icmp_len);
+	s_send(vm, l2 + sizeof(rip) + icmp_len);
 	vm->st.echo_replies++;
 }
 
@@ -224,6 +231,10 @@ static void s_frame(struct vm *vm, const uint8_t *pkt, size_t len)
 	uint16_t type;
 
 	vm->st.rx++;
+	if (!vm->l2) {
+		s_ipv4(vm, pkt, len);
+		return;
+	}
 	if (len < ETH_HLEN) {
 		vm->st.bad++;
 		return;
@@ -235,7 +246,7 @@ static void s_frame(struct vm *vm, const uint8_t *pkt, size_t len)
 		s_ipv4(vm, pkt, len);
 }
 
-static int s_tap_open(const char *name)
+static int s_tap_open(const char *name, bool tun)
 {
 	struct ifreq ifr;
 	int fd;
@@ -245,7 +256,7 @@ static int s_tap_open(const char *name)
 		return -errno;
 	memset(&ifr, 0, sizeof(ifr));
 	/* No packet-info header: frames are read and written exactly as on the wire. */
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ifr.ifr_flags = (tun ? IFF_TUN : IFF_TAP) | IFF_NO_PI;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int err = -errno;
@@ -280,7 +291,7 @@ static int s_write_pidfile(const char *path)
 
 static void s_usage(FILE *f)
 {
-	fprintf(f, "usage: nb_vm --ifname IF --ip A.B.C.D --mac MAC [--pidfile FILE]\n");
+	fprintf(f, "usage: nb_vm --ifname IF --ip A.B.C.D (--mac MAC | --tun) [--pidfile FILE]\n");
 }
 
 int main(int argc, char **argv)
@@ -288,12 +299,13 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"ifname", required_argument, NULL, 'i'}, {"ip", required_argument, NULL, 'a'},
 	    {"mac", required_argument, NULL, 'm'},    {"pidfile", required_argument, NULL, 'p'},
-	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
+	    {"tun", no_argument, NULL, 't'},	      {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static struct vm vm; /* static: the frame buffers are too big for the stack */
 	static uint8_t in[FRAME_MAX];
 	const char *ifname = NULL, *pidfile = NULL;
-	bool have_ip = false, have_mac = false;
+	bool have_ip = false, have_mac = false, tun = false;
 	struct sigaction sa;
 	sigset_t block, orig;
 	struct pollfd pfd;
@@ -325,6 +337,9 @@ int main(int argc, char **argv)
 		case 'p':
 			pidfile = optarg;
 			break;
+		case 't':
+			tun = true;
+			break;
 		case 'h':
 			s_usage(stdout);
 			return 0;
@@ -333,7 +348,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || !ifname || !have_ip || !have_mac) {
+	if (optind != argc || !ifname || !have_ip || have_mac == tun) {
 		s_usage(stderr);
 		return 2;
 	}
@@ -360,7 +375,8 @@ int main(int argc, char **argv)
 	sigaction(SIGRTMIN, &sa, NULL);
 	sigaction(SIGRTMIN + 1, &sa, NULL);
 
-	vm.fd = s_tap_open(ifname);
+	vm.l2 = tun ? 0 : ETH_HLEN;
+	vm.fd = s_tap_open(ifname, tun);
 	if (vm.fd < 0) {
 		fprintf(stderr, "nb_vm: cannot create tap %s: %s\n", ifname, strerror(-vm.fd));
 		return 1;
