@@ -80,7 +80,7 @@ int nb_hooks_parse(const char *s, enum nb_hooks *out)
 		*out = NB_HOOKS_AUTO;
 	else if (!strcmp(s, "tcx"))
 		*out = NB_HOOKS_TCX;
-	else if (!strcmp(s, "tracepoint") || !strcmp(s, "tp"))
+	else if (!strcmp(s, "tracepoint"))
 		*out = NB_HOOKS_TP;
 	else
 		return -EINVAL;
@@ -90,7 +90,7 @@ int nb_hooks_parse(const char *s, enum nb_hooks *out)
 /*
  * NB_TEST_HIDE_HOOKS=tcx,tp_btf/net_dev_start_xmit makes those hooks look absent, so the
  * fallback and the "kernel lacks a hook" paths can be run on a kernel that has every hook.
- * A hidden tcx is also not loaded, as on a kernel without bpf_cast_to_kern_ctx.
+ * A hidden tcx object is not even loaded.
  */
 static bool s_hidden(const char *hook)
 {

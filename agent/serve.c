@@ -32,7 +32,6 @@
 #define S_LOGS_PER_S	     10
 #define S_IDLE_WAKE_NS	     1000000000ull
 
-/* The stage tracer's hooks (nb_tracer.c), announced in HELLO when a trial attach works. */
 struct s_opts {
 	const char *listen, *name, *netns, *secret, *auth;
 	bool insecure, verbose, help;
@@ -529,9 +528,8 @@ static void s_probe_caps(struct nb_srv *srv)
 {
 	struct nb_tracer_cfg cfg = {0};
 	struct nb_tracer *t = NULL;
-	char err[256];
-
 	const char *hooks[8];
+	char err[256];
 	size_t n;
 
 	cfg.filter.netns = 1; /* no namespace has inode 1: the trial sees no packet */

@@ -72,7 +72,6 @@ static const char *s_ifname(const struct s_run *r, uint32_t ifindex)
 	return "?";
 }
 
-/* "10.0.0.1:5201", or "10.0.0.1:?" for a port not known (a UDP group without its head). */
 /* "dropped on ens4f0 after REQ_TX: TC_EGRESS" for a packet that died here after leaving. */
 static int s_drop_detail(const struct s_run *r, char *buf, size_t len)
 {
@@ -84,6 +83,7 @@ static int s_drop_detail(const struct s_run *r, char *buf, size_t len)
 			nb_sym_reason(r->sym, r->drop->reason, reason, sizeof(reason)));
 }
 
+/* "10.0.0.1:5201", or "10.0.0.1:?" for a port not known (a UDP group without its head). */
 static const char *s_endpoint(const struct s_run *r, const uint8_t *a, bool have_port,
 			      uint16_t port, char *buf, size_t len)
 {
@@ -376,19 +376,13 @@ static void s_on_final(const struct nb_path_res *res, void *ctx)
 {
 	struct s_run *r = ctx;
 	struct nb_path_res rr = *res, *x = &rr;
-	int node, dir;
 
 	if (r->done)
 		return;
 	/* Seen leaving on REQ_TX, then freed on this host (qdisc, tc): lost here, not outside. */
 	r->drop = NULL;
-	if (r->dmap && nb_drop_refine_site(res->status, &node, &dir)) {
-		const struct nb_drop_obs *d = nb_dropmap_get(r->dmap, node, dir, &res->p->key);
-
-		rr.status = nb_drop_refine(res->status, res->p, d);
-		if (rr.status != res->status)
-			r->drop = d;
-	}
+	if (r->dmap)
+		rr.status = nb_dropmap_refine(r->dmap, res->p, res->status, &r->drop);
 	r->counts[x->status]++;
 	r->finals++;
 	if (x->tcp) {
@@ -424,18 +418,9 @@ static int s_on_event(const struct nb_event *e, void *ctx)
 static int s_on_drop(const struct nb_event *e, void *ctx)
 {
 	struct s_run *r = ctx;
-	struct nb_drop_obs d = {0};
-	struct nb_key key;
-	int dir = nb_drop_classify(&r->spec, e, &key);
 
-	if (dir < 0)
-		return 0;
-	d.ts = d.ts_ref = e->ts_ns;
-	d.location = e->location;
-	d.reason = e->reason;
-	d.ifindex = e->ifindex;
-	d.stack_id = e->stack_id;
-	nb_dropmap_put(r->dmap, 0, dir, &key, &d);
+	/* One host: its own clock is the reference. */
+	nb_dropmap_put_event(r->dmap, 0, &r->spec, e, e->ts_ns);
 	return 0;
 }
 

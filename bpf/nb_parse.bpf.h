@@ -100,16 +100,12 @@ static __always_inline bool nb_addr_eq(const volatile __u8 *a, const __u8 *b, __
 }
 
 /*
- * The filter on what the IP header alone tells (family, protocol, addresses, either way if
- * bidir): most packets on a traced device fail here, before their transport header is read.
+ * The filter's addresses against the packet's, either way if bidir: what the IP header alone
+ * can decide once family and protocol matched (callers check those first).
  */
-static __always_inline bool nb_l3_match(const volatile struct nb_filter *f,
-					const struct nb_pkt *p)
+static __always_inline bool nb_addr_match(const volatile struct nb_filter *f,
+					  const struct nb_pkt *p)
 {
-	if (f->family && f->family != p->family)
-		return false;
-	if (f->proto && f->proto != p->proto)
-		return false;
 	if ((!f->has_saddr || nb_addr_eq(f->saddr, p->saddr, p->family)) &&
 	    (!f->has_daddr || nb_addr_eq(f->daddr, p->daddr, p->family)))
 		return true;
@@ -222,7 +218,7 @@ static __always_inline int nb_parse_l3(const struct nb_rd *rd, unsigned char *l3
 		p->proto = ip->protocol;
 		__builtin_memcpy(p->saddr, &ip->saddr, 4);
 		__builtin_memcpy(p->daddr, &ip->daddr, 4);
-		if (f && !nb_l3_match(f, p))
+		if (f && !nb_addr_match(f, p))
 			return 2;
 		p->ip_id = bpf_ntohs(ip->id);
 		frag = bpf_ntohs(ip->frag_off);
@@ -251,7 +247,7 @@ static __always_inline int nb_parse_l3(const struct nb_rd *rd, unsigned char *l3
 		__builtin_memcpy(p->saddr, ip6->saddr, 16);
 		__builtin_memcpy(p->daddr, ip6->daddr, 16);
 		p->ip_len = bpf_ntohs(ip6->payload_len) + 40;
-		if (f && !nb_l3_match(f, p))
+		if (f && !nb_addr_match(f, p))
 			return 2;
 		nb_parse_l4(rd, l3 + 40, p, bpf_ntohs(ip6->payload_len));
 		return 0;
@@ -339,7 +335,7 @@ static __always_inline bool nb_pkt_match(const volatile struct nb_filter *f, con
 		return false;
 	/* Non-first fragments carry no ports: match on addresses, user space groups by IP ID. */
 	if (frag_tail)
-		return nb_l3_match(f, p);
+		return nb_addr_match(f, p);
 	if (nb_dir_match(f, p->saddr, p->daddr, p->sport, p->dport, p->family))
 		return true;
 	return f->bidir && nb_dir_match(f, p->daddr, p->saddr, p->dport, p->sport, p->family);

@@ -5,9 +5,10 @@
  * relocation and no kfunc, so loading it does not read the kernel's BTF.
  *
  * tcx ingress runs in __netif_receive_skb_core just after the netif_receive_skb tracepoint;
- * tcx egress runs in __dev_queue_xmit before the qdisc, so a packet the qdisc then drops
- * was seen leaving (the drop tracer reports it: QDISC_DROP on this device). In both, data
- * points at the link header.
+ * tcx egress runs in __dev_queue_xmit before the qdisc and the legacy tc filters, so a
+ * packet they then drop was seen leaving: the drop tracer's event for it, after the
+ * transmit stage, makes it that host's loss (nb_dropmap_refine). In both, data points at
+ * the link header.
  */
 #include <linux/bpf.h>
 #include "nb_stage.bpf.h"

@@ -66,35 +66,13 @@ static const struct {
 	{NB_ST_EXTERNAL_DROP, NB_ST_INTERNAL_DROP_REQ, 0, NB_DROP_REQ, 1},
 };
 
-bool nb_drop_refine_site(enum nb_status st, int *node, int *dir)
+/* The row of s_refine that applies to st, or -1. */
+static int s_refine_row(enum nb_status st)
 {
-	for (size_t i = 0; i < sizeof(s_refine) / sizeof(s_refine[0]); i++) {
-		if (s_refine[i].from == st) {
-			*node = s_refine[i].node;
-			*dir = s_refine[i].dir;
-			return true;
-		}
-	}
-	return false;
-}
-
-enum nb_status nb_drop_refine(enum nb_status st, const struct nb_joined *p,
-			      const struct nb_drop_obs *d)
-{
-	for (size_t i = 0; d && i < sizeof(s_refine) / sizeof(s_refine[0]); i++) {
-		const struct nb_stage_obs *last = &p->st[s_refine[i].last_stage];
-
-		if (s_refine[i].from != st)
-			continue;
-		/*
-		 * On the node's own clock, and after the stage: a drop of the same key before
-		 * it is an older packet's (a reused ICMP seq), not this one's.
-		 */
-		if (last->seen && d->ts >= last->ts)
-			return s_refine[i].to;
-		return st;
-	}
-	return st;
+	for (size_t i = 0; i < sizeof(s_refine) / sizeof(s_refine[0]); i++)
+		if (s_refine[i].from == st)
+			return (int)i;
+	return -1;
 }
 
 struct s_ent {
@@ -213,6 +191,49 @@ uint32_t nb_dropmap_count(const struct nb_dropmap *m)
 uint64_t nb_dropmap_evicted(const struct nb_dropmap *m)
 {
 	return m->evicted;
+}
+
+int nb_dropmap_put_event(struct nb_dropmap *m, int node, const struct nb_flow_spec *s,
+			 const struct nb_event *e, uint64_t ts_ref)
+{
+	struct nb_drop_obs d = {0};
+	struct nb_key key;
+	int dir = nb_drop_classify(s, e, &key);
+
+	if (dir < 0)
+		return -1;
+	d.ts = e->ts_ns;
+	d.ts_ref = ts_ref;
+	d.location = e->location;
+	d.reason = e->reason;
+	d.ifindex = e->ifindex;
+	d.stack_id = e->stack_id;
+	nb_dropmap_put(m, node, dir, &key, &d);
+	return dir;
+}
+
+enum nb_status nb_dropmap_refine(const struct nb_dropmap *m, const struct nb_joined *p,
+				 enum nb_status st, const struct nb_drop_obs **drop)
+{
+	int i = s_refine_row(st);
+	const struct nb_stage_obs *last;
+	const struct nb_drop_obs *d;
+
+	if (drop)
+		*drop = NULL;
+	if (i < 0)
+		return st;
+	d = nb_dropmap_get(m, s_refine[i].node, s_refine[i].dir, &p->key);
+	last = &p->st[s_refine[i].last_stage];
+	/*
+	 * On the node's own clock, and after the stage: a drop of the same key before it is an
+	 * older packet's (a reused ICMP seq), not this one's.
+	 */
+	if (!d || !last->seen || d->ts < last->ts)
+		return st;
+	if (drop)
+		*drop = d;
+	return s_refine[i].to;
 }
 
 void nb_dropmap_free(struct nb_dropmap **pm)

@@ -44,19 +44,6 @@ int nb_drop_classify(const struct nb_flow_spec *s, const struct nb_event *e, str
  */
 bool nb_drop_site(enum nb_status st, int *node, int *dir);
 
-/*
- * A packet last seen leaving a node (its transmit stage) and lost after it: if that node
- * freed the packet after that stage, the loss is the node's, not the network's or the
- * destination's. It happens where the transmit stage is taken before the device got the
- * packet: a qdisc or tc egress drop after a tcx egress hook, a full tun ring after
- * net_dev_start_xmit. d is that node's drop of the packet in that direction (NULL: none).
- * Returns the status to report: st itself, or the node's internal drop.
- */
-enum nb_status nb_drop_refine(enum nb_status st, const struct nb_joined *p,
-			      const struct nb_drop_obs *d);
-/* The node and direction nb_drop_refine() wants the drop of, for st; false: none needed. */
-bool nb_drop_refine_site(enum nb_status st, int *node, int *dir);
-
 struct nb_dropmap;
 
 /* A map holding the newest cap drops (cap >= 1; rounded up to a power of two). */
@@ -72,6 +59,25 @@ void nb_dropmap_put(struct nb_dropmap *m, int node, int dir, const struct nb_key
 /* The drop recorded for the packet, or NULL. */
 const struct nb_drop_obs *nb_dropmap_get(const struct nb_dropmap *m, int node, int dir,
 					 const struct nb_key *key);
+
+/*
+ * Classify a drop event to the packet it killed and record it under (node, its direction):
+ * the direction, or -1 when the event is not of the traced flow. ts_ref: its time on the
+ * reference clock.
+ */
+int nb_dropmap_put_event(struct nb_dropmap *m, int node, const struct nb_flow_spec *s,
+			 const struct nb_event *e, uint64_t ts_ref);
+
+/*
+ * A packet last seen leaving a node (its transmit stage) and lost after it: if that node
+ * freed the packet after that stage, the loss is the node's, not the network's or the
+ * destination's. It happens where the transmit stage is taken before the device got the
+ * packet: a qdisc or tc egress drop after a tcx egress hook, a full tun ring after
+ * net_dev_start_xmit. Returns the status to report: st itself, or the node's internal drop,
+ * with *drop (if drop is not NULL) the drop that decided it, else NULL.
+ */
+enum nb_status nb_dropmap_refine(const struct nb_dropmap *m, const struct nb_joined *p,
+				 enum nb_status st, const struct nb_drop_obs **drop);
 
 uint32_t nb_dropmap_count(const struct nb_dropmap *m);
 /* Drops pushed out by newer ones because the map was full. */

@@ -51,20 +51,8 @@ struct nb_tdrops *nb_tdrops_new(void)
 void nb_tdrops_event(struct nb_tdrops *t, int node, const struct nb_flow_spec *spec,
 		     const struct nb_event *e, uint64_t ts_ref)
 {
-	struct nb_drop_obs d = {0};
-	struct nb_key key;
-	int dir = nb_drop_classify(spec, e, &key);
-
-	if (dir < 0)
-		return;
-	t->node[node].seen++;
-	d.ts = e->ts_ns;
-	d.ts_ref = ts_ref;
-	d.location = e->location;
-	d.reason = e->reason;
-	d.ifindex = e->ifindex;
-	d.stack_id = e->stack_id;
-	nb_dropmap_put(t->map, node, dir, &key, &d);
+	if (nb_dropmap_put_event(t->map, node, spec, e, ts_ref) >= 0)
+		t->node[node].seen++;
 }
 
 static struct s_info *s_find(const struct s_node *n, const struct nb_drop_obs *d)
@@ -150,13 +138,7 @@ static const struct nb_drop_obs *s_drop_of(const struct nb_tdrops *t, const stru
 enum nb_status nb_tdrops_refine(const struct nb_tdrops *t, const struct nb_joined *p,
 				enum nb_status st)
 {
-	const struct nb_drop_obs *d;
-	int node, dir;
-
-	if (!nb_drop_refine_site(st, &node, &dir))
-		return st;
-	d = nb_dropmap_get(t->map, node, dir, &p->key);
-	return nb_drop_refine(st, p, d);
+	return nb_dropmap_refine(t->map, p, st, NULL);
 }
 
 static void s_why_unseen(const struct s_node *n, char *buf, size_t len)

@@ -28,10 +28,10 @@ void nb_tdrops_lost(struct nb_tdrops *t, int node, uint64_t lost);
 /* Drop events of the node that belonged to the flow. */
 uint64_t nb_tdrops_seen(const struct nb_tdrops *t, int node);
 
-/* The packet's "drop": an object for a drop inside a node, else JSON null. */
 /* The status to report for p: st, or a node's internal drop if it freed p after its last stage. */
 enum nb_status nb_tdrops_refine(const struct nb_tdrops *t, const struct nb_joined *p,
 				enum nb_status st);
+/* The packet's "drop": an object for a drop inside a node, else JSON null. */
 json_t *nb_tdrops_json(const struct nb_tdrops *t, const struct nb_joined *p, enum nb_status st);
 /* Lines under the packet's line for a drop inside a node; nothing for other statuses. */
 void nb_tdrops_print(const struct nb_tdrops *t, FILE *f, const struct nb_joined *p,

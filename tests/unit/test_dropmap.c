@@ -157,58 +157,109 @@ static void test_map(void **state)
 	assert_null(nb_dropmap_new(0));
 }
 
+/* Put one drop of key k at (node, dir) with node-clock time ts into a fresh map. */
+static struct nb_dropmap *s_one_drop(int node, int dir, const struct nb_key *k, uint64_t ts)
+{
+	struct nb_dropmap *m = nb_dropmap_new(16);
+	struct nb_drop_obs d = {.ts = ts, .reason = 77};
+
+	assert_non_null(m);
+	nb_dropmap_put(m, node, dir, k, &d);
+	return m;
+}
+
+/* st with p and one drop at (node, dir, ts); checks *drop agrees with the answer. */
+static enum nb_status s_refine(enum nb_status st, const struct nb_joined *p, int node, int dir,
+			       uint64_t ts)
+{
+	struct nb_dropmap *m = s_one_drop(node, dir, &p->key, ts);
+	const struct nb_drop_obs *d = (const void *)1;
+	enum nb_status to = nb_dropmap_refine(m, p, st, &d);
+
+	if (to == st)
+		assert_null(d);
+	else
+		assert_int_equal(d->reason, 77);
+	nb_dropmap_free(&m);
+	return to;
+}
+
 /* A drop after a node's last transmit stage makes the loss that node's; before it, not. */
 static void test_refine(void **state)
 {
-	struct nb_joined p = {0};
-	struct nb_drop_obs d = {0};
-	int node, dir;
+	struct nb_joined p = {.key = {.proto = IPPROTO_ICMP, .k1 = 7, .k2 = 2}};
+	struct nb_dropmap *empty = nb_dropmap_new(16);
 
 	(void)state;
 	p.st[0] = (struct nb_stage_obs){.ts = 1000, .seen = 1};
 	p.st[1] = (struct nb_stage_obs){.ts = 2000, .seen = 1};
-	d.ts = 2500;
-	assert_true(nb_drop_refine_site(NB_ST_NETWORK_DROP_REQ, &node, &dir));
-	assert_int_equal(node, 0);
-	assert_int_equal(dir, NB_DROP_REQ);
-	assert_int_equal(nb_drop_refine(NB_ST_NETWORK_DROP_REQ, &p, &d), NB_ST_A_INTERNAL_DROP_REQ);
-	/* No drop seen, or one before A1 (an older packet with the same id/seq): unchanged. */
-	assert_int_equal(nb_drop_refine(NB_ST_NETWORK_DROP_REQ, &p, NULL), NB_ST_NETWORK_DROP_REQ);
-	d.ts = 1500;
-	assert_int_equal(nb_drop_refine(NB_ST_NETWORK_DROP_REQ, &p, &d), NB_ST_NETWORK_DROP_REQ);
+	/* A1 seen, A freed it after: A's. Before A1 (an older packet, same id/seq), at the
+	 * other node, in the other direction, or none seen: unchanged. */
+	assert_int_equal(s_refine(NB_ST_NETWORK_DROP_REQ, &p, 0, NB_DROP_REQ, 2500),
+			 NB_ST_A_INTERNAL_DROP_REQ);
+	assert_int_equal(s_refine(NB_ST_NETWORK_DROP_REQ, &p, 0, NB_DROP_REQ, 1500),
+			 NB_ST_NETWORK_DROP_REQ);
+	assert_int_equal(s_refine(NB_ST_NETWORK_DROP_REQ, &p, 1, NB_DROP_REQ, 2500),
+			 NB_ST_NETWORK_DROP_REQ);
+	assert_int_equal(s_refine(NB_ST_NETWORK_DROP_REQ, &p, 0, NB_DROP_REP, 2500),
+			 NB_ST_NETWORK_DROP_REQ);
+	assert_int_equal(nb_dropmap_refine(empty, &p, NB_ST_NETWORK_DROP_REQ, NULL),
+			 NB_ST_NETWORK_DROP_REQ);
 
 	/* Left B towards the VM (B1), then B freed it (a full tun ring): B's, not the VM's. */
 	p.st[2] = (struct nb_stage_obs){.ts = 50000, .seen = 1};
 	p.st[3] = (struct nb_stage_obs){.ts = 51000, .seen = 1};
-	d.ts = 51001;
-	assert_true(nb_drop_refine_site(NB_ST_DEST_NO_REPLY, &node, &dir));
-	assert_int_equal(node, 1);
-	assert_int_equal(dir, NB_DROP_REQ);
-	assert_int_equal(nb_drop_refine(NB_ST_DEST_NO_REPLY, &p, &d), NB_ST_B_INTERNAL_DROP_REQ);
+	assert_int_equal(s_refine(NB_ST_DEST_NO_REPLY, &p, 1, NB_DROP_REQ, 51001),
+			 NB_ST_B_INTERNAL_DROP_REQ);
 
 	/* The reply left B (B3) and never reached A: B's if B freed it after B3. */
 	p.st[4] = (struct nb_stage_obs){.ts = 60000, .seen = 1};
 	p.st[5] = (struct nb_stage_obs){.ts = 61000, .seen = 1};
-	d.ts = 61500;
-	assert_true(nb_drop_refine_site(NB_ST_NETWORK_DROP_REP, &node, &dir));
-	assert_int_equal(node, 1);
-	assert_int_equal(dir, NB_DROP_REP);
-	assert_int_equal(nb_drop_refine(NB_ST_NETWORK_DROP_REP, &p, &d), NB_ST_B_INTERNAL_DROP_REP);
+	assert_int_equal(s_refine(NB_ST_NETWORK_DROP_REP, &p, 1, NB_DROP_REP, 61500),
+			 NB_ST_B_INTERNAL_DROP_REP);
+	assert_int_equal(s_refine(NB_ST_NETWORK_DROP_REP, &p, 1, NB_DROP_REQ, 61500),
+			 NB_ST_NETWORK_DROP_REP);
 
 	/* One host: REQ_TX (stage 1) seen, then freed here: INTERNAL_DROP_REQ, not EXTERNAL. */
-	d.ts = 2001;
-	assert_true(nb_drop_refine_site(NB_ST_EXTERNAL_DROP, &node, &dir));
-	assert_int_equal(node, 0);
-	assert_int_equal(dir, NB_DROP_REQ);
-	assert_int_equal(nb_drop_refine(NB_ST_EXTERNAL_DROP, &p, &d), NB_ST_INTERNAL_DROP_REQ);
-	d.ts = 1999;
-	assert_int_equal(nb_drop_refine(NB_ST_EXTERNAL_DROP, &p, &d), NB_ST_EXTERNAL_DROP);
+	assert_int_equal(s_refine(NB_ST_EXTERNAL_DROP, &p, 0, NB_DROP_REQ, 2001),
+			 NB_ST_INTERNAL_DROP_REQ);
+	assert_int_equal(s_refine(NB_ST_EXTERNAL_DROP, &p, 0, NB_DROP_REQ, 1999),
+			 NB_ST_EXTERNAL_DROP);
 
 	/* Statuses that already name a node, or no loss, never change. */
-	assert_false(nb_drop_refine_site(NB_ST_A_INTERNAL_DROP_REQ, &node, &dir));
-	assert_int_equal(nb_drop_refine(NB_ST_COMPLETE, &p, &d), NB_ST_COMPLETE);
-	assert_int_equal(nb_drop_refine(NB_ST_B_INTERNAL_DROP_REQ, &p, &d), NB_ST_B_INTERNAL_DROP_REQ);
-	assert_int_equal(nb_drop_refine(NB_ST_INCONCLUSIVE, &p, &d), NB_ST_INCONCLUSIVE);
+	assert_int_equal(s_refine(NB_ST_A_INTERNAL_DROP_REQ, &p, 0, NB_DROP_REQ, 2500),
+			 NB_ST_A_INTERNAL_DROP_REQ);
+	assert_int_equal(s_refine(NB_ST_COMPLETE, &p, 0, NB_DROP_REQ, 2500), NB_ST_COMPLETE);
+	assert_int_equal(s_refine(NB_ST_INCONCLUSIVE, &p, 1, NB_DROP_REQ, 51001),
+			 NB_ST_INCONCLUSIVE);
+	nb_dropmap_free(&empty);
+}
+
+/* A drop event of the flow goes into the map under its direction; another flow's does not. */
+static void test_put_event(void **state)
+{
+	struct nb_flow_spec spec;
+	struct nb_dropmap *m = nb_dropmap_new(16);
+	struct nb_event e;
+	struct nb_key key;
+	const struct nb_drop_obs *d;
+
+	(void)state;
+	s_spec(&spec);
+	s_drop(&e, "10.0.0.1", "10.0.0.2", 8, 5);
+	e.ts_ns = 1234;
+	e.reason = 9;
+	assert_int_equal(nb_dropmap_put_event(m, 1, &spec, &e, 99), NB_DROP_REQ);
+	assert_int_equal(nb_drop_classify(&spec, &e, &key), NB_DROP_REQ);
+	d = nb_dropmap_get(m, 1, NB_DROP_REQ, &key);
+	assert_non_null(d);
+	assert_int_equal(d->ts, 1234);
+	assert_int_equal(d->ts_ref, 99);
+	assert_int_equal(d->reason, 9);
+	s_drop(&e, "10.9.9.9", "10.0.0.2", 8, 5);
+	assert_int_equal(nb_dropmap_put_event(m, 1, &spec, &e, 99), -1);
+	assert_int_equal(nb_dropmap_count(m), 1);
+	nb_dropmap_free(&m);
 }
 
 int main(void)
@@ -218,6 +269,7 @@ int main(void)
 	    cmocka_unit_test(test_sites),
 	    cmocka_unit_test(test_map),
 	    cmocka_unit_test(test_refine),
+	    cmocka_unit_test(test_put_event),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
