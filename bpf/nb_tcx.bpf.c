@@ -18,6 +18,13 @@
 /* Bit i: the device of nb_cfg.ifindex[i] has no link header (tun, ipip, wireguard). */
 const volatile __u32 nb_l3_mask = 0;
 
+/*
+ * Benchmark floor only (NB_TEST_NOOP_PROGRAMS=1): return at once, so a run can measure what
+ * the hooks cost by themselves, apart from this program's work. Read-only data: when false,
+ * one load and one branch.
+ */
+const volatile bool nb_noop = false;
+
 static __always_inline int nb_tcx(struct __sk_buff *ctx, __u8 hook)
 {
 	const volatile struct nb_filter *f = &nb_cfg;
@@ -29,6 +36,8 @@ static __always_inline int nb_tcx(struct __sk_buff *ctx, __u8 hook)
 	__u32 ifindex = ctx->ifindex;
 	bool eth = true;
 
+	if (nb_noop)
+		return NB_TCX_NEXT;
 	/* Read-only data: with no such device the verifier drops this loop altogether. */
 	if (nb_l3_mask) {
 #pragma unroll

@@ -4,12 +4,13 @@
 #
 # A UDP flood vmA -> vmB (198.18.0.1 -> 198.18.0.2, port 9000) crosses the whole lab: four
 # veth pairs and three bridges, br_netfilter included. It is measured at the receiver in vmB,
-# in packets per second over NB_BENCH_SECONDS (default 2) from its first packet. Rounds
-# alternate baseline and "tool attached to hvA" in ABBA order (baseline first in odd rounds,
-# tool first in even ones), so a slow drift of the machine hits both sides alike. The tool
-# filters ICMP in the kernel: UDP never matches, but every packet of every namespace still
-# runs its programs up to the early checks (ifindex, netns, protocol), which is the cost
-# measured here.
+# in packets per second over NB_BENCH_SECONDS (default 1) from its first packet. A round is
+# three floods: the baseline, "tool attached to hvA", and the floor, the same tool with its
+# programs emptied (NB_TEST_NOOP_PROGRAMS=1: they return at once), in an order that cycles
+# through all six, so a drift of the machine hits the three alike. The tool filters ICMP in the
+# kernel: UDP never matches, but every packet crossing a traced device still runs the program
+# there up to the protocol check. The floor tells that cost apart from what the hooks cost by
+# themselves on this machine, whatever program is attached.
 #
 # With 2 CPUs the sender, the receiver, the kernel path and the tracer share them: the sender
 # is pinned to CPU 0 (veth hands each packet to the next hop in the sender's softirq, so the
@@ -38,11 +39,11 @@ need_root
 bench_init overhead
 bench_need "$AGENT" "$TRAFFIC"
 
-ROUNDS=${NB_BENCH_ROUNDS:-7}
-DUR=${NB_BENCH_SECONDS:-2}
+ROUNDS=${NB_BENCH_ROUNDS:-12}
+DUR=${NB_BENCH_SECONDS:-1}
 SIZE=${NB_BENCH_SIZE:-64}
 MAX_PAIRS=${NB_BENCH_MAX_PAIRS:-$((ROUNDS * 2))}
-MAX_SECS=${NB_BENCH_OVERHEAD_SECS:-80} # no new round after this; the stats round still runs
+MAX_SECS=${NB_BENCH_OVERHEAD_SECS:-150} # no new round after this; the stats round still runs
 OTHER_MAX=10                            # % of one CPU used by other processes: round disturbed
 SETTLE=1.5                              # s from attach to the tool's flood
 PORT=9000
@@ -129,11 +130,14 @@ flood() {
 TOOL_ARGS=(icmp_path_tracer --netns nbhvA --src-ip "$IP_A" --dst-ip "$IP_B" --rx-iface vnet0
 	--tx-iface ens4f0 --hooks "${NB_BENCH_HOOKS:-auto}")
 
-# tool_start: the tracer attached to hvA, for longer than any round; tool_stop ends it.
-# MY_IDS: its program ids, from the descriptors it holds.
+# tool_start [noop]: the tracer attached to hvA, for longer than any round (noop: with its
+# programs emptied, the floor); tool_stop ends it. MY_IDS: its program ids, from the
+# descriptors it holds.
 tool_start() {
-	"$AGENT" "${TOOL_ARGS[@]}" --duration $((DUR * 4 + 30)) >"$TMP/tool.out" \
-		2>"$TMP/tool.err" &
+	local noop=0
+	[ "${1:-}" = noop ] && noop=1
+	NB_TEST_NOOP_PROGRAMS=$noop "$AGENT" "${TOOL_ARGS[@]}" --duration $((DUR * 4 + 30)) \
+		>"$TMP/tool.out" 2>"$TMP/tool.err" &
 	TOOL_PID=$!
 	on_exit "kill $TOOL_PID 2>/dev/null"
 	wait_for 5 grep -q '^=== ICMP Path Tracer' "$TMP/tool.out" ||
@@ -194,19 +198,18 @@ bpf_stats_round() {
 	[ -n "${CPU_SHARE:-}" ] || fail "could not read the BPF run statistics"
 }
 
-# pair N: a baseline and a tool measurement, the baseline first in odd pairs (ABBA).
-pair() {
-	if (($1 % 2)); then
-		flood "$1" base
-		tool_start
-		flood "$1" tool
-		tool_stop
-	else
-		tool_start
-		flood "$1" tool
-		tool_stop
-		flood "$1" base
-	fi
+# round N: a baseline, a tool and a floor measurement, in the order ORDERS[N % 6] (all six
+# orders over six rounds: each condition comes first, second and last equally often).
+ORDERS=("B T N" "N T B" "T N B" "B N T" "N B T" "T B N")
+round() {
+	local c
+	for c in ${ORDERS[$(($1 % 6))]}; do
+		case $c in
+		B) flood "$1" base ;;
+		T) tool_start && flood "$1" tool && tool_stop ;;
+		N) tool_start noop && flood "$1" noop && tool_stop ;;
+		esac
+	done
 }
 
 bench_lab_up --vmb veth
@@ -221,9 +224,9 @@ t_begin=$SECONDS
 steal0=$(awk '$1 == "cpu0" { print $9 }' /proc/stat)
 kept=0
 for ((p = 1; p <= MAX_PAIRS && kept < ROUNDS && SECONDS - t_begin < MAX_SECS; p++)); do
-	pair "$p"
+	round "$p"
 	# A round is disturbed when another tracer's programs were loaded, or other processes
-	# took more than OTHER_MAX % of a CPU, in either of its measurements.
+	# took more than OTHER_MAX % of a CPU, in any of its measurements.
 	if awk -v p="$p" -v m="$OTHER_MAX" '$1 == p && ($6 > 0 || $7 > m) { bad = 1 }
 		END { exit !bad }' "$TMP/rounds"; then
 		echo "$p" >>"$TMP/disturbed"
@@ -255,11 +258,17 @@ TOOL=$(col_of tool 3 | median | xargs printf '%.0f')
 RATIO=$(awk -v b="$BASE" -v t="$TOOL" 'BEGIN { printf "%.1f", 100 * t / b }')
 B_MIN=$(col_of base 3 | sort -g | head -n1)
 B_MAX=$(col_of base 3 | sort -g | tail -n1)
-# Each round's two measurements are next to each other in time: their ratio, median over rounds.
-PAIR_RATIO=$(awk -v skip=" $(tr '\n' ' ' <"$TMP/disturbed.used") " '
-	$1 != "stats" && !index(skip, " " $1 " ") { v[$1, $2] = $3; r[$1] = 1 }
-	END { for (p in r) printf "%.2f\n", 100 * v[p, "tool"] / v[p, "base"] }' "$TMP/rounds" |
-	median | xargs printf '%.1f')
+# round_ratio A B: the median over the rounds used of each round's A / B packet rate (%): a
+# round's floods are next to each other in time.
+round_ratio() {
+	awk -v a="$1" -v b="$2" -v skip=" $(tr '\n' ' ' <"$TMP/disturbed.used") " '
+		$1 != "stats" && !index(skip, " " $1 " ") { v[$1, $2] = $3; r[$1] = 1 }
+		END { for (p in r) printf "%.2f\n", 100 * v[p, a] / v[p, b] }' "$TMP/rounds" |
+		median | xargs printf '%.1f'
+}
+PAIR_RATIO=$(round_ratio tool base)
+FLOOR_RATIO=$(round_ratio noop base)
+OWN_RATIO=$(round_ratio tool noop)
 # The target is judged on the paired ratios: the two medians come from windows seconds or tens
 # of seconds apart, and the machine's speed drifts by more than the effect between them (the
 # ratio of medians moved between 92.9 % and 99.4 % over four runs of the same code).
@@ -275,25 +284,29 @@ PRED=$(awk -v b="$BPF_PCT" 'BEGIN { printf "%.1f", 100 - b }')
 result "baseline median" "$BASE pps" "-" "-"
 result "tool attached median" "$TOOL pps" "-" "-"
 result "tool / baseline, median of rounds" "$PAIR_RATIO %" ">= $TARGET %" "$ST"
+result "empty programs / baseline (floor)" "$FLOOR_RATIO %" "-" "-"
+result "tool / empty programs" "$OWN_RATIO %" "-" "-"
 result "tool / baseline, ratio of medians" "$RATIO %" "-" "-"
-result "tool / baseline, from BPF run time" "$PRED %" ">= $TARGET %" \
-	"$(target_status "$PRED" ">=" $TARGET)"
+result "tool / baseline, from BPF run time only" "$PRED %" "-" "-"
 if [ "$USE" = all ]; then
 	result "undisturbed rounds" "$kept of $PAIRS" ">= 3" "NOISY: all rounds used"
 else
 	result "undisturbed rounds" "$kept of $PAIRS" ">= 3" "OK"
 fi
 
-ROWS=$(awk -v bad=" $(tr '\n' ' ' <"$TMP/disturbed") " '
-	$2 == "base" { b[$1] = $3; bt[$1] = $4; bo[$1] = $7; bf[$1] = $6; bc[$1] = $8 }
-	$2 == "tool" && $1 != "stats" {
-		t[$1] = $3; tt[$1] = $4; to[$1] = $7; tf[$1] = $6; tc[$1] = $8; n++ }
-	END { for (i = 1; i <= n; i++)
-		printf "| %d | %s | %d / %d | %d / %d | %.1f %% | %d / %d | %s / %s %% " \
-			"| %d / %d | %s |\n", i, (i % 2) ? "B T" : "T B",
-			b[i], bt[i], t[i], tt[i], 100 * t[i] / b[i],
-			bc[i], tc[i], bo[i], to[i], bf[i], tf[i],
-			index(bad, " " i " ") ? "no" : "yes" }' "$TMP/rounds")
+ROWS=$(awk -v bad=" $(tr '\n' ' ' <"$TMP/disturbed") " -v orders="$(printf '%s,' "${ORDERS[@]}")" '
+	$1 != "stats" { v[$1, $2] = $3; c[$1, $2] = $8; o[$1, $2] = $7; f[$1] += $6; n = $1 }
+	END { split(orders, ord, ",")
+		for (i = 1; i <= n; i++)
+			printf "| %d | %s | %d | %d | %d | %.1f %% | %.1f %% | %.1f %% | %d / %d / %d " \
+				"| %s / %s / %s %% | %d | %s |\n", i, ord[i % 6 + 1],
+				v[i, "base"], v[i, "noop"], v[i, "tool"],
+				100 * v[i, "noop"] / v[i, "base"], 100 * v[i, "tool"] / v[i, "base"],
+				100 * v[i, "tool"] / v[i, "noop"],
+				c[i, "base"], c[i, "noop"], c[i, "tool"],
+				o[i, "base"], o[i, "noop"], o[i, "tool"], f[i],
+				index(bad, " " i " ") ? "no" : "yes" }' "$TMP/rounds")
+NOOP=$(col_of noop 3 | median | xargs printf '%.0f')
 DROPS=$(awk '{ s += $5 } END { print s + 0 }' "$TMP/rounds")
 UNRELIABLE=
 [ "$USE" = all ] && UNRELIABLE=$'\n'"> **UNRELIABLE: only $kept of $PAIRS rounds were undisturbed;"
@@ -310,35 +323,46 @@ baseline, measured in the same run.
 | lab | \`tests/lab up --vmb veth\`: vmA - hvA (br0) - fabric (fbr0) - hvB (br0) - vmB, all veth |
 | traffic | UDP 198.18.0.1 -> 198.18.0.2:$PORT, $SIZE-byte payload ($((SIZE + 42))-byte frames), unpaced flood, \`nb_traffic\` (sendmmsg / recvmmsg, batches of 64 / 256) |
 | measured | packets/s received in vmB over $DUR s from the first packet (the sender's rate is shown too); CPU 0 time per packet sent: the sender's CPU time (the veth path's softirq runs inline in it; this kernel has no IRQ time accounting) plus ksoftirqd/0's |
-| rounds | a baseline and a tool measurement each, ABBA order, after one warm-up flood; $kept undisturbed of $PAIRS run (wanted $ROUNDS, at most $MAX_PAIRS in ${MAX_SECS} s) |
+| rounds | three floods each: baseline, tool, floor (the tool with its programs emptied by \`NB_TEST_NOOP_PROGRAMS=1\`: same hooks, same links, each program returns at once), the order cycling through all six; after one warm-up flood; $kept undisturbed of $PAIRS run (wanted $ROUNDS, at most $MAX_PAIRS in ${MAX_SECS} s) |
 | disturbed | a round in which another run's \`nb_\` programs were loaded, or other processes used more than $OTHER_MAX % of a CPU (from /proc/PID/stat, ksoftirqd excluded), is shown but not counted |
 | pinning | sender \`taskset -c 0\` (the veth path runs in its softirq, on CPU 0), receiver \`taskset -c 1\`, tracer unpinned (it gets no events) |
 | receiver | \`udp-recv ${SPIN:-(sleeping)}\`: a spinning receiver spares CPU 0 the wake-up interrupts, which swing by tens of percent on this VM |
-| settle | each tool flood starts $SETTLE s after the tool is attached, so what loading leaves behind is not counted as overhead on traffic |
+| settle | each tool and floor flood starts $SETTLE s after the tool is attached, so what loading leaves behind is not counted as overhead on traffic |
 | tool | \`netblame-agent ${TOOL_ARGS[*]}\`: $TOOL_PROGS BPF programs ($HOOKS_DESC); its ICMP filter never matches UDP |
 | offload | $OFFLOAD (lab default, every veth) |
 
-B = baseline, T = tool attached; pps as received / as sent.
+B = baseline, N = floor (empty programs on the tool's hooks), T = tool attached; packets/s as
+received in vmB.
 
-| round | order | B pps rx / tx | T pps rx / tx | T / B | CPU 0 ns per packet B / T | other CPU B / T | other nb_ progs B / T | counted |
-|---|---|---|---|---|---|---|---|---|
+| round | order | B pps | N pps | T pps | N / B | T / B | T / N | CPU 0 ns per packet B / N / T | other CPU B / N / T | other nb_ progs | counted |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 $ROWS
-| **median** | | **$BASE** | **$TOOL** | $RATIO % | | | | $USE rounds |
+| **median** | | **$BASE** | **$NOOP** | **$TOOL** | **$FLOOR_RATIO %** | **$PAIR_RATIO %** | **$OWN_RATIO %** | | | | $USE rounds |
 
-**The median of the rounds' own ratios (each round's two floods are seconds apart) is
-$PAIR_RATIO % ($ST)**: the target is judged on it. Baseline floods alone ranged from $B_MIN to $B_MAX packets/s over the counted
-rounds: this 2-vCPU virtual machine's speed swings by that much from one window to the next
-(the sender kept CPU 0 at least $BUSY_MIN % busy in every flood; CPU 0 steal time over the rounds:
-$STEAL ticks), so a single round says little and the ratio of medians carries some of that
-noise. Receiver socket drops over all rounds: $DROPS (non-zero would mean the receiver, not the
-path, limited the rate). The tool reported no packet in any round (checked).
+The ratio columns of the median row are medians of the rounds' own ratios (a round's floods are
+seconds apart); the ratio of the medians, tool to baseline, is $RATIO %.
 
-Where the cost goes, measured without that noise: in one more tool flood with
-\`kernel.bpf_stats_enabled=1\` (not in the medians), the tool's programs ran $RPP times per UDP
-packet sent ($RUNS_DESC), $NSR ns per run on
-average, so $NSPP ns per packet, out of the $STATS_NS ns of CPU 0 the packet cost in that same
-flood: $BPF_PCT %. On a path bound by CPU 0 that predicts **$PRED %** of the baseline rate
-(slightly pessimistic: the statistics add their own clock reads to every run).
+**Tool / baseline: $PAIR_RATIO % ($ST)**: the target is judged on it.
+
+- **Floor, empty programs / baseline: $FLOOR_RATIO %.** That is what attaching any tcx program
+  to these hooks costs on this machine: the packet crosses two of them (vnet0 ingress, ens4f0
+  egress), and enabling tcx turns on the ingress and egress checks on every device of the path.
+- **Tool / floor: $OWN_RATIO %**: what the tool's own program work costs on top (parsing up to
+  the IP protocol and rejecting).
+
+Baseline floods alone ranged from $B_MIN to $B_MAX packets/s over the counted rounds: this
+2-vCPU virtual machine's speed swings by that much from one window to the next (the sender kept
+CPU 0 at least $BUSY_MIN % busy in every flood; CPU 0 steal time over the rounds: $STEAL
+ticks), so a single round says little. Receiver socket drops over all rounds: $DROPS (non-zero
+would mean the receiver, not the path, limited the rate). The tool reported no packet in any
+round (checked).
+
+The programs' own run time: in one more tool flood with \`kernel.bpf_stats_enabled=1\` (not in
+the medians), the tool's programs ran $RPP times per UDP packet sent ($RUNS_DESC), $NSR ns per
+run on average (the statistics' own clock reads included), so $NSPP ns per packet, out of the
+$STATS_NS ns of CPU 0 the packet cost in that same flood: $BPF_PCT %, or $PRED % of the
+baseline rate if the hooks cost nothing but the programs' run time. The floor above shows they
+cost more: calling into a program from the hook, which this count does not see.
 EOF
 } >"$BENCH_OUT/overhead.md"
 # Measured, but on a machine too busy for the number to mean anything: run.sh keeps it out of
