@@ -164,6 +164,21 @@ assert_eq tracepoint "$(hooks b_fallback)" "auto without tcx falls back to the t
 expect b_fallback 1 COMPLETE
 expect b_fallback 2 INTERNAL_DROP_REP
 expect b_fallback 3 COMPLETE
+# The overhead benchmark's floor (NB_TEST_NOOP_PROGRAMS=1): the same links with programs that
+# return at once. It must really see nothing, or the floor would measure the tool itself.
+NB_TEST_NOOP_PROGRAMS=1 "$AGENT" icmp_path_tracer --netns nbhvA --src-ip $VMA --dst-ip $VMB \
+	--rx-iface vnet0 --tx-iface ens4f0 --duration 2 --json >"$OUT/noop.json" 2>"$OUT/noop.err" &
+NOOP_PID=$!
+on_exit "kill $NOOP_PID 2>/dev/null"
+wait_for 5 grep -q '"type":"start"' "$OUT/noop.json" || fail "noop: tracer did not attach"
+tests/lab ping -c 3 -i 0.2 -W 1 >/dev/null || fail "noop: ping failed with empty programs attached"
+wait $NOOP_PID
+assert_eq 0 $? "noop: exit code"
+assert_eq tcx "$(hooks noop)" "noop: hooks"
+assert_eq 0 "$(jq -s '[.[] | select(.type=="packet")] | length' "$OUT/noop.json")" \
+	"noop: packets reported"
+assert_eq "netblame-agent: NB_TEST_NOOP_PROGRAMS=1: the stage programs return at once, nothing is traced" \
+	"$(cat "$OUT/noop.err")" "noop: stderr"
 
 # --- The veth VM on hvB too, ignoring echo through its own kernel.
 tests/lab down
