@@ -518,6 +518,16 @@ int nb_udp_taint(struct nb_udp *u, int node, uint64_t from_ref, uint64_t to_ref)
 	return 0;
 }
 
+/* Both directions' joins, then the groups that waited for fragments never seen. */
+static void s_poll_all(struct nb_udp *u)
+{
+	for (int d = 0; d < 2; d++)
+		nb_join_poll(u->join[d]);
+	for (uint32_t i = 0; u->st.open && i < u->cfg.max_groups; i++)
+		if (u->pool[i] && s_closable(u, u->pool[i]))
+			s_close(u, i);
+}
+
 int nb_udp_poll(struct nb_udp *u)
 {
 	uint64_t before;
@@ -527,12 +537,7 @@ int nb_udp_poll(struct nb_udp *u)
 	if (u->in_cb)
 		return -EBUSY;
 	before = u->st.datagrams;
-	for (int d = 0; d < 2; d++)
-		nb_join_poll(u->join[d]);
-	/* groups that waited for fragments never seen */
-	for (uint32_t i = 0; u->st.open && i < u->cfg.max_groups; i++)
-		if (u->pool[i] && s_closable(u, u->pool[i]))
-			s_close(u, i);
+	s_poll_all(u);
 	return (int)(u->st.datagrams - before);
 }
 
@@ -545,11 +550,7 @@ int nb_udp_flush(struct nb_udp *u)
 	if (u->in_cb)
 		return -EBUSY;
 	before = u->st.datagrams;
-	for (int d = 0; d < 2; d++)
-		nb_join_poll(u->join[d]);
-	for (uint32_t i = 0; u->st.open && i < u->cfg.max_groups; i++)
-		if (u->pool[i] && s_closable(u, u->pool[i]))
-			s_close(u, i);
+	s_poll_all(u);
 	u->flushing = true;
 	for (int d = 0; d < 2; d++)
 		nb_join_flush(u->join[d]);
