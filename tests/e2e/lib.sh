@@ -98,6 +98,44 @@ wait_for() {
 	done
 }
 
+# wait_exit PID NAME FILE: waits up to 15 s for PID, a child of this shell, to exit and sets RC
+# to its exit code; fails naming NAME, with the end of FILE, when it is still running.
+wait_exit() {
+	for _ in $(seq 1 150); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$1" 2>/dev/null && fail "$2: did not finish: $(tail -n 3 "$3")"
+	wait "$1"
+	RC=$?
+}
+
+# finish_bg NAME [stop]: the background tool started as PID_NAME, writing $OUT/NAME.json, must
+# exit by itself (stop: after a SIGINT), with 0.
+finish_bg() {
+	local pid
+	pid=$(eval echo "\$PID_$1")
+	[ "${2:-}" = stop ] && kill -INT "$pid"
+	wait_exit "$pid" "$1" "$OUT/$1.json"
+	assert_eq 0 "$RC" "$1: exit code"
+}
+
+# start_agent NAME [SERVE FLAG...]: netblame-agent serve on a free loopback port, in the
+# background, stopped at exit; its output in $OUT/agent_NAME.out and .err. Sets PID_NAME and
+# EP_NAME (its endpoint).
+start_agent() {
+	local name=$1 pid
+	shift
+	"$AGENT" serve --listen 'tcp://127.0.0.1:*' --name "$name" "$@" \
+		>"$OUT/agent_$name.out" 2>"$OUT/agent_$name.err" &
+	pid=$!
+	on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+	eval "PID_$name=$pid"
+	wait_for 10 grep -q '^listening on ' "$OUT/agent_$name.out" ||
+		fail "agent $name did not start: $(cat "$OUT/agent_$name.err")"
+	eval "EP_$name=\$(sed -n 's/^listening on //p' \"\$OUT/agent_$name.out\" | head -n1)"
+}
+
 # tc_shot_echo NODE DEV ingress|egress SEQ: drop ICMP echo requests with sequence SEQ with a
 # TC program returning SHOT (removed on exit; tc_clear NODE DEV removes it sooner). This
 # kernel has no gact ("action drop"), so it is classic BPF in direct-action mode: IPv4

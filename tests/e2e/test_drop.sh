@@ -33,15 +33,8 @@ tool() {
 
 # finish NAME: wait for the tool's --duration to end; it must exit 0 with a final record.
 finish() {
-	local name=$1 pid
-	pid=$(eval echo "\$PID_$name")
-	for _ in $(seq 1 150); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2>/dev/null && fail "$name: did not finish; output: $(cat "$OUT/$name.json")"
-	wait "$pid"
-	assert_eq 0 $? "$name: exit code"
+	local name=$1
+	finish_bg "$name"
 	[ -s "$OUT/$name.err" ] && fail "$name: stderr: $(cat "$OUT/$name.err")"
 	return 0
 }

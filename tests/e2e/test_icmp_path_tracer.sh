@@ -26,19 +26,6 @@ trace() {
 	wait_for 5 grep -q '"type":"start"' "$OUT/$name.json" || fail "$name: tracer did not attach"
 }
 
-# finish NAME: wait for the tracer to exit by itself (--count reached).
-finish() {
-	local name=$1 pid
-	pid=$(eval echo "\$PID_$name")
-	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2>/dev/null && fail "$name: tracer did not finish; output: $(cat "$OUT/$name.json")"
-	wait "$pid"
-	assert_eq 0 $? "$name: exit code"
-}
-
 status() { jq -r "select(.type==\"packet\" and .seq==$2) | .status" "$OUT/$1.json"; }
 iface() { jq -r "select(.type==\"packet\" and .seq==$2) | .stages[] | select(.stage==\"$3\") | .iface" "$OUT/$1.json"; }
 
@@ -54,7 +41,7 @@ case_run() {
 	shift 4
 	trace "$name" "$node" "$rx" "$tx" 3 "$@"
 	tests/lab ping -c 3 -i 0.2 -W 1 >/dev/null || true
-	finish "$name"
+	finish_bg "$name"
 }
 
 cd "$REPO"
@@ -117,8 +104,8 @@ tests/lab drop --at hvB --dir req --seq 2
 trace iso_a hvA vnet0 ens4f0 3
 trace iso_b hvB ens4f0 vnet0 3
 tests/lab ping -c 3 -i 0.2 -W 1 >/dev/null || true
-finish iso_a
-finish iso_b
+finish_bg iso_a
+finish_bg iso_b
 tests/lab clear
 expect iso_a 2 EXTERNAL_DROP
 expect iso_b 2 INTERNAL_DROP_REQ
@@ -168,12 +155,11 @@ expect b_fallback 3 COMPLETE
 # return at once. It must really see nothing, or the floor would measure the tool itself.
 NB_TEST_NOOP_PROGRAMS=1 "$AGENT" icmp_path_tracer --netns nbhvA --src-ip $VMA --dst-ip $VMB \
 	--rx-iface vnet0 --tx-iface ens4f0 --duration 2 --json >"$OUT/noop.json" 2>"$OUT/noop.err" &
-NOOP_PID=$!
-on_exit "kill $NOOP_PID 2>/dev/null"
+PID_noop=$!
+on_exit "kill $PID_noop 2>/dev/null"
 wait_for 5 grep -q '"type":"start"' "$OUT/noop.json" || fail "noop: tracer did not attach"
 tests/lab ping -c 3 -i 0.2 -W 1 >/dev/null || fail "noop: ping failed with empty programs attached"
-wait $NOOP_PID
-assert_eq 0 $? "noop: exit code"
+finish_bg noop
 assert_eq tcx "$(hooks noop)" "noop: hooks"
 assert_eq 0 "$(jq -s '[.[] | select(.type=="packet")] | length' "$OUT/noop.json")" \
 	"noop: packets reported"
@@ -195,7 +181,7 @@ tests/lab down
 lab_up --bond
 trace bond hvB ens4f0,ens4f1 vnet0 4
 tests/lab ping -c 4 -i 0.2 -W 1 >/dev/null || true
-finish bond
+finish_bg bond
 for s in 1 2 3 4; do expect bond $s COMPLETE; done
 assert_eq ens4f0 "$(iface bond 1 REQ_RX)" "bond seq 1 REQ_RX iface"
 assert_eq ens4f1 "$(iface bond 2 REQ_RX)" "bond seq 2 REQ_RX iface"

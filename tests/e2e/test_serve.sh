@@ -49,20 +49,6 @@ ping_bg() {
 	on_exit "kill $! 2>/dev/null"
 }
 
-# start_agent NAME ARGS...: a background agent; sets PID_NAME and EP_NAME (its endpoint).
-start_agent() {
-	local name=$1 pid
-	shift
-	"$AGENT" serve --listen 'tcp://127.0.0.1:*' --name "$name" "$@" \
-		>"$OUT/$name.out" 2>"$OUT/$name.err" &
-	pid=$!
-	on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
-	eval "PID_$name=$pid"
-	wait_for 10 grep -q '^listening on ' "$OUT/$name.out" ||
-		fail "$name did not start: $(cat "$OUT/$name.err")"
-	eval "EP_$name=\$(sed -n 's/^listening on //p' \"\$OUT/$name.out\")"
-}
-
 alive() { kill -0 "$1" 2>/dev/null; }
 
 # kv KEY FILE: the value of KEY=VALUE in the probe's summary line.
@@ -98,7 +84,7 @@ usage_case "bad --max-sessions" --listen 'tcp://127.0.0.1:*' --name x --insecure
 
 # ---- an insecure agent ----
 start_agent hvI --insecure --max-sessions 2
-grep -q 'warning: --insecure' "$OUT/hvI.err" || fail "--insecure printed no warning"
+grep -q 'warning: --insecure' "$OUT/agent_hvI.err" || fail "--insecure printed no warning"
 EP=$EP_hvI
 
 # hello
@@ -114,8 +100,8 @@ alive "$PID_hvI" || fail "garbage: the agent died"
 errs=$(kv errors "$OUT/garbage.out")
 [ "$errs" -ge 1 ] && [ "$errs" -le 20 ] || fail "garbage: $errs ERROR replies, expected 1..20 (rate limit 10/s)"
 echo "ok: garbage: $errs ERROR replies to 200 malformed messages"
-wait_for 3 grep -q 'malformed_rx=200\b' "$OUT/hvI.err" ||
-	fail "garbage: malformed_rx=200 not logged: $(grep malformed "$OUT/hvI.err")"
+wait_for 3 grep -q 'malformed_rx=200\b' "$OUT/agent_hvI.err" ||
+	fail "garbage: malformed_rx=200 not logged: $(grep malformed "$OUT/agent_hvI.err")"
 echo "ok: garbage: agent counted malformed_rx=200"
 "$PROBE" "$EP" --insecure hello >/dev/null || fail "garbage: HELLO not answered later"
 
@@ -182,7 +168,7 @@ t_gone=$(date +%s.%N)
 elapsed=$(awk -v a="$t_vanish" -v b="$t_gone" 'BEGIN { printf "%.1f", b - a }')
 awk -v e="$elapsed" 'BEGIN { exit !(e <= 5.0) }' || fail "lease: programs gone only after ${elapsed}s"
 echo "ok: lease: programs gone ${elapsed}s after the coordinator vanished"
-grep -q 'session 101 stopped (lease expired' "$OUT/hvI.err" || fail "lease: expiry not logged"
+grep -q 'session 101 stopped (lease expired' "$OUT/agent_hvI.err" || fail "lease: expiry not logged"
 alive "$PID_hvI" || fail "the agent died"
 
 # ---- clock offset ----
@@ -217,14 +203,14 @@ if "$PROBE" "$EP_hvC" --server-key "$OUT/agent/netblame.pub" --key "$OUT/rogue/n
 fi
 rogue_fpr=$(grep -o 'SHA256:[0-9a-f]\{64\}' "$OUT/rogue/keygen.out" | head -n 1)
 [ -n "$rogue_fpr" ] || fail "curve: keygen printed no fingerprint"
-grep -q "refused connection .*$rogue_fpr" "$OUT/hvC.err" ||
-	fail "curve: refusal not logged with $rogue_fpr: $(cat "$OUT/hvC.err")"
+grep -q "refused connection .*$rogue_fpr" "$OUT/agent_hvC.err" ||
+	fail "curve: refusal not logged with $rogue_fpr: $(cat "$OUT/agent_hvC.err")"
 echo "ok: curve: unauthorised key refused and logged"
 if "$PROBE" "$EP_hvC" --insecure hello >/dev/null 2>&1; then
 	fail "curve: a plaintext client got a HELLO"
 fi
 echo "ok: curve: plaintext client got nothing"
-grep -q "session .* started" "$OUT/hvC.err" && fail "curve: a session started"
+grep -q "session .* started" "$OUT/agent_hvC.err" && fail "curve: a session started"
 
 # ---- SIGTERM with a live session ----
 before=$(nb_prog_ids)
@@ -238,7 +224,7 @@ assert_eq 0 "$?" "sigterm: agent exit code"
 # The kernel frees a detached program after an RCU grace period: allow it a moment.
 # shellcheck disable=SC2086
 wait_for 2 none_left $new || fail "sigterm: programs left loaded"
-grep -q 'stopped (agent shutting down)' "$OUT/hvC.err" || fail "sigterm: session stop not logged"
+grep -q 'stopped (agent shutting down)' "$OUT/agent_hvC.err" || fail "sigterm: session stop not logged"
 echo "ok: sigterm: exit 0, programs detached"
 
 echo "PASS"

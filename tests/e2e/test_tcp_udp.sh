@@ -30,17 +30,8 @@ tracer() {
 
 # finish NAME [stop]: wait for the tracer to exit (--count reached), or stop it (SIGINT) first.
 finish() {
-	local name=$1 pid
-	pid=$(eval echo "\$PID_$name")
-	[ "${2:-}" = stop ] && kill -INT "$pid"
-	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2>/dev/null && fail "$name: tracer did not finish: $(tail -n 3 "$OUT/$name.json")"
-	wait "$pid"
-	assert_eq 0 $? "$name: exit code"
-	grep -q '"type":"summary"' "$OUT/$name.json" || fail "$name: no summary"
+	finish_bg "$@"
+	grep -q '"type":"summary"' "$OUT/$1.json" || fail "$1: no summary"
 }
 
 # --- UDP: datagrams with known IP IDs (nb_traffic sends them through a raw socket).
@@ -289,18 +280,6 @@ echo "ok: t_tso: $big segments above the MSS, $lost copies lost inside hvA"
 # --- netblame trace tcp|udp: an agent per hypervisor (root namespace, --netns), the coordinator
 # joins their events: data A0 A1 B0 B1, its ACKs (or the reverse flow's datagrams) B2 B3 A2 A3.
 
-# start_agent NAME NETNS: sets EP_NAME.
-start_agent() {
-	local name=$1 ns=$2 ep
-	"$AGENT" serve --listen 'tcp://127.0.0.1:*' --name "$name" --netns "$ns" --insecure \
-		>"$OUT/agent_$name.out" 2>"$OUT/agent_$name.err" &
-	on_exit "kill $! 2>/dev/null; sleep 0.2"
-	wait_for 5 grep -q '^listening on ' "$OUT/agent_$name.out" ||
-		fail "agent $name did not start: $(cat "$OUT/agent_$name.err")"
-	ep=$(sed -n 's/^listening on //p' "$OUT/agent_$name.out" | head -n1)
-	eval "EP_$name=$ep"
-}
-
 # xtrace NAME PROTO [flags...]: the coordinator in the background, once its sessions run.
 xtrace() {
 	local name=$1 proto=$2
@@ -332,8 +311,8 @@ xothers() {
 		awk '{ printf("%s%s=%s", (NR > 1 ? " " : ""), $2, $1) }'
 }
 
-start_agent hvA nbhvA
-start_agent hvB nbhvB
+start_agent hvA --netns nbhvA --insecure
+start_agent hvB --netns nbhvB --insecure
 
 # TCP, the fabric drops every copy of segment K: NETWORK_DROP_REQ. The segments behind it reach
 # B and B's duplicate ACKs come back: complete. Verdict NETWORK, exit 10.

@@ -15,20 +15,6 @@ OUT=$(mktemp -d /tmp/nb-trace.XXXXXX)
 on_exit "rm -rf $OUT"
 cd "$REPO"
 
-# start_agent NAME NETNS [serve flags...]: sets EP_NAME and PID_NAME.
-start_agent() {
-	local name=$1 ns=$2 ep
-	shift 2
-	"$AGENT" serve --listen 'tcp://127.0.0.1:*' --name "$name" --netns "$ns" "$@" \
-		>"$OUT/agent_$name.out" 2>"$OUT/agent_$name.err" &
-	eval "PID_$name=$!"
-	on_exit "kill $! 2>/dev/null; sleep 0.2"
-	wait_for 5 grep -q '^listening on ' "$OUT/agent_$name.out" ||
-		fail "agent $name did not start: $(cat "$OUT/agent_$name.err")"
-	ep=$(sed -n 's/^listening on //p' "$OUT/agent_$name.out" | head -n1)
-	eval "EP_$name=$ep"
-}
-
 # trace NAME COUNT [coordinator flags...]: starts the trace, waits for its "Tracing" line.
 trace() {
 	local name=$1 count=$2
@@ -46,15 +32,8 @@ trace() {
 
 # finish NAME: waits for the coordinator; sets RC.
 finish() {
-	local name=$1
-	for _ in $(seq 1 150); do
-		kill -0 "$TPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$TPID" 2>/dev/null && fail "$name: coordinator did not finish: $(cat "$OUT/$name.err")"
-	wait "$TPID"
-	RC=$?
-	cat "$OUT/$name.out"
+	wait_exit "$TPID" "$1: the coordinator" "$OUT/$1.err"
+	cat "$OUT/$1.out"
 }
 
 status() { jq -r ".packets[] | select(.key.seq==$2) | .status" "$OUT/$1.json"; }
@@ -76,8 +55,8 @@ one() {
 }
 
 lab_up --vmb tap
-start_agent hvA nbhvA --insecure
-start_agent hvB nbhvB --insecure
+start_agent hvA --netns nbhvA --insecure
+start_agent hvB --netns nbhvB --insecure
 
 # Healthy.
 trace healthy 3
@@ -178,7 +157,7 @@ assert_eq 10 "$RC" "mixed exit code"
 # Agent B's clock 5 s ahead: statuses and the round trip stay right, the offset is measured.
 kill "$PID_hvB"
 wait "$PID_hvB" 2>/dev/null
-start_agent hvB nbhvB --insecure --test-clock-offset-ms 5000
+start_agent hvB --netns nbhvB --insecure --test-clock-offset-ms 5000
 tests/lab drop --at fab --dir rep --seq 2
 one clock NETWORK_DROP_REP NETWORK 10
 off=$(jq -r '.nodes[1].clock_offset_ns' "$OUT/clock.json")
@@ -189,7 +168,7 @@ rtt=$(jq -r '.latency.network_round_trip.p50_ns' "$OUT/clock.json")
 echo "ok: network round trip $rtt ns"
 kill "$PID_hvB"
 wait "$PID_hvB" 2>/dev/null
-start_agent hvB nbhvB --insecure
+start_agent hvB --netns nbhvB --insecure
 
 # Agent B killed during the trace, then hvB drops every request: the later packets are
 # INCONCLUSIVE, nothing is blamed on B, and the trace still ends on time.
@@ -211,7 +190,7 @@ assert_eq 0 "$(jq -r '[.packets[] | select(.status | test("^B_"))] | length' "$O
 	"packets blamed on node B"
 assert_eq INCONCLUSIVE "$(verdict killb)" "killb verdict"
 assert_eq 15 "$RC" "killb exit code"
-start_agent hvB nbhvB --insecure
+start_agent hvB --netns nbhvB --insecure
 
 # The coordinator's TCP connection to agent B is reset mid-trace: ZeroMQ reconnects with the
 # coordinator's own routing id, and agent B hands the session over to the new connection.
@@ -250,8 +229,8 @@ kill "$PID_hvA" "$PID_hvB"
 wait "$PID_hvA" "$PID_hvB" 2>/dev/null
 for k in coord hvA hvB other; do "$COORD" keygen --out "$OUT/k_$k" >/dev/null || fail "keygen $k"; done
 cp "$OUT/k_coord/netblame.pub" "$OUT/authorized_keys"
-start_agent hvA nbhvA --secret-key "$OUT/k_hvA/netblame.key" --authorized-keys "$OUT/authorized_keys"
-start_agent hvB nbhvB --secret-key "$OUT/k_hvB/netblame.key" --authorized-keys "$OUT/authorized_keys"
+start_agent hvA --netns nbhvA --secret-key "$OUT/k_hvA/netblame.key" --authorized-keys "$OUT/authorized_keys"
+start_agent hvB --netns nbhvB --secret-key "$OUT/k_hvB/netblame.key" --authorized-keys "$OUT/authorized_keys"
 SKA=",server-key=$OUT/k_hvA/netblame.pub"
 SKB=",server-key=$OUT/k_hvB/netblame.pub"
 tests/lab drop --at hvB --dir req --seq 2
