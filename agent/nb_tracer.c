@@ -117,8 +117,7 @@ static bool s_noop(void)
 
 	if (!v || strcmp(v, "1"))
 		return false;
-	fprintf(stderr, "netblame-agent: NB_TEST_NOOP_PROGRAMS=1: the stage programs return at "
-			"once, nothing is traced\n");
+	nb_warn("NB_TEST_NOOP_PROGRAMS=1: the stage programs return at once, nothing is traced");
 	return true;
 }
 

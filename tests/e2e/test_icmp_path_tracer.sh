@@ -163,7 +163,7 @@ finish_bg noop
 assert_eq tcx "$(hooks noop)" "noop: hooks"
 assert_eq 0 "$(jq -s '[.[] | select(.type=="packet")] | length' "$OUT/noop.json")" \
 	"noop: packets reported"
-assert_eq "netblame-agent: NB_TEST_NOOP_PROGRAMS=1: the stage programs return at once, nothing is traced" \
+assert_eq "icmp_path_tracer: warning: NB_TEST_NOOP_PROGRAMS=1: the stage programs return at once, nothing is traced" \
 	"$(cat "$OUT/noop.err")" "noop: stderr"
 
 # --- The veth VM on hvB too, ignoring echo through its own kernel.
