@@ -415,6 +415,22 @@ static int s_on_event(const struct nb_event *e, void *ctx)
 	return 0;
 }
 
+/*
+ * Events lost so far: the stages', and with --drops the drop tracer's too (an event lost, or
+ * a run the kernel skipped, could turn a drop here into EXTERNAL_DROP).
+ */
+static uint64_t s_lost(const struct s_run *r)
+{
+	struct nb_drops_stats ds;
+	uint64_t lost = nb_tracer_lost(r->tr);
+
+	if (r->drops) {
+		nb_drops_get_stats(r->drops, &ds);
+		lost += ds.lost + ds.missed;
+	}
+	return lost;
+}
+
 static int s_on_drop(const struct nb_event *e, void *ctx)
 {
 	struct s_run *r = ctx;
@@ -639,19 +655,32 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 	tc.ns = &ns;
 	nb_bpf_setup(r.o.verbose);
 	nb_install_signals();
+	/*
+	 * --drops: the drop tracer is attached before the stages, so no packet can be seen
+	 * leaving before its drop could be seen too. Its events wait in its ring until the stage
+	 * tracer's loop reads it.
+	 */
+	if (r.o.drops) {
+		struct nb_drops_cfg dc = {.filter = tc.filter};
+
+		snprintf(err, sizeof(err), "out of memory");
+		r.dmap = nb_dropmap_new(4096);
+		if (!r.dmap || nb_sym_open(&r.sym, err, sizeof(err)) ||
+		    nb_drops_open(&r.drops, &dc, NULL, NULL, err, sizeof(err))) {
+			nb_err("--drops: %s", err);
+			rc = NB_EXIT_ERR;
+			goto out;
+		}
+	}
 	if (nb_tracer_open(&r.tr, &tc, s_on_event, &r, err, sizeof(err))) {
 		nb_err("%s", err);
 		rc = NB_EXIT_ERR;
 		goto out;
 	}
-	if (r.o.drops) {
-		struct nb_drops_cfg dc = {.filter = tc.filter};
-
-		r.dmap = nb_dropmap_new(4096);
-		if (!r.dmap || nb_sym_open(&r.sym, err, sizeof(err)) ||
-		    nb_drops_open(&r.drops, &dc, NULL, NULL, err, sizeof(err)) ||
-		    nb_tracer_add_ring(r.tr, nb_drops_ring_fd(r.drops), s_on_drop, &r)) {
-			nb_err("--drops: %s", r.dmap ? err : "out of memory");
+	if (r.drops) {
+		rc = nb_tracer_add_ring(r.tr, nb_drops_ring_fd(r.drops), s_on_drop, &r);
+		if (rc) {
+			nb_err("--drops: cannot read the drop ring buffer: %s", strerror(-rc));
 			rc = NB_EXIT_ERR;
 			goto out;
 		}
@@ -682,7 +711,7 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 		}
 		/* A loss counted since the last read happened between the two reads. */
 		now = nb_mono_ns();
-		lost = nb_tracer_lost(r.tr);
+		lost = s_lost(&r);
 		if (lost != last_lost) {
 			nb_path_taint(r.path, 0, last_check, now);
 			last_lost = lost;
@@ -696,7 +725,7 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 			break;
 	}
 	rc = NB_EXIT_OK;
-	s_print_summary(&r, nb_tracer_lost(r.tr));
+	s_print_summary(&r, s_lost(&r));
 out:
 	nb_tracer_destroy(&r.tr);
 	nb_drops_destroy(&r.drops);
