@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
  * Statuses and blame: what a joined packet means, and what a run's counts mean.
- * Pure functions over struct nb_joined; see DESIGN.md "Stages and blame".
+ * Pure functions over struct nb_joined; see docs/ARCHITECTURE.md "Stages and blame".
  */
 #ifndef NB_BLAME_H
 #define NB_BLAME_H
@@ -74,7 +74,10 @@ const char *nb_status_direction(enum nb_status s);
  */
 enum nb_verdict nb_verdict_of(const uint64_t counts[NB_ST__COUNT]);
 const char *nb_verdict_name(enum nb_verdict v);
-/* Exit code per DESIGN.md: 0 HEALTHY, 10 NETWORK, 11 NODE_A, 12 NODE_B, 13 DEST, 15 INCONCLUSIVE. */
+/*
+ * Exit code (docs/ARCHITECTURE.md): 0 HEALTHY, 10 NETWORK, 11 NODE_A, 12 NODE_B, 13 DEST,
+ * 15 INCONCLUSIVE.
+ */
 int nb_verdict_exit_code(enum nb_verdict v);
 /*
  * "NETWORK: 3 (request 2, reply 1); NODE_B: 1 (request 1)" into buf; "none" when healthy.

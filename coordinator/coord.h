@@ -6,7 +6,7 @@
 #ifndef NB_COORD_H
 #define NB_COORD_H
 
-/* Exit codes shared by every command (DESIGN.md); trace adds its verdict codes. */
+/* Exit codes shared by every command (docs/ARCHITECTURE.md); trace adds its verdict codes. */
 #define NB_CEXIT_OK    0
 #define NB_CEXIT_ERR   1 /* runtime error */
 #define NB_CEXIT_USAGE 2 /* bad command line */
