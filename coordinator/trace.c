@@ -107,6 +107,9 @@ struct s_trace {
 	const char *proto_name;
 	uint8_t proto;
 	const char *src_ip, *dst_ip;
+	/* The addresses as printed: canonical, and bracketed for IPv6 before a ":port". */
+	char src[64], dst[64], src_ep[64], dst_ep[64];
+	uint8_t family;
 	long sport, dport;
 	long count, duration, timeout_ms;
 	const char *json_path;
@@ -317,6 +320,37 @@ static int s_parse_args(struct s_trace *t, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * --src-ip and --dst-ip: one family, kept in canonical form. An ICMP trace of IPv6 addresses
+ * follows ICMPv6 echoes.
+ */
+static int s_parse_addrs(struct s_trace *t)
+{
+	uint8_t a[NB_ADDR_LEN], fam_src, fam_dst;
+
+	if (nb_addr_parse(t->src_ip, a, &fam_src)) {
+		nb_cerr("--src-ip '%s' is not an IPv4 or IPv6 address", t->src_ip);
+		return -EINVAL;
+	}
+	nb_addr_fmt(a, fam_src, t->src, sizeof(t->src));
+	if (nb_addr_parse(t->dst_ip, a, &fam_dst)) {
+		nb_cerr("--dst-ip '%s' is not an IPv4 or IPv6 address", t->dst_ip);
+		return -EINVAL;
+	}
+	nb_addr_fmt(a, fam_dst, t->dst, sizeof(t->dst));
+	if (fam_src != fam_dst) {
+		nb_cerr("--src-ip %s and --dst-ip %s are not the same address family", t->src,
+			t->dst);
+		return -EINVAL;
+	}
+	t->family = fam_src;
+	snprintf(t->src_ep, sizeof(t->src_ep), t->family == 6 ? "[%s]" : "%s", t->src);
+	snprintf(t->dst_ep, sizeof(t->dst_ep), t->family == 6 ? "[%s]" : "%s", t->dst);
+	if (t->proto == IPPROTO_ICMP && t->family == 6)
+		t->proto = IPPROTO_ICMPV6;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- messages */
 
 static int s_send_start(struct s_trace *t, struct s_node *n);
@@ -434,8 +468,10 @@ static int s_handle(struct s_trace *t, struct s_node *n, const void *buf, size_t
 	struct nb_msg *m = calloc(1, sizeof(*m));
 	int rc;
 
-	if (!m)
+	if (!m) {
+		nb_cerr("out of memory");
 		return -ENOMEM;
+	}
 	rc = nb_wire_decode(buf, len, m);
 	if (rc) {
 		nb_cwarn("node %s sent a malformed message (%s); ignored", n->name, strerror(-rc));
@@ -450,6 +486,8 @@ static int s_handle(struct s_trace *t, struct s_node *n, const void *buf, size_t
 			snprintf(n->agent_version, sizeof(n->agent_version), "%s", m->hello.version);
 			n->state = S_STARTING;
 			rc = s_send_start(t, n);
+			if (rc)
+				nb_cerr("node %s: cannot send START: %s", n->name, strerror(-rc));
 		}
 		break;
 	case NB_MSG_STARTED:
@@ -675,7 +713,7 @@ static void s_on_final(const struct nb_path_res *res, void *ctx)
 	}
 	if (t->text) {
 		if (r->tcp || r->udp)
-			nb_ttu_print(stdout, r, t->src_ip, t->dst_ip, t->wall_off,
+			nb_ttu_print(stdout, r, t->src_ep, t->dst_ep, t->wall_off,
 				     (uint64_t)t->timeout_ms);
 		else
 			s_print_line(t, p, st);
@@ -699,7 +737,7 @@ static void s_report_text(struct s_trace *t, enum nb_verdict v, const char *deta
 	const struct s_node *a = &t->node[0], *b = &t->node[1];
 	char p50[32], p99[32];
 
-	printf("\n=== netblame trace %s %s -> %s ===\n", t->proto_name, t->src_ip, t->dst_ip);
+	printf("\n=== netblame trace %s %s -> %s ===\n", t->proto_name, t->src, t->dst);
 	printf("Node A: %s (%s)   Node B: %s (%s)\n", a->name, a->endpoint, b->name, b->endpoint);
 	printf("Packets with a final status: %llu\n", (unsigned long long)t->finals);
 	for (int s = 0; s < NB_ST__COUNT; s++)
@@ -758,8 +796,8 @@ static int s_report_json(struct s_trace *t, enum nb_verdict v, const char *detai
 					      "count", (json_int_t)nb_hist_count(&t->seg[s])));
 	}
 	json_object_set_new(o, "proto", json_string(t->proto_name));
-	json_object_set_new(o, "src", json_string(t->src_ip));
-	json_object_set_new(o, "dst", json_string(t->dst_ip));
+	json_object_set_new(o, "src", json_string(t->src));
+	json_object_set_new(o, "dst", json_string(t->dst));
 	json_object_set_new(o, "nodes", nodes);
 	json_object_set_new(o, "packets", t->jpackets);
 	t->jpackets = NULL;
@@ -792,8 +830,10 @@ static int s_connect(struct s_trace *t, struct s_node *n)
 	struct nb_ckey spub;
 
 	n->sock = zmq_socket(t->zctx, ZMQ_DEALER);
-	if (!n->sock)
-		return -errno;
+	if (!n->sock) {
+		nb_cerr("node %s: cannot make a socket: %s", n->name, zmq_strerror(errno));
+		return -EIO;
+	}
 	zmq_setsockopt(n->sock, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(n->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 	/*
@@ -802,8 +842,10 @@ static int s_connect(struct s_trace *t, struct s_node *n)
 	 * session instead of a new anonymous peer arriving with none. A leading zero byte is
 	 * reserved by ZeroMQ for the ids it makes up.
 	 */
-	if (getrandom(rid, sizeof(rid), 0) != (ssize_t)sizeof(rid))
+	if (getrandom(rid, sizeof(rid), 0) != (ssize_t)sizeof(rid)) {
+		nb_cerr("node %s: no random routing id: %s", n->name, strerror(errno));
 		return -EIO;
+	}
 	rid[0] |= 0x80;
 	zmq_setsockopt(n->sock, ZMQ_ROUTING_ID, rid, sizeof(rid));
 	zmq_setsockopt(n->sock, ZMQ_MAXMSGSIZE, &(int64_t){max}, sizeof(int64_t));
@@ -855,7 +897,8 @@ static int s_send_start(struct s_trace *t, struct s_node *n)
 		return -ENOMEM;
 	m->type = NB_MSG_START;
 	m->start.session = t->session;
-	m->start.proto = t->proto;
+	/* The wire names the echo "icmp" whatever the family; the agent takes ICMPv6 for 6. */
+	m->start.proto = t->proto == IPPROTO_ICMPV6 ? IPPROTO_ICMP : t->proto;
 	m->start.family = n->spec.family;
 	memcpy(m->start.src, n->spec.src, NB_ADDR_LEN);
 	memcpy(m->start.dst, n->spec.dst, NB_ADDR_LEN);
@@ -895,8 +938,12 @@ static int s_pump(struct s_trace *t, long timeout_ms)
 	for (int i = 0; i < 2; i++)
 		items[i] = (zmq_pollitem_t){t->node[i].sock, 0, ZMQ_POLLIN, 0};
 	rc = zmq_poll(items, 2, timeout_ms);
-	if (rc < 0)
-		return errno == EINTR ? 0 : -errno;
+	if (rc < 0) {
+		if (errno == EINTR)
+			return 0;
+		nb_cerr("polling the agents failed: %s", zmq_strerror(errno));
+		return -EIO;
+	}
 	for (int i = 0; i < 2; i++) {
 		struct s_node *n = &t->node[i];
 
@@ -954,8 +1001,10 @@ static int s_setup_sessions(struct s_trace *t)
 		if (rc)
 			return rc;
 		rc = s_send_hello(t, &t->node[i]);
-		if (rc)
+		if (rc) {
+			nb_cerr("node %s: cannot send HELLO: %s", t->node[i].name, strerror(-rc));
 			return rc;
+		}
 	}
 	while (!s_stop) {
 		uint64_t now = nb_mono_ns();
@@ -984,6 +1033,7 @@ static int s_setup_sessions(struct s_trace *t)
 		if (rc)
 			return rc;
 	}
+	nb_cerr("interrupted before the sessions started");
 	return -EINTR;
 }
 
@@ -1006,18 +1056,16 @@ int nb_cmd_trace(int argc, char **argv)
 		free(t);
 		return rc > 0 ? 0 : rc == -ENOSYS ? NB_CEXIT_ERR : NB_CEXIT_USAGE;
 	}
+	if (s_parse_addrs(t)) {
+		ret = NB_CEXIT_USAGE;
+		goto out;
+	}
 	for (int i = 0; i < 2; i++) {
 		struct s_node *n = &t->node[i];
-		uint8_t fam;
 
-		if (nb_addr_parse(t->src_ip, n->spec.src, &n->spec.family) ||
-		    nb_addr_parse(t->dst_ip, n->spec.dst, &fam) || fam != n->spec.family) {
-			nb_cerr("invalid --src-ip/--dst-ip '%s' / '%s'", t->src_ip, t->dst_ip);
-			ret = NB_CEXIT_USAGE;
-			goto out;
-		}
-		if (t->proto == IPPROTO_ICMP || t->proto == IPPROTO_ICMPV6)
-			t->proto = n->spec.family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+		n->spec.family = t->family;
+		nb_addr_parse(t->src, n->spec.src, &n->spec.family);
+		nb_addr_parse(t->dst, n->spec.dst, &n->spec.family);
 		n->spec.proto = t->proto;
 		n->spec.sport = (uint16_t)t->sport;
 		n->spec.dport = (uint16_t)t->dport;
@@ -1073,7 +1121,7 @@ int nb_cmd_trace(int argc, char **argv)
 	rc = s_setup_sessions(t);
 	if (rc)
 		goto out;
-	fprintf(stderr, "Tracing %s %s -> %s: A=%s B=%s%s\n", t->proto_name, t->src_ip, t->dst_ip,
+	fprintf(stderr, "Tracing %s %s -> %s: A=%s B=%s%s\n", t->proto_name, t->src, t->dst,
 		t->node[0].name, t->node[1].name,
 		t->count ? "" : t->duration ? "" : " (Ctrl-C to stop)");
 	if (t->duration)
