@@ -1,6 +1,7 @@
 #!/bin/bash
 # udp_path_tracer and tcp_path_tracer on one hypervisor of the lab, and netblame trace udp|tcp
-# across both. The veth VM serves as vmB: the tap VM answers only ICMP and ARP.
+# across both, then netblame trace icmp|tcp|udp with IPv6 addresses. The veth VM serves as vmB:
+# the tap VM answers only ICMP and ARP over IPv4.
 # Every case states the fault it injects (an exact datagram, fragment or segment, dropped with
 # nftables at hvA, the fabric or hvB) and the exact status it expects for it.
 set -u
@@ -44,7 +45,7 @@ udp() {
 }
 ust() { jq -r "select(.type==\"packet\" and .ip_id==$2) | .${3:-status}" "$OUT/$1.json"; }
 
-lab_up --vmb veth
+lab_up --vmb veth --ipv6
 tests/lab offload off >/dev/null
 
 # No fault: three datagrams pass hvA (vnet0 -> ens4f0).
@@ -127,14 +128,16 @@ K=20 # the segment the faults hit
 PORT=5200
 
 # tcp_start BYTES [SENDER-TIMEOUT]: receiver on vmB, sender on vmA connected and waiting; SEQ0.
+# The receiver listens on every address of both families; the sender goes to $DST (vmB).
+DST=$VMB
 tcp_start() {
 	rm -f "$OUT/seq" "$OUT/recv.pid"
-	tests/lab exec vmB "$TRAFFIC" tcp-recv --port $PORT --timeout "${2:-3}" \
+	tests/lab exec vmB "$TRAFFIC" tcp-recv --port $PORT --bind :: --timeout "${2:-3}" \
 		--pidfile "$OUT/recv.pid" >"$OUT/recv.out" 2>&1 &
 	RPID=$!
 	on_exit "kill $RPID 2>/dev/null"
 	wait_for 5 test -s "$OUT/recv.pid" || fail "tcp receiver did not start: $(cat "$OUT/recv.out")"
-	tests/lab exec vmA "$TRAFFIC" tcp-send --dst $VMB --port $PORT --bytes "$1" \
+	tests/lab exec vmA "$TRAFFIC" tcp-send --dst "$DST" --port $PORT --bytes "$1" \
 		--seq-file "$OUT/seq" --timeout "${2:-3}" >"$OUT/send.out" 2>&1 &
 	SPID=$!
 	on_exit "kill $SPID 2>/dev/null"
@@ -280,11 +283,13 @@ echo "ok: t_tso: $big segments above the MSS, $lost copies lost inside hvA"
 # --- netblame trace tcp|udp: an agent per hypervisor (root namespace, --netns), the coordinator
 # joins their events: data A0 A1 B0 B1, its ACKs (or the reverse flow's datagrams) B2 B3 A2 A3.
 
-# xtrace NAME PROTO [flags...]: the coordinator in the background, once its sessions run.
+# xtrace NAME PROTO [flags...]: the coordinator in the background, once its sessions run. It
+# traces $SRC -> $DST (vmA -> vmB).
+SRC=$VMA
 xtrace() {
 	local name=$1 proto=$2
 	shift 2
-	"$COORD" trace "$proto" --src-ip $VMA --dst-ip $VMB \
+	"$COORD" trace "$proto" --src-ip "$SRC" --dst-ip "$DST" \
 		--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0" \
 		--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0" \
 		--timeout-ms $TMO --json "$OUT/$name.json" --insecure "$@" \
@@ -376,6 +381,43 @@ assert_eq "1 of 3 fragments lost: 3 at A0, 3 at A1, 3 at B0, 2 at B1" \
 assert_eq NETWORK_DROP_REP "$(xst x_ufrag ip_id 6200)" "x_ufrag id 6200 (reverse)"
 assert_eq NETWORK "$(xverdict x_ufrag)" "x_ufrag verdict"
 assert_eq 10 "$RC" "x_ufrag exit code"
+
+# --- IPv6: the same traces between 2001:db8::1 (vmA) and 2001:db8::2 (vmB).
+SRC=2001:db8::1
+DST=2001:db8::2
+
+# ICMPv6 echo, hvB drops the request of seq 2 (seen arriving, never sent on to vmB):
+# B_INTERNAL_DROP_REQ with hvB's drop event for it, the others complete. NODE_B, exit 12.
+tests/lab drop -6 --at hvB --dir req --seq 2 >/dev/null
+xtrace x6_icmp icmp --count 3
+tests/lab ping -6 -c 3 -i 0.2 -W 1 >/dev/null || true
+xfinish x6_icmp
+tests/lab clear >/dev/null
+assert_eq COMPLETE "$(xst x6_icmp seq 1)" "x6_icmp seq 1"
+assert_eq B_INTERNAL_DROP_REQ "$(xst x6_icmp seq 2)" "x6_icmp seq 2"
+assert_eq NETFILTER_DROP "$(xst x6_icmp seq 2 drop.reason)" "x6_icmp seq 2 drop reason"
+assert_eq COMPLETE "$(xst x6_icmp seq 3)" "x6_icmp seq 3"
+assert_eq 2001:db8::2 "$(jq -r .dst "$OUT/x6_icmp.json")" "x6_icmp destination"
+assert_eq NODE_B "$(xverdict x6_icmp)" "x6_icmp verdict"
+assert_eq 12 "$RC" "x6_icmp exit code"
+
+# TCP over IPv6, the fabric drops every copy of segment K: NETWORK_DROP_REQ, the segments
+# behind it complete. NETWORK, exit 10. The MSS is 20 bytes less than over IPv4.
+MSS=1428
+PORT=$((PORT + 1))
+xtrace x6_tnet tcp --dst-port $PORT --duration 4
+tcp_start 100000 2
+tests/lab drop -6 --at fab --dir req --match "tcp sequence $(seg $K)" >/dev/null
+tcp_go
+xfinish x6_tnet
+tests/lab clear >/dev/null
+assert_eq NETWORK_DROP_REQ "$(xst x6_tnet seq "$(seg $K)")" "x6_tnet segment $K"
+assert_eq "COMPLETE=$(($(jq '.packets | length' "$OUT/x6_tnet.json") - 1))" \
+	"$(xothers x6_tnet "$(seg $K)")" "x6_tnet other segments"
+assert_eq NETWORK "$(xverdict x6_tnet)" "x6_tnet verdict"
+assert_eq 10 "$RC" "x6_tnet exit code"
+grep -q "^\[.*\] TCP \[2001:db8::1\]:[0-9]* -> \[2001:db8::2\]:$PORT " "$OUT/x6_tnet.out" ||
+	fail "x6_tnet: no segment line with bracketed IPv6 addresses"
 
 # Bad input: one line on stderr, exit 2; nothing left attached.
 for t in tcp_path_tracer udp_path_tracer; do
