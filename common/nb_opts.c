@@ -101,15 +101,25 @@ int nb_opts_parse_table(const struct nb_optdef *defs, size_t n, int argc, char *
 	int c;
 
 	*help = false;
-	if (n > NB_O__COUNT + 15)
+	if (n > NB_O__COUNT + 15 || first < 1 || first > argc) {
+		snprintf(err, errlen, "invalid option table or argument vector");
 		return -EINVAL;
+	}
 	for (i = 0; i < n; i++)
 		lo[i] = (struct option){defs[i].name,
 					defs[i].kind == NB_OPTK_FLAG ? no_argument : required_argument,
 					NULL, (int)i + 256};
 	lo[n] = (struct option){NULL, 0, NULL, 0};
 
-	optind = first;
+	/*
+	 * getopt keeps state between calls (the position inside a "-abc" cluster, the bounds of
+	 * the arguments it is permuting), and only optind = 0 resets all of it; setting it to
+	 * `first` would resume a previous parse that stopped early, in a vector that may be gone.
+	 * A reset starts at index 1, so the vector is shifted to make argv[first] that index.
+	 */
+	argc -= first - 1;
+	argv += first - 1;
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		const struct nb_optdef *d;
@@ -124,7 +134,17 @@ int nb_opts_parse_table(const struct nb_optdef *defs, size_t n, int argc, char *
 			return -EINVAL;
 		}
 		if (c < 256) {
-			snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
+			/*
+			 * optopt: the unknown letter of a "-xyz" cluster, or the long option
+			 * given a value it does not take; 0 for an unknown long option.
+			 */
+			if (optopt >= 256 && (size_t)optopt < n + 256)
+				snprintf(err, errlen, "option '--%s' takes no value",
+					 defs[optopt - 256].name);
+			else if (optopt > 0 && optopt < 256)
+				snprintf(err, errlen, "unknown option '-%c'", optopt);
+			else
+				snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
 			return -EINVAL;
 		}
 		d = &defs[c - 256];

@@ -104,8 +104,9 @@ struct nb_optdef {
 };
 
 /*
- * Parse argv[first..] into out. "--help"/"-h" sets *help and skips the required checks.
- * Returns 0, or -EINVAL with a one-line reason in err.
+ * Parse argv[first..] into out (1 <= first <= argc; argv may be permuted, as getopt does).
+ * "--help"/"-h" sets *help and skips the required checks. Every call starts afresh, so a
+ * process may parse any number of vectors. Returns 0, or -EINVAL with a one-line reason in err.
  */
 int nb_opts_parse_table(const struct nb_optdef *defs, size_t n, int argc, char **argv, int first,
 			void *out, bool *help, char *err, size_t errlen);
