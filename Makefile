@@ -41,7 +41,35 @@ BENCH_BIN  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 LIBCOMMON  := $(BUILD)/libnbcommon.a
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test unit e2e demo bench clean format lab-down
+# The sanitizer build: common/ and the unit tests again, with clang, ASan and UBSan, in a tree of
+# their own so the normal build is untouched. common/ also carries libFuzzer's coverage
+# instrumentation (fuzzer-no-link), so one library serves the unit tests and the fuzz targets.
+ASAN       := $(BUILD)/asan
+SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_CFLAGS := -O1 -g $(SAN_FLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icommon \
+	-I$(BUILD) -I$(BUILD)/bpf
+ASAN_COMMON_OBJ := $(patsubst %.c,$(ASAN)/%.o,$(COMMON_SRC))
+ASAN_LIBCOMMON  := $(ASAN)/libnbcommon.a
+ASAN_UNIT_BIN   := $(patsubst tests/unit/%.c,$(ASAN)/tests/%,$(UNIT_SRC))
+
+# Fuzz targets: every tests/fuzz/fuzz_NAME.c is one, so adding a target is adding a file. It
+# defines LLVMFuzzerTestOneInput and nb_fuzz_seeds(), which writes its seed inputs (made with the
+# project's own encoders) into build/fuzz/corpus/NAME at build time.
+FUZZ       := $(BUILD)/fuzz
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+FUZZ_BIN   := $(patsubst %,$(FUZZ)/fuzz_%,$(FUZZ_NAMES))
+FUZZ_SEEDS := $(patsubst %,$(FUZZ)/corpus/%.done,$(FUZZ_NAMES))
+# `make fuzz` runs each target this long; `make test` gives each FUZZ_TEST_SECONDS.
+FUZZ_SECONDS      ?= 60
+FUZZ_TEST_SECONDS ?= 10
+
+# test_wire counts and fails allocations by wrapping the allocator at link time, which leaves
+# the real one (and valgrind's or ASan's in its place) intact.
+$(BUILD)/tests/test_wire $(ASAN)/tests/test_wire: TEST_LDFLAGS := \
+	-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
+
+.PHONY: all deps test unit e2e demo bench clean format lab-down sanitize fuzz
 .DEFAULT_GOAL := all
 
 all: $(DEPS_STAMP) $(BIN)/netblame-agent $(BIN)/netblame links testtools
@@ -100,10 +128,42 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIBCOMMON)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-unused-parameter -o $@ $< $(LIBCOMMON) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Wno-unused-parameter -o $@ $< $(LIBCOMMON) $(LDLIBS) -lcmocka $(TEST_LDFLAGS)
 
-test: all
-	tests/run.sh
+$(ASAN)/common/%.o: common/%.c $(wildcard common/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(ASAN_LIBCOMMON): $(ASAN_COMMON_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(ASAN)/tests/test_%: tests/unit/test_%.c $(ASAN_LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(SAN_CFLAGS) -Wno-unused-parameter -o $@ $< $(ASAN_LIBCOMMON) $(LDLIBS) -lcmocka \
+		$(TEST_LDFLAGS)
+
+$(FUZZ)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(ASAN_LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(SAN_CFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(ASAN_LIBCOMMON) $(LDLIBS)
+
+# The same target linked with a main() that writes its seeds instead of fuzzing.
+$(FUZZ)/seed_%: tests/fuzz/fuzz_%.c tests/fuzz/seed_main.c tests/fuzz/fuzz.h $(ASAN_LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(SAN_CFLAGS) -Itests/fuzz -DNB_FUZZ_SEEDS -o $@ $< tests/fuzz/seed_main.c \
+		$(ASAN_LIBCOMMON) $(LDLIBS)
+
+$(FUZZ)/corpus/%.done: $(FUZZ)/seed_%
+	rm -rf $(FUZZ)/corpus/$* && mkdir -p $(FUZZ)/corpus/$*
+	$< $(FUZZ)/corpus/$*
+	@touch $@
+
+sanitize: $(ASAN_UNIT_BIN) $(FUZZ_BIN) $(FUZZ_SEEDS)
+
+test: all sanitize
+	FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) tests/run.sh
+
+fuzz: sanitize
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh fuzz
 
 unit: all
 	tests/run.sh unit
