@@ -36,9 +36,14 @@ int nb_netns_open(struct nb_netns *ns, const char *name_or_path, char *err, size
 	if (fd < 0) {
 		int e = errno;
 
-		snprintf(err, errlen, "network namespace '%s' not found (%s: %s)", name_or_path,
-			 path, strerror(e));
-		return -ENOENT;
+		/* Only a missing file is "not found": EACCES and the rest say what they are. */
+		if (e == ENOENT)
+			snprintf(err, errlen, "network namespace '%s' not found (%s: %s)",
+				 name_or_path, path, strerror(e));
+		else
+			snprintf(err, errlen, "cannot open network namespace '%s' (%s): %s",
+				 name_or_path, path, e == EACCES ? "permission denied" : strerror(e));
+		return -e;
 	}
 	if (fstat(fd, &st) < 0) {
 		int e = errno;

@@ -4,8 +4,10 @@
  *
  * One thread, one zmq_poll loop over the ROUTER, the ZAP handler and every session's ring
  * buffer. Everything a peer controls is bounded: message size (ZMQ_MAXMSGSIZE), queued
- * messages (HWMs), sessions (--max-sessions), a session's life without news (--lease-ms),
- * queued batches (NB_SRV_QUEUE_*), credit, and ERROR replies to garbage (10/s).
+ * messages (HWMs), sessions (--max-sessions, and per client --max-sessions-per-client),
+ * STARTs (--max-starts-per-client), a session's life without news (--lease-ms), queued
+ * batches (NB_SRV_QUEUE_*), credit, ERROR replies to garbage (10/s), and log lines about
+ * refused connections (NB_SRV_REFUSE_LOGS).
  */
 #include "agent.h"
 #include "serve.h"
@@ -23,6 +25,8 @@
 
 #define S_VERSION	     "0.1"
 #define S_MAX_SESSIONS	     64
+#define S_SESS_PER_CLIENT    2  /* default, or --max-sessions when lower */
+#define S_STARTS_PER_CLIENT  10 /* default, in NB_SRV_START_WIN_NS */
 #define S_RX_BATCH	     256 /* messages per loop turn, so the rings get their turn too */
 #define S_SNDHWM	     64	 /* per peer; an EVENTS message is up to ~0.5 MiB */
 #define S_RCVHWM	     256 /* per peer; each at most NB_WIRE_MAX_CTRL_FRAME */
@@ -35,7 +39,7 @@
 struct s_opts {
 	const char *listen, *name, *netns, *secret, *auth;
 	bool insecure, verbose, help;
-	long max_sessions, lease_ms, offset_ms, synth_pps;
+	long max_sessions, max_sess_client, max_starts_client, lease_ms, offset_ms, synth_pps;
 };
 
 #define S_O(f) offsetof(struct s_opts, f)
@@ -56,6 +60,12 @@ static const struct nb_optdef s_optdefs[] = {
 	 "no encryption or authentication (labs only)", false},
 	{"max-sessions", NB_OPTK_LONG, S_O(max_sessions), 1, S_MAX_SESSIONS, "N",
 	 "concurrent sessions (default 4)", false},
+	{"max-sessions-per-client", NB_OPTK_LONG, S_O(max_sess_client), 1, S_MAX_SESSIONS, "N",
+	 "concurrent sessions of one client: its CURVE key, or with --insecure its IP address "
+	 "(default 2, or --max-sessions if lower)",
+	 false},
+	{"max-starts-per-client", NB_OPTK_LONG, S_O(max_starts_client), 1, NB_RL_MAX, "N",
+	 "STARTs one client may send in any 10 s; more are refused (default 10)", false},
 	{"lease-ms", NB_OPTK_LONG, S_O(lease_ms), 100, 60000, "MS",
 	 "end a session MS after its coordinator fell silent (default 3000)", false},
 	{"test-clock-offset-ms", NB_OPTK_LONG, S_O(offset_ms), -86400000L, 86400000L, "MS",
@@ -73,7 +83,8 @@ static void s_help(FILE *f)
 {
 	fprintf(f, "usage: netblame-agent serve --listen ENDPOINT --name NODE [--netns NAME|PATH]\n"
 		   "         (--insecure | --secret-key FILE --authorized-keys FILE)\n"
-		   "         [--max-sessions N] [--lease-ms MS]\n"
+		   "         [--max-sessions N] [--max-sessions-per-client N]\n"
+		   "         [--max-starts-per-client N] [--lease-ms MS]\n"
 		   "Runs tracing sessions for netblame coordinators over ZeroMQ.\n\n");
 	nb_opts_help_table(f, s_optdefs, S_NOPTDEFS);
 }
@@ -130,6 +141,16 @@ static int s_parse(int argc, char **argv, struct s_opts *o)
 		nb_err("need --secret-key FILE and --authorized-keys FILE, or --insecure");
 		return NB_EXIT_USAGE;
 	}
+	if (o->max_sess_client > o->max_sessions) {
+		nb_err("--max-sessions-per-client %ld is more than --max-sessions %ld",
+		       o->max_sess_client, o->max_sessions);
+		return NB_EXIT_USAGE;
+	}
+	if (!o->max_sess_client)
+		o->max_sess_client =
+		    o->max_sessions < S_SESS_PER_CLIENT ? o->max_sessions : S_SESS_PER_CLIENT;
+	if (!o->max_starts_client)
+		o->max_starts_client = S_STARTS_PER_CLIENT;
 	return 0;
 }
 
@@ -234,6 +255,25 @@ static void s_peer_desc(zmq_msg_t *m, char *out, size_t size)
 	}
 }
 
+/*
+ * Who sent body, for the per-client limits. Under CURVE the key our ZAP handler attached (its
+ * metadata wins over any property the peer sends); with --insecure the IP address, which
+ * libzmq takes from the socket. Over ipc:// there is none and every such client is one.
+ */
+static void s_client_id(const struct nb_srv *srv, zmq_msg_t *body, char *out, size_t size)
+{
+	const char *key = srv->zap ? zmq_msg_gets(body, NB_ZAP_CLIENT_KEY) : NULL;
+	const char *addr = zmq_msg_gets(body, "Peer-Address");
+	int n;
+
+	if (key && *key)
+		n = snprintf(out, size, "key ");
+	else
+		n = snprintf(out, size, "address ");
+	snprintf(out + n, size - (size_t)n, "%s", key && *key ? key : addr && *addr ? addr : "?");
+	s_clean(out + n);
+}
+
 static void s_malformed(struct nb_srv *srv, const struct nb_peer *peer, uint64_t now,
 			const char *desc, const char *why)
 {
@@ -287,7 +327,7 @@ static void s_dispatch(struct nb_srv *srv, const struct nb_peer *peer, zmq_msg_t
 		       uint64_t now)
 {
 	struct nb_msg *m = srv->rx;
-	char desc[NB_SRV_PEER_DESC], why[NB_WIRE_STR_MAX + 64];
+	char desc[NB_SRV_PEER_DESC], why[NB_WIRE_STR_MAX + 64], client[NB_SRV_CLIENT_ID];
 	struct nb_sess *s;
 	int rc;
 
@@ -303,7 +343,8 @@ static void s_dispatch(struct nb_srv *srv, const struct nb_peer *peer, zmq_msg_t
 		break;
 	case NB_MSG_START:
 		s_peer_desc(body, desc, sizeof(desc));
-		nb_sess_start(srv, peer, desc, now);
+		s_client_id(srv, body, client, sizeof(client));
+		nb_sess_start(srv, peer, desc, client, now);
 		break;
 	case NB_MSG_PING:
 		s_ping(srv, peer, now);
@@ -396,6 +437,7 @@ static void s_recv_all(struct nb_srv *srv)
 			parts++;
 		}
 		s_renew(srv, &peer, now);
+		nb_mon_spoke(srv, zmq_msg_get(&body, ZMQ_SRCFD));
 		if (parts) {
 			char desc[NB_SRV_PEER_DESC];
 
@@ -406,6 +448,11 @@ static void s_recv_all(struct nb_srv *srv)
 		}
 		zmq_msg_close(&body);
 	}
+}
+
+void nb_srv_recv_all(struct nb_srv *srv)
+{
+	s_recv_all(srv);
 }
 
 /* ---- the loop ---- */
@@ -433,12 +480,11 @@ static bool s_lease_over(const struct nb_srv *srv, const struct nb_sess *s, uint
 
 static uint64_t s_timers(struct nb_srv *srv)
 {
-	uint64_t now = nb_mono_ns(), next = now + S_IDLE_WAKE_NS;
+	uint64_t now = nb_mono_ns(), next = now + S_IDLE_WAKE_NS, d;
 
 	for (uint32_t i = 0; i < srv->max_sessions; i++) {
 		struct nb_sess *s = &srv->sess[i];
 		char why[96];
-		uint64_t d;
 
 		if (!s->used)
 			continue;
@@ -456,6 +502,9 @@ static uint64_t s_timers(struct nb_srv *srv)
 		if (d > now && d < next)
 			next = d;
 	}
+	d = nb_mon_tick(srv, now, false);
+	if (d < next)
+		next = d;
 	/* Garbage is logged as a count once a second, not a line per frame. */
 	if (srv->malformed_rx != srv->malformed_logged) {
 		if (now >= srv->next_malformed_log_ns) {
@@ -473,7 +522,7 @@ static uint64_t s_timers(struct nb_srv *srv)
 
 static int s_loop(struct nb_srv *srv)
 {
-	zmq_pollitem_t items[2 + S_MAX_SESSIONS];
+	zmq_pollitem_t items[3 + S_MAX_SESSIONS];
 
 	while (!nb_stop) {
 		uint64_t next = s_timers(srv), now;
@@ -481,6 +530,7 @@ static int s_loop(struct nb_srv *srv)
 		long timeout;
 
 		items[n++] = (zmq_pollitem_t){.socket = srv->router, .events = ZMQ_POLLIN};
+		items[n++] = (zmq_pollitem_t){.socket = nb_mon_socket(srv), .events = ZMQ_POLLIN};
 		if (srv->zap) {
 			zap_at = n;
 			items[n++] = (zmq_pollitem_t){.socket = nb_zap_socket(srv->zap),
@@ -504,6 +554,8 @@ static int s_loop(struct nb_srv *srv)
 		/* Admission first: a handshake waits on it inside libzmq. */
 		if (zap_at >= 0 && (items[zap_at].revents & ZMQ_POLLIN))
 			nb_zap_handle(srv->zap, nb_mono_ns());
+		if (items[1].revents & ZMQ_POLLIN)
+			nb_mon_handle(srv);
 		if (items[0].revents & ZMQ_POLLIN)
 			s_recv_all(srv);
 		/* Ready rings are drained by the session ticks at the top of the loop. */
@@ -585,8 +637,10 @@ static int s_open_router(struct nb_srv *srv, const struct s_opts *o)
 	    s_setsock(srv, ZMQ_LINGER, &zero, sizeof(zero), "LINGER") ||
 	    s_setsock(srv, ZMQ_HANDSHAKE_IVL, &hs, sizeof(hs), "HANDSHAKE_IVL"))
 		return NB_EXIT_ERR;
-	if (!o->insecure &&
-	    nb_zap_setup(&srv->zap, srv->zctx, srv->router, srv->node, o->secret, o->auth))
+	if (!o->insecure && nb_zap_setup(&srv->zap, srv, o->secret, o->auth))
+		return NB_EXIT_ERR;
+	/* Before the bind, so that no connection goes unwatched. */
+	if (nb_mon_setup(srv))
 		return NB_EXIT_ERR;
 	if (zmq_bind(srv->router, o->listen)) {
 		nb_err("cannot listen on %s: %s", o->listen, zmq_strerror(errno));
@@ -599,9 +653,11 @@ static int s_open_router(struct nb_srv *srv, const struct s_opts *o)
 	ep[sizeof(ep) - 1] = 0;
 	printf("listening on %s\n", ep);
 	fflush(stdout);
-	nb_srv_log(srv, "listening on %s (%s, at most %u sessions, lease %llu ms)", ep,
-		   o->insecure ? "INSECURE" : "CURVE", srv->max_sessions,
-		   (unsigned long long)(srv->lease_ns / 1000000));
+	nb_srv_log(srv,
+		   "listening on %s (%s, at most %u sessions, %u per client, %u STARTs per "
+		   "client in 10 s, lease %llu ms)",
+		   ep, o->insecure ? "INSECURE" : "CURVE", srv->max_sessions, srv->max_sess_client,
+		   srv->max_starts_client, (unsigned long long)(srv->lease_ns / 1000000));
 	return 0;
 }
 
@@ -633,13 +689,16 @@ int nb_serve(int argc, char **argv)
 	srv.synth_pps = (uint64_t)o.synth_pps;
 	srv.lease_ns = (uint64_t)o.lease_ms * 1000000;
 	srv.max_sessions = (uint32_t)o.max_sessions;
+	srv.max_sess_client = (uint32_t)o.max_sess_client;
+	srv.max_starts_client = (uint32_t)o.max_starts_client;
 	srv.def_netns = o.netns;
 	srv.eproto_rl.max = S_EPROTO_PER_S;
 	srv.log_rl.max = S_LOGS_PER_S;
 	srv.sess = calloc(srv.max_sessions, sizeof(*srv.sess));
+	srv.clients = calloc(NB_SRV_CLIENTS, sizeof(*srv.clients));
 	srv.rx = calloc(1, sizeof(*srv.rx));
 	srv.tx = calloc(1, sizeof(*srv.tx));
-	if (!srv.sess || !srv.rx || !srv.tx) {
+	if (!srv.sess || !srv.clients || !srv.rx || !srv.tx) {
 		nb_err("out of memory");
 		rc = NB_EXIT_ERR;
 		goto out;
@@ -660,8 +719,10 @@ int nb_serve(int argc, char **argv)
 	rc = s_loop(&srv);
 	for (uint32_t i = 0; i < srv.max_sessions; i++)
 		nb_sess_stop(&srv.sess[i], "agent shutting down", "agent shutting down");
+	nb_mon_tick(&srv, nb_mono_ns(), true);
 	nb_srv_log(&srv, "stopped");
 out:
+	nb_mon_destroy(&srv);
 	if (srv.router) {
 		/* Long enough for the final STOPs to leave, short enough never to hang an exit. */
 		int linger = S_SHUTDOWN_LINGER_MS;
@@ -674,6 +735,7 @@ out:
 		zmq_ctx_term(srv.zctx);
 	nb_wbuf_free(&srv.cbuf);
 	free(srv.sess);
+	free(srv.clients);
 	free(srv.rx);
 	free(srv.tx);
 	return rc;

@@ -5,6 +5,7 @@
  * serve.c       options, sockets, the poll loop, message dispatch
  * serve_sess.c  one session: its tracer, event batches, credit, bounded queue, stats, lease
  * serve_zap.c   CURVE keys and the ZAP handler that admits only authorised coordinators
+ * serve_mon.c   the ROUTER's socket monitor: every refused connection logged, rate-limited
  * serve_synth.c TESTING ONLY: synthetic events in place of the ring (--test-synthetic-pps)
  *
  * Only serve_zap.c sees the key API, and it does not need agent.h: it touches no BPF.
@@ -28,18 +29,28 @@
 #define NB_SRV_STATS_IVL_NS 1000000000ull /* STATS once a second per session */
 #define NB_SRV_WM_SLACK_NS  2000000ull	  /* see s_drain() in serve_sess.c */
 #define NB_SRV_DRAIN_NS	    2000000ull	  /* ring drain period while a batch is open */
+#define NB_SRV_CLIENT_ID    80		  /* "key SHA256:<64 hex>" or "address <IP>" */
+#define NB_SRV_CLIENTS	    64		  /* clients whose recent STARTs are remembered */
+#define NB_SRV_REFUSE_LOGS  10		  /* refused-connection lines per window ... */
+#define NB_SRV_REFUSE_WIN_NS 10000000000ull /* ... of 10 s; the rest are summarised */
+#define NB_SRV_START_WIN_NS 10000000000ull /* --max-starts-per-client counts in 10 s */
 
 struct nb_tracer;
 struct nb_zap;
+struct nb_mon;
 struct nb_sdrop;
 struct nb_netns;
 struct nb_flow_spec;
 
-/* At most `max` events in any window of one second: exact, unlike a bucket with a burst. */
-#define NB_RL_MAX 16
+/*
+ * At most `max` events in any window of window_ns (0: one second): exact, unlike a bucket
+ * with a burst.
+ */
+#define NB_RL_MAX 64
 struct nb_rl {
 	uint32_t max; /* <= NB_RL_MAX */
 	uint32_t next;
+	uint64_t window_ns;
 	uint64_t ts[NB_RL_MAX]; /* the last `max` times allowed, a ring */
 	uint64_t suppressed;	/* refused since the last allowed one */
 };
@@ -48,7 +59,7 @@ static inline bool nb_rl_take(struct nb_rl *r, uint64_t now_ns)
 {
 	uint64_t oldest = r->ts[r->next];
 
-	if (oldest && now_ns - oldest < 1000000000ull) {
+	if (oldest && now_ns - oldest < (r->window_ns ? r->window_ns : 1000000000ull)) {
 		r->suppressed++;
 		return false;
 	}
@@ -79,12 +90,29 @@ struct nb_synth {
 	struct nb_event ev[4]; /* one per local stage, NB_REQ_RX .. NB_REP_TX */
 };
 
+/*
+ * Who a limit applies to: routing ids are the peer's choice (a coordinator picks a random one
+ * per run), so a client is what it cannot choose: its CURVE key, or with --insecure its IP
+ * address. Only the START history lives here; sessions are counted where they are.
+ */
+struct nb_client {
+	char id[NB_SRV_CLIENT_ID];
+	uint64_t last_start_ns;
+	struct nb_rl starts; /* --max-starts-per-client in NB_SRV_START_WIN_NS */
+};
+
+struct nb_refusal {
+	char ip[48];
+	char why[128];
+};
+
 struct nb_sess {
 	bool used;
 	uint64_t id;
 	struct nb_srv *srv;
 	struct nb_peer peer;
 	char peer_desc[NB_SRV_PEER_DESC];
+	char client[NB_SRV_CLIENT_ID];
 	struct nb_tracer *tr;
 	uint32_t max_batch;
 	uint64_t credit;
@@ -117,9 +145,14 @@ struct nb_srv {
 	uint64_t synth_pps; /* --test-synthetic-pps, 0 = off */
 	uint64_t lease_ns;
 	uint32_t max_sessions;
-	const char *def_netns; /* --netns, NULL = own */
+	uint32_t max_sess_client;   /* --max-sessions-per-client */
+	uint32_t max_starts_client; /* --max-starts-per-client, per NB_SRV_START_WIN_NS */
+	const char *def_netns;	    /* --netns, NULL = own */
 	void *zctx, *router;
 	struct nb_zap *zap;
+	struct nb_mon *mon;
+	struct nb_client *clients; /* NB_SRV_CLIENTS */
+	uint64_t clients_forgotten; /* START histories pushed out by newer clients */
 	struct nb_sess *sess; /* max_sessions slots */
 	uint32_t n_sess;
 	struct nb_wbuf cbuf; /* control messages are encoded here */
@@ -133,6 +166,13 @@ struct nb_srv {
 	uint64_t tx_dropped; /* control messages the send queue had no room for */
 	struct nb_rl eproto_rl;
 	struct nb_rl log_rl;
+
+	/* Refused connections: every one counted, at most NB_SRV_REFUSE_LOGS lines a window. */
+	uint64_t refused;
+	uint64_t refuse_win_ns; /* start of the current log window */
+	uint32_t refuse_logged; /* lines in it */
+	uint64_t refuse_suppressed;
+	struct nb_refusal refusals[NB_SRV_REFUSE_LOGS]; /* what those lines said */
 };
 
 /* serve.c */
@@ -147,11 +187,16 @@ void nb_srv_error(struct nb_srv *srv, const struct nb_peer *peer, int code, uint
 void nb_srv_log(const struct nb_srv *srv, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 uint64_t nb_srv_zap_refused(const struct nb_srv *srv);
+/* Reads and dispatches the messages waiting on the ROUTER (a bounded number). */
+void nb_srv_recv_all(struct nb_srv *srv);
 
 /* serve_sess.c */
-/* Validates and starts srv->rx->start for peer; replies STARTED or ERROR itself. */
+/*
+ * Validates and starts srv->rx->start for peer, a connection of client; replies STARTED or
+ * ERROR itself.
+ */
 void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *peer_desc,
-		   uint64_t now);
+		   const char *client, uint64_t now);
 struct nb_sess *nb_sess_find(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id);
 /* Drains the ring and runs the session's timers; returns its next deadline (agent clock). */
 uint64_t nb_sess_tick(struct nb_sess *s, uint64_t now);
@@ -182,9 +227,32 @@ void nb_sdrop_stop(struct nb_sess *s);
 /* serve_sess.c: the session's event callback, for rings read with its tracer's. */
 int nb_sess_on_event(const struct nb_event *e, void *ctx);
 
+/* serve_mon.c */
+/* Watches srv->router; call before it binds. Prints its own one-line error. */
+int nb_mon_setup(struct nb_srv *srv);
+void *nb_mon_socket(const struct nb_srv *srv);
+/* Reads the pending events (a bounded number per call) and logs the refusals among them. */
+void nb_mon_handle(struct nb_srv *srv);
+/* A message came from the connection of fd (ZMQ_SRCFD): it was not refused. */
+void nb_mon_spoke(struct nb_srv *srv, int fd);
+/*
+ * Logs "refused connection from IP[:PORT]: WHY" unless this IP was refused for WHY already or
+ * NB_SRV_REFUSE_LOGS lines went out in this window; counts it in any case. ip: "?" when
+ * unknown; port: 0 when unknown.
+ */
+void nb_srv_refused(struct nb_srv *srv, uint64_t now, const char *ip, unsigned port,
+		    const char *why);
+/*
+ * Says how many refusals were not logged once their window is over (final: now, at exit);
+ * returns when it has to look again.
+ */
+uint64_t nb_mon_tick(struct nb_srv *srv, uint64_t now, bool final);
+void nb_mon_destroy(struct nb_srv *srv);
+
 /* serve_zap.c: CURVE server setup and the ZAP handler. Prints its own one-line errors. */
-int nb_zap_setup(struct nb_zap **out, void *zctx, void *router, const char *node,
-		 const char *secret_file, const char *auth_file);
+#define NB_ZAP_CLIENT_KEY "X-Client-Key" /* ZAP metadata: "SHA256:..." of the client's key */
+int nb_zap_setup(struct nb_zap **out, struct nb_srv *srv, const char *secret_file,
+		 const char *auth_file);
 void *nb_zap_socket(const struct nb_zap *z);
 /* Answers the pending ZAP requests (at most a bounded number per call). */
 void nb_zap_handle(struct nb_zap *z, uint64_t now);

@@ -232,6 +232,7 @@ static void s_stats(struct nb_sess *s)
 	s_counter(st, "queued_batches", s->q_len);
 	s_counter(st, "malformed_rx", srv->malformed_rx);
 	s_counter(st, "zap_refused", nb_srv_zap_refused(srv));
+	s_counter(st, "conn_refused", srv->refused);
 	s_counter(st, "events_read", s->events_read);
 	s_counter(st, "credit", s->credit);
 	s_counter(st, "tx_dropped", srv->tx_dropped);
@@ -301,8 +302,60 @@ static const char *s_proto_name(uint8_t p)
 	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : "icmp";
 }
 
+static uint32_t s_client_sessions(const struct nb_srv *srv, const char *client)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < srv->max_sessions; i++)
+		n += srv->sess[i].used && !strcmp(srv->sess[i].client, client);
+	return n;
+}
+
+/*
+ * The client's START history. A new client takes a free entry, else the one that started
+ * least recently: once more than NB_SRV_CLIENTS clients start within one window, the oldest
+ * history is forgotten, which is counted and logged (its limit restarts, nothing else).
+ */
+static struct nb_client *s_client(struct nb_srv *srv, const char *id, uint64_t now)
+{
+	struct nb_client *c, *pick = NULL;
+
+	for (uint32_t i = 0; i < NB_SRV_CLIENTS; i++) {
+		c = &srv->clients[i];
+		if (c->id[0] && !strcmp(c->id, id))
+			return c;
+		if (!pick || (pick->id[0] && (!c->id[0] || c->last_start_ns < pick->last_start_ns)))
+			pick = c;
+	}
+	if (pick->id[0] && now - pick->last_start_ns < NB_SRV_START_WIN_NS) {
+		srv->clients_forgotten++;
+		if (nb_rl_take(&srv->log_rl, now))
+			nb_srv_log(srv,
+				   "more than %d clients started sessions within 10 s: the START "
+				   "history of %s is forgotten (clients_forgotten=%llu)",
+				   NB_SRV_CLIENTS, pick->id,
+				   (unsigned long long)srv->clients_forgotten);
+	}
+	memset(pick, 0, sizeof(*pick));
+	snprintf(pick->id, sizeof(pick->id), "%s", id);
+	pick->starts.max = srv->max_starts_client;
+	pick->starts.window_ns = NB_SRV_START_WIN_NS;
+	return pick;
+}
+
+/* A START over a per-client limit: the client is told which, the operator's log says who. */
+static void s_over_limit(struct nb_srv *srv, const struct nb_peer *peer, const char *peer_desc,
+			 const char *client, uint64_t sid, int code, const char *what,
+			 uint64_t now)
+{
+	nb_srv_error(srv, peer, code, sid, "%s", what);
+	if (nb_rl_take(&srv->log_rl, now))
+		nb_srv_log(srv, "START of session %llu refused for %s (%s): %s",
+			   (unsigned long long)sid, peer_desc, client, what);
+}
+
 void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *peer_desc,
-		   uint64_t now)
+		   const char *client, uint64_t now)
 {
 	const struct nb_msg_start *st = &srv->rx->start;
 	char rx[NB_MAX_IFS][16], tx[NB_MAX_IFS][16], err[256], a[64], b[64], rxs[160], txs[160];
@@ -313,6 +366,9 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	struct nb_msg_started *sd;
 	struct nb_sess *s = NULL;
 	uint64_t sid = st->session;
+	struct nb_client *cl;
+	char what[128];
+	uint32_t n;
 	int rc;
 
 	if (s_find(srv, peer, sid)) {
@@ -325,6 +381,26 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 			     srv->n_sess);
 		return;
 	}
+	n = s_client_sessions(srv, client);
+	if (n >= srv->max_sess_client) {
+		snprintf(what, sizeof(what),
+			 "per-client session limit %u reached: this client runs %u "
+			 "(--max-sessions-per-client)",
+			 srv->max_sess_client, n);
+		s_over_limit(srv, peer, peer_desc, client, sid, EBUSY, what, now);
+		return;
+	}
+	/* Counted from here on, whatever becomes of the START: each one costs the agent work. */
+	cl = s_client(srv, client, now);
+	if (!nb_rl_take(&cl->starts, now)) {
+		snprintf(what, sizeof(what),
+			 "per-client START rate limit reached: %u STARTs in 10 s "
+			 "(--max-starts-per-client)",
+			 srv->max_starts_client);
+		s_over_limit(srv, peer, peer_desc, client, sid, EAGAIN, what, now);
+		return;
+	}
+	cl->last_start_ns = now;
 	if (!st->n_rx || !st->n_tx || st->n_rx + st->n_tx > NB_MAX_IFS) {
 		nb_srv_error(srv, peer, EINVAL, sid,
 			     "need 1 to %d interfaces in rx_ifs and tx_ifs together, at least one "
@@ -391,6 +467,7 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	s->id = sid;
 	s->peer = *peer;
 	snprintf(s->peer_desc, sizeof(s->peer_desc), "%s", peer_desc);
+	snprintf(s->client, sizeof(s->client), "%s", client);
 	s->max_batch = st->max_batch;
 	s->credit = st->credit;
 	s->last_rx_ns = now;

@@ -6,7 +6,6 @@
  * the handshake until the reply comes, so no thread of our own is needed.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,34 +20,19 @@
 #define S_ZAP_FRAMES   7   /* version, request id, domain, address, identity, mechanism, key */
 #define S_ZAP_FRAME    256 /* bytes kept of one frame; libzmq's own frames are far shorter */
 #define S_ZAP_BATCH    64  /* requests answered per call, so the loop stays responsive */
-#define S_REFUSE_LOGS  10  /* refusal lines per second; the rest are counted and summarised */
 
 struct nb_zap {
+	struct nb_srv *srv;
 	const char *node;
 	void *rep;
 	struct nb_authkeys *ak;
 	uint64_t refused;
-	struct nb_rl log_rl;
 };
 
 struct s_frame {
 	size_t len; /* the frame's real length, possibly more than what was kept */
 	char data[S_ZAP_FRAME];
 };
-
-static void s_log(const struct nb_zap *z, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void s_log(const struct nb_zap *z, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", z->node);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static int s_setsock(void *sock, int opt, const void *val, size_t len, const char *what,
 		     const char *node)
@@ -59,9 +43,11 @@ static int s_setsock(void *sock, int opt, const void *val, size_t len, const cha
 	return -1;
 }
 
-int nb_zap_setup(struct nb_zap **out, void *zctx, void *router, const char *node,
-		 const char *secret_file, const char *auth_file)
+int nb_zap_setup(struct nb_zap **out, struct nb_srv *srv, const char *secret_file,
+		 const char *auth_file)
 {
+	const char *node = srv->node;
+	void *router = srv->router;
 	struct nb_keys_err kerr = {0};
 	struct nb_ckey sec;
 	struct nb_zap *z;
@@ -78,8 +64,8 @@ int nb_zap_setup(struct nb_zap **out, void *zctx, void *router, const char *node
 		fprintf(stderr, "%s: out of memory\n", node);
 		return -ENOMEM;
 	}
+	z->srv = srv;
 	z->node = node;
-	z->log_rl.max = S_REFUSE_LOGS;
 	err = nb_keys_read_secret(secret_file, &sec);
 	if (err) {
 		fprintf(stderr, "%s: cannot read secret key %s: %s%s\n", node, secret_file,
@@ -107,7 +93,7 @@ int nb_zap_setup(struct nb_zap **out, void *zctx, void *router, const char *node
 	}
 
 	/* The handler must be bound before the ROUTER can see a handshake. */
-	z->rep = zmq_socket(zctx, ZMQ_REP);
+	z->rep = zmq_socket(srv->zctx, ZMQ_REP);
 	err = -EIO;
 	if (!z->rep) {
 		fprintf(stderr, "%s: cannot create the ZAP socket: %s\n", node,
@@ -174,8 +160,12 @@ static bool s_recv_request(void *rep, struct s_frame *f, int *nframes)
 	return true;
 }
 
+/*
+ * meta: the metadata frame, ZMTP properties (name length, name, 32-bit big-endian value
+ * length, value) that libzmq attaches to every message of the connection.
+ */
 static void s_reply(void *rep, const struct s_frame *reqid, const char *code, const char *text,
-		    const char *user)
+		    const char *user, const void *meta, size_t meta_len)
 {
 	static const char version[] = "1.0";
 	size_t idlen = reqid ? (reqid->len < S_ZAP_FRAME ? reqid->len : S_ZAP_FRAME) : 0;
@@ -186,7 +176,23 @@ static void s_reply(void *rep, const struct s_frame *reqid, const char *code, co
 	zmq_send(rep, code, strlen(code), ZMQ_SNDMORE);
 	zmq_send(rep, text, strlen(text), ZMQ_SNDMORE);
 	zmq_send(rep, user, strlen(user), ZMQ_SNDMORE);
-	zmq_send(rep, "", 0, 0);
+	zmq_send(rep, meta, meta_len, 0);
+}
+
+/* The client's key as a property: per-client limits count by it (see nb_client in serve.h). */
+static size_t s_key_meta(uint8_t *out, const char *fpr)
+{
+	size_t nlen = strlen(NB_ZAP_CLIENT_KEY), vlen = strlen(fpr), n = 0;
+
+	out[n++] = (uint8_t)nlen;
+	memcpy(out + n, NB_ZAP_CLIENT_KEY, nlen);
+	n += nlen;
+	out[n++] = (uint8_t)(vlen >> 24);
+	out[n++] = (uint8_t)(vlen >> 16);
+	out[n++] = (uint8_t)(vlen >> 8);
+	out[n++] = (uint8_t)vlen;
+	memcpy(out + n, fpr, vlen);
+	return n + vlen;
 }
 
 static bool s_frame_is(const struct s_frame *f, const char *s)
@@ -220,24 +226,17 @@ static void s_addr(const struct s_frame *f, char *out, size_t size)
 static void s_refuse(struct nb_zap *z, uint64_t now, const char *addr, const char *why)
 {
 	z->refused++;
-	if (!nb_rl_take(&z->log_rl, now))
-		return;
-	if (z->log_rl.suppressed) {
-		s_log(z, "%llu more refused connections were not logged",
-		      (unsigned long long)z->log_rl.suppressed);
-		z->log_rl.suppressed = 0;
-	}
-	s_log(z, "refused connection from %s: %s (zap_refused=%llu)", addr, why,
-	      (unsigned long long)z->refused);
+	nb_srv_refused(z->srv, now, addr, 0, why);
 }
 
 static void s_handle_one(struct nb_zap *z, const struct s_frame *f, int n, uint64_t now)
 {
 	char addr[64], fpr[NB_KEY_FPR_LEN + 1], why[160], user[NB_AUTH_LABEL_MAX + 1];
+	uint8_t meta[1 + sizeof(NB_ZAP_CLIENT_KEY) + 4 + NB_KEY_FPR_LEN];
 	const struct nb_authkey *k;
 
 	if (n < 2) {
-		s_reply(z->rep, NULL, "500", "bad request", "");
+		s_reply(z->rep, NULL, "500", "bad request", "", "", 0);
 		return;
 	}
 	/* Only our own ROUTER talks to this inproc endpoint, but check as if it were hostile. */
@@ -245,17 +244,21 @@ static void s_handle_one(struct nb_zap *z, const struct s_frame *f, int n, uint6
 	    f[6].len != NB_KEY_RAW_LEN) {
 		s_addr(n > 3 ? &f[3] : &f[1], addr, sizeof(addr));
 		s_refuse(z, now, addr, "not a CURVE handshake");
-		s_reply(z->rep, &f[1], "400", "CURVE required", "");
+		s_reply(z->rep, &f[1], "400", "CURVE required", "", "", 0);
 		return;
 	}
 	s_addr(&f[3], addr, sizeof(addr));
 	k = s_lookup(z, (const uint8_t *)f[6].data);
-	if (nb_keys_fingerprint((const uint8_t *)f[6].data, fpr))
-		snprintf(fpr, sizeof(fpr), "?");
+	if (nb_keys_fingerprint((const uint8_t *)f[6].data, fpr)) {
+		/* Without it the key could not be told from others: no admission. */
+		s_refuse(z, now, addr, "cannot fingerprint the key");
+		s_reply(z->rep, &f[1], "500", "internal error", "", "", 0);
+		return;
+	}
 	if (!k) {
 		snprintf(why, sizeof(why), "key %s is not in the authorized keys", fpr);
 		s_refuse(z, now, addr, why);
-		s_reply(z->rep, &f[1], "400", "not authorized", "");
+		s_reply(z->rep, &f[1], "400", "not authorized", "", "", 0);
 		return;
 	}
 	/* The User-Id names the coordinator in our session log lines. */
@@ -263,7 +266,7 @@ static void s_handle_one(struct nb_zap *z, const struct s_frame *f, int n, uint6
 		snprintf(user, sizeof(user), "%s", k->label);
 	else
 		snprintf(user, sizeof(user), "%.16s", fpr + 7);
-	s_reply(z->rep, &f[1], "200", "OK", user);
+	s_reply(z->rep, &f[1], "200", "OK", user, meta, s_key_meta(meta, fpr));
 }
 
 void nb_zap_handle(struct nb_zap *z, uint64_t now)

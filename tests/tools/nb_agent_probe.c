@@ -2,7 +2,8 @@
 /*
  * nb_agent_probe: a small coordinator stand-in for testing `netblame-agent serve`.
  *
- *   nb_agent_probe ENDPOINT [--insecure | --server-key PUBFILE --key SECRETFILE] CMD [ARGS]
+ *   nb_agent_probe ENDPOINT [--insecure | --server-key PUBFILE --key SECRETFILE]
+ *                  [--source IP] CMD [ARGS]
  *   nb_agent_probe keygen DIR
  *
  * CMD:
@@ -12,12 +13,18 @@
  *                      container counts), then a HELLO; exit 0 only if that is answered
  *   start-and-vanish FLOW
  *                      HELLO + START, waits for STARTED, exits without STOP (lease test)
+ *   start-many N FLOW  HELLO, then N STARTs at once (sessions ID .. ID+N-1), then one line per
+ *                      session, "session=ID started" or "session=ID error code=C message=M";
+ *                      exits without STOP; 0 once every START was answered (limit tests)
  *   stream FLOW [--duration-ms MS] [--credit N] [--no-grant] [--max-batch N]
  *                      a session for MS, PINGing every 200 ms and granting credit for what
  *                      arrived (unless --no-grant), then STOP; checks sequence numbers and
  *                      watermarks and prints one summary line of key=value
  * FLOW: --src-ip A --dst-ip B --rx-iface IF[,IF..] --tx-iface IF[,IF..] [--netns NAME]
  *       [--proto icmp|tcp|udp] [--sport P] [--dport P] [--session ID]
+ *
+ * --source IP connects from that local address (a second client on loopback). The probe
+ * never reconnects: one run is one connection, so each refused run is one refusal.
  *
  * Exit: 0 as above, 1 when the agent did not do what was expected, 2 for usage errors.
  */
@@ -58,9 +65,11 @@ static void p_usage(void)
 {
 	fprintf(
 	    stderr,
-	    "usage: %s ENDPOINT [--insecure | --server-key PUBFILE --key SECRETFILE] CMD [ARGS]\n"
+	    "usage: %s ENDPOINT [--insecure | --server-key PUBFILE --key SECRETFILE] [--source IP]\n"
+	    "       CMD [ARGS]\n"
 	    "       %s keygen DIR\n"
-	    "CMD: hello | garbage N | start-and-vanish FLOW | stream FLOW [--duration-ms MS]\n"
+	    "CMD: hello | garbage N | start-and-vanish FLOW | start-many N FLOW\n"
+	    "     | stream FLOW [--duration-ms MS]\n"
 	    "     [--credit N] [--no-grant] [--max-batch N]\n"
 	    "FLOW: --src-ip A --dst-ip B --rx-iface IFS --tx-iface IFS [--netns NAME]\n"
 	    "      [--proto icmp|tcp|udp] [--sport P] [--dport P] [--session ID]\n",
@@ -75,14 +84,26 @@ static void p_err(const char *what)
 /* ---- socket ---- */
 
 static void *p_connect(void *ctx, const char *ep, bool insecure, const char *server_key,
-		       const char *key)
+		       const char *key, const char *source)
 {
 	void *s = zmq_socket(ctx, ZMQ_DEALER);
-	int zero = 0;
+	int zero = 0, never = -1;
+	char src_ep[300];
 
 	if (!s)
 		return NULL;
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &never, sizeof(never));
+	if (source) {
+		/* libzmq's "tcp://SOURCE:0;DESTINATION" form binds the local end first. */
+		if (strncmp(ep, "tcp://", 6) || snprintf(src_ep, sizeof(src_ep), "tcp://%s:0;%s",
+							 source, ep + 6) >= (int)sizeof(src_ep)) {
+			fprintf(stderr, "%s: --source needs a tcp:// endpoint\n", p_prog);
+			zmq_close(s);
+			return NULL;
+		}
+		ep = src_ep;
+	}
 	if (!insecure) {
 		struct nb_ckey spub, sec, pub;
 		int err;
@@ -540,6 +561,52 @@ static int p_start(void *s, struct nb_msg *m, const struct p_flow *f)
 	return 0;
 }
 
+/* HELLO, n STARTs at once, then each answer; 0 once all were answered, 1 otherwise. */
+static int p_start_many(void *s, struct nb_msg *m, const struct p_flow *f, long n)
+{
+	uint64_t deadline;
+	long answered = 0;
+	int rc;
+
+	if (p_hello(s, m, true))
+		return 1;
+	for (long i = 0; i < n; i++) {
+		struct p_flow fi = *f;
+
+		fi.session = f->session + (uint64_t)i;
+		if (p_start_msg(&fi, m)) {
+			p_err("bad flow: need --src-ip, --dst-ip (one family), --rx-iface, --tx-iface");
+			return 2;
+		}
+		if (p_send(s, m))
+			return 1;
+	}
+	/* Each START loads BPF on the agent, one after the other. */
+	deadline = nb_mono_ns() + (uint64_t)n * P_START_MS * 1000000;
+	while (answered < n && p_left_ms(deadline) > 0) {
+		rc = p_recv(s, m, p_left_ms(deadline));
+		if (rc < 0)
+			return 1;
+		if (!rc)
+			break;
+		if (m->type == NB_MSG_STARTED) {
+			printf("session=%llu started\n", (unsigned long long)m->started.session);
+			answered++;
+		} else if (m->type == NB_MSG_ERROR && m->error.session) {
+			printf("session=%llu error code=%d message=%s\n",
+			       (unsigned long long)m->error.session, m->error.code,
+			       m->error.message);
+			answered++;
+		}
+		nb_msg_clear(m);
+	}
+	if (answered < n) {
+		fprintf(stderr, "%s: %ld of %ld STARTs answered\n", p_prog, answered, n);
+		return 1;
+	}
+	return 0;
+}
+
 struct p_stream {
 	uint64_t batches, events, empty, seq_next, seq_gaps, wm_back, late_events, wm;
 	uint64_t lost_ring, lost_queue, last_batch_ns, max_gap_ns, pongs, errors, stats;
@@ -834,9 +901,10 @@ int main(int argc, char **argv)
 	    {"insecure", no_argument, NULL, 'i'},
 	    {"server-key", required_argument, NULL, 's'},
 	    {"key", required_argument, NULL, 'k'},
+	    {"source", required_argument, NULL, 'S'},
 	    {0},
 	};
-	const char *ep, *server_key = NULL, *key = NULL, *cmd;
+	const char *ep, *server_key = NULL, *key = NULL, *cmd, *source = NULL;
 	struct p_flow flow = {0};
 	bool insecure = false;
 	struct nb_msg *m;
@@ -865,6 +933,9 @@ int main(int argc, char **argv)
 		case 'k':
 			key = optarg;
 			break;
+		case 'S':
+			source = optarg;
+			break;
 		default:
 			p_usage();
 			return 2;
@@ -884,7 +955,7 @@ int main(int argc, char **argv)
 		p_err("out of memory");
 		return 1;
 	}
-	s = p_connect(ctx, ep, insecure, server_key, key);
+	s = p_connect(ctx, ep, insecure, server_key, key, source);
 	if (!s)
 		goto out;
 	if (!strcmp(cmd, "hello") && argc == 1) {
@@ -893,6 +964,10 @@ int main(int argc, char **argv)
 		rc = p_num(argv[1], 0, 1000000, &n) ? 2 : p_garbage_cmd(s, m, n);
 	} else if (!strcmp(cmd, "start-and-vanish")) {
 		rc = p_flow_opts(argc, argv, &flow) ? 2 : p_start(s, m, &flow);
+	} else if (!strcmp(cmd, "start-many") && argc >= 2) {
+		rc = p_num(argv[1], 1, 64, &n) || p_flow_opts(argc - 1, argv + 1, &flow)
+			 ? 2
+			 : p_start_many(s, m, &flow, n);
 	} else if (!strcmp(cmd, "stream")) {
 		rc = p_flow_opts(argc, argv, &flow) ? 2 : p_stream_cmd(s, m, &flow);
 	} else {
