@@ -40,9 +40,12 @@ int nb_netns_open(struct nb_netns *ns, const char *name_or_path, char *err, size
 		if (e == ENOENT)
 			snprintf(err, errlen, "network namespace '%s' not found (%s: %s)",
 				 name_or_path, path, strerror(e));
-		else
+		else if (strcmp(name_or_path, path))
 			snprintf(err, errlen, "cannot open network namespace '%s' (%s): %s",
 				 name_or_path, path, e == EACCES ? "permission denied" : strerror(e));
+		else
+			snprintf(err, errlen, "cannot open network namespace '%s': %s", path,
+				 e == EACCES ? "permission denied" : strerror(e));
 		return -e;
 	}
 	if (fstat(fd, &st) < 0) {

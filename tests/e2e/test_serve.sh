@@ -3,6 +3,8 @@
 # Two private namespaces joined by a veth pair carry pings; the agents trace the second one.
 # Cases and what each expects:
 #   usage      bad flags exit 2 with one line on stderr
+#   netns      a --netns the agent may not open (EACCES, as an unprivileged user) says
+#              "permission denied", not "not found"
 #   hello      HELLO answered with name, version, proto and the tracer's hooks
 #   garbage    200 malformed messages: ERROR replies (at most 10/s), the agent stays up,
 #              answers HELLO, and counts malformed_rx=200
@@ -13,9 +15,15 @@
 #   credit     no credit granted: batches queue, the overflow is counted in lost_queue, and
 #              read = sent + lost_queue (nothing lost silently)
 #   lease      a coordinator that vanishes: its nb_ programs are gone within 5 s
+#   limits     per client (an IP address with --insecure): a third session of one client is
+#              refused EBUSY naming --max-sessions-per-client while another client still gets
+#              one; a fifth START in 10 s is refused EAGAIN naming --max-starts-per-client;
+#              the agent's SIGTERM then leaves no nb_ program
 #   clock      --test-clock-offset-ms 5000 shows in HELLO's clock
-#   curve      an authorised key gets HELLO; an unknown key and a plaintext client get
-#              nothing within 2 s and the refusal is logged with the key's fingerprint
+#   curve      an authorised key gets HELLO; an unknown key, a plaintext client, a wrong server
+#              key and a non-ZMTP connection get nothing, and each refusal is logged exactly
+#              once with its reason (the key's fingerprint for the unknown key); per-client
+#              limits count by key: a second key still gets a session
 #   sigterm    SIGTERM with a live session: exit 0, programs detached
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -81,6 +89,29 @@ usage_case "no security" --listen 'tcp://127.0.0.1:*' --name x
 usage_case "unknown option" --listen 'tcp://127.0.0.1:*' --name x --insecure --frobnicate
 usage_case "half a key pair" --listen 'tcp://127.0.0.1:*' --name x --secret-key /nonexistent
 usage_case "bad --max-sessions" --listen 'tcp://127.0.0.1:*' --name x --insecure --max-sessions 0
+usage_case "bad --max-sessions-per-client" --listen 'tcp://127.0.0.1:*' --name x --insecure \
+	--max-sessions-per-client 0
+usage_case "bad --max-starts-per-client" --listen 'tcp://127.0.0.1:*' --name x --insecure \
+	--max-starts-per-client 65
+usage_case "per-client over global" --listen 'tcp://127.0.0.1:*' --name x --insecure \
+	--max-sessions 2 --max-sessions-per-client 3
+assert_eq "netblame-agent serve: --max-sessions-per-client 3 is more than --max-sessions 2" \
+	"$(cat "$OUT/usage.err")" "usage (per-client over global): message"
+
+# ---- a namespace path the agent may not open: EACCES, as the unprivileged user nobody ----
+# $OUT is root's and mode 0700, so nobody cannot look inside; the check runs before any key
+# file is read or any socket made.
+"$AGENT" serve --listen 'tcp://127.0.0.1:*' --name x --secret-key /nonexistent \
+	--authorized-keys /nonexistent --netns "$OUT/private-ns" 2>"$OUT/eacces.err" >/dev/null &&
+	fail "netns: a missing namespace was accepted"
+assert_eq "netblame-agent serve: network namespace '$OUT/private-ns' not found ($OUT/private-ns: No such file or directory)" \
+	"$(cat "$OUT/eacces.err")" "netns (missing, as root): message"
+setpriv --reuid=nobody --regid=nogroup --clear-groups "$AGENT" serve \
+	--listen 'tcp://127.0.0.1:*' --name x --secret-key /nonexistent \
+	--authorized-keys /nonexistent --netns "$OUT/private-ns" 2>"$OUT/eacces.err" >/dev/null
+assert_eq 2 "$?" "netns (EACCES): exit code"
+assert_eq "netblame-agent serve: cannot open network namespace '$OUT/private-ns': permission denied" \
+	"$(cat "$OUT/eacces.err")" "netns (EACCES): message"
 
 # ---- an insecure agent ----
 start_agent hvI --insecure --max-sessions 2
@@ -171,6 +202,51 @@ echo "ok: lease: programs gone ${elapsed}s after the coordinator vanished"
 grep -q 'session 101 stopped (lease expired' "$OUT/agent_hvI.err" || fail "lease: expiry not logged"
 alive "$PID_hvI" || fail "the agent died"
 
+# ---- per-client limits: with --insecure a client is an IP address (127.0.0.x here) ----
+start_agent hvL --insecure --max-sessions 3 --max-sessions-per-client 2 \
+	--max-starts-per-client 4 --lease-ms 60000
+# start_many NAME SOURCE N FLOW...: N STARTs at once from SOURCE; one line per answer in
+# $OUT/NAME.out
+start_many() {
+	local name=$1 src=$2 n=$3
+	shift 3
+	"$PROBE" "$EP_hvL" --insecure --source "$src" start-many "$n" "$@" >"$OUT/$name.out" ||
+		fail "$name: not every START was answered: $(cat "$OUT/$name.out")"
+}
+# expect_line NAME LINE: $OUT/NAME.out holds this exact line.
+expect_line() {
+	grep -qxF "$2" "$OUT/$1.out" || fail "$1: no line '$2' in: $(cat "$OUT/$1.out")"
+	echo "ok: $1: $2"
+}
+before=$(nb_prog_ids)
+# START rate: cheap STARTs (an unknown interface) count too; the fifth in 10 s is refused.
+start_many rate 127.0.0.3 5 --src-ip $IPA --dst-ip $IPB --rx-iface nosuch0 --tx-iface sb0 \
+	--netns $NSB --session 301
+for sid in 301 302 303 304; do
+	expect_line rate "session=$sid error code=19 message=unknown interface 'nosuch0' in network namespace $NSB"
+done
+expect_line rate "session=305 error code=11 message=per-client START rate limit reached: 4 STARTs in 10 s (--max-starts-per-client)"
+# Sessions: one client gets two, its third is refused; another client still gets one, and
+# the global limit (3) is then what refuses.
+start_many own 127.0.0.1 3 "${FLOW[@]}" --session 201
+expect_line own "session=201 started"
+expect_line own "session=202 started"
+expect_line own "session=203 error code=16 message=per-client session limit 2 reached: this client runs 2 (--max-sessions-per-client)"
+start_many other 127.0.0.2 2 "${FLOW[@]}" --session 204
+expect_line other "session=204 started"
+expect_line other "session=205 error code=16 message=3 sessions already running (--max-sessions)"
+grep -qF 'START of session 203 refused for 127.0.0.1 (address 127.0.0.1): per-client session limit 2' \
+	"$OUT/agent_hvL.err" || fail "limits: the refusal is not in the agent's log"
+new=$(comm -13 <(sort <<<"$before") <(nb_prog_ids | sort))
+[ "$(wc -w <<<"$new")" -ge 3 ] || fail "limits: no nb_ programs for the three sessions"
+kill -TERM "$PID_hvL"
+wait "$PID_hvL"
+assert_eq 0 "$?" "limits: agent exit code"
+# shellcheck disable=SC2086
+wait_for 2 none_left $new || fail "limits: programs left loaded: $(bpftool prog show | grep ' nb_')"
+assert_eq 3 "$(grep -c 'stopped (agent shutting down)' "$OUT/agent_hvL.err")" \
+	"limits: sessions stopped at SIGTERM"
+
 # ---- clock offset ----
 start_agent hvO --insecure --test-clock-offset-ms 5000
 "$PROBE" "$EP_hvO" --insecure hello >"$OUT/clock.out" || fail "clock: no HELLO"
@@ -188,12 +264,18 @@ keygen() {
 }
 keygen "$OUT/agent"
 keygen "$OUT/coord"
+keygen "$OUT/coord2"
 keygen "$OUT/rogue"
 {
-	echo "# the only coordinator allowed"
+	echo "# the coordinators allowed"
 	echo "$(cat "$OUT/coord/netblame.pub") coordinator-1"
+	echo "$(cat "$OUT/coord2/netblame.pub") coordinator-2"
 } >"$OUT/authorized_keys"
-start_agent hvC --secret-key "$OUT/agent/netblame.key" --authorized-keys "$OUT/authorized_keys"
+# A long lease: the sessions below outlive their probes until the SIGTERM case.
+start_agent hvC --secret-key "$OUT/agent/netblame.key" --authorized-keys "$OUT/authorized_keys" \
+	--lease-ms 60000
+# refusals N: the agent has logged its Nth refused connection (one line each, numbered).
+refusals() { grep -q "(refused=$1)\$" "$OUT/agent_hvC.err"; }
 "$PROBE" "$EP_hvC" --server-key "$OUT/agent/netblame.pub" --key "$OUT/coord/netblame.key" \
 	hello >"$OUT/curve.out" || fail "curve: authorised coordinator got no HELLO"
 assert_eq hvC "$(kv name "$OUT/curve.out")" "curve: authorised HELLO name"
@@ -203,28 +285,66 @@ if "$PROBE" "$EP_hvC" --server-key "$OUT/agent/netblame.pub" --key "$OUT/rogue/n
 fi
 rogue_fpr=$(grep -o 'SHA256:[0-9a-f]\{64\}' "$OUT/rogue/keygen.out" | head -n 1)
 [ -n "$rogue_fpr" ] || fail "curve: keygen printed no fingerprint"
-grep -q "refused connection .*$rogue_fpr" "$OUT/agent_hvC.err" ||
-	fail "curve: refusal not logged with $rogue_fpr: $(cat "$OUT/agent_hvC.err")"
+wait_for 3 refusals 1 || fail "curve: unknown key: no refusal logged: $(cat "$OUT/agent_hvC.err")"
+grep -qE "refused connection from 127\.0\.0\.1: key $rogue_fpr is not in the authorized keys \(refused=1\)\$" \
+	"$OUT/agent_hvC.err" || fail "curve: refusal not logged with $rogue_fpr: $(cat "$OUT/agent_hvC.err")"
 echo "ok: curve: unauthorised key refused and logged"
+
+# The failures inside libzmq's handshake, from the socket monitor. The peer's address is
+# there when the agent read the connection's ACCEPTED before it closed, else '?'.
+FROM='refused connection from (127\.0\.0\.1:[0-9]+|\?)'
 if "$PROBE" "$EP_hvC" --insecure hello >/dev/null 2>&1; then
 	fail "curve: a plaintext client got a HELLO"
 fi
-echo "ok: curve: plaintext client got nothing"
+wait_for 3 refusals 2 || fail "curve: plaintext client: no refusal logged: $(cat "$OUT/agent_hvC.err")"
+# Which side sees the mismatch first is a race: ours reads it, or finds the peer gone.
+grep -qE "$FROM: (security mechanism mismatch \(CURVE on one side only\)|handshake not completed \(Broken pipe\)) \(refused=2\)\$" \
+	"$OUT/agent_hvC.err" || fail "curve: plaintext client: $(grep 'refused=2)' "$OUT/agent_hvC.err")"
+echo "ok: curve: plaintext client got nothing and was logged"
+if "$PROBE" "$EP_hvC" --server-key "$OUT/rogue/netblame.pub" --key "$OUT/coord/netblame.key" \
+	hello >/dev/null 2>&1; then
+	fail "curve: a client with a wrong server key got a HELLO"
+fi
+wait_for 3 refusals 3 || fail "curve: wrong server key: no refusal logged: $(cat "$OUT/agent_hvC.err")"
+grep -qE "$FROM: CURVE handshake did not decrypt \(a wrong server key\?\) \(refused=3\)\$" \
+	"$OUT/agent_hvC.err" || fail "curve: wrong server key: $(grep 'refused=3)' "$OUT/agent_hvC.err")"
+echo "ok: curve: wrong server key refused and logged"
+# Not ZMTP at all: libzmq drops it without a handshake event.
+exec 3<>"/dev/tcp/127.0.0.1/${EP_hvC##*:}" || fail "curve: cannot connect with bash"
+printf 'GET / HTTP/1.0\r\n\r\n' >&3
+timeout 5 cat <&3 >/dev/null 2>&1
+exec 3<&-
+wait_for 3 refusals 4 || fail "curve: HTTP request: no refusal logged: $(cat "$OUT/agent_hvC.err")"
+grep -qE "$FROM: dropped by libzmq before any message \(not a ZMTP 3 peer\?\) \(refused=4\)\$" \
+	"$OUT/agent_hvC.err" || fail "curve: HTTP request: $(grep 'refused=4)' "$OUT/agent_hvC.err")"
+echo "ok: curve: HTTP request refused and logged"
+# Each refusal once: the unknown key's is not logged again from the monitor.
+assert_eq 4 "$(grep -c 'refused connection from' "$OUT/agent_hvC.err")" "curve: refusal lines"
 grep -q "session .* started" "$OUT/agent_hvC.err" && fail "curve: a session started"
 
-# ---- SIGTERM with a live session ----
+# Per-client limits count by key: coordinator-1's third session is refused, coordinator-2,
+# from the same address, still gets one.
 before=$(nb_prog_ids)
 "$PROBE" "$EP_hvC" --server-key "$OUT/agent/netblame.pub" --key "$OUT/coord/netblame.key" \
-	start-and-vanish "${FLOW[@]}" >/dev/null || fail "sigterm: START refused"
+	start-many 3 "${FLOW[@]}" --session 601 >"$OUT/key1.out" || fail "curve: key1: $(cat "$OUT/key1.out")"
+expect_line key1 "session=601 started"
+expect_line key1 "session=602 started"
+expect_line key1 "session=603 error code=16 message=per-client session limit 2 reached: this client runs 2 (--max-sessions-per-client)"
+"$PROBE" "$EP_hvC" --server-key "$OUT/agent/netblame.pub" --key "$OUT/coord2/netblame.key" \
+	start-many 1 "${FLOW[@]}" --session 701 >"$OUT/key2.out" || fail "curve: key2: $(cat "$OUT/key2.out")"
+expect_line key2 "session=701 started"
+
+# ---- SIGTERM with live sessions (the three above) ----
 new=$(comm -13 <(sort <<<"$before") <(nb_prog_ids | sort))
-[ -n "$new" ] || fail "sigterm: no programs loaded"
+[ "$(wc -w <<<"$new")" -ge 3 ] || fail "sigterm: no programs loaded"
 kill -TERM "$PID_hvC"
 wait "$PID_hvC"
 assert_eq 0 "$?" "sigterm: agent exit code"
 # The kernel frees a detached program after an RCU grace period: allow it a moment.
 # shellcheck disable=SC2086
 wait_for 2 none_left $new || fail "sigterm: programs left loaded"
-grep -q 'stopped (agent shutting down)' "$OUT/agent_hvC.err" || fail "sigterm: session stop not logged"
+assert_eq 3 "$(grep -c 'stopped (agent shutting down)' "$OUT/agent_hvC.err")" \
+	"sigterm: sessions stopped"
 echo "ok: sigterm: exit 0, programs detached"
 
 echo "PASS"
