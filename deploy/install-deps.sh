@@ -5,7 +5,8 @@ set -eu
 
 PKGS="make gcc clang libclang-rt-dev valgrind llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config \
 libzmq3-dev libczmq-dev libmsgpack-dev libssl-dev libcmocka-dev libjansson-dev \
-nftables iptables iproute2 ethtool iputils-ping libnetfilter-queue-dev libmnl-dev procps psmisc jq time"
+nftables iptables iproute2 ethtool iputils-ping libnetfilter-queue-dev libmnl-dev procps psmisc jq time \
+tcpdump bpftrace"
 
 missing=""
 for p in $PKGS; do

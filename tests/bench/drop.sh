@@ -70,8 +70,7 @@ tool_start() {
 	on_exit "kill $TOOL_PID $TAIL_PID 2>/dev/null"
 	# Attached once its programs are loaded and it holds them.
 	for _ in $(seq 1 50); do
-		MY_IDS=$(awk '/^prog_id:/ { print $2 }' /proc/"$TOOL_PID"/fdinfo/* 2>/dev/null |
-			sort -u)
+		MY_IDS=$(held_ids prog "$TOOL_PID")
 		[ -n "$MY_IDS" ] && break
 		sleep 0.1
 	done

@@ -116,3 +116,156 @@ offload_state() {
 		/^generic-receive-offload:/ { r = $2 }
 		END { printf "tso %s, gso %s, gro %s", t, g, r }' | sed 's/ \[fixed\]//g'
 }
+
+# --- Peers (issue 11): what an operator runs instead of the tool, measured in the same rounds
+# as the tool and the empty-program floor: tcpdump on each interface the tool traces, and a
+# bpftrace program (tests/bench/peer_*.bt) on the device tracepoints the tool's tracepoint
+# fallback uses (bpftrace has no tcx attach).
+
+# orders LETTER...: a Williams design over these conditions, one order per line: each comes
+# at every position, and right after every other one, equally often (N orders for N conditions
+# when N is even, 2N when it is odd), so a drift of the machine, or what one condition leaves
+# behind for the next, weighs on all alike; a fixed set, not all N! permutations.
+orders() {
+	local n=$# c=("$@") first=(0) i j row
+	for ((j = 1; j < n; j++)); do
+		if ((j % 2)); then first+=($(((j + 1) / 2))); else first+=($((n - j / 2))); fi
+	done
+	for ((i = 0; i < n; i++)); do
+		row=()
+		for ((j = 0; j < n; j++)); do row+=("${c[(first[j] + i) % n]}"); done
+		echo "${row[*]}"
+	done
+	((n % 2)) || return 0
+	for ((i = 0; i < n; i++)); do
+		row=()
+		for ((j = n - 1; j >= 0; j--)); do row+=("${c[(first[j] + i) % n]}"); done
+		echo "${row[*]}"
+	done
+}
+
+# peer_init: both peers installed (deploy/install-deps.sh), and tracefs mounted for bpftrace's
+# tracepoints (this machine may not mount it; unmounted again at exit when mounted here).
+peer_init() {
+	local t
+	for t in tcpdump bpftrace; do
+		command -v $t >/dev/null || fail "$t is missing (run: make deps)"
+	done
+	if [ ! -e /sys/kernel/tracing/events ]; then
+		mount -t tracefs nodev /sys/kernel/tracing || fail "cannot mount tracefs for bpftrace"
+		on_exit "umount /sys/kernel/tracing"
+	fi
+}
+
+# be32 IPV4 / be16 PORT: the number the kernel reads from that field in network order on this
+# (little-endian) machine, to compare with in a bpftrace program.
+be32() {
+	local a b c d
+	IFS=. read -r a b c d <<<"$1"
+	echo $((a | b << 8 | c << 16 | d << 24))
+}
+be16() { echo $((($1 >> 8) | ($1 & 255) << 8)); }
+
+# peer_ids NODE IFACE...: the bpftrace programs' first arguments: NODE's namespace inode and
+# the interfaces' ifindexes in it.
+peer_ids() {
+	local ns=nb$1 i
+	shift
+	stat -L -c %i "/run/netns/$ns" || fail "no namespace $ns"
+	for i in "$@"; do
+		ip -n "$ns" -o link show "$i" | cut -d: -f1 | grep . || fail "no $i in $ns"
+	done
+}
+
+PEER_PIDS= # the running peer's processes
+PEER_KIND=
+
+# tcpdump_start NODE FILTER IFACE...: `tcpdump -n -w /dev/null FILTER` on each IFACE in the
+# lab node's namespace (one process each, as `tcpdump -i` takes one), unpinned like the tool;
+# returns once each has said "listening on".
+tcpdump_start() {
+	local node=$1 filter=$2 i pid
+	shift 2
+	PEER_KIND=tcpdump PEER_PIDS= PEER_IFS="$*"
+	for i in "$@"; do
+		"$LAB" exec "$node" tcpdump -n -i "$i" -w /dev/null "$filter" >/dev/null \
+			2>"$TMP/tcpdump.$i.err" &
+		pid=$!
+		on_exit "kill $pid 2>/dev/null"
+		PEER_PIDS+="$pid "
+	done
+	for i in "$@"; do
+		wait_for 5 grep -q '^tcpdump: listening on' "$TMP/tcpdump.$i.err" ||
+			fail "tcpdump -i $i did not start: $(cat "$TMP/tcpdump.$i.err")"
+	done
+}
+
+# bpftrace_start PROGRAM ARG...: bpftrace runs PROGRAM in the root namespace (the tracepoints
+# see every namespace), its output to /dev/null; returns once the kernel lists both of its
+# tracepoints as attached (its "Attaching" line goes to the same output as its events).
+bpftrace_start() {
+	local pid
+	PEER_KIND=bpftrace
+	bpftrace "$@" >/dev/null 2>"$TMP/bpftrace.err" &
+	pid=$!
+	PEER_PIDS="$pid "
+	on_exit "kill $pid 2>/dev/null"
+	wait_for 30 bpftrace_attached "$pid" ||
+		fail "bpftrace did not attach: $(grep -v RLIMIT_MEMLOCK "$TMP/bpftrace.err")"
+}
+
+bpftrace_attached() {
+	kill -0 "$1" 2>/dev/null || return 1
+	[ "$(bpftool -j perf 2>/dev/null | jq --argjson p "$1" '[.[] | select(.pid == $p and
+		(.tracepoint == "netif_receive_skb" or .tracepoint == "net_dev_start_xmit"))]
+		| length')" = 2 ]
+}
+
+# held_ids prog|map PID: the ids of the BPF programs or maps PID holds a descriptor of, one a
+# line. Through cat: awk gives up at the first descriptor closed since the glob was expanded.
+held_ids() {
+	cat /proc/"$2"/fdinfo/* 2>/dev/null | awk -v k="$1_id:" '$1 == k { print $2 }' | sort -u
+}
+
+# bpftrace_count PID: its @n, a per-CPU count, read from the kernel (its output is /dev/null).
+bpftrace_count() {
+	local id
+	id=$(held_ids map "$1" | while read -r m; do
+			bpftool -j map show id "$m" | jq -r 'select(.name == "AT_n") | .id'
+		done)
+	[ -n "$id" ] || fail "bpftrace holds no map @n"
+	bpftool -j map dump id "$id" | jq '
+		def hex: ltrimstr("0x") | explode | reduce .[] as $c (0; . * 16 +
+			(if $c >= 97 then $c - 87 elif $c >= 65 then $c - 55 else $c - 48 end));
+		[.[].values[].value | reverse | reduce .[] as $b (0; . * 256 + ($b | hex))] | add // 0'
+}
+
+# peer_stop: ends the running peer; PEER_SEEN: the packets it matched, PEER_DROPS: those it
+# matched but lost (tcpdump: "dropped by kernel"; bpftrace: -, it does not count them).
+peer_stop() {
+	local pid i rc
+	PEER_DROPS=-
+	if [ "$PEER_KIND" = bpftrace ]; then
+		pid=${PEER_PIDS%% *}
+		PEER_SEEN=$(bpftrace_count "$pid")
+		kill -INT "$pid"
+		wait "$pid"
+		rc=$?
+		[ "$rc" = 0 ] || fail "bpftrace exited $rc: $(grep -v RLIMIT_MEMLOCK "$TMP/bpftrace.err")"
+	else
+		for pid in $PEER_PIDS; do kill -INT "$pid"; done
+		for pid in $PEER_PIDS; do
+			wait "$pid" || fail "tcpdump exited $?: $(cat "$TMP"/tcpdump.*.err)"
+		done
+		PEER_SEEN=0 PEER_DROPS=0
+		for i in $PEER_IFS; do
+			# Those its filter passed, whether or not tcpdump read them before it was
+			# stopped ("captured").
+			PEER_SEEN=$((PEER_SEEN + $(awk '/packets received by filter$/ { print $1 }' \
+				"$TMP/tcpdump.$i.err")))
+			PEER_DROPS=$((PEER_DROPS + $(awk '/packets dropped by kernel$/ { print $1 }' \
+				"$TMP/tcpdump.$i.err")))
+		done
+	fi
+	PEER_PIDS= PEER_KIND=
+}

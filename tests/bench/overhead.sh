@@ -5,12 +5,16 @@
 # A UDP flood vmA -> vmB (198.18.0.1 -> 198.18.0.2, port 9000) crosses the whole lab: four
 # veth pairs and three bridges, br_netfilter included. It is measured at the receiver in vmB,
 # in packets per second over NB_BENCH_SECONDS (default 1) from its first packet. A round is
-# three floods: the baseline, "tool attached to hvA", and the floor, the same tool with its
-# programs emptied (NB_TEST_NOOP_PROGRAMS=1: they return at once), in an order that cycles
-# through all six, so a drift of the machine hits the three alike. The tool filters ICMP in the
-# kernel: UDP never matches, but every packet crossing a traced device still runs the program
-# there up to the protocol check. The floor tells that cost apart from what the hooks cost by
-# themselves on this machine, whatever program is attached.
+# five floods: the baseline, "tool attached to hvA", the floor, the same tool with its programs
+# emptied (NB_TEST_NOOP_PROGRAMS=1: they return at once), and the two peers, what an operator
+# runs instead (issue 11): tcpdump -n -w /dev/null with the tool's filter on the two interfaces
+# it traces, and a bpftrace program on the device tracepoints filtered as the tool filters
+# (tests/bench/peer_icmp.bt). The rounds take the orders of a Williams design in turn (each
+# condition at every position, and after every other one, equally often), so a drift of the
+# machine hits the five alike. The tool filters ICMP in the kernel: UDP never matches, but
+# every packet crossing a traced device still runs the program there up to the protocol check.
+# The floor tells that cost apart from what the hooks cost by themselves on this machine,
+# whatever program is attached; tool / peer is what the tool saves against each peer.
 #
 # With 2 CPUs the sender, the receiver, the kernel path and the tracer share them: the sender
 # is pinned to CPU 0 (veth hands each packet to the next hop in the sender's softirq, so the
@@ -38,14 +42,15 @@ set -u
 need_root
 bench_init overhead
 bench_need "$AGENT" "$TRAFFIC"
+peer_init
 
-ROUNDS=${NB_BENCH_ROUNDS:-12}
+ROUNDS=${NB_BENCH_ROUNDS:-10}
 DUR=${NB_BENCH_SECONDS:-1}
 SIZE=${NB_BENCH_SIZE:-64}
 MAX_PAIRS=${NB_BENCH_MAX_PAIRS:-$((ROUNDS * 2))}
-MAX_SECS=${NB_BENCH_OVERHEAD_SECS:-150} # no new round after this; the stats round still runs
+MAX_SECS=${NB_BENCH_OVERHEAD_SECS:-190} # no new round after this; the stats round still runs
 OTHER_MAX=10                            # % of one CPU used by other processes: round disturbed
-SETTLE=1.5                              # s from attach to the tool's flood
+SETTLE=1.5                              # s from attach to the tool's (or a peer's) flood
 PORT=9000
 TARGET=97
 SPIN=--spin
@@ -93,7 +98,7 @@ flood() {
 	on_exit "kill $rpid 2>/dev/null"
 	wait_for 5 test -s "$TMP/recv.pid" || fail "udp-recv did not start: $(cat "$TMP/recv.err")"
 	f0=$(foreign_progs)
-	o0=$(other_ticks "$rpid" $TOOL_PID)
+	o0=$(other_ticks "$rpid" $TOOL_PID $PEER_PIDS)
 	i0=$(ksoftirqd0_ns)
 	t0=$EPOCHREALTIME
 	# Half a second longer than the receiver's window, which opens at its first packet.
@@ -104,7 +109,7 @@ flood() {
 	wait "$spid" || fail "udp-send: $(cat "$TMP/send.err")"
 	i1=$(ksoftirqd0_ns)
 	wait "$rpid" || fail "udp-recv: $(cat "$TMP/recv.err")"
-	o1=$(other_ticks "$rpid" "$spid" $TOOL_PID)
+	o1=$(other_ticks "$rpid" "$spid" $TOOL_PID $PEER_PIDS)
 	t1=$EPOCHREALTIME
 	f1=$(foreign_progs)
 	rx=$(cat "$TMP/recv.out")
@@ -122,7 +127,7 @@ flood() {
 		'BEGIN { printf "%.1f\n", 100 * c / s }' >>"$TMP/busy"
 	echo "$pair $tag $(kv pps "$rx") $(kv pps "$tx") $(kv drops "$rx") $((f0 > f1 ? f0 : f1))" \
 		"$other $cost" >>"$TMP/rounds"
-	printf '  %-5s %-4s rx %6s pps, tx %6s pps, CPU 0 %5s ns/pkt, rx drops %s,' "$pair" "$tag" \
+	printf '  %-5s %-8s rx %6s pps, tx %6s pps, CPU 0 %5s ns/pkt, rx drops %s,' "$pair" "$tag" \
 		"$(kv pps "$rx")" "$(kv pps "$tx")" "$cost" "$(kv drops "$rx")"
 	printf ' other nb_ %s, other CPU %s %%\n' "$((f0 > f1 ? f0 : f1))" "$other"
 }
@@ -142,7 +147,7 @@ tool_start() {
 	on_exit "kill $TOOL_PID 2>/dev/null"
 	wait_for 5 grep -q '^=== ICMP Path Tracer' "$TMP/tool.out" ||
 		fail "icmp_path_tracer did not attach: $(cat "$TMP/tool.err")"
-	MY_IDS=$(awk '/^prog_id:/ { print $2 }' /proc/"$TOOL_PID"/fdinfo/* 2>/dev/null | sort -u)
+	MY_IDS=$(held_ids prog "$TOOL_PID")
 	[ -n "$MY_IDS" ] || fail "icmp_path_tracer holds no BPF program"
 	TOOL_PROGS=$(echo "$MY_IDS" | wc -l)
 	if bpftool -j prog show | jq -e --argjson ids "[$(echo "$MY_IDS" | paste -sd,)]" \
@@ -198,22 +203,77 @@ bpf_stats_round() {
 	[ -n "${CPU_SHARE:-}" ] || fail "could not read the BPF run statistics"
 }
 
-# round N: a baseline, a tool and a floor measurement, in the order ORDERS[N % 6] (all six
-# orders over six rounds: each condition comes first, second and last equally often).
-ORDERS=("B T N" "N T B" "T N B" "B N T" "N B T" "T B N")
+# The peers, on what the tool traces: hvA's vnet0 and ens4f0, ICMP between the two addresses.
+PEER_FILTER="icmp and ((src host $IP_A and dst host $IP_B) or (src host $IP_B and dst host $IP_A))"
+
+# unreachables_sent: ICMP destination unreachable errors vmB has sent so far. The end of each
+# flood reaches vmB after its receiver closed the port, and vmB answers some of those packets
+# with port unreachable (rate-limited): ICMP between the two addresses, which the tool's and
+# the peers' filters all take.
+unreachables_sent() {
+	"$LAB" exec vmB awk '$1 == "Icmp:" && !h { for (i = 2; i <= NF; i++) c[$i] = i; h = 1; next }
+		$1 == "Icmp:" { print $c["OutDestUnreachs"] }' /proc/net/snmp
+}
+
+# peer_on tcpdump|bpftrace: that peer running, and settled as the tool is; peer_off ends it.
+peer_on() {
+	case $1 in
+	tcpdump) tcpdump_start hvA "$PEER_FILTER" vnet0 ens4f0 ;;
+	bpftrace) bpftrace_start "${BT_ARGS[@]}" ;;
+	esac
+	UNREACH0=$(unreachables_sent)
+	sleep "$SETTLE"
+}
+
+# peer_off: ends it, after checking it matched nothing of the UDP flood: only the ICMP errors
+# vmB sent back, each seen at ens4f0 and vnet0 (a UDP packet matched would mean a leaky filter).
+peer_off() {
+	local kind=$PEER_KIND errs
+	errs=$(($(unreachables_sent) - UNREACH0))
+	peer_stop
+	[ "$PEER_SEEN" = $((2 * errs)) ] ||
+		fail "$kind matched $PEER_SEEN packets, not the 2 x $errs ICMP errors vmB sent back"
+	PEER_ERRS=$((PEER_ERRS + errs))
+}
+PEER_ERRS=0
+
+# peer_check tcpdump|bpftrace: no UDP packet ever matches, so a peer that saw nothing would
+# look cheap for nothing: each must see the 12 stages of 3 pings (the request at vnet0 and
+# ens4f0, the reply at ens4f0 and vnet0) before its rows count.
+peer_check() {
+	case $1 in
+	tcpdump) tcpdump_start hvA "$PEER_FILTER" vnet0 ens4f0 ;;
+	bpftrace) bpftrace_start "${BT_ARGS[@]}" ;;
+	esac
+	"$LAB" ping -c 3 -i 0.2 >/dev/null || fail "ping vmA -> vmB failed"
+	peer_stop
+	[ "$PEER_SEEN" = 12 ] || fail "$1 saw $PEER_SEEN of the 12 stages of 3 pings"
+	echo "  $1 saw $PEER_SEEN of the 12 stages of 3 pings"
+}
+
+# round N: the five measurements in the order ORDERS[(N - 1) % 10], a Williams design (see
+# orders in lib.sh): over ten rounds each comes at every position, and right after every other,
+# equally often.
+mapfile -t ORDERS < <(orders B N T D P)
 round() {
 	local c
-	for c in ${ORDERS[$(($1 % 6))]}; do
+	for c in ${ORDERS[$((($1 - 1) % ${#ORDERS[@]}))]}; do
 		case $c in
 		B) flood "$1" base ;;
 		T) tool_start && flood "$1" tool && tool_stop ;;
 		N) tool_start noop && flood "$1" noop && tool_stop ;;
+		D) peer_on tcpdump && flood "$1" tcpdump && peer_off ;;
+		P) peer_on bpftrace && flood "$1" bpftrace && peer_off ;;
 		esac
 	done
 }
 
 bench_lab_up --vmb veth
 OFFLOAD=$(offload_state)
+read -r NS_INO IF_RX IF_TX < <(peer_ids hvA vnet0 ens4f0 | paste -sd' ')
+BT_ARGS=("$BENCH_DIR/peer_icmp.bt" "$NS_INO" "$IF_RX" "$IF_TX" "$(be32 "$IP_A")" "$(be32 "$IP_B")")
+peer_check tcpdump
+peer_check bpftrace
 : >"$TMP/rounds"
 echo "overhead: UDP ${SIZE}-byte payload vmA -> vmB, ${DUR}s per measurement," \
 	"$ROUNDS undisturbed rounds wanted (at most $MAX_PAIRS tried)"
@@ -269,6 +329,11 @@ round_ratio() {
 PAIR_RATIO=$(round_ratio tool base)
 FLOOR_RATIO=$(round_ratio noop base)
 OWN_RATIO=$(round_ratio tool noop)
+DUMP_RATIO=$(round_ratio tcpdump base)
+BT_RATIO=$(round_ratio bpftrace base)
+# Tool / peer: above 100 % the tool leaves more of the packet rate than that peer, so costs less.
+VS_DUMP=$(round_ratio tool tcpdump)
+VS_BT=$(round_ratio tool bpftrace)
 # The target is judged on the paired ratios: the two medians come from windows seconds or tens
 # of seconds apart, and the machine's speed drifts by more than the effect between them (the
 # ratio of medians moved between 92.9 % and 99.4 % over four runs of the same code).
@@ -287,6 +352,12 @@ result "tool / baseline, median of rounds" "$PAIR_RATIO %" ">= $TARGET %" "$ST"
 result "empty programs / baseline (floor)" "$FLOOR_RATIO %" "-" "-"
 result "tool / empty programs" "$OWN_RATIO %" "-" "-"
 result "tool / baseline, ratio of medians" "$RATIO %" "-" "-"
+result "tcpdump / baseline" "$DUMP_RATIO %" "-" "-"
+result "bpftrace / baseline" "$BT_RATIO %" "-" "-"
+result "tool / tcpdump, median of rounds" "$VS_DUMP %" "> 100 %" \
+	"$(target_status "$VS_DUMP" ">=" 100.05)"
+result "tool / bpftrace, median of rounds" "$VS_BT %" "> 100 %" \
+	"$(target_status "$VS_BT" ">=" 100.05)"
 result "tool / baseline, from BPF run time only" "$PRED %" "-" "-"
 if [ "$USE" = all ]; then
 	result "undisturbed rounds" "$kept of $PAIRS" ">= 3" "NOISY: all rounds used"
@@ -296,48 +367,63 @@ fi
 
 ROWS=$(awk -v bad=" $(tr '\n' ' ' <"$TMP/disturbed") " -v orders="$(printf '%s,' "${ORDERS[@]}")" '
 	$1 != "stats" { v[$1, $2] = $3; c[$1, $2] = $8; o[$1, $2] = $7; f[$1] += $6; n = $1 }
-	END { split(orders, ord, ",")
+	END { k = split(orders, ord, ",") - 1
 		for (i = 1; i <= n; i++)
-			printf "| %d | %s | %d | %d | %d | %.1f %% | %.1f %% | %.1f %% | %d / %d / %d " \
-				"| %s / %s / %s %% | %d | %s |\n", i, ord[i % 6 + 1],
-				v[i, "base"], v[i, "noop"], v[i, "tool"],
+			printf "| %d | %s | %d | %d | %d | %d | %d | %.1f %% | %.1f %% | %.1f %% " \
+				"| %.1f %% | %.1f %% | %d / %d / %d / %d / %d " \
+				"| %s / %s / %s / %s / %s %% | %d | %s |\n", i, ord[(i - 1) % k + 1],
+				v[i, "base"], v[i, "noop"], v[i, "tool"], v[i, "tcpdump"],
+				v[i, "bpftrace"],
 				100 * v[i, "noop"] / v[i, "base"], 100 * v[i, "tool"] / v[i, "base"],
-				100 * v[i, "tool"] / v[i, "noop"],
-				c[i, "base"], c[i, "noop"], c[i, "tool"],
-				o[i, "base"], o[i, "noop"], o[i, "tool"], f[i],
+				100 * v[i, "tool"] / v[i, "noop"], 100 * v[i, "tool"] / v[i, "tcpdump"],
+				100 * v[i, "tool"] / v[i, "bpftrace"],
+				c[i, "base"], c[i, "noop"], c[i, "tool"], c[i, "tcpdump"],
+				c[i, "bpftrace"], o[i, "base"], o[i, "noop"], o[i, "tool"],
+				o[i, "tcpdump"], o[i, "bpftrace"], f[i],
 				index(bad, " " i " ") ? "no" : "yes" }' "$TMP/rounds")
 NOOP=$(col_of noop 3 | median | xargs printf '%.0f')
+DUMP=$(col_of tcpdump 3 | median | xargs printf '%.0f')
+BT=$(col_of bpftrace 3 | median | xargs printf '%.0f')
+# CPU 0 time per packet, median per condition: what each costs the path, in the same floods.
+declare -A NS_MED
+for t in base noop tool tcpdump bpftrace; do
+	NS_MED[$t]=$(col_of "$t" 8 | median | xargs printf '%.0f')
+done
 DROPS=$(awk '{ s += $5 } END { print s + 0 }' "$TMP/rounds")
 UNRELIABLE=
 [ "$USE" = all ] && UNRELIABLE=$'\n'"> **UNRELIABLE: only $kept of $PAIRS rounds were undisturbed;"
 [ "$USE" = all ] && UNRELIABLE+=$' the medians use all of them.**\n'
 {
 	cat <<EOF
-## Overhead on traffic that does not match the filter (issue 2)
+## Overhead on traffic that does not match the filter (issues 2 and 11)
 $UNRELIABLE
 Target: packets per second with \`icmp_path_tracer\` attached to hvA at least $TARGET % of the
-baseline, measured in the same run.
+baseline, measured in the same run; and (issue 11) cheaper than what an operator runs instead,
+tcpdump and bpftrace, on the same interfaces and hooks in the same rounds.
 
 | condition | value |
 |---|---|
 | lab | \`tests/lab up --vmb veth\`: vmA - hvA (br0) - fabric (fbr0) - hvB (br0) - vmB, all veth |
 | traffic | UDP 198.18.0.1 -> 198.18.0.2:$PORT, $SIZE-byte payload ($((SIZE + 42))-byte frames), unpaced flood, \`nb_traffic\` (sendmmsg / recvmmsg, batches of 64 / 256) |
 | measured | packets/s received in vmB over $DUR s from the first packet (the sender's rate is shown too); CPU 0 time per packet sent: the sender's CPU time (the veth path's softirq runs inline in it; this kernel has no IRQ time accounting) plus ksoftirqd/0's |
-| rounds | three floods each: baseline, tool, floor (the tool with its programs emptied by \`NB_TEST_NOOP_PROGRAMS=1\`: same hooks, same links, each program returns at once), the order cycling through all six; after one warm-up flood; $kept undisturbed of $PAIRS run (wanted $ROUNDS, at most $MAX_PAIRS in ${MAX_SECS} s) |
+| rounds | five floods each: baseline, tool, floor (the tool with its programs emptied by \`NB_TEST_NOOP_PROGRAMS=1\`: same hooks, same links, each program returns at once), tcpdump, bpftrace; in the ${#ORDERS[@]} orders of a Williams design in turn (each condition at every position, and right after every other one, equally often); after one warm-up flood; $kept undisturbed of $PAIRS run (wanted $ROUNDS, at most $MAX_PAIRS in ${MAX_SECS} s) |
 | disturbed | a round in which another run's \`nb_\` programs were loaded, or other processes used more than $OTHER_MAX % of a CPU (from /proc/PID/stat, ksoftirqd excluded), is shown but not counted |
 | pinning | sender \`taskset -c 0\` (the veth path runs in its softirq, on CPU 0), receiver \`taskset -c 1\`, tracer unpinned (it gets no events) |
 | receiver | \`udp-recv ${SPIN:-(sleeping)}\`: a spinning receiver spares CPU 0 the wake-up interrupts, which swing by tens of percent on this VM |
-| settle | each tool and floor flood starts $SETTLE s after the tool is attached, so what loading leaves behind is not counted as overhead on traffic |
+| settle | each tool, floor and peer flood starts $SETTLE s after the tool (or peer) is attached, so what loading leaves behind is not counted as overhead on traffic |
 | tool | \`netblame-agent ${TOOL_ARGS[*]}\`: $TOOL_PROGS BPF programs ($HOOKS_DESC); its ICMP filter never matches UDP |
+| tcpdump | $(tcpdump --version 2>&1 | head -n1), one per interface the tool traces, in hvA: \`tcpdump -n -i vnet0 -w /dev/null '$PEER_FILTER'\`, the same on ens4f0; the flood starts once both said "listening on" |
+| bpftrace | $(bpftrace --version), \`bpftrace tests/bench/peer_icmp.bt\` with hvA's namespace inode, the ifindexes of vnet0 and ens4f0 and the two addresses, output to /dev/null: the tracepoints netif_receive_skb and net_dev_start_xmit (those of the tool's tracepoint fallback; bpftrace cannot attach tcx), filtered on namespace, device, IPv4, ICMP and the addresses either way, a printf of time, hook, device, echo id and sequence per matching packet; the flood starts once the kernel lists both tracepoints attached |
+| peers checked | before the rounds, each peer saw all 12 stages of 3 pings (the request at vnet0 and ens4f0, the reply back); after every flood, each had matched none of its UDP packets, only the 2 stages of each ICMP port unreachable vmB sent back at the flood's end ($PEER_ERRS in all, counted by vmB's kernel) |
 | offload | $OFFLOAD (lab default, every veth) |
 
-B = baseline, N = floor (empty programs on the tool's hooks), T = tool attached; packets/s as
-received in vmB.
+B = baseline, N = floor (empty programs on the tool's hooks), T = tool attached, D = tcpdump,
+P = bpftrace; packets/s as received in vmB.
 
-| round | order | B pps | N pps | T pps | N / B | T / B | T / N | CPU 0 ns per packet B / N / T | other CPU B / N / T | other nb_ progs | counted |
-|---|---|---|---|---|---|---|---|---|---|---|---|
+| round | order | B pps | N pps | T pps | D pps | P pps | N / B | T / B | T / N | T / D | T / P | CPU 0 ns per packet B / N / T / D / P | other CPU B / N / T / D / P | other nb_ progs | counted |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 $ROWS
-| **median** | | **$BASE** | **$NOOP** | **$TOOL** | **$FLOOR_RATIO %** | **$PAIR_RATIO %** | **$OWN_RATIO %** | | | | $USE rounds |
+| **median** | | **$BASE** | **$NOOP** | **$TOOL** | **$DUMP** | **$BT** | **$FLOOR_RATIO %** | **$PAIR_RATIO %** | **$OWN_RATIO %** | **$VS_DUMP %** | **$VS_BT %** | ${NS_MED[base]} / ${NS_MED[noop]} / ${NS_MED[tool]} / ${NS_MED[tcpdump]} / ${NS_MED[bpftrace]} | | | $USE rounds |
 
 The ratio columns of the median row are medians of the rounds' own ratios (a round's floods are
 seconds apart); the ratio of the medians, tool to baseline, is $RATIO %.
@@ -349,6 +435,13 @@ seconds apart); the ratio of the medians, tool to baseline, is $RATIO %.
   egress), and enabling tcx turns on the ingress and egress checks on every device of the path.
 - **Tool / floor: $OWN_RATIO %**: what the tool's own program work costs on top (parsing up to
   the IP protocol and rejecting).
+- **Against the peers (issue 11): tool / tcpdump $VS_DUMP %, tool / bpftrace $VS_BT %** (above
+  100 % the tool leaves more of the packet rate, so costs less; tcpdump / baseline $DUMP_RATIO %,
+  bpftrace / baseline $BT_RATIO %). tcpdump's filter runs in the kernel too, at each of its
+  sockets, but on the way out every packet leaving a captured device is first cloned for the
+  taps, matching or not. The bpftrace program runs at every device hop of the whole lab, not only
+  at the two traced devices (the tracepoints are global), and reaches the namespace, device and
+  headers with probe reads before it can reject a packet.
 
 Baseline floods alone ranged from $B_MIN to $B_MAX packets/s over the counted rounds: this
 2-vCPU virtual machine's speed swings by that much from one window to the next (the sender kept

@@ -5,12 +5,17 @@
 #
 # A stream of known size vmA -> vmB (198.18.0.1 -> 198.18.0.2, its own port per transfer)
 # crosses the whole lab: four veth pairs and three bridges. Its rate is the sender's: from
-# connect to the receiver closing after the last byte (nb_traffic tcp-send). Transfers alternate
-# baseline and "tracer on hvA" in ABBA order, so slow drift of the machine hits both alike. The
-# tracer matches every packet of the flow in the kernel (data at vnet0 and ens4f0, ACKs back at
-# both), and joins the segments by byte range in user space: that work, not the filter, is what
-# this measures. The size of a transfer is set from a warm-up one, for about NB_BENCH_SECONDS
-# (default 2) s each.
+# connect to the receiver closing after the last byte (nb_traffic tcp-send). A round is four
+# transfers: the baseline, "tracer on hvA", and the two peers, what an operator runs instead
+# (issue 11): tcpdump -n -w /dev/null with the tracer's filter on the two interfaces it traces,
+# and a bpftrace program on the device tracepoints filtered as the tracer filters
+# (tests/bench/peer_tcp.bt). The rounds take the orders of a Williams design in turn (each
+# condition at every position, and after every other one, equally often), so slow drift of the
+# machine hits all alike. The tracer matches every packet of the flow in the kernel (data at
+# vnet0 and ens4f0, ACKs back at both), and joins the segments by byte range in user space:
+# that work, not the filter, is what this measures; the peers match the same packets and write
+# them out (tcpdump, whole packets) or print a line each (bpftrace). The size of a transfer is
+# set from a warm-up one, for about NB_BENCH_SECONDS (default 1.5) s each.
 #
 # With 2 CPUs: the sender is pinned to CPU 0 (veth runs the whole path in its softirq, so CPU 0
 # is what limits the rate, and the tracer's BPF programs run there), the receiver to CPU 1, and
@@ -28,8 +33,9 @@ set -u
 need_root
 bench_init tcp
 bench_need "$AGENT" "$TRAFFIC"
+peer_init
 
-ROUNDS=${NB_BENCH_ROUNDS:-7}
+ROUNDS=${NB_BENCH_ROUNDS:-8}
 DUR=${NB_BENCH_SECONDS:-1.5}
 TARGET=0.90
 TMO=200 # the tracer's --timeout-ms: segments are final soon after the transfer
@@ -57,7 +63,7 @@ tool_start() {
 	on_exit "kill $TOOL_PID 2>/dev/null"
 	wait_for 5 grep -q '"type":"start"' "$TMP/tool.json" ||
 		fail "tcp_path_tracer did not attach: $(cat "$TMP/tool.err")"
-	MY_IDS=$(awk '/^prog_id:/ { print $2 }' /proc/"$TOOL_PID"/fdinfo/* 2>/dev/null | sort -u)
+	MY_IDS=$(held_ids prog "$TOOL_PID")
 }
 
 # tool_stop: ends the tracer once its segments are final; sets SEGS, TBYTES, LOST, EVENTS,
@@ -80,12 +86,27 @@ tool_stop() {
 		"$TMP/tool.json")
 }
 
-# transfer ROUND TAG BYTES: one stream; appends "ROUND TAG mbps foreign tool_cpu% events
-# lost segs bytes_traced noncomplete in_flight" to $TMP/rounds.
+# peer_start tcpdump|bpftrace: that peer on the flow of $PORT, as the tracer filters it.
+peer_start() {
+	case $1 in
+	tcpdump)
+		tcpdump_start hvA "tcp and ((src host $IP_A and dst host $IP_B and dst port $PORT) or
+			(src host $IP_B and dst host $IP_A and src port $PORT))" vnet0 ens4f0
+		;;
+	bpftrace) bpftrace_start "${BT_ARGS[@]}" "$(be16 "$PORT")" ;;
+	esac
+}
+
+# transfer ROUND TAG BYTES: one stream (TAG base, tool, tcpdump or bpftrace); appends "ROUND
+# TAG mbps foreign cpu% events lost segs bytes_traced noncomplete in_flight" to $TMP/rounds
+# (a peer's events: the packets it matched; lost: tcpdump's "dropped by kernel").
 transfer() {
 	local round=$1 tag=$2 bytes=$3 rpid spid out f0 f1 c0=0 c1=0 t0 t1 cpu=- rest="- - - - - -"
+	local pids p
 	PORT=$((PORT + 1))
 	[ "$tag" = tool ] && [ -z "${TOOL_STARTED:-}" ] && tool_start
+	[ "$tag" = tcpdump ] || [ "$tag" = bpftrace ] && peer_start "$tag"
+	pids="$TOOL_PID $PEER_PIDS"
 	rm -f "$TMP/recv.pid"
 	"$LAB" exec vmB taskset -c 1 "$TRAFFIC" tcp-recv --port "$PORT" --timeout 10 \
 		--pidfile "$TMP/recv.pid" >"$TMP/recv.out" 2>"$TMP/recv.err" &
@@ -93,37 +114,54 @@ transfer() {
 	on_exit "kill $rpid 2>/dev/null"
 	wait_for 5 test -s "$TMP/recv.pid" || fail "tcp-recv did not start: $(cat "$TMP/recv.err")"
 	f0=$(foreign_progs)
-	[ -n "$TOOL_PID" ] && c0=$(ticks "$TOOL_PID")
+	for p in $pids; do c0=$((c0 + $(ticks "$p"))); done
 	t0=$EPOCHREALTIME
 	"$LAB" exec vmA taskset -c 0 "$TRAFFIC" tcp-send --dst "$IP_B" --port "$PORT" \
 		--bytes "$bytes" --timeout 10 >"$TMP/send.out" 2>"$TMP/send.err" &
 	spid=$!
 	wait "$spid" || fail "tcp-send: $(cat "$TMP/send.err")"
 	t1=$EPOCHREALTIME
-	[ -n "$TOOL_PID" ] && c1=$(ticks "$TOOL_PID")
+	for p in $pids; do c1=$((c1 + $(ticks "$p"))); done
 	wait "$rpid" || fail "tcp-recv: $(cat "$TMP/recv.err")"
 	f1=$(foreign_progs)
 	lab_intact || fail "the lab was rebuilt by another run during the measurement"
 	out=$(cat "$TMP/send.out")
 	[ "$(kv bytes "$(cat "$TMP/recv.out")")" = "$bytes" ] || fail "vmB did not get every byte"
-	if [ "$tag" = tool ]; then
-		cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v t0="$t0" -v t1="$t1" \
-			'BEGIN { printf "%.1f", 100 * (b - a) / hz / (t1 - t0) }')
+	[ "$tag" = base ] || cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v t0="$t0" -v t1="$t1" \
+		'BEGIN { printf "%.1f", 100 * (b - a) / hz / (t1 - t0) }')
+	case $tag in
+	tool)
 		# the programs' run time must be read while they are loaded
 		[ -n "${STATS_IDS:-}" ] && RT1=$(bpf_run "$STATS_IDS")
 		tool_stop
 		rest="$EVENTS $LOST $SEGS $TBYTES $NONCOMPLETE $INFLIGHT"
-	fi
+		;;
+	tcpdump | bpftrace)
+		peer_stop
+		# A peer that matched nothing of the flow would look cheap for nothing.
+		[ "$PEER_SEEN" -gt 0 ] || fail "$tag matched no packet of the transfer"
+		rest="$PEER_SEEN $PEER_DROPS - - - -"
+		;;
+	esac
 	echo "$round $tag $(kv mbps "$out") $((f0 > f1 ? f0 : f1)) $cpu $rest" >>"$TMP/rounds"
-	printf '  %-5s %-4s %8s Mbit/s in %s s' "$round" "$tag" "$(kv mbps "$out")" \
+	printf '  %-5s %-8s %8s Mbit/s in %s s' "$round" "$tag" "$(kv mbps "$out")" \
 		"$(kv seconds "$out")"
-	[ "$tag" = tool ] && printf ', tracer CPU %s %%, %s events, lost %s, %s segments (%s bytes)' \
-		"$cpu" "$EVENTS" "$LOST" "$SEGS" "$TBYTES"
+	case $tag in
+	tool) printf ', tracer CPU %s %%, %s events, lost %s, %s segments (%s bytes)' \
+		"$cpu" "$EVENTS" "$LOST" "$SEGS" "$TBYTES" ;;
+	tcpdump | bpftrace) printf ', %s CPU %s %%, %s packets matched, lost %s' "$tag" "$cpu" \
+		"$PEER_SEEN" "$PEER_DROPS" ;;
+	esac
 	echo
 }
 
 bench_lab_up --vmb veth
 OFFLOAD=$(offload_state)
+read -r NS_INO IF_RX IF_TX < <(peer_ids hvA vnet0 ens4f0 | paste -sd' ')
+BT_ARGS=("$BENCH_DIR/peer_tcp.bt" "$NS_INO" "$IF_RX" "$IF_TX" "$(be32 "$IP_A")" "$(be32 "$IP_B")")
+# round N: its transfers in the order ORDERS[(N - 1) % 4], a Williams design (see orders in
+# lib.sh): over four rounds each comes at every position, and right after every other, once.
+mapfile -t ORDERS < <(orders B T D P)
 : >"$TMP/rounds"
 # Warm-up, which also sizes the transfers to about DUR seconds each.
 transfer 0 warm 200000000
@@ -131,14 +169,11 @@ RATE=$(awk '$2 == "warm" { print $3 }' "$TMP/rounds")
 BYTES=$(awk -v r="$RATE" -v d="$DUR" 'BEGIN { printf "%.0f", r * 1e6 / 8 * d }')
 echo "tcp: $BYTES bytes per transfer (warm-up: $RATE Mbit/s), $ROUNDS rounds"
 : >"$TMP/rounds"
+declare -A TAG=([B]=base [T]=tool [D]=tcpdump [P]=bpftrace)
 for ((p = 1; p <= ROUNDS; p++)); do
-	if ((p % 2)); then
-		transfer "$p" base "$BYTES"
-		transfer "$p" tool "$BYTES"
-	else
-		transfer "$p" tool "$BYTES"
-		transfer "$p" base "$BYTES"
-	fi
+	for c in ${ORDERS[$(((p - 1) % ${#ORDERS[@]}))]}; do
+		transfer "$p" "${TAG[$c]}" "$BYTES"
+	done
 done
 
 # The BPF programs' own run time, in one more traced transfer (not in the medians).
@@ -180,10 +215,29 @@ col() { # TAG COLUMN of the rounds used
 BASE=$(col base 3 | median)
 TOOL=$(col tool 3 | median)
 RATIO_M=$(awk -v b="$BASE" -v t="$TOOL" 'BEGIN { printf "%.2f", t / b }')
-RATIO=$(awk -v skip=" $(tr '\n' ' ' <"$TMP/disturbed") " '
-	!index(skip, " " $1 " ") { v[$1, $2] = $3; r[$1] = 1 }
-	END { for (p in r) printf "%.4f\n", v[p, "tool"] / v[p, "base"] }' "$TMP/rounds" |
-	median | xargs printf '%.2f')
+# round_ratio A B: the median over the rounds used of each round's A / B rate: a round's
+# transfers are seconds apart.
+round_ratio() {
+	awk -v a="$1" -v b="$2" -v skip=" $(tr '\n' ' ' <"$TMP/disturbed") " '
+		!index(skip, " " $1 " ") { v[$1, $2] = $3; r[$1] = 1 }
+		END { for (p in r) printf "%.4f\n", v[p, a] / v[p, b] }' "$TMP/rounds" |
+		median | xargs printf '%.2f'
+}
+RATIO=$(round_ratio tool base)
+DUMP_RATIO=$(round_ratio tcpdump base)
+BT_RATIO=$(round_ratio bpftrace base)
+# Tool / peer: above 1 the tracer leaves more of the rate than that peer, so costs less.
+VS_DUMP=$(round_ratio tool tcpdump)
+VS_BT=$(round_ratio tool bpftrace)
+DUMP=$(col tcpdump 3 | median)
+BT=$(col bpftrace 3 | median)
+DUMP_CPU=$(col tcpdump 5 | median | xargs printf '%.1f')
+BT_CPU=$(col bpftrace 5 | median | xargs printf '%.1f')
+DUMP_SEEN=$(col tcpdump 6 | median | xargs printf '%.0f')
+BT_SEEN=$(col bpftrace 6 | median | xargs printf '%.0f')
+TOOL_EV=$(col tool 6 | median | xargs printf '%.0f')
+DUMP_DROPS=$(col tcpdump 7 | awk '{ s += $1 } END { print s + 0 }')
+DUMP_ALL=$(col tcpdump 6 | awk '{ s += $1 } END { print s + 0 }')
 ST=$(target_status "$RATIO" ">=" $TARGET)
 CPU=$(col tool 5 | median | xargs printf '%.1f')
 EV=$(col tool 6 | awk '{ s += $1 } END { print s + 0 }')
@@ -208,14 +262,27 @@ result "BPF run time per traced event" "$BPF_NS_EV ns" "-" "-"
 result "BPF run time, share of CPU 0" "$BPF_SHARE %" "-" "-"
 result "bytes in reported segments / sent" \
 	"$(awk -v a="$TRACED" -v b="$SENT" 'BEGIN { printf "%.3f %%", 100 * a / b }')" "-" "-"
+result "tcpdump / baseline" "$DUMP_RATIO" "-" "-"
+result "bpftrace / baseline" "$BT_RATIO" "-" "-"
+result "tracer / tcpdump, median of rounds" "$VS_DUMP" "> 1.00" \
+	"$(target_status "$VS_DUMP" ">=" 1.005)"
+result "tracer / bpftrace, median of rounds" "$VS_BT" "> 1.00" \
+	"$(target_status "$VS_BT" ">=" 1.005)"
+result "CPU (median): tracer / tcpdump / bpftrace" "$CPU / $DUMP_CPU / $BT_CPU %" "-" "-"
 
-ROWS=$(awk '
-	$2 == "base" { b[$1] = $3 }
-	$2 == "tool" { t[$1] = $3; c[$1] = $5; e[$1] = $6; l[$1] = $7; s[$1] = $8; n++ }
-	END { for (i = 1; i <= n; i++)
-		printf "| %d | %s | %s | %s | %.2f | %s %% | %s | %s | %s |\n", i,
-			(i % 2) ? "B T" : "T B", b[i], t[i], t[i] / b[i], c[i], e[i], l[i], s[i] }' \
-	"$TMP/rounds")
+ROWS=$(awk -v orders="$(printf '%s,' "${ORDERS[@]}")" '
+	{ v[$1, $2] = $3; c[$1, $2] = $5; e[$1, $2] = $6; l[$1, $2] = $7 }
+	$2 == "tool" { s[$1] = $8; n++ }
+	END { k = split(orders, ord, ",") - 1
+		for (i = 1; i <= n; i++)
+			printf "| %d | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f " \
+				"| %s / %s / %s %% | %s / %s / %s | %s / %s | %s |\n",
+				i, ord[(i - 1) % k + 1], v[i, "base"], v[i, "tool"],
+				v[i, "tcpdump"], v[i, "bpftrace"], v[i, "tool"] / v[i, "base"],
+				v[i, "tool"] / v[i, "tcpdump"], v[i, "tool"] / v[i, "bpftrace"],
+				c[i, "tool"], c[i, "tcpdump"], c[i, "bpftrace"],
+				e[i, "tool"], e[i, "tcpdump"], e[i, "bpftrace"],
+				l[i, "tool"], l[i, "tcpdump"], s[i] }' "$TMP/rounds")
 COVER=$(awk -v a="$TRACED" -v b="$SENT" 'BEGIN { printf "%.3f", 100 * a / b }')
 B_MIN=$(col base 3 | sort -g | head -n1)
 B_MAX=$(col base 3 | sort -g | tail -n1)
@@ -223,27 +290,40 @@ UNRELIABLE=
 [ "$USE" = all ] && UNRELIABLE=$'\n'"> **UNRELIABLE: fewer than 2 rounds were undisturbed; all are used.**"$'\n'
 {
 	cat <<EOF
-## TCP bulk transfer traced by tcp_path_tracer (issue 4)
+## TCP bulk transfer traced by tcp_path_tracer (issues 4 and 11)
 $UNRELIABLE
 Target: TCP throughput with \`tcp_path_tracer\` following the flow on hvA at least $TARGET of
-the baseline, in the same run; no event lost; the tracer's CPU reported.
+the baseline, in the same run; no event lost; the tracer's CPU reported; and (issue 11) cheaper
+than what an operator runs instead, tcpdump and bpftrace, on the same interfaces and hooks in
+the same rounds.
 
 | condition | value |
 |---|---|
 | lab | \`tests/lab up --vmb veth\`: vmA - hvA (br0) - fabric (fbr0) - hvB (br0) - vmB, all veth |
 | traffic | one TCP stream 198.18.0.1 -> 198.18.0.2 of $BYTES bytes per transfer (about $DUR s at the warm-up's $RATE Mbit/s), \`nb_traffic tcp-send\` / \`tcp-recv\`, a new port each time |
-| measured | the sender's rate, from connect to the receiver closing after the last byte; the tracer's user + system CPU time (/proc) over the same interval; its JSON summary (events read, events lost) and segments |
-| rounds | $ROUNDS, a baseline and a traced transfer each, ABBA order, after one warm-up; $KEPT undisturbed ($USE used; a round during which another run's \`nb_\` programs were loaded is not counted) |
+| measured | the sender's rate, from connect to the receiver closing after the last byte; the tracer's (or peer's) user + system CPU time (/proc) over the same interval; the tracer's JSON summary (events read, events lost) and segments; the packets each peer matched |
+| rounds | $ROUNDS, four transfers each: baseline, tracer, tcpdump, bpftrace, in the ${#ORDERS[@]} orders of a Williams design in turn (each at every position, and right after every other one, equally often), after one warm-up; $KEPT undisturbed ($USE used; a round during which another run's \`nb_\` programs were loaded is not counted) |
 | pinning | sender \`taskset -c 0\` (veth runs the whole path in its softirq: CPU 0 limits the rate, and the tracer's BPF programs run there), receiver \`taskset -c 1\`, tracer unpinned (no CPU to spare on 2 vCPUs; beside the receiver it slowed the receiver) |
 | tracer | \`tcp_path_tracer --netns nbhvA --rx-iface vnet0 --tx-iface ens4f0 --dst-port PORT --timeout-ms $TMO --json\` (output to a file): every data packet and ACK of the flow is an event, joined by byte range |
+| tcpdump | $(tcpdump --version 2>&1 | head -n1), one per interface the tracer traces, in hvA: \`tcpdump -n -i vnet0 -w /dev/null 'tcp and ((src host $IP_A and dst host $IP_B and dst port PORT) or (src host $IP_B and dst host $IP_A and src port PORT))'\`, the same on ens4f0, default snapshot length (whole packets); the transfer starts once both said "listening on" |
+| bpftrace | $(bpftrace --version), \`bpftrace tests/bench/peer_tcp.bt\` with hvA's namespace inode, the ifindexes of vnet0 and ens4f0, the two addresses and PORT, output to /dev/null: the tracepoints netif_receive_skb and net_dev_start_xmit (those of the tracer's tracepoint fallback; bpftrace cannot attach tcx), filtered on namespace, device, IPv4, TCP, the addresses and the port, a printf of time, hook, device, sequence and acknowledgment numbers and IP length per matching packet; the transfer starts once the kernel lists both tracepoints attached |
 | offload | $OFFLOAD (lab default): segments are GSO super-packets of up to 64 KiB |
 
-B = baseline, T = tracer attached.
+B = baseline, T = tracer attached, D = tcpdump, P = bpftrace. Packets: the tracer's events, the
+packets each peer's filter passed; lost: the tracer's lost events, tcpdump's "dropped by
+kernel" (its buffer was full).
 
-| round | order | B Mbit/s | T Mbit/s | T / B | tracer CPU | events | lost | segments |
-|---|---|---|---|---|---|---|---|---|
+| round | order | B Mbit/s | T Mbit/s | D Mbit/s | P Mbit/s | T / B | T / D | T / P | CPU T / D / P | packets T / D / P | lost T / D | segments |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
 $ROWS
-| **median** | | **$(printf '%.0f' "$BASE")** | **$(printf '%.0f' "$TOOL")** | **$RATIO** ($ST) | $CPU % | $EV in all | $LOSTSUM | $SEGSUM |
+| **median** | | **$(printf '%.0f' "$BASE")** | **$(printf '%.0f' "$TOOL")** | **$(printf '%.0f' "$DUMP")** | **$(printf '%.0f' "$BT")** | **$RATIO** ($ST) | **$VS_DUMP** | **$VS_BT** | $CPU / $DUMP_CPU / $BT_CPU % | $TOOL_EV / $DUMP_SEEN / $BT_SEEN | $LOSTSUM / $DUMP_DROPS in all | $SEGSUM in all |
+
+**Against the peers (issue 11): tracer / tcpdump $VS_DUMP, tracer / bpftrace $VS_BT** (medians
+of the rounds' own ratios; above 1 the tracer leaves more of the rate, so costs less), with
+tcpdump / baseline $DUMP_RATIO and bpftrace / baseline $BT_RATIO. In user space, per transfer,
+the tracer used a median $CPU % of a CPU, tcpdump (both processes) $DUMP_CPU % and bpftrace
+$BT_CPU %. tcpdump's kernel dropped $DUMP_DROPS of the $DUMP_ALL packets its filter passed
+over the counted rounds; bpftrace reports its own lost events in its output, /dev/null here.
 
 The headline ratio is the median of the rounds' own ratios; the ratio of the medians is
 $RATIO_M. Baseline transfers alone ranged from $B_MIN to $B_MAX Mbit/s: this 2-vCPU virtual
