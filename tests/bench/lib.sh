@@ -186,7 +186,7 @@ PEER_KIND=
 tcpdump_start() {
 	local node=$1 filter=$2 i pid
 	shift 2
-	PEER_KIND=tcpdump PEER_PIDS= PEER_IFS="$*"
+	PEER_KIND=tcpdump PEER_PIDS='' PEER_IFS="$*"
 	for i in "$@"; do
 		"$LAB" exec "$node" tcpdump -n -i "$i" -w /dev/null "$filter" >/dev/null \
 			2>"$TMP/tcpdump.$i.err" &
@@ -267,5 +267,5 @@ peer_stop() {
 				"$TMP/tcpdump.$i.err")))
 		done
 	fi
-	PEER_PIDS= PEER_KIND=
+	PEER_PIDS='' PEER_KIND=''
 }

@@ -98,6 +98,7 @@ flood() {
 	on_exit "kill $rpid 2>/dev/null"
 	wait_for 5 test -s "$TMP/recv.pid" || fail "udp-recv did not start: $(cat "$TMP/recv.err")"
 	f0=$(foreign_progs)
+	# shellcheck disable=SC2086 # lists of PIDs, maybe empty
 	o0=$(other_ticks "$rpid" $TOOL_PID $PEER_PIDS)
 	i0=$(ksoftirqd0_ns)
 	t0=$EPOCHREALTIME
@@ -109,6 +110,7 @@ flood() {
 	wait "$spid" || fail "udp-send: $(cat "$TMP/send.err")"
 	i1=$(ksoftirqd0_ns)
 	wait "$rpid" || fail "udp-recv: $(cat "$TMP/recv.err")"
+	# shellcheck disable=SC2086
 	o1=$(other_ticks "$rpid" "$spid" $TOOL_PID $PEER_PIDS)
 	t1=$EPOCHREALTIME
 	f1=$(foreign_progs)
@@ -211,6 +213,7 @@ PEER_FILTER="icmp and ((src host $IP_A and dst host $IP_B) or (src host $IP_B an
 # with port unreachable (rate-limited): ICMP between the two addresses, which the tool's and
 # the peers' filters all take.
 unreachables_sent() {
+	# shellcheck disable=SC2016 # awk's own $
 	"$LAB" exec vmB awk '$1 == "Icmp:" && !h { for (i = 2; i <= NF; i++) c[$i] = i; h = 1; next }
 		$1 == "Icmp:" { print $c["OutDestUnreachs"] }' /proc/net/snmp
 }
