@@ -42,7 +42,8 @@ int nb_netns_open(struct nb_netns *ns, const char *name_or_path, char *err, size
 				 name_or_path, path, strerror(e));
 		else if (strcmp(name_or_path, path))
 			snprintf(err, errlen, "cannot open network namespace '%s' (%s): %s",
-				 name_or_path, path, e == EACCES ? "permission denied" : strerror(e));
+				 name_or_path, path,
+				 e == EACCES ? "permission denied" : strerror(e));
 		else
 			snprintf(err, errlen, "cannot open network namespace '%s': %s", path,
 				 e == EACCES ? "permission denied" : strerror(e));

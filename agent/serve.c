@@ -30,7 +30,6 @@
 #define S_RX_BATCH	     256 /* messages per loop turn, so the rings get their turn too */
 #define S_SNDHWM	     64	 /* per peer; an EVENTS message is up to ~0.5 MiB */
 #define S_RCVHWM	     256 /* per peer; each at most NB_WIRE_MAX_CTRL_FRAME */
-#define S_HANDSHAKE_MS	     5000
 #define S_SHUTDOWN_LINGER_MS 200
 #define S_EPROTO_PER_S	     10
 #define S_LOGS_PER_S	     10
@@ -609,7 +608,7 @@ static int s_setsock(struct nb_srv *srv, int opt, const void *val, size_t len, c
 
 static int s_open_router(struct nb_srv *srv, const struct s_opts *o)
 {
-	int one = 1, zero = 0, sndhwm = S_SNDHWM, rcvhwm = S_RCVHWM, hs = S_HANDSHAKE_MS;
+	int one = 1, zero = 0, sndhwm = S_SNDHWM, rcvhwm = S_RCVHWM, hs = NB_SRV_HANDSHAKE_MS;
 	int64_t maxmsg = NB_WIRE_MAX_CTRL_FRAME;
 	char ep[256];
 	size_t eplen = sizeof(ep);

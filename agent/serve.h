@@ -19,21 +19,22 @@
 
 #include "nb_wire.h"
 
-#define NB_SRV_ID_MAX	    255		  /* bytes of a ZeroMQ routing id (libzmq's own bound) */
-#define NB_SRV_PEER_DESC    96		  /* "address user" for log lines */
-#define NB_SRV_QUEUE_MAX    256		  /* batches waiting for credit, per session */
-#define NB_SRV_QUEUE_BYTES  (32u << 20)	  /* ... and their bytes, per session */
-#define NB_SRV_CREDIT_MAX   UINT32_MAX	  /* credit saturates here: PONG carries 32 bits */
-#define NB_SRV_BATCH_AGE_NS 20000000ull	  /* a batch goes 20 ms after its first event */
-#define NB_SRV_EMPTY_IVL_NS 100000000ull  /* an EVENTS message at least every 100 ms */
-#define NB_SRV_STATS_IVL_NS 1000000000ull /* STATS once a second per session */
-#define NB_SRV_WM_SLACK_NS  2000000ull	  /* see s_drain() in serve_sess.c */
-#define NB_SRV_DRAIN_NS	    2000000ull	  /* ring drain period while a batch is open */
-#define NB_SRV_CLIENT_ID    80		  /* "key SHA256:<64 hex>" or "address <IP>" */
-#define NB_SRV_CLIENTS	    64		  /* clients whose recent STARTs are remembered */
-#define NB_SRV_REFUSE_LOGS  10		  /* refused-connection lines per window ... */
+#define NB_SRV_ID_MAX	     255	    /* bytes of a ZeroMQ routing id (libzmq's own bound) */
+#define NB_SRV_PEER_DESC     96		    /* "address user" for log lines */
+#define NB_SRV_QUEUE_MAX     256	    /* batches waiting for credit, per session */
+#define NB_SRV_QUEUE_BYTES   (32u << 20)    /* ... and their bytes, per session */
+#define NB_SRV_CREDIT_MAX    UINT32_MAX	    /* credit saturates here: PONG carries 32 bits */
+#define NB_SRV_BATCH_AGE_NS  20000000ull    /* a batch goes 20 ms after its first event */
+#define NB_SRV_EMPTY_IVL_NS  100000000ull   /* an EVENTS message at least every 100 ms */
+#define NB_SRV_STATS_IVL_NS  1000000000ull  /* STATS once a second per session */
+#define NB_SRV_WM_SLACK_NS   2000000ull	    /* see s_drain() in serve_sess.c */
+#define NB_SRV_DRAIN_NS	     2000000ull	    /* ring drain period while a batch is open */
+#define NB_SRV_CLIENT_ID     80		    /* "key SHA256:<64 hex>" or "address <IP>" */
+#define NB_SRV_CLIENTS	     64		    /* clients whose recent STARTs are remembered */
+#define NB_SRV_REFUSE_LOGS   10		    /* refused-connection lines per window ... */
 #define NB_SRV_REFUSE_WIN_NS 10000000000ull /* ... of 10 s; the rest are summarised */
-#define NB_SRV_START_WIN_NS 10000000000ull /* --max-starts-per-client counts in 10 s */
+#define NB_SRV_START_WIN_NS  10000000000ull /* --max-starts-per-client counts in 10 s */
+#define NB_SRV_HANDSHAKE_MS  5000	    /* a connection's ZMTP and CURVE handshake */
 
 struct nb_tracer;
 struct nb_zap;
@@ -151,9 +152,9 @@ struct nb_srv {
 	void *zctx, *router;
 	struct nb_zap *zap;
 	struct nb_mon *mon;
-	struct nb_client *clients; /* NB_SRV_CLIENTS */
+	struct nb_client *clients;  /* NB_SRV_CLIENTS */
 	uint64_t clients_forgotten; /* START histories pushed out by newer clients */
-	struct nb_sess *sess; /* max_sessions slots */
+	struct nb_sess *sess;	    /* max_sessions slots */
 	uint32_t n_sess;
 	struct nb_wbuf cbuf; /* control messages are encoded here */
 	struct nb_msg *rx, *tx;

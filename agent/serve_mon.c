@@ -30,9 +30,9 @@
 #include "serve.h"
 
 #define S_MON_ENDPOINT "inproc://netblame.router.monitor"
-#define S_MON_EVENTS                                                                              \
-	(ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_ACCEPT_FAILED | ZMQ_EVENT_DISCONNECTED |                  \
-	 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |             \
+#define S_MON_EVENTS                                                                               \
+	(ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_ACCEPT_FAILED | ZMQ_EVENT_DISCONNECTED |                   \
+	 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |              \
 	 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 #define S_MON_BATCH 256	 /* events read per call, so the loop stays responsive */
 #define S_MON_FDS   4096 /* connections whose address is tracked, by fd number */
@@ -253,9 +253,19 @@ static void s_event(struct nb_srv *srv, const struct s_event *e, bool gone, uint
 		nb_srv_refused(srv, now, "?", 0, why);
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-		/* The peer closed, reset, or sent nothing for the handshake's 5 s. */
-		snprintf(why, sizeof(why), "handshake not completed (%s)",
-			 e->value ? strerror((int)e->value) : "closed");
+		/*
+		 * A read or write error (EOF reads as EPIPE), or the handshake timer, whose
+		 * errno is whatever the I/O thread saw last: only errors of the connection
+		 * itself are named.
+		 */
+		if (e->value == EPIPE || e->value == ECONNRESET)
+			snprintf(why, sizeof(why), "closed by the peer during the handshake");
+		else if (e->value == ETIMEDOUT || e->value == EHOSTUNREACH ||
+			 e->value == ENETUNREACH)
+			snprintf(why, sizeof(why), "handshake failed: %s", strerror((int)e->value));
+		else
+			snprintf(why, sizeof(why), "no handshake within %d s",
+				 NB_SRV_HANDSHAKE_MS / 1000);
 		s_failed(srv, now, why, false);
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:

@@ -21,8 +21,9 @@
 #              the agent's SIGTERM then leaves no nb_ program
 #   clock      --test-clock-offset-ms 5000 shows in HELLO's clock
 #   curve      an authorised key gets HELLO; an unknown key, a plaintext client, a wrong server
-#              key and a non-ZMTP connection get nothing, and each refusal is logged exactly
-#              once with its reason (the key's fingerprint for the unknown key); per-client
+#              key, a non-ZMTP and a silent connection get nothing, and each refusal is logged
+#              exactly once with its reason (the key's fingerprint for the unknown key), as is
+#              a CURVE client of the --insecure agent; per-client
 #              limits count by key: a second key still gets a session
 #   sigterm    SIGTERM with a live session: exit 0, programs detached
 set -u
@@ -298,7 +299,7 @@ if "$PROBE" "$EP_hvC" --insecure hello >/dev/null 2>&1; then
 fi
 wait_for 3 refusals 2 || fail "curve: plaintext client: no refusal logged: $(cat "$OUT/agent_hvC.err")"
 # Which side sees the mismatch first is a race: ours reads it, or finds the peer gone.
-grep -qE "$FROM: (security mechanism mismatch \(CURVE on one side only\)|handshake not completed \(Broken pipe\)) \(refused=2\)\$" \
+grep -qE "$FROM: (security mechanism mismatch \(CURVE on one side only\)|closed by the peer during the handshake) \(refused=2\)\$" \
 	"$OUT/agent_hvC.err" || fail "curve: plaintext client: $(grep 'refused=2)' "$OUT/agent_hvC.err")"
 echo "ok: curve: plaintext client got nothing and was logged"
 if "$PROBE" "$EP_hvC" --server-key "$OUT/rogue/netblame.pub" --key "$OUT/coord/netblame.key" \
@@ -318,8 +319,23 @@ wait_for 3 refusals 4 || fail "curve: HTTP request: no refusal logged: $(cat "$O
 grep -qE "$FROM: dropped by libzmq before any message \(not a ZMTP 3 peer\?\) \(refused=4\)\$" \
 	"$OUT/agent_hvC.err" || fail "curve: HTTP request: $(grep 'refused=4)' "$OUT/agent_hvC.err")"
 echo "ok: curve: HTTP request refused and logged"
+# A connection that says nothing: the handshake timer (5 s) ends it.
+exec 3<>"/dev/tcp/127.0.0.1/${EP_hvC##*:}" || fail "curve: cannot connect with bash"
+wait_for 10 refusals 5 || fail "curve: silent connection: no refusal logged: $(cat "$OUT/agent_hvC.err")"
+exec 3<&-
+grep -qE "$FROM: no handshake within 5 s \(refused=5\)\$" "$OUT/agent_hvC.err" ||
+	fail "curve: silent connection: $(grep 'refused=5)' "$OUT/agent_hvC.err")"
+echo "ok: curve: silent connection refused after the handshake timeout and logged"
+# CURVE against an --insecure agent is refused there too.
+if "$PROBE" "$EP_hvI" --server-key "$OUT/agent/netblame.pub" --key "$OUT/coord/netblame.key" \
+	hello >/dev/null 2>&1; then
+	fail "insecure: a CURVE client got a HELLO"
+fi
+wait_for 3 grep -qE "$FROM: (security mechanism mismatch \(CURVE on one side only\)|closed by the peer during the handshake) \(refused=1\)\$" \
+	"$OUT/agent_hvI.err" || fail "insecure: CURVE client: $(grep refused "$OUT/agent_hvI.err")"
+echo "ok: insecure: a CURVE client refused and logged"
 # Each refusal once: the unknown key's is not logged again from the monitor.
-assert_eq 4 "$(grep -c 'refused connection from' "$OUT/agent_hvC.err")" "curve: refusal lines"
+assert_eq 5 "$(grep -c 'refused connection from' "$OUT/agent_hvC.err")" "curve: refusal lines"
 grep -q "session .* started" "$OUT/agent_hvC.err" && fail "curve: a session started"
 
 # Per-client limits count by key: coordinator-1's third session is refused, coordinator-2,
