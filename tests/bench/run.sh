@@ -11,8 +11,11 @@
 # machine was doing that the numbers cannot show, e.g. other people's builds).
 # Benchmarks measure and report, they do not judge: a missed target prints MISSED and the exit
 # code is still 0. Exit 1 means the run is incomplete (a benchmark failed, timed out or could
-# not get the lab); docs/BENCHMARKS.md is then left alone, and so it is when only some
-# benchmarks were asked for. The newest report is always in build/bench/results/.
+# not get the lab, or measured on a machine too busy for its numbers to stand); docs/BENCHMARKS.md
+# is then left alone, and so it is when only some benchmarks were asked for. On a machine that
+# is never quiet, NB_BENCH_KEEP_UNRELIABLE=1 writes it all the same: such a section keeps its
+# UNRELIABLE banner, and the summary says NOISY. The newest report is always in
+# build/bench/results/.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
@@ -300,6 +303,10 @@ for b in "${BENCHES[@]}"; do
 	case ${STATUS[$b]:-} in
 	measured) ;;
 	pending) printf '%-10s PENDING  (no tests/bench/%s.sh yet)\n' "$b" "$b" ;;
+	unreliable*)
+		printf '%-10s %s\n' "$b" "${STATUS[$b]}"
+		[ "${NB_BENCH_KEEP_UNRELIABLE:-0}" = 1 ] || incomplete=1
+		;;
 	*)
 		printf '%-10s %s\n' "$b" "${STATUS[$b]:-not run}"
 		incomplete=1
