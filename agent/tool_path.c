@@ -506,6 +506,8 @@ static void s_print_summary(struct s_run *r, uint64_t lost)
 					    json_integer((json_int_t)r->lost_fragments));
 			json_object_set_new(o, "other_flows_fragment_groups",
 					    json_integer((json_int_t)ps.unattributed));
+			json_object_set_new(o, "unidentified_datagrams",
+					    json_integer((json_int_t)ps.unidentified));
 		}
 		txt = json_dumps(o, JSON_COMPACT);
 		if (txt)
@@ -523,6 +525,9 @@ static void s_print_summary(struct s_run *r, uint64_t lost)
 		       (unsigned long long)r->retransmitted, (unsigned long long)r->lost_copies);
 	if (udp)
 		printf("Fragments lost: %llu\n", (unsigned long long)r->lost_fragments);
+	if (udp && ps.unidentified)
+		printf("Unfragmented IPv6 datagrams (no ID, not traced): %llu\n",
+		       (unsigned long long)ps.unidentified);
 	printf("Lost events: %llu%s\n", (unsigned long long)lost,
 	       lost ? " (ring buffer full: raise --ringbuf-size; affected packets are INCONCLUSIVE)"
 		    : "");
@@ -688,6 +693,8 @@ int nb_tool_path_tracer(const char *tool, int argc, char **argv)
 	/* Before the probes were attached nothing could be seen: never read that as a drop. */
 	nb_path_taint(r.path, 0, 0, nb_tracer_attach_ts(r.tr));
 	r.wall_off = nb_wall_offset_ns();
+	if (r.spec.proto == IPPROTO_UDP && r.spec.family == 6)
+		nb_warn("%s", NB_UDP_IPV6_NOTE);
 	if (r.o.json)
 		printf("{\"type\":\"start\",\"tool\":\"%s\",\"attach_ktime_ns\":%llu,"
 		       "\"hooks\":\"%s\"}\n",

@@ -30,6 +30,15 @@
 #define NB_IPPROTO_TCP	  6
 #define NB_IPPROTO_UDP	  17
 #define NB_IPPROTO_ICMPV6 58
+#define NB_IPPROTO_HOPOPTS  0
+#define NB_IPPROTO_ROUTING  43
+#define NB_IPPROTO_FRAGMENT 44
+#define NB_IPPROTO_DSTOPTS  60
+/*
+ * IPv6 extension headers walked before the transport: hop-by-hop, routing, fragment and
+ * destination options once each.
+ */
+#define NB_IP6_MAX_EXT 4
 
 /* Wire headers as sent: fixed layouts, so they need no relocation against kernel BTF. */
 struct nb_ip4h {
@@ -74,6 +83,8 @@ struct nb_udph {
 };
 #define NB_IP_MF	0x2000
 #define NB_IP_OFFMASK	0x1fff
+#define NB_IP6_MF	0x0001
+#define NB_IP6_OFFMASK	0xfff8
 
 static __always_inline bool nb_ifindex_ok(const volatile struct nb_filter *f, __u32 ifindex)
 {
@@ -111,6 +122,13 @@ static __always_inline bool nb_addr_match(const volatile struct nb_filter *f,
 		return true;
 	return f->bidir && (!f->has_saddr || nb_addr_eq(f->saddr, p->daddr, p->family)) &&
 	       (!f->has_daddr || nb_addr_eq(f->daddr, p->saddr, p->family));
+}
+
+/* An IPv6 extension header walked to find the transport (others end the walk). */
+static __always_inline bool nb_ip6_ext(__u8 nh)
+{
+	return nh == NB_IPPROTO_HOPOPTS || nh == NB_IPPROTO_ROUTING ||
+	       nh == NB_IPPROTO_FRAGMENT || nh == NB_IPPROTO_DSTOPTS;
 }
 
 /* How headers are read: ctx NULL for tracing programs (probe reads), else a tc skb. */
@@ -236,20 +254,60 @@ static __always_inline int nb_parse_l3(const struct nb_rd *rd, unsigned char *l3
 	if (ethertype == NB_ETH_P_IPV6) {
 		struct nb_ip6h ip6b;
 		const struct nb_ip6h *ip6 = nb_hdr(rd, &ip6b, sizeof(ip6b), l3);
+		__u32 off = 40, plen;
+		__u8 nh;
 
 		if (!ip6)
 			return -1;
-		if (f && ((f->family && f->family != 6) || (f->proto && f->proto != ip6->nexthdr)))
+		nh = ip6->nexthdr;
+		/* As for IPv4, most packets fail here, before anything is copied. */
+		if (f && ((f->family && f->family != 6) ||
+			  (f->proto && f->proto != nh && !nb_ip6_ext(nh))))
 			return 2;
+		plen = bpf_ntohs(ip6->payload_len);
 		__builtin_memset(p, 0, sizeof(*p));
 		p->family = 6;
-		p->proto = ip6->nexthdr;
 		__builtin_memcpy(p->saddr, ip6->saddr, 16);
 		__builtin_memcpy(p->daddr, ip6->daddr, 16);
-		p->ip_len = bpf_ntohs(ip6->payload_len) + 40;
+		p->ip_len = plen + 40;
+		/*
+		 * The transport comes after the extension headers; a fragment header gives the
+		 * datagram's identification and the fragment's place (UDP over IPv6 is joined by
+		 * it). A later fragment holds no transport header: stop there.
+		 */
+#pragma unroll
+		for (int i = 0; i < NB_IP6_MAX_EXT; i++) {
+			__u8 eb[8];
+			const __u8 *e;
+
+			if (!nb_ip6_ext(nh))
+				break;
+			e = nb_hdr(rd, eb, sizeof(eb), l3 + (off & 0x3fff));
+			if (!e)
+				return -1;
+			if (nh == NB_IPPROTO_FRAGMENT) {
+				__u16 fo = ((__u16)e[2] << 8) | e[3];
+
+				p->frag_off = fo & NB_IP6_OFFMASK;
+				p->more_frags = fo & NB_IP6_MF;
+				p->ip_id = ((__u32)e[4] << 24) | ((__u32)e[5] << 16) |
+					   ((__u32)e[6] << 8) | e[7];
+				off += 8;
+			} else {
+				off += ((__u32)e[1] + 1) * 8;
+			}
+			nh = e[0];
+			if (p->frag_off)
+				break;
+		}
+		p->proto = nh;
+		if (f && f->proto && f->proto != nh)
+			return 2;
 		if (f && !nb_addr_match(f, p))
 			return 2;
-		nb_parse_l4(rd, l3 + 40, p, bpf_ntohs(ip6->payload_len));
+		if (p->frag_off)
+			return 0;
+		nb_parse_l4(rd, l3 + (off & 0x3fff), p, plen + 40 > off ? plen + 40 - off : 0);
 		return 0;
 	}
 	return 1;

@@ -39,14 +39,20 @@ struct nb_pkt {
 	__u16 dport;
 	__u16 icmp_id;
 	__u16 icmp_seq;
-	__u16 ip_id;
 	__u16 frag_off; /* fragment offset in bytes */
 	__u8 more_frags;
 	__u8 tcp_flags;
-	__u16 ip_len;	/* total length from the IP header */
+	__u16 ip_len; /* total length from the IP header */
+	__u16 pad;    /* zero, as pad2: no hidden padding, events compare byte for byte */
+	/*
+	 * The datagram's fragment identification: the IPv4 header's 16-bit ID, or the 32-bit
+	 * one of an IPv6 fragment header (0 for an IPv6 packet without one).
+	 */
+	__u32 ip_id;
 	__u32 tcp_seq;
 	__u32 tcp_ack;
 	__u32 l4_len; /* transport payload bytes */
+	__u32 pad2;
 };
 
 struct nb_event {

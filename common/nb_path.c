@@ -225,6 +225,7 @@ void nb_path_get_stats(const struct nb_path *pp, struct nb_path_stats *out)
 		out->inflight = us.open;
 		out->late = us.late;
 		out->unattributed = us.unattributed;
+		out->unidentified = us.unidentified;
 	}
 }
 

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
  * UDP fragment groups. An engine per direction holds the fragments (key: a group generation and
- * the IP ID in k1, the fragment offset in k2). Groups are found by direction and IP ID in a
- * directly indexed table of 2 x 65536 slots; a slot remembers its last group after it was
- * reported, so a late copy of one of its fragments is not taken for a new datagram. The
+ * the IP ID's low 16 bits in k1, the fragment offset in k2). Groups are found by direction and
+ * IP ID in a directly indexed table of 2 x 65536 slots; a slot remembers its last group after it
+ * was reported, so a late copy of one of its fragments is not taken for a new datagram. The
  * generation in the key keeps a reused IP ID's fragments apart from the previous datagram's in
- * the engine.
+ * the engine. IPv6 IDs (32 bits) share the slot of their low 16 bits, which also remembers the
+ * rest: another ID there ends the group before it, as a reused one does.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -19,12 +20,15 @@
 
 enum { S_SLOT_NONE = 0, S_SLOT_OPEN = 1, S_SLOT_DONE = 2 };
 
+/* 16 bytes: the table is 2 x 65536 of them. */
 struct s_slot {
 	uint64_t first_ref;
-	uint32_t gidx;
+	uint32_t gidx : 30;
+	uint32_t state : 2;
 	uint16_t gen;
-	uint8_t state;
+	uint16_t id_hi; /* the upper half of its group's 32-bit (IPv6) ID */
 };
+_Static_assert(sizeof(struct s_slot) == 16, "s_slot grew");
 
 struct s_frag {
 	uint32_t off, len;
@@ -36,7 +40,8 @@ struct s_frag {
 
 struct s_group {
 	uint8_t dir;
-	uint16_t id, gen;
+	uint32_t id;
+	uint16_t gen;
 	bool have_first, evicted;
 	uint16_t sport, dport;
 	uint64_t first_ref;
@@ -84,15 +89,18 @@ static uint64_t s_wm_min(const struct nb_udp *u)
 	return w;
 }
 
-static struct s_slot *s_slot(struct nb_udp *u, int dir, uint16_t id)
+static struct s_slot *s_slot(struct nb_udp *u, int dir, uint32_t id)
 {
-	return &u->slots[(size_t)dir * 65536 + id];
+	return &u->slots[(size_t)dir * 65536 + (uint16_t)id];
 }
 
-/* IP payload of a fragment. Options are assumed absent where the header cannot tell. */
+/*
+ * IP payload of a fragment. Options (IPv6: extension headers other than the fragment header)
+ * are assumed absent where the header cannot tell.
+ */
 static uint32_t s_frag_len(const struct nb_pkt *p)
 {
-	uint32_t ihl = p->family == 6 ? 40 : 20;
+	uint32_t ihl = p->family == 6 ? 40 + 8 : 20;
 
 	if (p->frag_off == 0 && p->l4_len && p->ip_len >= p->l4_len + 8)
 		return p->l4_len + 8; /* the first fragment tells its header length exactly */
@@ -256,6 +264,7 @@ static void s_close(struct nb_udp *u, uint32_t gidx)
 		s_report(u, g);
 	sl->state = S_SLOT_DONE;
 	sl->first_ref = g->first_ref;
+	sl->id_hi = (uint16_t)(g->id >> 16);
 	free(g);
 	u->pool[gidx] = NULL;
 	u->free_stack[u->nfree++] = gidx;
@@ -337,7 +346,7 @@ static uint32_t s_oldest(const struct nb_udp *u)
 	return best;
 }
 
-static struct s_group *s_open(struct nb_udp *u, int dir, uint16_t id, uint64_t ref)
+static struct s_group *s_open(struct nb_udp *u, int dir, uint32_t id, uint64_t ref)
 {
 	struct s_slot *sl = s_slot(u, dir, id);
 	struct s_group *g;
@@ -358,6 +367,7 @@ static struct s_group *s_open(struct nb_udp *u, int dir, uint16_t id, uint64_t r
 	g->id = id;
 	g->gen = ++sl->gen;
 	g->first_ref = ref;
+	sl->id_hi = (uint16_t)(id >> 16);
 	sl->state = S_SLOT_OPEN;
 	sl->gidx = gidx;
 	u->st.open++;
@@ -371,7 +381,7 @@ struct nb_udp *nb_udp_new(const struct nb_udp_cfg *cfg, nb_udp_cb cb, void *ctx)
 	struct nb_udp *u;
 
 	if (!cfg || (cfg->nstages != 4 && cfg->nstages != 8) || cfg->nnodes < 1 ||
-	    cfg->nnodes > NB_MAX_NODES) {
+	    cfg->nnodes > NB_MAX_NODES || cfg->max_groups > (1u << 30)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -450,15 +460,24 @@ int nb_udp_add(struct nb_udp *u, const struct nb_pkt *p, int stage, uint64_t ts,
 		return -EBUSY;
 	dir = stage >= u->ndir;
 	s = stage - dir * u->ndir;
+	/* Without a fragment header an IPv6 datagram has no ID: it cannot be told apart. */
+	if (p->family == 6 && !p->frag_off && !p->more_frags) {
+		if (s == 0)
+			u->st.unidentified++;
+		return 0;
+	}
 	sl = s_slot(u, dir, p->ip_id);
 	if (sl->state == S_SLOT_OPEN) {
 		g = u->pool[sl->gidx];
-		/* the ID came back for another datagram while this one still waited */
-		if (ts_ref > s_add_sat(g->first_ref, 2 * u->cfg.timeout_ns)) {
+		/*
+		 * The ID came back for another datagram while this one still waited, or another
+		 * IPv6 ID with the same low half came.
+		 */
+		if (g->id != p->ip_id || ts_ref > s_add_sat(g->first_ref, 2 * u->cfg.timeout_ns)) {
 			s_close(u, sl->gidx);
 			g = NULL;
 		}
-	} else if (sl->state == S_SLOT_DONE &&
+	} else if (sl->state == S_SLOT_DONE && sl->id_hi == (uint16_t)(p->ip_id >> 16) &&
 		   ts_ref <= s_add_sat(sl->first_ref, u->cfg.timeout_ns)) {
 		u->st.late++;
 		return 0;
@@ -490,7 +509,7 @@ int nb_udp_add(struct nb_udp *u, const struct nb_pkt *p, int stage, uint64_t ts,
 		g->dport = p->dport;
 	}
 	key.proto = IPPROTO_UDP;
-	key.k1 = (uint32_t)g->gen << 16 | p->ip_id;
+	key.k1 = (uint32_t)g->gen << 16 | (uint16_t)p->ip_id;
 	key.k2 = p->frag_off;
 	/* may report the datagram and free g */
 	return nb_join_add(u->join[dir], &key, s, ts, ts_ref, ifindex, 0);

@@ -23,8 +23,13 @@
  * seen at all (lost before the first stage) make it PARTIAL_FRAGMENT_DROP on one host and
  * INCONCLUSIVE across two (nothing traced lost them). Otherwise INCONCLUSIVE.
  *
+ * IPv6: only fragments carry an ID (the fragment header's 32-bit identification), so only
+ * fragmented datagrams are traced; an unfragmented one has nothing to tell it from the next and
+ * is counted in unidentified (once, at its direction's first stage), never reported.
+ *
  * Limits: IP IDs must not repeat within the timeout (65536 datagrams per timeout and
- * direction); IPv6 datagrams (no IP ID) and IPv4 ones sent with ID 0 cannot be told apart.
+ * direction; IPv6 IDs whose low 16 bits agree count as one there); IPv4 datagrams sent with
+ * ID 0 cannot be told apart.
  */
 #ifndef NB_UDP_H
 #define NB_UDP_H
@@ -38,13 +43,18 @@
 
 #define NB_UDP_MAX_FRAGS 128
 
+/* What every UDP trace of IPv6 addresses says when it starts. */
+#define NB_UDP_IPV6_NOTE                                                                           \
+	"UDP over IPv6: only fragmented datagrams carry an ID (the fragment header's); "           \
+	"unfragmented ones cannot be told apart, so they are counted, not traced"
+
 struct nb_udp_cfg {
 	int nstages; /* 4 or 8 */
 	int nnodes;
 	uint8_t stage_node[NB_MAX_STAGES];
 	uint64_t timeout_ns;
 	bool ports; /* the flow names a port: report only groups whose first fragment matched it */
-	uint32_t max_groups; /* datagrams open at once; 0 = 4096 */
+	uint32_t max_groups; /* datagrams open at once; 0 = 4096, at most 2^30 */
 };
 
 /* One datagram with a final status. Valid only during the callback. */
@@ -57,7 +67,7 @@ struct nb_udp_dgram {
 	const struct nb_joined *p;
 	enum nb_status status;
 	bool reverse; /* dst -> src */
-	uint16_t ip_id;
+	uint32_t ip_id;
 	bool have_ports; /* its first fragment was seen */
 	uint16_t sport, dport;
 	uint32_t
@@ -79,6 +89,7 @@ struct nb_udp_stats {
 	uint64_t unattributed; /* groups whose first fragment never matched the ports */
 	uint64_t evicted;      /* groups reported early because max_groups were open */
 	uint64_t too_many;     /* fragments beyond NB_UDP_MAX_FRAGS in one group */
+	uint64_t unidentified; /* IPv6 datagrams without a fragment header (no ID), not traced */
 };
 
 struct nb_udp;

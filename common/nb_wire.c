@@ -443,7 +443,7 @@ static void s_pack_event(msgpack_packer *pk, const struct nb_event *ev)
 	msgpack_pack_uint16(pk, p->dport);
 	msgpack_pack_uint16(pk, p->icmp_id);
 	msgpack_pack_uint16(pk, p->icmp_seq);
-	msgpack_pack_uint16(pk, p->ip_id);
+	msgpack_pack_uint32(pk, p->ip_id);
 	msgpack_pack_uint16(pk, p->frag_off);
 	msgpack_pack_uint8(pk, p->more_frags);
 	msgpack_pack_uint8(pk, p->tcp_flags);
@@ -1238,7 +1238,7 @@ static int s_dec_event(const struct s_dec *d, size_t *ppos, struct nb_event *ev)
 	S_U(UINT16_MAX, p->dport);
 	S_U(UINT16_MAX, p->icmp_id);
 	S_U(UINT16_MAX, p->icmp_seq);
-	S_U(UINT16_MAX, p->ip_id);
+	S_U(UINT32_MAX, p->ip_id);
 	S_U(UINT16_MAX, p->frag_off);
 	S_U(UINT8_MAX, p->more_frags);
 	S_U(UINT8_MAX, p->tcp_flags);
@@ -1246,6 +1246,8 @@ static int s_dec_event(const struct s_dec *d, size_t *ppos, struct nb_event *ev)
 	S_U(UINT32_MAX, p->tcp_seq);
 	S_U(UINT32_MAX, p->tcp_ack);
 	S_U(UINT32_MAX, p->l4_len);
+	p->pad = 0;
+	p->pad2 = 0;
 #undef S_ADDR
 #undef S_U
 #undef S_NEXT

@@ -37,7 +37,9 @@
  *             ts_ns ifindex netns type hook ethertype reason location stack_id(int) cpu
  *             saddr:bin daddr:bin family proto icmp_type icmp_code sport dport icmp_id
  *             icmp_seq ip_id frag_off more_frags tcp_flags ip_len tcp_seq tcp_ack l4_len
- *           all uint unless marked; saddr/daddr are 4 bytes when the last 12 are zero, else 16.
+ *           all uint unless marked; saddr/daddr are 4 bytes when the last 12 are zero, else 16;
+ *           ip_id is 32 bits (an IPv6 fragment header's identification), the rest as in
+ *           struct nb_pkt.
  *   STATS   agent -> coordinator: session:uint counters:{str:uint} (at most
  *           NB_WIRE_MAX_COUNTERS; names are NB_WIRE_NAME_MAX bytes at most)
  *   PING    coordinator -> agent: heartbeat (renews the session lease) and clock sample.

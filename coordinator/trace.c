@@ -1042,6 +1042,7 @@ int nb_cmd_trace(int argc, char **argv)
 	struct s_trace *t = calloc(1, sizeof(*t));
 	struct sigaction sa = {.sa_handler = s_on_signal};
 	struct nb_path_cfg pc = {0};
+	struct nb_path_stats ps;
 	uint64_t t_end = 0, t_drain = 0;
 	enum nb_verdict v;
 	char detail[512];
@@ -1124,6 +1125,8 @@ int nb_cmd_trace(int argc, char **argv)
 	fprintf(stderr, "Tracing %s %s -> %s: A=%s B=%s%s\n", t->proto_name, t->src, t->dst,
 		t->node[0].name, t->node[1].name,
 		t->count ? "" : t->duration ? "" : " (Ctrl-C to stop)");
+	if (t->proto == IPPROTO_UDP && t->family == 6)
+		nb_cwarn("%s", NB_UDP_IPV6_NOTE);
 	if (t->duration)
 		t_end = nb_mono_ns() + (uint64_t)t->duration * 1000000000ull;
 
@@ -1165,6 +1168,8 @@ int nb_cmd_trace(int argc, char **argv)
 	for (int i = 0; i < 2; i++)
 		s_send_stop(t, &t->node[i]);
 
+	nb_path_get_stats(t->path, &ps);
+	t->tu.unidentified = ps.unidentified;
 	v = nb_verdict_of(t->counts);
 	nb_verdict_detail(t->counts, detail, sizeof(detail));
 	if (t->text)

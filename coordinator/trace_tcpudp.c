@@ -114,8 +114,8 @@ json_t *nb_ttu_json(const struct nb_path_res *r, uint64_t timeout_ms, json_t *dr
 		const struct nb_udp_dgram *u = r->udp;
 		json_t *at = json_object();
 
-		key = json_pack("{s:s, s:i, s:s}", "proto", "udp", "ip_id", u->ip_id, "direction",
-				u->reverse ? "reverse" : "forward");
+		key = json_pack("{s:s, s:I, s:s}", "proto", "udp", "ip_id", (json_int_t)u->ip_id,
+				"direction", u->reverse ? "reverse" : "forward");
 		if (u->have_ports) {
 			json_object_set_new(key, "sport", json_integer(u->sport));
 			json_object_set_new(key, "dport", json_integer(u->dport));
@@ -139,16 +139,20 @@ json_t *nb_ttu_json(const struct nb_path_res *r, uint64_t timeout_ms, json_t *dr
 
 void nb_ttu_report_text(FILE *f, const struct nb_ttu_totals *tt, uint8_t proto)
 {
-	if (proto == IPPROTO_TCP)
+	if (proto == IPPROTO_TCP) {
 		fprintf(
 		    f,
 		    "Retransmitted segments: %llu; copies lost: inside A %llu, network %llu, "
 		    "inside B %llu\n",
 		    (unsigned long long)tt->retransmitted, (unsigned long long)tt->lost_copies[0],
 		    (unsigned long long)tt->lost_copies[1], (unsigned long long)tt->lost_copies[2]);
-	else if (proto == IPPROTO_UDP)
+	} else if (proto == IPPROTO_UDP) {
 		fprintf(f, "Fragments lost: %llu (datagrams that lost only some: %llu)\n",
 			(unsigned long long)tt->lost_fragments, (unsigned long long)tt->partial);
+		if (tt->unidentified)
+			fprintf(f, "Unfragmented IPv6 datagrams (no ID, not traced): %llu\n",
+				(unsigned long long)tt->unidentified);
+	}
 }
 
 void nb_ttu_report_json(json_t *o, const struct nb_ttu_totals *tt, uint8_t proto)
@@ -166,5 +170,7 @@ void nb_ttu_report_json(json_t *o, const struct nb_ttu_totals *tt, uint8_t proto
 		json_object_set_new(o, "lost_fragments",
 				    json_integer((json_int_t)tt->lost_fragments));
 		json_object_set_new(o, "partial_datagrams", json_integer((json_int_t)tt->partial));
+		json_object_set_new(o, "unidentified_datagrams",
+				    json_integer((json_int_t)tt->unidentified));
 	}
 }

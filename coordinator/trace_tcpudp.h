@@ -18,6 +18,7 @@ struct nb_ttu_totals {
 	uint64_t retransmitted;			   /* TCP segments sent again (A0) */
 	uint64_t lost_fragments;		   /* UDP, of datagrams with a verdict */
 	uint64_t partial;			   /* UDP datagrams that lost some fragments */
+	uint64_t unidentified; /* UDP: IPv6 datagrams without an ID (nb_path_stats) */
 };
 
 void nb_ttu_count(struct nb_ttu_totals *tt, const struct nb_path_res *r);

@@ -10,6 +10,9 @@ need_root
 
 VMA=198.18.0.1
 VMB=198.18.0.2
+# The traffic and the cross-host traces go SRC (vmA) -> DST (vmB); the IPv6 cases change them.
+SRC=$VMA
+DST=$VMB
 TMO=500
 TRAFFIC=$REPO/build/tests/tools/nb_traffic
 OUT=$(mktemp -d /tmp/nb-tcpudp.XXXXXX)
@@ -38,8 +41,8 @@ finish() {
 # --- UDP: datagrams with known IP IDs (nb_traffic sends them through a raw socket).
 # udp NODE ID COUNT SIZE [PORT]: datagrams IDs ID.. from vmA to vmB (vmB to vmA from node vmB).
 udp() {
-	local from=$1 dst=$VMB
-	[ "$from" = vmB ] && dst=$VMA
+	local from=$1 dst=$DST
+	[ "$from" = vmB ] && dst=$SRC
 	tests/lab exec "$from" "$TRAFFIC" udp-ids --dst $dst --port "${5:-9000}" --ip-id "$2" \
 		--count "$3" --size "$4" >/dev/null || fail "udp-ids from $from"
 }
@@ -129,7 +132,6 @@ PORT=5200
 
 # tcp_start BYTES [SENDER-TIMEOUT]: receiver on vmB, sender on vmA connected and waiting; SEQ0.
 # The receiver listens on every address of both families; the sender goes to $DST (vmB).
-DST=$VMB
 tcp_start() {
 	rm -f "$OUT/seq" "$OUT/recv.pid"
 	tests/lab exec vmB "$TRAFFIC" tcp-recv --port $PORT --bind :: --timeout "${2:-3}" \
@@ -285,7 +287,6 @@ echo "ok: t_tso: $big segments above the MSS, $lost copies lost inside hvA"
 
 # xtrace NAME PROTO [flags...]: the coordinator in the background, once its sessions run. It
 # traces $SRC -> $DST (vmA -> vmB).
-SRC=$VMA
 xtrace() {
 	local name=$1 proto=$2
 	shift 2
@@ -418,6 +419,30 @@ assert_eq NETWORK "$(xverdict x6_tnet)" "x6_tnet verdict"
 assert_eq 10 "$RC" "x6_tnet exit code"
 grep -q "^\[.*\] TCP \[2001:db8::1\]:[0-9]* -> \[2001:db8::2\]:$PORT " "$OUT/x6_tnet.out" ||
 	fail "x6_tnet: no segment line with bracketed IPv6 addresses"
+
+# UDP over IPv6: a datagram of 3000 bytes goes as 3 fragments whose fragment header carries
+# its 32-bit ID; hvB drops the second fragment of 70001 (offset 1448 = 181 * 8):
+# B_INTERNAL_DROP_REQ, partial. Datagrams that fit the MTU have no fragment header, hence no
+# ID: the trace says so, counts them, and traces none. NODE_B, exit 12.
+tests/lab drop -6 --at hvB --dir req --match 'frag id 70001 frag frag-off 181' >/dev/null
+xtrace x6_udp udp --dst-port 9000 --count 2
+udp vmA 1 3 100
+udp vmA 70000 2 3000
+xfinish x6_udp
+tests/lab clear >/dev/null
+assert_eq COMPLETE "$(xst x6_udp ip_id 70000)" "x6_udp id 70000"
+assert_eq 3 "$(xst x6_udp ip_id 70000 fragments)" "x6_udp id 70000 fragments"
+assert_eq B_INTERNAL_DROP_REQ "$(xst x6_udp ip_id 70001)" "x6_udp id 70001"
+assert_eq "1 of 3 fragments lost: 3 at A0, 3 at A1, 3 at B0, 2 at B1" \
+	"$(xst x6_udp ip_id 70001 detail)" "x6_udp id 70001 detail"
+assert_eq 2 "$(jq '.packets | length' "$OUT/x6_udp.json")" "x6_udp datagrams traced"
+assert_eq 3 "$(jq '.unidentified_datagrams' "$OUT/x6_udp.json")" "x6_udp datagrams without an ID"
+grep -q '^netblame: warning: UDP over IPv6: only fragmented datagrams carry an ID' \
+	"$OUT/x6_udp.err" || fail "x6_udp: no statement about datagrams without an ID"
+grep -q '^Unfragmented IPv6 datagrams (no ID, not traced): 3$' "$OUT/x6_udp.out" ||
+	fail "x6_udp: the report does not count the datagrams without an ID"
+assert_eq NODE_B "$(xverdict x6_udp)" "x6_udp verdict"
+assert_eq 12 "$RC" "x6_udp exit code"
 
 # Bad input: one line on stderr, exit 2; nothing left attached.
 for t in tcp_path_tracer udp_path_tracer; do

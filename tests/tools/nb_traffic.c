@@ -24,7 +24,9 @@
  *   nb_traffic udp-ids --dst ADDR --port P --ip-id N [--count C] [--size S] [--mtu M] [--sport P]
  *       C datagrams (default 1) of S payload bytes (default 64) with the IP IDs N, N+1, ...,
  *       through a raw socket, so a test can drop or find exactly one (`nft ... ip id N`). A
- *       datagram bigger than --mtu (default 1500) is sent as fragments made here. IPv4 only.
+ *       datagram bigger than --mtu (default 1500) is sent as fragments made here. IPv6: the ID
+ *       (up to 32 bits) is the fragment header's (`nft ... frag id N`), so only a datagram
+ *       bigger than --mtu carries it; a smaller one goes unfragmented, with no ID at all.
  *       -> sent= fragments= first_id= last_id= cpu_s=
  *   nb_traffic tcp-recv --port P [--bind ADDR] [--timeout S]
  *       accepts one connection, reads until the sender closes, checks the pattern.
@@ -117,7 +119,8 @@ struct opts {
 	uint64_t count, rate, bytes;
 	unsigned int batch;
 	const char *pidfile;
-	uint16_t ip_id, sport;
+	uint32_t ip_id; /* 16 bits over IPv4 */
+	uint16_t sport;
 	unsigned int mtu;
 	const char *seq_file;
 	bool spin;
@@ -533,23 +536,28 @@ static uint32_t s_csum_add(uint32_t sum, const unsigned char *p, size_t len)
 
 /*
  * UDP datagrams with chosen IP IDs. Only a raw socket with our own IP header sets the ID; the
- * kernel still fills in the header checksum. Fragments are cut here at multiples of 8 bytes.
+ * kernel still fills in the IPv4 header checksum. Fragments are cut here at multiples of 8
+ * bytes. IPv6 carries the ID only in a fragment header: a datagram that fits --mtu goes
+ * without one (no ID, as the kernel sends it), a bigger one as fragments with the 32-bit ID.
  */
 static int s_udp_ids(const struct opts *o)
 {
-	struct sockaddr_in dst = *(const struct sockaddr_in *)&o->addr, src;
-	size_t dlen = 8 + o->size, unit = ((o->mtu - 20) / 8) * 8;
+	bool v6 = o->addr.ss_family == AF_INET6;
+	struct sockaddr_storage dst = o->addr, src;
+	size_t hl = v6 ? 40 : 20, fh = v6 ? 8 : 0, dlen = 8 + o->size;
+	size_t unit = ((o->mtu - hl - fh) / 8) * 8, alen = v6 ? 16 : 4;
+	const unsigned char *sa, *da;
 	uint64_t sent = 0, frags = 0;
 	socklen_t sl = sizeof(src);
 	unsigned char *dg, *pkt;
 	int fd, rc = 0;
 
-	if (o->addr.ss_family != AF_INET)
-		return s_err("udp-ids is IPv4 only (IPv6 has no IP ID in its header)");
+	if (!v6 && o->ip_id > 65535)
+		return s_err("--ip-id: IPv4 IDs are 16 bits (0..65535)");
 	/* the source address the route picks, for the header and the UDP checksum */
-	dst.sin_port = htons(o->port);
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&dst, sizeof(dst)) ||
+	s_set_port(&dst, o->port);
+	fd = socket(dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&dst, o->addrlen) ||
 	    getsockname(fd, (struct sockaddr *)&src, &sl)) {
 		rc = s_err("no route to the destination: %s", strerror(errno));
 		if (fd >= 0)
@@ -557,20 +565,28 @@ static int s_udp_ids(const struct opts *o)
 		return rc;
 	}
 	close(fd);
-	dst.sin_port = 0;
-	fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	s_set_port(&dst, 0);
+	sa = v6 ? (const unsigned char *)&((struct sockaddr_in6 *)&src)->sin6_addr
+		: (const unsigned char *)&((struct sockaddr_in *)&src)->sin_addr;
+	da = v6 ? (const unsigned char *)&((struct sockaddr_in6 *)&dst)->sin6_addr
+		: (const unsigned char *)&((struct sockaddr_in *)&dst)->sin_addr;
+	/* IPPROTO_RAW: our own IP header, for both families */
+	fd = socket(dst.ss_family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 	if (fd < 0)
 		return s_err("raw socket (needs root): %s", strerror(errno));
 	dg = malloc(dlen);
-	pkt = malloc(20 + (dlen < unit ? dlen : unit));
+	pkt = malloc(hl + fh + (dlen < unit ? dlen : unit));
 	if (!dg || !pkt) {
 		rc = s_err("out of memory");
 		goto out;
 	}
 	for (uint64_t i = 0; i < (o->count ? o->count : 1) && !s_stop; i++) {
-		uint16_t id = (uint16_t)(o->ip_id + i), sp = o->sport ? o->sport : 40000;
-		uint32_t sum;
+		uint32_t id = (uint32_t)(o->ip_id + i), sum;
+		uint16_t sp = o->sport ? o->sport : 40000;
+		bool frag = v6 && dlen > unit;
 
+		if (!v6)
+			id &= 0xffff;
 		memset(dg, 0, 8);
 		dg[0] = (unsigned char)(sp >> 8);
 		dg[1] = (unsigned char)sp;
@@ -581,8 +597,8 @@ static int s_udp_ids(const struct opts *o)
 		for (size_t k = 8; k < dlen; k++)
 			dg[k] = (unsigned char)((k - 8 + i) % PATTERN_PERIOD);
 		/* pseudo header: addresses, protocol, length */
-		sum = s_csum_add(0, (const unsigned char *)&src.sin_addr, 4);
-		sum = s_csum_add(sum, (const unsigned char *)&dst.sin_addr, 4);
+		sum = s_csum_add(0, sa, alen);
+		sum = s_csum_add(sum, da, alen);
 		sum += IPPROTO_UDP + (uint32_t)dlen;
 		sum = s_csum_fold(s_csum_add(sum, dg, dlen));
 		dg[6] = (unsigned char)(sum >> 8);
@@ -590,24 +606,51 @@ static int s_udp_ids(const struct opts *o)
 		if (!dg[6] && !dg[7])
 			dg[6] = dg[7] = 0xff;
 		for (size_t off = 0; off < dlen;) {
-			size_t chunk = dlen - off > unit ? unit : dlen - off;
-			uint16_t fo = (uint16_t)(off / 8) | (off + chunk < dlen ? 0x2000 : 0);
+			size_t chunk = dlen - off > unit ? unit : dlen - off, h;
+			bool more = off + chunk < dlen;
 
-			memset(pkt, 0, 20);
-			pkt[0] = 0x45;
-			pkt[2] = (unsigned char)((20 + chunk) >> 8);
-			pkt[3] = (unsigned char)(20 + chunk);
-			pkt[4] = (unsigned char)(id >> 8);
-			pkt[5] = (unsigned char)id;
-			pkt[6] = (unsigned char)(fo >> 8);
-			pkt[7] = (unsigned char)fo;
-			pkt[8] = 64;
-			pkt[9] = IPPROTO_UDP;
-			memcpy(pkt + 12, &src.sin_addr, 4);
-			memcpy(pkt + 16, &dst.sin_addr, 4);
-			memcpy(pkt + 20, dg + off, chunk);
-			if (sendto(fd, pkt, 20 + chunk, 0, (struct sockaddr *)&dst,
-				   sizeof(dst)) < 0) {
+			memset(pkt, 0, hl + fh);
+			if (v6) {
+				size_t plen = (frag ? 8 : 0) + chunk;
+
+				pkt[0] = 0x60;
+				pkt[4] = (unsigned char)(plen >> 8);
+				pkt[5] = (unsigned char)plen;
+				pkt[6] = frag ? 44 : IPPROTO_UDP;
+				pkt[7] = 64;
+				memcpy(pkt + 8, sa, 16);
+				memcpy(pkt + 24, da, 16);
+				h = 40;
+				if (frag) {
+					uint16_t fo = (uint16_t)off | (more ? 1 : 0);
+
+					pkt[40] = IPPROTO_UDP;
+					pkt[42] = (unsigned char)(fo >> 8);
+					pkt[43] = (unsigned char)fo;
+					pkt[44] = (unsigned char)(id >> 24);
+					pkt[45] = (unsigned char)(id >> 16);
+					pkt[46] = (unsigned char)(id >> 8);
+					pkt[47] = (unsigned char)id;
+					h = 48;
+				}
+			} else {
+				uint16_t fo = (uint16_t)(off / 8) | (more ? 0x2000 : 0);
+
+				pkt[0] = 0x45;
+				pkt[2] = (unsigned char)((20 + chunk) >> 8);
+				pkt[3] = (unsigned char)(20 + chunk);
+				pkt[4] = (unsigned char)(id >> 8);
+				pkt[5] = (unsigned char)id;
+				pkt[6] = (unsigned char)(fo >> 8);
+				pkt[7] = (unsigned char)fo;
+				pkt[8] = 64;
+				pkt[9] = IPPROTO_UDP;
+				memcpy(pkt + 12, sa, 4);
+				memcpy(pkt + 16, da, 4);
+				h = 20;
+			}
+			memcpy(pkt + h, dg + off, chunk);
+			if (sendto(fd, pkt, h + chunk, 0, (struct sockaddr *)&dst, o->addrlen) < 0) {
 				rc = s_err("sendto: %s", strerror(errno));
 				goto out;
 			}
@@ -618,8 +661,9 @@ static int s_udp_ids(const struct opts *o)
 	}
 out:
 	printf("sent=%llu fragments=%llu first_id=%u last_id=%u cpu_s=%.3f\n",
-	       (unsigned long long)sent, (unsigned long long)frags, o->ip_id,
-	       (unsigned)(uint16_t)(o->ip_id + (sent ? sent - 1 : 0)), s_cpu_sec());
+	       (unsigned long long)sent, (unsigned long long)frags, (unsigned)o->ip_id,
+	       (unsigned)((o->ip_id + (sent ? sent - 1 : 0)) & (v6 ? 0xffffffffu : 0xffffu)),
+	       s_cpu_sec());
 	close(fd);
 	free(dg);
 	free(pkt);
@@ -886,9 +930,9 @@ static int s_parse(int argc, char **argv, struct opts *o)
 				return s_bad("bytes", optarg, "want a byte count");
 			break;
 		case O_IP_ID:
-			if (s_parse_u64(optarg, 0, 65535, &v))
-				return s_bad("ip-id", optarg, "want 0..65535");
-			o->ip_id = (uint16_t)v;
+			if (s_parse_u64(optarg, 0, UINT32_MAX, &v))
+				return s_bad("ip-id", optarg, "want 0..65535 (IPv6: 0..4294967295)");
+			o->ip_id = (uint32_t)v;
 			break;
 		case O_MTU:
 			if (s_parse_u64(optarg, 68, 65535, &v))

@@ -2,7 +2,8 @@
 /*
  * UDP fragment groups with synthetic packets: whole datagrams, fragments out of order, some or
  * all fragments lost at a stage, fragments never seen, the reverse flow, two hosts, port
- * attribution of later fragments, late copies, IP ID reuse, taint, and allocation failure.
+ * attribution of later fragments, late copies, IP ID reuse, taint, allocation failure, and
+ * IPv6: 32-bit IDs sharing a slot, and datagrams without an ID.
  *
  * The module is compiled in with its allocator routed to cmocka's to catch leaks.
  */
@@ -90,26 +91,32 @@ static struct nb_udp *t_new(int nstages, bool ports)
 
 /*
  * Fragment k of a datagram of nfrag fragments (its last one `last` payload bytes), as the parser
- * reports it: ports and l4_len only in the first.
+ * reports it: ports and l4_len only in the first; IPv6 ones after a fragment header.
  */
-static void t_frag(struct nb_udp *u, int stage, uint16_t id, int k, int nfrag, uint32_t last,
-		   uint64_t ms)
+static void t_frag_af(struct nb_udp *u, uint8_t family, int stage, uint32_t id, int k, int nfrag,
+		      uint32_t last, uint64_t ms)
 {
 	struct nb_pkt p = {0};
 	uint32_t len = k == nfrag - 1 ? last : FRAG;
 
-	p.family = 4;
+	p.family = family;
 	p.proto = 17;
 	p.ip_id = id;
 	p.frag_off = (uint16_t)(k * FRAG);
 	p.more_frags = k < nfrag - 1;
-	p.ip_len = (uint16_t)(20 + len);
+	p.ip_len = (uint16_t)((family == 6 ? 40 + 8 : 20) + len);
 	if (k == 0) {
 		p.sport = 4000;
 		p.dport = 53;
 		p.l4_len = len - 8;
 	}
 	assert_int_equal(nb_udp_add(u, &p, stage, ms * MS, ms * MS, 1), 0);
+}
+
+static void t_frag(struct nb_udp *u, int stage, uint16_t id, int k, int nfrag, uint32_t last,
+		   uint64_t ms)
+{
+	t_frag_af(u, 4, stage, id, k, nfrag, last, ms);
 }
 
 static void t_wm(struct nb_udp *u, uint64_t ms)
@@ -119,7 +126,7 @@ static void t_wm(struct nb_udp *u, uint64_t ms)
 	assert_true(nb_udp_poll(u) >= 0);
 }
 
-static const struct t_dg *t_find(uint16_t id)
+static const struct t_dg *t_find(uint32_t id)
 {
 	for (int i = 0; i < t_rec.n; i++)
 		if (t_rec.r[i].d.ip_id == id)
@@ -342,6 +349,61 @@ static void test_late_and_reuse(void **state)
 	nb_udp_destroy(&u);
 }
 
+/*
+ * IPv6: 32-bit IDs. One whose low half is a reported datagram's is a new datagram, not a late
+ * copy; one arriving while another with the same low half is open ends that one early. A
+ * datagram without a fragment header has no ID: counted once per direction, never reported.
+ */
+static void test_ipv6(void **state)
+{
+	struct nb_udp *u = t_new(4, true);
+	struct nb_pkt whole = {.family = 6, .proto = 17, .sport = 4000, .dport = 53};
+	struct nb_udp_stats st;
+	const struct t_dg *r;
+
+	(void)state;
+	for (int k = 0; k < 3; k++)
+		t_frag_af(u, 6, 0, 0x12345, k, 3, 40, 1);
+	for (int k = 0; k < 3; k++)
+		t_frag_af(u, 6, 1, 0x12345, k, 3, 40, 2);
+	assert_int_equal(t_rec.n, 1);
+	r = t_find(0x12345);
+	assert_int_equal(r->d.status, NB_ST_COMPLETE);
+	assert_int_equal(r->d.frags, 3);
+	assert_int_equal(r->d.bytes, 2 * FRAG + 40);
+	assert_int_equal(r->p.key.k1, 0x12345);
+
+	for (int s = 0; s < 2; s++)
+		for (int k = 0; k < 2; k++)
+			t_frag_af(u, 6, s, 0x22345, k, 2, 40, 3 + s);
+	assert_int_equal(t_rec.n, 2);
+	r = t_find(0x22345);
+	assert_int_equal(r->d.status, NB_ST_COMPLETE);
+	assert_int_equal(r->d.frags, 2);
+
+	t_frag_af(u, 6, 0, 0x30001, 0, 2, 40, 10);
+	t_frag_af(u, 6, 0, 0x40001, 0, 2, 40, 11);
+	assert_int_equal(t_rec.n, 3);
+	assert_int_equal(t_find(0x30001)->d.status, NB_ST_INCONCLUSIVE);
+	t_frag_af(u, 6, 0, 0x40001, 1, 2, 40, 12);
+	t_frag_af(u, 6, 1, 0x40001, 0, 2, 40, 13);
+	t_frag_af(u, 6, 1, 0x40001, 1, 2, 40, 14);
+	assert_int_equal(t_rec.n, 4);
+	assert_int_equal(t_find(0x40001)->d.status, NB_ST_COMPLETE);
+
+	whole.ip_len = 40 + 8 + 100;
+	whole.l4_len = 100;
+	for (int s = 0; s < 4; s++)
+		assert_int_equal(nb_udp_add(u, &whole, s, 20 * MS, 20 * MS, 1), 0);
+	t_wm(u, 3000);
+	assert_int_equal(t_rec.n, 4);
+	nb_udp_get_stats(u, &st);
+	assert_int_equal(st.unidentified, 2); /* one each way */
+	assert_int_equal(st.late, 0);
+	assert_int_equal(st.open, 0);
+	nb_udp_destroy(&u);
+}
+
 /* Lost events while a fragment was due: INCONCLUSIVE; flush reports what is open. */
 static void test_taint_flush(void **state)
 {
@@ -420,6 +482,7 @@ int main(void)
 	    cmocka_unit_test(test_taint_flush),
 	    cmocka_unit_test(test_alloc_failure),
 	    cmocka_unit_test(test_evict),
+	    cmocka_unit_test(test_ipv6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
