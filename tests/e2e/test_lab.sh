@@ -6,6 +6,9 @@
 #   hvB holds requests 100 ms                  -> average RTT grows by >= 90 ms
 #   down                                       -> no lab namespace, program or state left
 #   VM B as a veth namespace                   -> every echo answered
+#   --ipv6: ICMPv6 echo to 2001:db8::2         -> every echo answered; fab drops seq 3 -> exactly
+#                                                 seq 3 unanswered; ignore-echo -> none answered
+#   --ipv6 with the tap VM, -6 without --ipv6  -> refused, one line, exit 1
 #   --bond uplink                              -> every echo answered; even seqs enter hvB on ens4f1
 set -u
 # shellcheck source=tests/e2e/lib.sh
@@ -13,6 +16,8 @@ set -u
 need_root
 
 LAB_NS='^nb(vmA|hvA|fab|hvB|vmB)$'
+LAB_ERR=$(mktemp /tmp/nb-lab.XXXXXX)
+on_exit "rm -f $LAB_ERR"
 
 # The icmp_seq numbers that got a reply, in order, space separated.
 answered() {
@@ -63,6 +68,23 @@ echo "ok: down left no namespace, state or nb_vm"
 
 lab_up --vmb veth
 assert_eq "1 2 3 4 5 6" "$(answered -c 6 -i 0.2 -W 1)" "veth VM: answered seqs"
+"$LAB" drop -6 --at fab --dir req --seq 1 2>"$LAB_ERR"
+assert_eq 1 "$?" "drop -6 without --ipv6: exit code"
+assert_eq "lab: drop -6 needs the lab up with --ipv6" "$(cat "$LAB_ERR")" "drop -6 without --ipv6"
+
+lab_up --ipv6
+assert_eq "1 2 3 4 5" "$(answered -6 -c 5 -i 0.2 -W 1)" "ipv6: answered seqs"
+assert_eq "1 2" "$(answered -c 2 -i 0.2 -W 1)" "ipv6 lab: IPv4 answered seqs"
+"$LAB" drop -6 --at fab --dir req --seq 3 || fail "drop -6"
+assert_eq "1 2 4 5" "$(answered -6 -c 5 -i 0.2 -W 1)" "ipv6: fab drops req seq 3: answered seqs"
+"$LAB" clear || fail "clear"
+"$LAB" ignore-echo on || fail "ignore-echo on"
+assert_eq "" "$(answered -6 -c 3 -i 0.2 -W 1)" "ipv6: ignore-echo on: answered seqs"
+"$LAB" ignore-echo off || fail "ignore-echo off"
+"$LAB" up --ipv6 --vmb tap 2>"$LAB_ERR"
+assert_eq 1 "$?" "up --ipv6 --vmb tap: exit code"
+assert_eq "lab: up: --ipv6 needs --vmb veth (the tap VM nb_vm speaks IPv4 only)" "$(cat "$LAB_ERR")" \
+	"up --ipv6 --vmb tap"
 
 lab_up --bond
 f0=$(rx_packets ens4f0)

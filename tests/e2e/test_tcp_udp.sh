@@ -453,6 +453,13 @@ for t in tcp_path_tracer udp_path_tracer; do
 	"$AGENT" $t --src-ip $VMA --dst-ip fe80::1 --rx-iface a --tx-iface b 2>"$OUT/bad.err"
 	assert_eq 2 "$?" "$t mixed address families: exit code"
 done
+"$COORD" trace udp --src-ip 2001:db8::1 --dst-ip $VMB \
+	--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0" \
+	--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0" --insecure \
+	2>"$OUT/bad.err" >/dev/null
+assert_eq 2 "$?" "trace with mixed address families: exit code"
+assert_eq "netblame: --src-ip 2001:db8::1 and --dst-ip $VMB are not the same address family" \
+	"$(cat "$OUT/bad.err")" "trace with mixed address families: the one line"
 assert_eq 0 "$(bpftool prog show | grep -c 'name nb_' || true)" "nb_ BPF programs left"
 
 echo "all tcp/udp path tracer cases passed"

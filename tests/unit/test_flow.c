@@ -145,6 +145,43 @@ static void test_tcp_udp_stages(void **state)
 	assert_int_equal(nb_flow_stage(&s, &e, &k), -1);
 }
 
+/* IPv6: ICMPv6 echo types, and a UDP fragment keyed by its fragment header's 32-bit ID. */
+static void test_ipv6_stages(void **state)
+{
+	struct nb_flow_spec s;
+	struct nb_event e;
+	struct nb_key k;
+
+	(void)state;
+	s_spec(&s);
+	assert_int_equal(nb_addr_parse("2001:db8::1", s.src, &s.family), 0);
+	assert_int_equal(nb_addr_parse("2001:db8::2", s.dst, &s.family), 0);
+	assert_int_equal(s.family, 6);
+	s.proto = IPPROTO_ICMPV6;
+	s_icmp(&e, "2001:db8::1", "2001:db8::2", 128, 77, 3, NB_HOOK_RX, RX1);
+	e.pkt.family = 6;
+	e.pkt.proto = IPPROTO_ICMPV6;
+	assert_int_equal(nb_flow_stage(&s, &e, &k), NB_REQ_RX);
+	assert_int_equal(k.k1, 77);
+	assert_int_equal(k.k2, 3);
+	e.pkt.icmp_type = 8; /* ICMPv4's echo request number means nothing here */
+	assert_int_equal(nb_flow_stage(&s, &e, &k), -1);
+	s_icmp(&e, "2001:db8::2", "2001:db8::1", 129, 77, 3, NB_HOOK_RX, TX1);
+	e.pkt.family = 6;
+	e.pkt.proto = IPPROTO_ICMPV6;
+	assert_int_equal(nb_flow_stage(&s, &e, &k), NB_REP_RX);
+
+	s.proto = IPPROTO_UDP;
+	s_icmp(&e, "2001:db8::1", "2001:db8::2", 0, 0, 0, NB_HOOK_TX, TX1);
+	e.pkt.family = 6;
+	e.pkt.proto = IPPROTO_UDP;
+	e.pkt.ip_id = 0x89abcdef;
+	e.pkt.frag_off = 1448;
+	assert_int_equal(nb_flow_stage(&s, &e, &k), NB_REQ_TX);
+	assert_int_equal(k.k1, 0x89abcdef);
+	assert_int_equal(k.k2, 1448);
+}
+
 static void test_filter(void **state)
 {
 	struct nb_flow_spec s;
@@ -219,6 +256,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_four_stages), cmocka_unit_test(test_not_stages),
 		cmocka_unit_test(test_tcp_udp_stages),
+		cmocka_unit_test(test_ipv6_stages),
 		cmocka_unit_test(test_filter),	    cmocka_unit_test(test_addr_iflist),
 		cmocka_unit_test(test_opts),
 	};
