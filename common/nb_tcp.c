@@ -682,10 +682,13 @@ static void s_data(struct nb_tcp *t, struct s_conn *c, const struct nb_pkt *p, i
 		struct s_seg *s = &c->segs[i];
 		bool fresh = stage == 0 && !s->passed;
 
-		if (s->state != S_LIVE)
+		if (s->state == S_DEAD)
 			continue;
+		/* a held segment still counts its copies: that is what it is held for */
 		if (stage == 0 && ref > s->last_copy_ref)
 			s->last_copy_ref = ref;
+		if (s->state != S_LIVE)
+			continue;
 		if (s->passed & (1u << stage))
 			continue;
 		if (!s_map_cover(&c->map[stage], s->a, s->b, &cts, &cref, &cif))
@@ -766,6 +769,27 @@ static void s_reply(struct nb_tcp *t, struct s_conn *c, const struct nb_pkt *p, 
 
 /* ---- reporting ---- */
 
+/*
+ * Copies sent although an earlier one got through, and where the ACK that would have stopped
+ * them was lost: the first reply stage no ACK covering the segment had passed by its last copy.
+ */
+static void s_spurious(const struct nb_tcp *t, const struct s_seg *s, struct nb_tcp_seg *r)
+{
+	uint32_t lost = 0;
+	int j;
+
+	for (int d = 0; d + 1 < t->ndata; d++)
+		lost += r->lost[d];
+	if (r->copies[0] <= 1 + lost)
+		return;
+	r->spurious = r->copies[0] - 1 - lost;
+	for (j = t->ndata; j < t->cfg.nstages; j++)
+		if (!(s->passed & (1u << j)) || s->pref[j] > s->last_copy_ref)
+			break;
+	/* every reply stage passed before it: the sender had its ACK, beyond what is traced */
+	r->spurious_at[j == t->ndata || j == t->cfg.nstages ? 0 : j - t->ndata] = r->spurious;
+}
+
 static void s_emit(struct nb_tcp *t, struct s_conn *c, struct s_seg *s, const struct nb_joined *p)
 {
 	struct nb_tcp_seg r = {0};
@@ -781,6 +805,7 @@ static void s_emit(struct nb_tcp *t, struct s_conn *c, struct s_seg *s, const st
 		r.copies[d] = s_map_maxn(&c->map[d], s->a, s->b);
 	for (int d = 0; d + 1 < t->ndata; d++)
 		r.lost[d] = s_map_lost(&c->map[d], &c->map[d + 1], s->a, s->b);
+	s_spurious(t, s, &r);
 	r.dup_acked = s->dup;
 	r.ack_held = (s->passed & s_data_mask(t)) == s_data_mask(t) &&
 		     !(s->passed & (1u << t->ndata)) && c->ackh[0].any && c->ackh[0].max < s->a;
@@ -808,11 +833,38 @@ static uint32_t s_seg_at(const struct s_conn *c, uint64_t a)
 	return i < c->nseg && c->segs[i].a == a ? i : S_NONE;
 }
 
+static uint64_t s_give_up_ns(const struct nb_tcp *t)
+{
+	uint64_t ttl = 2 * t->cfg.timeout_ns;
+
+	return ttl < S_HOLE_MIN_NS ? S_HOLE_MIN_NS : ttl;
+}
+
+/*
+ * Whether no copy of the segment can still come (nb_tcp.h): the watermarks passed, by the
+ * timeout, the first ACK covering it at the last reply stage (toward the sender) and its last
+ * copy at the first stage. Unacknowledged, it is given up later. *gave_up says which.
+ */
+static bool s_settled(const struct nb_tcp *t, const struct s_conn *c, const struct s_seg *s,
+		      uint64_t w, bool *gave_up)
+{
+	const struct s_ack *k = s_ack_covering(&c->ackh[t->ndata - 1], s->b);
+	uint64_t from = s->last_copy_ref;
+
+	*gave_up = !k;
+	if (!k)
+		return w >= s_add_sat(from, s_give_up_ns(t));
+	if (k->ref > from)
+		from = k->ref;
+	return w >= s_add_sat(from, t->cfg.timeout_ns);
+}
+
 static void s_on_final(const struct nb_joined *p, void *ctx)
 {
 	struct nb_tcp *t = ctx;
 	struct s_conn *c = s_conn_by_id(t, p->key.k1);
 	struct s_seg *s;
+	bool gave_up;
 	uint32_t i;
 
 	if (!c)
@@ -821,9 +873,11 @@ static void s_on_final(const struct nb_joined *p, void *ctx)
 	if (i == S_NONE || c->segs[i].state != S_LIVE)
 		return;
 	s = &c->segs[i];
-	/* retransmitted: wait until its last copy had the timeout to reach every stage */
-	if (s_map_maxn(&c->map[0], s->a, s->b) > 1 &&
-	    s_wm_min(t) < s_add_sat(s->last_copy_ref, t->cfg.timeout_ns)) {
+	/*
+	 * Its stages are final, its copies not yet: another node's events may lag, and a segment
+	 * behind a hole passes on duplicate ACKs before the sender has stopped sending it.
+	 */
+	if (!s_settled(t, c, s, s_wm_min(t), &gave_up)) {
 		s->fin = malloc(sizeof(*s->fin));
 		if (s->fin) {
 			*s->fin = *p;
@@ -833,6 +887,7 @@ static void s_on_final(const struct nb_joined *p, void *ctx)
 			return;
 		}
 	}
+	t->st.given_up += gave_up;
 	s_emit(t, c, s, p);
 }
 
@@ -845,10 +900,8 @@ static void s_on_final(const struct nb_joined *p, void *ctx)
 static uint64_t s_hole0(const struct nb_tcp *t, const struct s_conn *c, uint64_t lim)
 {
 	const struct s_map *m = &c->map[0];
-	uint64_t cur = c->floor, w = s_wm_min(t), ttl = 2 * t->cfg.timeout_ns;
+	uint64_t cur = c->floor, w = s_wm_min(t), ttl = s_give_up_ns(t);
 
-	if (ttl < S_HOLE_MIN_NS)
-		ttl = S_HOLE_MIN_NS;
 	for (uint32_t i = s_map_find(m, cur); i < m->n && cur < lim; i++) {
 		if (m->v[i].a > cur && w < s_add_sat(m->v[i].ref, ttl))
 			return cur;
@@ -913,6 +966,7 @@ static void s_tidy_all(struct nb_tcp *t)
 static void s_release(struct nb_tcp *t, bool all)
 {
 	uint64_t w = s_wm_min(t);
+	bool gave_up;
 
 	if (!t->nheld)
 		return;
@@ -922,9 +976,12 @@ static void s_release(struct nb_tcp *t, bool all)
 		for (uint32_t k = 0; k < c->nseg && c->nheld; k++) {
 			struct s_seg *s = &c->segs[k];
 
-			if (s->state == S_HELD &&
-			    (all || w >= s_add_sat(s->last_copy_ref, t->cfg.timeout_ns)))
+			if (s->state != S_HELD)
+				continue;
+			if (s_settled(t, c, s, w, &gave_up) || all) {
+				t->st.given_up += gave_up;
 				s_emit(t, c, s, s->fin);
+			}
 		}
 	}
 }

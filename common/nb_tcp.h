@@ -28,8 +28,17 @@
  * Either way the earliest unacknowledged segment, the hole itself, gets the drop.
  *
  * Copies: a range seen twice at a stage and once at the next means one copy was lost between
- * them. A segment seen more than once at the first stage is reported only when its last copy
- * there has had the timeout to reach the others, so the counts are final.
+ * them. A copy the sender sent although an earlier one got through is spurious: the copies at
+ * the first stage beyond the first, less those lost. A spurious copy is placed where the ACK
+ * that would have stopped it was lost: the first reply stage an ACK covering the segment had
+ * not passed when the last copy was sent, if it had passed the one before.
+ *
+ * A segment is reported only when its counts are final, whatever order the nodes' events come
+ * in and however early its stages passed (a segment behind a hole passes on duplicate ACKs
+ * before its own ACK is even sent): the sender retransmits a segment until an ACK covering it
+ * reaches it, so no more copies come once the watermarks have passed, by the timeout, both the
+ * last reply stage's first ACK covering the segment and its last copy at the first stage. A
+ * segment never so acknowledged is given up 2 timeouts (at least a second) after its last copy.
  *
  * Pure logic: no BPF, no sockets, no printing, no clocks of its own.
  */
@@ -71,6 +80,14 @@ struct nb_tcp_seg {
 	int ndata;	 /* data stages: 2 or 4 */
 	uint32_t copies[NB_TCP_MAX_DATA];   /* most copies of any of its bytes at each data stage */
 	uint32_t lost[NB_TCP_MAX_DATA - 1]; /* copies lost between data stage i and i + 1 */
+	uint32_t spurious; /* copies sent although an earlier one got through */
+	/*
+	 * The spurious copies by where the ACK that would have stopped them was lost: [0] none was
+	 * (no ACK covering it had reached the first reply stage yet: the sender's own timer, or,
+	 * on one host, a loss beyond it), [r] between reply stage r - 1 and r (chain index
+	 * ndata + r).
+	 */
+	uint32_t spurious_at[NB_TCP_MAX_DATA];
 	uint8_t dup_acked; /* bit per chain stage passed on a duplicate ACK behind a hole */
 	/* no ACK covering it reached the first reply stage and the ACK there stayed below it */
 	bool ack_held;
@@ -87,6 +104,7 @@ struct nb_tcp_stats {
 	uint64_t untracked;  /* events of connections beyond max_conns */
 	uint64_t overflow;   /* data events beyond max_ranges (their node is tainted) */
 	uint64_t dup_passes; /* reply stages passed on a duplicate ACK */
+	uint64_t given_up;   /* held segments reported without an ACK covering them (above) */
 };
 
 struct nb_tcp;
