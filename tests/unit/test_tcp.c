@@ -167,13 +167,16 @@ static const struct t_seg *t_find(uint32_t seq)
  * Reports due when the watermarks reach ms: none of them a millisecond before (before segments
  * reported in all), all of them at ms (after).
  */
-#define T_SETTLE(t, ms, before, after)                                                             \
-	do {                                                                                       \
-		t_wm((t), (ms) - 1);                                                               \
-		assert_int_equal(t_rec.n, (before));                                               \
-		t_wm((t), (ms));                                                                   \
-		assert_int_equal(t_rec.n, (after));                                                \
-	} while (0)
+static void t_settle(struct nb_tcp *t, uint64_t ms, int before, int after, const char *file,
+		     int line)
+{
+	t_wm(t, ms - 1);
+	_assert_int_equal(t_rec.n, before, file, line);
+	t_wm(t, ms);
+	_assert_int_equal(t_rec.n, after, file, line);
+}
+
+#define T_SETTLE(t, ms, before, after) t_settle((t), (ms), (before), (after), __FILE__, __LINE__)
 
 /* Copy counts of a reported segment; what is not named must be 0. */
 struct t_want {
@@ -758,6 +761,468 @@ static void test_taint_flush(void **state)
 	nb_tcp_destroy(&t);
 }
 
+/* Every segment [k * 1000, k * 1000 + 1000) for k in [k0, k1) at a data stage. */
+static void t_data_run(struct nb_tcp *t, int stage, uint32_t k0, uint32_t k1, uint64_t ms)
+{
+	for (uint32_t k = k0; k < k1; k++)
+		t_data(t, stage, k * 1000, 1000, ms + k - k0);
+}
+
+/* An ACK at the reply stages [s0, s1). */
+static void t_ack_run(struct nb_tcp *t, int s0, int s1, uint32_t ack, uint64_t ms)
+{
+	for (int s = s0; s < s1; s++)
+		t_ack(t, s, ack, ms);
+}
+
+/*
+ * The bug of a 2 % loss run: X is lost in the network, and so is S, the segment behind it. S's
+ * retransmission reaches B while the receiver still waits for X (X's retransmission came second),
+ * so S passes every reply stage on duplicate ACKs, and node B's events and A's duplicates are
+ * fed before node A's own retransmission of S. S must still count its two copies at A: it was
+ * reported 1,1,1,1 when it was reported on its last stage.
+ */
+static void test_lost_behind_hole(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+
+	(void)state;
+	t_ack_run(t, 4, 8, 0, 0); /* the ACK before X */
+	/* node A: X, S, T1 T2 T3 */
+	t_data_run(t, 0, 0, 5, 1);
+	t_data_run(t, 1, 0, 5, 1);
+	/* node B: T1..T3 arrive at 4, 5 and 6, each answered by a duplicate of ACK 0 */
+	for (uint32_t k = 2; k < 5; k++) {
+		t_data(t, 2, k * 1000, 1000, 2 + k);
+		t_data(t, 3, k * 1000, 1000, 2 + k);
+		t_ack_run(t, 4, 6, 0, 2 + k);
+	}
+	/* ...then S's retransmission, and one more duplicate */
+	t_data(t, 2, 1000, 1000, 10);
+	t_data(t, 3, 1000, 1000, 10);
+	t_ack_run(t, 4, 6, 0, 10);
+	/* node A: the duplicates */
+	for (uint64_t ms = 5; ms < 8; ms++)
+		t_ack_run(t, 6, 8, 0, ms);
+	t_ack_run(t, 6, 8, 0, 11);
+	/* S has passed every stage, T1..T3 too: 4 passes each on duplicates */
+	assert_int_equal(t_dup_passes(t), 16);
+	/* node A's retransmissions of X and S, at 8 and 9 */
+	t_data(t, 0, 0, 1000, 8);
+	t_data(t, 1, 0, 1000, 8);
+	t_data(t, 0, 1000, 1000, 9);
+	t_data(t, 1, 1000, 1000, 9);
+	/* X reaches B: the ACK covers everything */
+	t_data(t, 2, 0, 1000, 11);
+	t_data(t, 3, 0, 1000, 11);
+	t_ack_run(t, 4, 6, 5000, 11);
+	t_ack_run(t, 6, 8, 5000, 12);
+	assert_int_equal(t_rec.n, 0);
+	T_SETTLE(t, 1012, 0, 5);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(t_rec.r[i].st, NB_ST_COMPLETE);
+	T_COUNTS(t_find(0), .copies = {2, 2, 1, 1}, .lost = {0, 1, 0});
+	assert_int_equal(t_find(0)->s.dup_acked, 0);
+	T_COUNTS(t_find(1000), .copies = {2, 2, 1, 1}, .lost = {0, 1, 0});
+	assert_int_equal(t_find(1000)->s.dup_acked, 0xF0);
+	assert_int_equal(t_find(1000)->p.st[6].ts, 11 * MS);
+	for (uint32_t k = 2; k < 5; k++) {
+		T_COUNTS(t_find(k * 1000), .copies = {1, 1, 1, 1});
+		assert_int_equal(t_find(k * 1000)->s.dup_acked, 0xF0);
+	}
+	T_STATS(t, 5, 0, 0);
+	nb_tcp_destroy(&t);
+}
+
+/*
+ * Fast retransmit: X is lost in the network, T1..T3 behind it (10 ms apart) draw duplicate ACKs,
+ * X is sent again after the third and the ACK jumps past all four. With SACK (dup_acks) T1..T3
+ * pass the reply stages on the duplicates (the third ACK at the value is the first to count);
+ * without, on that last ACK. Either way the counts are the same.
+ */
+static void t_fast_retransmit(bool sack)
+{
+	struct nb_tcp *t = t_new_dup(8, 1000, sack);
+	const uint64_t a3_sack[4] = {0, 22, 22, 32};
+
+	t_ack_run(t, 4, 8, 0, 0);
+	t_data(t, 0, 0, 1000, 1); /* X */
+	t_data(t, 1, 0, 1000, 1);
+	for (uint32_t k = 1; k < 4; k++) {
+		t_data(t, 0, k * 1000, 1000, 10 * k);
+		t_data(t, 1, k * 1000, 1000, 10 * k);
+		t_data(t, 2, k * 1000, 1000, 10 * k + 1);
+		t_data(t, 3, k * 1000, 1000, 10 * k + 1);
+		t_ack_run(t, 4, 6, 0, 10 * k + 1);
+		t_ack_run(t, 6, 8, 0, 10 * k + 2);
+	}
+	t_data(t, 0, 0, 1000, 33);
+	t_data(t, 1, 0, 1000, 33);
+	t_data(t, 2, 0, 1000, 34);
+	t_data(t, 3, 0, 1000, 34);
+	t_ack_run(t, 4, 6, 4000, 34);
+	t_ack_run(t, 6, 8, 4000, 35);
+	assert_int_equal(t_dup_passes(t), sack ? 12 : 0);
+	assert_int_equal(t_rec.n, 0);
+	T_SETTLE(t, 1035, 0, 4);
+	assert_int_equal(t_find(0)->st, NB_ST_COMPLETE);
+	T_COUNTS(t_find(0), .copies = {2, 2, 1, 1}, .lost = {0, 1, 0});
+	assert_int_equal(t_find(0)->s.dup_acked, 0);
+	for (uint32_t k = 1; k < 4; k++) {
+		const struct t_seg *r = t_find(k * 1000);
+
+		assert_int_equal(r->st, NB_ST_COMPLETE);
+		T_COUNTS(r, .copies = {1, 1, 1, 1});
+		assert_int_equal(r->s.dup_acked, sack ? 0xF0 : 0);
+		assert_int_equal(r->p.st[7].ts, (sack ? a3_sack[k] : 35) * MS);
+	}
+	T_STATS(t, 4, 0, 0);
+	nb_tcp_destroy(&t);
+}
+
+static void test_fast_retransmit_sack(void **state)
+{
+	(void)state;
+	t_fast_retransmit(true);
+}
+
+static void test_fast_retransmit_nosack(void **state)
+{
+	(void)state;
+	t_fast_retransmit(false);
+}
+
+/* RTO: the tail segment is lost in the network, no duplicate ACK follows, it goes again later. */
+static void test_rto_tail(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+
+	(void)state;
+	t_data_run(t, 0, 0, 2, 1);
+	t_data_run(t, 1, 0, 2, 1);
+	t_data(t, 2, 0, 1000, 2);
+	t_data(t, 3, 0, 1000, 2);
+	t_ack_run(t, 4, 6, 1000, 2);
+	t_ack_run(t, 6, 8, 1000, 3);
+	t_wm(t, 200);
+	assert_int_equal(t_rec.n, 0);
+	t_data(t, 0, 1000, 1000, 202);
+	t_data(t, 1, 1000, 1000, 202);
+	t_data(t, 2, 1000, 1000, 203);
+	t_data(t, 3, 1000, 1000, 203);
+	t_ack_run(t, 4, 6, 2000, 203);
+	t_ack_run(t, 6, 8, 2000, 204);
+	T_SETTLE(t, 1003, 0, 1);
+	T_COUNTS(t_find(0), .copies = {1, 1, 1, 1});
+	T_SETTLE(t, 1204, 1, 2);
+	assert_int_equal(t_find(1000)->st, NB_ST_COMPLETE);
+	T_COUNTS(t_find(1000), .copies = {2, 2, 1, 1}, .lost = {0, 1, 0});
+	assert_int_equal(t_find(1000)->s.dup_acked, 0);
+	assert_int_equal(t_find(1000)->p.st[0].ts, 2 * MS);
+	T_STATS(t, 2, 0, 0);
+	nb_tcp_destroy(&t);
+}
+
+/* Two segments lost in the network, retransmitted as one: each counts its two copies. */
+static void test_retransmit_collapsed(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+
+	(void)state;
+	t_data_run(t, 0, 0, 3, 1);
+	t_data_run(t, 1, 0, 3, 1);
+	t_data(t, 2, 0, 1000, 2);
+	t_data(t, 3, 0, 1000, 2);
+	t_ack_run(t, 4, 6, 1000, 2);
+	t_ack_run(t, 6, 8, 1000, 3);
+	t_data(t, 0, 1000, 2000, 203);
+	t_data(t, 1, 1000, 2000, 203);
+	t_data(t, 2, 1000, 2000, 204);
+	t_data(t, 3, 1000, 2000, 204);
+	t_ack_run(t, 4, 6, 3000, 204);
+	t_ack_run(t, 6, 8, 3000, 205);
+	T_SETTLE(t, 1003, 0, 1);
+	T_SETTLE(t, 1205, 1, 3);
+	for (uint32_t k = 1; k < 3; k++) {
+		assert_int_equal(t_find(k * 1000)->st, NB_ST_COMPLETE);
+		assert_int_equal(t_find(k * 1000)->s.len, 1000);
+		T_COUNTS(t_find(k * 1000), .copies = {2, 2, 1, 1}, .lost = {0, 1, 0});
+	}
+	T_STATS(t, 3, 0, 0);
+	nb_tcp_destroy(&t);
+}
+
+/*
+ * TSO: one 3000-byte skb at A is lost in the network and retransmitted as two halves: one
+ * segment, two copies of every byte at A, one at B.
+ */
+static void test_retransmit_split(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+	const struct t_seg *r;
+
+	(void)state;
+	t_data(t, 0, 0, 3000, 1);
+	t_data(t, 1, 0, 3000, 1);
+	t_data(t, 0, 0, 1500, 201);
+	t_data(t, 1, 0, 1500, 201);
+	t_data(t, 0, 1500, 1500, 202);
+	t_data(t, 1, 1500, 1500, 202);
+	t_data(t, 2, 0, 1500, 202);
+	t_data(t, 3, 0, 1500, 202);
+	t_ack_run(t, 4, 6, 1500, 202);
+	t_data(t, 2, 1500, 1500, 203);
+	t_data(t, 3, 1500, 1500, 203);
+	t_ack_run(t, 4, 6, 3000, 203);
+	t_ack_run(t, 6, 8, 1500, 203);
+	t_ack_run(t, 6, 8, 3000, 204);
+	T_SETTLE(t, 1204, 0, 1);
+	r = t_find(0);
+	assert_int_equal(r->st, NB_ST_COMPLETE);
+	assert_int_equal(r->s.len, 3000);
+	T_COUNTS(r, .copies = {2, 2, 1, 1}, .lost = {0, 1, 0});
+	assert_int_equal(r->p.st[2].ts, 203 * MS);
+	assert_int_equal(r->p.st[7].aux, 3000);
+	T_STATS(t, 1, 0, 0);
+	nb_tcp_destroy(&t);
+}
+
+/*
+ * GRO: S is lost in the network; B sees its retransmission merged with N, the next new segment.
+ * S counts two copies at A, N one; both pass B when the merged skb does.
+ */
+static void test_retransmit_merged(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+
+	(void)state;
+	t_data_run(t, 0, 0, 2, 1);
+	t_data_run(t, 1, 0, 2, 1);
+	t_data(t, 2, 0, 1000, 2);
+	t_data(t, 3, 0, 1000, 2);
+	t_ack_run(t, 4, 6, 1000, 2);
+	t_ack_run(t, 6, 8, 1000, 3);
+	t_data(t, 0, 1000, 1000, 201); /* S again */
+	t_data(t, 1, 1000, 1000, 201);
+	t_data(t, 0, 2000, 1000, 202); /* N */
+	t_data(t, 1, 2000, 1000, 202);
+	t_data(t, 2, 1000, 2000, 203);
+	t_data(t, 3, 1000, 2000, 203);
+	t_ack_run(t, 4, 6, 3000, 203);
+	t_ack_run(t, 6, 8, 3000, 204);
+	T_SETTLE(t, 1003, 0, 1);
+	T_SETTLE(t, 1204, 1, 3);
+	assert_int_equal(t_find(1000)->st, NB_ST_COMPLETE);
+	T_COUNTS(t_find(1000), .copies = {2, 2, 1, 1}, .lost = {0, 1, 0});
+	assert_int_equal(t_find(2000)->st, NB_ST_COMPLETE);
+	T_COUNTS(t_find(2000), .copies = {1, 1, 1, 1});
+	assert_int_equal(t_find(2000)->p.st[2].ts, 203 * MS);
+	assert_int_equal(t_find(2000)->p.st[0].ts, 202 * MS);
+	T_STATS(t, 3, 0, 0);
+	nb_tcp_destroy(&t);
+}
+
+/* A retransmission lost again in the network: three copies at A, one at B, two lost. */
+static void test_retransmit_lost_again(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+
+	(void)state;
+	t_data(t, 0, 0, 1000, 1);
+	t_data(t, 1, 0, 1000, 1);
+	t_wm(t, 200);
+	t_data(t, 0, 0, 1000, 201);
+	t_data(t, 1, 0, 1000, 201);
+	t_wm(t, 600);
+	assert_int_equal(t_rec.n, 0);
+	t_data(t, 0, 0, 1000, 601);
+	t_data(t, 1, 0, 1000, 601);
+	t_data(t, 2, 0, 1000, 602);
+	t_data(t, 3, 0, 1000, 602);
+	t_ack_run(t, 4, 6, 1000, 602);
+	t_ack_run(t, 6, 8, 1000, 603);
+	T_SETTLE(t, 1603, 0, 1);
+	assert_int_equal(t_find(0)->st, NB_ST_COMPLETE);
+	T_COUNTS(t_find(0), .copies = {3, 3, 1, 1}, .lost = {0, 2, 0});
+	T_STATS(t, 1, 0, 0);
+	nb_tcp_destroy(&t);
+}
+
+/* B sees S2 before S1 (one duplicate ACK, no retransmission): no loss, nothing spurious. */
+static void test_reorder(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+
+	(void)state;
+	t_ack_run(t, 4, 8, 0, 0);
+	t_data_run(t, 0, 0, 3, 1);
+	t_data_run(t, 1, 0, 3, 1);
+	t_data(t, 2, 1000, 1000, 3);
+	t_data(t, 3, 1000, 1000, 3);
+	t_ack_run(t, 4, 6, 0, 3);
+	t_data(t, 2, 0, 1000, 4);
+	t_data(t, 3, 0, 1000, 4);
+	t_ack_run(t, 4, 6, 2000, 4);
+	t_data(t, 2, 2000, 1000, 5);
+	t_data(t, 3, 2000, 1000, 5);
+	t_ack_run(t, 4, 6, 3000, 5);
+	t_ack_run(t, 6, 8, 0, 4);
+	t_ack_run(t, 6, 8, 2000, 5);
+	t_ack_run(t, 6, 8, 3000, 6);
+	T_SETTLE(t, 1005, 0, 2);
+	T_SETTLE(t, 1006, 2, 3);
+	for (uint32_t k = 0; k < 3; k++) {
+		const struct t_seg *r = t_find(k * 1000);
+
+		assert_int_equal(r->st, NB_ST_COMPLETE);
+		T_COUNTS(r, .copies = {1, 1, 1, 1});
+		assert_int_equal(r->s.dup_acked, 0);
+	}
+	assert_int_equal(t_find(1000)->p.st[2].ts, 3 * MS);
+	assert_int_equal(t_find(0)->p.st[2].ts, 4 * MS);
+	assert_int_equal(t_dup_passes(t), 0);
+	T_STATS(t, 3, 0, 0);
+	nb_tcp_destroy(&t);
+}
+
+/*
+ * A spurious retransmission: S got through, its ACK passed B2 and B3 and was lost before A2, the
+ * sender's timer sent S again, and the receiver's answer to that copy covers it. Nothing was lost;
+ * the second copy is spurious, placed where the ACK was lost (reply stage 2, between B3 and A2).
+ */
+static void test_spurious_ack_lost(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+	const struct t_seg *r;
+
+	(void)state;
+	t_data(t, 0, 0, 1000, 1);
+	t_data(t, 1, 0, 1000, 1);
+	t_data(t, 2, 0, 1000, 2);
+	t_data(t, 3, 0, 1000, 2);
+	t_ack_run(t, 4, 6, 1000, 2);
+	t_wm(t, 200);
+	t_data(t, 0, 0, 1000, 201);
+	t_data(t, 1, 0, 1000, 201);
+	t_data(t, 2, 0, 1000, 202);
+	t_data(t, 3, 0, 1000, 202);
+	t_ack_run(t, 4, 6, 1000, 202);
+	t_ack_run(t, 6, 8, 1000, 203);
+	T_SETTLE(t, 1203, 0, 1);
+	r = t_find(0);
+	assert_int_equal(r->st, NB_ST_COMPLETE);
+	T_COUNTS(r, .copies = {2, 2, 2, 2}, .spurious = 1, .at = {0, 0, 1, 0});
+	assert_int_equal(r->p.st[4].ts, 2 * MS);
+	assert_int_equal(r->p.st[6].ts, 203 * MS);
+	T_STATS(t, 1, 0, 0);
+	nb_tcp_destroy(&t);
+}
+
+/* One host: a copy lost inside it (two at REQ_RX, one at REQ_TX). */
+static void test_local_copy_lost(void **state)
+{
+	struct nb_tcp *t = t_new(4, 1000);
+
+	(void)state;
+	t_data(t, 0, 0, 1000, 1);
+	t_wm(t, 200);
+	t_data(t, 0, 0, 1000, 201);
+	t_data(t, 1, 0, 1000, 202);
+	t_ack(t, 2, 1000, 203);
+	t_ack(t, 3, 1000, 204);
+	T_SETTLE(t, 1204, 0, 1);
+	assert_int_equal(t_find(0)->st, NB_ST_COMPLETE);
+	T_COUNTS(t_find(0), .copies = {2, 1}, .lost = {1});
+	T_STATS(t, 1, 0, 0);
+	nb_tcp_destroy(&t);
+}
+
+/*
+ * One host: the ACK was lost beyond it, so no ACK covering the segment had reached its first
+ * reply stage when the sender sent it again: the spurious copy goes to [0].
+ */
+static void test_local_spurious(void **state)
+{
+	struct nb_tcp *t = t_new(4, 1000);
+
+	(void)state;
+	t_data(t, 0, 0, 1000, 1);
+	t_data(t, 1, 0, 1000, 2);
+	t_wm(t, 200);
+	t_data(t, 0, 0, 1000, 201);
+	t_data(t, 1, 0, 1000, 202);
+	t_ack(t, 2, 1000, 203);
+	t_ack(t, 3, 1000, 204);
+	T_SETTLE(t, 1204, 0, 1);
+	assert_int_equal(t_find(0)->st, NB_ST_COMPLETE);
+	T_COUNTS(t_find(0), .copies = {2, 2}, .spurious = 1, .at = {1});
+	T_STATS(t, 1, 0, 0);
+	nb_tcp_destroy(&t);
+}
+
+/*
+ * One host: the sender's timer sent the segment again just before its ACK, already past both
+ * reply stages, reached it. The segment is held until a timeout past that last copy; the copy is
+ * spurious, with no traced stage to blame for the ACK's delay ([0]).
+ */
+static void test_copy_after_ack(void **state)
+{
+	struct nb_tcp *t = t_new(4, 1000);
+	struct nb_tcp_stats st;
+
+	(void)state;
+	t_data(t, 0, 0, 1000, 1);
+	t_data(t, 1, 0, 1000, 2);
+	t_ack(t, 2, 1000, 3);
+	t_ack(t, 3, 1000, 4);
+	t_data(t, 0, 0, 1000, 5);
+	t_data(t, 1, 0, 1000, 6);
+	T_SETTLE(t, 1005, 0, 1);
+	assert_int_equal(t_find(0)->st, NB_ST_COMPLETE);
+	T_COUNTS(t_find(0), .copies = {2, 2}, .spurious = 1, .at = {1});
+	nb_tcp_get_stats(t, &st);
+	assert_int_equal(st.segments, 1);
+	assert_int_equal(st.reported, 1);
+	assert_int_equal(st.given_up, 0);
+	nb_tcp_destroy(&t);
+}
+
+/*
+ * Never acknowledged: the receiver's answer never comes. The segment is given up 2 timeouts after
+ * its last copy; with a short timeout, no sooner than a second after it.
+ */
+static void test_given_up(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+
+	(void)state;
+	t_data(t, 0, 0, 1000, 1);
+	t_data(t, 1, 0, 1000, 1);
+	t_data(t, 2, 0, 1000, 2);
+	t_data(t, 3, 0, 1000, 2);
+	t_wm(t, 300);
+	t_data(t, 0, 0, 1000, 300); /* lost in the network */
+	t_data(t, 1, 0, 1000, 300);
+	t_wm(t, 1301); /* past the engine's own timeout */
+	assert_int_equal(t_rec.n, 0);
+	T_SETTLE(t, 2300, 0, 1);
+	assert_int_equal(t_find(0)->st, NB_ST_DEST_NO_REPLY);
+	T_COUNTS(t_find(0), .copies = {2, 2, 1, 1}, .lost = {0, 1, 0});
+	T_STATS(t, 1, 1, 0);
+	nb_tcp_destroy(&t);
+
+	t = t_new(4, 100);
+	t_data(t, 0, 0, 1000, 1);
+	t_data(t, 1, 0, 1000, 2);
+	t_wm(t, 300);
+	assert_int_equal(t_rec.n, 0);
+	T_SETTLE(t, 1001, 0, 1);
+	assert_int_equal(t_find(0)->st, NB_ST_EXTERNAL_DROP);
+	T_COUNTS(t_find(0), .copies = {1, 1});
+	T_STATS(t, 1, 1, 0);
+	nb_tcp_destroy(&t);
+}
+
 /* Allocation failure anywhere in new or in an add: an error or fewer segments, never a leak. */
 static void test_alloc_failure(void **state)
 {
@@ -830,6 +1295,20 @@ int main(void)
 	    cmocka_unit_test(test_far_node_first),
 	    cmocka_unit_test(test_syn_and_pure),
 	    cmocka_unit_test(test_taint_flush),
+	    cmocka_unit_test(test_lost_behind_hole),
+	    cmocka_unit_test(test_fast_retransmit_sack),
+	    cmocka_unit_test(test_fast_retransmit_nosack),
+	    cmocka_unit_test(test_rto_tail),
+	    cmocka_unit_test(test_retransmit_collapsed),
+	    cmocka_unit_test(test_retransmit_split),
+	    cmocka_unit_test(test_retransmit_merged),
+	    cmocka_unit_test(test_retransmit_lost_again),
+	    cmocka_unit_test(test_reorder),
+	    cmocka_unit_test(test_spurious_ack_lost),
+	    cmocka_unit_test(test_local_copy_lost),
+	    cmocka_unit_test(test_local_spurious),
+	    cmocka_unit_test(test_copy_after_ack),
+	    cmocka_unit_test(test_given_up),
 	    cmocka_unit_test(test_alloc_failure),
 	    cmocka_unit_test(test_bad_args),
 	};
