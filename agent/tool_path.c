@@ -53,9 +53,7 @@ struct s_run {
 	uint64_t finals;
 	uint64_t events;
 	uint64_t unmatched;
-	uint64_t lost_copies;	 /* TCP: copies lost between REQ_RX and REQ_TX */
-	uint64_t retransmitted;	 /* TCP: segments seen more than once at REQ_RX */
-	uint64_t lost_fragments; /* UDP */
+	struct nb_path_totals tt; /* TCP copies, UDP fragments lost */
 	bool done;
 	char hms[16]; /* the wall clock second of the last packet line, and which it is */
 	uint64_t hms_sec;
@@ -385,12 +383,7 @@ static void s_on_final(const struct nb_path_res *res, void *ctx)
 		rr.status = nb_dropmap_refine(r->dmap, res->p, res->status, &r->drop);
 	r->counts[x->status]++;
 	r->finals++;
-	if (x->tcp) {
-		r->lost_copies += x->tcp->lost[0];
-		r->retransmitted += x->tcp->copies[0] > 1;
-	}
-	if (x->udp && x->status != NB_ST_INCONCLUSIVE)
-		r->lost_fragments += x->udp->lost;
+	nb_path_totals_add(&r->tt, x);
 	if (r->o.json)
 		s_print_json(r, x);
 	else
@@ -473,10 +466,13 @@ static void s_print_header(const struct s_run *r, const struct nb_netns *ns)
 
 static void s_print_summary(struct s_run *r, uint64_t lost)
 {
+	char loss[512];
 	struct nb_path_stats ps;
 	bool tcp = r->spec.proto == IPPROTO_TCP, udp = r->spec.proto == IPPROTO_UDP;
 
 	nb_path_get_stats(r->path, &ps);
+	/* drops by place, and the copies recovered: inside this host, or beyond it */
+	nb_verdict_detail(r->counts, &r->tt.recovered, loss, sizeof(loss));
 	if (r->o.json) {
 		json_t *o = json_object(), *c = json_object();
 		char *txt;
@@ -495,15 +491,20 @@ static void s_print_summary(struct s_run *r, uint64_t lost)
 		if (tcp) {
 			json_object_set_new(
 			    o, "lost_copies",
-			    json_pack("{s:I}", "internal", (json_int_t)r->lost_copies));
+			    json_pack("{s:I}", "internal", (json_int_t)r->tt.lost_copies[0]));
 			json_object_set_new(o, "retransmitted_segments",
-					    json_integer((json_int_t)r->retransmitted));
+					    json_integer((json_int_t)r->tt.retransmitted));
+			json_object_set_new(o, "retransmitted_copies",
+					    json_integer((json_int_t)r->tt.retransmitted_copies));
+			json_object_set_new(o, "spurious_copies",
+					    json_integer((json_int_t)r->tt.spurious));
+			json_object_set_new(o, "loss", json_string(loss));
 			json_object_set_new(o, "untracked_events",
 					    json_integer((json_int_t)(ps.untracked + ps.overflow)));
 		}
 		if (udp) {
 			json_object_set_new(o, "lost_fragments",
-					    json_integer((json_int_t)r->lost_fragments));
+					    json_integer((json_int_t)r->tt.lost_fragments));
 			json_object_set_new(o, "other_flows_fragment_groups",
 					    json_integer((json_int_t)ps.unattributed));
 			json_object_set_new(o, "unidentified_datagrams",
@@ -520,11 +521,16 @@ static void s_print_summary(struct s_run *r, uint64_t lost)
 	for (int s = 0; s < NB_ST__COUNT; s++)
 		if (r->counts[s])
 			printf("%s: %llu\n", nb_status_name(s), (unsigned long long)r->counts[s]);
-	if (tcp)
-		printf("Retransmitted segments: %llu, copies lost inside this node: %llu\n",
-		       (unsigned long long)r->retransmitted, (unsigned long long)r->lost_copies);
+	if (tcp) {
+		printf("Retransmitted segments: %llu (%llu copies), copies lost inside this node: "
+		       "%llu\n",
+		       (unsigned long long)r->tt.retransmitted,
+		       (unsigned long long)r->tt.retransmitted_copies,
+		       (unsigned long long)r->tt.lost_copies[0]);
+		printf("Loss: %s\n", loss);
+	}
 	if (udp)
-		printf("Fragments lost: %llu\n", (unsigned long long)r->lost_fragments);
+		printf("Fragments lost: %llu\n", (unsigned long long)r->tt.lost_fragments);
 	if (udp && ps.unidentified)
 		printf("Unfragmented IPv6 datagrams (no ID, not traced): %llu\n",
 		       (unsigned long long)ps.unidentified);

@@ -179,14 +179,22 @@ static uint64_t s_class_count(const uint64_t counts[NB_ST__COUNT], enum nb_blame
 	return n;
 }
 
-enum nb_verdict nb_verdict_of(const uint64_t counts[NB_ST__COUNT])
+static uint64_t s_rec(const struct nb_recovered *rec, enum nb_blame b, int dir)
+{
+	if (!rec)
+		return 0;
+	return dir < 0 ? rec->copies[b][0] + rec->copies[b][1] : rec->copies[b][dir];
+}
+
+enum nb_verdict nb_verdict_of(const uint64_t counts[NB_ST__COUNT], const struct nb_recovered *rec)
 {
 	enum nb_verdict v = NB_VERDICT_HEALTHY;
 	uint64_t best = 0, n, inc = counts[NB_ST_INCONCLUSIVE];
 	int i;
 
 	for (i = 0; i < S_NCHAIN_CLS; i++) {
-		n = s_class_count(counts, s_classes[i].blame, NULL);
+		n = s_class_count(counts, s_classes[i].blame, NULL) +
+		    s_rec(rec, s_classes[i].blame, -1);
 		if (n > best) {
 			best = n;
 			v = s_classes[i].verdict;
@@ -250,9 +258,10 @@ void nb_appendf(char *buf, size_t len, size_t *off, const char *fmt, ...)
 		*off += (size_t)n;
 }
 
-int nb_verdict_detail(const uint64_t counts[NB_ST__COUNT], char *buf, size_t len)
+int nb_verdict_detail(const uint64_t counts[NB_ST__COUNT], const struct nb_recovered *rec,
+		      char *buf, size_t len)
 {
-	uint64_t n, req, rep, inc = counts[NB_ST_INCONCLUSIVE];
+	uint64_t n, req, rep, inc = counts[NB_ST_INCONCLUSIVE], rd, ra;
 	size_t off = 0;
 	int i;
 
@@ -262,19 +271,42 @@ int nb_verdict_detail(const uint64_t counts[NB_ST__COUNT], char *buf, size_t len
 		buf[0] = '\0';
 	for (i = 0; i < S_NCLASSES; i++) {
 		n = s_class_count(counts, s_classes[i].blame, NULL);
-		if (!n)
+		rd = s_rec(rec, s_classes[i].blame, 0);
+		ra = s_rec(rec, s_classes[i].blame, 1);
+		if (!n && !rd && !ra)
 			continue;
-		req = s_class_count(counts, s_classes[i].blame, "request");
-		rep = s_class_count(counts, s_classes[i].blame, "reply");
-		nb_appendf(buf, len, &off, "%s%s: %llu", off ? "; " : "", s_classes[i].name,
-			 (unsigned long long)n);
-		if (req && rep)
-			nb_appendf(buf, len, &off, " (request %llu, reply %llu)",
-				 (unsigned long long)req, (unsigned long long)rep);
-		else if (req)
-			nb_appendf(buf, len, &off, " (request %llu)", (unsigned long long)req);
-		else if (rep)
-			nb_appendf(buf, len, &off, " (reply %llu)", (unsigned long long)rep);
+		nb_appendf(buf, len, &off, "%s%s: ", off ? "; " : "", s_classes[i].name);
+		if (n) {
+			req = s_class_count(counts, s_classes[i].blame, "request");
+			rep = s_class_count(counts, s_classes[i].blame, "reply");
+			nb_appendf(buf, len, &off, "%llu", (unsigned long long)n);
+			if (req && rep)
+				nb_appendf(buf, len, &off, " (request %llu, reply %llu)",
+					   (unsigned long long)req, (unsigned long long)rep);
+			else if (req)
+				nb_appendf(buf, len, &off, " (request %llu)",
+					   (unsigned long long)req);
+			else if (rep)
+				nb_appendf(buf, len, &off, " (reply %llu)",
+					   (unsigned long long)rep);
+		}
+		if (!rd && !ra)
+			continue;
+		if (s_classes[i].blame == NB_BLAME_EXTERNAL) {
+			/* one host cannot tell a copy lost beyond it from a spurious one */
+			nb_appendf(buf, len, &off,
+				   "%s%llu copies sent again after leaving (lost beyond this host, or "
+				   "spurious)",
+				   n ? ", " : "", (unsigned long long)(rd + ra));
+			continue;
+		}
+		nb_appendf(buf, len, &off, "%s%llu lost copies recovered by retransmission", n ? ", " : "",
+			   (unsigned long long)(rd + ra));
+		if (rd && ra)
+			nb_appendf(buf, len, &off, " (request %llu, ACK direction %llu)",
+				   (unsigned long long)rd, (unsigned long long)ra);
+		else
+			nb_appendf(buf, len, &off, rd ? " (request direction)" : " (ACK direction)");
 	}
 	if (inc)
 		nb_appendf(buf, len, &off, "%sINCONCLUSIVE: %llu", off ? "; " : "",

@@ -68,11 +68,20 @@ enum nb_blame nb_status_blame(enum nb_status s);
 const char *nb_status_direction(enum nb_status s);
 
 /*
- * Verdict of a two-host run from counts per status: the blame class with the most affected
- * packets; HEALTHY when there are none; INCONCLUSIVE when incomplete evidence is at least as
- * common as the largest blame class.
+ * Copies of TCP segments that were lost and recovered by retransmission, per blame class, in
+ * the data ([0], "request direction") and the ACK ([1]) direction: a segment that got through in
+ * the end is COMPLETE, but its lost copies are losses all the same.
  */
-enum nb_verdict nb_verdict_of(const uint64_t counts[NB_ST__COUNT]);
+struct nb_recovered {
+	uint64_t copies[NB_BLAME__COUNT][2];
+};
+
+/*
+ * Verdict of a two-host run from counts per status and the copies recovered (NULL: none): the
+ * blame class with the most packets or copies lost; HEALTHY only when nothing was lost;
+ * INCONCLUSIVE when incomplete evidence is at least as common as the largest blame class.
+ */
+enum nb_verdict nb_verdict_of(const uint64_t counts[NB_ST__COUNT], const struct nb_recovered *rec);
 const char *nb_verdict_name(enum nb_verdict v);
 /*
  * Exit code (docs/ARCHITECTURE.md): 0 HEALTHY, 10 NETWORK, 11 NODE_A, 12 NODE_B, 13 DEST,
@@ -81,9 +90,13 @@ const char *nb_verdict_name(enum nb_verdict v);
 int nb_verdict_exit_code(enum nb_verdict v);
 /*
  * "NETWORK: 3 (request 2, reply 1); NODE_B: 1 (request 1)" into buf; "none" when healthy.
- * Returns the length that was needed (snprintf semantics).
+ * Recovered copies follow their class's packets: "NETWORK: 28 lost copies recovered by
+ * retransmission (request direction)", or "NODE_B: 1 (request 1), 5 lost copies recovered by
+ * retransmission (request 3, ACK direction 2)". Returns the length that was needed (snprintf
+ * semantics).
  */
-int nb_verdict_detail(const uint64_t counts[NB_ST__COUNT], char *buf, size_t len);
+int nb_verdict_detail(const uint64_t counts[NB_ST__COUNT], const struct nb_recovered *rec,
+		      char *buf, size_t len);
 
 /*
  * snprintf onto the end of what buf holds so far; *off counts what was needed, so a detail

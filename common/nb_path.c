@@ -66,6 +66,41 @@ static void s_on_udp(const struct nb_udp_dgram *d, void *ctx)
 	pp->cb(&r, pp->ctx);
 }
 
+/* Where a copy lost between two data stages, or the ACK between two reply stages, was lost. */
+static const enum nb_blame s_hop_chain[NB_TCP_MAX_DATA - 1] = {NB_BLAME_NODE_A, NB_BLAME_NETWORK,
+								NB_BLAME_NODE_B};
+
+void nb_path_totals_add(struct nb_path_totals *tt, const struct nb_path_res *r)
+{
+	const struct nb_tcp_seg *s = r->tcp;
+	bool local;
+
+	if (r->udp && r->status != NB_ST_INCONCLUSIVE) {
+		tt->lost_fragments += r->udp->lost;
+		tt->partial += r->udp->partial && r->udp->lost;
+	}
+	if (!s)
+		return;
+	local = s->ndata == 2;
+	tt->retransmitted += s->copies[0] > 1;
+	tt->retransmitted_copies += s->copies[0] > 1 ? s->copies[0] - 1 : 0;
+	tt->spurious += s->spurious;
+	for (int h = 0; h + 1 < s->ndata; h++)
+		tt->lost_copies[h] += s->lost[h];
+	for (int h = 0; h < s->ndata; h++)
+		tt->spurious_at[h] += s->spurious_at[h];
+	if (r->status != NB_ST_COMPLETE)
+		return;
+	for (int h = 0; h + 1 < s->ndata; h++)
+		tt->recovered.copies[local ? NB_BLAME_LOCAL : s_hop_chain[h]][0] += s->lost[h];
+	/* the ACK was lost between reply stages h - 1 and h: B2-B3, B3-A2, A2-A3 */
+	for (int h = 1; h < s->ndata; h++)
+		tt->recovered.copies[local ? NB_BLAME_LOCAL : s_hop_chain[s->ndata - 1 - h]][1] +=
+		    s->spurious_at[h];
+	if (local)
+		tt->recovered.copies[NB_BLAME_EXTERNAL][0] += s->spurious_at[0];
+}
+
 struct nb_path *nb_path_new(const struct nb_path_cfg *cfg, nb_path_cb cb, void *ctx)
 {
 	struct nb_path *pp;

@@ -73,6 +73,32 @@ int nb_path_poll(struct nb_path *pp);
 int nb_path_flush(struct nb_path *pp);
 void nb_path_get_stats(const struct nb_path *pp, struct nb_path_stats *out);
 
+/*
+ * A run's losses below the unit: TCP copies by place, UDP fragments. One implementation for the
+ * single-host tools and the coordinator.
+ */
+struct nb_path_totals {
+	uint64_t retransmitted;			   /* TCP segments seen more than once at stage 0 */
+	uint64_t retransmitted_copies;		   /* TCP copies beyond the first at stage 0 */
+	uint64_t lost_copies[NB_TCP_MAX_DATA - 1]; /* TCP, between data stage i and i + 1 */
+	uint64_t spurious;			   /* TCP copies sent though one got through */
+	uint64_t spurious_at[NB_TCP_MAX_DATA];	   /* by where their ACK was lost (nb_tcp.h) */
+	/* Of COMPLETE segments: lost copies recovered, as the verdict counts them (below). */
+	struct nb_recovered recovered;
+	uint64_t lost_fragments; /* UDP, of datagrams with a verdict */
+	uint64_t partial;	 /* UDP datagrams that lost some fragments, not all */
+	uint64_t unidentified;	 /* UDP: IPv6 datagrams without an ID (set from nb_path_stats) */
+};
+
+/*
+ * Adds one unit with a final status. The copies a COMPLETE segment lost were recovered: per
+ * place, inside A (NODE_A), in the network, inside B (NODE_B) on two hosts, inside this host
+ * (LOCAL) on one; in the data direction where a copy was lost, in the ACK direction where a
+ * spurious copy's ACK was. On one host a copy sent again with no ACK back yet may have been lost
+ * beyond it or be spurious: it counts as EXTERNAL.
+ */
+void nb_path_totals_add(struct nb_path_totals *tt, const struct nb_path_res *r);
+
 /* Stage name for a chain of n stages: "REQ_RX".. for 4, "A0".. for 8. */
 const char *nb_path_stage_name(int nstages, int stage);
 

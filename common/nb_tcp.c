@@ -33,6 +33,7 @@
 #define S_HOLE_MIN_NS  1000000000ull
 #define S_NONE	       UINT32_MAX
 #define S_STACK_PIECES 16
+#define S_ACK_MARGIN_NS 1000000ull
 
 enum s_state { S_LIVE = 0, S_HELD = 1, S_DEAD = 2 };
 
@@ -581,12 +582,24 @@ static void s_pass(struct nb_tcp *t, struct s_conn *c, uint32_t i, int stage, ui
 	struct s_seg *s = &c->segs[i];
 	struct nb_key key = {.proto = IPPROTO_TCP, .k1 = c->id, .k2 = s->a};
 
-	if (s->state != S_LIVE || (s->passed & (1u << stage)))
+	if (s->state == S_DEAD || (s->passed & (1u << stage)))
 		return;
 	s->passed |= (uint16_t)(1u << stage);
 	s->pref[stage] = ref;
 	if (dup)
 		s->dup |= (uint8_t)(1u << stage);
+	if (s->state == S_HELD) {
+		/*
+		 * A copy got through after the engine's timeout (a retransmission lost more
+		 * than once): the segment was delivered, not dropped.
+		 */
+		s->fin->st[stage] = (struct nb_stage_obs){ts, ref, aux, ifindex, 1};
+		if (stage > s->fin->highest) {
+			s->fin->highest = stage;
+			s->fin->next_due = stage + 1 < t->cfg.nstages ? stage + 1 : -1;
+		}
+		return;
+	}
 	/* may report it (the last stage it lacked), which only changes its state */
 	nb_join_add(t->join, &key, stage, ts, ref, ifindex, aux);
 	if (s->state != S_LIVE)
@@ -680,15 +693,13 @@ static void s_data(struct nb_tcp *t, struct s_conn *c, const struct nb_pkt *p, i
 	}
 	for (i = s_seg_find(c, a); i < c->nseg && c->segs[i].a < b; i++) {
 		struct s_seg *s = &c->segs[i];
-		bool fresh = stage == 0 && !s->passed;
+		bool fresh = stage == 0 && !s->passed && s->state == S_LIVE;
 
 		if (s->state == S_DEAD)
 			continue;
 		/* a held segment still counts its copies: that is what it is held for */
 		if (stage == 0 && ref > s->last_copy_ref)
 			s->last_copy_ref = ref;
-		if (s->state != S_LIVE)
-			continue;
 		if (s->passed & (1u << stage))
 			continue;
 		if (!s_map_cover(&c->map[stage], s->a, s->b, &cts, &cref, &cif))
@@ -757,7 +768,7 @@ static void s_reply(struct nb_tcp *t, struct s_conn *c, const struct nb_pkt *p, 
 	for (i = h->pass; i < c->nseg; i++) {
 		const struct s_seg *s = &c->segs[i];
 
-		if (s->state != S_LIVE || (s->passed & (1u << stage)))
+		if (s->state == S_DEAD || (s->passed & (1u << stage)))
 			continue;
 		if (s->b > ack)
 			break;
@@ -771,23 +782,36 @@ static void s_reply(struct nb_tcp *t, struct s_conn *c, const struct nb_pkt *p, 
 
 /*
  * Copies sent although an earlier one got through, and where the ACK that would have stopped
- * them was lost: the first reply stage no ACK covering the segment had passed by its last copy.
+ * them was lost: between two reply stages where an ACK covering the segment had passed the
+ * first well before the last copy (by the clock slack and S_ACK_MARGIN_NS: not one still on
+ * its way when the sender's timer fired) and either passed the second only after that copy, or
+ * a later ACK was the first to pass it (ACKs only grow: the first one never got there). None
+ * such: the sender's own timer, or on one host a loss beyond it.
  */
-static void s_spurious(const struct nb_tcp *t, const struct s_seg *s, struct nb_tcp_seg *r)
+static void s_spurious(const struct nb_tcp *t, const struct s_seg *s, const struct nb_joined *p,
+		       struct nb_tcp_seg *r)
 {
+	uint64_t margin = t->cfg.slack_ns + S_ACK_MARGIN_NS;
 	uint32_t lost = 0;
-	int j;
 
 	for (int d = 0; d + 1 < t->ndata; d++)
 		lost += r->lost[d];
 	if (r->copies[0] <= 1 + lost)
 		return;
 	r->spurious = r->copies[0] - 1 - lost;
-	for (j = t->ndata; j < t->cfg.nstages; j++)
-		if (!(s->passed & (1u << j)) || s->pref[j] > s->last_copy_ref)
-			break;
-	/* every reply stage passed before it: the sender had its ACK, beyond what is traced */
-	r->spurious_at[j == t->ndata || j == t->cfg.nstages ? 0 : j - t->ndata] = r->spurious;
+	for (int j = t->ndata + 1; j < t->cfg.nstages; j++) {
+		uint16_t both = (uint16_t)(3u << (j - 1));
+
+		if ((s->passed & both) != both || (s->dup & both) ||
+		    s_add_sat(s->pref[j - 1], margin) > s->last_copy_ref)
+			continue;
+		if (s->pref[j] <= s->last_copy_ref &&
+		    (int32_t)((uint32_t)p->st[j].aux - (uint32_t)p->st[j - 1].aux) <= 0)
+			continue;
+		r->spurious_at[j - t->ndata] = r->spurious;
+		return;
+	}
+	r->spurious_at[0] = r->spurious;
 }
 
 static void s_emit(struct nb_tcp *t, struct s_conn *c, struct s_seg *s, const struct nb_joined *p)
@@ -805,7 +829,7 @@ static void s_emit(struct nb_tcp *t, struct s_conn *c, struct s_seg *s, const st
 		r.copies[d] = s_map_maxn(&c->map[d], s->a, s->b);
 	for (int d = 0; d + 1 < t->ndata; d++)
 		r.lost[d] = s_map_lost(&c->map[d], &c->map[d + 1], s->a, s->b);
-	s_spurious(t, s, &r);
+	s_spurious(t, s, p, &r);
 	r.dup_acked = s->dup;
 	r.ack_held = (s->passed & s_data_mask(t)) == s_data_mask(t) &&
 		     !(s->passed & (1u << t->ndata)) && c->ackh[0].any && c->ackh[0].max < s->a;

@@ -30,8 +30,9 @@
  * Copies: a range seen twice at a stage and once at the next means one copy was lost between
  * them. A copy the sender sent although an earlier one got through is spurious: the copies at
  * the first stage beyond the first, less those lost. A spurious copy is placed where the ACK
- * that would have stopped it was lost: the first reply stage an ACK covering the segment had
- * not passed when the last copy was sent, if it had passed the one before.
+ * that would have stopped it was lost: between two reply stages where an ACK covering it passed
+ * the first well before the last copy, and the second only after it (or a later ACK was the
+ * first to pass the second).
  *
  * A segment is reported only when its counts are final, whatever order the nodes' events come
  * in and however early its stages passed (a segment behind a hole passes on duplicate ACKs
@@ -82,10 +83,9 @@ struct nb_tcp_seg {
 	uint32_t lost[NB_TCP_MAX_DATA - 1]; /* copies lost between data stage i and i + 1 */
 	uint32_t spurious; /* copies sent although an earlier one got through */
 	/*
-	 * The spurious copies by where the ACK that would have stopped them was lost: [0] none was
-	 * (no ACK covering it had reached the first reply stage yet: the sender's own timer, or,
-	 * on one host, a loss beyond it), [r] between reply stage r - 1 and r (chain index
-	 * ndata + r).
+	 * The spurious copies by where the ACK that would have stopped them was lost: [r] between
+	 * reply stages r - 1 and r (chain indices ndata + r - 1 and ndata + r); [0] no such loss
+	 * was seen (the sender's own timer, or, on one host, a loss beyond it).
 	 */
 	uint32_t spurious_at[NB_TCP_MAX_DATA];
 	uint8_t dup_acked; /* bit per chain stage passed on a duplicate ACK behind a hole */

@@ -95,6 +95,27 @@ enum s_seg {
 	SEG__COUNT,
 };
 
+/*
+ * Why a packet with a final status is not in a latency row: it is not COMPLETE, a stage of the
+ * row was not seen (a UDP datagram goes one way), it was retransmitted (its stages are times of
+ * different copies), or the row came out negative: across the nodes, within the clock offset's
+ * uncertainty; on one node, its stages out of order.
+ */
+enum s_left {
+	LEFT_NOT_COMPLETE,
+	LEFT_MISSING_STAGE,
+	LEFT_RETRANSMITTED,
+	LEFT_CLOCK,
+	LEFT_ORDER,
+	LEFT__COUNT,
+};
+
+static const char *const s_left_name[LEFT__COUNT] = {
+	[LEFT_NOT_COMPLETE] = "not_complete",	[LEFT_MISSING_STAGE] = "missing_stage",
+	[LEFT_RETRANSMITTED] = "retransmitted", [LEFT_CLOCK] = "clock_uncertainty",
+	[LEFT_ORDER] = "out_of_order",
+};
+
 static const char *const s_seg_name[SEG__COUNT] = {
 	[SEG_A_REQ] = "a_internal_req",	  [SEG_NET_REQ] = "network_req_oneway",
 	[SEG_B_REQ] = "b_internal_req",	  [SEG_DEST] = "destination_response",
@@ -125,10 +146,11 @@ struct s_trace {
 	struct nb_path *path; /* the join engine under ICMP echoes, TCP segments or UDP datagrams */
 	uint64_t counts[NB_ST__COUNT];
 	uint64_t finals;
-	struct nb_ttu_totals tu; /* TCP copies, UDP fragments lost */
+	struct nb_path_totals tu; /* TCP copies, UDP fragments lost */
 	bool done;
 	uint64_t stop_ref; /* packets first seen after this are not counted (--duration end) */
 	struct nb_hist seg[SEG__COUNT];
+	uint64_t left[SEG__COUNT][LEFT__COUNT]; /* packets each row left out, by why */
 	json_t *jpackets;
 	uint64_t json_truncated;
 	int64_t wall_off;
@@ -569,18 +591,34 @@ static void s_seg_add(struct s_trace *t, const struct nb_joined *p, enum s_seg s
 	bool from_b = from >= 2 && from <= 5, to_b = to >= 2 && to <= 5;
 	int64_t a, b;
 
-	if (!p->st[from].seen || !p->st[to].seen)
+	if (!p->st[from].seen || !p->st[to].seen) {
+		t->left[seg][LEFT_MISSING_STAGE]++;
 		return;
+	}
 	a = (int64_t)p->st[from].ts - (from_b && !to_b ? ab_off : 0);
 	b = (int64_t)p->st[to].ts - (to_b && !from_b ? ab_off : 0);
 	if (b >= a)
 		nb_hist_add(&t->seg[seg], (uint64_t)(b - a));
+	else
+		t->left[seg][from_b != to_b ? LEFT_CLOCK : LEFT_ORDER]++;
 }
 
-static void s_latency(struct s_trace *t, const struct nb_joined *p)
+/* Every packet with a final status counts in every row: in its histogram, or as left out. */
+static void s_latency(struct s_trace *t, const struct nb_path_res *r)
 {
+	const struct nb_joined *p = r->p;
 	const struct nb_stage_obs *s = p->st;
+	int why = -1;
 
+	if (r->status != NB_ST_COMPLETE)
+		why = LEFT_NOT_COMPLETE;
+	else if (r->tcp && r->tcp->copies[0] > 1)
+		why = LEFT_RETRANSMITTED;
+	if (why >= 0) {
+		for (int k = 0; k < SEG__COUNT; k++)
+			t->left[k][why]++;
+		return;
+	}
 	s_seg_add(t, p, SEG_A_REQ, 0, 1);
 	s_seg_add(t, p, SEG_NET_REQ, 1, 2);
 	s_seg_add(t, p, SEG_B_REQ, 2, 3);
@@ -596,6 +634,10 @@ static void s_latency(struct s_trace *t, const struct nb_joined *p)
 
 		if (v >= 0)
 			nb_hist_add(&t->seg[SEG_NET_RTT], (uint64_t)v);
+		else
+			t->left[SEG_NET_RTT][LEFT_ORDER]++;
+	} else {
+		t->left[SEG_NET_RTT][LEFT_MISSING_STAGE]++;
 	}
 }
 
@@ -697,10 +739,9 @@ static void s_on_final(const struct nb_path_res *res, void *ctx)
 	/* Seen leaving a node, then freed by it: that node's drop, not the next hop's. */
 	st = rr.status = nb_tdrops_refine(t->drops, p, res->status);
 	t->counts[st]++;
-	nb_ttu_count(&t->tu, r);
+	nb_path_totals_add(&t->tu, r);
 	t->finals++;
-	if (st == NB_ST_COMPLETE)
-		s_latency(t, p);
+	s_latency(t, r);
 	if (t->jpackets) {
 		if (json_array_size(t->jpackets) < S_MAX_JSON_PACKETS)
 			json_array_append_new(t->jpackets,
@@ -747,11 +788,22 @@ static void s_report_text(struct s_trace *t, enum nb_verdict v, const char *deta
 	nb_ttu_report_text(stdout, &t->tu, t->proto);
 	printf("Verdict: %s\n", nb_verdict_name(v));
 	printf("Detail: %s\n", detail);
-	printf("Latency (p50 / p99):\n");
+	printf("Latency (p50 / p99, on how many of the %llu packets):\n",
+	       (unsigned long long)t->finals);
 	for (int s = 0; s < SEG__COUNT; s++) {
+		const char *sep = "; left out: ";
+
 		s_fmt_p(&t->seg[s], 0.5, p50, sizeof(p50));
 		s_fmt_p(&t->seg[s], 0.99, p99, sizeof(p99));
-		printf("  %-22s %10s / %s\n", s_seg_name[s], p50, p99);
+		printf("  %-22s %10s / %-10s on %llu", s_seg_name[s], p50, p99,
+		       (unsigned long long)nb_hist_count(&t->seg[s]));
+		for (int k = 0; k < LEFT__COUNT; k++) {
+			if (!t->left[s][k])
+				continue;
+			printf("%s%llu %s", sep, (unsigned long long)t->left[s][k], s_left_name[k]);
+			sep = ", ";
+		}
+		putchar('\n');
 	}
 	printf("Clock offset of B relative to A: %+.3fms +/- %.3fms\n",
 	       ((double)b->offset - (double)a->offset) / 1e6,
@@ -786,14 +838,21 @@ static int s_report_json(struct s_trace *t, enum nb_verdict v, const char *detai
 			json_object_set_new(counts, nb_status_name(s),
 					    json_integer((json_int_t)t->counts[s]));
 	for (int s = 0; s < SEG__COUNT; s++) {
-		if (!nb_hist_count(&t->seg[s]))
-			continue;
-		json_object_set_new(lat, s_seg_name[s],
-				    json_pack("{s:I, s:I, s:I}", "p50_ns",
-					      (json_int_t)nb_hist_quantile(&t->seg[s], 0.5),
-					      "p99_ns",
-					      (json_int_t)nb_hist_quantile(&t->seg[s], 0.99),
-					      "count", (json_int_t)nb_hist_count(&t->seg[s])));
+		json_t *row = json_pack("{s:I}", "count", (json_int_t)nb_hist_count(&t->seg[s]));
+		json_t *left = json_object();
+
+		if (nb_hist_count(&t->seg[s])) {
+			json_object_set_new(row, "p50_ns",
+					    json_integer((json_int_t)nb_hist_quantile(&t->seg[s], 0.5)));
+			json_object_set_new(
+			    row, "p99_ns", json_integer((json_int_t)nb_hist_quantile(&t->seg[s], 0.99)));
+		}
+		for (int k = 0; k < LEFT__COUNT; k++)
+			if (t->left[s][k])
+				json_object_set_new(left, s_left_name[k],
+						    json_integer((json_int_t)t->left[s][k]));
+		json_object_set_new(row, "left_out", left);
+		json_object_set_new(lat, s_seg_name[s], row);
 	}
 	json_object_set_new(o, "proto", json_string(t->proto_name));
 	json_object_set_new(o, "src", json_string(t->src));
@@ -1170,8 +1229,8 @@ int nb_cmd_trace(int argc, char **argv)
 
 	nb_path_get_stats(t->path, &ps);
 	t->tu.unidentified = ps.unidentified;
-	v = nb_verdict_of(t->counts);
-	nb_verdict_detail(t->counts, detail, sizeof(detail));
+	v = nb_verdict_of(t->counts, &t->tu.recovered);
+	nb_verdict_detail(t->counts, &t->tu.recovered, detail, sizeof(detail));
 	if (t->text)
 		s_report_text(t, v, detail);
 	if (t->json_path && s_report_json(t, v, detail))

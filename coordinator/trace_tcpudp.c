@@ -10,19 +10,6 @@
 /* Between data stage i and i + 1 of the chain A0 A1 B0 B1. */
 static const char *const s_hop[NB_TCP_MAX_DATA - 1] = {"a_internal", "network", "b_internal"};
 
-void nb_ttu_count(struct nb_ttu_totals *tt, const struct nb_path_res *r)
-{
-	if (r->tcp) {
-		for (int h = 0; h + 1 < r->tcp->ndata; h++)
-			tt->lost_copies[h] += r->tcp->lost[h];
-		tt->retransmitted += r->tcp->copies[0] > 1;
-	}
-	if (r->udp && r->status != NB_ST_INCONCLUSIVE) {
-		tt->lost_fragments += r->udp->lost;
-		tt->partial += r->udp->partial && r->udp->lost;
-	}
-}
-
 static bool s_copied(const struct nb_tcp_seg *s)
 {
 	for (int d = 0; d < s->ndata; d++)
@@ -74,6 +61,8 @@ void nb_ttu_print(FILE *f, const struct nb_path_res *r, const char *src, const c
 		for (int h = 0; h + 1 < r->tcp->ndata; h++)
 			if (r->tcp->lost[h])
 				fprintf(f, " lost_%s=%u", s_hop[h], r->tcp->lost[h]);
+		if (r->tcp->spurious)
+			fprintf(f, " spurious=%u", r->tcp->spurious);
 	}
 	nb_path_detail(r, timeout_ms, detail, sizeof(detail));
 	if (detail[0])
@@ -107,9 +96,9 @@ json_t *nb_ttu_json(const struct nb_path_res *r, uint64_t timeout_ms, json_t *dr
 			if (p->st[i].seen)
 				json_object_set_new(acks, nb_stage_name_chain(i),
 						    json_integer((json_int_t)p->st[i].aux));
-		o = json_pack("{s:o, s:s, s:o, s:o, s:o, s:o}", "key", key, "status",
+		o = json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:i}", "key", key, "status",
 			      nb_status_name(r->status), "stages", stages, "acks", acks, "copies",
-			      copies, "lost_copies", lost);
+			      copies, "lost_copies", lost, "spurious_copies", s->spurious);
 	} else {
 		const struct nb_udp_dgram *u = r->udp;
 		json_t *at = json_object();
@@ -137,15 +126,26 @@ json_t *nb_ttu_json(const struct nb_path_res *r, uint64_t timeout_ms, json_t *dr
 	return o;
 }
 
-void nb_ttu_report_text(FILE *f, const struct nb_ttu_totals *tt, uint8_t proto)
+/* Spurious copies by the reply hop whose ACK was lost: [h] is between reply stages h - 1, h. */
+static const char *const s_ack_hop[NB_TCP_MAX_DATA] = {NULL, "b_internal", "network",
+							"a_internal"};
+
+void nb_ttu_report_text(FILE *f, const struct nb_path_totals *tt, uint8_t proto)
 {
 	if (proto == IPPROTO_TCP) {
-		fprintf(
-		    f,
-		    "Retransmitted segments: %llu; copies lost: inside A %llu, network %llu, "
-		    "inside B %llu\n",
-		    (unsigned long long)tt->retransmitted, (unsigned long long)tt->lost_copies[0],
-		    (unsigned long long)tt->lost_copies[1], (unsigned long long)tt->lost_copies[2]);
+		fprintf(f,
+			"Retransmitted segments: %llu (%llu copies); copies lost: inside A %llu, "
+			"network %llu, inside B %llu; spurious copies: %llu",
+			(unsigned long long)tt->retransmitted,
+			(unsigned long long)tt->retransmitted_copies,
+			(unsigned long long)tt->lost_copies[0], (unsigned long long)tt->lost_copies[1],
+			(unsigned long long)tt->lost_copies[2], (unsigned long long)tt->spurious);
+		if (tt->spurious > tt->spurious_at[0])
+			fprintf(f, " (their ACK lost: inside B %llu, network %llu, inside A %llu)",
+				(unsigned long long)tt->spurious_at[1],
+				(unsigned long long)tt->spurious_at[2],
+				(unsigned long long)tt->spurious_at[3]);
+		fputc('\n', f);
 	} else if (proto == IPPROTO_UDP) {
 		fprintf(f, "Fragments lost: %llu (datagrams that lost only some: %llu)\n",
 			(unsigned long long)tt->lost_fragments, (unsigned long long)tt->partial);
@@ -155,17 +155,24 @@ void nb_ttu_report_text(FILE *f, const struct nb_ttu_totals *tt, uint8_t proto)
 	}
 }
 
-void nb_ttu_report_json(json_t *o, const struct nb_ttu_totals *tt, uint8_t proto)
+void nb_ttu_report_json(json_t *o, const struct nb_path_totals *tt, uint8_t proto)
 {
 	if (proto == IPPROTO_TCP) {
-		json_t *lost = json_object();
+		json_t *lost = json_object(), *ack = json_object();
 
 		for (int h = 0; h < NB_TCP_MAX_DATA - 1; h++)
 			json_object_set_new(lost, s_hop[h],
 					    json_integer((json_int_t)tt->lost_copies[h]));
+		for (int h = 1; h < NB_TCP_MAX_DATA; h++)
+			json_object_set_new(ack, s_ack_hop[h],
+					    json_integer((json_int_t)tt->spurious_at[h]));
 		json_object_set_new(o, "lost_copies", lost);
 		json_object_set_new(o, "retransmitted_segments",
 				    json_integer((json_int_t)tt->retransmitted));
+		json_object_set_new(o, "retransmitted_copies",
+				    json_integer((json_int_t)tt->retransmitted_copies));
+		json_object_set_new(o, "spurious_copies", json_integer((json_int_t)tt->spurious));
+		json_object_set_new(o, "spurious_by_ack_lost", ack);
 	} else if (proto == IPPROTO_UDP) {
 		json_object_set_new(o, "lost_fragments",
 				    json_integer((json_int_t)tt->lost_fragments));

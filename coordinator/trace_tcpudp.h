@@ -13,16 +13,6 @@
 
 #include "nb_path.h"
 
-struct nb_ttu_totals {
-	uint64_t lost_copies[NB_TCP_MAX_DATA - 1]; /* TCP: in A, network, in B */
-	uint64_t retransmitted;			   /* TCP segments sent again (A0) */
-	uint64_t lost_fragments;		   /* UDP, of datagrams with a verdict */
-	uint64_t partial;			   /* UDP datagrams that lost some fragments */
-	uint64_t unidentified; /* UDP: IPv6 datagrams without an ID (nb_path_stats) */
-};
-
-void nb_ttu_count(struct nb_ttu_totals *tt, const struct nb_path_res *r);
-
 /*
  * "[HH:MM:SS.mmm] TCP A:P -> B:P seq=S len=L  STATUS  stages=A0,..." and what is known about
  * copies, ACKs or fragments. src/dst are the request direction's addresses.
@@ -34,7 +24,7 @@ void nb_ttu_print(FILE *f, const struct nb_path_res *r, const char *src, const c
 json_t *nb_ttu_json(const struct nb_path_res *r, uint64_t timeout_ms, json_t *drop);
 
 /* The run's lost copies (TCP) or fragments (UDP), as a report line or in the report object. */
-void nb_ttu_report_text(FILE *f, const struct nb_ttu_totals *tt, uint8_t proto);
-void nb_ttu_report_json(json_t *o, const struct nb_ttu_totals *tt, uint8_t proto);
+void nb_ttu_report_text(FILE *f, const struct nb_path_totals *tt, uint8_t proto);
+void nb_ttu_report_json(json_t *o, const struct nb_path_totals *tt, uint8_t proto);
 
 #endif /* NB_TRACE_TCPUDP_H */

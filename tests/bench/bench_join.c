@@ -209,14 +209,14 @@ int main(int argc, char **argv)
 	}
 	nb_join_flush(j);
 	nb_join_get_stats(j, &st);
-	nb_verdict_detail(res.counts, detail, sizeof(detail));
+	nb_verdict_detail(res.counts, NULL, detail, sizeof(detail));
 	printf("packets %llu finals %llu evicted %llu late %llu dups %llu\n",
 	       (unsigned long long)st.packets, (unsigned long long)st.finals,
 	       (unsigned long long)st.evicted, (unsigned long long)st.late,
 	       (unsigned long long)st.dups);
 	printf("peak RSS %ld kB\n", s_rss_kb());
 	printf("complete %llu, verdict %s, %s\n", (unsigned long long)res.counts[NB_ST_COMPLETE],
-	       nb_verdict_name(nb_verdict_of(res.counts)), detail);
+	       nb_verdict_name(nb_verdict_of(res.counts, NULL)), detail);
 	printf("rtt p50 %llu ns p99 %llu ns\n", (unsigned long long)nb_hist_quantile(&res.rtt, 0.5),
 	       (unsigned long long)nb_hist_quantile(&res.rtt, 0.99));
 	nb_join_destroy(&j);

@@ -236,6 +236,8 @@ assert_eq 2 "$(tst t_rtx "$(seg $K)" copies.REQ_RX)" "t_rtx segment $K copies at
 assert_eq 1 "$(tst t_rtx "$(seg $K)" copies.REQ_TX)" "t_rtx segment $K copies at REQ_TX"
 assert_eq 1 "$(tst t_rtx "$(seg $K)" lost_copies.internal)" "t_rtx segment $K lost inside hvA"
 assert_eq "COMPLETE=$(npk t_rtx)" "$(others t_rtx)" "t_rtx statuses"
+assert_eq "LOCAL: 1 lost copies recovered by retransmission (request direction)" \
+	"$(jq -r 'select(.type=="summary") | .loss' "$OUT/t_rtx.json")" "t_rtx summary loss"
 
 # Cumulative ACKs: the fabric drops every other pure ACK; the next one covers the same bytes,
 # so no segment is reported lost. The first copy of segment K dies in the fabric too: two copies
@@ -262,6 +264,10 @@ done
 assert_eq 2 "$(tst t_cum "$(seg $K)" copies.REQ_TX)" "t_cum (hvA) segment $K copies"
 assert_eq 0 "$(tst t_cum "$(seg $K)" lost_copies.internal)" "t_cum (hvA) segment $K lost"
 assert_eq 1 "$(tst t_cumb "$(seg $K)" copies.REQ_RX)" "t_cumb (hvB) segment $K copies"
+assert_eq "EXTERNAL: 1 copies sent again after leaving (lost beyond this host, or spurious)" \
+	"$(jq -r 'select(.type=="summary") | .loss' "$OUT/t_cum.json")" "t_cum (hvA) summary loss"
+assert_eq none "$(jq -r 'select(.type=="summary") | .loss' "$OUT/t_cumb.json")" \
+	"t_cumb (hvB) summary loss"
 
 # TSO, GSO and GRO on: segments are what the first stage saw (up to 64 KiB). hvA drops the
 # first big one once; its bytes come again and pass. Every segment complete.
@@ -336,7 +342,7 @@ assert_eq NETWORK "$(xverdict x_tnet)" "x_tnet verdict"
 assert_eq 10 "$RC" "x_tnet exit code"
 
 # TCP, only the first copy of segment K dies in the fabric: complete, one copy lost in the
-# network. A clean stream: HEALTHY, exit 0.
+# network and recovered by retransmission. Still a loss: verdict NETWORK, exit 10.
 PORT=$((PORT + 1))
 xtrace x_trtx tcp --dst-port $PORT --duration 3
 tcp_start 200000
@@ -352,8 +358,10 @@ assert_eq "COMPLETE=$(jq '.packets | length' "$OUT/x_trtx.json")" "$(xothers x_t
 	"x_trtx statuses"
 assert_eq 200000 "$(jq '[.packets[].key.len] | add' "$OUT/x_trtx.json")" "x_trtx bytes"
 assert_eq 1 "$(jq '.lost_copies.network' "$OUT/x_trtx.json")" "x_trtx lost copies in the network"
-assert_eq HEALTHY "$(xverdict x_trtx)" "x_trtx verdict"
-assert_eq 0 "$RC" "x_trtx exit code"
+assert_eq NETWORK "$(xverdict x_trtx)" "x_trtx verdict"
+assert_eq "NETWORK: 1 lost copies recovered by retransmission (request direction)" \
+	"$(jq -r .verdict_detail "$OUT/x_trtx.json")" "x_trtx verdict detail"
+assert_eq 10 "$RC" "x_trtx exit code"
 
 # UDP, the fabric drops datagram 6001: NETWORK_DROP_REQ, verdict NETWORK, exit 10.
 tests/lab drop --at fab --dir req --match 'ip id 6001' >/dev/null

@@ -175,34 +175,34 @@ static void test_verdict_single_class(void **state)
 	(void)state;
 
 	memset(c, 0, sizeof(c));
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_HEALTHY);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_HEALTHY);
 	c[NB_ST_COMPLETE] = 1000;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_HEALTHY);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_HEALTHY);
 	/* single-host statuses do not make a two-host verdict */
 	c[NB_ST_EXTERNAL_DROP] = 5;
 	c[NB_ST_INTERNAL_DROP_REQ] = 5;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_HEALTHY);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_HEALTHY);
 	c[NB_ST_NETWORK_DROP_REP] = 1;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_NETWORK);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_NETWORK);
 
 	memset(c, 0, sizeof(c));
 	c[NB_ST_A_INTERNAL_DROP_REP] = 2;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_NODE_A);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_NODE_A);
 	memset(c, 0, sizeof(c));
 	c[NB_ST_B_INTERNAL_DROP_REQ] = 1;
 	c[NB_ST_B_INTERNAL_DROP_REP] = 1;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_NODE_B);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_NODE_B);
 	memset(c, 0, sizeof(c));
 	c[NB_ST_DEST_NO_REPLY] = 7;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_DEST);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_DEST);
 	/* the class sums both directions: 2 + 2 network beats 3 in node B */
 	memset(c, 0, sizeof(c));
 	c[NB_ST_NETWORK_DROP_REQ] = 2;
 	c[NB_ST_NETWORK_DROP_REP] = 2;
 	c[NB_ST_B_INTERNAL_DROP_REQ] = 3;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_NETWORK);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_NETWORK);
 	c[NB_ST_B_INTERNAL_DROP_REP] = 2;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_NODE_B);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_NODE_B);
 }
 
 static void test_verdict_ties(void **state)
@@ -214,14 +214,14 @@ static void test_verdict_ties(void **state)
 	memset(c, 0, sizeof(c));
 	c[NB_ST_DEST_NO_REPLY] = 3;
 	c[NB_ST_B_INTERNAL_DROP_REQ] = 3;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_NODE_B);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_NODE_B);
 	c[NB_ST_A_INTERNAL_DROP_REQ] = 3;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_NODE_A);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_NODE_A);
 	c[NB_ST_NETWORK_DROP_REP] = 3;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_NETWORK);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_NETWORK);
 	/* a strict majority still wins over the order */
 	c[NB_ST_DEST_NO_REPLY] = 4;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_DEST);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_DEST);
 }
 
 static void test_verdict_inconclusive(void **state)
@@ -232,18 +232,18 @@ static void test_verdict_inconclusive(void **state)
 	memset(c, 0, sizeof(c));
 	c[NB_ST_COMPLETE] = 100;
 	c[NB_ST_INCONCLUSIVE] = 1;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_INCONCLUSIVE);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_INCONCLUSIVE);
 	c[NB_ST_NETWORK_DROP_REQ] = 1;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_INCONCLUSIVE);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_INCONCLUSIVE);
 	c[NB_ST_NETWORK_DROP_REQ] = 2;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_NETWORK);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_NETWORK);
 	/* compared with the largest class, not the sum of classes */
 	c[NB_ST_NETWORK_DROP_REQ] = 3;
 	c[NB_ST_INCONCLUSIVE] = 3;
 	c[NB_ST_A_INTERNAL_DROP_REQ] = 2;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_INCONCLUSIVE);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_INCONCLUSIVE);
 	c[NB_ST_INCONCLUSIVE] = 2;
-	assert_int_equal(nb_verdict_of(c), NB_VERDICT_NETWORK);
+	assert_int_equal(nb_verdict_of(c, NULL), NB_VERDICT_NETWORK);
 }
 
 static void test_verdict_names_and_codes(void **state)
@@ -274,14 +274,14 @@ static void test_verdict_detail(void **state)
 
 	memset(c, 0, sizeof(c));
 	c[NB_ST_COMPLETE] = 50;
-	assert_int_equal(nb_verdict_detail(c, buf, sizeof(buf)), 4);
+	assert_int_equal(nb_verdict_detail(c, NULL, buf, sizeof(buf)), 4);
 	assert_string_equal(buf, "none");
 
 	c[NB_ST_NETWORK_DROP_REQ] = 2;
 	c[NB_ST_NETWORK_DROP_REP] = 1;
 	c[NB_ST_B_INTERNAL_DROP_REQ] = 1;
 	want = "NETWORK: 3 (request 2, reply 1); NODE_B: 1 (request 1)";
-	assert_int_equal(nb_verdict_detail(c, buf, sizeof(buf)), (int)strlen(want));
+	assert_int_equal(nb_verdict_detail(c, NULL, buf, sizeof(buf)), (int)strlen(want));
 	assert_string_equal(buf, want);
 
 	c[NB_ST_A_INTERNAL_DROP_REP] = 4;
@@ -289,20 +289,20 @@ static void test_verdict_detail(void **state)
 	c[NB_ST_INCONCLUSIVE] = 5;
 	want = "NETWORK: 3 (request 2, reply 1); NODE_A: 4 (reply 4); NODE_B: 1 (request 1); "
 	       "DEST: 2; INCONCLUSIVE: 5";
-	assert_int_equal(nb_verdict_detail(c, buf, sizeof(buf)), (int)strlen(want));
+	assert_int_equal(nb_verdict_detail(c, NULL, buf, sizeof(buf)), (int)strlen(want));
 	assert_string_equal(buf, want);
 
 	/* snprintf semantics: cut and terminated, the full length returned */
-	assert_int_equal(nb_verdict_detail(c, buf, 10), (int)strlen(want));
+	assert_int_equal(nb_verdict_detail(c, NULL, buf, 10), (int)strlen(want));
 	assert_string_equal(buf, "NETWORK: ");
-	assert_int_equal(nb_verdict_detail(c, NULL, 0), (int)strlen(want));
+	assert_int_equal(nb_verdict_detail(c, NULL, NULL, 0), (int)strlen(want));
 	buf[0] = 'x';
-	assert_int_equal(nb_verdict_detail(c, buf, 0), (int)strlen(want));
+	assert_int_equal(nb_verdict_detail(c, NULL, buf, 0), (int)strlen(want));
 	assert_int_equal(buf[0], 'x');
 
 	memset(c, 0, sizeof(c));
 	c[NB_ST_INCONCLUSIVE] = 2;
-	assert_int_equal(nb_verdict_detail(c, buf, sizeof(buf)), 15);
+	assert_int_equal(nb_verdict_detail(c, NULL, buf, sizeof(buf)), 15);
 	assert_string_equal(buf, "INCONCLUSIVE: 2");
 }
 
@@ -316,8 +316,57 @@ static void test_verdict_detail_local(void **state)
 	c[NB_ST_INTERNAL_DROP_REQ] = 1;
 	c[NB_ST_INTERNAL_DROP_REP] = 2;
 	c[NB_ST_EXTERNAL_DROP] = 6;
-	nb_verdict_detail(c, buf, sizeof(buf));
+	nb_verdict_detail(c, NULL, buf, sizeof(buf));
 	assert_string_equal(buf, "LOCAL: 3 (request 1, reply 2); EXTERNAL: 6");
+}
+
+/*
+ * Copies lost and recovered by retransmission are losses: a run whose every segment got
+ * through is not HEALTHY when copies were lost, and the place that lost most is the verdict.
+ */
+static void test_verdict_recovered(void **state)
+{
+	uint64_t c[NB_ST__COUNT] = {0};
+	struct nb_recovered rec = {0};
+	char buf[256];
+	(void)state;
+
+	c[NB_ST_COMPLETE] = 1384;
+	assert_int_equal(nb_verdict_of(c, &rec), NB_VERDICT_HEALTHY);
+	rec.copies[NB_BLAME_NETWORK][0] = 28;
+	assert_int_equal(nb_verdict_of(c, &rec), NB_VERDICT_NETWORK);
+	nb_verdict_detail(c, &rec, buf, sizeof(buf));
+	assert_string_equal(buf, "NETWORK: 28 lost copies recovered by retransmission "
+				 "(request direction)");
+	/* inside B lost more, in both directions; a drop for good counts beside its copies */
+	rec.copies[NB_BLAME_NODE_B][0] = 20;
+	rec.copies[NB_BLAME_NODE_B][1] = 10;
+	c[NB_ST_NETWORK_DROP_REQ] = 1;
+	assert_int_equal(nb_verdict_of(c, &rec), NB_VERDICT_NODE_B);
+	nb_verdict_detail(c, &rec, buf, sizeof(buf));
+	assert_string_equal(buf, "NETWORK: 1 (request 1), 28 lost copies recovered by "
+				 "retransmission (request direction); NODE_B: 30 lost copies "
+				 "recovered by retransmission (request 20, ACK direction 10)");
+	/* the ACK direction alone */
+	memset(&rec, 0, sizeof(rec));
+	c[NB_ST_NETWORK_DROP_REQ] = 0;
+	rec.copies[NB_BLAME_NODE_A][1] = 2;
+	assert_int_equal(nb_verdict_of(c, &rec), NB_VERDICT_NODE_A);
+	nb_verdict_detail(c, &rec, buf, sizeof(buf));
+	assert_string_equal(buf, "NODE_A: 2 lost copies recovered by retransmission (ACK direction)");
+	/* incomplete evidence as common as the worst place: INCONCLUSIVE */
+	c[NB_ST_INCONCLUSIVE] = 2;
+	assert_int_equal(nb_verdict_of(c, &rec), NB_VERDICT_INCONCLUSIVE);
+	/* one host: inside this host, or beyond it; never a two-host verdict */
+	memset(&rec, 0, sizeof(rec));
+	memset(c, 0, sizeof(c));
+	rec.copies[NB_BLAME_LOCAL][0] = 3;
+	rec.copies[NB_BLAME_EXTERNAL][0] = 1;
+	assert_int_equal(nb_verdict_of(c, &rec), NB_VERDICT_HEALTHY);
+	nb_verdict_detail(c, &rec, buf, sizeof(buf));
+	assert_string_equal(buf, "LOCAL: 3 lost copies recovered by retransmission (request "
+				 "direction); EXTERNAL: 1 copies sent again after leaving (lost beyond "
+				 "this host, or spurious)");
 }
 
 int main(void)
@@ -334,6 +383,7 @@ int main(void)
 	    cmocka_unit_test(test_verdict_names_and_codes),
 	    cmocka_unit_test(test_verdict_detail),
 	    cmocka_unit_test(test_verdict_detail_local),
+	    cmocka_unit_test(test_verdict_recovered),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

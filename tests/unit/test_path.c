@@ -141,7 +141,10 @@ static void test_tcp_held(void **state)
 	}
 	for (int d = 0; d < 3; d++)
 		t_seg(pp, 2, 0, 100, 0, 3 + (uint64_t)d);
-	t_wm(pp, 1, 600);
+	/* no ACK covers them: given up 1 s (2 timeouts at least a second) after their copy */
+	t_wm(pp, 1, 1000);
+	assert_int_equal(t_rec.n, 0);
+	t_wm(pp, 1, 1001);
 	assert_int_equal(t_rec.n, 2);
 	assert_int_equal(t_rec.proto[0], IPPROTO_TCP);
 	assert_int_equal(t_rec.st[0], NB_ST_EXTERNAL_DROP);

@@ -1191,6 +1191,43 @@ static void test_copy_after_ack(void **state)
  * Never acknowledged: the receiver's answer never comes. The segment is given up 2 timeouts after
  * its last copy; with a short timeout, no sooner than a second after it.
  */
+/*
+ * A retransmission that gets through only after the engine's timeout (three copies lost in the
+ * network, 200, 400 ms apart): the segment was held for its copies, and the copy that got
+ * through makes it COMPLETE, with its three lost copies recovered, not NETWORK_DROP_REQ.
+ */
+static void test_delivered_after_timeout(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+	const struct t_seg *r;
+
+	(void)state;
+	t_data(t, 0, 0, 1000, 1);
+	t_data(t, 1, 0, 1000, 1);
+	t_wm(t, 200);
+	t_data(t, 0, 0, 1000, 201);
+	t_data(t, 1, 0, 1000, 201);
+	t_wm(t, 600);
+	t_data(t, 0, 0, 1000, 601);
+	t_data(t, 1, 0, 1000, 601);
+	t_wm(t, 1300); /* the engine's timeout passed: held, not reported */
+	assert_int_equal(t_rec.n, 0);
+	t_data(t, 0, 0, 1000, 1401);
+	t_data(t, 1, 0, 1000, 1401);
+	t_data(t, 2, 0, 1000, 1401);
+	t_data(t, 3, 0, 1000, 1401);
+	t_ack_run(t, 4, 6, 1000, 1402);
+	t_ack_run(t, 6, 8, 1000, 1403);
+	T_SETTLE(t, 2403, 0, 1);
+	r = t_find(0);
+	assert_int_equal(r->st, NB_ST_COMPLETE);
+	T_COUNTS(r, .copies = {4, 4, 1, 1}, .lost = {0, 3, 0});
+	assert_int_equal(r->p.st[2].ts, 1401 * MS);
+	assert_int_equal(r->p.st[7].aux, 1000);
+	T_STATS(t, 1, 0, 0);
+	nb_tcp_destroy(&t);
+}
+
 static void test_given_up(void **state)
 {
 	struct nb_tcp *t = t_new(8, 1000);
@@ -1308,6 +1345,7 @@ int main(void)
 	    cmocka_unit_test(test_local_copy_lost),
 	    cmocka_unit_test(test_local_spurious),
 	    cmocka_unit_test(test_copy_after_ack),
+	    cmocka_unit_test(test_delivered_after_timeout),
 	    cmocka_unit_test(test_given_up),
 	    cmocka_unit_test(test_alloc_failure),
 	    cmocka_unit_test(test_bad_args),
