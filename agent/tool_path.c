@@ -501,6 +501,7 @@ static void s_print_summary(struct s_run *r, uint64_t lost)
 			json_object_set_new(o, "loss", json_string(loss));
 			json_object_set_new(o, "untracked_events",
 					    json_integer((json_int_t)(ps.untracked + ps.overflow)));
+			json_object_set_new(o, "early_segments", json_integer((json_int_t)ps.early));
 		}
 		if (udp) {
 			json_object_set_new(o, "lost_fragments",
@@ -540,6 +541,9 @@ static void s_print_summary(struct s_run *r, uint64_t lost)
 	if (tcp && ps.untracked + ps.overflow)
 		printf("Untracked events: %llu (connection or byte range limits)\n",
 		       (unsigned long long)(ps.untracked + ps.overflow));
+	if (tcp && ps.early)
+		printf("Segments reported before their copies were final: %llu (65536 held)\n",
+		       (unsigned long long)ps.early);
 	printf("In flight at exit (not classified): %llu\n", (unsigned long long)ps.inflight);
 }
 

@@ -253,6 +253,7 @@ void nb_path_get_stats(const struct nb_path *pp, struct nb_path_stats *out)
 		out->late = ts.late;
 		out->untracked = ts.untracked;
 		out->overflow = ts.overflow;
+		out->early = ts.early;
 	} else {
 		struct nb_udp_stats us;
 

@@ -50,6 +50,7 @@ struct nb_path_stats {
 	uint64_t late;	       /* observations of units already reported */
 	uint64_t untracked;    /* TCP: events of connections beyond the limit */
 	uint64_t overflow;     /* TCP: byte ranges beyond the limit (made INCONCLUSIVE) */
+	uint64_t early;	       /* TCP: segments reported before their copies were final */
 	uint64_t unattributed; /* UDP: fragment groups of other flows */
 	uint64_t unidentified; /* UDP: IPv6 datagrams without an ID, not traced (nb_udp.h) */
 };

@@ -24,6 +24,7 @@
 
 #define S_DEF_CONNS    1024u
 #define S_DEF_RANGES   262144u
+#define S_DEF_HELD     65536u
 #define S_FIN	       0x01
 #define S_SYN	       0x02
 #define S_RST	       0x04
@@ -888,7 +889,7 @@ static void s_on_final(const struct nb_joined *p, void *ctx)
 	struct nb_tcp *t = ctx;
 	struct s_conn *c = s_conn_by_id(t, p->key.k1);
 	struct s_seg *s;
-	bool gave_up;
+	bool gave_up = false;
 	uint32_t i;
 
 	if (!c)
@@ -901,7 +902,10 @@ static void s_on_final(const struct nb_joined *p, void *ctx)
 	 * Its stages are final, its copies not yet: another node's events may lag, and a segment
 	 * behind a hole passes on duplicate ACKs before the sender has stopped sending it.
 	 */
-	if (!s_settled(t, c, s, s_wm_min(t), &gave_up)) {
+	/* held segments are bounded like the engine's packets: past that, reported early */
+	if (t->nheld >= (t->cfg.max_inflight ? t->cfg.max_inflight : S_DEF_HELD))
+		t->st.early++;
+	else if (!s_settled(t, c, s, s_wm_min(t), &gave_up)) {
 		s->fin = malloc(sizeof(*s->fin));
 		if (s->fin) {
 			*s->fin = *p;

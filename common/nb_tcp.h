@@ -105,6 +105,7 @@ struct nb_tcp_stats {
 	uint64_t overflow;   /* data events beyond max_ranges (their node is tainted) */
 	uint64_t dup_passes; /* reply stages passed on a duplicate ACK */
 	uint64_t given_up;   /* held segments reported without an ACK covering them (above) */
+	uint64_t early;	     /* reported before their copies were final: max_inflight held */
 };
 
 struct nb_tcp;
