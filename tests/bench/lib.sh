@@ -195,7 +195,7 @@ tcpdump_start() {
 		PEER_PIDS+="$pid "
 	done
 	for i in "$@"; do
-		wait_for 5 grep -q '^tcpdump: listening on' "$TMP/tcpdump.$i.err" ||
+		wait_for 10 grep -q '^tcpdump: listening on' "$TMP/tcpdump.$i.err" ||
 			fail "tcpdump -i $i did not start: $(cat "$TMP/tcpdump.$i.err")"
 	done
 }
