@@ -60,6 +60,7 @@ cd "$REPO" || exit 1
 HZ=$(getconf CLK_TCK)
 TOOL_PID=
 MY_IDS=
+FALLBACK_NOTE=
 
 # foreign_progs: nb_ programs loaded that are not the tool's under test: another run's
 # tracer, whose programs would run on every packet of this flood too.
@@ -155,6 +156,13 @@ tool_start() {
 	if bpftool -j prog show | jq -e --argjson ids "[$(echo "$MY_IDS" | paste -sd,)]" \
 		'any(.[]; (.id | IN($ids[])) and .name == "nb_tcx_rx")' >/dev/null; then
 		HOOKS_DESC="tcx links: ingress and egress of vnet0 and ens4f0 in hvA"
+		FALLBACK_NOTE=$'\n\n'"  Where tcx is missing (Linux before 6.6) the tool falls back to the
+  device tracepoints, bpftrace's own hooks, and runs at every device hop too:
+  \`NB_BENCH_HOOKS=tracepoint tests/bench/run.sh overhead\` measures that. Measured once, not
+  regenerated (2026-12-05, as busy a machine, 9 rounds): tool / tcpdump 88.9 % in packets/s and
+  109.7 % in CPU 0 per packet, tool / bpftrace 155.8 % and 68.9 %. On those kernels the tool
+  still costs less than bpftrace on the same hooks, but more than tcpdump on traffic that does
+  not match."
 		RUNS_DESC="once per traced device the packet crosses: vnet0 ingress, ens4f0 egress"
 	else
 		HOOKS_DESC="tracepoints netif_receive_skb and net_dev_start_xmit"
@@ -455,7 +463,7 @@ seconds apart); the ratio of the medians, tool to baseline, is $RATIO %.
   leaving a captured device is first cloned for the taps, matching or not. The bpftrace program
   runs at every device hop of the whole lab, not only at the two traced devices (the
   tracepoints are global), and reaches the namespace, device and headers with probe reads
-  before it can reject a packet.
+  before it can reject a packet.$FALLBACK_NOTE
 
 Baseline floods alone ranged from $B_MIN to $B_MAX packets/s over the counted rounds: this
 2-vCPU virtual machine's speed swings by that much from one window to the next (the sender kept
