@@ -188,6 +188,9 @@ tcpdump_start() {
 	shift 2
 	PEER_KIND=tcpdump PEER_PIDS='' PEER_IFS="$*"
 	for i in "$@"; do
+		# Emptied here: the child's own redirection may come after the check below has
+		# found the previous run's line there.
+		: >"$TMP/tcpdump.$i.err"
 		"$LAB" exec "$node" tcpdump -n -i "$i" -w /dev/null "$filter" >/dev/null \
 			2>"$TMP/tcpdump.$i.err" &
 		pid=$!

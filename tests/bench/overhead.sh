@@ -144,6 +144,9 @@ TOOL_ARGS=(icmp_path_tracer --netns nbhvA --src-ip "$IP_A" --dst-ip "$IP_B" --rx
 tool_start() {
 	local noop=0
 	[ "${1:-}" = noop ] && noop=1
+	# Emptied here: the child's own redirection may come after the check below has found the
+	# previous run's header there.
+	: >"$TMP/tool.out"
 	NB_TEST_NOOP_PROGRAMS=$noop "$AGENT" "${TOOL_ARGS[@]}" --duration $((DUR * 4 + 30)) \
 		>"$TMP/tool.out" 2>"$TMP/tool.err" &
 	TOOL_PID=$!

@@ -39,6 +39,7 @@ ROUNDS=${NB_BENCH_ROUNDS:-8}
 DUR=${NB_BENCH_SECONDS:-1.5}
 TARGET=0.90
 TMO=200 # the tracer's --timeout-ms: segments are final soon after the transfer
+MAX_SECS=${NB_BENCH_TCP_SECS:-110} # no new round after this (a loaded machine is slow)
 [ "$ROUNDS" -ge 2 ] || fail "NB_BENCH_ROUNDS must be at least 2"
 cd "$REPO" || exit 1
 HZ=$(getconf CLK_TCK)
@@ -56,6 +57,9 @@ foreign_progs() {
 ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 tool_start() {
+	# Emptied here: the child's own redirection may come after the check below has found the
+	# previous run's start line there.
+	: >"$TMP/tool.json"
 	"$AGENT" tcp_path_tracer --netns nbhvA --src-ip "$IP_A" --dst-ip "$IP_B" --rx-iface vnet0 \
 		--tx-iface ens4f0 --dst-port "$PORT" --timeout-ms $TMO --json >"$TMP/tool.json" \
 		2>"$TMP/tool.err" &
@@ -170,11 +174,18 @@ BYTES=$(awk -v r="$RATE" -v d="$DUR" 'BEGIN { printf "%.0f", r * 1e6 / 8 * d }')
 echo "tcp: $BYTES bytes per transfer (warm-up: $RATE Mbit/s), $ROUNDS rounds"
 : >"$TMP/rounds"
 declare -A TAG=([B]=base [T]=tool [D]=tcpdump [P]=bpftrace)
-for ((p = 1; p <= ROUNDS; p++)); do
+WANTED=$ROUNDS
+t_begin=$SECONDS
+for ((p = 1; p <= WANTED; p++)); do
+	if ((SECONDS - t_begin >= MAX_SECS && p > 2)); then
+		echo "  no round after ${MAX_SECS} s: $((p - 1)) of $WANTED run"
+		break
+	fi
 	for c in ${ORDERS[$(((p - 1) % ${#ORDERS[@]}))]}; do
 		transfer "$p" "${TAG[$c]}" "$BYTES"
 	done
 done
+ROUNDS=$((p - 1))
 
 # The BPF programs' own run time, in one more traced transfer (not in the medians).
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
@@ -302,7 +313,7 @@ the same rounds.
 | lab | \`tests/lab up --vmb veth\`: vmA - hvA (br0) - fabric (fbr0) - hvB (br0) - vmB, all veth |
 | traffic | one TCP stream 198.18.0.1 -> 198.18.0.2 of $BYTES bytes per transfer (about $DUR s at the warm-up's $RATE Mbit/s), \`nb_traffic tcp-send\` / \`tcp-recv\`, a new port each time |
 | measured | the sender's rate, from connect to the receiver closing after the last byte; the tracer's (or peer's) user + system CPU time (/proc) over the same interval; the tracer's JSON summary (events read, events lost) and segments; the packets each peer matched |
-| rounds | $ROUNDS, four transfers each: baseline, tracer, tcpdump, bpftrace, in the ${#ORDERS[@]} orders of a Williams design in turn (each at every position, and right after every other one, equally often), after one warm-up; $KEPT undisturbed ($USE used; a round during which another run's \`nb_\` programs were loaded is not counted) |
+| rounds | $ROUNDS (wanted $WANTED, no new one after ${MAX_SECS} s), four transfers each: baseline, tracer, tcpdump, bpftrace, in the ${#ORDERS[@]} orders of a Williams design in turn (each at every position, and right after every other one, equally often), after one warm-up; $KEPT undisturbed ($USE used; a round during which another run's \`nb_\` programs were loaded is not counted) |
 | pinning | sender \`taskset -c 0\` (veth runs the whole path in its softirq: CPU 0 limits the rate, and the tracer's BPF programs run there), receiver \`taskset -c 1\`, tracer unpinned (no CPU to spare on 2 vCPUs; beside the receiver it slowed the receiver) |
 | tracer | \`tcp_path_tracer --netns nbhvA --rx-iface vnet0 --tx-iface ens4f0 --dst-port PORT --timeout-ms $TMO --json\` (output to a file): every data packet and ACK of the flow is an event, joined by byte range |
 | tcpdump | $(tcpdump --version 2>&1 | head -n1), one per interface the tracer traces, in hvA: \`tcpdump -n -i vnet0 -w /dev/null 'tcp and ((src host $IP_A and dst host $IP_B and dst port PORT) or (src host $IP_B and dst host $IP_A and src port PORT))'\`, the same on ens4f0, default snapshot length (whole packets); the transfer starts once both said "listening on" |
