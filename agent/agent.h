@@ -15,10 +15,6 @@
 #define NB_EXIT_ERR   1 /* runtime error: not root, kernel lacks a hook, ... */
 #define NB_EXIT_USAGE 2 /* bad flags, bad address, unknown interface */
 
-/* One error line on stderr, prefixed with the program name. */
-void nb_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void nb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-extern const char *nb_prog;
 
 /* ---- namespaces (nb_netns.c) ---- */
 struct nb_netns {
@@ -149,8 +145,6 @@ const struct nb_stack *nb_drops_stack(struct nb_drops *d, const struct nb_sym *s
 int nb_drops_counts(const struct nb_drops *d, nb_drop_count_fn fn, void *ctx);
 void nb_drops_destroy(struct nb_drops **pd);
 
-/* libbpf output goes through one callback; verbose shows debug lines. */
-void nb_bpf_setup(bool verbose);
 
 /* ---- tools ---- */
 /* Parse argv with the tool's option table; 0, or an exit code after printing the error. */

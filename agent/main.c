@@ -4,37 +4,14 @@
  * tool-name symlinks work, or by the first argument), or serves remote sessions.
  */
 #include "agent.h"
+#include "nb_log.h"
 
 #include <libgen.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-const char *nb_prog = "netblame-agent";
 volatile int nb_stop;
-
-void nb_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", nb_prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void nb_warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: warning: ", nb_prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static void s_on_signal(int sig)
 {
@@ -186,7 +163,7 @@ int main(int argc, char **argv)
 			return NB_EXIT_OK;
 		}
 		if (!strcmp(argv[1], "serve")) {
-			nb_prog = "netblame-agent serve";
+			nb_log_set_prog("netblame-agent serve");
 			return nb_serve(argc - 1, argv + 1);
 		}
 		t = s_find(argv[1]);
@@ -197,7 +174,7 @@ int main(int argc, char **argv)
 		argc--;
 		argv++;
 	}
-	nb_prog = t->name;
+	nb_log_set_prog(t->name);
 	if (s_help_only(t, argc, argv)) {
 		printf("usage: %s [FLAGS]\n%s%s\n\nflags:\n", t->name, t->what,
 		       t->run ? "" : " (not built yet)");

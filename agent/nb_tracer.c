@@ -8,7 +8,6 @@
 #include "agent.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 
 #include "nb_stage.skel.h"
 #include "nb_tcx.skel.h"
+#include "nb_log.h"
 #include "nb_time.h"
 
 /* tcx attach types (uapi enum bpf_attach_type, kernel >= 6.6); libbpf 1.1 predates them. */
@@ -200,24 +200,6 @@ static int s_attach_tp(struct nb_tracer *t, char *err, size_t errlen)
 		}
 	}
 	return 0;
-}
-
-static bool s_verbose;
-
-static int s_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG && !s_verbose)
-		return 0;
-	/* libbpf warnings are noise for an operator unless asked for; errors are reported by us. */
-	if (level == LIBBPF_WARN && !s_verbose)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-void nb_bpf_setup(bool verbose)
-{
-	s_verbose = verbose;
-	libbpf_set_print(s_libbpf_print);
 }
 
 static int s_on_event(void *ctx, void *data, size_t size)

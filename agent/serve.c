@@ -21,6 +21,7 @@
 
 #include <zmq.h>
 
+#include "nb_log.h"
 #include "nb_time.h"
 
 #define S_VERSION	     "0.1"

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nb_log.h"
 #include "nb_pktfmt.h"
 #include "nb_time.h"
 

@@ -18,6 +18,7 @@
 
 #include "nb_blame.h"
 #include "nb_dropmap.h"
+#include "nb_log.h"
 #include "nb_path.h"
 #include "nb_time.h"
 
