@@ -205,6 +205,11 @@ enum nb_verdict nb_verdict_of(const uint64_t counts[NB_ST__COUNT], const struct 
 	return v;
 }
 
+enum nb_verdict nb_verdict_evidence(enum nb_verdict v, bool evidence_lost)
+{
+	return evidence_lost && v == NB_VERDICT_HEALTHY ? NB_VERDICT_INCONCLUSIVE : v;
+}
+
 const char *nb_verdict_name(enum nb_verdict v)
 {
 	switch (v) {

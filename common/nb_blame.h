@@ -6,6 +6,8 @@
 #ifndef NB_BLAME_H
 #define NB_BLAME_H
 
+#include <stdbool.h>
+
 #include "nb_join.h"
 
 enum nb_status {
@@ -82,6 +84,12 @@ struct nb_recovered {
  * INCONCLUSIVE when incomplete evidence is at least as common as the largest blame class.
  */
 enum nb_verdict nb_verdict_of(const uint64_t counts[NB_ST__COUNT], const struct nb_recovered *rec);
+/*
+ * The verdict of a run that lost part of a node's evidence (e.g. the node was away for a while):
+ * packets no node saw then are in no count, so such a run is never HEALTHY. v is kept when the
+ * packets judged prove a fault (or already say INCONCLUSIVE).
+ */
+enum nb_verdict nb_verdict_evidence(enum nb_verdict v, bool evidence_lost);
 const char *nb_verdict_name(enum nb_verdict v);
 /*
  * Exit code (docs/ARCHITECTURE.md): 0 HEALTHY, 10 NETWORK, 11 NODE_A, 12 NODE_B, 13 DEST,

@@ -14,6 +14,8 @@
 /* One line on stderr: "netblame: ..." and "netblame: warning: ...". */
 void nb_cerr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void nb_cwarn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* How many nb_cerr lines were written: a command that fails without one says why anyway. */
+unsigned nb_cerr_count(void);
 
 /*
  * The subcommands. main.c refers to all but keygen weakly, so a command whose file is not in

@@ -19,6 +19,13 @@
 #pragma weak nb_cmd_agents
 #pragma weak nb_cmd_runbook
 
+static unsigned s_nerr;
+
+unsigned nb_cerr_count(void)
+{
+	return s_nerr;
+}
+
 static void s_vmsg(const char *what, const char *fmt, va_list ap)
 {
 	fprintf(stderr, "netblame: %s", what);
@@ -30,6 +37,7 @@ void nb_cerr(const char *fmt, ...)
 {
 	va_list ap;
 
+	s_nerr++;
 	va_start(ap, fmt);
 	s_vmsg("", fmt, ap);
 	va_end(ap);

@@ -45,8 +45,26 @@
 #define S_CLOCK_SAMPLES	    32
 #define S_MAX_JSON_PACKETS  100000
 #define S_TCP_SLACK_NS	    5000000ull
+#define S_REJOIN_EVERY_NS   1000000000ull /* a HELLO to a node that is away */
+#define S_BOTH_AWAY_NS	    5000000000ull /* both away this long, none back: the trace ends */
+#define S_STOP_WAIT_NS	    1000000000ull /* for the agents to confirm our STOPs */
+#define S_MAX_GAPS	    16
+#define S_GAP_KEYS	    8 /* packets named per gap in the report */
 
 enum s_node_state { S_NEW, S_HELLO, S_STARTING, S_RUNNING, S_GONE };
+
+/*
+ * A time a node was away: from its last complete point to the attach of the session that
+ * re-attached it; while it is away, to_ref is how far its taint has rolled. Reference clock.
+ */
+struct s_gap {
+	uint64_t from_ref, to_ref;
+	bool back;
+	uint64_t session; /* the one that re-attached it */
+	uint64_t packets; /* made INCONCLUSIVE by it */
+	char keys[S_GAP_KEYS][24];
+	char why[160];
+};
 
 struct s_sample {
 	int64_t offset;
@@ -67,15 +85,25 @@ struct s_node {
 	char tx_names[NB_MAX_IFS][16];
 	int n_rx, n_tx;
 	char agent_version[64];
+	uint64_t session; /* the session open (or being opened) on it; 0 = none */
+	unsigned sessions; /* started on it, re-attaches included */
 	uint64_t last_msg;	 /* coordinator clock */
 	uint64_t last_ping;
+	uint64_t hello_sent, start_sent;
+	/* Away: gone, or being re-attached; the last gap is open. */
+	bool away, refused, stop_wait;
+	struct s_gap gaps[S_MAX_GAPS];
+	unsigned n_gaps;
+	uint64_t away_packets;
 	uint64_t ping_seq;
 	struct s_sample samples[S_CLOCK_SAMPLES];
 	unsigned n_samples, next_sample;
 	int64_t offset; /* agent clock - coordinator clock */
 	uint64_t uncert;
 	uint64_t wm_ref;
-	uint64_t lost_ring, lost_queue;
+	uint64_t lost_ring, lost_queue;	  /* over all its sessions */
+	uint64_t sess_ring, sess_queue;	  /* the current session's counters */
+	uint64_t drop_lost, drop_lost_prev; /* lost drop events: this session, earlier ones */
 	uint64_t events, batches, unmatched;
 	uint32_t credit_owed;
 	uint64_t next_seq;
@@ -148,6 +176,9 @@ struct s_trace {
 	uint64_t finals;
 	struct nb_path_totals tu; /* TCP copies, UDP fragments lost */
 	bool done;
+	bool stopping; /* STOPs sent: only their answers matter now */
+	uint64_t both_away; /* coordinator clock since both nodes are away; 0 = not */
+	uint64_t end_ref;
 	uint64_t stop_ref; /* packets first seen after this are not counted (--duration end) */
 	struct nb_hist seg[SEG__COUNT];
 	uint64_t left[SEG__COUNT][LEFT__COUNT]; /* packets each row left out, by why */
@@ -156,6 +187,7 @@ struct s_trace {
 	int64_t wall_off;
 	struct nb_wbuf wb;
 	struct nb_tdrops *drops; /* each node's drops by packet, and their names */
+	uint64_t window_ns;	 /* a packet's stages are due within this of its first */
 	bool text; /* per-packet lines and the report on stdout */
 	/* The per-packet lines' wall clock "HH:MM:SS", and the second it shows. */
 	char line_hms[16];
@@ -376,6 +408,8 @@ static int s_parse_addrs(struct s_trace *t)
 /* ---------------------------------------------------------------- messages */
 
 static int s_send_start(struct s_trace *t, struct s_node *n);
+static int s_send_hello(struct s_trace *t, struct s_node *n);
+static int s_send_stop(struct s_trace *t, struct s_node *n, const char *reason);
 
 static int s_send(struct s_trace *t, struct s_node *n, const struct nb_msg *m)
 {
@@ -394,7 +428,7 @@ static void s_send_ping(struct s_trace *t, struct s_node *n, uint64_t now)
 
 	m.ping.seq = ++n->ping_seq;
 	m.ping.t_coord = now;
-	m.ping.session = n->state == S_RUNNING ? t->session : 0;
+	m.ping.session = n->state == S_RUNNING ? n->session : 0;
 	m.ping.credit = n->state == S_RUNNING ? n->credit_owed : 0;
 	if (s_send(t, n, &m) == 0) {
 		n->last_ping = now;
@@ -428,26 +462,100 @@ static uint64_t s_to_ref(const struct s_node *n, uint64_t agent_ts)
 	return v > 0 ? (uint64_t)v : 0;
 }
 
-static void s_node_gone(struct s_trace *t, struct s_node *n, const char *why)
+static const char *s_role(const struct s_node *n)
 {
+	return n->role ? "B" : "A";
+}
+
+/* A session id for a re-attach: never 0, never the trace's first one. */
+static uint64_t s_new_session(const struct s_trace *t)
+{
+	uint64_t id = 0;
+
+	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+		id = nb_mono_ns();
+	return id && id != t->session ? id : id + 2;
+}
+
+/*
+ * While a node is away nothing it saw can be evidence: its gap is tainted up to now, and its
+ * watermark follows, so packets that wait for it are judged (INCONCLUSIVE) as time passes,
+ * not held until it comes back.
+ */
+static void s_gap_roll(struct s_trace *t, struct s_node *n, uint64_t now)
+{
+	struct s_gap *g = &n->gaps[n->n_gaps - 1];
+	uint64_t to = now > g->from_ref ? now : g->from_ref;
+
+	nb_path_taint(t->path, n->role, g->from_ref, to);
+	nb_path_watermark(t->path, n->role, to);
+	g->to_ref = to;
+}
+
+/*
+ * The node's session ended without our STOP (agent stopped, restarted, silent): its evidence
+ * is incomplete from its last complete point on, and it is re-attached as soon as its agent
+ * answers. stop: the agent may still hold the session (silent, not gone): end it there.
+ */
+static void s_node_gone(struct s_trace *t, struct s_node *n, const char *why, bool stop,
+			uint64_t now)
+{
+	struct s_gap *g;
 	char w[32];
 
-	if (n->state == S_GONE)
+	if (n->away)
 		return;
+	if (stop)
+		s_send_stop(t, n, "went silent");
+	if (n->n_gaps < S_MAX_GAPS) {
+		g = &n->gaps[n->n_gaps++];
+		memset(g, 0, sizeof(*g));
+		g->from_ref = n->wm_ref > n->uncert ? n->wm_ref - n->uncert : 0;
+		snprintf(g->why, sizeof(g->why), "%s", why);
+	} else {
+		/* A node that keeps coming and going: its last gap runs on, only wider. */
+		g = &n->gaps[S_MAX_GAPS - 1];
+		g->back = false;
+	}
 	n->state = S_GONE;
-	/* Everything from the last complete point on may be missing: never blame on it. */
-	nb_path_taint(t->path, n->role, n->wm_ref > n->uncert ? n->wm_ref - n->uncert : 0,
-		      NB_TS_INF);
-	nb_cwarn("node %s (%s) %s; its evidence is incomplete from %s on", n->role ? "B" : "A",
-		 n->name, why,
-		 nb_fmt_wall(n->wm_ref + (uint64_t)t->wall_off, 3, w, sizeof(w)));
+	n->away = true;
+	n->refused = false;
+	n->session = 0;
+	n->hello_sent = 0;
+	n->drop_lost_prev += n->drop_lost;
+	n->drop_lost = 0;
+	s_gap_roll(t, n, now);
+	nb_cwarn("node %s (%s) %s; its evidence is incomplete from %s on; re-attaching", s_role(n),
+		 n->name, why, nb_fmt_wall(g->from_ref + (uint64_t)t->wall_off, 3, w, sizeof(w)));
+}
+
+/* A new session on a node that was away: its gap ends where the new probes were attached. */
+static void s_node_back(struct s_trace *t, struct s_node *n, uint64_t attach_ref)
+{
+	struct s_gap *g = &n->gaps[n->n_gaps - 1];
+	uint64_t to = attach_ref + n->uncert;
+	char a[32], b[32];
+
+	/* what was tainted while it was away stays so */
+	if (to < g->to_ref)
+		to = g->to_ref;
+	g->to_ref = to;
+	g->back = true;
+	g->session = n->session;
+	nb_path_taint(t->path, n->role, g->from_ref, to);
+	n->away = false;
+	n->refused = false;
+	nb_cwarn("node %s (%s) is back (session %llu); its evidence was incomplete from %s to %s",
+		 s_role(n), n->name, (unsigned long long)n->session,
+		 nb_fmt_wall(g->from_ref + (uint64_t)t->wall_off, 3, a, sizeof(a)),
+		 nb_fmt_wall(to + (uint64_t)t->wall_off, 3, b, sizeof(b)));
 }
 
 static void s_on_events(struct s_trace *t, struct s_node *n, const struct nb_msg_events *ev)
 {
 	uint64_t wm_ref;
 
-	if (ev->session != t->session)
+	if (ev->session != n->session)
 		return;
 	if (ev->seq != n->next_seq)
 		n->batch_gaps++;
@@ -472,11 +580,16 @@ static void s_on_events(struct s_trace *t, struct s_node *n, const struct nb_msg
 	}
 	wm_ref = s_to_ref(n, ev->watermark_ns);
 	wm_ref = wm_ref > n->uncert ? wm_ref - n->uncert : 0;
-	if (ev->lost_ring != n->lost_ring || ev->lost_queue != n->lost_queue) {
+	/* The counters are the session's; a re-attached node's totals carry the earlier ones. */
+	if (ev->lost_ring != n->sess_ring || ev->lost_queue != n->sess_queue) {
 		nb_path_taint(t->path, n->role, n->wm_ref > n->uncert ? n->wm_ref - n->uncert : 0,
 			      wm_ref + 2 * n->uncert);
-		n->lost_ring = ev->lost_ring;
-		n->lost_queue = ev->lost_queue;
+		if (ev->lost_ring > n->sess_ring)
+			n->lost_ring += ev->lost_ring - n->sess_ring;
+		if (ev->lost_queue > n->sess_queue)
+			n->lost_queue += ev->lost_queue - n->sess_queue;
+		n->sess_ring = ev->lost_ring;
+		n->sess_queue = ev->lost_queue;
 	}
 	if (wm_ref > n->wm_ref) {
 		n->wm_ref = wm_ref;
@@ -484,10 +597,89 @@ static void s_on_events(struct s_trace *t, struct s_node *n, const struct nb_msg
 	}
 }
 
+static int s_on_started(struct s_trace *t, struct s_node *n, const struct nb_msg_started *sd)
+{
+	uint64_t attach_ref;
+
+	if (sd->n_rx != (uint32_t)n->n_rx || sd->n_tx != (uint32_t)n->n_tx) {
+		if (!n->away) {
+			nb_cerr("node %s answered START with the wrong interface count", n->name);
+			return -EPROTO;
+		}
+		if (!n->refused)
+			nb_cwarn("node %s answered START with the wrong interface count; trying "
+				 "again",
+				 n->name);
+		n->refused = true;
+		s_send_stop(t, n, "wrong interface count");
+		n->state = S_GONE;
+		n->session = 0;
+		return 0;
+	}
+	memcpy(n->spec.rx_if, sd->rx_ifindex, sizeof(n->spec.rx_if));
+	memcpy(n->spec.tx_if, sd->tx_ifindex, sizeof(n->spec.tx_if));
+	n->spec.n_rx = (uint32_t)n->n_rx;
+	n->spec.n_tx = (uint32_t)n->n_tx;
+	attach_ref = s_to_ref(n, sd->attach_ns);
+	/* Nothing before the probes were attached can be evidence of a drop. */
+	if (n->away)
+		s_node_back(t, n, attach_ref);
+	else
+		nb_path_taint(t->path, n->role, 0, attach_ref + n->uncert);
+	n->wm_ref = attach_ref;
+	n->next_seq = 0;
+	n->credit_owed = 0;
+	n->sess_ring = n->sess_queue = 0;
+	n->sessions++;
+	for (uint32_t i = 0; i < sd->n_unattached; i++) {
+		nb_cwarn("node %s could not attach %s: %s", n->name, sd->unattached[i].hook,
+			 sd->unattached[i].reason);
+		if (!strcmp(sd->unattached[i].hook, "raw_tp/kfree_skb"))
+			nb_tdrops_unattached(t->drops, n->role, sd->unattached[i].reason);
+	}
+	n->state = S_RUNNING;
+	return 0;
+}
+
+static int s_on_error(struct s_trace *t, struct s_node *n, const struct nb_msg_error *e,
+		      uint64_t now)
+{
+	char why[NB_WIRE_STR_MAX + 32];
+
+	/* About a session given up already (a PING or STOP that crossed its end): old news. */
+	if (e->session && e->session != n->session)
+		return 0;
+	if (!n->away && n->state != S_RUNNING) {
+		nb_cerr("node %s (%s) refused: %s", n->name, n->endpoint, e->message);
+		return -ECONNREFUSED;
+	}
+	if (n->away) {
+		if (!n->refused)
+			nb_cwarn("node %s (%s) refused to re-attach: %s; trying again every %llus",
+				 n->name, n->endpoint, e->message,
+				 (unsigned long long)(S_REJOIN_EVERY_NS / 1000000000ull));
+		n->refused = true;
+		if (n->state == S_STARTING) {
+			n->state = S_GONE;
+			n->session = 0;
+		}
+		return 0;
+	}
+	if (e->session != n->session) {
+		nb_cwarn("node %s: %s", n->name, e->message);
+		return 0;
+	}
+	/* "no session": the agent restarted, or ended it; anything else: it may still hold it. */
+	snprintf(why, sizeof(why), "lost its session: %s", e->message);
+	s_node_gone(t, n, why, e->code != ENOENT, now);
+	return 0;
+}
+
 static int s_handle(struct s_trace *t, struct s_node *n, const void *buf, size_t len,
 		    uint64_t now)
 {
 	struct nb_msg *m = calloc(1, sizeof(*m));
+	char why[NB_WIRE_STR_MAX + 32];
 	int rc;
 
 	if (!m) {
@@ -501,44 +693,38 @@ static int s_handle(struct s_trace *t, struct s_node *n, const void *buf, size_t
 		return 0;
 	}
 	n->last_msg = now;
+	if (t->stopping) {
+		/* Only whether each agent ended its session matters now. */
+		if ((m->type == NB_MSG_STOP && m->stop.session == n->session) ||
+		    (m->type == NB_MSG_ERROR && m->error.session == n->session))
+			n->stop_wait = false;
+		goto out;
+	}
 	switch (m->type) {
 	case NB_MSG_HELLO:
-		if (n->state == S_HELLO) {
-			s_clock_sample(n, n->last_ping, m->hello.clock_ns, now);
-			snprintf(n->agent_version, sizeof(n->agent_version), "%s", m->hello.version);
-			n->state = S_STARTING;
-			rc = s_send_start(t, n);
-			if (rc)
-				nb_cerr("node %s: cannot send START: %s", n->name, strerror(-rc));
+		if (n->state != S_HELLO)
+			break;
+		/* Re-attaching: the agent may have restarted, with another clock. */
+		if (n->away)
+			n->n_samples = n->next_sample = 0;
+		s_clock_sample(n, n->hello_sent, m->hello.clock_ns, now);
+		snprintf(n->agent_version, sizeof(n->agent_version), "%s", m->hello.version);
+		n->session = n->away ? s_new_session(t) : t->session;
+		n->state = S_STARTING;
+		n->start_sent = now;
+		rc = s_send_start(t, n);
+		if (rc && n->away) {
+			/* asked again with the next HELLO */
+			n->state = S_GONE;
+			n->session = 0;
+			rc = 0;
+		} else if (rc) {
+			nb_cerr("node %s: cannot send START: %s", n->name, strerror(-rc));
 		}
 		break;
 	case NB_MSG_STARTED:
-		if (n->state == S_STARTING && m->started.session == t->session) {
-			if (m->started.n_rx != (uint32_t)n->n_rx ||
-			    m->started.n_tx != (uint32_t)n->n_tx) {
-				nb_cerr("node %s answered START with the wrong interface count",
-					n->name);
-				rc = -EPROTO;
-				break;
-			}
-			memcpy(n->spec.rx_if, m->started.rx_ifindex, sizeof(n->spec.rx_if));
-			memcpy(n->spec.tx_if, m->started.tx_ifindex, sizeof(n->spec.tx_if));
-			n->spec.n_rx = (uint32_t)n->n_rx;
-			n->spec.n_tx = (uint32_t)n->n_tx;
-			/* Nothing before the probes were attached can be evidence of a drop. */
-			nb_path_taint(t->path, n->role, 0,
-				      s_to_ref(n, m->started.attach_ns) + n->uncert);
-			n->wm_ref = s_to_ref(n, m->started.attach_ns);
-			for (uint32_t i = 0; i < m->started.n_unattached; i++) {
-				nb_cwarn("node %s could not attach %s: %s", n->name,
-					 m->started.unattached[i].hook,
-					 m->started.unattached[i].reason);
-				if (!strcmp(m->started.unattached[i].hook, "raw_tp/kfree_skb"))
-					nb_tdrops_unattached(t->drops, n->role,
-							     m->started.unattached[i].reason);
-			}
-			n->state = S_RUNNING;
-		}
+		if (n->state == S_STARTING && m->started.session == n->session)
+			rc = s_on_started(t, n, &m->started);
 		break;
 	case NB_MSG_EVENTS:
 		if (n->state == S_RUNNING)
@@ -549,32 +735,32 @@ static int s_handle(struct s_trace *t, struct s_node *n, const void *buf, size_t
 			s_clock_sample(n, m->pong.t_coord, m->pong.t_agent, now);
 		break;
 	case NB_MSG_STATS:
+		if (m->stats.session != n->session)
+			break;
 		for (uint32_t i = 0; i < m->stats.n_counters; i++)
-			if (m->stats.session == t->session &&
-			    !strcmp(m->stats.counters[i].name, "lost_drop_events"))
-				nb_tdrops_lost(t->drops, n->role, m->stats.counters[i].value);
+			if (!strcmp(m->stats.counters[i].name, "lost_drop_events")) {
+				n->drop_lost = m->stats.counters[i].value;
+				nb_tdrops_lost(t->drops, n->role, n->drop_lost_prev + n->drop_lost);
+			}
 		break;
 	case NB_MSG_DROPINFO:
-		if (m->dropinfo.session == t->session)
+		if (m->dropinfo.session == n->session)
 			nb_tdrops_info(t->drops, n->role, &m->dropinfo);
 		break;
 	case NB_MSG_STOP:
-		if (m->stop.session == t->session && n->state == S_RUNNING)
-			s_node_gone(t, n, "stopped the session");
+		if (m->stop.session == n->session && n->state == S_RUNNING) {
+			snprintf(why, sizeof(why), "ended the session (%s)",
+				 m->stop.reason[0] ? m->stop.reason : "no reason");
+			s_node_gone(t, n, why, false, now);
+		}
 		break;
 	case NB_MSG_ERROR:
-		if (n->state != S_RUNNING) {
-			nb_cerr("node %s (%s) refused: %s", n->name, n->endpoint, m->error.message);
-			rc = -ECONNREFUSED;
-		} else {
-			nb_cwarn("node %s: %s", n->name, m->error.message);
-			if (m->error.session == t->session)
-				s_node_gone(t, n, "ended the session with an error");
-		}
+		rc = s_on_error(t, n, &m->error, now);
 		break;
 	default:
 		break;
 	}
+out:
 	nb_msg_clear(m);
 	free(m);
 	return rc;
@@ -727,11 +913,52 @@ static void s_print_line(struct s_trace *t, const struct nb_joined *p, enum nb_s
 	fwrite(line, 1, o, stdout);
 }
 
+/* The gap of the node whose evidence an INCONCLUSIVE packet lacks, when it was away then. */
+static struct s_gap *s_gap_of(struct s_trace *t, const struct nb_joined *p)
+{
+	uint64_t from = p->first_ts_ref, to = from + t->window_ns;
+	struct s_node *n;
+
+	if (p->incomplete_node < 0 || p->incomplete_node > 1)
+		return NULL;
+	n = &t->node[p->incomplete_node];
+	for (unsigned i = n->n_gaps; i-- > 0;) {
+		struct s_gap *g = &n->gaps[i];
+
+		if (g->from_ref <= to && (!g->back || g->to_ref >= from))
+			return g;
+	}
+	return NULL;
+}
+
+/* "node B (hvB) was away while B0 was due" */
+static void s_gap_reason(const struct s_trace *t, const struct nb_joined *p, char *buf,
+			 size_t len)
+{
+	const struct s_node *n = &t->node[p->incomplete_node];
+
+	snprintf(buf, len, "node %s (%s) was away while %s was due", s_role(n), n->name,
+		 p->next_due >= 0 ? nb_stage_name_chain(p->next_due) : "?");
+}
+
+/* How the report names a packet: "seq 5" (ICMP, TCP), "id 4343" (UDP). */
+static void s_unit_label(const struct nb_path_res *r, char *buf, size_t len)
+{
+	if (r->tcp)
+		snprintf(buf, len, "seq %u", r->tcp->seq);
+	else if (r->udp)
+		snprintf(buf, len, "id %u%s", r->udp->ip_id, r->reverse ? " (reverse)" : "");
+	else
+		snprintf(buf, len, "seq %u", (unsigned)r->p->key.k2);
+}
+
 static void s_on_final(const struct nb_path_res *res, void *ctx)
 {
 	const struct nb_joined *p = res->p;
 	struct s_trace *t = ctx;
 	struct nb_path_res rr = *res, *r = &rr;
+	struct s_gap *g;
+	char reason[160];
 	enum nb_status st;
 
 	if (t->done || (t->stop_ref && p->first_ts_ref > t->stop_ref))
@@ -742,15 +969,28 @@ static void s_on_final(const struct nb_path_res *res, void *ctx)
 	nb_path_totals_add(&t->tu, r);
 	t->finals++;
 	s_latency(t, r);
+	/* INCONCLUSIVE because a node was away: counted against that gap, and said so. */
+	g = st == NB_ST_INCONCLUSIVE ? s_gap_of(t, p) : NULL;
+	if (g) {
+		if (g->packets < S_GAP_KEYS)
+			s_unit_label(r, g->keys[g->packets], sizeof(g->keys[0]));
+		g->packets++;
+		t->node[p->incomplete_node].away_packets++;
+		s_gap_reason(t, p, reason, sizeof(reason));
+	}
 	if (t->jpackets) {
-		if (json_array_size(t->jpackets) < S_MAX_JSON_PACKETS)
-			json_array_append_new(t->jpackets,
-					      r->tcp || r->udp
-						      ? nb_ttu_json(r, (uint64_t)t->timeout_ms,
-								    nb_tdrops_json(t->drops, p, st))
-						      : s_packet_json(t, p, st));
-		else
+		if (json_array_size(t->jpackets) < S_MAX_JSON_PACKETS) {
+			json_t *o = r->tcp || r->udp
+					    ? nb_ttu_json(r, (uint64_t)t->timeout_ms,
+							  nb_tdrops_json(t->drops, p, st))
+					    : s_packet_json(t, p, st);
+
+			if (g)
+				json_object_set_new(o, "detail", json_string(reason));
+			json_array_append_new(t->jpackets, o);
+		} else {
 			t->json_truncated++;
+		}
 	}
 	if (t->text) {
 		if (r->tcp || r->udp)
@@ -760,6 +1000,17 @@ static void s_on_final(const struct nb_path_res *res, void *ctx)
 			s_print_line(t, p, st);
 		nb_tdrops_print(t->drops, stdout, p, st,
 				(const char *const[]){t->node[0].name, t->node[1].name});
+		if (g) {
+			char a[32], b[32];
+
+			nb_fmt_wall(g->from_ref + (uint64_t)t->wall_off, 3, a, sizeof(a));
+			if (g->back)
+				printf("    %s (away from %s to %s)\n", reason, a,
+				       nb_fmt_wall(g->to_ref + (uint64_t)t->wall_off, 3, b,
+						   sizeof(b)));
+			else
+				printf("    %s (away since %s)\n", reason, a);
+		}
 	}
 	if (t->count && t->finals >= (uint64_t)t->count)
 		t->done = true;
@@ -771,6 +1022,101 @@ static void s_fmt_p(const struct nb_hist *h, double q, char *buf, size_t len)
 		snprintf(buf, len, "-");
 	else
 		nb_fmt_dur(nb_hist_quantile(h, q), buf, len);
+}
+
+static uint64_t s_gap_end(const struct s_trace *t, const struct s_gap *g)
+{
+	return g->back ? g->to_ref : t->end_ref;
+}
+
+static uint64_t s_gap_ns(const struct s_trace *t, const struct s_gap *g)
+{
+	uint64_t end = s_gap_end(t, g);
+
+	return end > g->from_ref ? end - g->from_ref : 0;
+}
+
+static uint64_t s_away_ns(const struct s_trace *t, const struct s_node *n)
+{
+	uint64_t ns = 0;
+
+	for (unsigned k = 0; k < n->n_gaps; k++)
+		ns += s_gap_ns(t, &n->gaps[k]);
+	return ns;
+}
+
+/*
+ * A node was away for part of the trace: what it would have seen then is missing, and packets
+ * no node saw are in no count. (Lost events taint their window instead: the packets they
+ * could hide are INCONCLUSIVE already.)
+ */
+static bool s_any_away(const struct s_trace *t)
+{
+	return t->node[0].n_gaps || t->node[1].n_gaps;
+}
+
+/* The verdict's detail, then each node away: "...; node B (hvB) away 2439ms (3 packets ...)". */
+static void s_detail(const struct s_trace *t, char *buf, size_t len)
+{
+	size_t off = (size_t)nb_verdict_detail(t->counts, &t->tu.recovered, buf, len);
+	char d[32];
+
+	if (!s_any_away(t))
+		return;
+	if (!strcmp(buf, "none")) {
+		buf[0] = 0;
+		off = 0;
+	}
+	for (int i = 0; i < 2; i++) {
+		const struct s_node *n = &t->node[i];
+
+		if (n->n_gaps)
+			nb_appendf(buf, len, &off, "%snode %s (%s) away %s (%llu packets INCONCLUSIVE)",
+				   off ? "; " : "", s_role(n), n->name,
+				   nb_fmt_dur(s_away_ns(t, n), d, sizeof(d)),
+				   (unsigned long long)n->away_packets);
+	}
+}
+
+/* "Node B (hvB) away from 10:00:04.100 to 10:00:05.321 (1.2s): lost its session: ...; back in
+ * session N; 3 packets INCONCLUSIVE: seq 5, seq 6, seq 7" */
+static void s_report_gap(const struct s_trace *t, const struct s_node *n, const struct s_gap *g)
+{
+	char a[32], b[32], d[32];
+
+	printf("Node %s (%s) away from %s to %s (%s): %s; ", s_role(n), n->name,
+	       nb_fmt_wall(g->from_ref + (uint64_t)t->wall_off, 3, a, sizeof(a)),
+	       nb_fmt_wall(s_gap_end(t, g) + (uint64_t)t->wall_off, 3, b, sizeof(b)),
+	       nb_fmt_dur(s_gap_ns(t, g), d, sizeof(d)), g->why);
+	if (g->back)
+		printf("back in session %llu; ", (unsigned long long)g->session);
+	else
+		printf("not back by the end; ");
+	printf("%llu packets INCONCLUSIVE", (unsigned long long)g->packets);
+	for (uint64_t k = 0; k < g->packets && k < S_GAP_KEYS; k++)
+		printf("%s%s", k ? ", " : ": ", g->keys[k]);
+	printf("%s\n", g->packets > S_GAP_KEYS ? ", ..." : "");
+}
+
+static json_t *s_gaps_json(const struct s_trace *t, const struct s_node *n)
+{
+	json_t *a = json_array();
+
+	for (unsigned k = 0; k < n->n_gaps; k++) {
+		const struct s_gap *g = &n->gaps[k];
+		json_t *keys = json_array();
+
+		for (uint64_t i = 0; i < g->packets && i < S_GAP_KEYS; i++)
+			json_array_append_new(keys, json_string(g->keys[i]));
+		json_array_append_new(
+			a, json_pack("{s:I, s:I, s:I, s:s, s:b, s:I, s:o}", "from_ns",
+				     (json_int_t)(g->from_ref + (uint64_t)t->wall_off), "to_ns",
+				     (json_int_t)(s_gap_end(t, g) + (uint64_t)t->wall_off),
+				     "duration_ns", (json_int_t)s_gap_ns(t, g), "why", g->why, "back",
+				     g->back, "packets_inconclusive", (json_int_t)g->packets,
+				     "packets", keys));
+	}
+	return a;
 }
 
 static void s_report_text(struct s_trace *t, enum nb_verdict v, const char *detail)
@@ -808,9 +1154,21 @@ static void s_report_text(struct s_trace *t, enum nb_verdict v, const char *deta
 	printf("Clock offset of B relative to A: %+.3fms +/- %.3fms\n",
 	       ((double)b->offset - (double)a->offset) / 1e6,
 	       ((double)a->uncert + (double)b->uncert) / 1e6);
-	printf("Lost events: A=%llu B=%llu\n",
-	       (unsigned long long)(a->lost_ring + a->lost_queue),
+	printf("Lost events: A=%llu B=%llu", (unsigned long long)(a->lost_ring + a->lost_queue),
 	       (unsigned long long)(b->lost_ring + b->lost_queue));
+	for (int i = 0; i < 2; i++) {
+		const struct s_node *n = &t->node[i];
+		char d[32];
+
+		if (n->n_gaps)
+			printf("; %s away %s, %llu packets INCONCLUSIVE", s_role(n),
+			       nb_fmt_dur(s_away_ns(t, n), d, sizeof(d)),
+			       (unsigned long long)n->away_packets);
+	}
+	putchar('\n');
+	for (int i = 0; i < 2; i++)
+		for (unsigned k = 0; k < t->node[i].n_gaps; k++)
+			s_report_gap(t, &t->node[i], &t->node[i].gaps[k]);
 }
 
 static int s_report_json(struct s_trace *t, enum nb_verdict v, const char *detail)
@@ -831,7 +1189,14 @@ static int s_report_json(struct s_trace *t, enum nb_verdict v, const char *detai
 				  (json_int_t)(n->uncert + (i ? t->node[0].uncert : 0)),
 				  "lost_events", (json_int_t)(n->lost_ring + n->lost_queue),
 				  "lost_ring", (json_int_t)n->lost_ring, "lost_queue",
-				  (json_int_t)n->lost_queue, "gone", n->state == S_GONE));
+				  (json_int_t)n->lost_queue, "gone", n->away));
+		json_object_set_new(json_array_get(nodes, (size_t)i), "sessions",
+				    json_integer(n->sessions));
+		json_object_set_new(json_array_get(nodes, (size_t)i), "away_ns",
+				    json_integer((json_int_t)s_away_ns(t, n)));
+		json_object_set_new(json_array_get(nodes, (size_t)i), "away_packets",
+				    json_integer((json_int_t)n->away_packets));
+		json_object_set_new(json_array_get(nodes, (size_t)i), "away", s_gaps_json(t, n));
 	}
 	for (int s = 0; s < NB_ST__COUNT; s++)
 		if (t->counts[s])
@@ -867,6 +1232,7 @@ static int s_report_json(struct s_trace *t, enum nb_verdict v, const char *detai
 	nb_ttu_report_json(o, &t->tu, t->proto);
 	json_object_set_new(o, "verdict", json_string(nb_verdict_name(v)));
 	json_object_set_new(o, "verdict_detail", json_string(detail));
+	json_object_set_new(o, "node_away", json_boolean(s_any_away(t)));
 	json_object_set_new(o, "latency", lat);
 	if (!strcmp(t->json_path, "-")) {
 		if (json_dumpf(o, stdout, JSON_COMPACT) < 0)
@@ -939,8 +1305,8 @@ static int s_send_hello(struct s_trace *t, struct s_node *n)
 	snprintf(m->hello.name, sizeof(m->hello.name), "netblame");
 	snprintf(m->hello.version, sizeof(m->hello.version), "0.1");
 	m->hello.proto = NB_WIRE_VERSION;
-	n->last_ping = nb_mono_ns();
-	m->hello.clock_ns = n->last_ping;
+	n->hello_sent = nb_mono_ns();
+	m->hello.clock_ns = n->hello_sent;
 	rc = s_send(t, n, m);
 	free(m);
 	n->state = S_HELLO;
@@ -955,7 +1321,7 @@ static int s_send_start(struct s_trace *t, struct s_node *n)
 	if (!m)
 		return -ENOMEM;
 	m->type = NB_MSG_START;
-	m->start.session = t->session;
+	m->start.session = n->session;
 	/* The wire names the echo "icmp" whatever the family; the agent takes ICMPv6 for 6. */
 	m->start.proto = t->proto == IPPROTO_ICMPV6 ? IPPROTO_ICMP : t->proto;
 	m->start.family = n->spec.family;
@@ -977,34 +1343,73 @@ static int s_send_start(struct s_trace *t, struct s_node *n)
 	return rc;
 }
 
-static void s_send_stop(struct s_trace *t, struct s_node *n)
+/* STOP of the session open, or being opened, on the node; -ENOENT when there is none. */
+static int s_send_stop(struct s_trace *t, struct s_node *n, const char *reason)
 {
 	struct nb_msg m = {.type = NB_MSG_STOP};
 
-	if (!n->sock || n->state != S_RUNNING)
+	if (!n->sock || !n->session || (n->state != S_RUNNING && n->state != S_STARTING))
+		return -ENOENT;
+	m.stop.session = n->session;
+	snprintf(m.stop.reason, sizeof(m.stop.reason), "%s", reason);
+	return s_send(t, n, &m);
+}
+
+static int s_pump(struct s_trace *t, long timeout_ms);
+
+/*
+ * However the trace ends: STOP every session it opened and wait, bounded, for the agents to
+ * confirm. A session left behind holds a slot and its programs until its lease ends.
+ */
+static void s_stop_sessions(struct s_trace *t, const char *reason)
+{
+	uint64_t t0 = nb_mono_ns();
+	bool wait = false;
+
+	if (t->stopping || !t->zctx)
 		return;
-	m.stop.session = t->session;
-	snprintf(m.stop.reason, sizeof(m.stop.reason), "trace finished");
-	s_send(t, n, &m);
+	t->stopping = true;
+	for (int i = 0; i < 2; i++) {
+		struct s_node *n = &t->node[i];
+
+		n->stop_wait = s_send_stop(t, n, reason) == 0;
+		wait = wait || n->stop_wait;
+	}
+	while (wait && nb_mono_ns() - t0 < S_STOP_WAIT_NS) {
+		if (s_pump(t, 20))
+			break;
+		wait = t->node[0].stop_wait || t->node[1].stop_wait;
+	}
+	for (int i = 0; i < 2; i++)
+		if (t->node[i].stop_wait)
+			nb_cwarn("node %s (%s) did not confirm the end of session %llu; its lease "
+				 "will end it",
+				 t->node[i].name, t->node[i].endpoint,
+				 (unsigned long long)t->node[i].session);
 }
 
 /* One pass of the loop: receive whatever is ready on both sockets. */
 static int s_pump(struct s_trace *t, long timeout_ms)
 {
 	zmq_pollitem_t items[2];
-	int rc;
+	struct s_node *of[2];
+	int rc, k = 0;
 
+	/* A socket not made (a failed start) must not be polled: a NULL socket means fd 0. */
 	for (int i = 0; i < 2; i++)
-		items[i] = (zmq_pollitem_t){t->node[i].sock, 0, ZMQ_POLLIN, 0};
-	rc = zmq_poll(items, 2, timeout_ms);
+		if (t->node[i].sock) {
+			of[k] = &t->node[i];
+			items[k++] = (zmq_pollitem_t){t->node[i].sock, 0, ZMQ_POLLIN, 0};
+		}
+	rc = zmq_poll(items, k, timeout_ms);
 	if (rc < 0) {
 		if (errno == EINTR)
 			return 0;
 		nb_cerr("polling the agents failed: %s", zmq_strerror(errno));
 		return -EIO;
 	}
-	for (int i = 0; i < 2; i++) {
-		struct s_node *n = &t->node[i];
+	for (int i = 0; i < k; i++) {
+		struct s_node *n = of[i];
 
 		if (!(items[i].revents & ZMQ_POLLIN))
 			continue;
@@ -1031,10 +1436,22 @@ static void s_housekeeping(struct s_trace *t, uint64_t now)
 	for (int i = 0; i < 2; i++) {
 		struct s_node *n = &t->node[i];
 
+		if (n->away) {
+			s_gap_roll(t, n, now);
+			if (n->state == S_STARTING && now - n->start_sent >= S_HELLO_TIMEOUT_NS) {
+				/* START or its answer lost (the agent died again?): a new one */
+				s_send_stop(t, n, "no answer to START");
+				n->state = S_GONE;
+				n->session = 0;
+			}
+			if ((n->state == S_GONE || n->state == S_HELLO) &&
+			    now - n->hello_sent >= S_REJOIN_EVERY_NS)
+				s_send_hello(t, n);
+		}
 		if (n->state == S_GONE)
 			continue;
 		if (n->state == S_RUNNING && now - n->last_msg > S_SILENT_NS) {
-			s_node_gone(t, n, "went silent");
+			s_node_gone(t, n, "went silent", true, now);
 			continue;
 		}
 		if (now - n->last_ping >= S_PING_EVERY_NS)
@@ -1042,7 +1459,7 @@ static void s_housekeeping(struct s_trace *t, uint64_t now)
 		else if (n->state == S_RUNNING && n->credit_owed >= S_CREDIT_STEP) {
 			struct nb_msg m = {.type = NB_MSG_CREDIT};
 
-			m.credit.session = t->session;
+			m.credit.session = n->session;
 			m.credit.credit = n->credit_owed;
 			if (s_send(t, n, &m) == 0)
 				n->credit_owed = 0;
@@ -1103,9 +1520,10 @@ int nb_cmd_trace(int argc, char **argv)
 	struct nb_path_cfg pc = {0};
 	struct nb_path_stats ps;
 	uint64_t t_end = 0, t_drain = 0;
+	unsigned errs = nb_cerr_count();
 	enum nb_verdict v;
-	char detail[512];
-	int rc, ret = NB_CEXIT_ERR;
+	char detail[1024];
+	int rc = 0, ret = NB_CEXIT_ERR;
 
 	if (!t) {
 		nb_cerr("out of memory");
@@ -1157,6 +1575,8 @@ int nb_cmd_trace(int argc, char **argv)
 	/* a duplicate ACK at A2 and a segment at B3 compare across the two clocks */
 	pc.slack_ns = S_TCP_SLACK_NS;
 	pc.ports = t->sport || t->dport;
+	/* a retransmitted TCP segment waits a timeout after its last copy */
+	t->window_ns = pc.timeout_ns * (t->proto == IPPROTO_TCP ? 2 : 1);
 	t->path = nb_path_new(&pc, s_on_final, t);
 	t->zctx = zmq_ctx_new();
 	t->drops = nb_tdrops_new();
@@ -1197,15 +1617,21 @@ int nb_cmd_trace(int argc, char **argv)
 		if (t_end && now >= t_end && !t_drain) {
 			/* Let packets seen before the end reach their deadline. */
 			t->stop_ref = now;
-			/* a retransmitted TCP segment waits a timeout after its last copy */
-			t_drain = now + pc.timeout_ns * (t->proto == IPPROTO_TCP ? 2 : 1) +
-				  2 * S_PING_EVERY_NS + 500000000ull;
+			t_drain = now + t->window_ns + 2 * S_PING_EVERY_NS + 500000000ull;
 		}
 		if (t_drain && now >= t_drain)
 			break;
-		if (t->node[0].state == S_GONE && t->node[1].state == S_GONE) {
-			nb_cwarn("both agents are gone");
-			break;
+		/* Nothing can move with both away: wait a little for one to come back. */
+		if (t->node[0].away && t->node[1].away) {
+			if (!t->both_away)
+				t->both_away = now;
+			if (now - t->both_away >= S_BOTH_AWAY_NS) {
+				nb_cwarn("both agents are away and neither came back within %llus",
+					 (unsigned long long)(S_BOTH_AWAY_NS / 1000000000ull));
+				break;
+			}
+		} else {
+			t->both_away = 0;
 		}
 		rc = s_pump(t, 20);
 		if (rc)
@@ -1221,22 +1647,33 @@ int nb_cmd_trace(int argc, char **argv)
 				break;
 		}
 	}
+	t->end_ref = nb_mono_ns();
+	/* A node still away: nothing from its gap on can be evidence, however late. */
+	for (int i = 0; i < 2; i++) {
+		struct s_node *n = &t->node[i];
+
+		if (n->away)
+			nb_path_taint(t->path, n->role, n->gaps[n->n_gaps - 1].from_ref, NB_TS_INF);
+	}
 	/* Whatever is still in flight is reported, as INCONCLUSIVE unless its time was up. */
 	if (!t->done)
 		nb_path_flush(t->path);
-	for (int i = 0; i < 2; i++)
-		s_send_stop(t, &t->node[i]);
+	s_stop_sessions(t, "trace finished");
 
 	nb_path_get_stats(t->path, &ps);
 	t->tu.unidentified = ps.unidentified;
-	v = nb_verdict_of(t->counts, &t->tu.recovered);
-	nb_verdict_detail(t->counts, &t->tu.recovered, detail, sizeof(detail));
+	/* One rule for ICMP, TCP and UDP: a node away for a while, never HEALTHY. */
+	v = nb_verdict_evidence(nb_verdict_of(t->counts, &t->tu.recovered), s_any_away(t));
+	s_detail(t, detail, sizeof(detail));
 	if (t->text)
 		s_report_text(t, v, detail);
 	if (t->json_path && s_report_json(t, v, detail))
 		goto out;
 	ret = nb_verdict_exit_code(v);
 out:
+	s_stop_sessions(t, "coordinator error");
+	if (ret == NB_CEXIT_ERR && nb_cerr_count() == errs)
+		nb_cerr("trace failed: %s", strerror(rc < 0 ? -rc : EIO));
 	for (int i = 0; i < 2; i++)
 		if (t->node[i].sock)
 			zmq_close(t->node[i].sock);

@@ -120,13 +120,16 @@ finish_bg() {
 	assert_eq 0 "$RC" "$1: exit code"
 }
 
-# start_agent NAME [SERVE FLAG...]: netblame-agent serve on a free loopback port, in the
-# background, stopped at exit; its output in $OUT/agent_NAME.out and .err. Sets PID_NAME and
-# EP_NAME (its endpoint).
+# start_agent NAME [SERVE FLAG...]: netblame-agent serve on a free loopback port (on
+# $AGENT_LISTEN instead when set: an agent restarted where it was), in the background, stopped at
+# exit; its output in $OUT/agent_NAME.out and .err. Sets PID_NAME and EP_NAME (its endpoint).
 start_agent() {
 	local name=$1 pid
 	shift
-	"$AGENT" serve --listen 'tcp://127.0.0.1:*' --name "$name" "$@" \
+	# Emptied here, not only by the child's redirection: a restarted agent's wait below must
+	# not find the line its predecessor wrote before the child has truncated the file.
+	: >"$OUT/agent_$name.out"
+	"$AGENT" serve --listen "${AGENT_LISTEN:-tcp://127.0.0.1:*}" --name "$name" "$@" \
 		>"$OUT/agent_$name.out" 2>"$OUT/agent_$name.err" &
 	pid=$!
 	on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
@@ -134,6 +137,13 @@ start_agent() {
 	wait_for 10 grep -q '^listening on ' "$OUT/agent_$name.out" ||
 		fail "agent $name did not start: $(cat "$OUT/agent_$name.err")"
 	eval "EP_$name=\$(sed -n 's/^listening on //p' \"\$OUT/agent_$name.out\" | head -n1)"
+}
+
+# ping_runs JSON: the statuses in a trace report of each ping run (one ICMP id), in the order
+# the runs started, each in seq order: [["COMPLETE","COMPLETE"],["INCONCLUSIVE"]].
+ping_runs() {
+	jq -c '[.packets | group_by(.key.id) | sort_by(.[0].stages.A0)[] | [sort_by(.key.seq)[].status]]' \
+		"$1"
 }
 
 # tc_shot_echo NODE DEV ingress|egress SEQ: drop ICMP echo requests with sequence SEQ with a

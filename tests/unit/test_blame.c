@@ -369,6 +369,31 @@ static void test_verdict_recovered(void **state)
 				 "this host, or spurious)");
 }
 
+/* A node away: never HEALTHY, but a fault the judged packets prove stays. */
+static void test_verdict_evidence_lost(void **state)
+{
+	uint64_t c[NB_ST__COUNT];
+	(void)state;
+
+	memset(c, 0, sizeof(c));
+	c[NB_ST_COMPLETE] = 10;
+	assert_int_equal(nb_verdict_evidence(nb_verdict_of(c, NULL), false), NB_VERDICT_HEALTHY);
+	assert_int_equal(nb_verdict_evidence(nb_verdict_of(c, NULL), true), NB_VERDICT_INCONCLUSIVE);
+	assert_int_equal(nb_verdict_exit_code(nb_verdict_evidence(nb_verdict_of(c, NULL), true)), 15);
+	/* nothing judged at all */
+	memset(c, 0, sizeof(c));
+	assert_int_equal(nb_verdict_evidence(nb_verdict_of(c, NULL), true), NB_VERDICT_INCONCLUSIVE);
+	c[NB_ST_NETWORK_DROP_REQ] = 1;
+	c[NB_ST_COMPLETE] = 10;
+	assert_int_equal(nb_verdict_evidence(nb_verdict_of(c, NULL), true), NB_VERDICT_NETWORK);
+	c[NB_ST_NETWORK_DROP_REQ] = 0;
+	c[NB_ST_DEST_NO_REPLY] = 2;
+	assert_int_equal(nb_verdict_evidence(nb_verdict_of(c, NULL), true), NB_VERDICT_DEST);
+	c[NB_ST_INCONCLUSIVE] = 2;
+	assert_int_equal(nb_verdict_evidence(nb_verdict_of(c, NULL), true), NB_VERDICT_INCONCLUSIVE);
+	assert_int_equal(nb_verdict_evidence(nb_verdict_of(c, NULL), false), NB_VERDICT_INCONCLUSIVE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +405,7 @@ int main(void)
 	    cmocka_unit_test(test_verdict_single_class),
 	    cmocka_unit_test(test_verdict_ties),
 	    cmocka_unit_test(test_verdict_inconclusive),
+	    cmocka_unit_test(test_verdict_evidence_lost),
 	    cmocka_unit_test(test_verdict_names_and_codes),
 	    cmocka_unit_test(test_verdict_detail),
 	    cmocka_unit_test(test_verdict_detail_local),
