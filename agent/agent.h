@@ -146,16 +146,14 @@ int nb_drops_counts(const struct nb_drops *d, nb_drop_count_fn fn, void *ctx);
 void nb_drops_destroy(struct nb_drops **pd);
 
 
-/* ---- tools ---- */
-/* Parse argv with the tool's option table; 0, or an exit code after printing the error. */
-int nb_tool_opts(const char *tool, int argc, char **argv, struct nb_opts *o);
-int nb_tool_path_tracer(const char *tool, int argc, char **argv);
-int nb_tool_eth_drop(const char *tool, int argc, char **argv);
-int nb_tool_drop_stats(const char *tool, int argc, char **argv);
+/* ---- commands other than the tools (nb_tool.h) ---- */
 int nb_serve(int argc, char **argv);
 
-/* Stop requested by SIGINT/SIGTERM. */
-extern volatile int nb_stop;
-void nb_install_signals(void);
+/* The three path tracers' descriptor constant (tool_path.c reads it, main.c declares it). */
+struct nb_path_tool {
+	const char *title;	/* "ICMP Path Tracer" */
+	const char *proto_name; /* "icmp" */
+	uint8_t proto;		/* IPPROTO_TCP, IPPROTO_UDP; 0: ICMP of the addresses' family */
+};
 
 #endif /* NB_AGENT_H */

@@ -5,30 +5,12 @@
  */
 #include "agent.h"
 #include "nb_log.h"
+#include "nb_tool.h"
 
 #include <libgen.h>
-#include <signal.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-
-volatile int nb_stop;
-
-static void s_on_signal(int sig)
-{
-	(void)sig;
-	nb_stop = 1;
-}
-
-void nb_install_signals(void)
-{
-	struct sigaction sa = {.sa_handler = s_on_signal};
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
 
 #define U(id, req)                                                                                 \
 	{                                                                                          \
@@ -79,48 +61,42 @@ static const struct nb_opt_use s_vhost[] = {U(VM_INTERFACE, true), COMMON};
 static const struct nb_opt_use s_tun_ring[] = {U(INTERFACE, true), COMMON};
 static const struct nb_opt_use s_ovs_upcall[] = {U(INTERVAL, false), COMMON};
 
-typedef int (*s_run_fn)(const char *tool, int argc, char **argv);
+#define T(name, what, ops, arr, arg) {name, what, arr, sizeof(arr) / sizeof(arr[0]), ops, arg}
 
-struct s_tool {
-	const char *name;
-	const char *what;
-	s_run_fn run; /* NULL: not built yet */
-	const struct nb_opt_use *opts;
-	size_t n_opts;
-};
+static const struct nb_path_tool s_icmp = {"ICMP Path Tracer", "icmp", 0};
+static const struct nb_path_tool s_tcp = {"TCP Path Tracer", "tcp", IPPROTO_TCP};
+static const struct nb_path_tool s_udp = {"UDP Path Tracer", "udp", IPPROTO_UDP};
 
-#define T(name, what, fn, arr) {name, what, fn, arr, sizeof(arr) / sizeof(arr[0])}
-
-static const struct s_tool s_tools[] = {
+static const struct nb_tool s_tools[] = {
 	T("icmp_path_tracer", "ICMP request/reply through rx and tx interfaces, per packet",
-	  nb_tool_path_tracer, s_icmp_path),
+	  &nb_path_tracer_ops, s_icmp_path, &s_icmp),
 	T("tcp_path_tracer", "TCP segments and their ACKs through two interfaces",
-	  nb_tool_path_tracer, s_tcp_path),
+	  &nb_path_tracer_ops, s_tcp_path, &s_tcp),
 	T("udp_path_tracer", "UDP datagrams and fragment groups through two interfaces",
-	  nb_tool_path_tracer, s_udp_path),
+	  &nb_path_tracer_ops, s_udp_path, &s_udp),
 	T("system_network_icmp_rtt", "ICMP RTT of the host's own network, split by stage", NULL,
-	  s_sys_icmp_rtt),
-	T("kernel_icmp_rtt", "ICMP RTT inside the kernel (no OVS)", NULL, s_kernel_icmp_rtt),
+	  s_sys_icmp_rtt, NULL),
+	T("kernel_icmp_rtt", "ICMP RTT inside the kernel (no OVS)", NULL, s_kernel_icmp_rtt, NULL),
 	T("system_network_latency_summary", "stage latency histograms, host network", NULL,
-	  s_sys_lat_summary),
+	  s_sys_lat_summary, NULL),
 	T("vm_network_latency_summary", "stage latency histograms, VM network", NULL,
-	  s_vm_lat_summary),
+	  s_vm_lat_summary, NULL),
 	T("system_network_latency_details", "per-packet stage latency, host network", NULL,
-	  s_sys_lat_details),
+	  s_sys_lat_details, NULL),
 	T("vm_network_latency_details", "per-packet stage latency, VM network", NULL,
-	  s_vm_lat_details),
-	T("eth_drop", "packet drops with reason, location and stack", nb_tool_eth_drop,
-	  s_eth_drop),
+	  s_vm_lat_details, NULL),
+	T("eth_drop", "packet drops with reason, location and stack", &nb_eth_drop_ops,
+	  s_eth_drop, NULL),
 	T("kernel_drop_stack_stats_summary_all", "drop counts by stack, reason and device",
-	  nb_tool_drop_stats, s_drop_stats),
+	  &nb_drop_stats_ops, s_drop_stats, NULL),
 	T("vhost_queue_correlation_simple", "vhost-net queue state of a VM interface", NULL,
-	  s_vhost),
-	T("tun_ring_monitor", "tun/tap ring occupancy and overflows", NULL, s_tun_ring),
-	T("ovs_upcall_latency_summary", "OVS upcall latency histogram", NULL, s_ovs_upcall),
+	  s_vhost, NULL),
+	T("tun_ring_monitor", "tun/tap ring occupancy and overflows", NULL, s_tun_ring, NULL),
+	T("ovs_upcall_latency_summary", "OVS upcall latency histogram", NULL, s_ovs_upcall, NULL),
 };
 #define S_NTOOLS (sizeof(s_tools) / sizeof(s_tools[0]))
 
-static const struct s_tool *s_find(const char *name)
+static const struct nb_tool *s_find(const char *name)
 {
 	for (size_t i = 0; i < S_NTOOLS; i++)
 		if (!strcmp(s_tools[i].name, name))
@@ -136,22 +112,24 @@ static void s_usage(FILE *f)
 		   "       netblame-agent TOOL --help\n\ntools:\n");
 	for (size_t i = 0; i < S_NTOOLS; i++)
 		fprintf(f, "  %-36s %s%s\n", s_tools[i].name, s_tools[i].what,
-			s_tools[i].run ? "" : " (not built yet)");
+			s_tools[i].ops ? "" : " (not built yet)");
 }
 
-static int s_help_only(const struct s_tool *t, int argc, char **argv)
+/* --help anywhere wins over every other flag, even a bad one. */
+static bool s_wants_help(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-			return 1;
-	(void)t;
-	return 0;
+			return true;
+	return false;
 }
 
 int main(int argc, char **argv)
 {
 	const char *base = basename(argv[0]);
-	const struct s_tool *t = s_find(base);
+	const struct nb_tool *t = s_find(base);
+	struct nb_opts o;
+	char err[256];
 
 	if (!t) {
 		if (argc < 2) {
@@ -175,30 +153,20 @@ int main(int argc, char **argv)
 		argv++;
 	}
 	nb_log_set_prog(t->name);
-	if (s_help_only(t, argc, argv)) {
+	if (s_wants_help(argc, argv)) {
 		printf("usage: %s [FLAGS]\n%s%s\n\nflags:\n", t->name, t->what,
-		       t->run ? "" : " (not built yet)");
+		       t->ops ? "" : " (not built yet)");
 		nb_opts_help(stdout, t->opts, t->n_opts);
 		return NB_EXIT_OK;
 	}
-	if (!t->run) {
+	if (!t->ops) {
 		nb_err("this tool is not built yet");
 		return NB_EXIT_ERR;
 	}
-	return t->run(t->name, argc, argv);
-}
-
-/* Used by the tools to parse with their own option table. */
-int nb_tool_opts(const char *tool, int argc, char **argv, struct nb_opts *o)
-{
-	const struct s_tool *t = s_find(tool);
-	char err[256];
-
-	if (!t)
-		return NB_EXIT_USAGE;
-	if (nb_opts_parse(t->opts, t->n_opts, argc, argv, o, err, sizeof(err))) {
+	/* Parsed once, here; the runtime and the tool read the result. */
+	if (nb_opts_parse(t->opts, t->n_opts, argc, argv, &o, err, sizeof(err))) {
 		nb_err("%s (see --help)", err);
 		return NB_EXIT_USAGE;
 	}
-	return 0;
+	return nb_tool_run(t, &o);
 }

@@ -22,6 +22,7 @@
 #include <zmq.h>
 
 #include "nb_log.h"
+#include "nb_tool.h"
 #include "nb_time.h"
 
 #define S_VERSION	     "0.1"

@@ -4,7 +4,7 @@
  * and stack; kernel_drop_stack_stats_summary_all prints counts the kernel aggregated by stack,
  * reason and device. Both filter in the kernel before a stack is taken (bpf/nb_drop.bpf.c).
  */
-#include "agent.h"
+#include "nb_tool.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -27,11 +27,23 @@ struct s_ifname {
 	char name[16];
 };
 
+struct s_cnt {
+	struct nb_drop_key k;
+	uint64_t total; /* since attach */
+	uint64_t delta; /* since the previous report */
+};
+
+struct s_snap {
+	struct s_cnt *c;
+	size_t n, cap;
+	int err;
+};
+
 /* What both tools share: options, namespace, filter, names. */
 struct s_drop {
-	struct nb_opts o;
+	const struct nb_opts *o;
 	const char *tool;
-	struct nb_netns ns;
+	const struct nb_netns *ns;
 	struct nb_drops_cfg cfg;
 	struct nb_drops *d;
 	struct nb_sym *sym;
@@ -39,6 +51,9 @@ struct s_drop {
 	struct s_ifname ifc[S_IFCACHE];
 	unsigned nifc, ifc_next;
 	uint64_t shown;
+	/* kernel_drop_stack_stats_summary_all */
+	struct s_snap *prev;
+	uint64_t t_next, t_last;
 };
 
 static const char *s_ifname(struct s_drop *r, uint32_t ifindex, char *buf)
@@ -49,7 +64,7 @@ static const char *s_ifname(struct s_drop *r, uint32_t ifindex, char *buf)
 		if (r->ifc[i].ifindex == ifindex)
 			return r->ifc[i].name;
 	/* A miss costs two setns(); devices come and go rarely, so a small cache suffices. */
-	if (nb_netns_ifname(&r->ns, ifindex, buf)) {
+	if (nb_netns_ifname(r->ns, ifindex, buf)) {
 		snprintf(buf, 16, "if%u", ifindex);
 		return buf;
 	}
@@ -59,85 +74,41 @@ static const char *s_ifname(struct s_drop *r, uint32_t ifindex, char *buf)
 	return c->name;
 }
 
-/* Options to the in-kernel filter; exit code on error (message printed). */
-static int s_setup(struct s_drop *r)
+/* --src-port/--dst-port filter only TCP or UDP. */
+static int s_check(struct nb_rt *rt, void *st)
+{
+	(void)st;
+	if ((rt->o.src_port || rt->o.dst_port) && rt->proto && rt->proto != IPPROTO_TCP &&
+	    rt->proto != IPPROTO_UDP) {
+		nb_err("--src-port/--dst-port need --protocol tcp or udp");
+		return NB_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* The runtime's options and namespace to the in-kernel filter; the symbols. */
+static int s_setup_common(struct nb_rt *rt, struct s_drop *r)
 {
 	struct nb_filter *f = &r->cfg.filter;
-	char names[NB_MAX_IFS][16], err[256];
-	uint8_t fam = 0;
-	int n = 0;
+	const struct nb_iflist *ifs = &rt->ifs[NB_RT_IF_ANY];
+	char err[256];
 
-	if (r->o.src_ip) {
-		if (nb_addr_parse(r->o.src_ip, f->saddr, &f->family)) {
-			nb_err("invalid --src-ip '%s'", r->o.src_ip);
-			return NB_EXIT_USAGE;
-		}
-		f->has_saddr = 1;
-	}
-	if (r->o.dst_ip) {
-		if (nb_addr_parse(r->o.dst_ip, f->daddr, &fam)) {
-			nb_err("invalid --dst-ip '%s'", r->o.dst_ip);
-			return NB_EXIT_USAGE;
-		}
-		if (f->family && fam != f->family) {
-			nb_err("--src-ip and --dst-ip must be the same address family");
-			return NB_EXIT_USAGE;
-		}
-		f->family = fam;
-		f->has_daddr = 1;
-	}
-	f->sport = (uint16_t)r->o.src_port;
-	f->dport = (uint16_t)r->o.dst_port;
-	if (r->o.protocol) {
-		const char *p = r->o.protocol;
-
-		if (!strcmp(p, "tcp"))
-			f->proto = IPPROTO_TCP;
-		else if (!strcmp(p, "udp"))
-			f->proto = IPPROTO_UDP;
-		else if (!strcmp(p, "icmp"))
-			/* One protocol number per filter: ICMPv6 when the addresses are IPv6. */
-			f->proto = f->family == 6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
-		else if (strcmp(p, "all")) {
-			nb_err("invalid --protocol '%s' (tcp, udp, icmp or all)", p);
-			return NB_EXIT_USAGE;
-		}
-	}
-	if ((f->sport || f->dport) && f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP) {
-		if (f->proto) {
-			nb_err("--src-port/--dst-port need --protocol tcp or udp");
-			return NB_EXIT_USAGE;
-		}
-	}
-	if (r->o.interface) {
-		n = nb_iflist_split(r->o.interface, names, NB_MAX_IFS);
-		if (n < 0) {
-			nb_err("invalid --interface '%s' (comma list of at most %d names)",
-			       r->o.interface, NB_MAX_IFS);
-			return NB_EXIT_USAGE;
-		}
-	}
-	if (r->o.ringbuf_kb & (r->o.ringbuf_kb - 1)) {
-		nb_err("--ringbuf-size must be a power of two");
-		return NB_EXIT_USAGE;
-	}
-	/* Checked before touching namespaces, whose files only root may open. */
-	if (geteuid() != 0) {
-		nb_err("must run as root (it loads BPF programs)");
-		return NB_EXIT_ERR;
-	}
-	if (nb_netns_open(&r->ns, r->o.netns, err, sizeof(err))) {
-		nb_err("%s", err);
-		return NB_EXIT_USAGE;
-	}
-	if (n && nb_netns_ifindex(&r->ns, names, n, f->ifindex, err, sizeof(err))) {
-		nb_err("%s", err);
-		return NB_EXIT_USAGE;
-	}
-	f->n_ifindex = (uint32_t)n;
+	r->o = &rt->o;
+	r->tool = rt->tool->name;
+	r->ns = &rt->ns;
+	f->family = rt->family;
+	memcpy(f->saddr, rt->src, sizeof(f->saddr));
+	memcpy(f->daddr, rt->dst, sizeof(f->daddr));
+	f->has_saddr = rt->has_src;
+	f->has_daddr = rt->has_dst;
+	f->proto = rt->proto;
+	f->sport = (uint16_t)rt->o.src_port;
+	f->dport = (uint16_t)rt->o.dst_port;
+	memcpy(f->ifindex, ifs->ifindex, sizeof(ifs->ifindex[0]) * (size_t)ifs->n);
+	f->n_ifindex = (uint32_t)ifs->n;
 	/* Tracepoints are global: only drops in the traced namespace count. */
-	f->netns = r->ns.inum;
-	r->cfg.ringbuf_bytes = (uint32_t)r->o.ringbuf_kb * 1024;
+	f->netns = rt->ns.inum;
+	r->cfg.ringbuf_bytes = (uint32_t)rt->o.ringbuf_kb * 1024;
 	if (nb_sym_open(&r->sym, err, sizeof(err))) {
 		nb_err("%s", err);
 		return NB_EXIT_ERR;
@@ -145,11 +116,16 @@ static int s_setup(struct s_drop *r)
 	return 0;
 }
 
-static void s_teardown(struct s_drop *r)
+static void s_teardown(struct nb_rt *rt, void *st)
 {
+	struct s_drop *r = st;
+
+	(void)rt;
 	nb_drops_destroy(&r->d);
 	nb_sym_destroy(&r->sym);
-	nb_netns_close(&r->ns);
+	if (r->prev)
+		free(r->prev->c);
+	free(r->prev);
 }
 
 static const char *s_reason(const struct s_drop *r, uint32_t reason, char *buf, size_t len)
@@ -159,16 +135,6 @@ static const char *s_reason(const struct s_drop *r, uint32_t reason, char *buf, 
 		return buf;
 	}
 	return nb_sym_reason(r->sym, reason, buf, len);
-}
-
-static void s_json_line(json_t *o)
-{
-	char *txt = json_dumps(o, JSON_COMPACT);
-
-	if (txt)
-		puts(txt);
-	free(txt);
-	json_decref(o);
 }
 
 /* ---- eth_drop ---- */
@@ -227,7 +193,7 @@ static void s_drop_json(struct s_drop *r, const struct nb_event *e, const struct
 	json_object_set_new(o, "stack", frames);
 	json_object_set_new(o, "stack_id", json_integer(e->stack_id));
 	json_object_set_new(o, "cpu", json_integer(e->cpu));
-	s_json_line(o);
+	nb_out_json(o);
 }
 
 static void s_drop_text(struct s_drop *r, const struct nb_event *e, const struct nb_stack *st)
@@ -249,19 +215,20 @@ static void s_drop_text(struct s_drop *r, const struct nb_event *e, const struct
 	printf("\n");
 }
 
-static int s_on_drop(const struct nb_event *e, void *ctx)
+static int s_on_drop(struct nb_rt *rt, void *st, const struct nb_event *e)
 {
-	struct s_drop *r = ctx;
-	const struct nb_stack *st;
+	struct s_drop *r = st;
+	const struct nb_stack *stack;
 
 	if (e->type != NB_EV_DROP)
 		return 0;
-	st = nb_drops_stack(r->d, r->sym, e->stack_id);
+	(void)rt;
+	stack = nb_drops_stack(r->d, r->sym, e->stack_id);
 	r->shown++;
-	if (r->o.json)
-		s_drop_json(r, e, st);
+	if (r->o->json)
+		s_drop_json(r, e, stack);
 	else
-		s_drop_text(r, e, st);
+		s_drop_text(r, e, stack);
 	return 0;
 }
 
@@ -270,7 +237,7 @@ static void s_drop_summary(struct s_drop *r)
 	struct nb_drops_stats st;
 
 	nb_drops_get_stats(r->d, &st);
-	if (r->o.json) {
+	if (r->o->json) {
 		json_t *o = json_object();
 
 		json_object_set_new(o, "type", json_string("summary"));
@@ -280,7 +247,7 @@ static void s_drop_summary(struct s_drop *r)
 		json_object_set_new(o, "missed", json_integer((json_int_t)st.missed));
 		json_object_set_new(o, "no_stack", json_integer((json_int_t)st.stack_err));
 		json_object_set_new(o, "unparsed", json_integer((json_int_t)st.parse_err));
-		s_json_line(o);
+		nb_out_json(o);
 		return;
 	}
 	printf("=== Summary ===\n");
@@ -296,72 +263,67 @@ static void s_drop_summary(struct s_drop *r)
 		printf("Without stack: %llu\n", (unsigned long long)st.stack_err);
 }
 
-int nb_tool_eth_drop(const char *tool, int argc, char **argv)
+static int s_eth_setup(struct nb_rt *rt, void *st)
 {
-	struct s_drop r = {.ns = {.fd = -1}, .tool = tool};
-	uint64_t t_end = 0;
+	struct s_drop *r = st;
 	char err[256];
 	int rc;
 
-	rc = nb_tool_opts(tool, argc, argv, &r.o);
+	rc = s_setup_common(rt, r);
 	if (rc)
 		return rc;
-	/* Flushed after every batch: a line per write would cost more than the drop itself. */
-	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-	rc = s_setup(&r);
-	if (rc)
-		goto out;
-	nb_bpf_setup(r.o.verbose);
-	nb_install_signals();
-	if (nb_drops_open(&r.d, &r.cfg, s_on_drop, &r, err, sizeof(err))) {
+	if (nb_drops_open(&r->d, &r->cfg, nb_tool_on_event, rt, err, sizeof(err))) {
 		nb_err("%s", err);
-		rc = NB_EXIT_ERR;
-		goto out;
+		return NB_EXIT_ERR;
 	}
-	r.wall_off = nb_wall_offset_ns();
-	if (r.o.json)
-		printf("{\"type\":\"start\",\"tool\":\"%s\",\"attach_ktime_ns\":%llu}\n", tool,
-		       (unsigned long long)nb_drops_attach_ts(r.d));
+	return 0;
+}
+
+static void s_eth_start(struct nb_rt *rt, void *st, json_t *start)
+{
+	struct s_drop *r = st;
+
+	r->wall_off = rt->wall_off;
+	if (start)
+		json_object_set_new(start, "attach_ktime_ns",
+				    json_integer((json_int_t)nb_drops_attach_ts(r->d)));
 	else
 		printf("%-12s%-11s%-7s%s  %-9s  %s\n", "TIME", "INTERFACE", "PROTO",
 		       "SRC_IP:PORT -> DST_IP:PORT", "REASON", "LOCATION");
-	fflush(stdout);
-	if (r.o.duration)
-		t_end = nb_mono_ns() + (uint64_t)r.o.duration * 1000000000ull;
-	while (!nb_stop) {
-		rc = nb_drops_poll(r.d, S_POLL_MS);
-		fflush(stdout);
-		if (rc < 0) {
-			nb_err("ring buffer poll failed: %s", strerror(-rc));
-			rc = NB_EXIT_ERR;
-			goto out;
-		}
-		if (t_end && nb_mono_ns() >= t_end)
-			break;
-	}
-	/* What the kernel produced before we stopped is still shown. */
-	nb_drops_consume(r.d);
-	rc = NB_EXIT_OK;
-	s_drop_summary(&r);
-	fflush(stdout);
-out:
-	s_teardown(&r);
-	return rc;
 }
 
+static int s_eth_poll(struct nb_rt *rt, void *st, int timeout_ms)
+{
+	struct s_drop *r = st;
+
+	(void)rt;
+	return nb_drops_poll(r->d, timeout_ms);
+}
+
+static int s_eth_summary(struct nb_rt *rt, void *st)
+{
+	struct s_drop *r = st;
+
+	(void)rt;
+	/* What the kernel produced before we stopped is still shown. */
+	nb_drops_consume(r->d);
+	s_drop_summary(r);
+	return NB_EXIT_OK;
+}
+
+const struct nb_tool_ops nb_eth_drop_ops = {
+	.state_size = sizeof(struct s_drop),
+	.check = s_check,
+	.setup = s_eth_setup,
+	.start = s_eth_start,
+	.on_event = s_on_drop,
+	.poll = s_eth_poll,
+	.summary = s_eth_summary,
+	.teardown = s_teardown,
+	.poll_ms = S_POLL_MS,
+};
+
 /* ---- kernel_drop_stack_stats_summary_all ---- */
-
-struct s_cnt {
-	struct nb_drop_key k;
-	uint64_t total; /* since attach */
-	uint64_t delta; /* since the previous report */
-};
-
-struct s_snap {
-	struct s_cnt *c;
-	size_t n, cap;
-	int err;
-};
 
 static int s_key_cmp(const void *a, const void *b)
 {
@@ -401,16 +363,19 @@ static void s_on_count(const struct nb_drop_key *k, uint64_t count, void *ctx)
 	s->c[s->n++] = (struct s_cnt){.k = *k, .total = count};
 }
 
-static void s_stats_header(const struct s_drop *r)
+static void s_stats_start(struct nb_rt *rt, void *st, json_t *start)
 {
-	if (r->o.json) {
-		printf("{\"type\":\"start\",\"tool\":\"%s\",\"attach_ktime_ns\":%llu,"
-		       "\"interval_s\":%ld}\n",
-		       r->tool, (unsigned long long)nb_drops_attach_ts(r->d), r->o.interval);
+	struct s_drop *r = st;
+
+	r->wall_off = rt->wall_off;
+	if (start) {
+		json_object_set_new(start, "attach_ktime_ns",
+				    json_integer((json_int_t)nb_drops_attach_ts(r->d)));
+		json_object_set_new(start, "interval_s", json_integer(r->o->interval));
 		return;
 	}
 	printf("=== Kernel Drop Stack Statistics ===\n");
-	printf("Interval: %lds\n\n", r->o.interval);
+	printf("Interval: %lds\n\n", r->o->interval);
 }
 
 /* Function names only, as the documented format shows them. */
@@ -455,10 +420,10 @@ static void s_stats_report(struct s_drop *r, struct s_snap *cur, uint64_t now_wa
 		nz = m;
 	}
 	qsort(cur->c, nz, sizeof(*cur->c), s_delta_cmp);
-	shown = nz < (size_t)r->o.top ? nz : (size_t)r->o.top;
+	shown = nz < (size_t)r->o->top ? nz : (size_t)r->o->top;
 	nb_drops_get_stats(r->d, &st);
 	nb_fmt_wall(now_wall, 0, wall, sizeof(wall));
-	if (r->o.json) {
+	if (r->o->json) {
 		json_t *o = json_object(), *arr = json_array();
 
 		for (size_t i = 0; i < shown; i++) {
@@ -487,7 +452,7 @@ static void s_stats_report(struct s_drop *r, struct s_snap *cur, uint64_t now_wa
 		json_object_set_new(o, "no_stack", json_integer((json_int_t)st.stack_err));
 		json_object_set_new(o, "uncounted", json_integer((json_int_t)st.count_full));
 		json_object_set_new(o, "missed", json_integer((json_int_t)st.missed));
-		s_json_line(o);
+		nb_out_json(o);
 		return;
 	}
 	printf("[%s] Top drop stacks%s:\n\n", wall, final ? " (final, partial interval)" : "");
@@ -558,61 +523,82 @@ static int s_stats_tick(struct s_drop *r, struct s_snap *prev, uint64_t secs, bo
 	return 0;
 }
 
-int nb_tool_drop_stats(const char *tool, int argc, char **argv)
+static int s_stats_setup(struct nb_rt *rt, void *st)
 {
-	struct s_drop r = {.ns = {.fd = -1}, .tool = tool};
-	struct s_snap prev = {0};
-	uint64_t t_end = 0, t_next, t_last;
+	struct s_drop *r = st;
 	char err[256];
 	int rc;
 
-	rc = nb_tool_opts(tool, argc, argv, &r.o);
+	rc = s_setup_common(rt, r);
 	if (rc)
 		return rc;
-	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-	rc = s_setup(&r);
-	if (rc)
-		goto out;
-	r.cfg.aggregate = true;
-	nb_bpf_setup(r.o.verbose);
-	nb_install_signals();
-	if (nb_drops_open(&r.d, &r.cfg, NULL, NULL, err, sizeof(err))) {
+	r->cfg.aggregate = true;
+	r->prev = calloc(1, sizeof(*r->prev));
+	if (!r->prev) {
+		nb_err("out of memory");
+		return NB_EXIT_ERR;
+	}
+	if (nb_drops_open(&r->d, &r->cfg, NULL, NULL, err, sizeof(err))) {
 		nb_err("%s", err);
-		rc = NB_EXIT_ERR;
-		goto out;
+		return NB_EXIT_ERR;
 	}
-	r.wall_off = nb_wall_offset_ns();
-	s_stats_header(&r);
-	fflush(stdout);
-	t_last = nb_mono_ns();
-	t_next = t_last + (uint64_t)r.o.interval * 1000000000ull;
-	if (r.o.duration)
-		t_end = t_last + (uint64_t)r.o.duration * 1000000000ull;
-	rc = NB_EXIT_OK;
-	for (;;) {
-		uint64_t now = nb_mono_ns();
-		bool end = nb_stop || (t_end && now >= t_end);
-
-		if (end || now >= t_next) {
-			/* The last report covers the partial interval up to the end. */
-			rc = s_stats_tick(&r, &prev, (now - t_last + 500000000ull) / 1000000000ull,
-					  end && now < t_next);
-			fflush(stdout);
-			if (rc) {
-				nb_err("cannot read the drop counts: %s", strerror(-rc));
-				rc = NB_EXIT_ERR;
-				break;
-			}
-			t_last = now;
-			while (t_next <= now)
-				t_next += (uint64_t)r.o.interval * 1000000000ull;
-		}
-		if (end)
-			break;
-		usleep(S_POLL_MS * 1000);
-	}
-	free(prev.c);
-out:
-	s_teardown(&r);
-	return rc;
+	r->t_last = nb_mono_ns();
+	r->t_next = r->t_last + (uint64_t)r->o->interval * 1000000000ull;
+	return 0;
 }
+
+/* Nothing to read: the kernel counts. The runtime's loop only needs a pause. */
+static int s_stats_poll(struct nb_rt *rt, void *st, int timeout_ms)
+{
+	(void)rt;
+	(void)st;
+	usleep((useconds_t)timeout_ms * 1000);
+	return 0;
+}
+
+static int s_stats_report_now(struct s_drop *r, uint64_t now, bool final)
+{
+	int rc;
+
+	/* The last report covers the partial interval up to the end. */
+	rc = s_stats_tick(r, r->prev, (now - r->t_last + 500000000ull) / 1000000000ull,
+			  final && now < r->t_next);
+	if (rc) {
+		fflush(stdout);
+		nb_err("cannot read the drop counts: %s", strerror(-rc));
+		return NB_EXIT_ERR;
+	}
+	r->t_last = now;
+	while (r->t_next <= now)
+		r->t_next += (uint64_t)r->o->interval * 1000000000ull;
+	return 0;
+}
+
+static int s_stats_interval(struct nb_rt *rt, void *st, uint64_t now, bool last)
+{
+	struct s_drop *r = st;
+
+	(void)rt;
+	/* The last report is the summary's: one report at the end, as at an interval's end. */
+	if (last || now < r->t_next)
+		return 0;
+	return s_stats_report_now(r, now, false);
+}
+
+static int s_stats_summary(struct nb_rt *rt, void *st)
+{
+	(void)rt;
+	return s_stats_report_now(st, nb_mono_ns(), true);
+}
+
+const struct nb_tool_ops nb_drop_stats_ops = {
+	.state_size = sizeof(struct s_drop),
+	.check = s_check,
+	.setup = s_stats_setup,
+	.start = s_stats_start,
+	.poll = s_stats_poll,
+	.tick = s_stats_interval,
+	.summary = s_stats_summary,
+	.teardown = s_teardown,
+	.poll_ms = S_POLL_MS,
+};

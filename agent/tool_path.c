@@ -5,7 +5,7 @@
  * ICMP echoes, TCP segments by byte range and UDP datagrams by fragment group), and each unit is
  * printed when its status is final, by one print path for the three protocols.
  */
-#include "agent.h"
+#include "nb_tool.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -34,13 +34,12 @@
 #define S_BATCH_BIG 256
 
 struct s_run {
-	struct nb_opts o;
+	struct nb_rt *rt;
+	const struct nb_opts *o;
 	const char *title;
 	const char *proto_name;
 	struct nb_flow_spec spec;
-	char rx_names[NB_MAX_IFS][16];
-	char tx_names[NB_MAX_IFS][16];
-	int n_rx, n_tx;
+	const struct nb_iflist *rx, *tx;
 	struct nb_path *path;
 	struct nb_tracer *tr;
 	enum nb_hooks hooks;
@@ -55,19 +54,21 @@ struct s_run {
 	uint64_t events;
 	uint64_t unmatched;
 	struct nb_path_totals tt; /* TCP copies, UDP fragments lost */
-	bool done;
+	int got;		 /* events of the last poll turn */
+	uint64_t t0;		 /* when it started */
+	uint64_t last_lost, last_check;
 	char hms[16]; /* the wall clock second of the last packet line, and which it is */
 	uint64_t hms_sec;
 };
 
 static const char *s_ifname(const struct s_run *r, uint32_t ifindex)
 {
-	for (int i = 0; i < r->n_rx; i++)
-		if (r->spec.rx_if[i] == ifindex)
-			return r->rx_names[i];
-	for (int i = 0; i < r->n_tx; i++)
-		if (r->spec.tx_if[i] == ifindex)
-			return r->tx_names[i];
+	for (int i = 0; i < r->rx->n; i++)
+		if (r->rx->ifindex[i] == ifindex)
+			return r->rx->names[i];
+	for (int i = 0; i < r->tx->n; i++)
+		if (r->tx->ifindex[i] == ifindex)
+			return r->tx->names[i];
 	return "?";
 }
 
@@ -198,7 +199,7 @@ static void s_print_text(struct s_run *r, const struct nb_path_res *x)
 		printf("  COPIES: REQ_RX=%u REQ_TX=%u  LOST: %u\n", x->tcp->copies[0],
 		       x->tcp->copies[1], x->tcp->lost[0]);
 	if (!s_drop_detail(r, detail, sizeof(detail)))
-		nb_path_detail(x, (uint64_t)r->o.timeout_ms, detail, sizeof(detail));
+		nb_path_detail(x, (uint64_t)r->o->timeout_ms, detail, sizeof(detail));
 	if (x->status != NB_ST_COMPLETE)
 		printf("  STATUS: %s (%s)\n\n", nb_status_name(x->status), detail);
 	else if (x->tcp)
@@ -340,7 +341,7 @@ static void s_print_json(struct s_run *r, const struct nb_path_res *x)
 	}
 	s_lkey_s(&l, "status", nb_status_name(x->status));
 	if (s_drop_detail(r, detail, sizeof(detail)) > 0 ||
-	    nb_path_detail(x, (uint64_t)r->o.timeout_ms, detail, sizeof(detail)) > 0)
+	    nb_path_detail(x, (uint64_t)r->o->timeout_ms, detail, sizeof(detail)) > 0)
 		s_lkey_s(&l, "detail", detail);
 	s_lput(&l, ",\"stages\":[");
 	for (int i = 0; i < p->nstages; i++) {
@@ -368,7 +369,7 @@ static void s_print_json(struct s_run *r, const struct nb_path_res *x)
 	s_lput(&l, "]");
 	s_lkey_u(&l, "total_ns", last - first);
 	s_lput(&l, "}\n");
-	fwrite(l.b, 1, l.n, stdout);
+	nb_out_raw(l.b, l.n);
 }
 
 static void s_on_final(const struct nb_path_res *res, void *ctx)
@@ -376,7 +377,7 @@ static void s_on_final(const struct nb_path_res *res, void *ctx)
 	struct s_run *r = ctx;
 	struct nb_path_res rr = *res, *x = &rr;
 
-	if (r->done)
+	if (r->rt->done)
 		return;
 	/* Seen leaving on REQ_TX, then freed on this host (qdisc, tc): lost here, not outside. */
 	r->drop = NULL;
@@ -385,17 +386,17 @@ static void s_on_final(const struct nb_path_res *res, void *ctx)
 	r->counts[x->status]++;
 	r->finals++;
 	nb_path_totals_add(&r->tt, x);
-	if (r->o.json)
+	if (r->o->json)
 		s_print_json(r, x);
 	else
 		s_print_text(r, x);
-	if (r->o.count && r->finals >= (uint64_t)r->o.count)
-		r->done = true;
+	if (r->o->count && r->finals >= (uint64_t)r->o->count)
+		r->rt->done = true;
 }
 
-static int s_on_event(const struct nb_event *e, void *ctx)
+static int s_on_event(struct nb_rt *rt, void *st, const struct nb_event *e)
 {
-	struct s_run *r = ctx;
+	struct s_run *r = st;
 	struct nb_key key;
 	int stage;
 
@@ -405,6 +406,7 @@ static int s_on_event(const struct nb_event *e, void *ctx)
 		r->unmatched++;
 		return 0;
 	}
+	(void)rt;
 	nb_path_add(r->path, e, &key, stage, e->ts_ns);
 	return 0;
 }
@@ -434,17 +436,18 @@ static int s_on_drop(const struct nb_event *e, void *ctx)
 	return 0;
 }
 
-static void s_print_header(const struct s_run *r, const struct nb_netns *ns)
+static void s_print_header(const struct s_run *r)
 {
+	const struct nb_netns *ns = &r->rt->ns;
 	char a[80], b[80];
 
 	printf("=== %s ===\n", r->title);
 	printf("RX interfaces:");
-	for (int i = 0; i < r->n_rx; i++)
-		printf("%s %s (ifindex=%u)", i ? "," : "", r->rx_names[i], r->spec.rx_if[i]);
+	for (int i = 0; i < r->rx->n; i++)
+		printf("%s %s (ifindex=%u)", i ? "," : "", r->rx->names[i], r->rx->ifindex[i]);
 	printf("\nTX interfaces:");
-	for (int i = 0; i < r->n_tx; i++)
-		printf("%s %s (ifindex=%u)", i ? "," : "", r->tx_names[i], r->spec.tx_if[i]);
+	for (int i = 0; i < r->tx->n; i++)
+		printf("%s %s (ifindex=%u)", i ? "," : "", r->tx->names[i], r->tx->ifindex[i]);
 	if (r->spec.proto == IPPROTO_TCP || r->spec.proto == IPPROTO_UDP) {
 		char sp[8] = "*", dp[8] = "*";
 
@@ -462,7 +465,7 @@ static void s_print_header(const struct s_run *r, const struct nb_netns *ns)
 	}
 	if (ns->fd >= 0)
 		printf("Network namespace: %s (inode=%u)\n", ns->name, ns->inum);
-	printf("Timeout: %ldms\n\n", r->o.timeout_ms);
+	printf("Timeout: %ldms\n\n", r->o->timeout_ms);
 }
 
 static void s_print_summary(struct s_run *r, uint64_t lost)
@@ -474,9 +477,8 @@ static void s_print_summary(struct s_run *r, uint64_t lost)
 	nb_path_get_stats(r->path, &ps);
 	/* drops by place, and the copies recovered: inside this host, or beyond it */
 	nb_verdict_detail(r->counts, &r->tt.recovered, loss, sizeof(loss));
-	if (r->o.json) {
+	if (r->o->json) {
 		json_t *o = json_object(), *c = json_object();
-		char *txt;
 
 		for (int s = 0; s < NB_ST__COUNT; s++)
 			if (r->counts[s])
@@ -512,11 +514,7 @@ static void s_print_summary(struct s_run *r, uint64_t lost)
 			json_object_set_new(o, "unidentified_datagrams",
 					    json_integer((json_int_t)ps.unidentified));
 		}
-		txt = json_dumps(o, JSON_COMPACT);
-		if (txt)
-			puts(txt);
-		free(txt);
-		json_decref(o);
+		nb_out_json(o);
 		return;
 	}
 	printf("=== Summary ===\n");
@@ -548,208 +546,172 @@ static void s_print_summary(struct s_run *r, uint64_t lost)
 	printf("In flight at exit (not classified): %llu\n", (unsigned long long)ps.inflight);
 }
 
-static int s_setup(struct s_run *r, struct nb_netns *ns)
+static int s_check(struct nb_rt *rt, void *st)
 {
-	char err[256];
-	int n;
+	const struct nb_path_tool *pt = rt->tool->arg;
+	struct s_run *r = st;
 
-	if (nb_addr_parse(r->o.src_ip, r->spec.src, &r->spec.family)) {
-		nb_err("invalid --src-ip '%s'", r->o.src_ip);
-		return NB_EXIT_USAGE;
-	}
-	uint8_t fam2;
-	if (r->o.hooks && nb_hooks_parse(r->o.hooks, &r->hooks)) {
-		nb_err("invalid --hooks '%s' (auto, tcx or tracepoint)", r->o.hooks);
-		return NB_EXIT_USAGE;
-	}
-	if (nb_addr_parse(r->o.dst_ip, r->spec.dst, &fam2)) {
-		nb_err("invalid --dst-ip '%s'", r->o.dst_ip);
-		return NB_EXIT_USAGE;
-	}
-	if (fam2 != r->spec.family) {
-		nb_err("--src-ip and --dst-ip must be the same address family");
-		return NB_EXIT_USAGE;
-	}
-	n = nb_iflist_split(r->o.rx_iface, r->rx_names, NB_MAX_IFS);
-	if (n < 0) {
-		nb_err("invalid --rx-iface '%s' (comma list of at most %d names)", r->o.rx_iface,
-		       NB_MAX_IFS);
-		return NB_EXIT_USAGE;
-	}
-	r->n_rx = n;
-	n = nb_iflist_split(r->o.tx_iface, r->tx_names, NB_MAX_IFS);
-	if (n < 0) {
-		nb_err("invalid --tx-iface '%s' (comma list of at most %d names)", r->o.tx_iface,
-		       NB_MAX_IFS);
-		return NB_EXIT_USAGE;
-	}
-	r->n_tx = n;
-	if (r->n_rx + r->n_tx > NB_MAX_IFS) {
-		nb_err("at most %d interfaces in all", NB_MAX_IFS);
-		return NB_EXIT_USAGE;
-	}
-	/* Checked before touching namespaces, whose files only root may open. */
-	if (geteuid() != 0) {
-		nb_err("must run as root (it loads BPF programs)");
-		return NB_EXIT_ERR;
-	}
-	if (nb_netns_open(ns, r->o.netns, err, sizeof(err))) {
-		nb_err("%s", err);
-		return NB_EXIT_USAGE;
-	}
-	if (nb_netns_ifindex(ns, r->rx_names, r->n_rx, r->spec.rx_if, err, sizeof(err)) ||
-	    nb_netns_ifindex(ns, r->tx_names, r->n_tx, r->spec.tx_if, err, sizeof(err))) {
-		nb_err("%s", err);
-		return NB_EXIT_USAGE;
-	}
-	r->spec.n_rx = (uint32_t)r->n_rx;
-	r->spec.n_tx = (uint32_t)r->n_tx;
-	if (r->o.ringbuf_kb & (r->o.ringbuf_kb - 1)) {
-		nb_err("--ringbuf-size must be a power of two");
+	r->rt = rt;
+	r->o = &rt->o;
+	r->title = pt->title;
+	r->proto_name = pt->proto_name;
+	if (rt->o.hooks && nb_hooks_parse(rt->o.hooks, &r->hooks)) {
+		nb_err("invalid --hooks '%s' (auto, tcx or tracepoint)", rt->o.hooks);
 		return NB_EXIT_USAGE;
 	}
 	return 0;
 }
 
-int nb_tool_path_tracer(const char *tool, int argc, char **argv)
+static int s_setup(struct nb_rt *rt, void *st)
 {
-	struct s_run r = {0};
-	struct nb_netns ns = {.fd = -1};
+	const struct nb_path_tool *pt = rt->tool->arg;
+	struct s_run *r = st;
 	struct nb_tracer_cfg tc = {0};
 	struct nb_path_cfg pc = {0};
-	uint64_t t_end = 0, last_lost = 0, last_check;
 	char err[256];
-	int rc, got = 0;
+	int rc;
 
-	rc = nb_tool_opts(tool, argc, argv, &r.o);
-	if (rc)
-		return rc;
-	/*
-	 * To a terminal line by line; elsewhere in blocks flushed every poll turn (at most ~50 ms
-	 * late): a write() per line cost more than joining the packet at a TCP transfer's rate.
-	 */
-	if (isatty(STDOUT_FILENO))
-		setvbuf(stdout, NULL, _IOLBF, 0);
+	/* Both addresses are required flags: the runtime parsed them, same family. */
+	memcpy(r->spec.src, rt->src, sizeof(r->spec.src));
+	memcpy(r->spec.dst, rt->dst, sizeof(r->spec.dst));
+	r->spec.family = rt->family;
+	r->rx = &rt->ifs[NB_RT_IF_RX];
+	r->tx = &rt->ifs[NB_RT_IF_TX];
+	memcpy(r->spec.rx_if, r->rx->ifindex, sizeof(r->rx->ifindex[0]) * (size_t)r->rx->n);
+	memcpy(r->spec.tx_if, r->tx->ifindex, sizeof(r->tx->ifindex[0]) * (size_t)r->tx->n);
+	r->spec.n_rx = (uint32_t)r->rx->n;
+	r->spec.n_tx = (uint32_t)r->tx->n;
+	if (pt->proto)
+		r->spec.proto = pt->proto;
 	else
-		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-	if (!strcmp(tool, "tcp_path_tracer")) {
-		r.title = "TCP Path Tracer";
-		r.proto_name = "tcp";
-	} else if (!strcmp(tool, "udp_path_tracer")) {
-		r.title = "UDP Path Tracer";
-		r.proto_name = "udp";
-	} else {
-		r.title = "ICMP Path Tracer";
-		r.proto_name = "icmp";
-	}
-	rc = s_setup(&r, &ns);
-	if (rc)
-		goto out;
-	if (r.proto_name[0] == 't')
-		r.spec.proto = IPPROTO_TCP;
-	else if (r.proto_name[0] == 'u')
-		r.spec.proto = IPPROTO_UDP;
-	else
-		r.spec.proto = r.spec.family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
-	r.spec.sport = (uint16_t)r.o.src_port;
-	r.spec.dport = (uint16_t)r.o.dst_port;
+		r->spec.proto = r->spec.family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+	r->spec.sport = (uint16_t)r->o->src_port;
+	r->spec.dport = (uint16_t)r->o->dst_port;
 
-	pc.proto = r.spec.proto;
+	pc.proto = r->spec.proto;
 	pc.nstages = NB_LOCAL_STAGES;
 	pc.nnodes = 1;
-	pc.timeout_ns = (uint64_t)r.o.timeout_ms * 1000000ull;
-	pc.ports = r.spec.sport || r.spec.dport;
-	r.path = nb_path_new(&pc, s_on_final, &r);
-	if (!r.path) {
+	pc.timeout_ns = (uint64_t)r->o->timeout_ms * 1000000ull;
+	pc.ports = r->spec.sport || r->spec.dport;
+	r->path = nb_path_new(&pc, s_on_final, r);
+	if (!r->path) {
 		nb_err("cannot create the join engine: %s", strerror(errno));
-		rc = NB_EXIT_ERR;
-		goto out;
+		return NB_EXIT_ERR;
 	}
-	nb_flow_filter(&r.spec, ns.inum, &tc.filter);
-	tc.ringbuf_bytes = (uint32_t)r.o.ringbuf_kb * 1024;
-	tc.hooks = r.hooks;
-	tc.ns = &ns;
-	nb_bpf_setup(r.o.verbose);
-	nb_install_signals();
+	nb_flow_filter(&r->spec, rt->ns.inum, &tc.filter);
+	tc.ringbuf_bytes = (uint32_t)r->o->ringbuf_kb * 1024;
+	tc.hooks = r->hooks;
+	tc.ns = &rt->ns;
 	/*
 	 * --drops: the drop tracer is attached before the stages, so no packet can be seen
 	 * leaving before its drop could be seen too. Its events wait in its ring until the stage
 	 * tracer's loop reads it.
 	 */
-	if (r.o.drops) {
+	if (r->o->drops) {
 		struct nb_drops_cfg dc = {.filter = tc.filter};
 
 		snprintf(err, sizeof(err), "out of memory");
-		r.dmap = nb_dropmap_new(4096);
-		if (!r.dmap || nb_sym_open(&r.sym, err, sizeof(err)) ||
-		    nb_drops_open(&r.drops, &dc, NULL, NULL, err, sizeof(err))) {
+		r->dmap = nb_dropmap_new(4096);
+		if (!r->dmap || nb_sym_open(&r->sym, err, sizeof(err)) ||
+		    nb_drops_open(&r->drops, &dc, NULL, NULL, err, sizeof(err))) {
 			nb_err("--drops: %s", err);
-			rc = NB_EXIT_ERR;
-			goto out;
+			return NB_EXIT_ERR;
 		}
 	}
-	if (nb_tracer_open(&r.tr, &tc, s_on_event, &r, err, sizeof(err))) {
+	if (nb_tracer_open(&r->tr, &tc, nb_tool_on_event, rt, err, sizeof(err))) {
 		nb_err("%s", err);
-		rc = NB_EXIT_ERR;
-		goto out;
+		return NB_EXIT_ERR;
 	}
-	if (r.drops) {
-		rc = nb_tracer_add_ring(r.tr, nb_drops_ring_fd(r.drops), s_on_drop, &r);
+	if (r->drops) {
+		rc = nb_tracer_add_ring(r->tr, nb_drops_ring_fd(r->drops), s_on_drop, r);
 		if (rc) {
 			nb_err("--drops: cannot read the drop ring buffer: %s", strerror(-rc));
-			rc = NB_EXIT_ERR;
-			goto out;
+			return NB_EXIT_ERR;
 		}
 	}
 	/* Before the probes were attached nothing could be seen: never read that as a drop. */
-	nb_path_taint(r.path, 0, 0, nb_tracer_attach_ts(r.tr));
-	r.wall_off = nb_wall_offset_ns();
-	if (r.spec.proto == IPPROTO_UDP && r.spec.family == 6)
+	nb_path_taint(r->path, 0, 0, nb_tracer_attach_ts(r->tr));
+	if (r->spec.proto == IPPROTO_UDP && r->spec.family == 6)
 		nb_warn("%s", NB_UDP_IPV6_NOTE);
-	if (r.o.json)
-		printf("{\"type\":\"start\",\"tool\":\"%s\",\"attach_ktime_ns\":%llu,"
-		       "\"hooks\":\"%s\"}\n",
-		       tool, (unsigned long long)nb_tracer_attach_ts(r.tr), nb_tracer_hooks(r.tr));
-	else
-		s_print_header(&r, &ns);
-	last_check = nb_mono_ns();
-	if (r.o.duration)
-		t_end = last_check + (uint64_t)r.o.duration * 1000000000ull;
-
-	while (!nb_stop && !r.done) {
-		uint64_t t0 = nb_mono_ns(), now, lost;
-
-		if (got > 0 && got < S_BATCH_BIG)
-			nanosleep(&(struct timespec){0, S_BATCH_NS}, NULL);
-		got = nb_tracer_poll(r.tr, got > 0 ? 0 : S_POLL_MS);
-		if (got < 0) {
-			nb_err("ring buffer poll failed: %s", strerror(-got));
-			rc = NB_EXIT_ERR;
-			goto out;
-		}
-		/* A loss counted since the last read happened between the two reads. */
-		now = nb_mono_ns();
-		lost = s_lost(&r);
-		if (lost != last_lost) {
-			nb_path_taint(r.path, 0, last_check, now);
-			last_lost = lost;
-		}
-		last_check = now;
-		nb_path_watermark(r.path, 0,
-				  t0 > S_WATERMARK_SLACK_NS ? t0 - S_WATERMARK_SLACK_NS : 0);
-		nb_path_poll(r.path);
-		fflush(stdout);
-		if (t_end && nb_mono_ns() >= t_end)
-			break;
-	}
-	rc = NB_EXIT_OK;
-	s_print_summary(&r, s_lost(&r));
-out:
-	nb_tracer_destroy(&r.tr);
-	nb_drops_destroy(&r.drops);
-	nb_sym_destroy(&r.sym);
-	nb_dropmap_free(&r.dmap);
-	nb_path_destroy(&r.path);
-	nb_netns_close(&ns);
-	return rc;
+	r->last_check = nb_mono_ns();
+	return 0;
 }
+
+static void s_start(struct nb_rt *rt, void *st, json_t *start)
+{
+	struct s_run *r = st;
+
+	r->wall_off = rt->wall_off;
+	if (!start) {
+		s_print_header(r);
+		return;
+	}
+	json_object_set_new(start, "attach_ktime_ns",
+			    json_integer((json_int_t)nb_tracer_attach_ts(r->tr)));
+	json_object_set_new(start, "hooks", json_string(nb_tracer_hooks(r->tr)));
+}
+
+static int s_poll(struct nb_rt *rt, void *st, int timeout_ms)
+{
+	struct s_run *r = st;
+
+	(void)rt;
+	if (r->got > 0 && r->got < S_BATCH_BIG)
+		nanosleep(&(struct timespec){0, S_BATCH_NS}, NULL);
+	r->t0 = nb_mono_ns();
+	r->got = nb_tracer_poll(r->tr, r->got > 0 ? 0 : timeout_ms);
+	return r->got;
+}
+
+static int s_tick(struct nb_rt *rt, void *st, uint64_t now, bool last)
+{
+	struct s_run *r = st;
+	uint64_t lost = s_lost(r);
+
+	(void)rt;
+	(void)last;
+	/* A loss counted since the last read happened between the two reads. */
+	if (lost != r->last_lost) {
+		nb_path_taint(r->path, 0, r->last_check, now);
+		r->last_lost = lost;
+	}
+	r->last_check = now;
+	nb_path_watermark(r->path, 0,
+			  r->t0 > S_WATERMARK_SLACK_NS ? r->t0 - S_WATERMARK_SLACK_NS : 0);
+	nb_path_poll(r->path);
+	return 0;
+}
+
+static int s_summary(struct nb_rt *rt, void *st)
+{
+	struct s_run *r = st;
+
+	(void)rt;
+	s_print_summary(r, s_lost(r));
+	return NB_EXIT_OK;
+}
+
+static void s_teardown(struct nb_rt *rt, void *st)
+{
+	struct s_run *r = st;
+
+	(void)rt;
+	nb_tracer_destroy(&r->tr);
+	nb_drops_destroy(&r->drops);
+	nb_sym_destroy(&r->sym);
+	nb_dropmap_free(&r->dmap);
+	nb_path_destroy(&r->path);
+}
+
+const struct nb_tool_ops nb_path_tracer_ops = {
+	.state_size = sizeof(struct s_run),
+	.check = s_check,
+	.setup = s_setup,
+	.start = s_start,
+	.on_event = s_on_event,
+	.poll = s_poll,
+	.tick = s_tick,
+	.summary = s_summary,
+	.teardown = s_teardown,
+	.poll_ms = S_POLL_MS,
+};

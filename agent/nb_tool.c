@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/* The tool runtime: see nb_tool.h. */
+#include "nb_tool.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nb_log.h"
+#include "nb_time.h"
+
+volatile int nb_stop;
+
+static void s_on_signal(int sig)
+{
+	(void)sig;
+	nb_stop = 1;
+}
+
+void nb_install_signals(void)
+{
+	struct sigaction sa = {.sa_handler = s_on_signal};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void nb_out_raw(const char *line, size_t len)
+{
+	fwrite(line, 1, len, stdout);
+}
+
+void nb_out_json(json_t *o)
+{
+	char *txt = json_dumps(o, JSON_COMPACT);
+
+	if (txt)
+		puts(txt);
+	else
+		nb_err("cannot format a JSON line: out of memory");
+	free(txt);
+	json_decref(o);
+}
+
+int nb_tool_on_event(const struct nb_event *e, void *ctx)
+{
+	struct nb_rt *rt = ctx;
+
+	return rt->tool->ops->on_event(rt, rt->st, e);
+}
+
+static const struct {
+	const char *flag;
+	size_t off;
+} s_ifopt[NB_RT_IF__COUNT] = {
+	[NB_RT_IF_RX] = {"--rx-iface", offsetof(struct nb_opts, rx_iface)},
+	[NB_RT_IF_TX] = {"--tx-iface", offsetof(struct nb_opts, tx_iface)},
+	[NB_RT_IF_ANY] = {"--interface", offsetof(struct nb_opts, interface)},
+	[NB_RT_IF_PHY] = {"--phy-interface", offsetof(struct nb_opts, phy_interface)},
+	[NB_RT_IF_VM] = {"--vm-interface", offsetof(struct nb_opts, vm_interface)},
+};
+
+static const char *s_ifval(const struct nb_rt *rt, int i)
+{
+	return *(const char *const *)((const char *)&rt->o + s_ifopt[i].off);
+}
+
+/* What the options say, checked before anything needs root. */
+static int s_parse(struct nb_rt *rt)
+{
+	const struct nb_opts *o = &rt->o;
+	int total = 0;
+	uint8_t fam;
+
+	if (o->src_ip) {
+		if (nb_addr_parse(o->src_ip, rt->src, &rt->family)) {
+			nb_err("invalid --src-ip '%s'", o->src_ip);
+			return NB_EXIT_USAGE;
+		}
+		rt->has_src = true;
+	}
+	if (o->dst_ip) {
+		if (nb_addr_parse(o->dst_ip, rt->dst, &fam)) {
+			nb_err("invalid --dst-ip '%s'", o->dst_ip);
+			return NB_EXIT_USAGE;
+		}
+		if (rt->family && fam != rt->family) {
+			nb_err("--src-ip and --dst-ip must be the same address family");
+			return NB_EXIT_USAGE;
+		}
+		rt->family = fam;
+		rt->has_dst = true;
+	}
+	if (o->protocol) {
+		const char *p = o->protocol;
+
+		if (!strcmp(p, "tcp"))
+			rt->proto = IPPROTO_TCP;
+		else if (!strcmp(p, "udp"))
+			rt->proto = IPPROTO_UDP;
+		else if (!strcmp(p, "icmp"))
+			/* One protocol number per filter: ICMPv6 when the addresses are IPv6. */
+			rt->proto = rt->family == 6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+		else if (strcmp(p, "all")) {
+			nb_err("invalid --protocol '%s' (tcp, udp, icmp or all)", p);
+			return NB_EXIT_USAGE;
+		}
+	}
+	for (int i = 0; i < NB_RT_IF__COUNT; i++) {
+		const char *v = s_ifval(rt, i);
+		int n;
+
+		if (!v)
+			continue;
+		n = nb_iflist_split(v, rt->ifs[i].names, NB_MAX_IFS);
+		if (n < 0) {
+			nb_err("invalid %s '%s' (comma list of at most %d names)", s_ifopt[i].flag,
+			       v, NB_MAX_IFS);
+			return NB_EXIT_USAGE;
+		}
+		rt->ifs[i].n = n;
+		total += n;
+	}
+	/* The in-kernel filter has NB_MAX_IFS device slots for all the lists together. */
+	if (total > NB_MAX_IFS) {
+		nb_err("at most %d interfaces in all", NB_MAX_IFS);
+		return NB_EXIT_USAGE;
+	}
+	if (o->ringbuf_kb & (o->ringbuf_kb - 1)) {
+		nb_err("--ringbuf-size must be a power of two");
+		return NB_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Root, the namespace, the interfaces in it. */
+static int s_resolve(struct nb_rt *rt)
+{
+	char err[256];
+
+	/* Checked before touching namespaces, whose files only root may open. */
+	if (geteuid() != 0) {
+		nb_err("must run as root (it loads BPF programs)");
+		return NB_EXIT_ERR;
+	}
+	if (nb_netns_open(&rt->ns, rt->o.netns, err, sizeof(err))) {
+		nb_err("%s", err);
+		return NB_EXIT_USAGE;
+	}
+	for (int i = 0; i < NB_RT_IF__COUNT; i++) {
+		struct nb_iflist *l = &rt->ifs[i];
+
+		if (l->n && nb_netns_ifindex(&rt->ns, l->names, l->n, l->ifindex, err, sizeof(err))) {
+			nb_err("%s", err);
+			return NB_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static void s_start(struct nb_rt *rt, void *st)
+{
+	const struct nb_tool_ops *ops = rt->tool->ops;
+	json_t *o;
+
+	if (!rt->o.json) {
+		if (ops->start)
+			ops->start(rt, st, NULL);
+		return;
+	}
+	o = json_object();
+	json_object_set_new(o, "type", json_string("start"));
+	json_object_set_new(o, "tool", json_string(rt->tool->name));
+	if (ops->start)
+		ops->start(rt, st, o);
+	nb_out_json(o);
+}
+
+static int s_loop(struct nb_rt *rt, void *st)
+{
+	const struct nb_tool_ops *ops = rt->tool->ops;
+	uint64_t t_end = 0;
+	int got, rc;
+
+	if (rt->o.duration)
+		t_end = nb_mono_ns() + (uint64_t)rt->o.duration * 1000000000ull;
+	while (!nb_stop && !rt->done) {
+		uint64_t now;
+		bool last;
+
+		got = ops->poll(rt, st, ops->poll_ms);
+		if (got < 0) {
+			fflush(stdout);
+			nb_err("ring buffer poll failed: %s", strerror(-got));
+			return NB_EXIT_ERR;
+		}
+		now = nb_mono_ns();
+		last = nb_stop || rt->done || (t_end && now >= t_end);
+		if (ops->tick) {
+			rc = ops->tick(rt, st, now, last);
+			if (rc) {
+				fflush(stdout);
+				return rc;
+			}
+		}
+		fflush(stdout);
+		if (last)
+			break;
+	}
+	rc = ops->summary(rt, st);
+	fflush(stdout);
+	return rc;
+}
+
+int nb_tool_run(const struct nb_tool *t, const struct nb_opts *o)
+{
+	const struct nb_tool_ops *ops = t->ops;
+	struct nb_rt rt = {.tool = t, .o = *o, .ns = {.fd = -1}};
+	void *st;
+	int rc;
+
+	st = calloc(1, ops->state_size ? ops->state_size : 1);
+	if (!st) {
+		nb_err("out of memory");
+		return NB_EXIT_ERR;
+	}
+	rt.st = st;
+	/*
+	 * To a terminal line by line; elsewhere in blocks flushed every poll turn: a write() per
+	 * line cost more than handling the packet at a TCP transfer's rate.
+	 */
+	if (isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOLBF, 0);
+	else
+		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	rc = s_parse(&rt);
+	if (!rc && ops->check)
+		rc = ops->check(&rt, st);
+	if (!rc)
+		rc = s_resolve(&rt);
+	if (rc)
+		goto out;
+	nb_bpf_setup(rt.o.verbose);
+	nb_install_signals();
+	if (ops->setup) {
+		rc = ops->setup(&rt, st);
+		if (rc)
+			goto out;
+	}
+	rt.wall_off = nb_wall_offset_ns();
+	s_start(&rt, st);
+	fflush(stdout);
+	rc = s_loop(&rt, st);
+out:
+	if (ops->teardown)
+		ops->teardown(&rt, st);
+	nb_netns_close(&rt.ns);
+	free(st);
+	return rc;
+}

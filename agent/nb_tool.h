@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * The tool runtime: a single-host tool is a descriptor (name, options, and the callbacks of
+ * struct nb_tool_ops), and nb_tool_run() does for every tool what each once did for itself:
+ * addresses, --protocol and interface lists from the options, the root check, the namespace,
+ * interface lookup in it, signals, the start line, the poll loop with its tick, --duration,
+ * the summary and teardown. A tool only loads its probes and handles their events.
+ *
+ * Output goes through two sinks: JSON lines (jansson, nb_out_json) and text (stdout, printf),
+ * both buffered one way and flushed after every poll turn by the runtime.
+ */
+#ifndef NB_TOOL_H
+#define NB_TOOL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent.h"
+
+/* An interface option (--rx-iface, --interface, ...): names as given, indexes in the netns. */
+struct nb_iflist {
+	char names[NB_MAX_IFS][16];
+	uint32_t ifindex[NB_MAX_IFS];
+	int n;
+};
+
+enum nb_rt_if {
+	NB_RT_IF_RX,	/* --rx-iface */
+	NB_RT_IF_TX,	/* --tx-iface */
+	NB_RT_IF_ANY,	/* --interface */
+	NB_RT_IF_PHY,	/* --phy-interface */
+	NB_RT_IF_VM,	/* --vm-interface */
+	NB_RT_IF__COUNT,
+};
+
+struct nb_tool;
+
+/* What the runtime resolved for the tool, read-only to it except where said. */
+struct nb_rt {
+	const struct nb_tool *tool;
+	struct nb_opts o;
+	struct nb_netns ns;
+	/* --src-ip / --dst-ip; family 0 when neither was given */
+	uint8_t src[NB_ADDR_LEN], dst[NB_ADDR_LEN];
+	uint8_t family;
+	bool has_src, has_dst;
+	uint8_t proto; /* --protocol: IPPROTO_*, ICMPv6 for icmp on IPv6; 0 = all or not given */
+	struct nb_iflist ifs[NB_RT_IF__COUNT];
+	int64_t wall_off; /* wall clock minus monotonic clock, taken after setup */
+	bool done;	  /* set by the tool: --count reached, stop after this poll turn */
+	void *st;	  /* the tool's state */
+};
+
+/*
+ * Every callback but poll and summary may be NULL. Exit codes are NB_EXIT_*; a callback that
+ * returns one has printed its one-line error.
+ */
+struct nb_tool_ops {
+	size_t state_size; /* the tool's state, zeroed, passed as st */
+	/* The tool's own options, before the root check and before any namespace is touched. */
+	int (*check)(struct nb_rt *rt, void *st);
+	/* Load and attach; on failure nothing stays attached (teardown still runs). */
+	int (*setup)(struct nb_rt *rt, void *st);
+	/*
+	 * One event of the tool's probes: the tool opens its tracer with nb_tool_on_event and
+	 * the runtime as its context, and the runtime hands each event here.
+	 */
+	int (*on_event)(struct nb_rt *rt, void *st, const struct nb_event *e);
+	/* The header: text (start NULL) or fields added to the JSON start line. */
+	void (*start)(struct nb_rt *rt, void *st, json_t *start);
+	/* Wait up to timeout_ms for events and handle them: the count, or -errno. */
+	int (*poll)(struct nb_rt *rt, void *st, int timeout_ms);
+	/*
+	 * After every poll turn: timeouts, interval reports. last: the loop ends after this one
+	 * (signal, --duration, --count) and summary comes next.
+	 */
+	int (*tick)(struct nb_rt *rt, void *st, uint64_t now_ns, bool last);
+	/* At the end (signal, --duration, --count): the last report. */
+	int (*summary)(struct nb_rt *rt, void *st);
+	void (*teardown)(struct nb_rt *rt, void *st);
+	int poll_ms;
+};
+
+struct nb_tool {
+	const char *name;
+	const char *what;
+	const struct nb_opt_use *opts;
+	size_t n_opts;
+	const struct nb_tool_ops *ops; /* NULL: not built yet */
+	const void *arg;	       /* the tool's own constant, for ops shared by tools */
+};
+
+/* The built tools' callbacks (tool_path.c, tool_drop.c). */
+extern const struct nb_tool_ops nb_path_tracer_ops;
+extern const struct nb_tool_ops nb_eth_drop_ops;
+extern const struct nb_tool_ops nb_drop_stats_ops;
+
+/* The nb_event_fn a tool gives its tracer, with its struct nb_rt as ctx: calls ops->on_event. */
+int nb_tool_on_event(const struct nb_event *e, void *rt);
+
+/* Runs a built tool with the options main() parsed for it; returns the exit code. */
+int nb_tool_run(const struct nb_tool *t, const struct nb_opts *o);
+
+/* The JSON sink: one compact object per line; takes the reference to o. */
+void nb_out_json(json_t *o);
+/* A JSON line built elsewhere (ending in '\n'), for the per-packet fast paths. */
+void nb_out_raw(const char *line, size_t len);
+
+/* Stop requested by SIGINT/SIGTERM/SIGHUP; the runtime and serve install the handler. */
+extern volatile int nb_stop;
+void nb_install_signals(void);
+
+#endif /* NB_TOOL_H */
