@@ -7,12 +7,6 @@ BPFTOOL  ?= bpftool
 BUILD    := build
 BIN      := bin
 
-TOOLS := icmp_path_tracer tcp_path_tracer udp_path_tracer system_network_icmp_rtt \
-	kernel_icmp_rtt system_network_latency_summary vm_network_latency_summary \
-	system_network_latency_details vm_network_latency_details eth_drop \
-	kernel_drop_stack_stats_summary_all vhost_queue_correlation_simple tun_ring_monitor \
-	ovs_upcall_latency_summary
-
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icommon -I$(BUILD) -I$(BUILD)/bpf
@@ -117,8 +111,10 @@ $(BIN)/netblame: $(COORD_OBJ) $(LIBCOMMON)
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The tool names come from the binary's own table, so they are listed in one place.
 links: $(BIN)/netblame-agent
-	@for t in $(TOOLS); do ln -sfn netblame-agent $(BIN)/$$t; done
+	@tools=$$($(BIN)/netblame-agent --list-tools) && [ -n "$$tools" ] && \
+	for t in $$tools; do ln -sfn netblame-agent $(BIN)/$$t; done
 
 testtools: $(TTOOL_BIN) $(UNIT_BIN)
 

@@ -109,7 +109,8 @@ static void s_usage(FILE *f)
 	fprintf(f, "usage: netblame-agent TOOL [FLAGS]    (or run a TOOL symlink directly)\n"
 		   "       netblame-agent serve --listen ENDPOINT --name NODE [--netns NAME|PATH]\n"
 		   "                            [--insecure | --secret-key FILE --authorized-keys FILE]\n"
-		   "       netblame-agent TOOL --help\n\ntools:\n");
+		   "       netblame-agent TOOL --help\n"
+		   "       netblame-agent --list-tools    (the tool names, one a line)\n\ntools:\n");
 	for (size_t i = 0; i < S_NTOOLS; i++)
 		fprintf(f, "  %-36s %s%s\n", s_tools[i].name, s_tools[i].what,
 			s_tools[i].ops ? "" : " (not built yet)");
@@ -138,6 +139,12 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 			s_usage(stdout);
+			return NB_EXIT_OK;
+		}
+		/* The one list of tool names: the Makefile makes the symlinks from it. */
+		if (!strcmp(argv[1], "--list-tools")) {
+			for (size_t i = 0; i < S_NTOOLS; i++)
+				puts(s_tools[i].name);
 			return NB_EXIT_OK;
 		}
 		if (!strcmp(argv[1], "serve")) {
