@@ -32,19 +32,30 @@
 
 enum s_set { S_TCX, S_TP };
 
+/*
+ * How a row attaches. A new kind (a BPF netfilter hook, kprobe/fentry where the kernel has
+ * them) is a new case in s_attach_row() and rows of it, with a program shared by its rows.
+ */
+enum s_kind {
+	S_DEV_INGRESS, /* tcx ingress link on each traced device, inside their namespace */
+	S_DEV_EGRESS,  /* tcx egress link on each traced device */
+	S_TRACEPOINT,  /* a BTF tracepoint: global, every namespace's packets run it */
+};
+
+/* One stage hook: a row. */
 struct s_probe {
-	const char *prog;    /* BPF program name */
-	enum s_set set;	     /* probes of one set are attached together, or none of them */
-	const char *hook;    /* for messages, and the name NB_TEST_HIDE_HOOKS matches */
-	int attach_type;     /* tcx: S_TCX_INGRESS/EGRESS, one link per traced device */
-	const char *meaning; /* for messages */
+	enum s_set set;	  /* the rows of one set are attached together, or none of them */
+	enum s_kind kind; /* how */
+	const char *where; /* the hook point: messages, caps, and what NB_TEST_HIDE_HOOKS matches */
+	const char *prog; /* the BPF program; its events carry stage as their hook */
+	uint8_t stage;	  /* NB_HOOK_RX (REQ_RX, REP_RX) or NB_HOOK_TX (REQ_TX, REP_TX) */
 };
 
 static const struct s_probe s_probes[] = {
-	{"nb_tcx_rx", S_TCX, "tcx/ingress", S_TCX_INGRESS, "receive stages (REQ_RX, REP_RX)"},
-	{"nb_tcx_tx", S_TCX, "tcx/egress", S_TCX_EGRESS, "transmit stages (REQ_TX, REP_TX)"},
-	{"nb_rx", S_TP, "tp_btf/netif_receive_skb", 0, "receive stages (REQ_RX, REP_RX)"},
-	{"nb_tx", S_TP, "tp_btf/net_dev_start_xmit", 0, "transmit stages (REQ_TX, REP_TX)"},
+	{S_TCX, S_DEV_INGRESS, "tcx/ingress", "nb_tcx_rx", NB_HOOK_RX},
+	{S_TCX, S_DEV_EGRESS, "tcx/egress", "nb_tcx_tx", NB_HOOK_TX},
+	{S_TP, S_TRACEPOINT, "tp_btf/netif_receive_skb", "nb_rx", NB_HOOK_RX},
+	{S_TP, S_TRACEPOINT, "tp_btf/net_dev_start_xmit", "nb_tx", NB_HOOK_TX},
 };
 #define S_NPROBES (sizeof(s_probes) / sizeof(s_probes[0]))
 
@@ -132,74 +143,92 @@ static void s_detach(struct nb_tracer *t)
 	t->n_tcx = 0;
 }
 
+static const char *s_stage_meaning(uint8_t stage)
+{
+	return stage == NB_HOOK_RX ? "receive stages (REQ_RX, REP_RX)"
+				   : "transmit stages (REQ_TX, REP_TX)";
+}
+
 /*
- * One tcx link per traced device and direction, created inside the devices' namespace
- * (the kernel resolves the ifindex there). -EOPNOTSUPP when the kernel has no tcx.
+ * One tcx link per traced device, created inside the devices' namespace (the kernel resolves
+ * the ifindex there). -EOPNOTSUPP when the kernel has no tcx.
  */
-static int s_attach_tcx(struct nb_tracer *t, const struct nb_tracer_cfg *cfg, char *err,
+static int s_attach_dev(struct nb_tracer *t, const struct s_probe *sp, struct bpf_program *p,
+			const struct nb_filter *f, char *err, size_t errlen)
+{
+	int type = sp->kind == S_DEV_INGRESS ? S_TCX_INGRESS : S_TCX_EGRESS;
+
+	for (uint32_t j = 0; j < f->n_ifindex; j++) {
+		int fd = bpf_link_create(bpf_program__fd(p), (int)f->ifindex[j],
+					 (enum bpf_attach_type)type, NULL);
+		int rc;
+
+		if (fd < 0) {
+			rc = -errno;
+			/* An older kernel refuses the unknown attach type with EINVAL. */
+			if (rc == -EINVAL || rc == -ENOTSUP || rc == -EOPNOTSUPP)
+				return -EOPNOTSUPP;
+			snprintf(err, errlen, "cannot attach %s on ifindex %u: %s", sp->where,
+				 f->ifindex[j], strerror(-rc));
+			return rc;
+		}
+		t->tcx_fds[t->n_tcx++] = fd;
+	}
+	return 0;
+}
+
+/*
+ * One row. -EOPNOTSUPP with err naming the hook when the kernel lacks it (or it is hidden);
+ * the caller falls back to another set or reports err.
+ */
+static int s_attach_row(struct nb_tracer *t, size_t i, const struct nb_filter *f, char *err,
 			size_t errlen)
 {
-	const struct nb_filter *f = &cfg->filter;
+	const struct s_probe *sp = &s_probes[i];
+	struct bpf_program *p = bpf_object__find_program_by_name(t->obj, sp->prog);
+	int rc = -EOPNOTSUPP;
+
+	if (p && bpf_program__fd(p) >= 0 && !s_hidden(sp->where)) {
+		switch (sp->kind) {
+		case S_DEV_INGRESS:
+		case S_DEV_EGRESS:
+			rc = s_attach_dev(t, sp, p, f, err, errlen);
+			/* A device that refused the link for another reason: err says which. */
+			if (rc != -EOPNOTSUPP)
+				return rc;
+			break;
+		case S_TRACEPOINT:
+			t->links[i] = bpf_program__attach(p);
+			rc = t->links[i] ? 0 : errno ? -errno : -EINVAL;
+			break;
+		}
+	}
+	if (rc)
+		snprintf(err, errlen, "kernel lacks hook %s needed for %s: %s", sp->where,
+			 s_stage_meaning(sp->stage), strerror(-rc));
+	return rc;
+}
+
+/*
+ * Every row of the set, or none: on failure what was attached is detached again. Device hooks
+ * are attached from inside the devices' namespace.
+ */
+static int s_attach_set(struct nb_tracer *t, const struct nb_tracer_cfg *cfg, enum s_set set,
+			char *err, size_t errlen)
+{
 	struct nb_netns own = {.fd = -1};
 	int self, rc;
 
 	rc = nb_netns_enter(cfg->ns ? cfg->ns : &own, &self, err, errlen);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < S_NPROBES && !rc; i++) {
-		const struct s_probe *sp = &s_probes[i];
-		struct bpf_program *p;
-
-		if (sp->set != S_TCX)
-			continue;
-		p = bpf_object__find_program_by_name(t->obj, sp->prog);
-		if (!p || bpf_program__fd(p) < 0 || s_hidden(sp->hook)) {
-			rc = -EOPNOTSUPP;
-			break;
-		}
-		for (uint32_t j = 0; j < f->n_ifindex; j++) {
-			int fd = bpf_link_create(bpf_program__fd(p), (int)f->ifindex[j],
-						 (enum bpf_attach_type)sp->attach_type, NULL);
-
-			if (fd < 0) {
-				rc = -errno;
-				/* An older kernel refuses the unknown attach type with EINVAL. */
-				if (rc == -EINVAL || rc == -ENOTSUP || rc == -EOPNOTSUPP)
-					rc = -EOPNOTSUPP;
-				else
-					snprintf(err, errlen, "cannot attach %s on ifindex %u: %s",
-						 sp->hook, f->ifindex[j], strerror(-rc));
-				break;
-			}
-			t->tcx_fds[t->n_tcx++] = fd;
-		}
-	}
+	for (size_t i = 0; i < S_NPROBES && !rc; i++)
+		if (s_probes[i].set == set)
+			rc = s_attach_row(t, i, &cfg->filter, err, errlen);
 	rc = nb_netns_leave(self, rc, err, errlen);
 	if (rc)
 		s_detach(t);
 	return rc;
-}
-
-static int s_attach_tp(struct nb_tracer *t, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < S_NPROBES; i++) {
-		const struct s_probe *sp = &s_probes[i];
-		struct bpf_program *p;
-		int rc;
-
-		if (sp->set != S_TP)
-			continue;
-		p = bpf_object__find_program_by_name(t->obj, sp->prog);
-		t->links[i] = p && !s_hidden(sp->hook) ? bpf_program__attach(p) : NULL;
-		if (!t->links[i]) {
-			rc = p && !s_hidden(sp->hook) ? -errno : -EOPNOTSUPP;
-			snprintf(err, errlen, "kernel lacks hook %s needed for %s: %s", sp->hook,
-				 sp->meaning, strerror(-rc));
-			s_detach(t);
-			return rc ? rc : -EINVAL;
-		}
-	}
-	return 0;
 }
 
 static int s_on_event(void *ctx, void *data, size_t size)
@@ -372,7 +401,7 @@ int nb_tracer_open(struct nb_tracer **out, const struct nb_tracer_cfg *cfg, nb_e
 		if (rc && rc != -EPERM && rc != -ENODEV && rc != -ENXIO)
 			rc = -EOPNOTSUPP;
 		if (!rc)
-			rc = s_attach_tcx(t, cfg, err, errlen);
+			rc = s_attach_set(t, cfg, S_TCX, err, errlen);
 		if (rc == -EOPNOTSUPP)
 			s_unload_tcx(t);
 	}
@@ -384,7 +413,7 @@ int nb_tracer_open(struct nb_tracer **out, const struct nb_tracer_cfg *cfg, nb_e
 	if (rc == -EOPNOTSUPP) {
 		rc = s_load_tp(t, cfg, err, errlen);
 		if (!rc)
-			rc = s_attach_tp(t, err, errlen);
+			rc = s_attach_set(t, cfg, S_TP, err, errlen);
 		t->set = S_TP;
 	} else {
 		t->set = S_TCX;
@@ -438,7 +467,7 @@ size_t nb_tracer_caps(const struct nb_tracer *t, const char **out, size_t max)
 
 	for (size_t i = 0; i < S_NPROBES && n < max; i++)
 		if (s_probes[i].set == t->set)
-			out[n++] = s_probes[i].hook;
+			out[n++] = s_probes[i].where;
 	return n;
 }
 
