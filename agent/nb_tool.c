@@ -60,11 +60,11 @@ static const struct {
 	const char *flag;
 	size_t off;
 } s_ifopt[NB_RT_IF__COUNT] = {
-	[NB_RT_IF_RX] = {"--rx-iface", offsetof(struct nb_opts, rx_iface)},
-	[NB_RT_IF_TX] = {"--tx-iface", offsetof(struct nb_opts, tx_iface)},
-	[NB_RT_IF_ANY] = {"--interface", offsetof(struct nb_opts, interface)},
-	[NB_RT_IF_PHY] = {"--phy-interface", offsetof(struct nb_opts, phy_interface)},
-	[NB_RT_IF_VM] = {"--vm-interface", offsetof(struct nb_opts, vm_interface)},
+    [NB_RT_IF_RX] = {"--rx-iface", offsetof(struct nb_opts, rx_iface)},
+    [NB_RT_IF_TX] = {"--tx-iface", offsetof(struct nb_opts, tx_iface)},
+    [NB_RT_IF_ANY] = {"--interface", offsetof(struct nb_opts, interface)},
+    [NB_RT_IF_PHY] = {"--phy-interface", offsetof(struct nb_opts, phy_interface)},
+    [NB_RT_IF_VM] = {"--vm-interface", offsetof(struct nb_opts, vm_interface)},
 };
 
 static const char *s_ifval(const struct nb_rt *rt, int i)
@@ -157,7 +157,8 @@ static int s_resolve(struct nb_rt *rt)
 	for (int i = 0; i < NB_RT_IF__COUNT; i++) {
 		struct nb_iflist *l = &rt->ifs[i];
 
-		if (l->n && nb_netns_ifindex(&rt->ns, l->names, l->n, l->ifindex, err, sizeof(err))) {
+		if (l->n &&
+		    nb_netns_ifindex(&rt->ns, l->names, l->n, l->ifindex, err, sizeof(err))) {
 			nb_err("%s", err);
 			return NB_EXIT_USAGE;
 		}

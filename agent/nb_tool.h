@@ -27,11 +27,11 @@ struct nb_iflist {
 };
 
 enum nb_rt_if {
-	NB_RT_IF_RX,	/* --rx-iface */
-	NB_RT_IF_TX,	/* --tx-iface */
-	NB_RT_IF_ANY,	/* --interface */
-	NB_RT_IF_PHY,	/* --phy-interface */
-	NB_RT_IF_VM,	/* --vm-interface */
+	NB_RT_IF_RX,  /* --rx-iface */
+	NB_RT_IF_TX,  /* --tx-iface */
+	NB_RT_IF_ANY, /* --interface */
+	NB_RT_IF_PHY, /* --phy-interface */
+	NB_RT_IF_VM,  /* --vm-interface */
 	NB_RT_IF__COUNT,
 };
 
