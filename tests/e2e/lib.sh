@@ -162,3 +162,6 @@ tc_shot_echo() {
 tc_clear() {
 	ip netns exec "nb$1" tc qdisc del dev "$2" clsact
 }
+
+# retrans: the TCP segments the lab's sender VM has retransmitted (TcpRetransSegs of nbvmA).
+retrans() { ip netns exec nbvmA awk '/^Tcp:/ { if (h) print $13; h = 1 }' /proc/net/snmp; }

@@ -19,7 +19,6 @@ cd "$REPO"
 # Every case has its own port: a stream that gave up leaves nothing on the next one's.
 PORT=9300
 
-retrans() { ip netns exec nbvmA awk '/^Tcp:/ { if (h) print $13; h = 1 }' /proc/net/snmp; }
 # drops NODE DIR: packets the lab's drop rules of that node and direction matched
 drops() {
 	ip netns exec "nb$1" nft list table bridge nbfault 2>/dev/null | grep "$2 match" |

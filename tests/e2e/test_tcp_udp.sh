@@ -249,7 +249,9 @@ tcp_start 200000
 tests/lab drop --at fab --dir rep --match 'tcp flags == ack ip length < 100 numgen inc mod 2 == 0' \
 	>/dev/null
 tests/lab drop --at fab --dir req --match "tcp sequence $(seg $K) quota until 1600 bytes" >/dev/null
+r0=$(retrans)
 tcp_go
+r=$(($(retrans) - r0))
 finish t_cum stop
 finish t_cumb stop
 n=$(tests/lab exec fab nft list table bridge nbfault | grep 'rep match' | grep -o 'packets [0-9]*' |
@@ -264,9 +266,16 @@ done
 assert_eq 2 "$(tst t_cum "$(seg $K)" copies.REQ_TX)" "t_cum (hvA) segment $K copies"
 assert_eq 0 "$(tst t_cum "$(seg $K)" lost_copies.internal)" "t_cum (hvA) segment $K lost"
 assert_eq 1 "$(tst t_cumb "$(seg $K)" copies.REQ_RX)" "t_cumb (hvB) segment $K copies"
-assert_eq "EXTERNAL: 1 copies sent again after leaving (lost beyond this host, or spurious)" \
+# Segment K's copy lost in the fabric, plus what the sender retransmitted on its own (a tail
+# loss probe or an RTO when ACKs are late on a loaded machine): every one of them left hvA.
+[ "$r" -ge 1 ] || fail "t_cum: the sender retransmitted nothing"
+assert_eq "EXTERNAL: $r copies sent again after leaving (lost beyond this host, or spurious)" \
 	"$(jq -r 'select(.type=="summary") | .loss' "$OUT/t_cum.json")" "t_cum (hvA) summary loss"
-assert_eq none "$(jq -r 'select(.type=="summary") | .loss' "$OUT/t_cumb.json")" \
+# hvB saw K's retransmission as its first copy; the sender's other copies passed it twice.
+want=none
+[ "$r" -gt 1 ] &&
+	want="EXTERNAL: $((r - 1)) copies sent again after leaving (lost beyond this host, or spurious)"
+assert_eq "$want" "$(jq -r 'select(.type=="summary") | .loss' "$OUT/t_cumb.json")" \
 	"t_cumb (hvB) summary loss"
 
 # TSO, GSO and GRO on: segments are what the first stage saw (up to 64 KiB). hvA drops the
