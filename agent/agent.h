@@ -30,6 +30,8 @@ int nb_netns_ifindex(const struct nb_netns *ns, char names[][16], int n, uint32_
 		     char *err, size_t errlen);
 /* Name of an interface in the namespace into buf (16 bytes); -ENODEV when it is gone. */
 int nb_netns_ifname(const struct nb_netns *ns, uint32_t ifindex, char *buf);
+/* The driver of an interface in the namespace ("tun", "veth", ...), by ethtool: -errno. */
+int nb_netns_driver(const struct nb_netns *ns, const char *ifname, char *buf, size_t len);
 /*
  * Switch this thread into ns (no-op for the own namespace); *self keeps the way back.
  * nb_netns_leave returns rc, or -EIO (err set) if the way back failed and rc was 0.
@@ -87,6 +89,8 @@ const char *nb_sym_reason(const struct nb_sym *s, uint32_t reason, char *buf, si
 /* "func+0xoff" (or "func" without with_off), "0xaddr" when unknown: into buf, returned. */
 const char *nb_sym_addr(const struct nb_sym *s, uint64_t addr, bool with_off, char *buf,
 			size_t len);
+/* [*lo, *hi) of the kernel function name: 0, -ENOENT, -ERANGE. */
+int nb_sym_range(const struct nb_sym *s, const char *name, uint64_t *lo, uint64_t *hi);
 void nb_sym_destroy(struct nb_sym **ps);
 
 /* ---- the drop tracer (nb_drops.c) ---- */

@@ -58,7 +58,11 @@ static const struct nb_opt_use s_drop_stats[] = {
 	U(INTERFACE, false), U(SRC_IP, false),	 U(DST_IP, false), U(SRC_PORT, false),
 	U(DST_PORT, false),  U(PROTOCOL, false), U(TOP, false),	   COMMON};
 static const struct nb_opt_use s_vhost[] = {U(VM_INTERFACE, true), COMMON};
-static const struct nb_opt_use s_tun_ring[] = {U(INTERFACE, true), COMMON};
+static const struct nb_opt_use s_tun_ring[] = {
+	{NB_O_INTERFACE, false, "the tun/tap device (or --device)"},
+	U(DEVICE, false), U(QUEUE, false), U(SRC_IP, false), U(DST_IP, false), U(SRC_PORT, false),
+	U(DST_PORT, false), U(PROTOCOL, false), U(ALL, false), U(INTERVAL, false),
+	U(RINGBUF_KB, false), COMMON};
 static const struct nb_opt_use s_ovs_upcall[] = {U(INTERVAL, false), COMMON};
 
 #define T(name, what, ops, arr, arg) {name, what, arr, sizeof(arr) / sizeof(arr[0]), ops, arg}
@@ -91,7 +95,8 @@ static const struct nb_tool s_tools[] = {
 	  &nb_drop_stats_ops, s_drop_stats, NULL),
 	T("vhost_queue_correlation_simple", "vhost-net queue state of a VM interface", NULL,
 	  s_vhost, NULL),
-	T("tun_ring_monitor", "tun/tap ring occupancy and overflows", NULL, s_tun_ring, NULL),
+	T("tun_ring_monitor", "tun/tap ring occupancy and overflows", &nb_tun_ring_ops, s_tun_ring,
+	  NULL),
 	T("ovs_upcall_latency_summary", "OVS upcall latency histogram", NULL, s_ovs_upcall, NULL),
 };
 #define S_NTOOLS (sizeof(s_tools) / sizeof(s_tools[0]))

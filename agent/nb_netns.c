@@ -3,10 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -140,4 +144,29 @@ int nb_netns_ifname(const struct nb_netns *ns, uint32_t ifindex, char *buf)
 	if (!if_indextoname(ifindex, buf))
 		rc = -ENODEV;
 	return nb_netns_leave(self, rc, err, sizeof(err));
+}
+
+int nb_netns_driver(const struct nb_netns *ns, const char *ifname, char *buf, size_t len)
+{
+	struct ethtool_drvinfo di = {.cmd = ETHTOOL_GDRVINFO};
+	struct ifreq ifr = {0};
+	char err[160];
+	int self, fd, rc;
+
+	rc = nb_netns_enter(ns, &self, err, sizeof(err));
+	if (rc)
+		return rc;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+	} else {
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+		ifr.ifr_data = (void *)&di;
+		rc = ioctl(fd, SIOCETHTOOL, &ifr) < 0 ? -errno : 0;
+		close(fd);
+	}
+	rc = nb_netns_leave(self, rc, err, sizeof(err));
+	if (!rc)
+		snprintf(buf, len, "%.*s", (int)sizeof(di.driver), di.driver);
+	return rc;
 }

@@ -204,6 +204,11 @@ const char *nb_sym_addr(const struct nb_sym *s, uint64_t addr, bool with_off, ch
 	return nb_ksym_fmt(s->ksyms, addr, with_off, buf, len);
 }
 
+int nb_sym_range(const struct nb_sym *s, const char *name, uint64_t *lo, uint64_t *hi)
+{
+	return nb_ksym_range(s->ksyms, name, lo, hi);
+}
+
 void nb_sym_destroy(struct nb_sym **ps)
 {
 	struct nb_sym *s = ps ? *ps : NULL;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nb_hist.h"
 #include "nb_log.h"
 #include "nb_time.h"
 
@@ -47,6 +48,58 @@ void nb_out_json(json_t *o)
 		nb_err("cannot format a JSON line: out of memory");
 	free(txt);
 	json_decref(o);
+}
+
+void nb_out_log2_text(const char *unit, const uint64_t *slots, int n, int indent)
+{
+	uint64_t max = 0;
+	int first = -1, last = -1;
+
+	for (int i = 0; i < n; i++) {
+		if (!slots[i])
+			continue;
+		if (first < 0)
+			first = i;
+		last = i;
+		if (slots[i] > max)
+			max = slots[i];
+	}
+	if (first < 0) {
+		printf("%*s(no samples)\n", indent, "");
+		return;
+	}
+	printf("%*s%20s : %-10s distribution\n", indent, "", unit, "count");
+	for (int i = first; i <= last; i++) {
+		uint64_t lo, hi;
+		char bar[41];
+		int w = (int)(slots[i] * 40 / max);
+
+		nb_hist_log2_range(i, &lo, &hi);
+		memset(bar, '*', (size_t)w);
+		bar[w] = '\0';
+		printf("%*s%9llu -> %-8llu : %-10llu |%-40s|\n", indent, "", (unsigned long long)lo,
+		       (unsigned long long)hi, (unsigned long long)slots[i], bar);
+	}
+}
+
+json_t *nb_out_log2_json(const uint64_t *slots, int n)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < n; i++) {
+		uint64_t lo, hi;
+		json_t *o;
+
+		if (!slots[i])
+			continue;
+		nb_hist_log2_range(i, &lo, &hi);
+		o = json_object();
+		json_object_set_new(o, "lo", json_integer((json_int_t)lo));
+		json_object_set_new(o, "hi", json_integer((json_int_t)hi));
+		json_object_set_new(o, "count", json_integer((json_int_t)slots[i]));
+		json_array_append_new(a, o);
+	}
+	return a;
 }
 
 int nb_tool_on_event(const struct nb_event *e, void *ctx)
@@ -137,6 +190,32 @@ static int s_parse(struct nb_rt *rt)
 		nb_err("--ringbuf-size must be a power of two");
 		return NB_EXIT_USAGE;
 	}
+	return 0;
+}
+
+int nb_tool_device_alias(struct nb_rt *rt, enum nb_rt_if which)
+{
+	struct nb_iflist *l = &rt->ifs[which];
+	int n;
+
+	if (rt->o.device && l->n) {
+		nb_err("--device and %s name the same device: give one of them", s_ifopt[which].flag);
+		return NB_EXIT_USAGE;
+	}
+	if (!rt->o.device) {
+		if (!l->n) {
+			nb_err("missing required option %s (or --device)", s_ifopt[which].flag);
+			return NB_EXIT_USAGE;
+		}
+		return 0;
+	}
+	n = nb_iflist_split(rt->o.device, l->names, NB_MAX_IFS);
+	if (n < 0) {
+		nb_err("invalid --device '%s' (comma list of at most %d names)", rt->o.device,
+		       NB_MAX_IFS);
+		return NB_EXIT_USAGE;
+	}
+	l->n = n;
 	return 0;
 }
 

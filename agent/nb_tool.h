@@ -96,9 +96,17 @@ struct nb_tool {
 extern const struct nb_tool_ops nb_path_tracer_ops;
 extern const struct nb_tool_ops nb_eth_drop_ops;
 extern const struct nb_tool_ops nb_drop_stats_ops;
+extern const struct nb_tool_ops nb_tun_ring_ops;
 
 /* The nb_event_fn a tool gives its tracer, with its struct nb_rt as ctx: calls ops->on_event. */
 int nb_tool_on_event(const struct nb_event *e, void *rt);
+
+/*
+ * --device/-d, the name operators know for the tool's interface flag `which`: call it from
+ * check. Exactly one of the two must be given; the device goes to rt->ifs[which], resolved
+ * with the others. 0, or NB_EXIT_USAGE after its one-line error.
+ */
+int nb_tool_device_alias(struct nb_rt *rt, enum nb_rt_if which);
 
 /* Runs a built tool with the options main() parsed for it; returns the exit code. */
 int nb_tool_run(const struct nb_tool *t, const struct nb_opts *o);
@@ -107,6 +115,15 @@ int nb_tool_run(const struct nb_tool *t, const struct nb_opts *o);
 void nb_out_json(json_t *o);
 /* A JSON line built elsewhere (ending in '\n'), for the per-packet fast paths. */
 void nb_out_raw(const char *line, size_t len);
+
+/*
+ * A log2 histogram (slot 0: [0, 1], slot i: [2^i, 2^(i+1) - 1], nb_hist_log2_range) as the
+ * classic BPF tools print it: "     usecs : count  distribution" with a bar per slot, from the
+ * first to the last non-empty slot; "(no samples)" when empty. indent: spaces before each line.
+ */
+void nb_out_log2_text(const char *unit, const uint64_t *slots, int n, int indent);
+/* The same as JSON: [{"lo","hi","count"}] of the non-empty slots. */
+json_t *nb_out_log2_json(const uint64_t *slots, int n);
 
 /* Stop requested by SIGINT/SIGTERM/SIGHUP; the runtime and serve install the handler. */
 extern volatile int nb_stop;

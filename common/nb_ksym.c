@@ -198,6 +198,25 @@ const char *nb_ksym_fmt(const struct nb_ksym_tab *t, uint64_t addr, int with_off
 	return buf;
 }
 
+int nb_ksym_range(const struct nb_ksym_tab *t, const char *name, uint64_t *lo, uint64_t *hi)
+{
+	for (size_t i = 0; t && i < t->n; i++) {
+		size_t j = i + 1;
+
+		if (strcmp(t->names + t->syms[i].name, name))
+			continue;
+		/* Aliases at the same address are not the end of the function. */
+		while (j < t->n && t->syms[j].addr == t->syms[i].addr)
+			j++;
+		if (j == t->n)
+			return -ERANGE;
+		*lo = t->syms[i].addr;
+		*hi = t->syms[j].addr;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 void nb_ksym_free(struct nb_ksym_tab **pt)
 {
 	struct nb_ksym_tab *t = pt ? *pt : NULL;

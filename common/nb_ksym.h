@@ -37,6 +37,12 @@ const char *nb_ksym_find(const struct nb_ksym_tab *t, uint64_t addr, uint64_t *o
 const char *nb_ksym_fmt(const struct nb_ksym_tab *t, uint64_t addr, int with_off, char *buf,
 			size_t len);
 
+/*
+ * The code of the function called name: [*lo, *hi), hi being the next symbol's address (the
+ * last symbol's end is unknown: -ERANGE). -ENOENT when there is no such symbol.
+ */
+int nb_ksym_range(const struct nb_ksym_tab *t, const char *name, uint64_t *lo, uint64_t *hi);
+
 void nb_ksym_free(struct nb_ksym_tab **pt);
 
 #endif /* NB_KSYM_H */

@@ -19,6 +19,7 @@ struct s_optdef {
 	long min, max;
 	const char *metavar;
 	const char *help;
+	char short_name;
 };
 
 #define S_O(f) offsetof(struct nb_opts, f)
@@ -35,6 +36,9 @@ static const struct s_optdef s_defs[NB_O__COUNT] = {
 				"physical interface"},
 	[NB_O_VM_INTERFACE] = {"vm-interface", S_STR, S_O(vm_interface), 0, 0, "IF",
 			       "VM interface (vnet/tap)"},
+	[NB_O_DEVICE] = {"device", S_STR, S_O(device), 0, 0, "IF",
+			 "the device, by the name operators know (same as the tool's interface flag)",
+			 'd'},
 	[NB_O_PROTOCOL] = {"protocol", S_STR, S_O(protocol), 0, 0, "PROTO",
 			   "protocol filter: tcp, udp, icmp or all"},
 	[NB_O_DIRECTION] = {"direction", S_STR, S_O(direction), 0, 0, "DIR", "direction"},
@@ -56,6 +60,8 @@ static const struct s_optdef s_defs[NB_O__COUNT] = {
 	[NB_O_TOP] = {"top", S_LONG, S_O(top), 1, 100000, "N", "show the N largest entries"},
 	[NB_O_RINGBUF_KB] = {"ringbuf-size", S_LONG, S_O(ringbuf_kb), 64, 1 << 20, "KB",
 			     "BPF ring buffer size in KiB, a power of two (default 1024)"},
+	[NB_O_QUEUE] = {"queue", S_LONG, S_O(queue), 0, 255, "N",
+			"only this queue of the device (default: every queue)", 'q'},
 	[NB_O_HOOKS] = {"hooks", S_STR, S_O(hooks), 0, 0, "auto|tcx|tracepoint",
 			"stage hooks: tcx on the traced interfaces (Linux >= 6.6), the device "
 			"tracepoints, or auto: tcx where available (default)"},
@@ -67,6 +73,7 @@ static const struct s_optdef s_defs[NB_O__COUNT] = {
 			"watch drops on the traced interfaces: one after REQ_TX (qdisc, tc) is "
 			"INTERNAL_DROP_REQ with its reason (about 10 MB more memory)"},
 	[NB_O_VERBOSE] = {"verbose", S_FLAG, S_O(verbose), 0, 0, NULL, "libbpf debug output"},
+	[NB_O_ALL] = {"all", S_FLAG, S_O(all), 0, 0, NULL, "print every packet, not only summaries"},
 	[NB_O_HELP] = {"help", S_FLAG, S_O(help), 0, 0, NULL, "show this help"},
 };
 
@@ -77,6 +84,7 @@ static void s_defaults(struct nb_opts *o)
 	o->interval = 5;
 	o->top = 10;
 	o->ringbuf_kb = 1024;
+	o->queue = -1;
 }
 
 int nb_parse_long(const char *str, long min, long max, long *out)
@@ -92,12 +100,14 @@ int nb_parse_long(const char *str, long min, long max, long *out)
 	return 0;
 }
 
-int nb_opts_parse_table(const struct nb_optdef *defs, size_t n, int argc, char **argv, int first,
-			void *out, bool *help, char *err, size_t errlen)
+/* shorts[i]: the one-letter name of defs[i], 0 for none; shorts NULL: none at all. */
+static int s_parse_table(const struct nb_optdef *defs, const char *shorts_of, size_t n, int argc,
+			 char **argv, int first, void *out, bool *help, char *err, size_t errlen)
 {
 	struct option lo[NB_O__COUNT + 16];
 	bool seen[NB_O__COUNT + 16] = {};
-	size_t i;
+	char shorts[2 * (NB_O__COUNT + 16) + 4] = ":h";
+	size_t i, ns = 2;
 	int c;
 
 	*help = false;
@@ -110,6 +120,14 @@ int nb_opts_parse_table(const struct nb_optdef *defs, size_t n, int argc, char *
 					defs[i].kind == NB_OPTK_FLAG ? no_argument : required_argument,
 					NULL, (int)i + 256};
 	lo[n] = (struct option){NULL, 0, NULL, 0};
+	for (i = 0; shorts_of && i < n && ns + 3 < sizeof(shorts); i++) {
+		if (!shorts_of[i])
+			continue;
+		shorts[ns++] = shorts_of[i];
+		if (defs[i].kind != NB_OPTK_FLAG)
+			shorts[ns++] = ':';
+	}
+	shorts[ns] = '\0';
 
 	/*
 	 * getopt keeps state between calls (the position inside a "-abc" cluster, the bounds of
@@ -121,9 +139,15 @@ int nb_opts_parse_table(const struct nb_optdef *defs, size_t n, int argc, char *
 	argv += first - 1;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
 		const struct nb_optdef *d;
 		char *field;
+
+		/* A short name is its long option by another spelling. */
+		for (i = 0; shorts_of && c > 0 && c < 256 && c != 'h' && c != ':' && c != '?' && i < n;
+		     i++)
+			if (shorts_of[i] == c)
+				c = (int)i + 256;
 
 		if (c == 'h' || (c >= 256 && !strcmp(defs[c - 256].name, "help"))) {
 			*help = true;
@@ -195,20 +219,35 @@ int nb_opts_parse_table(const struct nb_optdef *defs, size_t n, int argc, char *
 	return 0;
 }
 
-void nb_opts_help_table(FILE *f, const struct nb_optdef *defs, size_t n)
+int nb_opts_parse_table(const struct nb_optdef *defs, size_t n, int argc, char **argv, int first,
+			void *out, bool *help, char *err, size_t errlen)
+{
+	return s_parse_table(defs, NULL, n, argc, argv, first, out, help, err, errlen);
+}
+
+static void s_help_table(FILE *f, const struct nb_optdef *defs, const char *shorts_of, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char left[64];
+		char sh[8] = "";
 
-		snprintf(left, sizeof(left), "--%s%s%s", defs[i].name, defs[i].metavar ? " " : "",
-			 defs[i].metavar ? defs[i].metavar : "");
+		if (shorts_of && shorts_of[i])
+			snprintf(sh, sizeof(sh), "-%c, ", shorts_of[i]);
+		snprintf(left, sizeof(left), "%s--%s%s%s", sh, defs[i].name,
+			 defs[i].metavar ? " " : "", defs[i].metavar ? defs[i].metavar : "");
 		fprintf(f, "  %-28s %s%s\n", left, defs[i].help ? defs[i].help : "",
 			defs[i].required ? " (required)" : "");
 	}
 }
 
+void nb_opts_help_table(FILE *f, const struct nb_optdef *defs, size_t n)
+{
+	s_help_table(f, defs, NULL, n);
+}
+
 /* The tools' form: their subset of the shared table, as a table of its own. */
-static size_t s_tool_defs(const struct nb_opt_use *use, size_t n_use, struct nb_optdef *d)
+static size_t s_tool_defs(const struct nb_opt_use *use, size_t n_use, struct nb_optdef *d,
+			  char *shorts)
 {
 	size_t i;
 
@@ -217,6 +256,7 @@ static size_t s_tool_defs(const struct nb_opt_use *use, size_t n_use, struct nb_
 
 		d[i] = (struct nb_optdef){s->name, s->kind, s->off, s->min, s->max, s->metavar,
 					  use[i].help ? use[i].help : s->help, use[i].required};
+		shorts[i] = s->short_name;
 	}
 	return i;
 }
@@ -225,17 +265,20 @@ int nb_opts_parse(const struct nb_opt_use *use, size_t n_use, int argc, char **a
 		  struct nb_opts *o, char *err, size_t errlen)
 {
 	struct nb_optdef d[NB_O__COUNT];
-	size_t n = s_tool_defs(use, n_use, d);
+	char shorts[NB_O__COUNT];
+	size_t n = s_tool_defs(use, n_use, d, shorts);
 
 	s_defaults(o);
 	if (n_use > NB_O__COUNT)
 		return -EINVAL;
-	return nb_opts_parse_table(d, n, argc, argv, 1, o, &o->help, err, errlen);
+	return s_parse_table(d, shorts, n, argc, argv, 1, o, &o->help, err, errlen);
 }
 
 void nb_opts_help(FILE *f, const struct nb_opt_use *use, size_t n_use)
 {
 	struct nb_optdef d[NB_O__COUNT];
+	char shorts[NB_O__COUNT];
+	size_t n = s_tool_defs(use, n_use, d, shorts);
 
-	nb_opts_help_table(f, d, s_tool_defs(use, n_use, d));
+	s_help_table(f, d, shorts, n);
 }

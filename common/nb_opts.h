@@ -19,6 +19,7 @@ struct nb_opts {
 	const char *interface;
 	const char *phy_interface;
 	const char *vm_interface;
+	const char *device; /* --device/-d: the tool's device flag by its other name (nb_tool.h) */
 	const char *protocol;
 	const char *direction;
 	const char *netns;
@@ -32,10 +33,12 @@ struct nb_opts {
 	long latency_ms;
 	long top;
 	long ringbuf_kb;
+	long queue; /* --queue/-q; -1: every queue */
 	long clock_offset_ms; /* test only: added to every timestamp this process reports */
 	bool json;
 	bool drops;
 	bool verbose;
+	bool all;
 	bool help;
 };
 
@@ -47,6 +50,7 @@ enum nb_opt_id {
 	NB_O_INTERFACE,
 	NB_O_PHY_INTERFACE,
 	NB_O_VM_INTERFACE,
+	NB_O_DEVICE,
 	NB_O_PROTOCOL,
 	NB_O_DIRECTION,
 	NB_O_NETNS,
@@ -59,11 +63,13 @@ enum nb_opt_id {
 	NB_O_LATENCY_MS,
 	NB_O_TOP,
 	NB_O_RINGBUF_KB,
+	NB_O_QUEUE,
 	NB_O_HOOKS,
 	NB_O_CLOCK_OFFSET_MS,
 	NB_O_JSON,
 	NB_O_DROPS,
 	NB_O_VERBOSE,
+	NB_O_ALL,
 	NB_O_HELP,
 	NB_O__COUNT,
 };

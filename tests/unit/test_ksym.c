@@ -121,6 +121,24 @@ static void test_many_symbols(void **state)
 	free(buf);
 }
 
+/* A function's code ends where the next symbol (not an alias, not data) begins. */
+static void test_range(void **state)
+{
+	struct nb_ksym_tab *t = t_parse();
+	uint64_t lo = 0, hi = 0;
+
+	(void)state;
+	assert_int_equal(nb_ksym_range(t, "ip_rcv_finish", &lo, &hi), 0);
+	assert_int_equal(lo, 0xffffffff81001000ull);
+	assert_int_equal(hi, 0xffffffff81002000ull);
+	assert_int_equal(nb_ksym_range(t, "_stext", &lo, &hi), 0);
+	assert_int_equal(hi, 0xffffffff81001000ull);
+	assert_int_equal(nb_ksym_range(t, "some_data", &lo, &hi), -ENOENT);
+	assert_int_equal(nb_ksym_range(t, "nope", &lo, &hi), -ENOENT);
+	assert_int_equal(nb_ksym_range(t, "ovs_vport_receive", &lo, &hi), -ERANGE);
+	nb_ksym_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -129,6 +147,7 @@ int main(void)
 	    cmocka_unit_test(test_fmt),
 	    cmocka_unit_test(test_hidden_addresses),
 	    cmocka_unit_test(test_many_symbols),
+	    cmocka_unit_test(test_range),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nb_opts.h"
@@ -130,6 +132,46 @@ static void test_error_messages(void **state)
 	assert_string_equal(err, "invalid option table or argument vector");
 }
 
+/* The tools' table: -d and -q are --device and --queue; --queue defaults to every queue. */
+static void test_tool_short_names(void **state)
+{
+	static const struct nb_opt_use use[] = {
+	    {NB_O_DEVICE, false, NULL}, {NB_O_QUEUE, false, NULL}, {NB_O_ALL, false, NULL}};
+	char a0[] = "tun_ring_monitor", a1[] = "-d", a2[] = "vnet0", a3[] = "-q3", a4[] = "--all";
+	char b1[] = "-q", b2[] = "256", c1[] = "-x", d1[] = "-d";
+	char *v1[] = {a0, a1, a2, a3, a4, NULL};
+	char *v2[] = {a0, b1, b2, NULL};
+	char *v3[] = {a0, c1, NULL};
+	char *v4[] = {a0, d1, NULL};
+	char *v5[] = {a0, NULL};
+	struct nb_opts o;
+	char err[256];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(nb_opts_parse(use, 3, 5, v1, &o, err, sizeof(err)), 0);
+	assert_string_equal(o.device, "vnet0");
+	assert_int_equal(o.queue, 3);
+	assert_true(o.all);
+	assert_int_equal(nb_opts_parse(use, 3, 1, v5, &o, err, sizeof(err)), 0);
+	assert_int_equal(o.queue, -1);
+	assert_null(o.device);
+	assert_int_equal(nb_opts_parse(use, 3, 3, v2, &o, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "invalid --queue '256' (expected an integer 0..255)");
+	assert_int_equal(nb_opts_parse(use, 3, 2, v3, &o, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "unknown option '-x'");
+	assert_int_equal(nb_opts_parse(use, 3, 2, v4, &o, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "option '-d' needs a value");
+	f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	nb_opts_help(f, use, 1);
+	fclose(f);
+	assert_non_null(strstr(buf, "  -d, --device IF "));
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -137,6 +179,7 @@ int main(void)
 	    cmocka_unit_test(test_reparse_after_permuting),
 	    cmocka_unit_test(test_same_vector_twice),
 	    cmocka_unit_test(test_error_messages),
+	    cmocka_unit_test(test_tool_short_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

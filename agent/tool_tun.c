@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * tun_ring_monitor: the ring of a tun/tap device between the host's transmit and the reader
+ * (QEMU or vhost-net), per queue: its size, occupancy and high-water mark, positions, FULL
+ * events and FULL_RING drops, and how long packets wait in it (bpf/nb_tun.bpf.c).
+ */
+#include "nb_tool.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "nb_log.h"
+#include "nb_mon.h"
+#include "nb_pktfmt.h"
+#include "nb_time.h"
+#include "nb_tun.skel.h"
+
+#define S_POLL_MS 100
+
+struct s_q {
+	struct nb_tun_qstat tot;  /* since attach */
+	struct nb_tun_qstat prev; /* at the previous report */
+	struct nb_tun_ring ring;
+	uint32_t hwm; /* of the interval being reported */
+	bool seen;
+};
+
+struct s_tun {
+	struct nb_tun_bpf *skel;
+	struct ring_buffer *rb;
+	const char *ifname;
+	int ncpu;
+	struct nb_tun_qstat *pcpu;
+	struct s_q q[NB_TUN_MAXQ];
+	uint64_t t_next;
+	uint64_t full_blocks, enq_lines;
+	bool deq_by_addr; /* the reader's code is known: dequeues of unfollowed packets count */
+};
+
+static int s_check(struct nb_rt *rt, void *st)
+{
+	int rc = nb_tool_device_alias(rt, NB_RT_IF_ANY);
+
+	(void)st;
+	if (rc)
+		return rc;
+	if (rt->ifs[NB_RT_IF_ANY].n != 1) {
+		nb_err("one tap at a time: --interface takes one device");
+		return NB_EXIT_USAGE;
+	}
+	if ((rt->o.src_port || rt->o.dst_port) && rt->proto && rt->proto != IPPROTO_TCP &&
+	    rt->proto != IPPROTO_UDP) {
+		nb_err("--src-port/--dst-port need --protocol tcp or udp");
+		return NB_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* consume_skb's caller in the reader: tun_do_read, or what it was inlined into. */
+static void s_reader_ranges(struct s_tun *t)
+{
+	static const char *const names[][2] = {{"tun_do_read", "tun_do_read.cold"},
+					       {"tun_recvmsg", "tun_chr_read_iter"}};
+	struct nb_sym *sym = NULL;
+	char err[256];
+
+	if (nb_sym_open(&sym, err, sizeof(err))) {
+		nb_warn("%s: only dequeues of packets seen enqueued are counted", err);
+		return;
+	}
+	for (size_t i = 0; i < 2 && !t->deq_by_addr; i++) {
+		uint64_t lo, hi;
+
+		if (nb_sym_range(sym, names[i][0], &lo, &hi))
+			continue;
+		t->skel->rodata->nb_deq_lo[0] = lo;
+		t->skel->rodata->nb_deq_hi[0] = hi;
+		if (!nb_sym_range(sym, names[i][1], &lo, &hi)) {
+			t->skel->rodata->nb_deq_lo[1] = lo;
+			t->skel->rodata->nb_deq_hi[1] = hi;
+		}
+		t->deq_by_addr = true;
+	}
+	if (!t->deq_by_addr)
+		nb_warn("the tun read path (tun_do_read) is not in kallsyms: only dequeues of "
+			"packets seen enqueued are counted");
+	nb_sym_destroy(&sym);
+}
+
+static int s_on_ev(void *ctx, void *data, size_t size);
+
+static int s_setup(struct nb_rt *rt, void *st)
+{
+	struct s_tun *t = st;
+	const struct nb_iflist *ifs = &rt->ifs[NB_RT_IF_ANY];
+	struct nb_filter *f;
+	char drv[40];
+	int rc;
+
+	t->ifname = ifs->names[0];
+	rc = nb_netns_driver(&rt->ns, t->ifname, drv, sizeof(drv));
+	if (rc || strcmp(drv, "tun")) {
+		nb_err("'%s' is not a tun/tap device (driver %s)", t->ifname,
+		       rc ? strerror(-rc) : drv);
+		return NB_EXIT_USAGE;
+	}
+	t->ncpu = libbpf_num_possible_cpus();
+	if (t->ncpu <= 0) {
+		nb_err("cannot count CPUs");
+		return NB_EXIT_ERR;
+	}
+	t->pcpu = calloc((size_t)t->ncpu, sizeof(*t->pcpu));
+	t->skel = nb_tun_bpf__open();
+	if (!t->pcpu || !t->skel) {
+		nb_err("cannot open the BPF tun ring monitor: %s",
+		       strerror(errno ? errno : ENOMEM));
+		return NB_EXIT_ERR;
+	}
+	f = (struct nb_filter *)&t->skel->rodata->nb_cfg;
+	f->netns = rt->ns.inum;
+	f->ifindex[0] = ifs->ifindex[0];
+	f->n_ifindex = 1;
+	f->family = rt->family;
+	f->proto = rt->proto;
+	f->has_saddr = rt->has_src;
+	f->has_daddr = rt->has_dst;
+	memcpy(f->saddr, rt->src, sizeof(f->saddr));
+	memcpy(f->daddr, rt->dst, sizeof(f->daddr));
+	f->sport = (uint16_t)rt->o.src_port;
+	f->dport = (uint16_t)rt->o.dst_port;
+	t->skel->rodata->nb_all = rt->o.all;
+	bpf_map__set_max_entries(t->skel->maps.nb_events, (uint32_t)rt->o.ringbuf_kb * 1024);
+	s_reader_ranges(t);
+	rc = nb_tun_bpf__load(t->skel);
+	if (rc) {
+		nb_err("cannot load the BPF tun ring monitor: %s (the kernel needs BTF of the tun "
+		       "driver)",
+		       strerror(-rc));
+		return NB_EXIT_ERR;
+	}
+	rc = nb_tun_bpf__attach(t->skel);
+	if (rc) {
+		nb_err("kernel lacks a hook the tun ring monitor needs (tp_btf/net_dev_start_xmit, "
+		       "raw_tp/consume_skb, raw_tp/kfree_skb): %s",
+		       strerror(-rc));
+		return NB_EXIT_ERR;
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.nb_events), s_on_ev, rt, NULL);
+	if (!t->rb) {
+		nb_err("cannot open the ring buffer: %s", strerror(errno));
+		return NB_EXIT_ERR;
+	}
+	t->t_next = nb_mono_ns() + (uint64_t)rt->o.interval * 1000000000ull;
+	return 0;
+}
+
+static void s_teardown(struct nb_rt *rt, void *st)
+{
+	struct s_tun *t = st;
+
+	(void)rt;
+	ring_buffer__free(t->rb);
+	nb_tun_bpf__destroy(t->skel);
+	free(t->pcpu);
+}
+
+static void s_start(struct nb_rt *rt, void *st, json_t *start)
+{
+	struct s_tun *t = st;
+
+	if (start) {
+		json_object_set_new(start, "interface", json_string(t->ifname));
+		json_object_set_new(start, "ifindex",
+				    json_integer(rt->ifs[NB_RT_IF_ANY].ifindex[0]));
+		json_object_set_new(start, "interval_s", json_integer(rt->o.interval));
+		json_object_set_new(start, "dequeue_by_address", json_boolean(t->deq_by_addr));
+		return;
+	}
+	printf("Tun ring monitor on %s%s%s: the ring of each queue every %ld s%s. Ctrl-C to end.\n",
+	       t->ifname, rt->ns.fd >= 0 ? " in " : "", rt->ns.fd >= 0 ? rt->ns.name : "",
+	       rt->o.interval, rt->o.all ? ", every enqueue" : "");
+}
+
+static void s_pkt_json(json_t *o, const struct nb_tun_ev *e)
+{
+	char proto[16], a[64];
+
+	json_object_set_new(o, "proto",
+			    json_string(nb_pkt_proto(&e->pkt, e->ethertype, proto, sizeof(proto))));
+	if (e->pkt.family || e->ethertype == NB_ETHERTYPE_ARP) {
+		json_object_set_new(
+		    o, "src",
+		    json_string(nb_pkt_endpoint(&e->pkt, e->ethertype, true, a, sizeof(a))));
+		json_object_set_new(
+		    o, "dst",
+		    json_string(nb_pkt_endpoint(&e->pkt, e->ethertype, false, a, sizeof(a))));
+	}
+	if (e->pkt.family && (e->pkt.proto == IPPROTO_ICMP || e->pkt.proto == IPPROTO_ICMPV6)) {
+		json_object_set_new(o, "icmp_type", json_integer(e->pkt.icmp_type));
+		json_object_set_new(o, "icmp_id", json_integer(e->pkt.icmp_id));
+		json_object_set_new(o, "icmp_seq", json_integer(e->pkt.icmp_seq));
+	}
+	json_object_set_new(o, "len", json_integer(e->len));
+}
+
+static void s_ring_json(json_t *o, const struct nb_tun_ring *r)
+{
+	json_object_set_new(o, "size", json_integer(r->size));
+	json_object_set_new(o, "occupancy", json_integer(r->occupancy));
+	json_object_set_new(o, "producer", json_integer(r->producer));
+	json_object_set_new(o, "consumer_head", json_integer(r->consumer_head));
+	json_object_set_new(o, "consumer_tail", json_integer(r->consumer_tail));
+	json_object_set_new(o, "numqueues", json_integer(r->numqueues));
+}
+
+static const char *s_pkt_text(const struct nb_tun_ev *e, char *buf, size_t len)
+{
+	char proto[16], src[64], dst[64];
+	int n;
+
+	n = snprintf(buf, len, "%s %s -> %s",
+		     nb_pkt_proto(&e->pkt, e->ethertype, proto, sizeof(proto)),
+		     nb_pkt_endpoint(&e->pkt, e->ethertype, true, src, sizeof(src)),
+		     nb_pkt_endpoint(&e->pkt, e->ethertype, false, dst, sizeof(dst)));
+	if (n > 0 && (size_t)n < len && e->pkt.family &&
+	    (e->pkt.proto == IPPROTO_ICMP || e->pkt.proto == IPPROTO_ICMPV6))
+		snprintf(buf + n, len - (size_t)n, " (icmp type %u id %u seq %u)", e->pkt.icmp_type,
+			 e->pkt.icmp_id, e->pkt.icmp_seq);
+	return buf;
+}
+
+static int s_on_ev(void *ctx, void *data, size_t size)
+{
+	struct nb_rt *rt = ctx;
+	struct s_tun *t = rt->st;
+	const struct nb_tun_ev *e = data;
+	char wall[32], pkt[200];
+
+	if (size < sizeof(*e))
+		return 0;
+	if (rt->o.queue >= 0 && e->queue != rt->o.queue)
+		return 0;
+	nb_fmt_wall(e->ts_ns + (uint64_t)rt->wall_off, 6, wall, sizeof(wall));
+	if (e->type == NB_TUN_EV_FULL)
+		t->full_blocks++;
+	else
+		t->enq_lines++;
+	if (rt->o.json) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "type",
+				    json_string(e->type == NB_TUN_EV_FULL ? "full" : "enqueue"));
+		json_object_set_new(o, "time", json_string(wall));
+		json_object_set_new(o, "ktime_ns", json_integer((json_int_t)e->ts_ns));
+		json_object_set_new(o, "interface", json_string(t->ifname));
+		json_object_set_new(o, "queue", json_integer(e->queue));
+		json_object_set_new(o, "cpu", json_integer(e->cpu));
+		s_ring_json(o, &e->ring);
+		s_pkt_json(o, e);
+		nb_out_json(o);
+		return 0;
+	}
+	s_pkt_text(e, pkt, sizeof(pkt));
+	if (e->type == NB_TUN_EV_FULL) {
+		printf("=== TUN RING FULL ===\n");
+		printf("Time: %s  Interface: %s  Queue: %u  CPU: %u\n", wall, t->ifname, e->queue,
+		       e->cpu);
+		printf("Ring: size %d  producer %d  consumer_head %d  consumer_tail %d  "
+		       "occupancy %u (the producer's slot is taken)\n",
+		       e->ring.size, e->ring.producer, e->ring.consumer_head, e->ring.consumer_tail,
+		       e->ring.occupancy);
+		printf("Packet: %s  len %u (dropped: FULL_RING)\n\n", pkt, e->len);
+		return 0;
+	}
+	printf("%s %s q%u ENQ %s len %u occupancy %u/%d\n", wall, t->ifname, e->queue, pkt, e->len,
+	       e->ring.occupancy, e->ring.size);
+	return 0;
+}
+
+static int s_poll(struct nb_rt *rt, void *st, int timeout_ms)
+{
+	struct s_tun *t = st;
+	int n;
+
+	(void)rt;
+	n = ring_buffer__poll(t->rb, timeout_ms);
+	return n == -EINTR ? 0 : n;
+}
+
+/* The kernel's counters into t->q[].tot, and the interval's high-water marks. */
+static int s_read(struct nb_rt *rt, struct s_tun *t)
+{
+	int fq = bpf_map__fd(t->skel->maps.nb_tun_q), fr = bpf_map__fd(t->skel->maps.nb_tun_rings);
+	uint64_t epoch = t->skel->bss->nb_epoch;
+
+	for (uint32_t q = 0; q < NB_TUN_MAXQ; q++) {
+		struct s_q *sq = &t->q[q];
+		struct nb_tun_qstat *tot = &sq->tot;
+
+		if (rt->o.queue >= 0 && q != (uint32_t)rt->o.queue)
+			continue;
+		if (bpf_map_lookup_elem(fr, &q, &sq->ring))
+			return -errno;
+		if (!sq->ring.ts_ns)
+			continue;
+		if (bpf_map_lookup_elem(fq, &q, t->pcpu))
+			return -errno;
+		sq->seen = true;
+		memset(tot, 0, sizeof(*tot));
+		sq->hwm = 0;
+		for (int c = 0; c < t->ncpu; c++) {
+			const struct nb_tun_qstat *v = &t->pcpu[c];
+
+			tot->enq += v->enq;
+			tot->matched += v->matched;
+			tot->full += v->full;
+			tot->drop_full += v->drop_full;
+			tot->drop_other += v->drop_other;
+			tot->deq += v->deq;
+			tot->deq_untracked += v->deq_untracked;
+			for (int i = 0; i < NB_MON_SLOTS; i++)
+				tot->sojourn[i] += v->sojourn[i];
+			if (v->hwm_epoch == epoch && v->hwm > sq->hwm)
+				sq->hwm = v->hwm;
+		}
+	}
+	/* The next interval's high-water marks start afresh. */
+	t->skel->bss->nb_epoch = epoch + 1;
+	return 0;
+}
+
+static void s_counts_json(json_t *o, const struct nb_tun_qstat *c)
+{
+	json_object_set_new(o, "enqueued", json_integer((json_int_t)c->enq));
+	json_object_set_new(o, "matched", json_integer((json_int_t)c->matched));
+	json_object_set_new(o, "dequeued", json_integer((json_int_t)c->deq));
+	json_object_set_new(o, "full_events", json_integer((json_int_t)c->full));
+	json_object_set_new(o, "drops_full_ring", json_integer((json_int_t)c->drop_full));
+	json_object_set_new(o, "drops_other", json_integer((json_int_t)c->drop_other));
+	json_object_set_new(o, "dequeued_untracked", json_integer((json_int_t)c->deq_untracked));
+	json_object_set_new(o, "sojourn_us",
+			    nb_out_log2_json((const uint64_t *)c->sojourn, NB_MON_SLOTS));
+}
+
+static void s_counts_text(const struct nb_tun_qstat *c)
+{
+	printf("    enqueued %llu (matched %llu)  dequeued %llu  full %llu  drops FULL_RING %llu  "
+	       "other %llu\n",
+	       (unsigned long long)c->enq, (unsigned long long)c->matched,
+	       (unsigned long long)c->deq, (unsigned long long)c->full,
+	       (unsigned long long)c->drop_full, (unsigned long long)c->drop_other);
+	printf("    sojourn, enqueue to dequeue (matched packets):\n");
+	nb_out_log2_text("usecs", (const uint64_t *)c->sojourn, NB_MON_SLOTS, 4);
+}
+
+static void s_delta(struct nb_tun_qstat *d, const struct nb_tun_qstat *a,
+		    const struct nb_tun_qstat *b)
+{
+	d->enq = a->enq - b->enq;
+	d->matched = a->matched - b->matched;
+	d->full = a->full - b->full;
+	d->drop_full = a->drop_full - b->drop_full;
+	d->drop_other = a->drop_other - b->drop_other;
+	d->deq = a->deq - b->deq;
+	d->deq_untracked = a->deq_untracked - b->deq_untracked;
+	for (int i = 0; i < NB_MON_SLOTS; i++)
+		d->sojourn[i] = a->sojourn[i] - b->sojourn[i];
+}
+
+static void s_report(struct nb_rt *rt, struct s_tun *t, uint64_t now)
+{
+	char wall[32];
+	json_t *o = NULL, *qs = NULL;
+
+	nb_fmt_wall(now + (uint64_t)rt->wall_off, 0, wall, sizeof(wall));
+	if (rt->o.json) {
+		o = json_object();
+		qs = json_array();
+		json_object_set_new(o, "type", json_string("interval"));
+		json_object_set_new(o, "time", json_string(wall));
+		json_object_set_new(o, "interface", json_string(t->ifname));
+	} else {
+		printf("%s %s\n", wall, t->ifname);
+	}
+	for (uint32_t q = 0; q < NB_TUN_MAXQ; q++) {
+		struct s_q *sq = &t->q[q];
+		struct nb_tun_qstat d;
+
+		if (!sq->seen)
+			continue;
+		s_delta(&d, &sq->tot, &sq->prev);
+		sq->prev = sq->tot;
+		if (o) {
+			json_t *x = json_object();
+
+			json_object_set_new(x, "queue", json_integer(q));
+			s_ring_json(x, &sq->ring);
+			json_object_set_new(x, "full_now", json_boolean(sq->ring.full));
+			json_object_set_new(x, "hwm", json_integer(sq->hwm));
+			s_counts_json(x, &d);
+			json_array_append_new(qs, x);
+			continue;
+		}
+		printf("  queue %u: size %d  occupancy %u  hwm %u  producer %d  consumer %d/%d "
+		       "(head/tail)%s\n",
+		       q, sq->ring.size, sq->ring.occupancy, sq->hwm, sq->ring.producer,
+		       sq->ring.consumer_head, sq->ring.consumer_tail,
+		       sq->ring.full ? "  FULL" : "");
+		s_counts_text(&d);
+	}
+	if (o) {
+		json_object_set_new(o, "queues", qs);
+		nb_out_json(o);
+	} else {
+		printf("\n");
+	}
+}
+
+static int s_tick(struct nb_rt *rt, void *st, uint64_t now, bool last)
+{
+	struct s_tun *t = st;
+	int rc;
+
+	if (now < t->t_next && !last)
+		return 0;
+	/* What the programs wrote before this point is counted in this interval. */
+	ring_buffer__consume(t->rb);
+	rc = s_read(rt, t);
+	if (rc) {
+		nb_err("cannot read the ring counters: %s", strerror(-rc));
+		return NB_EXIT_ERR;
+	}
+	s_report(rt, t, now);
+	while (t->t_next <= now)
+		t->t_next += (uint64_t)rt->o.interval * 1000000000ull;
+	return 0;
+}
+
+static int s_summary(struct nb_rt *rt, void *st)
+{
+	struct s_tun *t = st;
+	struct nb_tun_qstat all = {0};
+	uint64_t lost = t->skel->bss->nb_lost, unparsed = t->skel->bss->nb_parse_err,
+		 noring = t->skel->bss->nb_noring;
+	json_t *o = NULL, *qs = NULL;
+
+	if (rt->o.json) {
+		o = json_object();
+		qs = json_array();
+		json_object_set_new(o, "type", json_string("summary"));
+		json_object_set_new(o, "interface", json_string(t->ifname));
+	} else {
+		printf("=== Summary: %s ===\n", t->ifname);
+	}
+	for (uint32_t q = 0; q < NB_TUN_MAXQ; q++) {
+		const struct s_q *sq = &t->q[q];
+		struct nb_tun_qstat zero = {0};
+
+		if (!sq->seen)
+			continue;
+		s_delta(&zero, &sq->tot, &zero);
+		all.enq += zero.enq;
+		all.matched += zero.matched;
+		all.full += zero.full;
+		all.drop_full += zero.drop_full;
+		all.drop_other += zero.drop_other;
+		all.deq += zero.deq;
+		all.deq_untracked += zero.deq_untracked;
+		for (int i = 0; i < NB_MON_SLOTS; i++)
+			all.sojourn[i] += zero.sojourn[i];
+		if (o) {
+			json_t *x = json_object();
+
+			json_object_set_new(x, "queue", json_integer(q));
+			json_object_set_new(x, "size", json_integer(sq->ring.size));
+			s_counts_json(x, &zero);
+			json_array_append_new(qs, x);
+		} else {
+			printf("  queue %u (size %d):\n", q, sq->ring.size);
+			s_counts_text(&zero);
+		}
+	}
+	if (o) {
+		json_object_set_new(o, "queues", qs);
+		s_counts_json(o, &all);
+		json_object_set_new(o, "full_blocks", json_integer((json_int_t)t->full_blocks));
+		json_object_set_new(o, "enqueue_lines", json_integer((json_int_t)t->enq_lines));
+		json_object_set_new(o, "lost_events", json_integer((json_int_t)lost));
+		json_object_set_new(o, "unparsed", json_integer((json_int_t)unparsed));
+		json_object_set_new(o, "no_reader", json_integer((json_int_t)noring));
+		nb_out_json(o);
+		return NB_EXIT_OK;
+	}
+	printf("Total: enqueued %llu  dequeued %llu  full %llu  drops FULL_RING %llu  other %llu\n",
+	       (unsigned long long)all.enq, (unsigned long long)all.deq,
+	       (unsigned long long)all.full, (unsigned long long)all.drop_full,
+	       (unsigned long long)all.drop_other);
+	if (all.deq_untracked)
+		printf("Dequeues of packets enqueued before the start: %llu (no sojourn)\n",
+		       (unsigned long long)all.deq_untracked);
+	if (noring)
+		printf("Enqueues on a queue without a reader: %llu\n", (unsigned long long)noring);
+	printf("Lost events: %llu%s\n", (unsigned long long)lost,
+	       lost ? " (ring buffer full: raise --ringbuf-size or filter more)" : "");
+	return NB_EXIT_OK;
+}
+
+const struct nb_tool_ops nb_tun_ring_ops = {
+    .state_size = sizeof(struct s_tun),
+    .check = s_check,
+    .setup = s_setup,
+    .start = s_start,
+    .poll = s_poll,
+    .tick = s_tick,
+    .summary = s_summary,
+    .teardown = s_teardown,
+    .poll_ms = S_POLL_MS,
+};

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Kernel/user ABI of the virtualization monitors (tun_ring_monitor; bpf/nb_tun.bpf.c), and the
+ * arithmetic both sides share. Fixed-width types only, no pointers.
+ */
+#ifndef NB_MON_H
+#define NB_MON_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#include "nb_event.h"
+
+#define NB_TUN_MAXQ  256 /* MAX_TAP_QUEUES */
+#define NB_MON_SLOTS 32	 /* log2 microsecond slots: [0,1], [2,3], [4,7] ... (nb_hist_log2_range) */
+
+/* One queue of the tap, counted per CPU by the BPF programs; user space adds the CPUs up. */
+struct nb_tun_qstat {
+	__u64 enq;	     /* packets handed to the tap's transmit on this queue */
+	__u64 matched;	     /* of them, those that passed the packet filter */
+	__u64 full;	     /* enqueues that found the ring full (the producer's slot taken) */
+	__u64 drop_full;     /* kfree_skb FULL_RING on this queue */
+	__u64 drop_other;    /* other drops of packets on the tap after the enqueue was seen */
+	__u64 deq;	     /* packets the reader took (consume_skb from the tun read path) */
+	__u64 deq_untracked; /* dequeues whose enqueue was not seen (before attach, map full) */
+	__u64 hwm_epoch;     /* the interval hwm belongs to (nb_epoch when it was written) */
+	__u32 hwm;	     /* highest occupancy after an enqueue in that interval */
+	__u32 pad;
+	__u64 sojourn[NB_MON_SLOTS]; /* enqueue to dequeue of matched packets, log2 us */
+};
+
+/* The last state of one queue's ring seen by a program (an enqueue or a dequeue). */
+struct nb_tun_ring {
+	__u64 ts_ns; /* 0: never seen */
+	__s32 producer;
+	__s32 consumer_head;
+	__s32 consumer_tail;
+	__s32 size;
+	__u32 occupancy; /* packets waiting for the reader */
+	__u32 numqueues;
+	__u32 full;    /* the producer's slot was taken: the next enqueue is dropped */
+	__u32 episode; /* a FULL event of this full spell was reported already */
+};
+
+enum nb_tun_ev_type {
+	NB_TUN_EV_ENQ = 1,  /* --all: a matched packet was enqueued */
+	NB_TUN_EV_FULL = 2, /* a matched packet found the ring full (first of a full spell) */
+};
+
+struct nb_tun_ev {
+	__u64 ts_ns;
+	__u8 type; /* enum nb_tun_ev_type */
+	__u8 pad;
+	__u16 queue;
+	__u16 ethertype;
+	__u16 pad2;
+	__u32 len; /* skb->len */
+	__u32 cpu;
+	struct nb_tun_ring ring; /* as the packet found it (after it, for NB_TUN_EV_ENQ) */
+	struct nb_pkt pkt;
+};
+
+/* Log2 slot of a duration in microseconds, as nb_hist_log2_bucket, capped to the last slot. */
+static inline __u32 nb_mon_slot(__u64 us)
+{
+	__u32 s = 0;
+
+	if (us >> 32) {
+		us >>= 32;
+		s += 32;
+	}
+	if (us >> 16) {
+		us >>= 16;
+		s += 16;
+	}
+	if (us >> 8) {
+		us >>= 8;
+		s += 8;
+	}
+	if (us >> 4) {
+		us >>= 4;
+		s += 4;
+	}
+	if (us >> 2) {
+		us >>= 2;
+		s += 2;
+	}
+	if (us >> 1)
+		s += 1;
+	return s < NB_MON_SLOTS ? s : NB_MON_SLOTS - 1;
+}
+
+/*
+ * Packets waiting in a ptr_ring: from the consumer's head to the producer. Equal positions
+ * mean empty, unless the head's slot holds a packet: then the ring is full of waiting ones.
+ * (Full in general is the producer's slot being taken, which happens earlier: the reader
+ * frees consumed slots in batches, so consumed slots between tail and head stay taken.)
+ */
+static inline __u32 nb_ring_occupancy(__s32 producer, __s32 consumer_head, __s32 size,
+				      int head_taken)
+{
+	__s32 d;
+
+	if (size <= 0)
+		return 0;
+	d = producer - consumer_head;
+	if (d < 0)
+		d += size;
+	if (d == 0 && head_taken)
+		return (__u32)size;
+	return (__u32)d;
+}
+
+#endif /* NB_MON_H */
