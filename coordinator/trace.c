@@ -25,6 +25,7 @@
 #include <zmq.h>
 
 #include "nb_blame.h"
+#include "nb_client.h"
 #include "nb_flow.h"
 #include "nb_hist.h"
 #include "nb_join.h"
@@ -42,7 +43,6 @@
 #define S_CREDIT_INITIAL    256
 #define S_CREDIT_STEP	    16
 #define S_MAX_BATCH	    1024
-#define S_CLOCK_SAMPLES	    32
 #define S_MAX_JSON_PACKETS  100000
 #define S_TCP_SLACK_NS	    5000000ull
 #define S_REJOIN_EVERY_NS   1000000000ull /* a HELLO to a node that is away */
@@ -66,11 +66,6 @@ struct s_gap {
 	char why[160];
 };
 
-struct s_sample {
-	int64_t offset;
-	uint64_t rtt;
-};
-
 struct s_node {
 	int role; /* 0 = A (sender side), 1 = B */
 	char name[64];
@@ -78,7 +73,7 @@ struct s_node {
 	char rx[128];
 	char tx[128];
 	char server_key[256];
-	void *sock;
+	struct nb_client *cl; /* the connection, its clock offset */
 	enum s_node_state state;
 	struct nb_flow_spec spec;
 	char rx_names[NB_MAX_IFS][16];
@@ -87,19 +82,12 @@ struct s_node {
 	char agent_version[64];
 	uint64_t session; /* the session open (or being opened) on it; 0 = none */
 	unsigned sessions; /* started on it, re-attaches included */
-	uint64_t last_msg;	 /* coordinator clock */
-	uint64_t last_ping;
-	uint64_t hello_sent, start_sent;
+	uint64_t hello_sent, start_sent; /* coordinator clock */
 	/* Away: gone, or being re-attached; the last gap is open. */
 	bool away, refused, stop_wait;
 	struct s_gap gaps[S_MAX_GAPS];
 	unsigned n_gaps;
 	uint64_t away_packets;
-	uint64_t ping_seq;
-	struct s_sample samples[S_CLOCK_SAMPLES];
-	unsigned n_samples, next_sample;
-	int64_t offset; /* agent clock - coordinator clock */
-	uint64_t uncert;
 	uint64_t wm_ref;
 	uint64_t lost_ring, lost_queue;	  /* over all its sessions */
 	uint64_t sess_ring, sess_queue;	  /* the current session's counters */
@@ -185,7 +173,7 @@ struct s_trace {
 	json_t *jpackets;
 	uint64_t json_truncated;
 	int64_t wall_off;
-	struct nb_wbuf wb;
+	struct nb_msg *rx; /* the message being handled: 11 KiB, so not on the stack */
 	struct nb_tdrops *drops; /* each node's drops by packet, and their names */
 	uint64_t window_ns;	 /* a packet's stages are due within this of its first */
 	bool text; /* per-packet lines and the report on stdout */
@@ -411,55 +399,28 @@ static int s_send_start(struct s_trace *t, struct s_node *n);
 static int s_send_hello(struct s_trace *t, struct s_node *n);
 static int s_send_stop(struct s_trace *t, struct s_node *n, const char *reason);
 
-static int s_send(struct s_trace *t, struct s_node *n, const struct nb_msg *m)
+static void s_send_ping(struct s_node *n, uint64_t now)
 {
-	int rc = nb_wire_encode_buf(m, &t->wb);
+	bool run = n->state == S_RUNNING;
 
-	if (rc)
-		return rc;
-	if (zmq_send(n->sock, t->wb.data, t->wb.len, ZMQ_DONTWAIT) < 0)
-		return -errno;
-	return 0;
+	if (nb_client_ping(n->cl, now, run ? n->session : 0, run ? n->credit_owed : 0) == 0 && run)
+		n->credit_owed = 0;
 }
 
-static void s_send_ping(struct s_trace *t, struct s_node *n, uint64_t now)
+/* The node's clock offset (agent - coordinator) and its uncertainty; 0 before it answered. */
+static int64_t s_off(const struct s_node *n)
 {
-	struct nb_msg m = {.type = NB_MSG_PING};
-
-	m.ping.seq = ++n->ping_seq;
-	m.ping.t_coord = now;
-	m.ping.session = n->state == S_RUNNING ? n->session : 0;
-	m.ping.credit = n->state == S_RUNNING ? n->credit_owed : 0;
-	if (s_send(t, n, &m) == 0) {
-		n->last_ping = now;
-		if (n->state == S_RUNNING)
-			n->credit_owed = 0;
-	}
+	return n->cl ? nb_client_offset(n->cl) : 0;
 }
 
-/* Keep the offsets of the lowest-RTT exchanges: queueing only ever adds delay. */
-static void s_clock_sample(struct s_node *n, uint64_t t_send, uint64_t t_agent, uint64_t t_recv)
+static uint64_t s_unc(const struct s_node *n)
 {
-	uint64_t rtt = t_recv > t_send ? t_recv - t_send : 0;
-	struct s_sample s = {(int64_t)t_agent - (int64_t)(t_send + rtt / 2), rtt};
-	unsigned best = 0;
-
-	n->samples[n->next_sample] = s;
-	n->next_sample = (n->next_sample + 1) % S_CLOCK_SAMPLES;
-	if (n->n_samples < S_CLOCK_SAMPLES)
-		n->n_samples++;
-	for (unsigned i = 1; i < n->n_samples; i++)
-		if (n->samples[i].rtt < n->samples[best].rtt)
-			best = i;
-	n->offset = n->samples[best].offset;
-	n->uncert = n->samples[best].rtt / 2 + 1000;
+	return n->cl ? nb_client_uncert(n->cl) : 0;
 }
 
 static uint64_t s_to_ref(const struct s_node *n, uint64_t agent_ts)
 {
-	int64_t v = (int64_t)agent_ts - n->offset;
-
-	return v > 0 ? (uint64_t)v : 0;
+	return nb_client_to_ref(n->cl, agent_ts);
 }
 
 static const char *s_role(const struct s_node *n)
@@ -510,7 +471,7 @@ static void s_node_gone(struct s_trace *t, struct s_node *n, const char *why, bo
 	if (n->n_gaps < S_MAX_GAPS) {
 		g = &n->gaps[n->n_gaps++];
 		memset(g, 0, sizeof(*g));
-		g->from_ref = n->wm_ref > n->uncert ? n->wm_ref - n->uncert : 0;
+		g->from_ref = n->wm_ref > s_unc(n) ? n->wm_ref - s_unc(n) : 0;
 		snprintf(g->why, sizeof(g->why), "%s", why);
 	} else {
 		/* A node that keeps coming and going: its last gap runs on, only wider. */
@@ -533,7 +494,7 @@ static void s_node_gone(struct s_trace *t, struct s_node *n, const char *why, bo
 static void s_node_back(struct s_trace *t, struct s_node *n, uint64_t attach_ref)
 {
 	struct s_gap *g = &n->gaps[n->n_gaps - 1];
-	uint64_t to = attach_ref + n->uncert;
+	uint64_t to = attach_ref + s_unc(n);
 	char a[32], b[32];
 
 	/* what was tainted while it was away stays so */
@@ -579,11 +540,11 @@ static void s_on_events(struct s_trace *t, struct s_node *n, const struct nb_msg
 		nb_path_add(t->path, e, &key, s_chain_of[n->role][st], s_to_ref(n, e->ts_ns));
 	}
 	wm_ref = s_to_ref(n, ev->watermark_ns);
-	wm_ref = wm_ref > n->uncert ? wm_ref - n->uncert : 0;
+	wm_ref = wm_ref > s_unc(n) ? wm_ref - s_unc(n) : 0;
 	/* The counters are the session's; a re-attached node's totals carry the earlier ones. */
 	if (ev->lost_ring != n->sess_ring || ev->lost_queue != n->sess_queue) {
-		nb_path_taint(t->path, n->role, n->wm_ref > n->uncert ? n->wm_ref - n->uncert : 0,
-			      wm_ref + 2 * n->uncert);
+		nb_path_taint(t->path, n->role, n->wm_ref > s_unc(n) ? n->wm_ref - s_unc(n) : 0,
+			      wm_ref + 2 * s_unc(n));
 		if (ev->lost_ring > n->sess_ring)
 			n->lost_ring += ev->lost_ring - n->sess_ring;
 		if (ev->lost_queue > n->sess_queue)
@@ -625,7 +586,7 @@ static int s_on_started(struct s_trace *t, struct s_node *n, const struct nb_msg
 	if (n->away)
 		s_node_back(t, n, attach_ref);
 	else
-		nb_path_taint(t->path, n->role, 0, attach_ref + n->uncert);
+		nb_path_taint(t->path, n->role, 0, attach_ref + s_unc(n));
 	n->wm_ref = attach_ref;
 	n->next_seq = 0;
 	n->credit_owed = 0;
@@ -675,39 +636,23 @@ static int s_on_error(struct s_trace *t, struct s_node *n, const struct nb_msg_e
 	return 0;
 }
 
-static int s_handle(struct s_trace *t, struct s_node *n, const void *buf, size_t len,
-		    uint64_t now)
+/* One message the node's client decoded (and took its clock sample from). */
+static int s_handle(struct s_trace *t, struct s_node *n, const struct nb_msg *m, uint64_t now)
 {
-	struct nb_msg *m = calloc(1, sizeof(*m));
 	char why[NB_WIRE_STR_MAX + 32];
-	int rc;
+	int rc = 0;
 
-	if (!m) {
-		nb_cerr("out of memory");
-		return -ENOMEM;
-	}
-	rc = nb_wire_decode(buf, len, m);
-	if (rc) {
-		nb_cwarn("node %s sent a malformed message (%s); ignored", n->name, strerror(-rc));
-		free(m);
-		return 0;
-	}
-	n->last_msg = now;
 	if (t->stopping) {
 		/* Only whether each agent ended its session matters now. */
 		if ((m->type == NB_MSG_STOP && m->stop.session == n->session) ||
 		    (m->type == NB_MSG_ERROR && m->error.session == n->session))
 			n->stop_wait = false;
-		goto out;
+		return 0;
 	}
 	switch (m->type) {
 	case NB_MSG_HELLO:
 		if (n->state != S_HELLO)
 			break;
-		/* Re-attaching: the agent may have restarted, with another clock. */
-		if (n->away)
-			n->n_samples = n->next_sample = 0;
-		s_clock_sample(n, n->hello_sent, m->hello.clock_ns, now);
 		snprintf(n->agent_version, sizeof(n->agent_version), "%s", m->hello.version);
 		n->session = n->away ? s_new_session(t) : t->session;
 		n->state = S_STARTING;
@@ -729,10 +674,6 @@ static int s_handle(struct s_trace *t, struct s_node *n, const void *buf, size_t
 	case NB_MSG_EVENTS:
 		if (n->state == S_RUNNING)
 			s_on_events(t, n, &m->events);
-		break;
-	case NB_MSG_PONG:
-		if (m->pong.seq == n->ping_seq)
-			s_clock_sample(n, m->pong.t_coord, m->pong.t_agent, now);
 		break;
 	case NB_MSG_STATS:
 		if (m->stats.session != n->session)
@@ -760,9 +701,6 @@ static int s_handle(struct s_trace *t, struct s_node *n, const void *buf, size_t
 	default:
 		break;
 	}
-out:
-	nb_msg_clear(m);
-	free(m);
 	return rc;
 }
 
@@ -773,7 +711,7 @@ static void s_seg_add(struct s_trace *t, const struct nb_joined *p, enum s_seg s
 		      int to)
 {
 	/* B's stages (2..5) move to A's clock when a segment crosses nodes. */
-	int64_t ab_off = (int64_t)t->node[1].offset - (int64_t)t->node[0].offset;
+	int64_t ab_off = s_off(&t->node[1]) - s_off(&t->node[0]);
 	bool from_b = from >= 2 && from <= 5, to_b = to >= 2 && to <= 5;
 	int64_t a, b;
 
@@ -1152,8 +1090,8 @@ static void s_report_text(struct s_trace *t, enum nb_verdict v, const char *deta
 		putchar('\n');
 	}
 	printf("Clock offset of B relative to A: %+.3fms +/- %.3fms\n",
-	       ((double)b->offset - (double)a->offset) / 1e6,
-	       ((double)a->uncert + (double)b->uncert) / 1e6);
+	       ((double)s_off(b) - (double)s_off(a)) / 1e6,
+	       ((double)s_unc(a) + (double)s_unc(b)) / 1e6);
 	printf("Lost events: A=%llu B=%llu", (unsigned long long)(a->lost_ring + a->lost_queue),
 	       (unsigned long long)(b->lost_ring + b->lost_queue));
 	for (int i = 0; i < 2; i++) {
@@ -1184,9 +1122,9 @@ static int s_report_json(struct s_trace *t, enum nb_verdict v, const char *detai
 			nodes,
 			json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b}", "role",
 				  i ? "B" : "A", "name", n->name, "endpoint", n->endpoint,
-				  "clock_offset_ns", (json_int_t)(n->offset - t->node[0].offset),
+				  "clock_offset_ns", (json_int_t)(s_off(n) - s_off(&t->node[0])),
 				  "clock_uncertainty_ns",
-				  (json_int_t)(n->uncert + (i ? t->node[0].uncert : 0)),
+				  (json_int_t)(s_unc(n) + (i ? s_unc(&t->node[0]) : 0)),
 				  "lost_events", (json_int_t)(n->lost_ring + n->lost_queue),
 				  "lost_ring", (json_int_t)n->lost_ring, "lost_queue",
 				  (json_int_t)n->lost_queue, "gone", n->away));
@@ -1250,67 +1188,28 @@ static int s_report_json(struct s_trace *t, enum nb_verdict v, const char *detai
 
 static int s_connect(struct s_trace *t, struct s_node *n)
 {
-	int zero = 0, hwm = 1000, max = (int)NB_WIRE_MAX_FRAME;
-	unsigned char rid[16];
-	struct nb_ckey spub;
+	struct nb_client_cfg cfg = {
+		.name = n->name,
+		.endpoint = n->endpoint,
+		.server_key = t->insecure ? NULL : n->server_key,
+		.pub = &t->my_pub,
+		.sec = &t->my_sec,
+	};
+	char err[512];
+	int rc = nb_client_new(&n->cl, t->zctx, &cfg, err, sizeof(err));
 
-	n->sock = zmq_socket(t->zctx, ZMQ_DEALER);
-	if (!n->sock) {
-		nb_cerr("node %s: cannot make a socket: %s", n->name, zmq_strerror(errno));
-		return -EIO;
-	}
-	zmq_setsockopt(n->sock, ZMQ_LINGER, &zero, sizeof(zero));
-	zmq_setsockopt(n->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-	/*
-	 * An agent's sessions belong to the routing id its peer presents. A fixed, random one
-	 * survives ZeroMQ's reconnect after a TCP reset, so the agent (ROUTER_HANDOVER) keeps the
-	 * session instead of a new anonymous peer arriving with none. A leading zero byte is
-	 * reserved by ZeroMQ for the ids it makes up.
-	 */
-	if (getrandom(rid, sizeof(rid), 0) != (ssize_t)sizeof(rid)) {
-		nb_cerr("node %s: no random routing id: %s", n->name, strerror(errno));
-		return -EIO;
-	}
-	rid[0] |= 0x80;
-	zmq_setsockopt(n->sock, ZMQ_ROUTING_ID, rid, sizeof(rid));
-	zmq_setsockopt(n->sock, ZMQ_MAXMSGSIZE, &(int64_t){max}, sizeof(int64_t));
-	if (!t->insecure) {
-		int rc = nb_keys_read_public(n->server_key, &spub);
-
-		if (rc) {
-			nb_cerr("node %s: cannot read server-key %s: %s", n->name, n->server_key,
-				strerror(-rc));
-			return rc;
-		}
-		zmq_setsockopt(n->sock, ZMQ_CURVE_SERVERKEY, spub.z85, NB_KEY_Z85_LEN + 1);
-		zmq_setsockopt(n->sock, ZMQ_CURVE_PUBLICKEY, t->my_pub.z85, NB_KEY_Z85_LEN + 1);
-		zmq_setsockopt(n->sock, ZMQ_CURVE_SECRETKEY, t->my_sec.z85, NB_KEY_Z85_LEN + 1);
-	}
-	if (zmq_connect(n->sock, n->endpoint) < 0) {
-		nb_cerr("node %s: bad endpoint '%s': %s", n->name, n->endpoint,
-			zmq_strerror(errno));
-		return -EINVAL;
-	}
-	return 0;
+	if (rc)
+		nb_cerr("node %s: %s", n->name, err);
+	return rc;
 }
 
+/* A HELLO; when the node was away, its answer may come from a restarted agent's clock. */
 static int s_send_hello(struct s_trace *t, struct s_node *n)
 {
-	struct nb_msg *m = calloc(1, sizeof(*m));
-	int rc;
-
-	if (!m)
-		return -ENOMEM;
-	m->type = NB_MSG_HELLO;
-	snprintf(m->hello.name, sizeof(m->hello.name), "netblame");
-	snprintf(m->hello.version, sizeof(m->hello.version), "0.1");
-	m->hello.proto = NB_WIRE_VERSION;
+	(void)t;
 	n->hello_sent = nb_mono_ns();
-	m->hello.clock_ns = n->hello_sent;
-	rc = s_send(t, n, m);
-	free(m);
 	n->state = S_HELLO;
-	return rc;
+	return nb_client_hello(n->cl, n->away);
 }
 
 static int s_send_start(struct s_trace *t, struct s_node *n)
@@ -1338,7 +1237,7 @@ static int s_send_start(struct s_trace *t, struct s_node *n)
 	m->start.timeout_ms = (uint32_t)t->timeout_ms;
 	m->start.credit = S_CREDIT_INITIAL;
 	m->start.max_batch = S_MAX_BATCH;
-	rc = s_send(t, n, m);
+	rc = nb_client_send(n->cl, m);
 	free(m);
 	return rc;
 }
@@ -1346,13 +1245,10 @@ static int s_send_start(struct s_trace *t, struct s_node *n)
 /* STOP of the session open, or being opened, on the node; -ENOENT when there is none. */
 static int s_send_stop(struct s_trace *t, struct s_node *n, const char *reason)
 {
-	struct nb_msg m = {.type = NB_MSG_STOP};
-
-	if (!n->sock || !n->session || (n->state != S_RUNNING && n->state != S_STARTING))
+	(void)t;
+	if (!n->cl || !n->session || (n->state != S_RUNNING && n->state != S_STARTING))
 		return -ENOENT;
-	m.stop.session = n->session;
-	snprintf(m.stop.reason, sizeof(m.stop.reason), "%s", reason);
-	return s_send(t, n, &m);
+	return nb_client_stop(n->cl, n->session, reason);
 }
 
 static int s_pump(struct s_trace *t, long timeout_ms);
@@ -1397,9 +1293,9 @@ static int s_pump(struct s_trace *t, long timeout_ms)
 
 	/* A socket not made (a failed start) must not be polled: a NULL socket means fd 0. */
 	for (int i = 0; i < 2; i++)
-		if (t->node[i].sock) {
+		if (t->node[i].cl) {
 			of[k] = &t->node[i];
-			items[k++] = (zmq_pollitem_t){t->node[i].sock, 0, ZMQ_POLLIN, 0};
+			items[k++] = (zmq_pollitem_t){nb_client_sock(t->node[i].cl), 0, ZMQ_POLLIN, 0};
 		}
 	rc = zmq_poll(items, k, timeout_ms);
 	if (rc < 0) {
@@ -1415,15 +1311,18 @@ static int s_pump(struct s_trace *t, long timeout_ms)
 			continue;
 		/* Bounded per pass so one busy agent cannot starve the other's heartbeats. */
 		for (int k = 0; k < 256; k++) {
-			zmq_msg_t msg;
+			uint64_t now = nb_mono_ns();
 
-			zmq_msg_init(&msg);
-			if (zmq_msg_recv(&msg, n->sock, ZMQ_DONTWAIT) < 0) {
-				zmq_msg_close(&msg);
+			rc = nb_client_recv(n->cl, t->rx, now);
+			if (rc == 0)
 				break;
+			if (rc < 0) {
+				nb_cwarn("node %s sent a malformed message (%s); ignored", n->name,
+					 strerror(-rc));
+				continue;
 			}
-			rc = s_handle(t, n, zmq_msg_data(&msg), zmq_msg_size(&msg), nb_mono_ns());
-			zmq_msg_close(&msg);
+			rc = s_handle(t, n, t->rx, now);
+			nb_msg_clear(t->rx);
 			if (rc)
 				return rc;
 		}
@@ -1450,18 +1349,14 @@ static void s_housekeeping(struct s_trace *t, uint64_t now)
 		}
 		if (n->state == S_GONE)
 			continue;
-		if (n->state == S_RUNNING && now - n->last_msg > S_SILENT_NS) {
+		if (n->state == S_RUNNING && now - nb_client_last_msg(n->cl) > S_SILENT_NS) {
 			s_node_gone(t, n, "went silent", true, now);
 			continue;
 		}
-		if (now - n->last_ping >= S_PING_EVERY_NS)
-			s_send_ping(t, n, now);
+		if (now - nb_client_last_ping(n->cl) >= S_PING_EVERY_NS)
+			s_send_ping(n, now);
 		else if (n->state == S_RUNNING && n->credit_owed >= S_CREDIT_STEP) {
-			struct nb_msg m = {.type = NB_MSG_CREDIT};
-
-			m.credit.session = n->session;
-			m.credit.credit = n->credit_owed;
-			if (s_send(t, n, &m) == 0)
+			if (nb_client_credit(n->cl, n->session, n->credit_owed) == 0)
 				n->credit_owed = 0;
 		}
 	}
@@ -1551,11 +1446,11 @@ int nb_cmd_trace(int argc, char **argv)
 	if (t->insecure) {
 		nb_cwarn("--insecure: traffic to the agents is neither encrypted nor authenticated");
 	} else {
-		rc = nb_keys_read_secret(t->key_path, &t->my_sec);
-		if (!rc)
-			rc = nb_keys_public_of(&t->my_sec, &t->my_pub);
+		char err[512];
+
+		rc = nb_client_read_keys(t->key_path, &t->my_pub, &t->my_sec, err, sizeof(err));
 		if (rc) {
-			nb_cerr("cannot read --key %s: %s", t->key_path, strerror(-rc));
+			nb_cerr("%s", err);
 			goto out;
 		}
 	}
@@ -1580,7 +1475,8 @@ int nb_cmd_trace(int argc, char **argv)
 	t->path = nb_path_new(&pc, s_on_final, t);
 	t->zctx = zmq_ctx_new();
 	t->drops = nb_tdrops_new();
-	if (!t->path || !t->zctx || !t->drops) {
+	t->rx = calloc(1, sizeof(*t->rx));
+	if (!t->path || !t->zctx || !t->drops || !t->rx) {
 		nb_cerr("out of memory");
 		goto out;
 	}
@@ -1675,14 +1571,13 @@ out:
 	if (ret == NB_CEXIT_ERR && nb_cerr_count() == errs)
 		nb_cerr("trace failed: %s", strerror(rc < 0 ? -rc : EIO));
 	for (int i = 0; i < 2; i++)
-		if (t->node[i].sock)
-			zmq_close(t->node[i].sock);
+		nb_client_destroy(&t->node[i].cl);
 	if (t->zctx)
 		zmq_ctx_term(t->zctx);
 	nb_path_destroy(&t->path);
 	nb_tdrops_free(&t->drops);
 	json_decref(t->jpackets);
-	nb_wbuf_free(&t->wb);
+	free(t->rx);
 	free(t);
 	return ret;
 }
