@@ -57,7 +57,11 @@ static const struct nb_opt_use s_drop_stats[] = {
 	 "one (the kernel's totals are never reset, so none falls between reports)"},
 	U(INTERFACE, false), U(SRC_IP, false),	 U(DST_IP, false), U(SRC_PORT, false),
 	U(DST_PORT, false),  U(PROTOCOL, false), U(TOP, false),	   COMMON};
-static const struct nb_opt_use s_vhost[] = {U(VM_INTERFACE, true), COMMON};
+static const struct nb_opt_use s_vhost[] = {
+	{NB_O_VM_INTERFACE, false, "the VM's vnet/tap device (or --device)"},
+	U(DEVICE, false), U(QUEUE, false), U(INTERVAL, false), U(RINGBUF_KB, false),
+	{NB_O_NETNS, false, NULL}, U(DURATION, false), U(JSON, false),
+	{NB_O_VERBOSE, false, "every event as it comes, and libbpf debug output"}, U(HELP, false)};
 static const struct nb_opt_use s_tun_ring[] = {
 	{NB_O_INTERFACE, false, "the tun/tap device (or --device)"},
 	U(DEVICE, false), U(QUEUE, false), U(SRC_IP, false), U(DST_IP, false), U(SRC_PORT, false),
@@ -93,8 +97,8 @@ static const struct nb_tool s_tools[] = {
 	  s_eth_drop, NULL),
 	T("kernel_drop_stack_stats_summary_all", "drop counts by stack, reason and device",
 	  &nb_drop_stats_ops, s_drop_stats, NULL),
-	T("vhost_queue_correlation_simple", "vhost-net queue state of a VM interface", NULL,
-	  s_vhost, NULL),
+	T("vhost_queue_correlation_simple", "vhost-net queue state of a VM interface",
+	  &nb_vhost_ops, s_vhost, NULL),
 	T("tun_ring_monitor", "tun/tap ring occupancy and overflows", &nb_tun_ring_ops, s_tun_ring,
 	  NULL),
 	T("ovs_upcall_latency_summary", "OVS upcall latency histogram", NULL, s_ovs_upcall, NULL),

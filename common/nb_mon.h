@@ -61,6 +61,47 @@ struct nb_tun_ev {
 	struct nb_pkt pkt;
 };
 
+/*
+ * vhost_queue_correlation_simple (bpf/nb_vhost.bpf.c): events of the vhost-net worker and the
+ * tap, correlated in user space (common/nb_vhost.c). vq and sock are kernel addresses used as
+ * identities only, never dereferenced by user space.
+ */
+enum nb_vh_ev_type {
+	NB_VH_EV_ENQ = 1,     /* the tap's transmit took skb on queue (the ring enqueue) */
+	NB_VH_EV_DEQ = 2,     /* the reader took skb out of the ring (consume_skb, tun read path) */
+	NB_VH_EV_RX_WORK = 3, /* a worker (tid) starts moving packets into the guest: RX vq */
+	NB_VH_EV_TX_WORK = 4, /* a worker starts moving packets out of the guest: TX vq */
+	NB_VH_EV_RECV = 5,    /* tun_recvmsg by a worker: its socket is queue of the tap */
+	NB_VH_EV_SEND = 6,    /* tun_sendmsg by a worker: a packet from the guest on queue */
+	NB_VH_EV_KICK = 7,    /* the guest kicked vq (handle_rx_kick, handle_tx_kick) */
+	NB_VH_EV_SIGNAL = 8,  /* vhost_signal on vq: sent (an interrupt) or suppressed */
+};
+
+enum nb_vh_suppress {
+	NB_VH_SENT = 0,
+	NB_VH_SUPP_EVENT_IDX = 1, /* VIRTIO_RING_F_EVENT_IDX: the guest's used_event not reached */
+	NB_VH_SUPP_NO_INTERRUPT = 2, /* VRING_AVAIL_F_NO_INTERRUPT set by the guest */
+	NB_VH_SUPP_NO_CALL = 3,	     /* no call eventfd (guest not running, or polling) */
+};
+
+#define NB_VH_TX 1 /* nb_vh_ev.dir of TX_WORK, SEND and KICK: the guest's transmit side */
+
+struct nb_vh_ev {
+	__u64 ts_ns;
+	__u64 vq;   /* struct vhost_virtqueue * */
+	__u64 sock; /* struct socket * of the tap queue */
+	__u64 skb;
+	__u32 tid; /* the worker thread (vhost-PID) */
+	__u32 pid; /* its thread group */
+	__u16 queue;
+	__u8 type;     /* enum nb_vh_ev_type */
+	__u8 dir;      /* 0 RX (into the guest), NB_VH_TX */
+	__u8 suppress; /* enum nb_vh_suppress, SIGNAL only */
+	__u8 pad[3];
+	__u32 ifindex;
+	char comm[16];
+};
+
 /* Log2 slot of a duration in microseconds, as nb_hist_log2_bucket, capped to the last slot. */
 static inline __u32 nb_mon_slot(__u64 us)
 {
