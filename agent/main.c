@@ -67,7 +67,13 @@ static const struct nb_opt_use s_tun_ring[] = {
 	U(DEVICE, false), U(QUEUE, false), U(SRC_IP, false), U(DST_IP, false), U(SRC_PORT, false),
 	U(DST_PORT, false), U(PROTOCOL, false), U(ALL, false), U(INTERVAL, false),
 	U(RINGBUF_KB, false), COMMON};
-static const struct nb_opt_use s_ovs_upcall[] = {U(INTERVAL, false), COMMON};
+static const struct nb_opt_use s_ovs_upcall[] = {
+	U(SRC_IP, false),   U(DST_IP, false), U(SRC_PORT, false), U(DST_PORT, false),
+	U(PROTOCOL, false), U(INTERVAL, false),
+	{NB_O_INTERFACE, false, "the OVS ports to watch (default: every port ovs-vsctl lists)"},
+	{NB_O_TOP, false, "the N flows with most upcalls in the summary (default 10)"},
+	{NB_O_TIMEOUT_MS, false, "a packet not out of the switch by then is lost (default 1000)"},
+	U(RINGBUF_KB, false), COMMON};
 
 #define T(name, what, ops, arr, arg) {name, what, arr, sizeof(arr) / sizeof(arr[0]), ops, arg}
 
@@ -101,7 +107,8 @@ static const struct nb_tool s_tools[] = {
 	  &nb_vhost_ops, s_vhost, NULL),
 	T("tun_ring_monitor", "tun/tap ring occupancy and overflows", &nb_tun_ring_ops, s_tun_ring,
 	  NULL),
-	T("ovs_upcall_latency_summary", "OVS upcall latency histogram", NULL, s_ovs_upcall, NULL),
+	T("ovs_upcall_latency_summary", "OVS upcall latency histogram", &nb_ovs_upcall_ops,
+	  s_ovs_upcall, NULL),
 };
 #define S_NTOOLS (sizeof(s_tools) / sizeof(s_tools[0]))
 

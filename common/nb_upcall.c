@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/* OVS upcalls seen from outside: see nb_upcall.h. */
+#include "nb_upcall.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define S_FPROBE 16 /* flow slots tried before the least recently seen one is reused */
+#define S_PPROBE 16 /* in-flight slots tried for a packet */
+
+struct s_pending {
+	bool used;
+	bool upcall;
+	uint32_t rx_ifindex;
+	uint64_t rx_ns;
+	struct nb_pkt id; /* the flow key plus what tells its packets apart */
+};
+
+struct nb_upcall {
+	uint64_t idle_ns, timeout_ns;
+	uint64_t last_expire_ns;
+	struct nb_upcall_flow *flows; /* open addressing by key hash; last_ns 0: free */
+	struct s_pending pend[NB_UPCALL_PENDING];
+	unsigned npend;
+	struct nb_upcall_counts iv, total;
+	struct nb_upcall_stats st;
+};
+
+struct nb_upcall *nb_upcall_new(uint64_t idle_ns, uint64_t timeout_ns)
+{
+	struct nb_upcall *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	u->flows = calloc(NB_UPCALL_FLOWS, sizeof(*u->flows));
+	if (!u->flows) {
+		free(u);
+		return NULL;
+	}
+	u->idle_ns = idle_ns;
+	u->timeout_ns = timeout_ns;
+	return u;
+}
+
+void nb_upcall_free(struct nb_upcall **pu)
+{
+	if (!pu || !*pu)
+		return;
+	free((*pu)->flows);
+	free(*pu);
+	*pu = NULL;
+}
+
+/* The flow of a packet: addresses, protocol, ports; ICMP echo: the id; the rest zero. */
+static void s_flow_key(const struct nb_pkt *p, struct nb_pkt *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->saddr, p->saddr, sizeof(k->saddr));
+	memcpy(k->daddr, p->daddr, sizeof(k->daddr));
+	k->family = p->family;
+	k->proto = p->proto;
+	if (p->proto == 1 || p->proto == 58) {
+		k->sport = p->icmp_id;
+		k->icmp_type = p->icmp_type;
+	} else {
+		k->sport = p->sport;
+		k->dport = p->dport;
+	}
+}
+
+/* The packet's identity: its flow, and IP ID, TCP sequence, ICMP sequence, payload length. */
+static void s_pkt_id(const struct nb_pkt *p, struct nb_pkt *id)
+{
+	s_flow_key(p, id);
+	id->ip_id = p->ip_id;
+	id->tcp_seq = p->tcp_seq;
+	id->icmp_seq = p->icmp_seq;
+	id->frag_off = p->frag_off;
+	id->l4_len = p->l4_len;
+}
+
+static uint32_t s_hash(const struct nb_pkt *k)
+{
+	const uint8_t *b = (const uint8_t *)k;
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < sizeof(*k); i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+/* The flow of key: found, or a slot for it (the least recently seen of its probe window). */
+static struct nb_upcall_flow *s_flow(struct nb_upcall *u, const struct nb_pkt *k, bool *found)
+{
+	uint32_t h = s_hash(k);
+	struct nb_upcall_flow *victim = NULL;
+
+	*found = false;
+	for (uint32_t i = 0; i < S_FPROBE; i++) {
+		struct nb_upcall_flow *f = &u->flows[(h + i) & (NB_UPCALL_FLOWS - 1)];
+
+		if (f->last_ns && !memcmp(&f->key, k, sizeof(*k))) {
+			*found = true;
+			return f;
+		}
+		if (!victim || f->last_ns < victim->last_ns)
+			victim = f;
+	}
+	if (victim->last_ns)
+		u->st.flows_forgotten++;
+	memset(victim, 0, sizeof(*victim));
+	victim->key = *k;
+	return victim;
+}
+
+static void s_lat(uint64_t *slots, uint64_t ns)
+{
+	slots[nb_mon_slot(ns / 1000)]++;
+}
+
+#define S_BOTH(field) (u->iv.field++, u->total.field++)
+
+static void s_rx(struct nb_upcall *u, uint64_t ts, uint32_t ifindex, const struct nb_pkt *p)
+{
+	struct nb_upcall_flow *f;
+	struct s_pending *pe = NULL;
+	struct nb_pkt k;
+	bool found, upcall;
+	uint32_t h;
+
+	s_flow_key(p, &k);
+	f = s_flow(u, &k, &found);
+	upcall = !found || !f->last_ns || ts - f->last_ns >= u->idle_ns;
+	f->last_ns = ts ? ts : 1;
+	if (upcall) {
+		f->upcalls++;
+		S_BOTH(upcalls);
+	}
+	s_pkt_id(p, &k);
+	h = s_hash(&k);
+	for (unsigned i = 0; i < S_PPROBE; i++) {
+		struct s_pending *c = &u->pend[(h + i) & (NB_UPCALL_PENDING - 1)];
+
+		if (!c->used) {
+			pe = c;
+			break;
+		}
+	}
+	if (!pe) {
+		/* Not followed: counted, and an upcall counts as neither completed nor lost. */
+		u->st.pending_full++;
+		return;
+	}
+	pe->used = true;
+	pe->upcall = upcall;
+	pe->rx_ifindex = ifindex;
+	pe->rx_ns = ts;
+	pe->id = k;
+	u->npend++;
+}
+
+static void s_tx(struct nb_upcall *u, uint64_t ts, uint32_t ifindex, const struct nb_pkt *p)
+{
+	struct nb_pkt id;
+	uint32_t h;
+
+	s_pkt_id(p, &id);
+	h = s_hash(&id);
+	for (unsigned i = 0; u->npend && i < S_PPROBE; i++) {
+		struct s_pending *pe = &u->pend[(h + i) & (NB_UPCALL_PENDING - 1)];
+
+		/* A packet leaving by the port it came in is not the switch's forwarding of it. */
+		if (!pe->used || pe->rx_ifindex == ifindex || memcmp(&pe->id, &id, sizeof(id)))
+			continue;
+		if (pe->upcall) {
+			S_BOTH(completed);
+			s_lat(u->iv.up_lat, ts - pe->rx_ns);
+			s_lat(u->total.up_lat, ts - pe->rx_ns);
+		} else {
+			S_BOTH(fast);
+			s_lat(u->iv.fast_lat, ts - pe->rx_ns);
+			s_lat(u->total.fast_lat, ts - pe->rx_ns);
+		}
+		pe->used = false;
+		u->npend--;
+		return;
+	}
+	u->st.tx_unmatched++;
+}
+
+void nb_upcall_add(struct nb_upcall *u, uint64_t ts_ns, bool tx, uint32_t ifindex,
+		   const struct nb_pkt *p)
+{
+	/* A scan of the in-flight table every few ms, not at every packet. */
+	if (ts_ns - u->last_expire_ns >= 10000000ull) {
+		nb_upcall_expire(u, ts_ns);
+		u->last_expire_ns = ts_ns;
+	}
+	if (tx)
+		s_tx(u, ts_ns, ifindex, p);
+	else
+		s_rx(u, ts_ns, ifindex, p);
+}
+
+void nb_upcall_expire(struct nb_upcall *u, uint64_t now_ns)
+{
+	for (unsigned i = 0; u->npend && i < NB_UPCALL_PENDING; i++) {
+		struct s_pending *pe = &u->pend[i];
+
+		if (!pe->used || now_ns - pe->rx_ns < u->timeout_ns || now_ns < pe->rx_ns)
+			continue;
+		if (pe->upcall)
+			S_BOTH(lost);
+		else
+			S_BOTH(fast_lost);
+		pe->used = false;
+		u->npend--;
+	}
+}
+
+const struct nb_upcall_counts *nb_upcall_iv(const struct nb_upcall *u)
+{
+	return &u->iv;
+}
+
+const struct nb_upcall_counts *nb_upcall_total(const struct nb_upcall *u)
+{
+	return &u->total;
+}
+
+void nb_upcall_interval(struct nb_upcall *u)
+{
+	memset(&u->iv, 0, sizeof(u->iv));
+}
+
+void nb_upcall_stats(const struct nb_upcall *u, struct nb_upcall_stats *out)
+{
+	*out = u->st;
+}
+
+unsigned nb_upcall_pending(const struct nb_upcall *u)
+{
+	return u->npend;
+}
+
+static int s_top_cmp(const void *a, const void *b)
+{
+	const struct nb_upcall_flow *x = a, *y = b;
+
+	if (x->upcalls != y->upcalls)
+		return x->upcalls > y->upcalls ? -1 : 1;
+	return memcmp(&x->key, &y->key, sizeof(x->key));
+}
+
+int nb_upcall_top(const struct nb_upcall *u, struct nb_upcall_flow *out, int n)
+{
+	int k = 0;
+
+	if (n <= 0)
+		return 0;
+	/* Keep the n best in out, sorted; one pass over the table. */
+	for (unsigned i = 0; i < NB_UPCALL_FLOWS; i++) {
+		const struct nb_upcall_flow *f = &u->flows[i];
+		int j;
+
+		if (!f->last_ns || !f->upcalls)
+			continue;
+		if (k == n && s_top_cmp(f, &out[n - 1]) >= 0)
+			continue;
+		j = k < n ? k++ : n - 1;
+		while (j > 0 && s_top_cmp(f, &out[j - 1]) < 0) {
+			out[j] = out[j - 1];
+			j--;
+		}
+		out[j] = *f;
+	}
+	return k;
+}

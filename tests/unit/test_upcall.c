@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * OVS upcalls from outside: first packets of new flows are upcalls, later ones the fast path;
+ * an upcall whose packet never leaves is lost; a flow idle past max-idle upcalls again; the
+ * flows with most upcalls; bounded tables.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "nb_upcall.h"
+
+#define MS    1000000ull
+#define IN    3 /* ifindex of the port packets enter */
+#define OUT   4
+#define IDLE  (10000 * MS)
+#define TMOUT (1000 * MS)
+
+static struct nb_pkt udp(uint16_t sport, uint16_t dport, uint16_t ip_id)
+{
+	struct nb_pkt p = {
+	    .family = 4, .proto = 17, .sport = sport, .dport = dport, .ip_id = ip_id, .l4_len = 10};
+
+	p.saddr[0] = 198, p.saddr[1] = 18, p.saddr[2] = 1, p.saddr[3] = 1;
+	p.daddr[0] = 198, p.daddr[1] = 18, p.daddr[2] = 1, p.daddr[3] = 2;
+	return p;
+}
+
+/* 5 new flows, two packets each: 5 upcalls (slow, ~500 us) and 5 fast ones (~20 us). */
+static void test_new_flows(void **state)
+{
+	struct nb_upcall *u = nb_upcall_new(IDLE, TMOUT);
+	const struct nb_upcall_counts *c;
+	struct nb_upcall_stats st;
+	uint64_t t = 1000 * MS;
+	uint16_t id = 1;
+
+	(void)state;
+	for (int f = 0; f < 5; f++) {
+		struct nb_pkt a = udp(40000, 10001 + f, id++), b = udp(40000, 10001 + f, id++);
+
+		nb_upcall_add(u, t, false, IN, &a);
+		nb_upcall_add(u, t + 500000, true, OUT, &a); /* 500 us: slot 8 [256, 511] */
+		nb_upcall_add(u, t + 1 * MS, false, IN, &b);
+		nb_upcall_add(u, t + 1 * MS + 20000, true, OUT, &b); /* 20 us: slot 4 */
+		t += 2 * MS;
+	}
+	c = nb_upcall_total(u);
+	assert_int_equal(c->upcalls, 5);
+	assert_int_equal(c->completed, 5);
+	assert_int_equal(c->lost, 0);
+	assert_int_equal(c->fast, 5);
+	assert_int_equal(c->up_lat[8], 5);
+	assert_int_equal(c->fast_lat[4], 5);
+	assert_int_equal(nb_upcall_iv(u)->upcalls, 5);
+	nb_upcall_interval(u);
+	assert_int_equal(nb_upcall_iv(u)->upcalls, 0);
+	assert_int_equal(nb_upcall_total(u)->upcalls, 5);
+	nb_upcall_stats(u, &st);
+	assert_int_equal(st.tx_unmatched + st.pending_full + st.flows_forgotten, 0);
+	assert_int_equal(nb_upcall_pending(u), 0);
+	nb_upcall_free(&u);
+	assert_null(u);
+}
+
+/*
+ * The slow path drops the first packet (an OpenFlow drop rule): lost after the timeout. A packet
+ * leaving by the port it entered is not a forwarding; one leaving unseen is counted apart.
+ */
+static void test_lost_and_unmatched(void **state)
+{
+	struct nb_upcall *u = nb_upcall_new(IDLE, TMOUT);
+	struct nb_pkt d = udp(40000, 9, 7), e = udp(40000, 11000, 8), x = udp(1, 2, 3);
+	struct nb_upcall_stats st;
+
+	(void)state;
+	nb_upcall_add(u, 10 * MS, false, IN, &d);
+	nb_upcall_add(u, 11 * MS, false, IN, &e);
+	nb_upcall_add(u, 12 * MS, true, IN, &e); /* hairpin: not it */
+	nb_upcall_add(u, 13 * MS, true, OUT, &x);
+	nb_upcall_expire(u, 500 * MS);
+	assert_int_equal(nb_upcall_total(u)->lost, 0);
+	nb_upcall_add(u, 14 * MS + 100000, true, OUT, &e);
+	nb_upcall_expire(u, 10 * MS + TMOUT);
+	assert_int_equal(nb_upcall_total(u)->upcalls, 2);
+	assert_int_equal(nb_upcall_total(u)->completed, 1);
+	assert_int_equal(nb_upcall_total(u)->lost, 1);
+	nb_upcall_stats(u, &st);
+	assert_int_equal(st.tx_unmatched, 2);
+	assert_int_equal(nb_upcall_pending(u), 0);
+	nb_upcall_free(&u);
+}
+
+/* A flow idle past max-idle lost its datapath flow: its next packet upcalls again. Top flows. */
+static void test_idle_and_top(void **state)
+{
+	struct nb_upcall *u = nb_upcall_new(IDLE, TMOUT);
+	struct nb_upcall_flow top[3];
+	struct nb_pkt p;
+	uint64_t t = 1 * MS;
+	uint16_t id = 1;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) { /* flow 7777 upcalls 3 times, 9 s apart packets in between */
+		p = udp(5000, 7777, id++);
+		nb_upcall_add(u, t, false, IN, &p);
+		nb_upcall_add(u, t + MS, true, OUT, &p);
+		p = udp(5000, 7777, id++);
+		nb_upcall_add(u, t + 9000 * MS, false, IN, &p); /* within max-idle: fast */
+		nb_upcall_add(u, t + 9000 * MS + 10000, true, OUT, &p);
+		t += 9000 * MS + IDLE;
+	}
+	p = udp(5000, 8888, id++);
+	nb_upcall_add(u, t, false, IN, &p);
+	nb_upcall_add(u, t + MS, true, OUT, &p);
+	assert_int_equal(nb_upcall_total(u)->upcalls, 4);
+	assert_int_equal(nb_upcall_total(u)->fast, 3);
+	assert_int_equal(nb_upcall_top(u, top, 3), 2);
+	assert_int_equal(top[0].key.dport, 7777);
+	assert_int_equal(top[0].upcalls, 3);
+	assert_int_equal(top[1].key.dport, 8888);
+	assert_int_equal(top[1].upcalls, 1);
+	assert_int_equal(nb_upcall_top(u, top, 1), 1);
+	assert_int_equal(top[0].key.dport, 7777);
+	nb_upcall_free(&u);
+}
+
+/* More packets in flight than the table holds: the rest are counted, not followed. */
+static void test_pending_full(void **state)
+{
+	struct nb_upcall *u = nb_upcall_new(IDLE, TMOUT);
+	struct nb_upcall_stats st;
+	unsigned n = NB_UPCALL_PENDING * 2;
+
+	(void)state;
+	for (unsigned i = 0; i < n; i++) {
+		struct nb_pkt p = udp(1, (uint16_t)(i % 60000 + 1), (uint16_t)i);
+
+		nb_upcall_add(u, 1 + i, false, IN, &p);
+	}
+	nb_upcall_stats(u, &st);
+	assert_true(st.pending_full >= NB_UPCALL_PENDING);
+	assert_int_equal(nb_upcall_pending(u) + st.pending_full, n);
+	nb_upcall_expire(u, 1 + n + TMOUT);
+	assert_int_equal(nb_upcall_pending(u), 0);
+	assert_int_equal(nb_upcall_total(u)->lost, n - st.pending_full);
+	nb_upcall_free(&u);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_new_flows),
+	    cmocka_unit_test(test_lost_and_unmatched),
+	    cmocka_unit_test(test_idle_and_top),
+	    cmocka_unit_test(test_pending_full),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
