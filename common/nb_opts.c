@@ -19,7 +19,6 @@ struct s_optdef {
 	long min, max;
 	const char *metavar;
 	const char *help;
-	char short_name;
 };
 
 #define S_O(f) offsetof(struct nb_opts, f)
@@ -37,8 +36,7 @@ static const struct s_optdef s_defs[NB_O__COUNT] = {
 	[NB_O_VM_INTERFACE] = {"vm-interface", S_STR, S_O(vm_interface), 0, 0, "IF",
 			       "VM interface (vnet/tap)"},
 	[NB_O_DEVICE] = {"device", S_STR, S_O(device), 0, 0, "IF",
-			 "the device, by the name operators know (same as the tool's interface flag)",
-			 'd'},
+			 "the device, by the name operators know (same as the tool's interface flag)"},
 	[NB_O_PROTOCOL] = {"protocol", S_STR, S_O(protocol), 0, 0, "PROTO",
 			   "protocol filter: tcp, udp, icmp or all"},
 	[NB_O_DIRECTION] = {"direction", S_STR, S_O(direction), 0, 0, "DIR", "direction"},
@@ -61,7 +59,7 @@ static const struct s_optdef s_defs[NB_O__COUNT] = {
 	[NB_O_RINGBUF_KB] = {"ringbuf-size", S_LONG, S_O(ringbuf_kb), 64, 1 << 20, "KB",
 			     "BPF ring buffer size in KiB, a power of two (default 1024)"},
 	[NB_O_QUEUE] = {"queue", S_LONG, S_O(queue), 0, 255, "N",
-			"only this queue of the device (default: every queue)", 'q'},
+			"only this queue of the device (default: every queue)"},
 	[NB_O_HOOKS] = {"hooks", S_STR, S_O(hooks), 0, 0, "auto|tcx|tracepoint",
 			"stage hooks: tcx on the traced interfaces (Linux >= 6.6), the device "
 			"tracepoints, or auto: tcx where available (default)"},
@@ -76,6 +74,9 @@ static const struct s_optdef s_defs[NB_O__COUNT] = {
 	[NB_O_ALL] = {"all", S_FLAG, S_O(all), 0, 0, NULL, "print every packet, not only summaries"},
 	[NB_O_HELP] = {"help", S_FLAG, S_O(help), 0, 0, NULL, "show this help"},
 };
+
+/* One-letter names, the few operators know from the tools this project replaces. */
+static const char s_short[NB_O__COUNT] = {[NB_O_DEVICE] = 'd', [NB_O_QUEUE] = 'q'};
 
 static void s_defaults(struct nb_opts *o)
 {
@@ -256,7 +257,7 @@ static size_t s_tool_defs(const struct nb_opt_use *use, size_t n_use, struct nb_
 
 		d[i] = (struct nb_optdef){s->name, s->kind, s->off, s->min, s->max, s->metavar,
 					  use[i].help ? use[i].help : s->help, use[i].required};
-		shorts[i] = s->short_name;
+		shorts[i] = s_short[use[i].id];
 	}
 	return i;
 }

@@ -86,9 +86,9 @@ static void s_tool(uint8_t req)
 		NB_FUZZ_CHECK(rc == -EINVAL && err[0]);
 		return;
 	}
-	const char *strs[] = {o.src_ip,	   o.dst_ip,	    o.rx_iface,	    o.tx_iface,
-			      o.interface, o.phy_interface, o.vm_interface, o.protocol,
-			      o.direction, o.netns,	    o.hooks};
+	const char *strs[] = {o.src_ip,	      o.dst_ip,	      o.rx_iface, o.tx_iface,
+			      o.interface,    o.phy_interface, o.vm_interface, o.device,
+			      o.protocol,     o.direction,     o.netns,	      o.hooks};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		s_check_str(strs[i]);
 	/* The first eight ids are the string options in the order of struct nb_opts. */
@@ -100,6 +100,7 @@ static void s_tool(uint8_t req)
 	NB_FUZZ_CHECK(o.timeout_ms >= 1 && o.timeout_ms <= 3600000);
 	NB_FUZZ_CHECK(o.ringbuf_kb >= 64 && o.ringbuf_kb <= 1 << 20);
 	NB_FUZZ_CHECK(o.count >= 0 && o.interval >= 1 && o.top >= 1 && o.duration >= 0);
+	NB_FUZZ_CHECK(o.queue >= -1 && o.queue <= 255);
 }
 
 static void s_generic(int first, uint8_t req)
@@ -221,6 +222,7 @@ int nb_fuzz_seeds(void)
 	     NULL},
 	    {"--netns", "/proc/1/ns/net", "--hooks", "auto", "--ringbuf-size", "4096", "extra",
 	     NULL},
+	    {"-d", "vnet0", "-q3", "--all", "-dtap0", "-q", "x", NULL},
 	};
 	static const char *const table_lines[][16] = {
 	    {"--src-ip", "10.0.0.1", "--node", "hvA=tcp://127.0.0.1:7000", "--node",
@@ -262,6 +264,10 @@ int nb_fuzz_seeds(void)
 		char opt[64], meta[64];
 		const char *args[3] = {opt, NULL, NULL};
 		int n = sscanf(line, " %63s %63s", opt, meta);
+
+		/* "-d, --device IF": the one-letter name first. */
+		if (n >= 1 && opt[0] == '-' && opt[1] != '-')
+			n = sscanf(line, " %*s %63s %63s", opt, meta);
 
 		if (n < 1 || strncmp(opt, "--", 2))
 			continue;
