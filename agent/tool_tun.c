@@ -38,6 +38,7 @@ struct s_tun {
 	const char *ifname;
 	int ncpu;
 	struct nb_tun_qstat *pcpu;
+	struct nb_tun_ring *rings; /* per CPU */
 	struct s_q q[NB_TUN_MAXQ];
 	uint64_t t_next;
 	uint64_t full_blocks, enq_lines;
@@ -88,6 +89,18 @@ static void s_reader_ranges(struct s_tun *t)
 		}
 		t->deq_by_addr = true;
 	}
+	{
+		uint64_t lo, hi;
+
+		if (!nb_sym_range(sym, "tun_net_xmit", &lo, &hi)) {
+			t->skel->rodata->nb_xmit_lo[0] = lo;
+			t->skel->rodata->nb_xmit_hi[0] = hi;
+		}
+		if (!nb_sym_range(sym, "tun_net_xmit.cold", &lo, &hi)) {
+			t->skel->rodata->nb_xmit_lo[1] = lo;
+			t->skel->rodata->nb_xmit_hi[1] = hi;
+		}
+	}
 	if (!t->deq_by_addr)
 		nb_warn("the tun read path (tun_do_read) is not in kallsyms: only dequeues of "
 			"packets seen enqueued are counted");
@@ -117,8 +130,9 @@ static int s_setup(struct nb_rt *rt, void *st)
 		return NB_EXIT_ERR;
 	}
 	t->pcpu = calloc((size_t)t->ncpu, sizeof(*t->pcpu));
+	t->rings = calloc((size_t)t->ncpu, sizeof(*t->rings));
 	t->skel = nb_tun_bpf__open();
-	if (!t->pcpu || !t->skel) {
+	if (!t->pcpu || !t->rings || !t->skel) {
 		nb_err("cannot open the BPF tun ring monitor: %s",
 		       strerror(errno ? errno : ENOMEM));
 		return NB_EXIT_ERR;
@@ -136,6 +150,8 @@ static int s_setup(struct nb_rt *rt, void *st)
 	f->sport = (uint16_t)rt->o.src_port;
 	f->dport = (uint16_t)rt->o.dst_port;
 	t->skel->rodata->nb_all = rt->o.all;
+	t->skel->rodata->nb_parse_all =
+	    rt->o.all || rt->family || rt->proto || rt->o.src_port || rt->o.dst_port;
 	bpf_map__set_max_entries(t->skel->maps.nb_events, (uint32_t)rt->o.ringbuf_kb * 1024);
 	s_reader_ranges(t);
 	rc = nb_tun_bpf__load(t->skel);
@@ -169,6 +185,7 @@ static void s_teardown(struct nb_rt *rt, void *st)
 	ring_buffer__free(t->rb);
 	nb_tun_bpf__destroy(t->skel);
 	free(t->pcpu);
+	free(t->rings);
 }
 
 static void s_start(struct nb_rt *rt, void *st, json_t *start)
@@ -217,7 +234,6 @@ static void s_ring_json(json_t *o, const struct nb_tun_ring *r)
 	json_object_set_new(o, "producer", json_integer(r->producer));
 	json_object_set_new(o, "consumer_head", json_integer(r->consumer_head));
 	json_object_set_new(o, "consumer_tail", json_integer(r->consumer_tail));
-	json_object_set_new(o, "numqueues", json_integer(r->numqueues));
 }
 
 static const char *s_pkt_text(const struct nb_tun_ev *e, char *buf, size_t len)
@@ -306,8 +322,12 @@ static int s_read(struct nb_rt *rt, struct s_tun *t)
 
 		if (rt->o.queue >= 0 && q != (uint32_t)rt->o.queue)
 			continue;
-		if (bpf_map_lookup_elem(fr, &q, &sq->ring))
+		if (bpf_map_lookup_elem(fr, &q, t->rings))
 			return -errno;
+		/* Each CPU keeps the state it saw last: the newest is the ring's. */
+		for (int c = 0; c < t->ncpu; c++)
+			if (t->rings[c].ts_ns > sq->ring.ts_ns)
+				sq->ring = t->rings[c];
 		if (!sq->ring.ts_ns)
 			continue;
 		if (bpf_map_lookup_elem(fq, &q, t->pcpu))

@@ -42,6 +42,11 @@ const volatile bool nb_all = false;
 /* The reader's code: consume_skb called from [lo, hi) is a dequeue. Two ranges (hot, .cold). */
 const volatile __u64 nb_deq_lo[2] = {};
 const volatile __u64 nb_deq_hi[2] = {};
+/* tun_net_xmit's code: a drop there with another reason than FULL_RING is the ring's too. */
+const volatile __u64 nb_xmit_lo[2] = {};
+const volatile __u64 nb_xmit_hi[2] = {};
+/* No packet filter and no --all: packets are parsed only for a FULL event. */
+const volatile bool nb_parse_all = true;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -55,26 +60,43 @@ struct {
 	__uint(max_entries, NB_TUN_MAXQ);
 } nb_tun_q SEC(".maps");
 
+/* Per CPU, so that the producer's and the reader's CPUs do not fight over one cache line. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
 	__type(value, struct nb_tun_ring);
 	__uint(max_entries, NB_TUN_MAXQ);
 } nb_tun_rings SEC(".maps");
 
-struct nb_inflight {
+/*
+ * Packets in the rings, for the sojourn: the ring is FIFO, so the enqueue time is kept in the
+ * slot the packet is produced into (NB_TUN_SLOTS per queue, for the first NB_TUN_SOJ_QUEUES
+ * queues), and the reader's dequeues walk the slots in order behind a cursor. A hash map keyed
+ * by skb did the same at twice the cost per packet. A slot whose skb is not the one dequeued
+ * (overwritten by a concurrent enqueue, a ring larger than NB_TUN_SLOTS) is a dequeue without
+ * sojourn, counted.
+ */
+struct nb_slot {
+	__u64 skb;
 	__u64 ts_ns;
-	__u32 queue;
 	__u32 matched;
+	__u32 pad;
 };
 
-/* Packets in the rings: the largest ring a tap allows is its txqueuelen; LRU keeps it bounded. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, __u64);
-	__type(value, struct nb_inflight);
-	__uint(max_entries, 65536);
-} nb_inflight SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct nb_slot);
+	__uint(max_entries, NB_TUN_SOJ_QUEUES *NB_TUN_SLOTS);
+} nb_slots SEC(".maps");
+
+/* Per queue: the slot the reader's next dequeue should find. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, NB_TUN_SOJ_QUEUES);
+} nb_cursor SEC(".maps");
 
 __u64 nb_epoch = 0;	/* written by user space at every interval: the HWM's interval */
 __u64 nb_lost = 0;	/* ring buffer full: event not delivered */
@@ -89,27 +111,41 @@ static __always_inline void *nb_netdev_priv(struct net_device *dev)
 	return (void *)dev + ((bpf_core_type_size(struct net_device) + 31) & ~31);
 }
 
-/* The ring of queue q of the tap: 0, or -1 when the queue has no reader attached. */
+#define NB_RING_BUF 256 /* struct ptr_ring is 192 bytes here (cache-line padded) */
+
+/*
+ * The ring of queue q of the tap: 0, or -1 when the queue has no reader attached. The ring's
+ * header is read in one copy (a helper call per field cost more than the rest of the program).
+ */
 static __always_inline int nb_ring_read(struct net_device *dev, __u32 q, struct nb_tun_ring *r)
 {
 	struct tun_struct___nb *tun = nb_netdev_priv(dev);
 	struct tun_file___nb *tf = NULL;
-	void **queue, *slot = NULL;
-	__u32 nq = BPF_CORE_READ(tun, numqueues);
+	unsigned char buf[NB_RING_BUF];
+	void **queue = NULL, *slot = NULL;
+	__u32 rsz = bpf_core_type_size(struct ptr_ring___nb);
 
-	if (q >= nq || q >= NB_TUN_MAXQ)
+	if (q >= NB_TUN_MAXQ)
 		return -1;
 	bpf_probe_read_kernel(&tf, sizeof(tf),
 			      (void *)tun + bpf_core_field_offset(struct tun_struct___nb, tfiles) +
 				  q * sizeof(void *));
 	if (!tf)
 		return -1;
-	r->producer = BPF_CORE_READ(tf, tx_ring.producer);
-	r->consumer_head = BPF_CORE_READ(tf, tx_ring.consumer_head);
-	r->consumer_tail = BPF_CORE_READ(tf, tx_ring.consumer_tail);
-	r->size = BPF_CORE_READ(tf, tx_ring.size);
-	r->numqueues = nq;
-	queue = BPF_CORE_READ(tf, tx_ring.queue);
+	if (rsz > NB_RING_BUF)
+		rsz = NB_RING_BUF;
+	if (bpf_probe_read_kernel(
+		buf, rsz, (void *)tf + bpf_core_field_offset(struct tun_file___nb, tx_ring)))
+		return -1;
+#define NB_RF(field, type)                                                                         \
+	(*(type *)(buf + (bpf_core_field_offset(struct ptr_ring___nb, field) & (NB_RING_BUF - 8))))
+	r->producer = NB_RF(producer, int);
+	r->consumer_head = NB_RF(consumer_head, int);
+	r->consumer_tail = NB_RF(consumer_tail, int);
+	r->size = NB_RF(size, int);
+	queue = NB_RF(queue, void **);
+#undef NB_RF
+	r->numqueues = 0;
 	if (r->size <= 0 || r->producer < 0 || r->producer >= r->size || r->consumer_head < 0 ||
 	    r->consumer_head >= r->size)
 		return -1;
@@ -174,19 +210,22 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 	if (!st || !last)
 		return 0;
 	st->enq++;
-	rc = nb_parse_frame(&NB_RD_PROBE, skb->data, bpf_ntohs(skb->protocol),
-			    dev->type == NB_ARPHRD_ETHER, &ethertype, &p, NULL);
-	if (rc < 0)
-		__sync_fetch_and_add(&nb_parse_err, 1);
-	if (rc)
-		__builtin_memset(&p, 0, sizeof(p));
-	matched = nb_pkt_match(f, &p);
-	if (matched)
-		st->matched++;
 	if (nb_ring_read(dev, q, &r)) {
 		__sync_fetch_and_add(&nb_noring, 1);
 		return 0;
 	}
+	matched = true;
+	if (nb_parse_all || r.full) {
+		rc = nb_parse_frame(&NB_RD_PROBE, skb->data, bpf_ntohs(skb->protocol),
+				    dev->type == NB_ARPHRD_ETHER, &ethertype, &p, NULL);
+		if (rc < 0)
+			__sync_fetch_and_add(&nb_parse_err, 1);
+		if (rc)
+			__builtin_memset(&p, 0, sizeof(p));
+		matched = nb_pkt_match(f, &p);
+	}
+	if (matched)
+		st->matched++;
 	r.ts_ns = bpf_ktime_get_ns();
 	if (r.full) {
 		st->full++;
@@ -199,6 +238,16 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 		*last = r;
 		return 0;
 	}
+	if (q < NB_TUN_SOJ_QUEUES) {
+		__u32 k = q * NB_TUN_SLOTS + ((__u32)r.producer & (NB_TUN_SLOTS - 1));
+		struct nb_slot *sl = bpf_map_lookup_elem(&nb_slots, &k);
+
+		if (sl) {
+			sl->skb = (__u64)skb;
+			sl->ts_ns = r.ts_ns;
+			sl->matched = matched;
+		}
+	}
 	/* The state this packet leaves behind once tun_net_xmit has produced it. */
 	r.occupancy += 1;
 	r.producer = r.producer + 1 < r.size ? r.producer + 1 : 0;
@@ -210,12 +259,6 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 		st->hwm = r.occupancy;
 	} else if (r.occupancy > st->hwm) {
 		st->hwm = r.occupancy;
-	}
-	{
-		struct nb_inflight in = {.ts_ns = r.ts_ns, .queue = q, .matched = matched};
-		__u64 key = (__u64)skb;
-
-		bpf_map_update_elem(&nb_inflight, &key, &in, BPF_ANY);
 	}
 	if (nb_all && matched)
 		nb_emit(NB_TUN_EV_ENQ, q, skb, &r, &p, ethertype);
@@ -230,14 +273,51 @@ static __always_inline bool nb_in_reader(__u64 loc)
 	       (loc >= nb_deq_lo[1] && loc < nb_deq_hi[1]);
 }
 
+static __always_inline struct nb_slot *nb_slot_at(__u32 q, __u32 i, __u64 skb)
+{
+	__u32 k = q * NB_TUN_SLOTS + (i & (NB_TUN_SLOTS - 1));
+	struct nb_slot *sl = bpf_map_lookup_elem(&nb_slots, &k);
+
+	return sl && sl->skb == skb ? sl : NULL;
+}
+
+/*
+ * The slot of the packet the reader took: at the cursor or a few past it (a slot lost to a
+ * concurrent enqueue), else just behind the consumer's head (the read() path takes one at a
+ * time: this also finds the place at the start). The cursor wraps with the ring.
+ */
+static __always_inline struct nb_slot *nb_slot_take(__u32 q, __u64 skb, const struct nb_tun_ring *r,
+						    bool by_head)
+{
+	__u32 *cur = bpf_map_lookup_elem(&nb_cursor, &q), size = (__u32)r->size, i, c;
+	struct nb_slot *sl = NULL;
+
+	if (!cur || !size)
+		return NULL;
+	c = *cur;
+	for (i = 0; i < 4 && !sl; i++) {
+		c = (*cur + i) % size;
+		sl = nb_slot_at(q, c, skb);
+	}
+	if (!sl && by_head) {
+		c = r->consumer_head ? (__u32)r->consumer_head - 1 : size - 1;
+		sl = nb_slot_at(q, c, skb);
+	}
+	if (sl) {
+		*cur = (c + 1) % size;
+		sl->skb = 0;
+	}
+	return sl;
+}
+
 SEC("raw_tp/consume_skb")
 int BPF_PROG(nb_tun_deq, struct sk_buff *skb, void *location)
 {
 	struct net_device *dev;
-	struct nb_inflight *in;
+	struct nb_slot *sl = NULL;
 	struct nb_tun_qstat *st;
 	struct nb_tun_ring r = {}, *last;
-	__u64 key = (__u64)skb, now;
+	__u64 now;
 	__u32 q;
 
 	if (!skb)
@@ -246,28 +326,41 @@ int BPF_PROG(nb_tun_deq, struct sk_buff *skb, void *location)
 	if (!nb_our_dev(dev) || !nb_in_reader((__u64)location))
 		return 0;
 	now = bpf_ktime_get_ns();
-	in = bpf_map_lookup_elem(&nb_inflight, &key);
-	q = in ? in->queue : BPF_CORE_READ(skb, queue_mapping);
+	q = BPF_CORE_READ(skb, queue_mapping);
 	if (q >= NB_TUN_MAXQ)
 		return 0;
 	st = bpf_map_lookup_elem(&nb_tun_q, &q);
 	if (!st)
 		return 0;
-	if (!in && !nb_deq_lo[0])
+	last = bpf_map_lookup_elem(&nb_tun_rings, &q);
+	if (!last)
+		return 0;
+	/* The common case reads no ring: the cursor finds the slot with the last known size. */
+	r = *last;
+	if (q < NB_TUN_SOJ_QUEUES && r.size > 0)
+		sl = nb_slot_take(q, (__u64)skb, &r, false);
+	if (!sl) {
+		if (nb_ring_read(dev, q, &r))
+			return 0;
+		r.episode = r.full ? last->episode : 0;
+		if (q < NB_TUN_SOJ_QUEUES)
+			sl = nb_slot_take(q, (__u64)skb, &r, true);
+	} else {
+		/* One packet fewer waiting; the positions as the reader left them. */
+		r.consumer_head = r.consumer_head + 1 < r.size ? r.consumer_head + 1 : 0;
+		if (r.occupancy)
+			r.occupancy--;
+	}
+	r.ts_ns = now;
+	*last = r;
+	if (!sl && !nb_deq_lo[0])
 		return 0; /* without the reader's address only followed packets are known */
 	st->deq++;
-	if (in) {
-		if (in->matched)
-			st->sojourn[nb_mon_slot((now - in->ts_ns) / 1000) & (NB_MON_SLOTS - 1)]++;
-		bpf_map_delete_elem(&nb_inflight, &key);
+	if (sl) {
+		if (sl->matched)
+			st->sojourn[nb_mon_slot((now - sl->ts_ns) / 1000) & (NB_MON_SLOTS - 1)]++;
 	} else {
 		st->deq_untracked++;
-	}
-	last = bpf_map_lookup_elem(&nb_tun_rings, &q);
-	if (last && !nb_ring_read(dev, q, &r)) {
-		r.ts_ns = now;
-		r.episode = r.full ? last->episode : 0;
-		*last = r;
 	}
 	return 0;
 }
@@ -275,15 +368,13 @@ int BPF_PROG(nb_tun_deq, struct sk_buff *skb, void *location)
 SEC("raw_tp/kfree_skb")
 int BPF_PROG(nb_tun_drop, struct sk_buff *skb, void *location, int reason)
 {
-	struct nb_inflight *in;
 	struct nb_tun_qstat *st;
-	__u64 key = (__u64)skb;
+	__u64 loc = (__u64)location;
 	__u32 q;
 
 	if (!skb || !nb_our_dev(BPF_CORE_READ(skb, dev)))
 		return 0;
-	in = bpf_map_lookup_elem(&nb_inflight, &key);
-	q = in ? in->queue : BPF_CORE_READ(skb, queue_mapping);
+	q = BPF_CORE_READ(skb, queue_mapping);
 	if (q >= NB_TUN_MAXQ)
 		return 0;
 	st = bpf_map_lookup_elem(&nb_tun_q, &q);
@@ -292,9 +383,8 @@ int BPF_PROG(nb_tun_drop, struct sk_buff *skb, void *location, int reason)
 	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_FULL_RING) &&
 	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_FULL_RING))
 		st->drop_full++;
-	else if (in)
+	else if ((loc >= nb_xmit_lo[0] && loc < nb_xmit_hi[0]) ||
+		 (loc >= nb_xmit_lo[1] && loc < nb_xmit_hi[1]))
 		st->drop_other++;
-	if (in)
-		bpf_map_delete_elem(&nb_inflight, &key);
 	return 0;
 }

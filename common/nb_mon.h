@@ -13,6 +13,8 @@
 #include "nb_event.h"
 
 #define NB_TUN_MAXQ  256 /* MAX_TAP_QUEUES */
+#define NB_TUN_SOJ_QUEUES 16   /* queues whose packets' sojourn is measured */
+#define NB_TUN_SLOTS	  4096 /* enqueue times kept per queue: rings up to this size */
 #define NB_MON_SLOTS 32	 /* log2 microsecond slots: [0,1], [2,3], [4,7] ... (nb_hist_log2_range) */
 
 /* One queue of the tap, counted per CPU by the BPF programs; user space adds the CPUs up. */
@@ -21,9 +23,9 @@ struct nb_tun_qstat {
 	__u64 matched;	     /* of them, those that passed the packet filter */
 	__u64 full;	     /* enqueues that found the ring full (the producer's slot taken) */
 	__u64 drop_full;     /* kfree_skb FULL_RING on this queue */
-	__u64 drop_other;    /* other drops of packets on the tap after the enqueue was seen */
+	__u64 drop_other;    /* other drops in tun_net_xmit (no reader, filter, ...) */
 	__u64 deq;	     /* packets the reader took (consume_skb from the tun read path) */
-	__u64 deq_untracked; /* dequeues whose enqueue was not seen (before attach, map full) */
+	__u64 deq_untracked; /* dequeues without their enqueue time (before attach, lost slot) */
 	__u64 hwm_epoch;     /* the interval hwm belongs to (nb_epoch when it was written) */
 	__u32 hwm;	     /* highest occupancy after an enqueue in that interval */
 	__u32 pad;

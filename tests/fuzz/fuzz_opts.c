@@ -86,9 +86,9 @@ static void s_tool(uint8_t req)
 		NB_FUZZ_CHECK(rc == -EINVAL && err[0]);
 		return;
 	}
-	const char *strs[] = {o.src_ip,	      o.dst_ip,	      o.rx_iface, o.tx_iface,
-			      o.interface,    o.phy_interface, o.vm_interface, o.device,
-			      o.protocol,     o.direction,     o.netns,	      o.hooks};
+	const char *strs[] = {o.src_ip,	   o.dst_ip,	    o.rx_iface,	    o.tx_iface,
+			      o.interface, o.phy_interface, o.vm_interface, o.device,
+			      o.protocol,  o.direction,	    o.netns,	    o.hooks};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		s_check_str(strs[i]);
 	/* The first eight ids are the string options in the order of struct nb_opts. */

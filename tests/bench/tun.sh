@@ -1,0 +1,121 @@
+#!/bin/bash
+# tun_ring_monitor's cost on a tap flood (issue 13; target: at least 97 % of the baseline
+# throughput, same run). In the lab with the tap VM (`tests/lab up --vmb tap`): a UDP flood
+# vmA -> the tap VM (198.18.0.1 -> 198.18.0.2:9000), which nb_vm reads at full speed and
+# ignores. Throughput is what went through the tap's ring to the reader: vnet0's TX packets
+# per second (the tap counts a packet sent once it is in the ring; the overflow is its TX
+# dropped). Rounds alternate baseline and "tun_ring_monitor attached to vnet0" in ABBA order;
+# the monitor runs all three of its programs on every packet of the flood (enqueue, dequeue)
+# and the sojourn map.
+#   tests/bench/tun.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS change the run)
+set -u
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+need_root
+bench_init tun
+bench_need "$AGENT" "$TRAFFIC"
+
+ROUNDS=${NB_BENCH_ROUNDS:-4}
+DUR=${NB_BENCH_SECONDS:-2}
+SIZE=64
+PORT=9000
+TARGET=97
+cd "$REPO" || exit 1
+TOOL_PID=
+
+tap_stats() { ip -n nbhvB -s -j link show vnet0 | jq -r '.[0].stats64.tx | "\(.packets) \(.dropped)"'; }
+
+# flood ROUND TAG: appends "ROUND TAG ring_pps dropped_pps sender_pps" to $TMP/rounds.
+flood() {
+	local round=$1 tag=$2 p0 d0 p1 d1 s0 s1 tx pps dps
+	read -r p0 d0 < <(tap_stats)
+	s0=$EPOCHREALTIME
+	"$LAB" exec vmA taskset -c 0 "$TRAFFIC" udp-send --dst "$IP_B" --port $PORT --size $SIZE \
+		--duration "$DUR" >"$TMP/send.out" 2>"$TMP/send.err" || fail "udp-send: $(cat "$TMP/send.err")"
+	# The reader drains what is left in the ring (at most its size) before the count.
+	sleep 0.2
+	s1=$EPOCHREALTIME
+	read -r p1 d1 < <(tap_stats)
+	lab_intact || fail "the lab was rebuilt by another run during the measurement"
+	tx=$(cat "$TMP/send.out")
+	pps=$(awk -v a="$p0" -v b="$p1" -v s="$(kv seconds "$tx")" 'BEGIN { printf "%.0f", (b - a) / s }')
+	dps=$(awk -v a="$d0" -v b="$d1" -v s="$(kv seconds "$tx")" 'BEGIN { printf "%.0f", (b - a) / s }')
+	[ "$pps" -gt 0 ] || fail "nothing went through vnet0's ring (sender: $tx)"
+	echo "$round $tag $pps $dps $(kv pps "$tx")" >>"$TMP/rounds"
+	printf '  %-5s %-5s ring %8s pps, overflow %8s pps, sent %8s pps\n' "$round" "$tag" "$pps" \
+		"$dps" "$(kv pps "$tx")"
+	: "$s0" "$s1"
+}
+
+tool_start() {
+	"$AGENT" tun_ring_monitor --netns nbhvB --interface vnet0 --interval 60 --duration 600 \
+		--json >"$TMP/tool.json" 2>"$TMP/tool.err" &
+	TOOL_PID=$!
+	on_exit "kill $TOOL_PID 2>/dev/null"
+	wait_for 10 grep -q '"type":"start"' "$TMP/tool.json" || fail "tun_ring_monitor did not attach: $(cat "$TMP/tool.err")"
+	sleep 1
+}
+
+tool_stop() {
+	local rc
+	kill -INT "$TOOL_PID"
+	wait "$TOOL_PID"
+	rc=$?
+	TOOL_PID=
+	[ "$rc" = 0 ] || fail "tun_ring_monitor exited $rc: $(cat "$TMP/tool.err")"
+}
+
+bench_lab_up --vmb tap
+echo "tun: UDP ${SIZE}-byte flood into the tap VM, ${DUR}s per measurement, $ROUNDS ABBA rounds"
+: >"$TMP/rounds"
+flood 0 warm
+: >"$TMP/rounds"
+for ((p = 1; p <= ROUNDS; p++)); do
+	if ((p % 2)); then
+		flood "$p" base
+		tool_start
+		flood "$p" tool
+		tool_stop
+	else
+		tool_start
+		flood "$p" tool
+		tool_stop
+		flood "$p" base
+	fi
+done
+# The last tool run's own counts of the flood: every packet it saw enqueued was dequeued or
+# dropped FULL_RING, as the tap counted.
+SUMMARY=$(jq -c 'select(.type=="summary") | {enqueued, dequeued, drops_full_ring, lost_events}' "$TMP/tool.json")
+BASE=$(awk '$2 == "base" { print $3 }' "$TMP/rounds" | median | xargs printf '%.0f')
+TOOL=$(awk '$2 == "tool" { print $3 }' "$TMP/rounds" | median | xargs printf '%.0f')
+RATIO=$(awk -v b="$BASE" -v t="$TOOL" 'BEGIN { printf "%.1f", 100 * t / b }')
+PAIR_RATIO=$(awk '{ v[$1, $2] = $3; r[$1] = 1 }
+	END { for (p in r) printf "%.2f\n", 100 * v[p, "tool"] / v[p, "base"] }' "$TMP/rounds" |
+	median | xargs printf '%.1f')
+ST=$(target_status "$RATIO" ">=" $TARGET)
+result "baseline median (through the ring)" "$BASE pps" "-" "-"
+result "tun_ring_monitor attached median" "$TOOL pps" "-" "-"
+result "tun_ring_monitor / baseline" "$RATIO %" ">= $TARGET %" "$ST"
+result "tun_ring_monitor / baseline, median of rounds" "$PAIR_RATIO %" "-" "-"
+
+{
+	echo "## tun_ring_monitor on a tap flood (issue 13)"
+	echo
+	echo "A UDP flood of ${SIZE}-byte datagrams from vmA to the tap VM (\`tests/lab up --vmb tap\`;"
+	echo "nb_vm reads every frame and ignores it), ${DUR} s per measurement, $ROUNDS rounds in ABBA"
+	echo "order: baseline, and tun_ring_monitor attached to vnet0 in hvB. Throughput is vnet0's TX"
+	echo "packets per second: what went into the ring and on to the reader (the rest overflows,"
+	echo "FULL_RING). The sender is pinned to CPU 0."
+	echo
+	echo "| round | condition | through the ring (pps) | overflow (pps) | sent (pps) |"
+	echo "|---|---|---|---|---|"
+	awk '{ printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' "$TMP/rounds"
+	echo
+	echo "| metric | value | target | status |"
+	echo "|---|---|---|---|"
+	echo "| tun_ring_monitor / baseline (ratio of medians) | $RATIO % | >= $TARGET % | $ST |"
+	echo "| tun_ring_monitor / baseline (median of round ratios) | $PAIR_RATIO % | - | - |"
+	echo
+	echo "The last attached run's own counts: \`$SUMMARY\`."
+} >"$BENCH_OUT/tun.md"
+exit 0
