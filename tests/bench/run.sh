@@ -39,6 +39,7 @@ BENCHES+=(drop) LAB_BENCHES+="drop " LIMIT[drop]=80 TITLE[drop]="eth_drop: overh
 BENCHES+=(tcp) LAB_BENCHES+="tcp " LIMIT[tcp]=170 TITLE[tcp]="TCP bulk transfer traced by tcp_path_tracer (issues 4 and 11)"
 # Its own lab (the tap VM), after the shared one is down.
 BENCHES+=(tun) LIMIT[tun]=90 TITLE[tun]="tun_ring_monitor on a tap flood (issue 13)"
+BENCHES+=(ovs) LIMIT[ovs]=90 TITLE[ovs]="ovs_upcall_latency_summary on an established flow (issue 13)"
 
 if [ $# -gt 0 ]; then
 	for n in "$@"; do

@@ -14,33 +14,15 @@ set -u
 . "$(dirname "$0")/lib.sh"
 need_root
 
-command -v ovs-vswitchd >/dev/null || fail "ovs-vswitchd is missing (deploy/install-deps.sh installs openvswitch-switch)"
+. "$(dirname "$0")/ovs.sh"
 OUT=$(mktemp -d /tmp/nb-ovs.XXXXXX)
-D=$OUT/ovs
-mkdir -p "$D"
 on_exit "rm -rf $OUT"
-export OVS_RUNDIR=$D OVS_DBDIR=$D OVS_LOGDIR=$D OVS_SYSCONFDIR=$D
-VS="ovs-vsctl --db=unix:$D/db.sock --timeout=10"
-A=198.18.1.1
-B=198.18.1.2
+A=$OVS_A
+B=$OVS_B
 N=20
 
-for ns in nbovs nbova nbovb; do
-	ip netns add $ns || fail "netns $ns"
-	on_exit "ip netns del $ns 2>/dev/null"
-	ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-	ip -n $ns link set lo up
-done
-ip -n nbova link add eth0 type veth peer name p1 netns nbovs || fail "veth p1"
-ip -n nbovb link add eth0 type veth peer name p2 netns nbovs || fail "veth p2"
-ip -n nbova addr add $A/24 dev eth0
-ip -n nbovb addr add $B/24 dev eth0
-for ns in nbova nbovb; do ip -n $ns link set eth0 up; done
-ip -n nbovs link set p1 up
-ip -n nbovs link set p2 up
-# No ARP and no ICMP errors: the only packets through the switch are the test's datagrams.
-ip -n nbova neigh replace $B lladdr "$(ip -n nbovb -j link show eth0 | jq -r '.[0].address')" dev eth0 nud permanent
-ip -n nbovb neigh replace $A lladdr "$(ip -n nbova -j link show eth0 | jq -r '.[0].address')" dev eth0 nud permanent
+ovs_up "$OUT/ovs"
+# No ICMP errors: the only packets through the switch are the test's datagrams.
 ip netns exec nbovb nft -f - <<'EOF' || fail "nft in nbovb"
 table inet nbovst {
 	chain in {
@@ -49,24 +31,10 @@ table inet nbovst {
 	}
 }
 EOF
-
-# The switch: daemons in nbovs, their files in $D; stopped by their pids at exit.
-ovsdb-tool create "$D/conf.db" /usr/share/openvswitch/vswitch.ovsschema || fail "ovsdb-tool"
-ip netns exec nbovs ovsdb-server "$D/conf.db" --remote="punix:$D/db.sock" --pidfile="$D/ovsdb.pid" \
-	--detach --log-file="$D/ovsdb.log" --unixctl="$D/ovsdb.ctl" || fail "ovsdb-server"
-on_exit "kill \$(cat $D/ovsdb.pid) 2>/dev/null"
-$VS --no-wait init || fail "ovs-vsctl init"
-ip netns exec nbovs ovs-vswitchd "unix:$D/db.sock" --pidfile="$D/vswitchd.pid" --detach \
-	--log-file="$D/vswitchd.log" --unixctl="$D/vswitchd.ctl" || fail "ovs-vswitchd: $(tail -n 3 "$D/vswitchd.log")"
-on_exit "kill \$(cat $D/vswitchd.pid) 2>/dev/null"
-$VS add-br br0 -- set bridge br0 datapath_type=netdev || fail "add-br"
-$VS add-port br0 p1 -- add-port br0 p2 || fail "add-port"
-of() { ovs-ofctl "$@" || fail "ovs-ofctl $*"; }
-of add-flow br0 "priority=100,udp,tp_dst=9,actions=drop"
+ovs_ofctl add-flow br0 "priority=100,udp,tp_dst=9,actions=drop"
 for ((i = 1; i <= N; i++)); do
-	of add-flow br0 "priority=50,udp,tp_dst=$((10000 + i)),actions=NORMAL"
+	ovs_ofctl add-flow br0 "priority=50,udp,tp_dst=$((10000 + i)),actions=NORMAL"
 done
-dp() { ovs-appctl -t "$D/vswitchd.ctl" dpctl/show | grep -o "$1:[0-9]*" | cut -d: -f2; }
 
 # udp_to PORT IP-ID: one datagram from nbova, source port 40000, with that IP ID.
 udp_to() {
@@ -76,8 +44,8 @@ udp_to() {
 
 cd "$REPO"
 T="$AGENT ovs_upcall_latency_summary"
-miss0=$(dp missed)
-hit0=$(dp hit)
+miss0=$(ovs_dp missed)
+hit0=$(ovs_dp hit)
 # The ports come from ovs-vsctl (OVS_RUNDIR says where its database is).
 $T --netns nbovs --protocol udp --interval 1 --duration 6 --json >"$OUT/up.json" 2>"$OUT/up.err" &
 PID_up=$!
@@ -93,8 +61,8 @@ done
 udp_to 9 300
 finish_bg up
 [ -s "$OUT/up.err" ] && fail "stderr: $(cat "$OUT/up.err")"
-miss=$(($(dp missed) - miss0))
-hit=$(($(dp hit) - hit0))
+miss=$(($(ovs_dp missed) - miss0))
+hit=$(($(ovs_dp hit) - hit0))
 s() { jq -r "select(.type==\"summary\") | $1" "$OUT/up.json"; }
 assert_eq $((N + 1)) "$miss" "OVS: datapath misses (upcalls)"
 assert_eq $N "$hit" "OVS: datapath hits"
@@ -116,7 +84,7 @@ $T --netns nbovs --interface p1,p2 --interval 60 --duration 3 >"$OUT/up.txt" 2>&
 tpid=$!
 on_exit "kill $tpid 2>/dev/null"
 wait_for 5 grep -q '^OVS upcall latency on ports p1,p2' "$OUT/up.txt" || fail "text: no header: $(cat "$OUT/up.txt")"
-of add-flow br0 "priority=50,udp,tp_dst=10999,actions=NORMAL"
+ovs_ofctl add-flow br0 "priority=50,udp,tp_dst=10999,actions=NORMAL"
 udp_to 10999 401 # a new flow: an upcall
 sleep 0.05
 udp_to 10999 402 # then the fast path
