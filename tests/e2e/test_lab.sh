@@ -4,6 +4,8 @@
 #   fab drops echo request seq 3               -> exactly seq 3 unanswered
 #   the VM ignores echo, then answers again    -> no reply, then every reply
 #   hvB holds requests 100 ms                  -> average RTT grows by >= 90 ms
+#   vmA's INPUT holds replies 100 ms,
+#   hvA's OUTPUT holds its own requests 100 ms -> the same, for vmA's and hvA's own pings
 #   down                                       -> no lab namespace, program or state left
 #   VM B as a veth namespace                   -> every echo answered
 #   --ipv6: ICMPv6 echo to 2001:db8::2         -> every echo answered; fab drops seq 3 -> exactly
@@ -25,8 +27,22 @@ answered() {
 }
 
 # Average RTT in ms from ping's summary line.
-avg_rtt() {
-	"$LAB" ping "$@" | sed -n 's|^rtt [^=]*= [0-9.]*/\([0-9.]*\)/.*|\1|p'
+rtt_of() { sed -n 's|^rtt [^=]*= [0-9.]*/\([0-9.]*\)/.*|\1|p'; }
+avg_rtt() { "$LAB" ping "$@" | rtt_of; }
+# hvA's own ping to hvB's bridge address.
+hv_rtt() { "$LAB" exec hvA ping -c 3 -i 0.2 -W 2 198.18.0.12 | rtt_of; }
+# vmA's, user to user: ping's default RTT ends at the reply's receive timestamp, taken before
+# the INPUT chain holds it.
+user_rtt() { "$LAB" exec vmA ping -U -c 3 -i 0.2 -W 2 198.18.0.2 | rtt_of; }
+
+# grew BASE SLOW WHAT: SLOW is at least 90 ms above BASE.
+grew() {
+	if [ -z "$1" ] || [ -z "$2" ]; then
+		fail "$3: no RTT from ping (base '$1', delayed '$2')"
+	fi
+	awk -v b="$1" -v s="$2" 'BEGIN { exit !(s - b >= 90) }' ||
+		fail "$3: RTT $1 -> $2 ms, expected +90 ms or more"
+	echo "ok: $3: RTT $1 -> $2 ms"
 }
 
 rx_packets() {
@@ -47,14 +63,17 @@ assert_eq "1 2 3" "$(answered -c 3 -i 0.2 -W 1)" "ignore-echo off: answered seqs
 
 base=$(avg_rtt -c 3 -i 0.2 -W 1)
 "$LAB" delay --at hvB --dir req --ms 100 || fail "delay"
-slow=$(avg_rtt -c 3 -i 0.2 -W 2)
-if [ -z "$base" ] || [ -z "$slow" ]; then
-	fail "no RTT from ping (base '$base', delayed '$slow')"
-fi
-awk -v b="$base" -v s="$slow" 'BEGIN { exit !(s - b >= 90) }' ||
-	fail "delay 100 ms at hvB: RTT $base -> $slow ms, expected +90 ms or more"
-echo "ok: delay 100 ms at hvB: RTT $base -> $slow ms"
+grew "$base" "$(avg_rtt -c 3 -i 0.2 -W 2)" "delay 100 ms at hvB"
 "$LAB" delay --at hvB --dir req --off || fail "delay --off"
+
+"$LAB" delay --at vmA --dir rep --chain INPUT --ms 100 || fail "delay in vmA's INPUT"
+grew "$base" "$(user_rtt)" "delay 100 ms in vmA's INPUT"
+hv_base=$(hv_rtt)
+"$LAB" delay --at hvA --dir req --chain OUTPUT --ms 100 || fail "delay in hvA's OUTPUT"
+grew "$hv_base" "$(hv_rtt)" "delay 100 ms in hvA's OUTPUT"
+"$LAB" clear || fail "clear"
+assert_eq "" "$("$LAB" exec vmA iptables -S INPUT | grep nb-delay)" "vmA INPUT after clear"
+assert_eq "" "$("$LAB" exec hvA iptables -S OUTPUT | grep nb-delay)" "hvA OUTPUT after clear"
 
 vm_pid=$(cat /run/netblame-lab/nb_vm.pid)
 "$LAB" down || fail "down"
