@@ -8,7 +8,10 @@
  *  - per reply stage, every increase of the highest ACK (so a segment created after its ACK was
  *    seen, which happens when another node's events come first, still finds it), and the run of
  *    duplicate ACKs at the highest value;
- *  - the segments not yet reported, sorted by sequence.
+ *  - the segments not yet reported, sorted by sequence;
+ *  - the held segments (final at the engine, their copies not yet) in a min-heap by when they
+ *    may be settled, so a poll looks only at those due, not at every one held (at a bulk
+ *    transfer's rate thousands are held through the timeout, and polls come every few ms).
  *
  * All of it is pruned below the connection's floor: the first byte of the oldest segment not yet
  * reported, or the highest byte seen at the first stage when none is left. Bytes below the floor
@@ -37,6 +40,11 @@
 #define S_ACK_MARGIN_NS 1000000ull
 
 enum s_state { S_LIVE = 0, S_HELD = 1, S_DEAD = 2 };
+
+struct s_due {
+	uint64_t due; /* the watermark from which the segment may be settled */
+	uint64_t a;   /* its first byte: segments move in their array, their bytes do not */
+};
 
 struct s_iv {
 	uint64_t a, b;
@@ -73,6 +81,7 @@ struct s_ackh {
 struct s_seg {
 	uint64_t a, b;
 	uint64_t last_copy_ref; /* the latest copy at the first stage */
+	uint64_t due;		/* held: the due time of its one valid heap entry */
 	uint64_t pref[NB_MAX_STAGES];
 	struct nb_joined *fin; /* held: the engine's final, until the copies are final too */
 	uint32_t seq;
@@ -97,6 +106,15 @@ struct s_conn {
 	struct s_ackh ackh[NB_TCP_MAX_DATA];
 	struct s_seg *segs;
 	uint32_t nseg, cap, ndead, nheld;
+	/*
+	 * Held segments by due time. An entry is valid while its segment is held with that due
+	 * time: a new copy makes the due time later and the entry is pushed again when it comes
+	 * up; an ACK that first covers a held segment can make it earlier and pushes a new entry
+	 * at once. rescan: an entry could not be pushed, the next release looks at every one.
+	 */
+	struct s_due *hq;
+	uint32_t nhq, caphq;
+	bool rescan;
 };
 
 struct nb_tcp {
@@ -112,6 +130,8 @@ struct nb_tcp {
 	struct s_conn *last;
 	uint64_t wm[NB_MAX_NODES];
 	uint64_t nheld;
+	uint64_t *rel; /* scratch: the segments a release reports, by first byte */
+	uint32_t caprel;
 	struct nb_tcp_stats st;
 };
 
@@ -139,20 +159,25 @@ static int s_grow(void **v, uint32_t *cap, uint32_t need, size_t size)
 
 /* ---- byte range maps ---- */
 
-/* First live index whose range ends after x. */
+/*
+ * First live index whose range ends after x. The searches here have no branch on the data:
+ * through a timeout's worth of a bulk transfer the arrays hold thousands of entries, and the
+ * branches of a plain binary search mispredict at every other step.
+ */
 static uint32_t s_map_find(const struct s_map *m, uint64_t x)
 {
-	uint32_t lo = m->head, hi = m->n;
+	const struct s_iv *v = m->v + m->head;
+	uint32_t n = m->n - m->head;
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
+	if (!n)
+		return m->n;
+	while (n > 1) {
+		uint32_t half = n / 2;
 
-		if (m->v[mid].b > x)
-			hi = mid;
-		else
-			lo = mid + 1;
+		v += v[half].b <= x ? half : 0;
+		n -= half;
 	}
-	return lo;
+	return (uint32_t)(v - m->v) + (v->b <= x);
 }
 
 static void s_map_compact(struct s_map *m)
@@ -313,17 +338,19 @@ static void s_map_prune(struct s_map *m, uint64_t floor)
 /* The first increase of the highest ACK that covered x, or NULL. */
 static const struct s_ack *s_ack_covering(const struct s_ackh *h, uint64_t x)
 {
-	uint32_t lo = h->head, hi = h->n;
+	const struct s_ack *v = h->v + h->head;
+	uint32_t n = h->n - h->head;
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
+	if (!n)
+		return NULL;
+	while (n > 1) {
+		uint32_t half = n / 2;
 
-		if (h->v[mid].ack >= x)
-			hi = mid;
-		else
-			lo = mid + 1;
+		v += v[half].ack < x ? half : 0;
+		n -= half;
 	}
-	return lo < h->n ? &h->v[lo] : NULL;
+	v += v->ack < x;
+	return v < h->v + h->n ? v : NULL;
 }
 
 static void s_ack_prune(struct s_ackh *h, uint64_t floor)
@@ -385,6 +412,7 @@ static void s_conn_free(struct s_conn *c)
 	for (uint32_t i = 0; i < c->nseg; i++)
 		free(c->segs[i].fin);
 	free(c->segs);
+	free(c->hq);
 	free(c);
 }
 
@@ -490,22 +518,97 @@ static struct s_conn *s_conn_get(struct nb_tcp *t, const struct nb_pkt *p, bool 
 	return c;
 }
 
+/* ---- held segments ---- */
+
+static uint64_t s_give_up_ns(const struct nb_tcp *t)
+{
+	uint64_t ttl = 2 * t->cfg.timeout_ns;
+
+	return ttl < S_HOLE_MIN_NS ? S_HOLE_MIN_NS : ttl;
+}
+
+/*
+ * From which watermark no copy of the segment can still come (nb_tcp.h): the timeout after
+ * both the first ACK covering it at the last reply stage (toward the sender) and its last copy
+ * at the first stage. Unacknowledged, it is given up later. *gave_up says which.
+ */
+static uint64_t s_due_at(const struct nb_tcp *t, const struct s_conn *c, const struct s_seg *s,
+			 bool *gave_up)
+{
+	const struct s_ack *k = s_ack_covering(&c->ackh[t->ndata - 1], s->b);
+	uint64_t from = s->last_copy_ref;
+
+	*gave_up = !k;
+	if (!k)
+		return s_add_sat(from, s_give_up_ns(t));
+	if (k->ref > from)
+		from = k->ref;
+	return s_add_sat(from, t->cfg.timeout_ns);
+}
+
+static bool s_settled(const struct nb_tcp *t, const struct s_conn *c, const struct s_seg *s,
+		      uint64_t w, bool *gave_up)
+{
+	return w >= s_due_at(t, c, s, gave_up);
+}
+
+static int s_hq_push(struct s_conn *c, uint64_t due, uint64_t a)
+{
+	uint32_t i;
+
+	if (s_grow((void **)&c->hq, &c->caphq, c->nhq + 1, sizeof(*c->hq)))
+		return -ENOMEM;
+	for (i = c->nhq++; i && c->hq[(i - 1) / 2].due > due; i = (i - 1) / 2)
+		c->hq[i] = c->hq[(i - 1) / 2];
+	c->hq[i] = (struct s_due){due, a};
+	return 0;
+}
+
+static struct s_due s_hq_pop(struct s_conn *c)
+{
+	struct s_due top = c->hq[0], last = c->hq[--c->nhq];
+	uint32_t i = 0, k;
+
+	while ((k = 2 * i + 1) < c->nhq) {
+		if (k + 1 < c->nhq && c->hq[k + 1].due < c->hq[k].due)
+			k++;
+		if (c->hq[k].due >= last.due)
+			break;
+		c->hq[i] = c->hq[k];
+		i = k;
+	}
+	if (c->nhq)
+		c->hq[i] = last;
+	return top;
+}
+
+/* The segment's due time now, in the heap; if it cannot be, the next release looks at all. */
+static void s_hq_key(const struct nb_tcp *t, struct s_conn *c, struct s_seg *s)
+{
+	bool gave_up;
+
+	s->due = s_due_at(t, c, s, &gave_up);
+	if (s_hq_push(c, s->due, s->a))
+		c->rescan = true;
+}
+
 /* ---- segments ---- */
 
 /* First index whose segment ends after x (dead ones included: all are disjoint). */
 static uint32_t s_seg_find(const struct s_conn *c, uint64_t x)
 {
-	uint32_t lo = 0, hi = c->nseg;
+	const struct s_seg *v = c->segs;
+	uint32_t n = c->nseg;
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
+	if (!n)
+		return 0;
+	while (n > 1) {
+		uint32_t half = n / 2;
 
-		if (c->segs[mid].b > x)
-			hi = mid;
-		else
-			lo = mid + 1;
+		v += v[half].b <= x ? half : 0;
+		n -= half;
 	}
-	return lo;
+	return (uint32_t)(v - c->segs) + (v->b <= x);
 }
 
 static int s_seg_insert(struct nb_tcp *t, struct s_conn *c, uint64_t a, uint64_t b)
@@ -731,12 +834,26 @@ static void s_dup_scan(struct nb_tcp *t, struct s_conn *c, int stage)
 	}
 }
 
+/* Held segments ending in (lo, ack]: their due time, which only this ACK could make sooner. */
+static void s_rekey(const struct nb_tcp *t, struct s_conn *c, uint64_t lo, uint64_t ack)
+{
+	bool gave_up;
+
+	for (uint32_t i = s_seg_find(c, lo); i < c->nseg && c->segs[i].a < ack; i++) {
+		struct s_seg *s = &c->segs[i];
+
+		if (s->state != S_HELD || s->b > ack || s_due_at(t, c, s, &gave_up) == s->due)
+			continue;
+		s_hq_key(t, c, s);
+	}
+}
+
 static void s_reply(struct nb_tcp *t, struct s_conn *c, const struct nb_pkt *p, int stage,
 		    uint64_t ts, uint64_t ref, uint32_t ifindex)
 {
 	struct s_ackh *h = &c->ackh[stage - t->ndata];
 	bool pure = p->l4_len == 0 && !(p->tcp_flags & (S_SYN | S_FIN | S_RST));
-	uint64_t ack;
+	uint64_t ack, lo;
 	uint32_t i;
 
 	if (!(p->tcp_flags & S_ACK) || (p->tcp_flags & S_RST))
@@ -757,6 +874,7 @@ static void s_reply(struct nb_tcp *t, struct s_conn *c, const struct nb_pkt *p, 
 			s_dup_scan(t, c, stage);
 		return;
 	}
+	lo = h->any ? h->max : 0;
 	if (s_grow((void **)&h->v, &h->cap, h->n + 1, sizeof(*h->v)) == 0)
 		h->v[h->n++] = (struct s_ack){ack, ts, ref, ifindex, p->tcp_ack};
 	h->any = true;
@@ -777,6 +895,9 @@ static void s_reply(struct nb_tcp *t, struct s_conn *c, const struct nb_pkt *p, 
 	}
 	h->pass = i;
 	h->dscan = i;
+	/* held segments this ACK is the first to cover toward the sender may settle sooner */
+	if (stage == t->cfg.nstages - 1 && c->nheld)
+		s_rekey(t, c, lo, ack);
 }
 
 /* ---- reporting ---- */
@@ -858,32 +979,6 @@ static uint32_t s_seg_at(const struct s_conn *c, uint64_t a)
 	return i < c->nseg && c->segs[i].a == a ? i : S_NONE;
 }
 
-static uint64_t s_give_up_ns(const struct nb_tcp *t)
-{
-	uint64_t ttl = 2 * t->cfg.timeout_ns;
-
-	return ttl < S_HOLE_MIN_NS ? S_HOLE_MIN_NS : ttl;
-}
-
-/*
- * Whether no copy of the segment can still come (nb_tcp.h): the watermarks passed, by the
- * timeout, the first ACK covering it at the last reply stage (toward the sender) and its last
- * copy at the first stage. Unacknowledged, it is given up later. *gave_up says which.
- */
-static bool s_settled(const struct nb_tcp *t, const struct s_conn *c, const struct s_seg *s,
-		      uint64_t w, bool *gave_up)
-{
-	const struct s_ack *k = s_ack_covering(&c->ackh[t->ndata - 1], s->b);
-	uint64_t from = s->last_copy_ref;
-
-	*gave_up = !k;
-	if (!k)
-		return w >= s_add_sat(from, s_give_up_ns(t));
-	if (k->ref > from)
-		from = k->ref;
-	return w >= s_add_sat(from, t->cfg.timeout_ns);
-}
-
 static void s_on_final(const struct nb_joined *p, void *ctx)
 {
 	struct nb_tcp *t = ctx;
@@ -912,6 +1007,7 @@ static void s_on_final(const struct nb_joined *p, void *ctx)
 			s->state = S_HELD;
 			c->nheld++;
 			t->nheld++;
+			s_hq_key(t, c, s);
 			return;
 		}
 	}
@@ -991,26 +1087,99 @@ static void s_tidy_all(struct nb_tcp *t)
 	}
 }
 
+static int s_cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/*
+ * Every held segment of the connection looked at, in sequence order: at the flush (all), or
+ * when its heap could not be kept, which is then built again.
+ */
+static void s_release_scan(struct nb_tcp *t, struct s_conn *c, uint64_t w, bool all)
+{
+	bool gave_up;
+
+	for (uint32_t k = 0; k < c->nseg && c->nheld; k++) {
+		struct s_seg *s = &c->segs[k];
+
+		if (s->state != S_HELD)
+			continue;
+		if (s_settled(t, c, s, w, &gave_up) || all) {
+			t->st.given_up += gave_up;
+			s_emit(t, c, s, s->fin);
+		}
+	}
+	c->nhq = 0;
+	c->rescan = false;
+	for (uint32_t k = 0; k < c->nseg && !all; k++)
+		if (c->segs[k].state == S_HELD)
+			s_hq_key(t, c, &c->segs[k]);
+}
+
+/* The connection's held segments settled by w, reported in sequence order as a scan would. */
+static void s_release_conn(struct nb_tcp *t, struct s_conn *c, uint64_t w)
+{
+	uint32_t n = 0, i;
+	bool gave_up;
+
+	while (!c->rescan && c->nhq && c->hq[0].due <= w) {
+		struct s_due e = s_hq_pop(c);
+		struct s_seg *s;
+		uint64_t due;
+
+		i = s_seg_at(c, e.a);
+		/* stale: reported, or pushed again since */
+		if (i == S_NONE || c->segs[i].state != S_HELD || c->segs[i].due != e.due)
+			continue;
+		s = &c->segs[i];
+		due = s_due_at(t, c, s, &gave_up);
+		if (due > w) {
+			/* a later copy came: up again then (no allocation: one was just popped) */
+			s->due = due;
+			s_hq_push(c, due, s->a);
+			continue;
+		}
+		if (s_grow((void **)&t->rel, &t->caprel, n + 1, sizeof(*t->rel))) {
+			s_hq_push(c, e.due, e.a);
+			c->rescan = true;
+			break;
+		}
+		t->rel[n++] = e.a;
+	}
+	if (c->rescan) {
+		s_release_scan(t, c, w, false);
+		return;
+	}
+	if (n > 1)
+		qsort(t->rel, n, sizeof(*t->rel), s_cmp_u64);
+	for (uint32_t k = 0; k < n; k++) {
+		i = s_seg_at(c, t->rel[k]);
+		if (i == S_NONE || c->segs[i].state != S_HELD)
+			continue;
+		s_due_at(t, c, &c->segs[i], &gave_up);
+		t->st.given_up += gave_up;
+		s_emit(t, c, &c->segs[i], c->segs[i].fin);
+	}
+}
+
 static void s_release(struct nb_tcp *t, bool all)
 {
 	uint64_t w = s_wm_min(t);
-	bool gave_up;
 
 	if (!t->nheld)
 		return;
 	for (uint32_t i = 0; i < t->nconns; i++) {
 		struct s_conn *c = t->conns[i];
 
-		for (uint32_t k = 0; k < c->nseg && c->nheld; k++) {
-			struct s_seg *s = &c->segs[k];
-
-			if (s->state != S_HELD)
-				continue;
-			if (s_settled(t, c, s, w, &gave_up) || all) {
-				t->st.given_up += gave_up;
-				s_emit(t, c, s, s->fin);
-			}
-		}
+		if (!c->nheld)
+			continue;
+		if (all || c->rescan)
+			s_release_scan(t, c, w, all);
+		else
+			s_release_conn(t, c, w);
 	}
 }
 
@@ -1072,6 +1241,7 @@ void nb_tcp_destroy(struct nb_tcp **pt)
 	for (uint32_t i = 0; t->conns && i < t->nconns; i++)
 		s_conn_free(t->conns[i]);
 	free(t->conns);
+	free(t->rel);
 	free(t);
 	*pt = NULL;
 }
