@@ -32,7 +32,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 need_root
 bench_init tcp
-bench_need "$AGENT" "$TRAFFIC"
+MODEL=$REPO/build/bench/bench_tcp
+bench_need "$AGENT" "$TRAFFIC" "$MODEL"
 peer_init
 
 ROUNDS=${NB_BENCH_ROUNDS:-8}
@@ -159,6 +160,16 @@ transfer() {
 	echo
 }
 
+# The tracer's model alone (tests/bench/bench_tcp.c: nb_path over a synthetic stream shaped
+# like these transfers, 3 GB, the same --timeout-ms), pinned to CPU 1: in user space, without
+# the kernel, the ring buffer or this VM's swings, a steadier measure of its cost per event.
+taskset -c 1 "$MODEL" 3000000000 --timeout-ms $TMO --runs 5 >"$TMP/model" ||
+	fail "bench_tcp failed"
+MODEL_NS=$(awk '/^ns per event:/ { print $7 }' "$TMP/model")
+[ -n "$MODEL_NS" ] || fail "bench_tcp: unexpected output"
+MODEL_EV=$(awk '/^events / { sub(",", "", $2); print $2 }' "$TMP/model")
+echo "  model alone (bench_tcp): $MODEL_NS ns per event (median of 5 runs over $MODEL_EV events)"
+
 bench_lab_up --vmb veth
 OFFLOAD=$(offload_state)
 read -r NS_INO IF_RX IF_TX < <(peer_ids hvA vnet0 ens4f0 | paste -sd' ')
@@ -268,6 +279,7 @@ result "tracer / baseline, ratio of medians" "$RATIO_M" "-" "-"
 result "events lost" "$LOSTSUM of $EV" "0" "$(target_status "$LOSTSUM" "<" 1)"
 result "tracer CPU during a transfer (median)" "$CPU % of a CPU" "-" "-"
 result "tracer CPU per event" "$NS_EV ns" "-" "-"
+result "model alone (bench_tcp), per event" "$MODEL_NS ns" "-" "-"
 SENT=$((BYTES * NTOOL))
 result "BPF run time per traced event" "$BPF_NS_EV ns" "-" "-"
 result "BPF run time, share of CPU 0" "$BPF_SHARE %" "-" "-"
@@ -341,8 +353,10 @@ $RATIO_M. Baseline transfers alone ranged from $B_MIN to $B_MAX Mbit/s: this 2-v
 machine's speed swings by that much between transfers, more than the effect measured. The
 tracer used a median $CPU % of one CPU while a transfer ran, about $NS_EV ns per event read
 (its own processing, the ring buffer's wakeups and its share of the kernel), and printed a
-JSON line per segment. With TSO and GSO off every segment would be one MSS: some 45 times more
-events for the same bytes.
+JSON line per segment. Its model alone (\`build/bench/bench_tcp\`: nb_path over a synthetic
+3 GB stream of 64 KB segments at this rate with the same timeout, pinned to CPU 1, no kernel
+and no output) took a median $MODEL_NS ns per event over 5 runs. With TSO and GSO off every
+segment would be one MSS: some 45 times more events for the same bytes.
 
 In one more traced transfer with \`kernel.bpf_stats_enabled=1\` (not in the medians), the
 tracer's BPF programs ran $BPF_NS_EV ns per event of the flow on average (over all their runs,
