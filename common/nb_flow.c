@@ -141,6 +141,23 @@ int nb_addr_parse(const char *str, uint8_t out[NB_ADDR_LEN], uint8_t *family)
 
 const char *nb_addr_fmt(const uint8_t a[NB_ADDR_LEN], uint8_t family, char *buf, size_t len)
 {
+	/*
+	 * IPv4 by hand, as inet_ntop writes it: the path tracers print two addresses per packet
+	 * line, and inet_ntop's sprintf was a tenth of their time at a TCP transfer's rate.
+	 */
+	if (family != 6 && len >= INET_ADDRSTRLEN) {
+		char *p = buf;
+
+		for (int i = 0; i < 4; i++) {
+			if (a[i] >= 100)
+				*p++ = (char)('0' + a[i] / 100);
+			if (a[i] >= 10)
+				*p++ = (char)('0' + a[i] / 10 % 10);
+			*p++ = (char)('0' + a[i] % 10);
+			*p++ = i < 3 ? '.' : '\0';
+		}
+		return buf;
+	}
 	if (!inet_ntop(family == 6 ? AF_INET6 : AF_INET, a, buf, len))
 		snprintf(buf, len, "?");
 	return buf;

@@ -213,6 +213,12 @@ static void test_addr_iflist(void **state)
 	assert_int_equal(nb_addr_parse("", a, &fam), -EINVAL);
 	assert_int_equal(nb_addr_parse("198.18.0.1", a, &fam), 0);
 	assert_string_equal(nb_addr_fmt(a, fam, buf, sizeof(buf)), "198.18.0.1");
+	assert_int_equal(nb_addr_parse("255.0.109.10", a, &fam), 0);
+	assert_string_equal(nb_addr_fmt(a, fam, buf, sizeof(buf)), "255.0.109.10");
+	assert_int_equal(nb_addr_parse("0.0.0.0", a, &fam), 0);
+	assert_string_equal(nb_addr_fmt(a, fam, buf, sizeof(buf)), "0.0.0.0");
+	assert_int_equal(nb_addr_parse("fd00::1", a, &fam), 0);
+	assert_string_equal(nb_addr_fmt(a, fam, buf, sizeof(buf)), "fd00::1");
 	assert_int_equal(nb_iflist_split("ens4f0,ens4f1", names, 8), 2);
 	assert_string_equal(names[1], "ens4f1");
 	assert_int_equal(nb_iflist_split("ens4f0,,x", names, 8), -EINVAL);
