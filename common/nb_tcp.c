@@ -659,6 +659,16 @@ static void s_hq_key(const struct nb_tcp *t, struct s_conn *c, struct s_seg *s)
 		c->rescan = true;
 }
 
+/* Only the held segments' entries: after a scan, or when stale ones pile up. */
+static void s_hq_rebuild(const struct nb_tcp *t, struct s_conn *c)
+{
+	c->nhq = 0;
+	c->rescan = false;
+	for (uint32_t k = 0; k < c->nseg; k++)
+		if (c->segs[k].state == S_HELD)
+			s_hq_key(t, c, &c->segs[k]);
+}
+
 /* ---- segments ---- */
 
 /* First index whose segment ends after x (dead ones included: all are disjoint). */
@@ -1178,11 +1188,7 @@ static void s_release_scan(struct nb_tcp *t, struct s_conn *c, uint64_t w, bool 
 			s_emit(t, c, s, s->fin);
 		}
 	}
-	c->nhq = 0;
-	c->rescan = false;
-	for (uint32_t k = 0; k < c->nseg && !all; k++)
-		if (c->segs[k].state == S_HELD)
-			s_hq_key(t, c, &c->segs[k]);
+	s_hq_rebuild(t, c);
 }
 
 /* The connection's held segments settled by w, reported in sequence order as a scan would. */
@@ -1191,6 +1197,9 @@ static void s_release_conn(struct nb_tcp *t, struct s_conn *c, uint64_t w)
 	uint32_t n = 0, i;
 	bool gave_up;
 
+	/* stale entries (segments reported, or due sooner since) wait for their time: not long */
+	if (c->nhq > 2 * c->nheld + 64)
+		s_hq_rebuild(t, c);
 	while (!c->rescan && c->nhq && c->hq[0].due <= w) {
 		struct s_due e = s_hq_pop(c);
 		struct s_seg *s;
