@@ -16,6 +16,7 @@
 
 #include "nb_log.h"
 #include "nb_pktfmt.h"
+#include "nb_reason.h"
 #include "nb_time.h"
 
 #define S_POLL_MS    100
@@ -183,6 +184,8 @@ static void s_drop_json(struct s_drop *r, const struct nb_event *e, const struct
 	json_object_set_new(o, "reason",
 			    json_string(s_reason(r, e->reason, reason, sizeof(reason))));
 	json_object_set_new(o, "reason_code", json_integer(e->reason));
+	if (nb_reason_explain(reason))
+		json_object_set_new(o, "explain", json_string(nb_reason_explain(reason)));
 	json_object_set_new(o, "location",
 			    json_string(nb_sym_addr(r->sym, e->location, false, loc, sizeof(loc))));
 	json_object_set_new(
@@ -207,6 +210,8 @@ static void s_drop_text(struct s_drop *r, const struct nb_event *e, const struct
 	       nb_pkt_endpoint(&e->pkt, e->ethertype, false, dst, sizeof(dst)),
 	       s_reason(r, e->reason, reason, sizeof(reason)),
 	       nb_sym_addr(r->sym, e->location, false, loc, sizeof(loc)));
+	if (nb_reason_explain(reason))
+		printf("  Why: %s\n", nb_reason_explain(reason));
 	printf("  Stack:\n");
 	if (!st)
 		printf("    %s\n", S_STACK_NONE);

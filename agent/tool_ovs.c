@@ -336,14 +336,14 @@ static int s_summary(struct nb_rt *rt, void *st)
 }
 
 const struct nb_tool_ops nb_ovs_upcall_ops = {
-    .state_size = sizeof(struct s_ovs),
-    .check = s_check,
-    .setup = s_setup,
-    .start = s_start,
-    .on_event = s_on_event,
-    .poll = s_poll,
-    .tick = s_tick,
-    .summary = s_summary,
-    .teardown = s_teardown,
-    .poll_ms = S_POLL_MS,
+	.state_size = sizeof(struct s_ovs),
+	.check = s_check,
+	.setup = s_setup,
+	.start = s_start,
+	.on_event = s_on_event,
+	.poll = s_poll,
+	.tick = s_tick,
+	.summary = s_summary,
+	.teardown = s_teardown,
+	.poll_ms = S_POLL_MS,
 };

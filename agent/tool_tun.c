@@ -533,13 +533,13 @@ static int s_summary(struct nb_rt *rt, void *st)
 }
 
 const struct nb_tool_ops nb_tun_ring_ops = {
-    .state_size = sizeof(struct s_tun),
-    .check = s_check,
-    .setup = s_setup,
-    .start = s_start,
-    .poll = s_poll,
-    .tick = s_tick,
-    .summary = s_summary,
-    .teardown = s_teardown,
-    .poll_ms = S_POLL_MS,
+	.state_size = sizeof(struct s_tun),
+	.check = s_check,
+	.setup = s_setup,
+	.start = s_start,
+	.poll = s_poll,
+	.tick = s_tick,
+	.summary = s_summary,
+	.teardown = s_teardown,
+	.poll_ms = S_POLL_MS,
 };

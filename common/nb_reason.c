@@ -151,3 +151,16 @@ void nb_reasons_free(struct nb_reasons **pr)
 	free(r);
 	*pr = NULL;
 }
+
+const char *nb_reason_explain(const char *name)
+{
+	if (!name)
+		return NULL;
+	if (!strcmp(name, "FULL_RING"))
+		return "the tap's ring was full: the VM (or its vhost-net worker) did not read in "
+		       "time; tun_ring_monitor shows the ring";
+	if (!strncmp(name, "OPENVSWITCH", 11) || !strncmp(name, "OVS_", 4))
+		return "Open vSwitch dropped it (a flow's action, or its slow path); "
+		       "ovs_upcall_latency_summary shows the upcalls";
+	return NULL;
+}

@@ -43,4 +43,12 @@ int nb_reasons_value(const struct nb_reasons *r, const char *name, uint32_t *val
 
 void nb_reasons_free(struct nb_reasons **pr);
 
+/*
+ * What a drop reason, by its printed name, says about the hypervisor, and which monitor shows
+ * more: FULL_RING is a tap ring the VM did not read in time (tun_ring_monitor), an
+ * openvswitch reason a decision of the switch (ovs_upcall_latency_summary for its slow path).
+ * NULL when there is nothing to add.
+ */
+const char *nb_reason_explain(const char *name);
+
 #endif /* NB_REASON_H */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nb_reason.h"
+
 #define S_MAP_CAP  65536 /* drops kept per trace, the newest */
 #define S_MAX_INFO 1024	 /* DROPINFO per node; the agent sends at most 256 per session */
 #define S_STALE_NS 1000000000ull
@@ -195,6 +197,9 @@ json_t *nb_tdrops_json(const struct nb_tdrops *t, const struct nb_joined *p, enu
 		s_func(in->location_sym, buf, sizeof(buf));
 		json_object_set_new(o, "location", json_string(buf));
 		json_object_set_new(o, "location_ip", json_string(in->location_sym));
+		if (nb_reason_explain(in->reason_name))
+			json_object_set_new(o, "explain",
+					    json_string(nb_reason_explain(in->reason_name)));
 	} else {
 		/* The node's names never came (lost, or over its bound): numbers only. */
 		snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)d->location);
@@ -231,7 +236,10 @@ void nb_tdrops_print(const struct nb_tdrops *t, FILE *f, const struct nb_joined 
 	}
 	in = s_find(&t->node[node], d);
 	s_ifname(in, d, ifn, sizeof(ifn));
-	if (in)
+	if (in && nb_reason_explain(in->reason_name))
+		fprintf(f, "%s at %s on %s (%s)\n", in->reason_name, in->location_sym, ifn,
+			nb_reason_explain(in->reason_name));
+	else if (in)
 		fprintf(f, "%s at %s on %s\n", in->reason_name, in->location_sym, ifn);
 	else
 		fprintf(f, "reason %u at 0x%llx on %s (the node's names for it never came)\n",

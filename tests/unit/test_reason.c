@@ -53,10 +53,23 @@ static void test_reasons(void **state)
 	nb_reasons_free(&r);
 }
 
+/* The reasons a monitor explains say which one. */
+static void test_explain(void **state)
+{
+	(void)state;
+	assert_non_null(strstr(nb_reason_explain("FULL_RING"), "tun_ring_monitor"));
+	assert_non_null(strstr(nb_reason_explain("OPENVSWITCH:0x0003"), "ovs_upcall"));
+	assert_non_null(strstr(nb_reason_explain("OVS_DROP_LAST_ACTION"), "ovs_upcall"));
+	assert_null(nb_reason_explain("NETFILTER_DROP"));
+	assert_null(nb_reason_explain("FULL_RINGS"));
+	assert_null(nb_reason_explain(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reasons),
+	    cmocka_unit_test(test_explain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
