@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,7 @@
 #define S_IDLE_WAKE_NS	     1000000000ull
 
 struct s_opts {
-	const char *listen, *name, *netns, *secret, *auth;
+	const char *config, *listen, *name, *netns, *secret, *auth;
 	bool insecure, verbose, help;
 	long max_sessions, max_sess_client, max_starts_client, lease_ms, offset_ms, synth_pps;
 };
@@ -46,17 +47,23 @@ struct s_opts {
 #define S_O(f) offsetof(struct s_opts, f)
 
 static const struct nb_optdef s_optdefs[] = {
+	{"config", NB_OPTK_STR, S_O(config), 0, 0, "FILE",
+	 "read options from FILE, one 'KEY VALUE' a line, KEY a long option name below (flags "
+	 "alone); the command line overrides it",
+	 false},
+	/* Required, but possibly by the file: checked in s_parse. */
 	{"listen", NB_OPTK_STR, S_O(listen), 0, 0, "ENDPOINT",
 	 "ZeroMQ endpoint to bind, e.g. tcp://0.0.0.0:7070 (tcp://127.0.0.1:* picks a free port; "
-	 "printed as 'listening on ENDPOINT')",
-	 true},
-	{"name", NB_OPTK_STR, S_O(name), 0, 0, "NODE", "this node's name in replies and logs", true},
+	 "printed as 'listening on ENDPOINT') (required)",
+	 false},
+	{"name", NB_OPTK_STR, S_O(name), 0, 0, "NODE",
+	 "this node's name in replies and logs (required)", false},
 	{"netns", NB_OPTK_STR, S_O(netns), 0, 0, "NAME|PATH",
 	 "namespace traced when a session names none", false},
 	{"secret-key", NB_OPTK_STR, S_O(secret), 0, 0, "FILE",
 	 "this agent's CURVE secret key (netblame keygen)", false},
 	{"authorized-keys", NB_OPTK_STR, S_O(auth), 0, 0, "FILE",
-	 "coordinator public keys allowed to connect", false},
+	 "coordinator public keys allowed to connect; re-read on SIGHUP", false},
 	{"insecure", NB_OPTK_FLAG, S_O(insecure), 0, 0, NULL,
 	 "no encryption or authentication (labs only)", false},
 	{"max-sessions", NB_OPTK_LONG, S_O(max_sessions), 1, S_MAX_SESSIONS, "N",
@@ -82,7 +89,8 @@ static const struct nb_optdef s_optdefs[] = {
 
 static void s_help(FILE *f)
 {
-	fprintf(f, "usage: netblame-agent serve --listen ENDPOINT --name NODE [--netns NAME|PATH]\n"
+	fprintf(f, "usage: netblame-agent serve [--config FILE] --listen ENDPOINT --name NODE\n"
+		   "         [--netns NAME|PATH]\n"
 		   "         (--insecure | --secret-key FILE --authorized-keys FILE)\n"
 		   "         [--max-sessions N] [--max-sessions-per-client N]\n"
 		   "         [--max-starts-per-client N] [--lease-ms MS]\n"
@@ -104,22 +112,38 @@ static bool s_name_ok(const char *n)
 	return true;
 }
 
-/* 0 to run, -1 after --help, else an exit code after a one-line error. */
-static int s_parse(int argc, char **argv, struct s_opts *o)
+/*
+ * 0 to run, -1 after --help, else an exit code after a one-line error. The strings in o may
+ * point into *keep (the --config file's text): free it after o.
+ */
+static int s_parse(int argc, char **argv, struct s_opts *o, char **keep)
 {
-	char err[256];
+	struct s_opts cmd = {0};
+	char err[320];
 
+	*keep = NULL;
 	memset(o, 0, sizeof(*o));
 	o->max_sessions = 4;
 	o->lease_ms = 3000;
-	if (nb_opts_parse_table(s_optdefs, S_NOPTDEFS, argc, argv, 1, o, &o->help, err,
+	/* The command line once to find --config, and again over the file so that it wins. */
+	if (nb_opts_parse_table(s_optdefs, S_NOPTDEFS, argc, argv, 1, &cmd, &cmd.help, err,
 				sizeof(err))) {
 		nb_err("%s (see --help)", err);
 		return NB_EXIT_USAGE;
 	}
-	if (o->help) {
+	if (cmd.help) {
 		s_help(stdout);
 		return -1;
+	}
+	if (cmd.config &&
+	    nb_opts_parse_file(s_optdefs, S_NOPTDEFS, cmd.config, o, keep, err, sizeof(err))) {
+		nb_err("%s", err);
+		return NB_EXIT_USAGE;
+	}
+	if (nb_opts_parse_table(s_optdefs, S_NOPTDEFS, argc, argv, 1, o, &o->help, err,
+				sizeof(err))) {
+		nb_err("%s (see --help)", err);
+		return NB_EXIT_USAGE;
 	}
 	if (!o->listen || !o->listen[0]) {
 		nb_err("--listen ENDPOINT is required (see --help)");
@@ -275,6 +299,33 @@ static void s_client_id(const struct nb_srv *srv, zmq_msg_t *body, char *out, si
 	s_clean(out + n);
 }
 
+/*
+ * A connection admitted before a SIGHUP removed its key stays open (libzmq cannot close one
+ * peer of a ROUTER), so what it asks is checked against the keys in force.
+ */
+static bool s_still_allowed(const struct nb_srv *srv, const char *client)
+{
+	return !srv->zap || strncmp(client, "key ", 4) || nb_zap_allowed(srv->zap, client + 4);
+}
+
+/* SIGHUP: the allowlist again; sessions of a key no longer in it end at once. */
+static void s_reload(struct nb_srv *srv)
+{
+	if (!srv->zap) {
+		nb_srv_log(srv, "SIGHUP: nothing to reload (--insecure)");
+		return;
+	}
+	if (nb_zap_reload(srv->zap))
+		return;
+	for (uint32_t i = 0; i < srv->max_sessions; i++) {
+		struct nb_sess *s = &srv->sess[i];
+
+		if (s->used && !s_still_allowed(srv, s->client))
+			nb_sess_stop(s, "key no longer authorized",
+				     "its coordinator's key was removed from the authorized keys");
+	}
+}
+
 static void s_malformed(struct nb_srv *srv, const struct nb_peer *peer, uint64_t now,
 			const char *desc, const char *why)
 {
@@ -345,6 +396,11 @@ static void s_dispatch(struct nb_srv *srv, const struct nb_peer *peer, zmq_msg_t
 	case NB_MSG_START:
 		s_peer_desc(body, desc, sizeof(desc));
 		s_client_id(srv, body, client, sizeof(client));
+		if (!s_still_allowed(srv, client)) {
+			nb_srv_error(srv, peer, EACCES, m->start.session,
+				     "this coordinator's key was removed from the authorized keys");
+			break;
+		}
 		nb_sess_start(srv, peer, desc, client, now);
 		break;
 	case NB_MSG_PING:
@@ -521,11 +577,23 @@ static uint64_t s_timers(struct nb_srv *srv)
 	return next;
 }
 
+static volatile sig_atomic_t s_hup;
+
+static void s_on_hup(int sig)
+{
+	(void)sig;
+	s_hup = 1;
+}
+
 static int s_loop(struct nb_srv *srv)
 {
 	zmq_pollitem_t items[3 + S_MAX_SESSIONS];
 
 	while (!nb_stop) {
+		if (s_hup) {
+			s_hup = 0;
+			s_reload(srv);
+		}
 		uint64_t next = s_timers(srv), now;
 		int n = 0, zap_at = -1, rc;
 		long timeout;
@@ -666,13 +734,16 @@ int nb_serve(int argc, char **argv)
 {
 	struct nb_srv srv = {0};
 	struct nb_netns ns = {.fd = -1};
+	struct sigaction hup = {.sa_handler = s_on_hup};
+	char err[256], *conf = NULL;
 	struct s_opts o;
-	char err[256];
 	int rc;
 
-	rc = s_parse(argc, argv, &o);
-	if (rc)
+	rc = s_parse(argc, argv, &o, &conf);
+	if (rc) {
+		free(conf);
 		return rc < 0 ? NB_EXIT_OK : rc;
+	}
 	if (o.insecure)
 		nb_warn("--insecure: no encryption or authentication; anyone who can reach %s "
 			"can trace this host",
@@ -681,6 +752,7 @@ int nb_serve(int argc, char **argv)
 		/* Checked now so a typo fails at start; each session opens it anew. */
 		if (nb_netns_open(&ns, o.netns, err, sizeof(err))) {
 			nb_err("%s", err);
+			free(conf);
 			return NB_EXIT_USAGE;
 		}
 		nb_netns_close(&ns);
@@ -713,6 +785,9 @@ int nb_serve(int argc, char **argv)
 			   o.synth_pps);
 	nb_bpf_setup(o.verbose);
 	nb_install_signals();
+	/* A daemon's SIGHUP is a reload, not a stop (the tools stop on it). */
+	sigemptyset(&hup.sa_mask);
+	sigaction(SIGHUP, &hup, NULL);
 	s_probe_caps(&srv);
 	rc = s_open_router(&srv, &o);
 	if (rc)
@@ -739,5 +814,6 @@ out:
 	free(srv.clients);
 	free(srv.rx);
 	free(srv.tx);
+	free(conf);
 	return rc;
 }

@@ -258,6 +258,15 @@ void *nb_zap_socket(const struct nb_zap *z);
 /* Answers the pending ZAP requests (at most a bounded number per call). */
 void nb_zap_handle(struct nb_zap *z, uint64_t now);
 uint64_t nb_zap_refused(const struct nb_zap *z);
+/*
+ * Reads --authorized-keys again (SIGHUP) and logs the keys added and removed; a file that
+ * does not load leaves the keys in force as they were (-errno, logged).
+ */
+int nb_zap_reload(struct nb_zap *z);
+/* Whether a client key ("SHA256:...") is in the keys in force. */
+bool nb_zap_allowed(const struct nb_zap *z, const char *fpr);
+void nb_zap_counters(const struct nb_zap *z, uint64_t *reloads, uint64_t *failures,
+		     uint32_t *keys);
 void nb_zap_destroy(struct nb_zap **pz);
 
 #endif /* NB_SERVE_H */

@@ -21,12 +21,16 @@
 #define S_ZAP_FRAME    256 /* bytes kept of one frame; libzmq's own frames are far shorter */
 #define S_ZAP_BATCH    64  /* requests answered per call, so the loop stays responsive */
 
+#define S_LIST_LINES 32 /* keys named one a line at start and on reload; the rest counted */
+
 struct nb_zap {
 	struct nb_srv *srv;
 	const char *node;
+	const char *auth_file; /* re-read on SIGHUP */
 	void *rep;
 	struct nb_authkeys *ak;
 	uint64_t refused;
+	uint64_t reloads, reload_failures;
 };
 
 struct s_frame {
@@ -43,13 +47,102 @@ static int s_setsock(void *sock, int opt, const void *val, size_t len, const cha
 	return -1;
 }
 
+/* Loads z->auth_file into *out; one line on stderr when it cannot (an empty list included). */
+static int s_load(const struct nb_zap *z, struct nb_authkeys **out)
+{
+	struct nb_keys_err kerr = {0};
+	int err;
+
+	err = nb_authkeys_load(z->auth_file, out, &kerr);
+	if (err) {
+		if (kerr.line)
+			fprintf(stderr, "%s: %s:%u: %s\n", z->node, z->auth_file, kerr.line,
+				kerr.what ? kerr.what : strerror(-err));
+		else
+			fprintf(stderr, "%s: cannot load %s: %s\n", z->node, z->auth_file,
+				kerr.what ? kerr.what : strerror(-err));
+		return err;
+	}
+	if (!(*out)->n) {
+		/* Nobody could ever connect: certainly a mistake, not a policy. */
+		fprintf(stderr, "%s: %s lists no keys\n", z->node, z->auth_file);
+		nb_authkeys_free(out);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* "WHAT key SHA256:... (label)" for each key of ak that is not in other (NULL: every key). */
+static uint32_t s_list(const struct nb_zap *z, const struct nb_authkeys *ak,
+		       const struct nb_authkeys *other, const char *what)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < ak->n; i++) {
+		const struct nb_authkey *k = &ak->keys[i];
+		char fpr[NB_KEY_FPR_LEN + 1];
+
+		if (other && nb_authkeys_contains(other, k->raw))
+			continue;
+		if (++n > S_LIST_LINES || nb_keys_fingerprint(k->raw, fpr))
+			continue;
+		fprintf(stderr, "%s: %s key %s%s%s%s\n", z->node, what, fpr, k->label[0] ? " (" : "",
+			k->label, k->label[0] ? ")" : "");
+	}
+	if (n > S_LIST_LINES)
+		fprintf(stderr, "%s: ... and %u more %s keys\n", z->node, n - S_LIST_LINES, what);
+	return n;
+}
+
+int nb_zap_reload(struct nb_zap *z)
+{
+	struct nb_authkeys *ak = NULL;
+	uint32_t added, removed;
+	int err;
+
+	if (!z)
+		return -ENOENT;
+	err = s_load(z, &ak);
+	if (err) {
+		z->reload_failures++;
+		fprintf(stderr, "%s: SIGHUP: kept the %u keys loaded before\n", z->node, z->ak->n);
+		return err;
+	}
+	added = s_list(z, ak, z->ak, "added");
+	removed = s_list(z, z->ak, ak, "removed");
+	nb_authkeys_free(&z->ak);
+	z->ak = ak;
+	z->reloads++;
+	fprintf(stderr, "%s: SIGHUP: reloaded %s: %u keys (%u added, %u removed)\n", z->node,
+		z->auth_file, ak->n, added, removed);
+	return 0;
+}
+
+bool nb_zap_allowed(const struct nb_zap *z, const char *fpr)
+{
+	char f[NB_KEY_FPR_LEN + 1];
+
+	for (uint32_t i = 0; z && i < z->ak->n; i++)
+		if (!nb_keys_fingerprint(z->ak->keys[i].raw, f) && !strcmp(f, fpr))
+			return true;
+	return false;
+}
+
+void nb_zap_counters(const struct nb_zap *z, uint64_t *reloads, uint64_t *failures,
+		     uint32_t *keys)
+{
+	*reloads = z ? z->reloads : 0;
+	*failures = z ? z->reload_failures : 0;
+	*keys = z ? z->ak->n : 0;
+}
+
 int nb_zap_setup(struct nb_zap **out, struct nb_srv *srv, const char *secret_file,
 		 const char *auth_file)
 {
 	const char *node = srv->node;
 	void *router = srv->router;
-	struct nb_keys_err kerr = {0};
-	struct nb_ckey sec;
+	char fpr[NB_KEY_FPR_LEN + 1];
+	struct nb_ckey sec, pub;
 	struct nb_zap *z;
 	int one = 1, zero = 0, err;
 
@@ -75,22 +168,21 @@ int nb_zap_setup(struct nb_zap **out, struct nb_srv *srv, const char *secret_fil
 				      : "");
 		goto fail;
 	}
-	err = nb_authkeys_load(auth_file, &z->ak, &kerr);
+	z->auth_file = auth_file;
+	err = s_load(z, &z->ak);
+	if (err)
+		goto fail;
+	err = nb_keys_public_of(&sec, &pub);
+	if (!err)
+		err = nb_keys_fingerprint(pub.raw, fpr);
 	if (err) {
-		if (kerr.line)
-			fprintf(stderr, "%s: %s:%u: %s\n", node, auth_file, kerr.line,
-				kerr.what ? kerr.what : strerror(-err));
-		else
-			fprintf(stderr, "%s: cannot load %s: %s\n", node, auth_file,
-				kerr.what ? kerr.what : strerror(-err));
+		fprintf(stderr, "%s: cannot derive the public key of %s: %s\n", node, secret_file,
+			strerror(-err));
 		goto fail;
 	}
-	if (!z->ak->n) {
-		/* Nobody could ever connect: certainly a mistake, not a policy. */
-		fprintf(stderr, "%s: %s lists no keys\n", node, auth_file);
-		err = -EINVAL;
-		goto fail;
-	}
+	/* What coordinators' operators compare with the server-key they were given. */
+	fprintf(stderr, "%s: server key %s\n", node, fpr);
+	s_list(z, z->ak, NULL, "authorized");
 
 	/* The handler must be bound before the ROUTER can see a handshake. */
 	z->rep = zmq_socket(srv->zctx, ZMQ_REP);

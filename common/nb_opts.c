@@ -101,9 +101,13 @@ int nb_parse_long(const char *str, long min, long max, long *out)
 	return 0;
 }
 
-/* shorts[i]: the one-letter name of defs[i], 0 for none; shorts NULL: none at all. */
+/*
+ * shorts[i]: the one-letter name of defs[i], 0 for none; shorts NULL: none at all.
+ * check_required: false for one line of a file, which holds a part of the options only.
+ */
 static int s_parse_table(const struct nb_optdef *defs, const char *shorts_of, size_t n, int argc,
-			 char **argv, int first, void *out, bool *help, char *err, size_t errlen)
+			 char **argv, int first, void *out, bool *help, bool check_required,
+			 char *err, size_t errlen)
 {
 	struct option lo[NB_O__COUNT + 16];
 	bool seen[NB_O__COUNT + 16] = {};
@@ -209,7 +213,7 @@ static int s_parse_table(const struct nb_optdef *defs, const char *shorts_of, si
 		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
-	if (*help)
+	if (*help || !check_required)
 		return 0;
 	for (i = 0; i < n; i++) {
 		if (defs[i].required && !seen[i]) {
@@ -223,7 +227,138 @@ static int s_parse_table(const struct nb_optdef *defs, const char *shorts_of, si
 int nb_opts_parse_table(const struct nb_optdef *defs, size_t n, int argc, char **argv, int first,
 			void *out, bool *help, char *err, size_t errlen)
 {
-	return s_parse_table(defs, NULL, n, argc, argv, first, out, help, err, errlen);
+	return s_parse_table(defs, NULL, n, argc, argv, first, out, help, true, err, errlen);
+}
+
+static bool s_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* The whole file, NUL-terminated, at most NB_OPTS_FILE_MAX bytes. */
+static int s_read_file(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+	char *buf;
+	int rc = 0;
+
+	if (!f)
+		return -errno;
+	buf = malloc(NB_OPTS_FILE_MAX + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	n = fread(buf, 1, NB_OPTS_FILE_MAX + 1, f);
+	if (ferror(f))
+		rc = -EIO;
+	else if (n > NB_OPTS_FILE_MAX)
+		rc = -EFBIG;
+	fclose(f);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	buf[n] = 0;
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static const struct nb_optdef *s_find_def(const struct nb_optdef *defs, size_t n, const char *k,
+					  size_t klen)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(defs[i].name) == klen && !strncmp(defs[i].name, k, klen))
+			return &defs[i];
+	return NULL;
+}
+
+int nb_opts_parse_file(const struct nb_optdef *defs, size_t n, const char *path, void *out,
+		       char **keep, char *err, size_t errlen)
+{
+	char *raw = NULL, *arena, *w, *line, *next;
+	size_t len = 0, lines = 1;
+	unsigned lineno = 0;
+	int rc;
+
+	*keep = NULL;
+	rc = s_read_file(path, &raw, &len);
+	if (rc) {
+		snprintf(err, errlen, "%s: %s", path,
+			 rc == -EFBIG ? "larger than 64 KiB" : strerror(-rc));
+		return rc;
+	}
+	for (size_t i = 0; i < len; i++)
+		lines += raw[i] == '\n';
+	/* Each line becomes "--KEY=VALUE\0": at most 3 bytes more than the line itself. */
+	arena = malloc(len + 3 * lines + 1);
+	if (!arena) {
+		free(raw);
+		snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	w = arena;
+	for (line = raw; line; line = next) {
+		char *k, *kend, *v, *vend, *argv[3];
+		const struct nb_optdef *d;
+		char msg[200];
+		bool help, has_eq;
+
+		lineno++;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		if (strlen(line) != (size_t)(next ? next - 1 - line : (ptrdiff_t)(raw + len - line))) {
+			snprintf(err, errlen, "%s:%u: a NUL byte in the line", path, lineno);
+			rc = -EINVAL;
+			goto out;
+		}
+		for (k = line; s_space(*k); k++)
+			;
+		if (!*k || *k == '#')
+			continue;
+		for (kend = k; *kend && !s_space(*kend) && *kend != '='; kend++)
+			;
+		d = s_find_def(defs, n, k, (size_t)(kend - k));
+		if (!d || !strcmp(d->name, "help") || !strcmp(d->name, "config")) {
+			snprintf(err, errlen, "%s:%u: unknown key '%.*s'", path, lineno,
+				 (int)(kend - k > 64 ? 64 : kend - k), k);
+			rc = -EINVAL;
+			goto out;
+		}
+		for (v = kend; s_space(*v); v++)
+			;
+		has_eq = *v == '=';
+		if (has_eq)
+			for (v++; s_space(*v); v++)
+				;
+		for (vend = v + strlen(v); vend > v && s_space(vend[-1]); vend--)
+			;
+		argv[0] = (char *)path;
+		argv[1] = w;
+		argv[2] = NULL;
+		w += sprintf(w, "--%s", d->name);
+		/* A value where none belongs (or none where one does) is the parser's to refuse. */
+		if (vend > v || has_eq) {
+			*w++ = '=';
+			memcpy(w, v, (size_t)(vend - v));
+			w += vend - v;
+		}
+		*w++ = 0;
+		if (s_parse_table(defs, NULL, n, 2, argv, 1, out, &help, false, msg, sizeof(msg))) {
+			snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
+			rc = -EINVAL;
+			goto out;
+		}
+	}
+	*keep = arena;
+	arena = NULL;
+out:
+	free(raw);
+	free(arena);
+	return rc;
 }
 
 static void s_help_table(FILE *f, const struct nb_optdef *defs, const char *shorts_of, size_t n)
@@ -272,7 +407,7 @@ int nb_opts_parse(const struct nb_opt_use *use, size_t n_use, int argc, char **a
 	s_defaults(o);
 	if (n_use > NB_O__COUNT)
 		return -EINVAL;
-	return s_parse_table(d, shorts, n, argc, argv, 1, o, &o->help, err, errlen);
+	return s_parse_table(d, shorts, n, argc, argv, 1, o, &o->help, true, err, errlen);
 }
 
 void nb_opts_help(FILE *f, const struct nb_opt_use *use, size_t n_use)

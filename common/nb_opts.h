@@ -117,6 +117,22 @@ struct nb_optdef {
 int nb_opts_parse_table(const struct nb_optdef *defs, size_t n, int argc, char **argv, int first,
 			void *out, bool *help, char *err, size_t errlen);
 void nb_opts_help_table(FILE *f, const struct nb_optdef *defs, size_t n);
+
+#define NB_OPTS_FILE_MAX (64u << 10)
+/*
+ * A configuration file in terms of the same table: one option a line, its long name without
+ * "--", then its value after spaces or '=' ("listen tcp://0.0.0.0:7070", "max-sessions = 8"),
+ * a flag alone ("insecure"). Lines starting with '#' and blank lines are skipped. Each line is
+ * parsed as the command-line option "--KEY=VALUE" would be, so a key is valid exactly where the
+ * flag is, with the same checks; "help" and "config" are not keys. out is not reset (parse the
+ * command line afterwards to let it override) and required options are not checked here (nor
+ * can the command line's parse see them set by the file: a table used with a file checks such
+ * options itself).
+ * Strings stored in out point into *keep: free it once out is no longer used.
+ * Returns 0, or -errno with "FILE:LINE: reason" (or "FILE: reason") in err.
+ */
+int nb_opts_parse_file(const struct nb_optdef *defs, size_t n, const char *path, void *out,
+		       char **keep, char *err, size_t errlen);
 /* A whole-string decimal integer in [min, max]: 0 or -EINVAL. */
 int nb_parse_long(const char *s, long min, long max, long *out);
 

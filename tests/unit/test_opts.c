@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nb_opts.h"
 
@@ -170,6 +171,82 @@ static void test_tool_short_names(void **state)
 	fclose(f);
 	assert_non_null(strstr(buf, "  -d, --device IF "));
 	free(buf);
+/* Writes text to a temporary file; its path into path (the caller unlinks it). */
+static void s_file(char *path, const char *text)
+{
+	int fd;
+
+	strcpy(path, "/tmp/nb-test-opts.XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* A file goes through the same table: values, flags, lists, and the command line wins. */
+static void test_file(void **state)
+{
+	char path[64], err[256], *keep = NULL;
+	char a0[] = "prog", a1[] = "--port", a2[] = "8080", a3[] = "--src-ip=10.0.0.9";
+	char *argv[] = {a0, a1, a2, a3, NULL};
+	struct s_out o;
+	bool help;
+
+	(void)state;
+	s_file(path, "# a comment\n\n  src-ip = 10.0.0.1  \nport 443\r\njson\nnode a\nnode=b c\n");
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(nb_opts_parse_file(s_defs, S_NDEFS, path, &o, &keep, err, sizeof(err)),
+			 0);
+	assert_string_equal(o.src, "10.0.0.1");
+	assert_int_equal(o.port, 443);
+	assert_true(o.json);
+	assert_int_equal(o.nodes.n, 2);
+	assert_string_equal(o.nodes.v[0], "a");
+	assert_string_equal(o.nodes.v[1], "b c");
+	/* then the command line, into the same struct */
+	assert_int_equal(nb_opts_parse_table(s_defs, S_NDEFS, 4, argv, 1, &o, &help, err, 256), 0);
+	assert_int_equal(o.port, 8080);
+	assert_string_equal(o.src, "10.0.0.9");
+	assert_true(o.json);
+	free(keep);
+	unlink(path);
+}
+
+/* Every bad line is refused with FILE:LINE and the parser's own reason. */
+static void test_file_errors(void **state)
+{
+	static const struct {
+		const char *text, *err;
+	} cases[] = {
+	    {"port 1\nprot 2\n", ":2: unknown key 'prot'"},
+	    {"po 2\n", ":1: unknown key 'po'"}, /* no abbreviations, unlike getopt */
+	    {"help\n", ":1: unknown key 'help'"},
+	    {"\n\nport 0\n", ":3: invalid --port '0' (expected an integer 1..65535)"},
+	    {"json = yes\n", ":1: option '--json' takes no value"},
+	    {"port\n", ":1: option '--port' needs a value"},
+	    {"src-ip =\n", ":1: --src-ip needs a non-empty value"},
+	    {"node a\nnode b\nnode c\n", ":3: too many --node"},
+	};
+	char path[64], err[256], want[320], *keep;
+	struct s_out o;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		s_file(path, cases[i].text);
+		memset(&o, 0, sizeof(o));
+		keep = (char *)1;
+		assert_int_equal(nb_opts_parse_file(s_defs, S_NDEFS, path, &o, &keep, err,
+						    sizeof(err)),
+				 -EINVAL);
+		assert_null(keep);
+		snprintf(want, sizeof(want), "%s%s", path, cases[i].err);
+		assert_string_equal(err, want);
+		unlink(path);
+	}
+	assert_int_equal(nb_opts_parse_file(s_defs, S_NDEFS, "/nonexistent/x.conf", &o, &keep,
+					    err, sizeof(err)),
+			 -ENOENT);
+	assert_string_equal(err, "/nonexistent/x.conf: No such file or directory");
 }
 
 int main(void)
@@ -180,6 +257,8 @@ int main(void)
 	    cmocka_unit_test(test_same_vector_twice),
 	    cmocka_unit_test(test_error_messages),
 	    cmocka_unit_test(test_tool_short_names),
+	    cmocka_unit_test(test_file),
+	    cmocka_unit_test(test_file_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
