@@ -171,6 +171,8 @@ static void test_tool_short_names(void **state)
 	fclose(f);
 	assert_non_null(strstr(buf, "  -d, --device IF "));
 	free(buf);
+}
+
 /* Writes text to a temporary file; its path into path (the caller unlinks it). */
 static void s_file(char *path, const char *text)
 {
