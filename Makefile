@@ -118,9 +118,15 @@ links: $(BIN)/netblame-agent
 
 testtools: $(TTOOL_BIN) $(UNIT_BIN)
 
+# nb_lat_probe drives the agent's stage tracer directly: it links the agent's modules it uses.
+$(BUILD)/tests/tools/nb_lat_probe: TOOL_OBJ := $(BUILD)/agent/nb_tracer.o $(BUILD)/agent/nb_netns.o \
+	$(BUILD)/agent/nb_log.o
+$(BUILD)/tests/tools/nb_lat_probe: $(BUILD)/agent/nb_tracer.o $(BUILD)/agent/nb_netns.o \
+	$(BUILD)/agent/nb_log.o
+
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(LDLIBS) -lnetfilter_queue -lnfnetlink -lmnl
+	$(CC) $(CFLAGS) -o $@ $< $(TOOL_OBJ) $(LIBCOMMON) $(LDLIBS) -lnetfilter_queue -lnfnetlink -lmnl
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBCOMMON)
 	@mkdir -p $(dir $@)

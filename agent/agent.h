@@ -8,6 +8,7 @@
 
 #include "nb_event.h"
 #include "nb_flow.h"
+#include "nb_lat.h"
 #include "nb_opts.h"
 
 /* Exit codes of the single-host tools. */
@@ -79,6 +80,47 @@ int nb_tracer_fd(const struct nb_tracer *t);
  */
 int nb_tracer_add_ring(struct nb_tracer *t, int map_fd, nb_event_fn fn, void *ctx);
 void nb_tracer_destroy(struct nb_tracer **pt);
+
+/*
+ * A latency chain (common/nb_lat.h) on the same tracer: each stage is hooked where the kernel
+ * allows, its kernel function by kprobe, else its stable hook (a BPF netfilter hook in the
+ * tool's namespace, tcx or the device tracepoints on the role's interfaces). Every matching
+ * packet at stage i is an event with hook NB_HOOK_LAT0 + i, or (hist) a count in the
+ * kernel's histograms. A stage the kernel lacks is left out (nb_tracer_stage_ok false, its
+ * source says why); none at all is -EOPNOTSUPP.
+ */
+struct nb_lat_cfg {
+	const struct nb_lat_stage *stages; /* from nb_lat_chain() */
+	int nstages;
+	uint32_t ifindex[3][NB_MAX_IFS]; /* by enum nb_lat_ifrole (NB_LAT_IF_NONE unused) */
+	int n_if[3];
+	/* addresses, family, proto, ports, bidir, netns; its interface list is the loader's */
+	struct nb_filter filter;
+	bool hist;
+	uint32_t ringbuf_bytes; /* power of two; 0 = default; unused with hist */
+	enum nb_hooks hooks;	/* device stages: tcx if the kernel has it, or tracepoints */
+	const struct nb_netns *ns;
+};
+
+struct nb_lat_stats {
+	uint64_t matched;   /* stage passages that matched the filter */
+	uint64_t lost;	    /* events the ring had no room for */
+	uint64_t parse_err; /* unreadable headers */
+	uint64_t no_prev;   /* hist: a later stage without an earlier one on record */
+	uint64_t last_full; /* hist: records the LRU map refused */
+};
+
+int nb_tracer_open_chain(struct nb_tracer **out, const struct nb_lat_cfg *cfg, nb_event_fn fn,
+			 void *ctx, char *err, size_t errlen);
+/*
+ * Where stage i came from, for the header: "ip_rcv: netfilter PRE_ROUTING, first (no
+ * kprobe)", "net_dev_xmit: tcx egress ens4f0", "ip_rcv: missing (...)".
+ */
+const char *nb_tracer_stage_source(const struct nb_tracer *t, int i);
+bool nb_tracer_stage_ok(const struct nb_tracer *t, int i);
+void nb_tracer_lat_stats(const struct nb_tracer *t, struct nb_lat_stats *st);
+/* hist: the counts since attach, summed over CPUs, NB_LAT_HIST_SLOTS of them (nb_event.h). */
+int nb_tracer_hist(const struct nb_tracer *t, uint64_t *out);
 
 /* ---- kernel symbols and drop reason names (nb_sym.c) ---- */
 struct nb_sym;

@@ -21,8 +21,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <sys/syscall.h>
+
+#include "nb_lat.skel.h"
 #include "nb_stage.skel.h"
 #include "nb_tcx.skel.h"
+#include "nb_lat.h"
 #include "nb_log.h"
 #include "nb_time.h"
 
@@ -30,16 +34,22 @@
 #define S_TCX_INGRESS 46
 #define S_TCX_EGRESS  47
 
-enum s_set { S_TCX, S_TP };
+/*
+ * S_TCX and S_TP: the path tracers' stages (nb_tcx, nb_stage objects). S_LAT and S_LAT_TP: a
+ * latency chain's (nb_lat object), whose stages are chosen per chain (s_chain_attach).
+ */
+enum s_set { S_TCX, S_TP, S_LAT, S_LAT_TP };
 
 /*
- * How a row attaches. A new kind (a BPF netfilter hook, kprobe/fentry where the kernel has
- * them) is a new case in s_attach_row() and rows of it, with a program shared by its rows.
+ * How a row attaches. A new kind (fentry where the kernel has it) is a new case in
+ * s_attach_row() or s_chain_attach() and rows of it, with a program shared by its rows.
  */
 enum s_kind {
 	S_DEV_INGRESS, /* tcx ingress link on each traced device, inside their namespace */
 	S_DEV_EGRESS,  /* tcx egress link on each traced device */
 	S_TRACEPOINT,  /* a BTF tracepoint: global, every namespace's packets run it */
+	S_NETFILTER,   /* a BPF netfilter link per hook and family, bound to the namespace */
+	S_KPROBE,      /* a kprobe on a kernel function (feature-probed), stage in the cookie */
 };
 
 /* One stage hook: a row. */
@@ -56,6 +66,14 @@ static const struct s_probe s_probes[] = {
 	{S_TCX, S_DEV_EGRESS, "tcx/egress", "nb_tcx_tx", NB_HOOK_TX},
 	{S_TP, S_TRACEPOINT, "tp_btf/netif_receive_skb", "nb_rx", NB_HOOK_RX},
 	{S_TP, S_TRACEPOINT, "tp_btf/net_dev_start_xmit", "nb_tx", NB_HOOK_TX},
+	/* A chain's rows: the stage each reports is set per chain (nb_lat.bpf.c). */
+	{S_LAT, S_DEV_INGRESS, "tcx/ingress", "nb_lat_tcx_rx", 0},
+	{S_LAT, S_DEV_EGRESS, "tcx/egress", "nb_lat_tcx_tx", 0},
+	{S_LAT_TP, S_TRACEPOINT, "tp_btf/netif_receive_skb", "nb_lat_rx", 0},
+	{S_LAT_TP, S_TRACEPOINT, "tp_btf/net_dev_start_xmit", "nb_lat_tx", 0},
+	{S_LAT, S_NETFILTER, "netfilter", "nb_lat_nf", 0},
+	{S_LAT, S_KPROBE, "kprobe", "nb_lat_kp1", 1}, /* stage = the skb argument */
+	{S_LAT, S_KPROBE, "kprobe", "nb_lat_kp3", 3},
 };
 #define S_NPROBES (sizeof(s_probes) / sizeof(s_probes[0]))
 
@@ -65,10 +83,30 @@ _Static_assert(offsetof(struct nb_stage_bpf__bss, nb_lost) ==
 	       offsetof(struct nb_stage_bpf__bss, nb_matched) ==
 		       offsetof(struct nb_tcx_bpf__bss, nb_matched),
 	       "the stage objects' counters differ");
+_Static_assert(offsetof(struct nb_stage_bpf__bss, nb_lost) ==
+		       offsetof(struct nb_lat_bpf__bss, nb_lost) &&
+	       offsetof(struct nb_stage_bpf__bss, nb_matched) ==
+		       offsetof(struct nb_lat_bpf__bss, nb_matched),
+	       "the stage objects' counters differ");
+
+/* A chain's attachments beyond the table's one link per row. */
+struct s_chain {
+	int n;
+	struct nb_lat_stage st[NB_LAT_MAX_STAGES];
+	char src[NB_LAT_MAX_STAGES][256]; /* where each stage came from, or why it is missing */
+	bool ok[NB_LAT_MAX_STAGES];
+	struct bpf_link *kp[NB_LAT_MAX_STAGES];
+	int nf_fds[2 * NB_LAT_MAX_STAGES];
+	int n_nf;
+	bool dev_tp; /* device stages on the tracepoints (no tcx) */
+	int load_rc; /* how the object failed to load with every kind, 0 if it did */
+};
 
 struct nb_tracer {
 	struct nb_stage_bpf *tp;
 	struct nb_tcx_bpf *tcx;
+	struct nb_lat_bpf *lat;
+	struct s_chain *chain;
 	struct bpf_object *obj;		  /* the one loaded */
 	struct bpf_map *events;
 	struct nb_stage_bpf__bss *bss; /* counters, same layout in both */
@@ -141,6 +179,15 @@ static void s_detach(struct nb_tracer *t)
 	for (int i = 0; i < t->n_tcx; i++)
 		close(t->tcx_fds[i]);
 	t->n_tcx = 0;
+	if (t->chain) {
+		for (int i = 0; i < NB_LAT_MAX_STAGES; i++) {
+			bpf_link__destroy(t->chain->kp[i]);
+			t->chain->kp[i] = NULL;
+		}
+		for (int i = 0; i < t->chain->n_nf; i++)
+			close(t->chain->nf_fds[i]);
+		t->chain->n_nf = 0;
+	}
 }
 
 static const char *s_stage_meaning(uint8_t stage)
@@ -150,29 +197,38 @@ static const char *s_stage_meaning(uint8_t stage)
 }
 
 /*
- * One tcx link per traced device, created inside the devices' namespace (the kernel resolves
- * the ifindex there). -EOPNOTSUPP when the kernel has no tcx.
+ * One tcx link on a device, created inside the device's namespace (the kernel resolves the
+ * ifindex there). -EOPNOTSUPP when the kernel has no tcx.
  */
+static int s_tcx_link(struct nb_tracer *t, const struct s_probe *sp, struct bpf_program *p,
+		      uint32_t ifindex, char *err, size_t errlen)
+{
+	int type = sp->kind == S_DEV_INGRESS ? S_TCX_INGRESS : S_TCX_EGRESS;
+	int fd = bpf_link_create(bpf_program__fd(p), (int)ifindex, (enum bpf_attach_type)type,
+				 NULL);
+	int rc;
+
+	if (fd < 0) {
+		rc = -errno;
+		/* An older kernel refuses the unknown attach type with EINVAL. */
+		if (rc == -EINVAL || rc == -ENOTSUP || rc == -EOPNOTSUPP)
+			return -EOPNOTSUPP;
+		snprintf(err, errlen, "cannot attach %s on ifindex %u: %s", sp->where, ifindex,
+			 strerror(-rc));
+		return rc;
+	}
+	t->tcx_fds[t->n_tcx++] = fd;
+	return 0;
+}
+
 static int s_attach_dev(struct nb_tracer *t, const struct s_probe *sp, struct bpf_program *p,
 			const struct nb_filter *f, char *err, size_t errlen)
 {
-	int type = sp->kind == S_DEV_INGRESS ? S_TCX_INGRESS : S_TCX_EGRESS;
-
 	for (uint32_t j = 0; j < f->n_ifindex; j++) {
-		int fd = bpf_link_create(bpf_program__fd(p), (int)f->ifindex[j],
-					 (enum bpf_attach_type)type, NULL);
-		int rc;
+		int rc = s_tcx_link(t, sp, p, f->ifindex[j], err, errlen);
 
-		if (fd < 0) {
-			rc = -errno;
-			/* An older kernel refuses the unknown attach type with EINVAL. */
-			if (rc == -EINVAL || rc == -ENOTSUP || rc == -EOPNOTSUPP)
-				return -EOPNOTSUPP;
-			snprintf(err, errlen, "cannot attach %s on ifindex %u: %s", sp->where,
-				 f->ifindex[j], strerror(-rc));
+		if (rc)
 			return rc;
-		}
-		t->tcx_fds[t->n_tcx++] = fd;
 	}
 	return 0;
 }
@@ -200,6 +256,9 @@ static int s_attach_row(struct nb_tracer *t, size_t i, const struct nb_filter *f
 		case S_TRACEPOINT:
 			t->links[i] = bpf_program__attach(p);
 			rc = t->links[i] ? 0 : errno ? -errno : -EINVAL;
+			break;
+		case S_NETFILTER: /* a chain's: s_chain_attach */
+		case S_KPROBE:
 			break;
 		}
 	}
@@ -458,7 +517,7 @@ uint64_t nb_tracer_attach_ts(const struct nb_tracer *t)
 
 const char *nb_tracer_hooks(const struct nb_tracer *t)
 {
-	return t->set == S_TCX ? "tcx" : "tracepoint";
+	return t->set == S_TCX || t->set == S_LAT ? "tcx" : "tracepoint";
 }
 
 size_t nb_tracer_caps(const struct nb_tracer *t, const char **out, size_t max)
@@ -486,6 +545,507 @@ void nb_tracer_destroy(struct nb_tracer **pt)
 	s_detach(t);
 	nb_tcx_bpf__destroy(t->tcx);
 	nb_stage_bpf__destroy(t->tp);
+	nb_lat_bpf__destroy(t->lat);
+	free(t->chain);
 	free(t);
 	*pt = NULL;
+}
+
+/* ---- latency chains (common/nb_lat.h) ---- */
+
+#define S_NF_PROG_TYPE	 32 /* BPF_PROG_TYPE_NETFILTER (Linux >= 6.4): libbpf 1.1 predates it */
+#define S_NF_ATTACH_TYPE 45 /* BPF_NETFILTER */
+#define S_NFPROTO_IPV4	 2
+#define S_NFPROTO_IPV6	 10
+/* The kernel refuses NF_IP_PRI_FIRST and NF_IP_PRI_LAST themselves: the nearest it allows. */
+#define S_NF_PRIO_FIRST (INT32_MIN + 1)
+#define S_NF_PRIO_LAST	(INT32_MAX - 1)
+#define S_WANT_KP	1
+#define S_WANT_NF	2
+
+static const char *const s_nf_names[] = {"PRE_ROUTING", "LOCAL_IN", "FORWARD", "LOCAL_OUT",
+					 "POST_ROUTING"};
+
+static const struct s_probe *s_row(enum s_set set, enum s_kind kind, uint8_t karg)
+{
+	for (size_t i = 0; i < S_NPROBES; i++)
+		if (s_probes[i].set == set && s_probes[i].kind == kind &&
+		    (kind != S_KPROBE || s_probes[i].stage == karg))
+			return &s_probes[i];
+	return NULL;
+}
+
+/* A program of the chain object that the kernel loaded (and a test did not hide). */
+static struct bpf_program *s_lat_prog(const struct nb_tracer *t, const struct s_probe *sp)
+{
+	struct bpf_program *p = sp ? bpf_object__find_program_by_name(t->obj, sp->prog) : NULL;
+
+	return p && bpf_program__fd(p) >= 0 ? p : NULL;
+}
+
+/*
+ * BPF_LINK_CREATE for a netfilter program by syscall: libbpf 1.1 has no netfilter options.
+ * The link belongs to the caller's namespace. Returns the link fd or -errno.
+ */
+static int s_nf_link(int prog_fd, int pf, int hook, int prio)
+{
+	union bpf_attr a;
+	uint32_t *nf = (uint32_t *)((char *)&a + 16); /* link_create.netfilter */
+	int fd;
+
+	memset(&a, 0, sizeof(a));
+	a.link_create.prog_fd = (uint32_t)prog_fd;
+	a.link_create.attach_type = S_NF_ATTACH_TYPE;
+	nf[0] = (uint32_t)pf;
+	nf[1] = (uint32_t)hook;
+	nf[2] = (uint32_t)prio;
+	fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a));
+	return fd < 0 ? -errno : fd;
+}
+
+/* Is this an answer of a kernel that lacks the hook, rather than a real failure? */
+static bool s_lacks(int rc)
+{
+	return rc == -EOPNOTSUPP || rc == -ENOTSUP || rc == -EINVAL || rc == -ENOENT ||
+	       rc == -ENODEV || rc == -ENXIO || rc == -ESRCH || rc == -EPROTONOSUPPORT;
+}
+
+/*
+ * The netfilter links of stage i for the families the filter needs (only_v6: the IPv4 part
+ * is a kprobe's). Inside the tool's namespace. 0, or -errno with why in err.
+ */
+static int s_chain_nf(struct nb_tracer *t, const struct nb_lat_stage *st, uint8_t family,
+		      bool only_v6, char *err, size_t errlen)
+{
+	struct s_chain *c = t->chain;
+	struct bpf_program *p = s_lat_prog(t, s_row(S_LAT, S_NETFILTER, 0));
+	int pfs[2], npf = 0;
+	char where[48];
+
+	snprintf(where, sizeof(where), "netfilter/%s", s_nf_names[st->hook]);
+	if (!p || s_hidden(where)) {
+		snprintf(err, errlen, "kernel lacks BPF netfilter hooks (Linux >= 6.4)%s%s%s",
+			 !p && c->load_rc ? ": the program did not load (" : "",
+			 !p && c->load_rc ? strerror(-c->load_rc) : "",
+			 !p && c->load_rc ? ")" : "");
+		return -EOPNOTSUPP;
+	}
+	if (family != 6 && !only_v6)
+		pfs[npf++] = S_NFPROTO_IPV4;
+	if (family != 4)
+		pfs[npf++] = S_NFPROTO_IPV6;
+	for (int k = 0; k < npf; k++) {
+		int fd = s_nf_link(bpf_program__fd(p), pfs[k], (int)st->hook,
+				   st->prio == NB_LAT_PRIO_LAST ? S_NF_PRIO_LAST : S_NF_PRIO_FIRST);
+
+		if (fd < 0) {
+			snprintf(err, errlen, "cannot attach %s: %s", where, strerror(-fd));
+			return fd;
+		}
+		c->nf_fds[c->n_nf++] = fd;
+	}
+	return 0;
+}
+
+/* A kprobe on the stage's kernel function, its cookie the stage's hook. */
+static int s_chain_kp(struct nb_tracer *t, int i, char *err, size_t errlen)
+{
+	struct s_chain *c = t->chain;
+	const struct nb_lat_stage *st = &c->st[i];
+	struct bpf_program *p = s_lat_prog(t, s_row(S_LAT, S_KPROBE, st->karg));
+	char where[64];
+	int rc;
+
+	snprintf(where, sizeof(where), "kprobe/%s", st->kfunc);
+	if (!p || s_hidden(where)) {
+		snprintf(err, errlen, "no kprobe");
+		return -EOPNOTSUPP;
+	}
+	LIBBPF_OPTS(bpf_kprobe_opts, o, .bpf_cookie = (uint64_t)(NB_HOOK_LAT0 + i));
+	c->kp[i] = bpf_program__attach_kprobe_opts(p, st->kfunc, &o);
+	if (c->kp[i])
+		return 0;
+	rc = errno ? -errno : -EINVAL;
+	snprintf(err, errlen, "no kprobe on %s: %s", st->kfunc, strerror(-rc));
+	return rc;
+}
+
+/* "ens4f0,ens4f1": the role's interfaces by name, for the header. */
+static void s_if_names(const struct nb_lat_cfg *cfg, enum nb_lat_ifrole r, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	for (int j = 0; j < cfg->n_if[r] && o < len; j++) {
+		char name[16];
+
+		if (nb_netns_ifname(cfg->ns, cfg->ifindex[r][j], name))
+			snprintf(name, sizeof(name), "#%u", cfg->ifindex[r][j]);
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", j ? "," : "", name);
+	}
+}
+
+/*
+ * The device stages: tcx links on each role's interfaces, or (no tcx, or --hooks tracepoint)
+ * the device tracepoints for all of them. A missing tracepoint leaves its stages missing.
+ */
+static int s_chain_dev(struct nb_tracer *t, const struct nb_lat_cfg *cfg, char *err,
+		       size_t errlen)
+{
+	struct s_chain *c = t->chain;
+	int rc = cfg->hooks == NB_HOOKS_TP || s_hidden("tcx") ? -EOPNOTSUPP : 0;
+
+	for (int i = 0; i < c->n && !rc; i++) {
+		const struct nb_lat_stage *st = &c->st[i];
+		const struct s_probe *sp;
+		struct bpf_program *p;
+
+		if (st->hook != NB_LAT_DEV_RX && st->hook != NB_LAT_DEV_TX)
+			continue;
+		sp = s_row(S_LAT, st->hook == NB_LAT_DEV_RX ? S_DEV_INGRESS : S_DEV_EGRESS, 0);
+		p = s_lat_prog(t, sp);
+		if (!p) {
+			rc = -EOPNOTSUPP;
+			break;
+		}
+		/* One link per device and direction serves every stage on it. */
+		for (int j = 0; j < cfg->n_if[st->ifrole] && !rc; j++) {
+			bool dup = false;
+
+			for (int k = 0; k < i; k++)
+				dup |= c->st[k].hook == st->hook && c->st[k].ifrole == st->ifrole;
+			for (int k = 0; !dup && k < i; k++)
+				for (int m = 0; m < cfg->n_if[c->st[k].ifrole]; m++)
+					dup |= c->st[k].hook == st->hook &&
+					       cfg->ifindex[c->st[k].ifrole][m] ==
+						       cfg->ifindex[st->ifrole][j];
+			if (!dup)
+				rc = s_tcx_link(t, sp, p, cfg->ifindex[st->ifrole][j], err, errlen);
+		}
+	}
+	if (!rc) {
+		for (int i = 0; i < c->n; i++) {
+			const struct nb_lat_stage *st = &c->st[i];
+			char names[80];
+
+			if (st->hook != NB_LAT_DEV_RX && st->hook != NB_LAT_DEV_TX)
+				continue;
+			s_if_names(cfg, st->ifrole, names, sizeof(names));
+			snprintf(c->src[i], sizeof(c->src[i]), "%s: tcx %s %s", st->name,
+				 st->hook == NB_LAT_DEV_RX ? "ingress" : "egress", names);
+			c->ok[i] = true;
+		}
+		return 0;
+	}
+	if (rc != -EOPNOTSUPP)
+		return rc;
+	if (cfg->hooks == NB_HOOKS_TCX) {
+		snprintf(err, errlen, "kernel lacks hook tcx (Linux >= 6.6) needed for the device "
+				      "stages");
+		return -EOPNOTSUPP;
+	}
+	for (int k = 0; k < t->n_tcx; k++)
+		close(t->tcx_fds[k]);
+	t->n_tcx = 0;
+	c->dev_tp = true;
+	for (int i = 0; i < c->n; i++) {
+		const struct nb_lat_stage *st = &c->st[i];
+		const struct s_probe *sp;
+		size_t r;
+		char names[80];
+
+		if (st->hook != NB_LAT_DEV_RX && st->hook != NB_LAT_DEV_TX)
+			continue;
+		for (r = 0; r < S_NPROBES; r++)
+			if (s_probes[r].set == S_LAT_TP &&
+			    !strcmp(s_probes[r].prog,
+				    st->hook == NB_LAT_DEV_RX ? "nb_lat_rx" : "nb_lat_tx"))
+				break;
+		sp = &s_probes[r];
+		if (!t->links[r] && s_lat_prog(t, sp) && !s_hidden(sp->where)) {
+			t->links[r] = bpf_program__attach(s_lat_prog(t, sp));
+			if (!t->links[r] && !s_lacks(errno ? -errno : -EINVAL)) {
+				snprintf(err, errlen, "cannot attach %s: %s", sp->where,
+					 strerror(errno));
+				return errno ? -errno : -EINVAL;
+			}
+		}
+		if (!t->links[r]) {
+			snprintf(c->src[i], sizeof(c->src[i]), "%s: missing (kernel lacks %s)",
+				 st->name, sp->where);
+			continue;
+		}
+		s_if_names(cfg, st->ifrole, names, sizeof(names));
+		snprintf(c->src[i], sizeof(c->src[i]), "%s: tracepoint %s on %s", st->name,
+			 sp->where + strlen("tp_btf/"), names);
+		c->ok[i] = true;
+	}
+	return 0;
+}
+
+/* Every stage: its kprobe, else its netfilter hook; then the device stages. */
+static int s_chain_attach(struct nb_tracer *t, const struct nb_lat_cfg *cfg, char *err,
+			  size_t errlen)
+{
+	struct s_chain *c = t->chain;
+	uint8_t family = cfg->filter.family;
+	struct nb_netns own = {.fd = -1};
+	int self, rc;
+
+	rc = nb_netns_enter(cfg->ns ? cfg->ns : &own, &self, err, errlen);
+	if (rc)
+		return rc;
+	for (int i = 0; i < c->n && !rc; i++) {
+		const struct nb_lat_stage *st = &c->st[i];
+		const char *nf = st->hook <= NB_LAT_NF_POST_ROUTING ? s_nf_names[st->hook] : NULL;
+		const char *prio = st->prio == NB_LAT_PRIO_LAST ? "last" : "first";
+		char why[96] = "", nferr[96];
+
+		if (!nf)
+			continue;
+		if (st->kfunc && st->karg && !s_chain_kp(t, i, why, sizeof(why))) {
+			/* The kernel functions are IPv4's: IPv6 at the stable hook. */
+			if (family != 4 && s_chain_nf(t, st, family, true, nferr, sizeof(nferr))) {
+				snprintf(c->src[i], sizeof(c->src[i]),
+					 "%s: kprobe %s (IPv4 only: %s)", st->name, st->kfunc,
+					 nferr);
+			} else {
+				snprintf(c->src[i], sizeof(c->src[i]), "%s: kprobe %s%s%s%s%s",
+					 st->name, st->kfunc, family != 4 ? "; IPv6: netfilter " : "",
+					 family != 4 ? nf : "", family != 4 ? ", " : "",
+					 family != 4 ? prio : "");
+			}
+			c->ok[i] = true;
+			continue;
+		}
+		rc = s_chain_nf(t, st, family, false, nferr, sizeof(nferr));
+		if (!rc) {
+			snprintf(c->src[i], sizeof(c->src[i]), "%s: netfilter %s, %s%s", st->name,
+				 nf, prio, st->kfunc ? " (no kprobe)" : "");
+			c->ok[i] = true;
+		} else if (s_lacks(rc)) {
+			snprintf(c->src[i], sizeof(c->src[i]), "%s: missing (%s%s%s)", st->name,
+				 st->kfunc ? why : "", st->kfunc ? "; " : "", nferr);
+			rc = 0;
+		} else {
+			snprintf(err, errlen, "stage %s: %s", st->name, nferr);
+		}
+	}
+	if (!rc)
+		rc = s_chain_dev(t, cfg, err, errlen);
+	rc = nb_netns_leave(self, rc, err, errlen);
+	if (!rc) {
+		int n_ok = 0;
+
+		for (int i = 0; i < c->n; i++)
+			n_ok += c->ok[i];
+		if (!n_ok) {
+			snprintf(err, errlen, "kernel lacks every stage of the chain (%s)",
+				 c->src[0]);
+			rc = -EOPNOTSUPP;
+		}
+	}
+	if (rc)
+		s_detach(t);
+	return rc;
+}
+
+/* Open and load the chain object with the kinds in want (S_WANT_*) loaded. */
+static int s_chain_load(struct nb_tracer *t, const struct nb_lat_cfg *cfg,
+			const struct nb_filter *f, uint32_t l3_mask, int want)
+{
+	const struct s_chain *c = t->chain;
+	struct nb_lat_bpf *o = nb_lat_bpf__open();
+	int rc;
+
+	if (!o)
+		return errno ? -errno : -EINVAL;
+	o->rodata->nb_cfg = *f;
+	o->rodata->nb_l3_mask = l3_mask;
+	o->rodata->nb_noop = s_noop();
+	o->rodata->nb_hist = cfg->hist;
+	for (int i = 0; i < c->n; i++) {
+		const struct nb_lat_stage *st = &c->st[i];
+
+		o->rodata->nb_stage_path[i] = st->path;
+		if (st->hook <= NB_LAT_NF_POST_ROUTING)
+			o->rodata->nb_nf_hook[st->hook] = (uint8_t)(NB_HOOK_LAT0 + i);
+		for (int j = 0; j < cfg->n_if[st->ifrole] &&
+				(st->hook == NB_LAT_DEV_RX || st->hook == NB_LAT_DEV_TX);
+		     j++)
+			for (uint32_t k = 0; k < f->n_ifindex; k++)
+				if (f->ifindex[k] == cfg->ifindex[st->ifrole][j])
+					o->rodata->nb_dev_hook[st->hook == NB_LAT_DEV_TX][k] =
+						(uint8_t)(NB_HOOK_LAT0 + i);
+	}
+	bpf_program__set_type(o->progs.nb_lat_nf, S_NF_PROG_TYPE);
+	bpf_program__set_expected_attach_type(o->progs.nb_lat_nf, S_NF_ATTACH_TYPE);
+	bpf_program__set_autoload(o->progs.nb_lat_nf, want & S_WANT_NF);
+	bpf_program__set_autoload(o->progs.nb_lat_kp1, want & S_WANT_KP);
+	bpf_program__set_autoload(o->progs.nb_lat_kp3, want & S_WANT_KP);
+	/* Histograms need no ring: the smallest one the kernel takes. */
+	if (cfg->hist) {
+		bpf_map__set_max_entries(o->maps.nb_events, (uint32_t)sysconf(_SC_PAGESIZE));
+	} else {
+		if (cfg->ringbuf_bytes)
+			bpf_map__set_max_entries(o->maps.nb_events, cfg->ringbuf_bytes);
+		/* Events need no per-packet records: the least an LRU map spreads over CPUs. */
+		bpf_map__set_max_entries(o->maps.nb_lat_last,
+					 (uint32_t)libbpf_num_possible_cpus());
+	}
+	rc = nb_lat_bpf__load(o);
+	if (rc) {
+		nb_lat_bpf__destroy(o);
+		return rc;
+	}
+	t->lat = o;
+	t->obj = o->obj;
+	t->events = o->maps.nb_events;
+	t->bss = (struct nb_stage_bpf__bss *)o->bss;
+	return 0;
+}
+
+int nb_tracer_open_chain(struct nb_tracer **out, const struct nb_lat_cfg *cfg, nb_event_fn fn,
+			 void *ctx, char *err, size_t errlen)
+{
+	/* A kernel without kprobes, or without BPF netfilter programs, still loads the rest. */
+	static const int tries[] = {S_WANT_KP | S_WANT_NF, S_WANT_NF, S_WANT_KP, 0};
+	struct nb_filter f = cfg->filter;
+	struct nb_tracer_cfg tc = {.ns = cfg->ns};
+	struct nb_tracer *t;
+	uint32_t l3_mask = 0;
+	bool want_kp = !s_hidden("kprobe");
+	int rc = 0, first_rc = 0;
+
+	*out = NULL;
+	if (cfg->nstages < 1 || cfg->nstages > NB_LAT_MAX_STAGES) {
+		snprintf(err, errlen, "a chain has 1 to %d stages", NB_LAT_MAX_STAGES);
+		return -EINVAL;
+	}
+	/* The filter's interfaces: every role's, each once; a device stage maps a slot. */
+	f.n_ifindex = 0;
+	for (int r = 0; r < 3; r++)
+		for (int j = 0; j < cfg->n_if[r]; j++) {
+			uint32_t k;
+
+			for (k = 0; k < f.n_ifindex && f.ifindex[k] != cfg->ifindex[r][j]; k++)
+				;
+			if (k < f.n_ifindex)
+				continue;
+			if (f.n_ifindex == NB_MAX_IFS) {
+				snprintf(err, errlen, "at most %d interfaces in all", NB_MAX_IFS);
+				return -EINVAL;
+			}
+			f.ifindex[f.n_ifindex++] = cfg->ifindex[r][j];
+		}
+	t = calloc(1, sizeof(*t));
+	if (t)
+		t->chain = calloc(1, sizeof(*t->chain));
+	if (!t || !t->chain) {
+		free(t);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	t->fn = fn;
+	t->ctx = ctx;
+	t->set = S_LAT;
+	t->chain->n = cfg->nstages;
+	for (int i = 0; i < cfg->nstages; i++) {
+		t->chain->st[i] = cfg->stages[i];
+		/* Two stages at one netfilter hook would be one link: the program tells by hook. */
+		for (int k = 0; k < i; k++)
+			if (cfg->stages[i].hook <= NB_LAT_NF_POST_ROUTING &&
+			    cfg->stages[k].hook == cfg->stages[i].hook) {
+				snprintf(err, errlen, "stages %s and %s share a netfilter hook",
+					 cfg->stages[k].name, cfg->stages[i].name);
+				rc = -EINVAL;
+				goto fail;
+			}
+	}
+	tc.filter = f;
+	rc = s_l3_mask(&tc, &l3_mask, err, errlen);
+	if (rc)
+		goto fail;
+	for (size_t k = 0; k < sizeof(tries) / sizeof(tries[0]); k++) {
+		if ((tries[k] & S_WANT_KP) && !want_kp)
+			continue;
+		rc = s_chain_load(t, cfg, &f, l3_mask, tries[k]);
+		if (!first_rc)
+			first_rc = rc;
+		t->chain->load_rc = first_rc;
+		if (!rc || rc == -EPERM)
+			break;
+	}
+	if (rc) {
+		s_load_err(first_rc ? first_rc : rc, err, errlen);
+		goto fail;
+	}
+	rc = s_chain_attach(t, cfg, err, errlen);
+	if (rc)
+		goto fail;
+	if (t->chain->dev_tp)
+		t->set = S_LAT_TP;
+	t->rb = ring_buffer__new(bpf_map__fd(t->events), s_on_event, t, NULL);
+	if (!t->rb) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot open the ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	t->attach_ts = nb_mono_ns();
+	*out = t;
+	return 0;
+fail:
+	nb_tracer_destroy(&t);
+	return rc ? rc : -EINVAL;
+}
+
+const char *nb_tracer_stage_source(const struct nb_tracer *t, int i)
+{
+	if (!t->chain || i < 0 || i >= t->chain->n)
+		return NULL;
+	return t->chain->src[i];
+}
+
+bool nb_tracer_stage_ok(const struct nb_tracer *t, int i)
+{
+	return t->chain && i >= 0 && i < t->chain->n && t->chain->ok[i];
+}
+
+void nb_tracer_lat_stats(const struct nb_tracer *t, struct nb_lat_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->matched = nb_tracer_matched(t);
+	st->lost = nb_tracer_lost(t);
+	if (!t->lat)
+		return;
+	st->parse_err = __atomic_load_n(&t->lat->bss->nb_parse_err, __ATOMIC_RELAXED);
+	st->no_prev = __atomic_load_n(&t->lat->bss->nb_no_prev, __ATOMIC_RELAXED);
+	st->last_full = __atomic_load_n(&t->lat->bss->nb_last_full, __ATOMIC_RELAXED);
+}
+
+int nb_tracer_hist(const struct nb_tracer *t, uint64_t *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd;
+	uint64_t *v;
+
+	if (!t->lat || ncpu <= 0)
+		return -EINVAL;
+	fd = bpf_map__fd(t->lat->maps.nb_lat_hist);
+	v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < NB_LAT_HIST_SLOTS; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, v)) {
+			int rc = -errno;
+
+			free(v);
+			return rc;
+		}
+		for (int c = 0; c < ncpu; c++)
+			out[k] += v[c];
+	}
+	free(v);
+	return 0;
 }

@@ -38,4 +38,28 @@ static __always_inline int nb_parse_skb_nh(struct sk_buff *skb, __u16 *ethertype
 	return nb_parse_l3(&NB_RD_PROBE, head + nh, proto, p, NULL);
 }
 
+/*
+ * Parse an IP packet from network_header inside the stack (netfilter hooks, ip_local_out,
+ * ip_rcv, the protocols' receive functions). The family comes from the IP version, not
+ * skb->protocol, which ip_local_out has not set yet on entry. 0 with p filled; 1 not IP (or
+ * no header yet); -1 unreadable.
+ */
+static __always_inline int nb_parse_skb_ip(struct sk_buff *skb, __u16 *ethertype,
+					   struct nb_pkt *p)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u8 ver;
+
+	if (nh == (__u16)~0U)
+		return 1;
+	if (bpf_probe_read_kernel(&ver, 1, head + nh))
+		return -1;
+	ver >>= 4;
+	*ethertype = ver == 4 ? NB_ETH_P_IP : ver == 6 ? NB_ETH_P_IPV6 : 0;
+	if (!*ethertype)
+		return 1;
+	return nb_parse_l3(&NB_RD_PROBE, head + nh, *ethertype, p, NULL);
+}
+
 #endif /* NB_SKB_BPF_H */

@@ -8,34 +8,16 @@
 #include "nb_stage.bpf.h"
 #include <bpf/bpf_tracing.h>
 
-static __always_inline int nb_tp_stage(struct sk_buff *skb, struct net_device *dev, __u8 hook,
-				       bool at_l2)
-{
-	const volatile struct nb_filter *f = &nb_cfg;
-	__u32 ifindex, netns;
-
-	if (!skb || !dev)
-		return 0;
-	ifindex = dev->ifindex;
-	if (!nb_ifindex_ok(f, ifindex))
-		return 0;
-	netns = dev->nd_net.net->ns.inum;
-	if (f->netns && f->netns != netns)
-		return 0;
-	return nb_stage_emit(&NB_RD_PROBE, skb->data, bpf_ntohs(skb->protocol),
-			     at_l2 && dev->type == NB_ARPHRD_ETHER, ifindex, netns, hook);
-}
-
 /* At netif_receive_skb data already points at L3. */
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(nb_rx, struct sk_buff *skb)
 {
-	return nb_tp_stage(skb, skb->dev, NB_HOOK_RX, false);
+	return nb_tp_stage(skb, skb->dev, 0, false);
 }
 
 /* Contents at start_xmit: at net_dev_xmit the driver already ran and veth handed the skb on. */
 SEC("tp_btf/net_dev_start_xmit")
 int BPF_PROG(nb_tx, struct sk_buff *skb, struct net_device *dev)
 {
-	return nb_tp_stage(skb, dev, NB_HOOK_TX, true);
+	return nb_tp_stage(skb, dev, 1, true);
 }

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
- * The stage tracer's one handler, shared by its two objects: nb_stage.bpf.c (device
- * tracepoints) and nb_tcx.bpf.c (tcx links). Each object gets its own ring buffer, filter
- * and counters, with the same names and layout, so user space drives either alike.
+ * The stage tracer's one handler, shared by its objects: nb_stage.bpf.c (device
+ * tracepoints), nb_tcx.bpf.c (tcx links) and nb_lat.bpf.c (a latency chain: the same device
+ * programs, plus netfilter and kprobe stages, and an in-kernel histogram mode). Each object
+ * gets its own ring buffer, filter and counters, with the same names and layout, so user
+ * space drives any alike. An object that defines NB_STAGE_LAT before including this gets
+ * the chain's parts: device stages by interface slot, and the histograms.
  */
 #ifndef NB_STAGE_BPF_H
 #define NB_STAGE_BPF_H
@@ -23,6 +26,130 @@ __u64 nb_lost = 0;    /* ring buffer full: event not delivered */
 __u64 nb_matched = 0; /* events that passed the filter */
 __u64 nb_parse_err = 0;
 
+/* Bit i: the device of nb_cfg.ifindex[i] has no link header (tun, ipip, wireguard). */
+const volatile __u32 nb_l3_mask = 0;
+
+/*
+ * Benchmark floor only (NB_TEST_NOOP_PROGRAMS=1): return at once, so a run can measure what
+ * the hooks cost by themselves, apart from this program's work. Read-only data: when false,
+ * one load and one branch.
+ */
+const volatile bool nb_noop = false;
+
+#ifdef NB_STAGE_LAT
+/*
+ * The chain: the stage (NB_HOOK_LAT0 + i) that a device of slot j of nb_cfg.ifindex reports
+ * on receive ([0][j]) and on transmit ([1][j]); 0 where that device has no such stage.
+ */
+const volatile __u8 nb_dev_hook[2][NB_MAX_IFS] = {};
+/* Histogram mode: no event per packet, deltas between stages counted here. */
+const volatile bool nb_hist = false;
+/* The path (direction) of each stage: a delta is taken only between stages of one path. */
+const volatile __u8 nb_stage_path[NB_LAT_MAX_STAGES] = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct nb_lat_key);
+	__type(value, struct nb_lat_last);
+	__uint(max_entries, 65536);
+} nb_lat_last SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, NB_LAT_HIST_SLOTS);
+} nb_lat_hist SEC(".maps");
+
+/*
+ * Histogram counters. nb_no_prev: a packet at a later stage of its path with no earlier stage
+ * on record (it entered before the tool, skipped the first stage, or its record was evicted
+ * from the LRU map); nb_last_full: a record the map refused.
+ */
+__u64 nb_no_prev = 0;
+__u64 nb_last_full = 0;
+
+/* floor(log2(v)) for v >= 1, 0 for 0: bucket of nb_lat_bucket() (common/nb_lat.h). */
+static __always_inline __u32 nb_log2(__u64 v)
+{
+	__u32 r = 0, sh;
+
+	if (v > 0xffffffffULL)
+		v = 0xffffffffULL;
+	sh = (v > 0xffff) << 4;
+	v >>= sh;
+	r |= sh;
+	sh = (v > 0xff) << 3;
+	v >>= sh;
+	r |= sh;
+	sh = (v > 0xf) << 2;
+	v >>= sh;
+	r |= sh;
+	sh = (v > 0x3) << 1;
+	v >>= sh;
+	r |= sh;
+	return r | (__u32)(v >> 1);
+}
+
+static __always_inline void nb_lat_key_of(const struct nb_pkt *p, struct nb_lat_key *k)
+{
+	__builtin_memcpy(k->saddr, p->saddr, NB_ADDR_LEN);
+	__builtin_memcpy(k->daddr, p->daddr, NB_ADDR_LEN);
+	k->sport = p->sport;
+	k->dport = p->dport;
+	k->family = p->family;
+	k->proto = p->proto;
+	k->pad = 0;
+	k->ip_id = p->ip_id;
+	if (p->proto == NB_IPPROTO_TCP) {
+		k->id1 = p->tcp_seq;
+		k->id2 = p->tcp_ack;
+	} else if (p->proto == NB_IPPROTO_ICMP || p->proto == NB_IPPROTO_ICMPV6) {
+		k->id1 = ((__u32)p->icmp_id << 16) | p->icmp_seq;
+		k->id2 = p->icmp_type;
+	} else {
+		k->id1 = 0;
+		k->id2 = 0;
+	}
+}
+
+/* A matched packet at stage cur: the delta from its previous stage of the path, counted. */
+static __noinline int nb_lat_count(const struct nb_pkt *p, __u32 cur)
+{
+	struct nb_lat_key k;
+	struct nb_lat_last *l, now = {};
+	__u64 *slot;
+	__u32 idx, prev;
+
+	/* Stages are < NB_LAT_MAX_STAGES (a power of two): masked, so the verifier knows. */
+	cur &= NB_LAT_MAX_STAGES - 1;
+	now.ts_ns = bpf_ktime_get_ns();
+	now.stage = cur;
+	nb_lat_key_of(p, &k);
+	l = bpf_map_lookup_elem(&nb_lat_last, &k);
+	prev = l ? l->stage & (NB_LAT_MAX_STAGES - 1) : 0;
+	if (l && prev < cur && nb_stage_path[prev] == nb_stage_path[cur]) {
+		idx = ((prev * NB_LAT_MAX_STAGES) + cur) * NB_LAT_BUCKETS +
+		      nb_log2((now.ts_ns - l->ts_ns) / 1000);
+		slot = bpf_map_lookup_elem(&nb_lat_hist, &idx);
+		if (slot)
+			*slot += 1; /* this CPU's slot */
+		l->ts_ns = now.ts_ns;
+		l->stage = cur;
+		return 0;
+	}
+	/* The first stage of a path starts a record; a later one without it had none. */
+	if (cur && nb_stage_path[cur - 1] == nb_stage_path[cur])
+		__sync_fetch_and_add(&nb_no_prev, 1);
+	if (bpf_map_update_elem(&nb_lat_last, &k, &now, BPF_ANY))
+		__sync_fetch_and_add(&nb_last_full, 1);
+	return 0;
+}
+#define NB_DEV_HOOK(dir, i, dflt) nb_dev_hook[dir][i]
+#else
+#define NB_DEV_HOOK(dir, i, dflt) (dflt)
+#endif
+
 /* Out of line for the same reason as nb_parse_l4: most packets never get this far. */
 static __noinline int nb_stage_submit(const struct nb_pkt *p, __u16 ethertype, __u32 ifindex,
 				      __u32 netns, __u8 hook)
@@ -30,6 +157,10 @@ static __noinline int nb_stage_submit(const struct nb_pkt *p, __u16 ethertype, _
 	struct nb_event *e;
 
 	__sync_fetch_and_add(&nb_matched, 1);
+#ifdef NB_STAGE_LAT
+	if (nb_hist)
+		return nb_lat_count(p, (__u32)hook - NB_HOOK_LAT0);
+#endif
 	e = bpf_ringbuf_reserve(&nb_events, sizeof(*e), 0);
 	if (!e) {
 		__sync_fetch_and_add(&nb_lost, 1);
@@ -63,5 +194,77 @@ static __always_inline int nb_stage_emit(const struct nb_rd *rd, unsigned char *
 		return 0;
 	return nb_stage_submit(&p, ethertype, ifindex, netns, hook);
 }
+
+#define NB_TCX_NEXT -1 /* let the next tcx program and the legacy tc chain run */
+
+/* A tcx link's packet: dir 0 ingress, 1 egress. */
+static __always_inline int nb_tcx_stage(struct __sk_buff *ctx, int dir)
+{
+	const volatile struct nb_filter *f = &nb_cfg;
+	struct nb_rd rd = {
+		.ctx = ctx,
+		.data = (unsigned char *)(long)ctx->data,
+		.end = (unsigned char *)(long)ctx->data_end,
+	};
+	__u32 ifindex = ctx->ifindex;
+	__u8 hook = dir ? NB_HOOK_TX : NB_HOOK_RX;
+	bool eth = true;
+
+	if (nb_noop)
+		return NB_TCX_NEXT;
+#ifdef NB_STAGE_LAT
+	hook = 0;
+#endif
+	/* Read-only data: with no such device the verifier drops this loop altogether. */
+	if (nb_l3_mask || !hook) {
+#pragma unroll
+		for (int i = 0; i < NB_MAX_IFS; i++)
+			if (f->ifindex[i] == ifindex) {
+				if (nb_l3_mask & (1u << i))
+					eth = false;
+				hook = NB_DEV_HOOK(dir, i, hook);
+			}
+	}
+	if (!hook)
+		return NB_TCX_NEXT;
+	/* The link sits on a device of the filter's namespace: no check, its inode is known. */
+	nb_stage_emit(&rd, rd.data, bpf_ntohs(ctx->protocol), eth, ifindex, f->netns, hook);
+	return NB_TCX_NEXT;
+}
+
+#ifdef __VMLINUX_H__
+/*
+ * A device tracepoint's packet: every packet of every namespace runs this, so the checks that
+ * reject most of them come first and are plain BTF loads, not helper calls.
+ */
+static __always_inline int nb_tp_stage(struct sk_buff *skb, struct net_device *dev, int dir,
+				       bool at_l2)
+{
+	const volatile struct nb_filter *f = &nb_cfg;
+	__u8 hook = dir ? NB_HOOK_TX : NB_HOOK_RX;
+	__u32 ifindex, netns;
+
+	if (!skb || !dev)
+		return 0;
+	ifindex = dev->ifindex;
+#ifdef NB_STAGE_LAT
+	hook = 0;
+#pragma unroll
+	for (int i = 0; i < NB_MAX_IFS; i++)
+		if (f->ifindex[i] == ifindex)
+			hook = nb_dev_hook[dir][i];
+	if (!hook)
+		return 0;
+#else
+	if (!nb_ifindex_ok(f, ifindex))
+		return 0;
+#endif
+	netns = dev->nd_net.net->ns.inum;
+	if (f->netns && f->netns != netns)
+		return 0;
+	return nb_stage_emit(&NB_RD_PROBE, skb->data, bpf_ntohs(skb->protocol),
+			     at_l2 && dev->type == NB_ARPHRD_ETHER, ifindex, netns, hook);
+}
+#endif
 
 #endif /* NB_STAGE_BPF_H */

@@ -86,6 +86,41 @@ struct nb_filter {
 	__u16 dport;
 };
 
+/*
+ * Latency chains (common/nb_lat.h): an event of stage i carries hook NB_HOOK_LAT0 + i. The
+ * histogram mode counts deltas between stages in log2 microsecond buckets, per CPU, at
+ * index ((prev * NB_LAT_MAX_STAGES) + cur) * NB_LAT_BUCKETS + bucket.
+ */
+#define NB_HOOK_LAT0	  16
+#define NB_LAT_MAX_STAGES 8 /* = NB_MAX_STAGES (nb_join.h) */
+#define NB_LAT_BUCKETS	  32 /* [0,1], [2,3], [4,7] ... microseconds */
+#define NB_LAT_HIST_SLOTS (NB_LAT_MAX_STAGES * NB_LAT_MAX_STAGES * NB_LAT_BUCKETS)
+
+/*
+ * A packet's identity between two stages of one direction: what stays the same from the
+ * device to the socket (addresses, transport, ports) and tells one packet from the next of
+ * the flow (IP ID, TCP seq/ack, ICMP id/seq/type).
+ */
+struct nb_lat_key {
+	__u8 saddr[NB_ADDR_LEN];
+	__u8 daddr[NB_ADDR_LEN];
+	__u16 sport;
+	__u16 dport;
+	__u8 family;
+	__u8 proto;
+	__u16 pad;
+	__u32 ip_id;
+	__u32 id1; /* TCP seq; ICMP id << 16 | seq */
+	__u32 id2; /* TCP ack; ICMP type */
+};
+
+/* The last stage a packet was seen at, and when. */
+struct nb_lat_last {
+	__u64 ts_ns;
+	__u32 stage;
+	__u32 pad;
+};
+
 /* In-kernel drop counts (kernel_drop_stack_stats_summary_all): one per stack, reason, device. */
 struct nb_drop_key {
 	__s32 stack_id; /* -1 when the stack could not be taken */

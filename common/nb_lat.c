@@ -47,20 +47,20 @@ static int s_host(enum nb_lat_dir dir, uint8_t proto, uint8_t path, struct nb_la
 {
 	if (dir == NB_LAT_TX) {
 		o[0] = (struct nb_lat_stage){"ip_local_out", "ip_local_out", NB_LAT_NF_LOCAL_OUT,
-					     NB_LAT_IF_NONE, NB_LAT_PRIO_FIRST, path};
+					     NB_LAT_IF_NONE, NB_LAT_PRIO_FIRST, path, 0};
 		o[1] = (struct nb_lat_stage){"ip_finish_output", "ip_finish_output",
 					     NB_LAT_NF_POST_ROUTING, NB_LAT_IF_NONE,
-					     NB_LAT_PRIO_LAST, path};
+					     NB_LAT_PRIO_LAST, path, 0};
 		o[2] = (struct nb_lat_stage){"net_dev_xmit", NULL, NB_LAT_DEV_TX, NB_LAT_IF_PHY, 0,
-					     path};
+					     path, 0};
 		return 3;
 	}
 	o[0] = (struct nb_lat_stage){"netif_receive_skb", NULL, NB_LAT_DEV_RX, NB_LAT_IF_PHY, 0,
-				     path};
+				     path, 0};
 	o[1] = (struct nb_lat_stage){"ip_rcv", "ip_rcv", NB_LAT_NF_PRE_ROUTING, NB_LAT_IF_NONE,
-				     NB_LAT_PRIO_FIRST, path};
+				     NB_LAT_PRIO_FIRST, path, 0};
 	o[2] = (struct nb_lat_stage){s_deliver(proto), s_deliver(proto), NB_LAT_NF_LOCAL_IN,
-				     NB_LAT_IF_NONE, NB_LAT_PRIO_LAST, path};
+				     NB_LAT_IF_NONE, NB_LAT_PRIO_LAST, path, 0};
 	return 3;
 }
 
@@ -74,14 +74,28 @@ static int s_vm(enum nb_lat_dir dir, uint8_t path, struct nb_lat_stage *o)
 	enum nb_lat_ifrole in = dir == NB_LAT_TX ? NB_LAT_IF_VM : NB_LAT_IF_PHY;
 	enum nb_lat_ifrole out = dir == NB_LAT_TX ? NB_LAT_IF_PHY : NB_LAT_IF_VM;
 
-	o[0] = (struct nb_lat_stage){"netif_receive_skb", NULL, NB_LAT_DEV_RX, in, 0, path};
+	o[0] = (struct nb_lat_stage){"netif_receive_skb", NULL, NB_LAT_DEV_RX, in, 0, path, 0};
 	o[1] = (struct nb_lat_stage){"forward", NULL, NB_LAT_NF_FORWARD, NB_LAT_IF_NONE,
-				     NB_LAT_PRIO_FIRST, path};
-	o[2] = (struct nb_lat_stage){"net_dev_xmit", NULL, NB_LAT_DEV_TX, out, 0, path};
+				     NB_LAT_PRIO_FIRST, path, 0};
+	o[2] = (struct nb_lat_stage){"net_dev_xmit", NULL, NB_LAT_DEV_TX, out, 0, path, 0};
 	return 3;
 }
 
-int nb_lat_chain(enum nb_lat_family fam, enum nb_lat_dir dir, bool rtt, uint8_t proto,
+/* Where each probed kernel function takes its skb (x86-64 and arm64 calling conventions). */
+static uint8_t s_karg(const char *kfunc)
+{
+	static const char *const third[] = {"ip_local_out", "ip_finish_output",
+					    "ip_local_deliver_finish"};
+
+	if (!kfunc)
+		return 0;
+	for (size_t i = 0; i < sizeof(third) / sizeof(third[0]); i++)
+		if (!strcmp(kfunc, third[i]))
+			return 3;
+	return 1; /* ip_rcv, icmp_rcv, tcp_v4_rcv, udp_rcv */
+}
+
+static int s_chain(enum nb_lat_family fam, enum nb_lat_dir dir, bool rtt, uint8_t proto,
 		 struct nb_lat_stage out[NB_MAX_STAGES])
 {
 	enum nb_lat_dir first = dir == NB_LAT_RX ? NB_LAT_RX : NB_LAT_TX;
@@ -103,5 +117,15 @@ int nb_lat_chain(enum nb_lat_family fam, enum nb_lat_dir dir, bool rtt, uint8_t 
 	n = s_host(first, proto, 0, out);
 	if (rtt || dir == NB_LAT_BOTH)
 		n += s_host(second, proto, 1, out + n);
+	return n;
+}
+
+int nb_lat_chain(enum nb_lat_family fam, enum nb_lat_dir dir, bool rtt, uint8_t proto,
+		 struct nb_lat_stage out[NB_MAX_STAGES])
+{
+	int n = s_chain(fam, dir, rtt, proto, out);
+
+	for (int i = 0; i < n; i++)
+		out[i].karg = s_karg(out[i].kfunc);
 	return n;
 }

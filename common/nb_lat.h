@@ -53,6 +53,7 @@ struct nb_lat_stage {
 	enum nb_lat_ifrole ifrole; /* NB_LAT_DEV_*: which interfaces */
 	enum nb_lat_nfprio prio;   /* NB_LAT_NF_*: first or last in the hook */
 	uint8_t path;		  /* 0: the request / first direction, 1: the reply (RTT tools) */
+	uint8_t karg;		  /* kfunc's argument that is the skb, from 1 (0: no kfunc) */
 };
 
 enum nb_lat_family {
@@ -67,8 +68,8 @@ enum nb_lat_dir {
 	NB_LAT_BOTH = 3,
 };
 
-#define NB_HOOK_LAT0 16 /* nb_event.hook of stage 0 of a latency chain */
-#define NB_LAT_BUCKETS 32 /* log2 microsecond buckets: [0,1], [2,3], [4,7] ... */
+/* NB_HOOK_LAT0, NB_LAT_BUCKETS and the histogram layout: nb_event.h (shared with BPF). */
+_Static_assert(NB_LAT_MAX_STAGES == NB_MAX_STAGES, "one stage limit");
 
 /* "tx", "rx", "both" (both only where allow_both). -EINVAL otherwise. */
 int nb_lat_dir_parse(const char *s, bool allow_both, enum nb_lat_dir *out);
