@@ -560,6 +560,7 @@ void nb_tracer_destroy(struct nb_tracer **pt)
 /* The kernel refuses NF_IP_PRI_FIRST and NF_IP_PRI_LAST themselves: the nearest it allows. */
 #define S_NF_PRIO_FIRST (INT32_MIN + 1)
 #define S_NF_PRIO_LAST	(INT32_MAX - 1)
+#define S_NF_PRIO_TRIES 64 /* tools at one hook at once, each at its own priority */
 #define S_WANT_KP	1
 #define S_WANT_NF	2
 
@@ -635,9 +636,16 @@ static int s_chain_nf(struct nb_tracer *t, const struct nb_lat_stage *st, uint8_
 	if (family != 4)
 		pfs[npf++] = S_NFPROTO_IPV6;
 	for (int k = 0; k < npf; k++) {
-		int fd = s_nf_link(bpf_program__fd(p), pfs[k], (int)st->hook,
-				   st->prio == NB_LAT_PRIO_LAST ? S_NF_PRIO_LAST : S_NF_PRIO_FIRST);
+		bool last = st->prio == NB_LAT_PRIO_LAST;
+		int fd = -EBUSY;
 
+		/*
+		 * The kernel takes one BPF program per hook and priority (EBUSY): another tool
+		 * at the same stage moves this one to the next free priority, still at the end.
+		 */
+		for (int32_t d = 0; fd == -EBUSY && d < S_NF_PRIO_TRIES; d++)
+			fd = s_nf_link(bpf_program__fd(p), pfs[k], (int)st->hook,
+				       last ? S_NF_PRIO_LAST - d : S_NF_PRIO_FIRST + d);
 		if (fd < 0) {
 			snprintf(err, errlen, "cannot attach %s: %s", where, strerror(-fd));
 			return fd;
