@@ -202,4 +202,10 @@ struct nb_path_tool {
 	uint8_t proto;		/* IPPROTO_TCP, IPPROTO_UDP; 0: ICMP of the addresses' family */
 };
 
+/* The two latency summary tools' descriptor constant (tool_latsum.c). */
+struct nb_latsum_tool {
+	const char *title; /* "System Network Latency Summary" */
+	enum nb_lat_family fam;
+};
+
 #endif /* NB_AGENT_H */

@@ -129,3 +129,21 @@ int nb_lat_chain(enum nb_lat_family fam, enum nb_lat_dir dir, bool rtt, uint8_t 
 		out[i].karg = s_karg(out[i].kfunc);
 	return n;
 }
+
+unsigned int nb_lat_far_from(const uint64_t h[NB_LAT_BUCKETS])
+{
+	uint64_t total = 0, seen = 0;
+	unsigned int b;
+
+	for (b = 0; b < NB_LAT_BUCKETS; b++)
+		total += h[b];
+	if (!total)
+		return NB_LAT_BUCKETS;
+	/* The median's bucket: where half of the packets (rounded up) have been counted. */
+	for (b = 0; b < NB_LAT_BUCKETS; b++) {
+		seen += h[b];
+		if (2 * seen >= total)
+			break;
+	}
+	return b + NB_LAT_FAR_SHIFT < NB_LAT_BUCKETS ? b + NB_LAT_FAR_SHIFT : NB_LAT_BUCKETS;
+}

@@ -96,4 +96,23 @@ static inline unsigned int nb_lat_bucket(uint64_t delta_ns)
 	return b;
 }
 
+/* The microseconds bucket b holds: [nb_lat_bucket_low(b), nb_lat_bucket_high(b)]. */
+static inline uint64_t nb_lat_bucket_low(unsigned int b)
+{
+	return b ? 1ull << b : 0;
+}
+
+static inline uint64_t nb_lat_bucket_high(unsigned int b)
+{
+	return (2ull << b) - 1;
+}
+
+/*
+ * Buckets "far above the bulk" (marked in the summaries): those at least NB_LAT_FAR_SHIFT
+ * buckets (a factor of 16) above the bucket that holds the median. Returns the first such
+ * bucket, or NB_LAT_BUCKETS when the histogram is empty.
+ */
+#define NB_LAT_FAR_SHIFT 4
+unsigned int nb_lat_far_from(const uint64_t h[NB_LAT_BUCKETS]);
+
 #endif /* NB_LAT_H */
