@@ -63,7 +63,7 @@ FUZZ_TEST_SECONDS ?= 10
 $(BUILD)/tests/test_wire $(ASAN)/tests/test_wire: TEST_LDFLAGS := \
 	-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 
-.PHONY: all deps test unit e2e demo bench clean format lab-down sanitize fuzz
+.PHONY: all deps test unit e2e demo bench clean format lab-down sanitize fuzz install deb
 .DEFAULT_GOAL := all
 
 all: $(DEPS_STAMP) $(BIN)/netblame-agent $(BIN)/netblame links testtools
@@ -185,6 +185,41 @@ bench: all $(BENCH_BIN)
 
 lab-down:
 	tests/lab down
+
+# ---- install and package ----
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the two programs, the tool symlinks, man pages
+# made from --help, bash completion, the systemd unit, /etc/netblame/ and an example config.
+VERSION     := 0.1
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/netblame
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+MAN1        := $(BUILD)/man/netblame.1 $(BUILD)/man/netblame-agent.1
+MAN_NAME_netblame       := find where packets between two hosts are lost or delayed
+MAN_NAME_netblame-agent := trace packet paths with eBPF, alone or for a netblame coordinator
+
+$(BUILD)/man/%.1: $(BIN)/%
+	@mkdir -p $(dir $@)
+	help2man --no-info --version-string=$(VERSION) --name="$(MAN_NAME_$*)" --output=$@.tmp $< && \
+		mv $@.tmp $@
+
+install: $(BIN)/netblame-agent $(BIN)/netblame $(MAN1)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(DOCDIR)
+	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/netblame
+	install -m 0755 $(BIN)/netblame-agent $(BIN)/netblame $(DESTDIR)$(BINDIR)/
+	@tools=$$($(BIN)/netblame-agent --list-tools) && [ -n "$$tools" ] && \
+	for t in $$tools; do ln -sfn netblame-agent $(DESTDIR)$(BINDIR)/$$t; done
+	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	sed 's#@BINDIR@#$(BINDIR)#g;s#@SYSCONFDIR@#$(SYSCONFDIR)#g' \
+		deploy/systemd/netblame-agent.service.in >$(DESTDIR)$(UNITDIR)/netblame-agent.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/netblame-agent.service
+	install -m 0644 deploy/completion/netblame.bash $(DESTDIR)$(BASHCOMPDIR)/netblame
+	ln -sfn netblame $(DESTDIR)$(BASHCOMPDIR)/netblame-agent
+	install -m 0644 deploy/agent.conf.example $(DESTDIR)$(DOCDIR)/agent.conf.example
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
