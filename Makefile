@@ -193,7 +193,7 @@ VERSION     := 0.1
 PREFIX      ?= /usr/local
 BINDIR      ?= $(PREFIX)/bin
 MANDIR      ?= $(PREFIX)/share/man
-DOCDIR      ?= $(PREFIX)/share/doc/netblame
+DATADIR     ?= $(PREFIX)/share/netblame
 SYSCONFDIR  ?= /etc
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
@@ -208,7 +208,7 @@ $(BUILD)/man/%.1: $(BIN)/%
 
 install: $(BIN)/netblame-agent $(BIN)/netblame $(MAN1)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) \
-		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(DOCDIR)
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(DATADIR)
 	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/netblame
 	install -m 0755 $(BIN)/netblame-agent $(BIN)/netblame $(DESTDIR)$(BINDIR)/
 	@tools=$$($(BIN)/netblame-agent --list-tools) && [ -n "$$tools" ] && \
@@ -219,7 +219,19 @@ install: $(BIN)/netblame-agent $(BIN)/netblame $(MAN1)
 	chmod 0644 $(DESTDIR)$(UNITDIR)/netblame-agent.service
 	install -m 0644 deploy/completion/netblame.bash $(DESTDIR)$(BASHCOMPDIR)/netblame
 	ln -sfn netblame $(DESTDIR)$(BASHCOMPDIR)/netblame-agent
-	install -m 0644 deploy/agent.conf.example $(DESTDIR)$(DOCDIR)/agent.conf.example
+	install -m 0644 deploy/agent.conf.example $(DESTDIR)$(DATADIR)/agent.conf.example
+
+# make deb: build/deb/netblame_$(VERSION)-1_ARCH.deb with dpkg-buildpackage, from a copy of the
+# tree that keeps the build outputs (and their times), so nothing is compiled twice.
+deb: $(BIN)/netblame-agent $(BIN)/netblame $(MAN1)
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	tar -cf - --exclude=./$(BUILD)/deb --exclude=./$(BUILD)/asan --exclude=./$(BUILD)/fuzz \
+		--exclude=./$(BUILD)/test-logs ./Makefile ./agent ./bpf ./common ./coordinator \
+		./deploy ./tests ./$(BIN) ./$(BUILD) | tar -xf - -C $(BUILD)/deb/src
+	cp -a deploy/debian $(BUILD)/deb/src/debian
+	cd $(BUILD)/deb/src && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+		{ tail -n 20 ../build.log; exit 1; }
+	@ls $(BUILD)/deb/*.deb
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

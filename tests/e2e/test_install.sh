@@ -25,7 +25,7 @@ tools=$("$AGENT" --list-tools)
 		usr/lib/systemd/system/netblame-agent.service usr/share/man/man1/netblame.1 \
 		usr/share/man/man1/netblame-agent.1 usr/share/bash-completion/completions/netblame \
 		usr/share/bash-completion/completions/netblame-agent \
-		usr/share/doc/netblame/agent.conf.example
+		usr/share/netblame/agent.conf.example
 	for t in $tools; do echo "usr/bin/$t"; done
 } | sort >"$OUT/want"
 (cd "$T" && find . -mindepth 1 \( -type f -o -type l -o -type d -empty \) -printf '%P\n' | sort) \
