@@ -10,7 +10,7 @@ BIN      := bin
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icommon -I$(BUILD) -I$(BUILD)/bpf
-LDLIBS   := -lbpf -lelf -lz -lczmq -lzmq -lmsgpackc -lcrypto -ljansson -lm -lpthread
+LDLIBS   := -lbpf -lelf -lz -lczmq -lzmq -lmsgpackc -lcrypto -ljansson -lyaml -lm -lpthread
 # UAPI headers (the tcx object uses no vmlinux.h) need the multiarch asm/ directory.
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Icommon -Wall -Werror \

@@ -348,6 +348,7 @@ static void s_hello(struct nb_srv *srv, const struct nb_peer *peer)
 	h->n_caps = srv->n_caps;
 	memcpy(h->caps, srv->caps, sizeof(h->caps));
 	h->clock_ns = nb_srv_clock(srv, nb_mono_ns());
+	h->sessions = srv->n_sess;
 	nb_srv_send_msg(srv, peer);
 }
 
@@ -660,8 +661,10 @@ static void s_probe_caps(struct nb_srv *srv)
 	cfg.ringbuf_bytes = 64 << 10;
 	if (nb_tracer_open(&t, &cfg, s_noop_event, NULL, err, sizeof(err))) {
 		nb_srv_log(srv, "warning: sessions will fail until this is fixed: %s", err);
+		nb_srv_probe_kcaps(srv, false);
 		return;
 	}
+	nb_srv_probe_kcaps(srv, !strcmp(nb_tracer_hooks(t), "tcx"));
 	n = nb_tracer_caps(t, hooks, 8);
 	for (size_t i = 0; i < n && srv->n_caps < NB_WIRE_MAX_CAPS; i++)
 		snprintf(srv->caps[srv->n_caps++], sizeof(srv->caps[0]), "%s", hooks[i]);

@@ -6,6 +6,7 @@
  * serve_sess.c  one session: its tracer, event batches, credit, bounded queue, stats, lease
  * serve_zap.c   CURVE keys and the ZAP handler that admits only authorised coordinators
  * serve_mon.c   the ROUTER's socket monitor: every refused connection logged, rate-limited
+ * serve_caps.c  what the kernel can attach (tcx, netfilter, kprobe, fentry, tun, vhost, ovs)
  * serve_synth.c TESTING ONLY: synthetic events in place of the ring (--test-synthetic-pps)
  *
  * Only serve_zap.c sees the key API, and it does not need agent.h: it touches no BPF.
@@ -190,6 +191,9 @@ void nb_srv_log(const struct nb_srv *srv, const char *fmt, ...)
 uint64_t nb_srv_zap_refused(const struct nb_srv *srv);
 /* Reads and dispatches the messages waiting on the ROUTER (a bounded number). */
 void nb_srv_recv_all(struct nb_srv *srv);
+
+/* serve_caps.c: the kernel's attach capabilities into srv->caps; tcx: the trial attach used it. */
+void nb_srv_probe_kcaps(struct nb_srv *srv, bool tcx);
 
 /* serve_sess.c */
 /*

@@ -214,7 +214,7 @@ static void s_enc_hello(struct s_enc *e, const struct nb_msg_hello *h)
 	s_put_count(e, h->n_caps, NB_WIRE_MAX_CAPS);
 	if (e->b->err)
 		return;
-	s_head(e, NB_MSG_HELLO, 3 + !!h->n_caps + !!h->clock_ns);
+	s_head(e, NB_MSG_HELLO, 3 + !!h->n_caps + !!h->clock_ns + !!h->sessions);
 	s_put_str(e, "name", h->name, sizeof(h->name));
 	s_put_str(e, "version", h->version, sizeof(h->version));
 	if (!h->proto)
@@ -228,6 +228,8 @@ static void s_enc_hello(struct s_enc *e, const struct nb_msg_hello *h)
 	}
 	if (h->clock_ns)
 		s_put_u64(e, "clock_ns", h->clock_ns);
+	if (h->sessions)
+		s_put_u64(e, "sessions", h->sessions);
 }
 
 static void s_put_ifs(struct s_enc *e, const char *k, const char (*ifs)[NB_WIRE_IFNAME_MAX + 1],
@@ -1092,7 +1094,8 @@ static int s_dec_hello(const struct s_map *m, struct nb_msg_hello *h)
 	    (err = s_get_u32(m, "proto", true, &h->proto)) ||
 	    (err = s_get_strs(m, "caps", false, NB_WIRE_MAX_CAPS, h->caps[0], sizeof(h->caps[0]),
 			      &h->n_caps)) ||
-	    (err = s_get_u64(m, "clock_ns", false, &h->clock_ns)))
+	    (err = s_get_u64(m, "clock_ns", false, &h->clock_ns)) ||
+	    (err = s_get_u32(m, "sessions", false, &h->sessions)))
 		return err;
 	return h->proto ? 0 : -EPROTO;
 }

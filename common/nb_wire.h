@@ -16,6 +16,11 @@
  *           name:str version:str proto:uint (highest protocol version the sender speaks)
  *           caps:[str] (opt; hooks/features the agent could attach)
  *           clock_ns:uint (opt; sender's CLOCK_MONOTONIC when it sent the message)
+ *           sessions:uint (opt; agent: the sessions it holds, for any coordinator)
+ *           An agent's caps name first what its kernel can attach ("tcx", "netfilter",
+ *           "kprobe", "fentry", "tun", "vhost", "ovs": probed once at its start), then the
+ *           hooks its packet-stage tracer uses ("tcx/ingress", ...). Both lists are
+ *           optional fields of version 1: an older peer ignores or omits them.
  *   START   coordinator -> agent: start a session.
  *           session:uint proto:str ("icmp"|"tcp"|"udp") family:uint (4|6)
  *           src:bin dst:bin (4 bytes for family 4, 16 for family 6; network byte order)
@@ -135,6 +140,7 @@ struct nb_msg_hello {
 	uint32_t n_caps;
 	char caps[NB_WIRE_MAX_CAPS][NB_WIRE_NAME_MAX + 1];
 	uint64_t clock_ns;
+	uint32_t sessions;
 };
 
 struct nb_msg_start {

@@ -189,6 +189,7 @@ static void s_sample(struct nb_msg *m, enum nb_msg_type t, bool big)
 		strcpy(h->caps[1], "tp:net_dev_start_xmit");
 		strcpy(h->caps[2], "kprobe:ip_rcv");
 		h->clock_ns = 123456789012345ull;
+		h->sessions = 3;
 		if (big) {
 			s_strfill(h->name, NB_WIRE_STR_MAX, 'n');
 			s_strfill(h->version, NB_WIRE_NAME_MAX, 'v');
@@ -200,6 +201,7 @@ static void s_sample(struct nb_msg *m, enum nb_msg_type t, bool big)
 			}
 			h->proto = UINT32_MAX;
 			h->clock_ns = UINT64_MAX;
+			h->sessions = UINT32_MAX;
 		}
 		break;
 	}
@@ -668,6 +670,7 @@ static void test_roundtrip_minimal(void **state)
 			m->hello.n_caps = 0;
 			memset(m->hello.caps, 0, sizeof(m->hello.caps));
 			m->hello.clock_ns = 0;
+			m->hello.sessions = 0;
 			break;
 		case NB_MSG_START:
 			memset(m->start.netns, 0, sizeof(m->start.netns));
