@@ -1055,7 +1055,7 @@ static const char *const s_required[][16] = {
 };
 
 static const char *const s_optional[][4] = {
-    [NB_MSG_HELLO] = {"caps", "clock_ns"}, [NB_MSG_START] = {"netns"},
+    [NB_MSG_HELLO] = {"caps", "clock_ns", "sessions"}, [NB_MSG_START] = {"netns"},
     [NB_MSG_STARTED] = {"unattached"},	   [NB_MSG_PING] = {"session", "credit"},
     [NB_MSG_PONG] = {"session", "credit"}, [NB_MSG_ERROR] = {"session"},
     [NB_MSG_DROPINFO] = {"location_sym", "ifname", "frames"},
