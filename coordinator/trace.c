@@ -26,6 +26,7 @@
 
 #include "nb_blame.h"
 #include "nb_client.h"
+#include "nb_inventory.h"
 #include "nb_flow.h"
 #include "nb_hist.h"
 #include "nb_join.h"
@@ -34,6 +35,7 @@
 #include "nb_time.h"
 #include "nb_wire.h"
 #include "nb_path.h"
+#include "nodes.h"
 #include "trace_drops.h"
 #include "trace_tcpudp.h"
 
@@ -68,11 +70,9 @@ struct s_gap {
 
 struct s_node {
 	int role; /* 0 = A (sender side), 1 = B */
-	char name[64];
-	char endpoint[256];
-	char rx[128];
-	char tx[128];
-	char server_key[256];
+	char name[NB_INV_NAME_MAX + 1];
+	char endpoint[NB_INV_EP_MAX + 1];
+	char server_key[NB_INV_PATH_MAX + 1];
 	struct nb_client *cl; /* the connection, its clock offset */
 	enum s_node_state state;
 	struct nb_flow_spec spec;
@@ -151,13 +151,15 @@ struct s_trace {
 	long count, duration, timeout_ms;
 	const char *json_path;
 	const char *key_path;
+	const char *inventory_path, *from, *to;
 	bool insecure;
 	bool help;
 	struct nb_strlist node_specs;
+	struct nb_inventory *inv; /* read for --from/--to, or when --inventory is given */
 	int n_nodes;
 	struct s_node node[2];
 	void *zctx;
-	struct nb_ckey my_pub, my_sec;
+	struct nb_coord_keys keys;
 	uint64_t session;
 	struct nb_path *path; /* the join engine under ICMP echoes, TCP segments or UDP datagrams */
 	uint64_t counts[NB_ST__COUNT];
@@ -194,66 +196,59 @@ static const int s_chain_of[2][NB_LOCAL_STAGES] = {{0, 1, 6, 7}, {2, 3, 4, 5}};
 
 /* ---------------------------------------------------------------- arguments */
 
-static int s_parse_node(struct s_trace *t, const char *arg)
+/* Node A or B from a --node spec or an inventory node; trace needs its interfaces. */
+static int s_add_node(struct s_trace *t, const struct nb_inv_node *d, const char *from)
 {
 	struct s_node *n;
-	char *save = NULL, *kv, spec[1024];
 
-	/* A copy: tokenising argv in place would garble the command line ps shows. */
-	if (strlen(arg) >= sizeof(spec)) {
-		nb_cerr("--node: value too long");
-		return -EINVAL;
-	}
-	strcpy(spec, arg);
 	if (t->n_nodes >= 2) {
 		nb_cerr("exactly two --node are needed (first = sender side A, second = B)");
 		return -EINVAL;
 	}
+	if (!d->n_rx || !d->n_tx) {
+		nb_cerr("node %s has no %s: give it %s (rx-iface=IF or IF1+IF2)", d->name,
+			d->n_rx ? "tx-iface" : "rx-iface", from);
+		return -EINVAL;
+	}
 	n = &t->node[t->n_nodes];
 	n->role = t->n_nodes;
-	for (kv = strtok_r(spec, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(kv, '=');
-		char *dst;
-		size_t cap;
-
-		if (!eq) {
-			nb_cerr("--node: '%s' is not key=value", kv);
-			return -EINVAL;
-		}
-		*eq = 0;
-		if (!strcmp(kv, "name"))
-			dst = n->name, cap = sizeof(n->name);
-		else if (!strcmp(kv, "endpoint"))
-			dst = n->endpoint, cap = sizeof(n->endpoint);
-		else if (!strcmp(kv, "rx-iface"))
-			dst = n->rx, cap = sizeof(n->rx);
-		else if (!strcmp(kv, "tx-iface"))
-			dst = n->tx, cap = sizeof(n->tx);
-		else if (!strcmp(kv, "server-key"))
-			dst = n->server_key, cap = sizeof(n->server_key);
-		else {
-			nb_cerr("--node: unknown key '%s' (name, endpoint, rx-iface, tx-iface, "
-				"server-key)",
-				kv);
-			return -EINVAL;
-		}
-		if (strlen(eq + 1) == 0 || strlen(eq + 1) >= cap) {
-			nb_cerr("--node: bad value for %s", kv);
-			return -EINVAL;
-		}
-		strcpy(dst, eq + 1);
-	}
-	if (!n->name[0] || !n->endpoint[0] || !n->rx[0] || !n->tx[0]) {
-		nb_cerr("--node needs name=, endpoint=, rx-iface= and tx-iface=");
-		return -EINVAL;
-	}
-	n->n_rx = nb_iflist_split(n->rx, n->rx_names, NB_MAX_IFS);
-	n->n_tx = nb_iflist_split(n->tx, n->tx_names, NB_MAX_IFS);
-	if (n->n_rx < 0 || n->n_tx < 0) {
-		nb_cerr("--node %s: bad interface list", n->name);
-		return -EINVAL;
-	}
+	snprintf(n->name, sizeof(n->name), "%s", d->name);
+	snprintf(n->endpoint, sizeof(n->endpoint), "%s", d->endpoint);
+	snprintf(n->server_key, sizeof(n->server_key), "%s", d->server_key);
+	n->n_rx = d->n_rx;
+	n->n_tx = d->n_tx;
+	memcpy(n->rx_names, d->rx, sizeof(n->rx_names));
+	memcpy(n->tx_names, d->tx, sizeof(n->tx_names));
 	t->n_nodes++;
+	return 0;
+}
+
+static int s_parse_node(struct s_trace *t, const char *arg)
+{
+	struct nb_inv_node d;
+	char err[512];
+
+	if (nb_node_spec_parse(arg, &d, err, sizeof(err))) {
+		nb_cerr("%s", err);
+		return -EINVAL;
+	}
+	return s_add_node(t, &d, "in its --node spec");
+}
+
+/* --from and --to: the inventory's nodes, with their default interfaces. */
+static int s_inventory_nodes(struct s_trace *t)
+{
+	const char *names[2] = {t->from, t->to};
+	struct nb_inv_node d;
+	char where[NB_INV_PATH_MAX + 64];
+
+	for (int i = 0; i < 2; i++) {
+		if (nb_coord_node(t->inv, names[i], i ? "--to" : "--from", &d))
+			return -EINVAL;
+		snprintf(where, sizeof(where), "in %s:%d", t->inv->path, d.line);
+		if (s_add_node(t, &d, where))
+			return -EINVAL;
+	}
 	return 0;
 }
 
@@ -266,7 +261,13 @@ static const struct nb_optdef s_trace_opts[] = {
 	{"dst-port", NB_OPTK_LONG, S_T(dport), 1, 65535, "PORT", "destination port (tcp, udp)",
 	 false},
 	{"node", NB_OPTK_LIST, S_T(node_specs), 0, 2, "SPEC",
-	 "name=N,endpoint=E,rx-iface=IF,tx-iface=IF[,server-key=FILE]; first A, then B", true},
+	 "name=N,endpoint=E,rx-iface=IF[+IF],tx-iface=IF[+IF][,server-key=FILE]; first A, then B",
+	 false},
+	{"from", NB_OPTK_STR, S_T(from), 0, 0, "NAME", "sender side A: a node of the inventory",
+	 false},
+	{"to", NB_OPTK_STR, S_T(to), 0, 0, "NAME", "receiver side B: a node of the inventory", false},
+	{"inventory", NB_OPTK_STR, S_T(inventory_path), 0, 0, "FILE",
+	 "the inventory (default ~/.netblame/inventory.yaml)", false},
 	{"count", NB_OPTK_LONG, S_T(count), 1, 1L << 40, "N",
 	 "end after N packets have a final status", false},
 	{"duration", NB_OPTK_LONG, S_T(duration), 1, 31L * 86400, "S", "end after S seconds", false},
@@ -284,8 +285,9 @@ static void s_usage(FILE *f)
 	fprintf(f,
 		"usage: netblame trace icmp|tcp|udp --src-ip A --dst-ip B [--src-port P]\n"
 		"         [--dst-port P]\n"
-		"         --node name=N,endpoint=E,rx-iface=IF,tx-iface=IF[,server-key=FILE]   (A)\n"
-		"         --node name=N,endpoint=E,rx-iface=IF,tx-iface=IF[,server-key=FILE]   (B)\n"
+		"         (--from NAME --to NAME [--inventory FILE] |\n"
+		"          --node name=N,endpoint=E,rx-iface=IF[+IF],tx-iface=IF[+IF][,server-key=FILE] (A)\n"
+		"          --node name=N,endpoint=E,rx-iface=IF[+IF],tx-iface=IF[+IF][,server-key=FILE] (B))\n"
 		"         [--count N | --duration S] [--timeout-ms MS] [--json FILE|-]\n"
 		"         [--insecure | --key SECRET-KEY-FILE]\n"
 		"exit: 0 HEALTHY, 10 NETWORK, 11 NODE_A, 12 NODE_B, 13 DEST, 15 INCONCLUSIVE,\n"
@@ -326,16 +328,38 @@ static int s_parse_args(struct s_trace *t, int argc, char **argv)
 		s_usage(stdout);
 		return 1;
 	}
-	for (int i = 0; i < t->node_specs.n; i++)
-		if (s_parse_node(t, t->node_specs.v[i]))
-			return -EINVAL;
 	if (!t->src_ip || !t->dst_ip) {
 		nb_cerr("missing required option --%s", t->src_ip ? "dst-ip" : "src-ip");
 		return -EINVAL;
 	}
-	if (t->n_nodes != 2) {
-		nb_cerr("exactly two --node are needed (first = sender side A, second = B)");
+	if ((t->from || t->to) && t->node_specs.n) {
+		nb_cerr("give --from and --to, or two --node, not both");
 		return -EINVAL;
+	}
+	if (!!t->from != !!t->to) {
+		nb_cerr("--from and --to go together");
+		return -EINVAL;
+	}
+	if (t->from && !strcmp(t->from, t->to)) {
+		nb_cerr("--from and --to name the same node (%s)", t->from);
+		return -EINVAL;
+	}
+	/* The inventory: for --from/--to, and for the coordinator's key when it is named. */
+	if ((t->from || t->inventory_path) &&
+	    nb_coord_inventory(t->inventory_path, true, &t->inv))
+		return -EINVAL;
+	if (t->from) {
+		if (s_inventory_nodes(t))
+			return -EINVAL;
+	} else {
+		for (int i = 0; i < t->node_specs.n; i++)
+			if (s_parse_node(t, t->node_specs.v[i]))
+				return -EINVAL;
+		if (t->n_nodes != 2) {
+			nb_cerr("exactly two --node are needed (first = sender side A, second = B), "
+				"or --from and --to");
+			return -EINVAL;
+		}
 	}
 	if (t->count && t->duration) {
 		nb_cerr("give --count or --duration, not both");
@@ -344,6 +368,12 @@ static int s_parse_args(struct s_trace *t, int argc, char **argv)
 	if (t->insecure && t->key_path) {
 		nb_cerr("give --insecure or --key, not both");
 		return -EINVAL;
+	}
+	/* An inventory's coordinator settings count when the command line gives none. */
+	if (!t->insecure && !t->key_path && t->inv) {
+		t->insecure = t->inv->insecure;
+		if (!t->insecure && t->inv->key[0])
+			t->key_path = t->inv->key;
 	}
 	if (!t->insecure) {
 		if (!t->key_path) {
@@ -1191,9 +1221,9 @@ static int s_connect(struct s_trace *t, struct s_node *n)
 	struct nb_client_cfg cfg = {
 		.name = n->name,
 		.endpoint = n->endpoint,
-		.server_key = t->insecure ? NULL : n->server_key,
-		.pub = &t->my_pub,
-		.sec = &t->my_sec,
+		.server_key = t->keys.insecure ? NULL : n->server_key,
+		.pub = &t->keys.pub,
+		.sec = &t->keys.sec,
 	};
 	char err[512];
 	int rc = nb_client_new(&n->cl, t->zctx, &cfg, err, sizeof(err));
@@ -1426,6 +1456,7 @@ int nb_cmd_trace(int argc, char **argv)
 	}
 	rc = s_parse_args(t, argc, argv);
 	if (rc) {
+		nb_inventory_free(&t->inv);
 		free(t);
 		return rc > 0 ? 0 : rc == -ENOSYS ? NB_CEXIT_ERR : NB_CEXIT_USAGE;
 	}
@@ -1443,17 +1474,9 @@ int nb_cmd_trace(int argc, char **argv)
 		n->spec.sport = (uint16_t)t->sport;
 		n->spec.dport = (uint16_t)t->dport;
 	}
-	if (t->insecure) {
-		nb_cwarn("--insecure: traffic to the agents is neither encrypted nor authenticated");
-	} else {
-		char err[512];
-
-		rc = nb_client_read_keys(t->key_path, &t->my_pub, &t->my_sec, err, sizeof(err));
-		if (rc) {
-			nb_cerr("%s", err);
-			goto out;
-		}
-	}
+	rc = nb_coord_keys(t->insecure, t->key_path, NULL, &t->keys);
+	if (rc)
+		goto out;
 	for (int s = 0; s < SEG__COUNT; s++)
 		nb_hist_init(&t->seg[s]);
 	t->text = !(t->json_path && !strcmp(t->json_path, "-"));
@@ -1578,6 +1601,7 @@ out:
 	nb_tdrops_free(&t->drops);
 	json_decref(t->jpackets);
 	free(t->rx);
+	nb_inventory_free(&t->inv);
 	free(t);
 	return ret;
 }

@@ -40,6 +40,7 @@ BENCHES+=(tcp) LAB_BENCHES+="tcp " LIMIT[tcp]=170 TITLE[tcp]="TCP bulk transfer 
 # Its own lab (the tap VM), after the shared one is down.
 BENCHES+=(tun) LIMIT[tun]=90 TITLE[tun]="tun_ring_monitor on a tap flood (issue 13)"
 BENCHES+=(ovs) LIMIT[ovs]=90 TITLE[ovs]="ovs_upcall_latency_summary on an established flow (issue 13)"
+BENCHES+=(agents) LIMIT[agents]=120 TITLE[agents]="netblame agents across 200 agents (issue 14)"
 
 if [ $# -gt 0 ]; then
 	for n in "$@"; do
