@@ -107,6 +107,12 @@ int nb_node_spec_parse(const char *arg, struct nb_inv_node *n, char *err, size_t
 		return -EINVAL;
 	}
 	strcpy(spec, arg);
+	/* Parts of the spec are echoed in errors, which end up on terminals. */
+	for (const char *p = spec; *p; p++)
+		if (iscntrl((unsigned char)*p)) {
+			snprintf(err, errlen, "--node: holds a control character");
+			return -EINVAL;
+		}
 	for (kv = strtok_r(spec, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(kv, '='), *dst = NULL;
 		size_t cap = 0;

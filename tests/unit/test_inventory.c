@@ -185,6 +185,9 @@ static void test_node_spec(void **state)
 			 -EINVAL);
 	assert_string_equal(err, "--node: unknown key 'color' (name, endpoint, rx-iface, tx-iface, "
 				 "server-key)");
+	assert_int_equal(nb_node_spec_parse("name=a,endpoint=e\n,x", &n, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "--node: holds a control character");
 	assert_int_equal(nb_node_spec_parse("endpoint=e", &n, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "--node needs name= and endpoint=");
 	assert_int_equal(nb_node_spec_parse("name=a,name=b,endpoint=e", &n, err, sizeof(err)),
