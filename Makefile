@@ -40,8 +40,8 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 # instrumentation (fuzzer-no-link), so one library serves the unit tests and the fuzz targets.
 ASAN       := $(BUILD)/asan
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SAN_CFLAGS := -O1 -g $(SAN_FLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icommon \
-	-I$(BUILD) -I$(BUILD)/bpf
+SAN_CFLAGS := -O1 -g $(SAN_FLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+	-D_GNU_SOURCE -Icommon -I$(BUILD) -I$(BUILD)/bpf
 ASAN_COMMON_OBJ := $(patsubst %.c,$(ASAN)/%.o,$(COMMON_SRC))
 ASAN_LIBCOMMON  := $(ASAN)/libnbcommon.a
 ASAN_UNIT_BIN   := $(patsubst tests/unit/%.c,$(ASAN)/tests/%,$(UNIT_SRC))
