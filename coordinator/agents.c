@@ -55,7 +55,8 @@ static const struct nb_optdef s_opts[] = {
 	 "name=N,endpoint=E[,server-key=FILE] (repeat; instead of the inventory)", false},
 	{"inventory", NB_OPTK_STR, S_A(inventory), 0, 0, "FILE",
 	 "the inventory (default ~/.netblame/inventory.yaml)", false},
-	{"on", NB_OPTK_STR, S_A(on), 0, 0, "NAME[,NAME]", "only these inventory nodes", false},
+	{"on", NB_OPTK_STR, S_A(on), 0, 0, "NAME|LABEL=VALUE[,...]",
+	 "only these inventory nodes, by name or label", false},
 	{"timeout-ms", NB_OPTK_LONG, S_A(timeout_ms), 100, 600000, "MS",
 	 "an agent that has not answered by then is unreachable (default 3000)", false},
 	{"json", NB_OPTK_FLAG, S_A(json), 0, 0, NULL, "one JSON document on stdout", false},
@@ -67,12 +68,41 @@ static const struct nb_optdef s_opts[] = {
 
 static void s_usage(FILE *f)
 {
-	fprintf(f, "usage: netblame agents [--node SPEC]... [--inventory FILE] [--on NAME[,NAME]]\n"
-		   "         [--timeout-ms MS] [--json] [--insecure | --key SECRET-KEY-FILE]\n"
+	fprintf(f, "usage: netblame agents [--node SPEC]... [--inventory FILE]\n"
+		   "         [--on NAME|LABEL=VALUE[,...]] [--timeout-ms MS] [--json]\n"
+		   "         [--insecure | --key SECRET-KEY-FILE]\n"
 		   "One line per agent: reachable or why not, versions, what its kernel can attach,\n"
 		   "clock offset, sessions. exit: 0 every agent answered, 1 some did not, 2 usage\n\n"
 		   "flags:\n");
 	nb_opts_help_table(f, s_opts, S_NOPTS);
+}
+
+/*
+ * --on: node names and label selectors (rack=r12), comma-separated; a node is asked when one
+ * of them names it or one of its labels.
+ */
+static bool s_on_match(const char *on, const struct nb_inv_node *nd)
+{
+	for (const char *p = on; p && *p;) {
+		const char *e = strchr(p, ','), *eq;
+		char item[NB_INV_NAME_MAX + NB_INV_LABEL_MAX + 2];
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+
+		snprintf(item, sizeof(item), "%.*s", (int)l, p);
+		eq = strchr(item, '=');
+		if (!eq && !strcmp(item, nd->name))
+			return true;
+		if (eq) {
+			const char *v;
+
+			item[eq - item] = 0;
+			v = nb_inv_label(nd, item);
+			if (v && !strcmp(v, eq + 1))
+				return true;
+		}
+		p = e ? e + 1 : NULL;
+	}
+	return false;
 }
 
 /* The agents to ask: --node specs, else the inventory's nodes (all, or those --on names). */
@@ -102,35 +132,26 @@ static int s_select(const struct s_args *a, const struct nb_inventory *inv, stru
 		n++;
 	}
 	if (!a->node_specs.n) {
-		for (size_t i = 0; i < inv->n_nodes; i++) {
-			const char *name = inv->nodes[i].name, *p = a->on;
-			size_t l = strlen(name);
-			bool want = !p;
-
-			while (p && *p && !want) {
-				want = !strncmp(p, name, l) && (p[l] == ',' || !p[l]);
-				p = strchr(p, ',');
-				p = p ? p + 1 : NULL;
-			}
-			if (want)
-				ag[n++].node = inv->nodes[i];
-		}
-		/* every name --on gives must be in the inventory */
+		/* every name --on gives must be in the inventory; a label selector need not match */
 		for (const char *p = a->on; p && *p;) {
 			const char *e = strchr(p, ',');
-			char name[NB_INV_NAME_MAX + 1];
+			char item[NB_INV_NAME_MAX + NB_INV_LABEL_MAX + 2];
 			size_t l = e ? (size_t)(e - p) : strlen(p);
 
-			snprintf(name, sizeof(name), "%.*s", (int)l, p);
-			if (!l || l > NB_INV_NAME_MAX || !nb_inventory_find(inv, name)) {
-				nb_cerr("--on %s: no node of that name in %s", name, inv->path);
+			snprintf(item, sizeof(item), "%.*s", (int)l, p);
+			if (!l || (!strchr(item, '=') && !nb_inventory_find(inv, item))) {
+				nb_cerr("--on %s: no node of that name in %s", item, inv->path);
 				goto bad;
 			}
 			p = e ? e + 1 : NULL;
 		}
+		for (size_t i = 0; i < inv->n_nodes; i++)
+			if (!a->on || s_on_match(a->on, &inv->nodes[i]))
+				ag[n++].node = inv->nodes[i];
 	}
 	if (!n) {
-		nb_cerr("no agents to ask: %s has no nodes", inv ? inv->path : "the command line");
+		nb_cerr("no agents to ask: no node of %s %s", inv ? inv->path : "the command line",
+			a->on ? "matches --on" : "(it has none)");
 		goto bad;
 	}
 	*out = ag;

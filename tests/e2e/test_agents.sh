@@ -120,7 +120,7 @@ unc=$(field hvB .clock_uncertainty_ns)
 assert_eq 1 "$?" "text form: exit code"
 cat "$OUT/all.txt"
 grep -qE "^gone +tcp://127\.0\.0\.1:[0-9]+ +no: refused$" "$OUT/all.txt" || fail "gone line"
-grep -qE "^hvA +tcp://127\.0\.0\.1:[0-9]+ +yes +[^ ]+ +1 +0 +\+(4999\.9[0-9]{2}|5000\.0[0-9]{2})ms \+/- [0-9.]+ms +[a-z,]*tcx" \
+grep -qE "^hvA +tcp://127\.0\.0\.1:[0-9]+ +yes +[^ ]+ +1 +0 +\+(4999|5000)\.[0-9]{3}ms \+/- [0-9.]+ms +[a-z,]*tcx" \
 	"$OUT/all.txt" || fail "hvA line"
 grep -qx "6 agents: 2 reachable, 4 unreachable" "$OUT/all.txt" || fail "summary line"
 
@@ -128,6 +128,10 @@ grep -qx "6 agents: 2 reachable, 4 unreachable" "$OUT/all.txt" || fail "summary 
 "$COORD" agents --inventory "$OUT/inv.yaml" --on hvA,hvB >"$OUT/on.txt" 2>&1
 assert_eq 0 "$?" "--on hvA,hvB: exit code"
 grep -qx "2 agents: 2 reachable, 0 unreachable" "$OUT/on.txt" || fail "--on: $(cat "$OUT/on.txt")"
+# A label selector: hvA is the one node with rack=r1.
+"$COORD" agents --inventory "$OUT/inv.yaml" --on rack=r1 --json >"$OUT/label.json" 2>&1
+assert_eq 0 "$?" "--on rack=r1: exit code"
+assert_eq hvA "$(jq -r '[.agents[].name] | join(" ")' "$OUT/label.json")" "--on rack=r1: nodes"
 "$COORD" agents --node "name=b,endpoint=$EP_hvB,server-key=$OUT/k_hvB/netblame.pub" \
 	--key "$OUT/k_coord/netblame.key" --json >"$OUT/node.json" 2>&1
 assert_eq 0 "$?" "--node: exit code"

@@ -73,6 +73,7 @@ check spec
 run oneslave --insecure \
 	--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0" \
 	--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0"
+jq -c '.packets[] | {seq: .key.seq, status, stages}' "$OUT/oneslave.json"
 st() { jq -r ".packets[] | select(.key.seq==$1) | .status" "$OUT/oneslave.json"; }
 for s in 1 3 5; do assert_eq COMPLETE "$(st $s)" "one slave: seq $s"; done
 for s in 2 4 6; do
