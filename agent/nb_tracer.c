@@ -875,6 +875,8 @@ static int s_chain_load(struct nb_tracer *t, const struct nb_lat_cfg *cfg,
 	for (int i = 0; i < c->n; i++) {
 		const struct nb_lat_stage *st = &c->st[i];
 
+		if (i + 1 == c->n || c->st[i + 1].path != st->path)
+			o->rodata->nb_path_end |= 1u << i;
 		o->rodata->nb_stage_path[i] = st->path;
 		if (st->hook <= NB_LAT_NF_POST_ROUTING)
 			o->rodata->nb_nf_hook[st->hook] = (uint8_t)(NB_HOOK_LAT0 + i);

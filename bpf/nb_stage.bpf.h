@@ -46,6 +46,8 @@ const volatile __u8 nb_dev_hook[2][NB_MAX_IFS] = {};
 const volatile bool nb_hist = false;
 /* The path (direction) of each stage: a delta is taken only between stages of one path. */
 const volatile __u8 nb_stage_path[NB_LAT_MAX_STAGES] = {};
+/* Bit i: stage i is the last hooked stage of its path, where a packet's record is done. */
+const volatile __u32 nb_path_end = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -134,6 +136,14 @@ static __noinline int nb_lat_count(const struct nb_pkt *p, __u32 cur)
 		slot = bpf_map_lookup_elem(&nb_lat_hist, &idx);
 		if (slot)
 			*slot += 1; /* this CPU's slot */
+		/*
+		 * A record whose path is done goes back to the map's free list at once: a
+		 * flood then never makes the LRU map evict, which costs far more.
+		 */
+		if (nb_path_end & (1u << cur)) {
+			bpf_map_delete_elem(&nb_lat_last, &k);
+			return 0;
+		}
 		l->ts_ns = now.ts_ns;
 		l->stage = cur;
 		return 0;

@@ -37,6 +37,7 @@ declare -A TITLE=(
 )
 BENCHES+=(drop) LAB_BENCHES+="drop " LIMIT[drop]=80 TITLE[drop]="eth_drop: overhead and drops at a high rate (issue 5)"
 BENCHES+=(tcp) LAB_BENCHES+="tcp " LIMIT[tcp]=170 TITLE[tcp]="TCP bulk transfer traced by tcp_path_tracer (issues 4 and 11)"
+BENCHES+=(latsum) LAB_BENCHES+="latsum " LIMIT[latsum]=150 TITLE[latsum]="Latency summary tools on matching traffic (issue 12)"
 # Its own lab (the tap VM), after the shared one is down.
 BENCHES+=(tun) LIMIT[tun]=90 TITLE[tun]="tun_ring_monitor on a tap flood (issue 13)"
 BENCHES+=(ovs) LIMIT[ovs]=90 TITLE[ovs]="ovs_upcall_latency_summary on an established flow (issue 13)"

@@ -1,0 +1,178 @@
+#!/bin/bash
+# The latency summary tools (issue 12, section 4): vm_network_latency_summary's cost on
+# matching traffic through the traced path (vmA -> vmB through hvA: vnet0 -> FORWARD ->
+# ens4f0), a UDP flood and a TCP stream, each in rounds alternating baseline and tool attached
+# (ABBA), target: at least 95 % of the baseline. Every packet is aggregated in the kernel (no
+# event per packet). Then both summary tools' start to attached (target < 0.3 s, FIFO-timed
+# like start.sh) and peak RSS (VmHWM after a run, target < 20 MiB).
+#   tests/bench/latsum.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS change the run)
+set -u
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+need_root
+bench_init latsum
+bench_need "$AGENT" "$TRAFFIC"
+
+ROUNDS=${NB_BENCH_ROUNDS:-4}
+DUR=${NB_BENCH_SECONDS:-2}
+TCP_BYTES=${NB_BENCH_TCP_BYTES:-2000000000}
+PORT=9000
+TARGET=95
+cd "$REPO" || exit 1
+TOOL_PID=
+lab_up --vmb veth
+
+# udp ROUND TAG / tcp ROUND TAG: one measurement; appends "PROTO ROUND TAG VALUE" to $TMP/rounds.
+udp() {
+	local rpid rx
+	rm -f "$TMP/recv.pid"
+	ip netns exec nbvmB "$TRAFFIC" udp-recv --port $PORT --duration "$DUR" --wait 5 \
+		--pidfile "$TMP/recv.pid" >"$TMP/recv.out" 2>"$TMP/recv.err" &
+	rpid=$!
+	on_exit "kill $rpid 2>/dev/null"
+	wait_for 5 test -s "$TMP/recv.pid" || fail "udp-recv did not start: $(cat "$TMP/recv.err")"
+	ip netns exec nbvmA "$TRAFFIC" udp-send --dst "$IP_B" --port $PORT --size 64 \
+		--duration "$(awk -v d="$DUR" 'BEGIN { print d + 0.5 }')" >/dev/null \
+		2>"$TMP/send.err" || fail "udp-send: $(cat "$TMP/send.err")"
+	wait "$rpid" || fail "udp-recv: $(cat "$TMP/recv.err")"
+	rx=$(cat "$TMP/recv.out")
+	echo "udp $1 $2 $(kv pps "$rx")" >>"$TMP/rounds"
+	printf '  udp %-3s %-5s %9s pps\n' "$1" "$2" "$(kv pps "$rx")"
+}
+
+tcp() {
+	local rpid tx
+	rm -f "$TMP/recv.pid"
+	ip netns exec nbvmB "$TRAFFIC" tcp-recv --port $((PORT + 1)) --pidfile "$TMP/recv.pid" \
+		>"$TMP/recv.out" 2>"$TMP/recv.err" &
+	rpid=$!
+	on_exit "kill $rpid 2>/dev/null"
+	wait_for 5 test -s "$TMP/recv.pid" || fail "tcp-recv did not start: $(cat "$TMP/recv.err")"
+	tx=$(ip netns exec nbvmA "$TRAFFIC" tcp-send --dst "$IP_B" --port $((PORT + 1)) \
+		--bytes "$TCP_BYTES" 2>"$TMP/send.err") || fail "tcp-send: $(cat "$TMP/send.err")"
+	wait "$rpid" || fail "tcp-recv: $(cat "$TMP/recv.err")"
+	echo "tcp $1 $2 $(kv mbps "$tx")" >>"$TMP/rounds"
+	printf '  tcp %-3s %-5s %9s Mbit/s\n' "$1" "$2" "$(kv mbps "$tx")"
+}
+
+tool_start() {
+	"$AGENT" vm_network_latency_summary --netns nbhvA --vm-interface vnet0 \
+		--phy-interface ens4f0 --direction tx --protocol "$1" --src-ip "$IP_A" \
+		--dst-ip "$IP_B" --interval 60 --duration 600 --json >"$TMP/tool.json" \
+		2>"$TMP/tool.err" &
+	TOOL_PID=$!
+	on_exit "kill $TOOL_PID 2>/dev/null"
+	wait_for 10 grep -q '"type":"start"' "$TMP/tool.json" ||
+		fail "the tool did not attach: $(cat "$TMP/tool.err")"
+}
+
+tool_stop() {
+	local rc
+	kill -INT "$TOOL_PID"
+	wait "$TOOL_PID"
+	rc=$?
+	TOOL_PID=
+	[ "$rc" = 0 ] || fail "vm_network_latency_summary exited $rc: $(cat "$TMP/tool.err")"
+}
+
+echo "latsum: vm_network_latency_summary on vmA -> vmB through hvA, $ROUNDS ABBA rounds each"
+: >"$TMP/rounds"
+udp 0 warm
+: >"$TMP/rounds"
+for proto in udp tcp; do
+	for ((p = 1; p <= ROUNDS; p++)); do
+		if ((p % 2)); then
+			$proto "$p" base
+			tool_start $proto
+			$proto "$p" tool
+			tool_stop
+		else
+			tool_start $proto
+			$proto "$p" tool
+			tool_stop
+			$proto "$p" base
+		fi
+	done
+	jq -c 'select(.type=="summary") | [.pairs[] | {from, to, count}]' "$TMP/tool.json" \
+		>"$TMP/counts.$proto"
+done
+
+ratio() {
+	local b t
+	b=$(awk -v p="$1" '$1 == p && $3 == "base" { print $4 }' "$TMP/rounds" | median)
+	t=$(awk -v p="$1" '$1 == p && $3 == "tool" { print $4 }' "$TMP/rounds" | median)
+	awk -v b="$b" -v t="$t" 'BEGIN { printf "%.1f %.0f %.0f", 100 * t / b, b, t }'
+}
+read -r UDP_R UDP_B UDP_T <<<"$(ratio udp)"
+read -r TCP_R TCP_B TCP_T <<<"$(ratio tcp)"
+UDP_ST=$(target_status "$UDP_R" ">=" $TARGET)
+TCP_ST=$(target_status "$TCP_R" ">=" $TARGET)
+result "UDP flood: tool / baseline" "$UDP_R %" ">= $TARGET %" "$UDP_ST"
+result "TCP stream: tool / baseline" "$TCP_R %" ">= $TARGET %" "$TCP_ST"
+
+# start_rss TOOL ARGS...: "start_s rss_kib" of one run: fork to header through a FIFO, then
+# some matching traffic, then VmHWM.
+start_rss() {
+	local fifo=$TMP/fifo pid fd line t0 t1 hwm
+	rm -f "$fifo"
+	mkfifo "$fifo" || fail "mkfifo"
+	t0=$EPOCHREALTIME
+	"$AGENT" "$@" --interval 60 --duration 60 >"$fifo" 2>"$TMP/err" &
+	pid=$!
+	on_exit "kill $pid 2>/dev/null"
+	exec {fd}<"$fifo"
+	read -r -t 5 -u "$fd" line || fail "$1: no output within 5 s: $(cat "$TMP/err")"
+	t1=$EPOCHREALTIME
+	[[ $line == "=== "*" Latency Summary ===" ]] || fail "$1: first line was: $line"
+	"$LAB" ping -c 3 -i 0.2 >/dev/null
+	hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
+	kill -INT "$pid"
+	cat <&"$fd" >/dev/null
+	wait "$pid" || fail "$1 exited non-zero: $(cat "$TMP/err")"
+	exec {fd}<&-
+	awk -v a="$t0" -v b="$t1" -v h="$hwm" 'BEGIN { printf "%.4f %d\n", b - a, h }'
+}
+: >"$TMP/start"
+for i in 1 2 3 4 5; do
+	echo "vm $(start_rss vm_network_latency_summary --netns nbhvA --vm-interface vnet0 \
+		--phy-interface ens4f0 --direction tx)" >>"$TMP/start"
+	echo "sys $(start_rss system_network_latency_summary --netns nbhvB \
+		--phy-interface ens4f0 --direction both)" >>"$TMP/start"
+done
+stat() { awk -v t="$1" -v c="$2" '$1 == t { print $c }' "$TMP/start" | median; }
+VM_S=$(printf '%.3f' "$(stat vm 2)")
+SYS_S=$(printf '%.3f' "$(stat sys 2)")
+VM_M=$(awk -v k="$(awk '$1 == "vm" { print $3 }' "$TMP/start" | sort -n | tail -1)" 'BEGIN { printf "%.1f", k / 1024 }')
+SYS_M=$(awk -v k="$(awk '$1 == "sys" { print $3 }' "$TMP/start" | sort -n | tail -1)" 'BEGIN { printf "%.1f", k / 1024 }')
+result "vm tool: start to attached (median)" "$VM_S s" "< 0.3 s" "$(target_status "$VM_S" "<" 0.3)"
+result "system tool: start to attached (median)" "$SYS_S s" "< 0.3 s" "$(target_status "$SYS_S" "<" 0.3)"
+result "vm tool: peak RSS (max)" "$VM_M MiB" "< 20 MiB" "$(target_status "$VM_M" "<" 20)"
+result "system tool: peak RSS (max)" "$SYS_M MiB" "< 20 MiB" "$(target_status "$SYS_M" "<" 20)"
+{
+	echo "## Latency summary tools on matching traffic (issue 12)"
+	echo
+	echo "\`vm_network_latency_summary --netns nbhvA --vm-interface vnet0 --phy-interface ens4f0"
+	echo "--direction tx --protocol udp|tcp --src-ip $IP_A --dst-ip $IP_B\`: every packet of the"
+	echo "traffic matches and passes its three stages (tcx ingress on vnet0, the BPF netfilter"
+	echo "FORWARD hook, tcx egress on ens4f0), aggregated in the kernel. Lab defaults (offloads on)."
+	echo "UDP: a flood of 64-byte datagrams vmA -> vmB, ${DUR} s per measurement, received packets"
+	echo "per second. TCP: one stream of $TCP_BYTES bytes, Mbit/s at the sender (to delivery)."
+	echo "$ROUNDS rounds each, ABBA order: baseline, tool attached."
+	echo
+	echo "| proto | round | condition | rate |"
+	echo "|---|---|---|---|"
+	awk '{ printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }' "$TMP/rounds"
+	echo
+	echo "| metric | value | target | status |"
+	echo "|---|---|---|---|"
+	echo "| UDP flood: tool / baseline (medians $UDP_T / $UDP_B pps) | $UDP_R % | >= $TARGET % | $UDP_ST |"
+	echo "| TCP stream: tool / baseline (medians $TCP_T / $TCP_B Mbit/s) | $TCP_R % | >= $TARGET % | $TCP_ST |"
+	echo "| vm tool: start to attached, median of 5 | $VM_S s | < 0.3 s | $(target_status "$VM_S" "<" 0.3) |"
+	echo "| system tool (\`--direction both\`, 6 stages): start to attached, median of 5 | $SYS_S s | < 0.3 s | $(target_status "$SYS_S" "<" 0.3) |"
+	echo "| vm tool: peak RSS (VmHWM), max of 5 | $VM_M MiB | < 20 MiB | $(target_status "$VM_M" "<" 20) |"
+	echo "| system tool: peak RSS (VmHWM), max of 5 | $SYS_M MiB | < 20 MiB | $(target_status "$SYS_M" "<" 20) |"
+	echo
+	echo "The last attached runs' pair counts: UDP \`$(cat "$TMP/counts.udp")\`, TCP \`$(cat "$TMP/counts.tcp")\`."
+	echo "Start is from fork to the header line, which is printed once every stage is attached."
+} >"$BENCH_OUT/latsum.md"
+exit 0
