@@ -105,7 +105,7 @@ $(LIBCOMMON): $(COMMON_OBJ)
 
 $(BIN)/netblame-agent: $(AGENT_OBJ) $(LIBCOMMON)
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd
 
 $(BIN)/netblame: $(COORD_OBJ) $(LIBCOMMON)
 	@mkdir -p $(BIN)

@@ -39,7 +39,7 @@
 #define S_IDLE_WAKE_NS	     1000000000ull
 
 struct s_opts {
-	const char *config, *listen, *name, *netns, *secret, *auth;
+	const char *config, *listen, *name, *netns, *secret, *auth, *metrics;
 	bool insecure, verbose, help;
 	long max_sessions, max_sess_client, max_starts_client, lease_ms, offset_ms, synth_pps;
 };
@@ -64,6 +64,8 @@ static const struct nb_optdef s_optdefs[] = {
 	 "this agent's CURVE secret key (netblame keygen)", false},
 	{"authorized-keys", NB_OPTK_STR, S_O(auth), 0, 0, "FILE",
 	 "coordinator public keys allowed to connect; re-read on SIGHUP", false},
+	{"metrics-listen", NB_OPTK_STR, S_O(metrics), 0, 0, "HOST:PORT",
+	 "serve Prometheus metrics on http://HOST:PORT/metrics (port 0 picks one)", false},
 	{"insecure", NB_OPTK_FLAG, S_O(insecure), 0, 0, NULL,
 	 "no encryption or authentication (labs only)", false},
 	{"max-sessions", NB_OPTK_LONG, S_O(max_sessions), 1, S_MAX_SESSIONS, "N",
@@ -588,7 +590,7 @@ static void s_on_hup(int sig)
 
 static int s_loop(struct nb_srv *srv)
 {
-	zmq_pollitem_t items[3 + S_MAX_SESSIONS];
+	zmq_pollitem_t items[4 + S_MAX_SESSIONS];
 
 	while (!nb_stop) {
 		if (s_hup) {
@@ -596,7 +598,7 @@ static int s_loop(struct nb_srv *srv)
 			s_reload(srv);
 		}
 		uint64_t next = s_timers(srv), now;
-		int n = 0, zap_at = -1, rc;
+		int n = 0, zap_at = -1, met_at = -1, rc;
 		long timeout;
 
 		items[n++] = (zmq_pollitem_t){.socket = srv->router, .events = ZMQ_POLLIN};
@@ -605,6 +607,10 @@ static int s_loop(struct nb_srv *srv)
 			zap_at = n;
 			items[n++] = (zmq_pollitem_t){.socket = nb_zap_socket(srv->zap),
 						      .events = ZMQ_POLLIN};
+		}
+		if (nb_metrics_fd(srv) >= 0) {
+			met_at = n;
+			items[n++] = (zmq_pollitem_t){.fd = nb_metrics_fd(srv), .events = ZMQ_POLLIN};
 		}
 		for (uint32_t i = 0; i < srv->max_sessions; i++) {
 			int fd = srv->sess[i].used ? nb_sess_poll_fd(&srv->sess[i]) : -1;
@@ -628,6 +634,9 @@ static int s_loop(struct nb_srv *srv)
 			nb_mon_handle(srv);
 		if (items[0].revents & ZMQ_POLLIN)
 			s_recv_all(srv);
+		/* Also when idle: libmicrohttpd times out its connections in MHD_run. */
+		if (met_at >= 0 && ((items[met_at].revents & ZMQ_POLLIN) || rc == 0))
+			nb_metrics_run(srv);
 		/* Ready rings are drained by the session ticks at the top of the loop. */
 	}
 	return NB_EXIT_OK;
@@ -792,6 +801,12 @@ int nb_serve(int argc, char **argv)
 	sigemptyset(&hup.sa_mask);
 	sigaction(SIGHUP, &hup, NULL);
 	s_probe_caps(&srv);
+	/* Before the ROUTER: a bad address must not leave an agent that said "listening". */
+	if (o.metrics) {
+		rc = nb_metrics_start(&srv, o.metrics);
+		if (rc)
+			goto out;
+	}
 	rc = s_open_router(&srv, &o);
 	if (rc)
 		goto out;
@@ -801,6 +816,7 @@ int nb_serve(int argc, char **argv)
 	nb_mon_tick(&srv, nb_mono_ns(), true);
 	nb_srv_log(&srv, "stopped");
 out:
+	nb_metrics_stop(&srv);
 	nb_mon_destroy(&srv);
 	if (srv.router) {
 		/* Long enough for the final STOPs to leave, short enough never to hang an exit. */

@@ -141,6 +141,13 @@ struct nb_sess {
 	struct nb_synth syn;
 };
 
+/* What sessions that ended did, for the counters of /metrics. */
+struct nb_srv_totals {
+	uint64_t events_sent, lost_ring, lost_queue;
+};
+
+struct nb_metrics;
+
 struct nb_srv {
 	const char *node;
 	int64_t off_ns;	    /* --test-clock-offset-ms */
@@ -166,6 +173,9 @@ struct nb_srv {
 	uint64_t next_malformed_log_ns;
 	char last_malformed[160];
 	uint64_t tx_dropped; /* control messages the send queue had no room for */
+	uint64_t started, attach_failures; /* sessions attached, STARTs whose attach failed */
+	struct nb_srv_totals ended;
+	struct nb_metrics *metrics; /* --metrics-listen, NULL = off */
 	struct nb_rl eproto_rl;
 	struct nb_rl log_rl;
 
@@ -253,6 +263,14 @@ void nb_srv_refused(struct nb_srv *srv, uint64_t now, const char *ip, unsigned p
  */
 uint64_t nb_mon_tick(struct nb_srv *srv, uint64_t now, bool final);
 void nb_mon_destroy(struct nb_srv *srv);
+
+/* serve_metrics.c: /metrics over HTTP (libmicrohttpd), served from the main loop's thread. */
+/* addr: "HOST:PORT" or "[V6]:PORT" (PORT 0 picks one). Prints its own one-line error. */
+int nb_metrics_start(struct nb_srv *srv, const char *addr);
+/* The fd to poll for it (-1 when off), and the longest the loop may wait for its timers. */
+int nb_metrics_fd(const struct nb_srv *srv);
+void nb_metrics_run(struct nb_srv *srv);
+void nb_metrics_stop(struct nb_srv *srv);
 
 /* serve_zap.c: CURVE server setup and the ZAP handler. Prints its own one-line errors. */
 #define NB_ZAP_CLIENT_KEY "X-Client-Key" /* ZAP metadata: "SHA256:..." of the client's key */

@@ -475,6 +475,7 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	cfg.ns = &ns;
 	rc = nb_tracer_open(&s->tr, &cfg, s_on_event, s, err, sizeof(err));
 	if (rc) {
+		srv->attach_failures++;
 		nb_srv_error(srv, peer, -rc, sid, "%s", err);
 		free(s->q);
 		memset(s, 0, sizeof(*s));
@@ -482,6 +483,7 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	}
 	s->used = true;
 	srv->n_sess++;
+	srv->started++;
 	/* The lease runs from the attach: loading BPF takes time that is not the peer's fault. */
 	now = nb_mono_ns();
 	s->last_rx_ns = now;
@@ -615,6 +617,9 @@ void nb_sess_stop(struct nb_sess *s, const char *reason, const char *log_why)
 			   (unsigned long long)s->id,
 			   (unsigned long long)(s->syn.made - s->syn.first),
 			   (unsigned long long)s->syn.pps, (double)s->syn.max_lag_ns / 1e6);
+	srv->ended.events_sent += s->events_sent;
+	srv->ended.lost_ring += lost_ring;
+	srv->ended.lost_queue += s->lost_queue;
 	nb_wbuf_free(&s->buf);
 	free(s->q);
 	memset(s, 0, sizeof(*s));

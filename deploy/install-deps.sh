@@ -7,7 +7,8 @@ PKGS="make gcc clang libclang-rt-dev valgrind llvm libbpf-dev bpftool libelf-dev
 libzmq3-dev libczmq-dev libmsgpack-dev libssl-dev libcmocka-dev libjansson-dev libyaml-dev \
 nftables iptables iproute2 ethtool iputils-ping libnetfilter-queue-dev libmnl-dev procps psmisc jq time \
 tcpdump bpftrace openvswitch-switch \
-help2man man-db systemd bash-completion libcap2-bin debhelper dpkg-dev fakeroot ansible python3-yaml"
+help2man man-db systemd bash-completion libcap2-bin debhelper dpkg-dev fakeroot ansible python3-yaml \
+libmicrohttpd-dev prometheus curl"
 
 missing=""
 for p in $PKGS; do
