@@ -8,7 +8,7 @@ libzmq3-dev libczmq-dev libmsgpack-dev libssl-dev libcmocka-dev libjansson-dev l
 nftables iptables iproute2 ethtool iputils-ping libnetfilter-queue-dev libmnl-dev procps psmisc jq time \
 tcpdump bpftrace openvswitch-switch \
 help2man man-db systemd bash-completion libcap2-bin debhelper dpkg-dev fakeroot ansible python3-yaml \
-libmicrohttpd-dev prometheus curl"
+libmicrohttpd-dev prometheus curl yamllint"
 
 missing=""
 for p in $PKGS; do
