@@ -208,4 +208,11 @@ struct nb_latsum_tool {
 	enum nb_lat_family fam;
 };
 
+/* The per-packet latency tools' descriptor constant (tool_lat.c reads it, main.c declares it). */
+struct nb_lat_tool {
+	const char *title; /* "System Network ICMP RTT Tracer" */
+	enum nb_lat_family family;
+	bool rtt; /* an echo and its reply (the RTT tools); else one line per packet (details) */
+};
+
 #endif /* NB_AGENT_H */

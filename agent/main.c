@@ -73,6 +73,11 @@ static const struct nb_path_tool s_udp = {"UDP Path Tracer", "udp", IPPROTO_UDP}
 
 static const struct nb_latsum_tool s_sys_sum = {"System Network Latency Summary", NB_LAT_SYSTEM};
 static const struct nb_latsum_tool s_vm_sum = {"VM Network Latency Summary", NB_LAT_VM};
+static const struct nb_lat_tool s_sys_rtt = {"System Network ICMP RTT Tracer", NB_LAT_SYSTEM, true};
+static const struct nb_lat_tool s_kernel_rtt = {"Kernel ICMP RTT Tracer", NB_LAT_KERNEL, true};
+static const struct nb_lat_tool s_sys_details = {"System Network Latency Details", NB_LAT_SYSTEM,
+						 false};
+static const struct nb_lat_tool s_vm_details = {"VM Network Latency Details", NB_LAT_VM, false};
 
 static const struct nb_tool s_tools[] = {
 	T("icmp_path_tracer", "ICMP request/reply through rx and tx interfaces, per packet",
@@ -81,17 +86,18 @@ static const struct nb_tool s_tools[] = {
 	  &nb_path_tracer_ops, s_tcp_path, &s_tcp),
 	T("udp_path_tracer", "UDP datagrams and fragment groups through two interfaces",
 	  &nb_path_tracer_ops, s_udp_path, &s_udp),
-	T("system_network_icmp_rtt", "ICMP RTT of the host's own network, split by stage", NULL,
-	  s_sys_icmp_rtt, NULL),
-	T("kernel_icmp_rtt", "ICMP RTT inside the kernel (no OVS)", NULL, s_kernel_icmp_rtt, NULL),
+	T("system_network_icmp_rtt", "ICMP RTT of the host's own network, split by stage",
+	  &nb_lat_pkt_ops, s_sys_icmp_rtt, &s_sys_rtt),
+	T("kernel_icmp_rtt", "ICMP RTT inside the kernel (no OVS)", &nb_lat_pkt_ops,
+	  s_kernel_icmp_rtt, &s_kernel_rtt),
 	T("system_network_latency_summary", "stage latency histograms, host network",
 	  &nb_lat_summary_ops, s_sys_lat_summary, &s_sys_sum),
 	T("vm_network_latency_summary", "stage latency histograms, VM network",
 	  &nb_lat_summary_ops, s_vm_lat_summary, &s_vm_sum),
-	T("system_network_latency_details", "per-packet stage latency, host network", NULL,
-	  s_sys_lat_details, NULL),
-	T("vm_network_latency_details", "per-packet stage latency, VM network", NULL,
-	  s_vm_lat_details, NULL),
+	T("system_network_latency_details", "per-packet stage latency, host network",
+	  &nb_lat_pkt_ops, s_sys_lat_details, &s_sys_details),
+	T("vm_network_latency_details", "per-packet stage latency, VM network", &nb_lat_pkt_ops,
+	  s_vm_lat_details, &s_vm_details),
 	T("eth_drop", "packet drops with reason, location and stack", &nb_eth_drop_ops,
 	  s_eth_drop, NULL),
 	T("kernel_drop_stack_stats_summary_all", "drop counts by stack, reason and device",
