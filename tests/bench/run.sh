@@ -3,7 +3,7 @@
 # regenerates docs/BENCHMARKS.md: the numbers, the conditions they were measured in and the
 # method.
 #
-#   tests/bench/run.sh [NAME...]      NAME: overhead start rss join transport (default: all)
+#   tests/bench/run.sh [NAME...]      NAME: one of BENCHES below (default: all)
 #
 # Each benchmark is tests/bench/NAME.sh (the output contract is at the top of lib.sh) and runs
 # under a time limit; the whole run stays within NB_BENCH_BUDGET seconds (default 560).
@@ -36,6 +36,7 @@ declare -A TITLE=(
 	[transport]="Agent to coordinator transport (issue 3)"
 )
 BENCHES+=(drop) LAB_BENCHES+="drop " LIMIT[drop]=80 TITLE[drop]="eth_drop: overhead and drops at a high rate (issue 5)"
+BENCHES+=(latpkt) LAB_BENCHES+="latpkt " LIMIT[latpkt]=90 TITLE[latpkt]="Per-packet latency tools: start and peak RSS (issue 12)"
 BENCHES+=(tcp) LAB_BENCHES+="tcp " LIMIT[tcp]=170 TITLE[tcp]="TCP bulk transfer traced by tcp_path_tracer (issues 4 and 11)"
 BENCHES+=(latsum) LAB_BENCHES+="latsum " LIMIT[latsum]=150 TITLE[latsum]="Latency summary tools on matching traffic (issue 12)"
 # Its own lab (the tap VM), after the shared one is down.
