@@ -109,7 +109,7 @@ attached), and under $RSS_TARGET MiB resident at the peak.
 $ROWS
 The peak is about 9 MiB above \`icmp_path_tracer\`'s: the chain's netfilter and kprobe programs
 read kernel structures with CO-RE, so loading them reads the kernel's BTF, which the path
-tracers' tcx-only object skips. The overhead of the details tools on traffic their filter does
-not match (the path tracers' floor method, \`overhead.sh\`) is not measured yet.
+tracers' tcx-only object skips. The details tools' overhead on traffic their filter does not
+match: \`latover\` (tests/bench/latover.sh).
 EOF
 exit 0

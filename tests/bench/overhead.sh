@@ -35,12 +35,22 @@
 # tool's programs' own run time against all the CPU 0 time of the same packets: an estimate
 # those swings cannot move.
 #   tests/bench/overhead.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS, NB_BENCH_SIZE change the run;
-#   NB_BENCH_HOOKS=tcx|tracepoint picks the tool's hooks, default auto)
+#   NB_BENCH_HOOKS=tcx|tracepoint picks the tool's hooks, default auto; NB_BENCH_TOOL picks the
+#   tool: icmp_path_tracer by default, or vm_network_latency_details or
+#   system_network_latency_details, on hvA with the same ICMP filter, reported as NB_BENCH_NAME,
+#   default overhead_TOOL: tests/bench/latover.sh)
 set -u
 # shellcheck source=tests/bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
-bench_init overhead
+BTOOL=${NB_BENCH_TOOL:-icmp_path_tracer}
+case $BTOOL in
+icmp_path_tracer | vm_network_latency_details | system_network_latency_details) ;;
+*) fail "NB_BENCH_TOOL: icmp_path_tracer, vm_network_latency_details or system_network_latency_details" ;;
+esac
+BNAME=overhead
+[ "$BTOOL" != icmp_path_tracer ] && BNAME=${NB_BENCH_NAME:-overhead_$BTOOL}
+bench_init "$BNAME"
 bench_need "$AGENT" "$TRAFFIC"
 peer_init
 
@@ -135,8 +145,33 @@ flood() {
 	printf ' other nb_ %s, other CPU %s %%\n' "$((f0 > f1 ? f0 : f1))" "$other"
 }
 
-TOOL_ARGS=(icmp_path_tracer --netns nbhvA --src-ip "$IP_A" --dst-ip "$IP_B" --rx-iface vnet0
-	--tx-iface ens4f0 --hooks "${NB_BENCH_HOOKS:-auto}")
+# Each tool's header marks it attached; its packet lines must never show up for UDP.
+case $BTOOL in
+icmp_path_tracer)
+	TOOL_ARGS=(icmp_path_tracer --netns nbhvA --src-ip "$IP_A" --dst-ip "$IP_B" --rx-iface vnet0
+		--tx-iface ens4f0 --hooks "${NB_BENCH_HOOKS:-auto}")
+	TOOL_HEADER='^=== ICMP Path Tracer'
+	TOOL_REPORT='STATUS:'
+	EXTRA_HOOKS=
+	;;
+vm_network_latency_details)
+	# A VM's packets toward the uplink: vnet0 ingress, the FORWARD hook, ens4f0 egress.
+	TOOL_ARGS=(vm_network_latency_details --netns nbhvA --vm-interface vnet0
+		--phy-interface ens4f0 --src-ip "$IP_A" --dst-ip "$IP_B" --protocol icmp --direction tx)
+	TOOL_HEADER='^=== VM Network Latency Details'
+	TOOL_REPORT='^\['
+	EXTRA_HOOKS=", and a BPF netfilter program at FORWARD, which every bridged packet passes (br_netfilter); the floor empties the tcx programs only, the netfilter one still works"
+	;;
+system_network_latency_details)
+	# The host's own packets: LOCAL_OUT, POST_ROUTING (bridged packets pass it too, through
+	# br_netfilter), ens4f0 egress.
+	TOOL_ARGS=(system_network_latency_details --netns nbhvA --phy-interface ens4f0
+		--src-ip "$IP_A" --dst-ip "$IP_B" --protocol icmp --direction tx)
+	TOOL_HEADER='^=== System Network Latency Details'
+	TOOL_REPORT='^\['
+	EXTRA_HOOKS=", and BPF netfilter programs at LOCAL_OUT and POST_ROUTING (which bridged packets pass, through br_netfilter); the floor empties the tcx programs only, the netfilter ones still work"
+	;;
+esac
 
 # tool_start [noop]: the tracer attached to hvA, for longer than any round (noop: with its
 # programs emptied, the floor); tool_stop ends it. MY_IDS: its program ids, from the
@@ -151,14 +186,15 @@ tool_start() {
 		>"$TMP/tool.out" 2>"$TMP/tool.err" &
 	TOOL_PID=$!
 	on_exit "kill $TOOL_PID 2>/dev/null"
-	wait_for 5 grep -q '^=== ICMP Path Tracer' "$TMP/tool.out" ||
-		fail "icmp_path_tracer did not attach: $(cat "$TMP/tool.err")"
+	wait_for 5 grep -q "$TOOL_HEADER" "$TMP/tool.out" ||
+		fail "$BTOOL did not attach: $(cat "$TMP/tool.err")"
 	MY_IDS=$(held_ids prog "$TOOL_PID")
-	[ -n "$MY_IDS" ] || fail "icmp_path_tracer holds no BPF program"
+	[ -n "$MY_IDS" ] || fail "$BTOOL holds no BPF program"
 	TOOL_PROGS=$(echo "$MY_IDS" | wc -l)
 	if bpftool -j prog show | jq -e --argjson ids "[$(echo "$MY_IDS" | paste -sd,)]" \
-		'any(.[]; (.id | IN($ids[])) and .name == "nb_tcx_rx")' >/dev/null; then
-		HOOKS_DESC="tcx links: ingress and egress of vnet0 and ens4f0 in hvA"
+		'any(.[]; (.id | IN($ids[])) and (.name | IN("nb_tcx_rx", "nb_lat_tcx_rx")))' \
+		>/dev/null; then
+		HOOKS_DESC="tcx links: ingress and egress of vnet0 and ens4f0 in hvA$EXTRA_HOOKS"
 		FALLBACK_NOTE=$'\n\n'"  Where tcx is missing (Linux before 6.6) the tool falls back to the
   device tracepoints, bpftrace's own hooks, and runs at every device hop too:
   \`NB_BENCH_HOOKS=tracepoint tests/bench/run.sh overhead\` measures that. Measured once, not
@@ -168,7 +204,7 @@ tool_start() {
   not match."
 		RUNS_DESC="once per traced device the packet crosses: vnet0 ingress, ens4f0 egress"
 	else
-		HOOKS_DESC="tracepoints netif_receive_skb and net_dev_start_xmit"
+		HOOKS_DESC="tracepoints netif_receive_skb and net_dev_start_xmit$EXTRA_HOOKS"
 		RUNS_DESC="once per device hop: four veth pairs, transmit and receive"
 	fi
 	# What loading leaves behind (freeing the verifier's and libbpf's memory, deferred kernel
@@ -183,9 +219,9 @@ tool_stop() {
 	rc=$?
 	TOOL_PID=
 	MY_IDS=
-	[ "$rc" = 0 ] || fail "icmp_path_tracer exited $rc: $(cat "$TMP/tool.err")"
+	[ "$rc" = 0 ] || fail "$BTOOL exited $rc: $(cat "$TMP/tool.err")"
 	# UDP must not match an ICMP filter: a reported packet would mean the filter leaks.
-	grep -q 'STATUS:' "$TMP/tool.out" && fail "icmp_path_tracer reported packets of a UDP flood"
+	grep -q "$TOOL_REPORT" "$TMP/tool.out" && fail "$BTOOL reported packets of a UDP flood"
 }
 
 # bpf_stats_round: one flood with per-program run statistics; sets RUNS_PER_PKT (runs of the
@@ -412,14 +448,16 @@ for t in base noop tool tcpdump bpftrace; do
 	NS_MED[$t]=$(col_of "$t" 8 | median | xargs printf '%.0f')
 done
 DROPS=$(awk '{ s += $5 } END { print s + 0 }' "$TMP/rounds")
+TITLE="Overhead on traffic that does not match the filter (issues 2 and 11)"
+[ "$BTOOL" != icmp_path_tracer ] && TITLE="$BTOOL: overhead on traffic that does not match the filter (issue 12)"
 UNRELIABLE=
 [ "$USE" = all ] && UNRELIABLE=$'\n'"> **UNRELIABLE: only $kept of $PAIRS rounds were undisturbed;"
 [ "$USE" = all ] && UNRELIABLE+=$' the medians use all of them.**\n'
 {
 	cat <<EOF
-## Overhead on traffic that does not match the filter (issues 2 and 11)
+## $TITLE
 $UNRELIABLE
-Target: packets per second with \`icmp_path_tracer\` attached to hvA at least $TARGET % of the
+Target: packets per second with \`$BTOOL\` attached to hvA at least $TARGET % of the
 baseline, measured in the same run; and (issue 11) cheaper than what an operator runs instead,
 tcpdump and bpftrace, on the same interfaces and hooks in the same rounds.
 
@@ -482,7 +520,17 @@ $STATS_NS ns of CPU 0 the packet cost in that same flood: $BPF_PCT %, or $PRED %
 baseline rate if the hooks cost nothing but the programs' run time. The floor above shows they
 cost more: calling into a program from the hook, which this count does not see.
 EOF
-} >"$BENCH_OUT/overhead.md"
+	if [ "$BTOOL" != icmp_path_tracer ]; then
+		cat <<EOF
+
+For the latency details tools the floor keeps their BPF netfilter programs working (only the
+tcx programs are emptied), so floor / baseline is what the tcx hooks and those netfilter
+programs cost together, and tool / floor what the tcx programs' parsing adds. A netfilter
+program runs for every packet of the namespace at its hook (here every bridged packet, through
+br_netfilter) before its filter can reject it; the tcx programs only on the traced devices.
+EOF
+	fi
+} >"$BENCH_OUT/$BNAME.md"
 # Measured, but on a machine too busy for the number to mean anything: run.sh keeps it out of
 # docs/BENCHMARKS.md.
 [ "$USE" = all ] && exit 4

@@ -37,6 +37,7 @@ declare -A TITLE=(
 )
 BENCHES+=(drop) LAB_BENCHES+="drop " LIMIT[drop]=80 TITLE[drop]="eth_drop: overhead and drops at a high rate (issue 5)"
 BENCHES+=(latpkt) LAB_BENCHES+="latpkt " LIMIT[latpkt]=90 TITLE[latpkt]="Per-packet latency tools: start and peak RSS (issue 12)"
+BENCHES+=(latover) LAB_BENCHES+="latover " LIMIT[latover]=240 TITLE[latover]="vm_network_latency_details: overhead on traffic that does not match the filter (issue 12)"
 BENCHES+=(tcp) LAB_BENCHES+="tcp " LIMIT[tcp]=170 TITLE[tcp]="TCP bulk transfer traced by tcp_path_tracer (issues 4 and 11)"
 BENCHES+=(latsum) LAB_BENCHES+="latsum " LIMIT[latsum]=150 TITLE[latsum]="Latency summary tools on matching traffic (issue 12)"
 # Its own lab (the tap VM), after the shared one is down.
