@@ -1224,6 +1224,7 @@ static int s_connect(struct s_trace *t, struct s_node *n)
 		.server_key = t->keys.insecure ? NULL : n->server_key,
 		.pub = &t->keys.pub,
 		.sec = &t->keys.sec,
+		.monitor = true, /* why an agent does not answer: refused, wrong key */
 	};
 	char err[512];
 	int rc = nb_client_new(&n->cl, t->zctx, &cfg, err, sizeof(err));
@@ -1365,6 +1366,9 @@ static void s_housekeeping(struct s_trace *t, uint64_t now)
 	for (int i = 0; i < 2; i++) {
 		struct s_node *n = &t->node[i];
 
+		/* Its connection events, read so that a long trace's reconnects do not pile up. */
+		nb_client_mon_read(n->cl);
+
 		if (n->away) {
 			s_gap_roll(t, n, now);
 			if (n->state == S_STARTING && now - n->start_sent >= S_HELLO_TIMEOUT_NS) {
@@ -1389,6 +1393,25 @@ static void s_housekeeping(struct s_trace *t, uint64_t now)
 			if (nb_client_credit(n->cl, n->session, n->credit_owed) == 0)
 				n->credit_owed = 0;
 		}
+	}
+}
+
+/* What the connection says about an agent that has not answered our HELLO. */
+static const char *s_why_silent(struct s_node *n)
+{
+	switch (nb_client_mon_read(n->cl)) {
+	case NB_CONN_REFUSED:
+		return "connection refused: the agent is not running there";
+	case NB_CONN_AUTH:
+		return "wrong key: the server-key is not the agent's, or the agent does not accept "
+		       "ours";
+	case NB_CONN_CLOSED:
+		return "closed during the handshake: CURVE on one side only?";
+	case NB_CONN_CONNECTED:
+	case NB_CONN_READY:
+		return "connected, no answer";
+	default:
+		return "no connection: unreachable or filtered";
 	}
 }
 
@@ -1421,9 +1444,8 @@ static int s_setup_sessions(struct s_trace *t)
 				struct s_node *n = &t->node[i];
 
 				if (n->state == S_HELLO)
-					nb_cerr("agent %s at %s did not answer within 5s "
-						"(unreachable, not running, or it refused our key)",
-						n->name, n->endpoint);
+					nb_cerr("agent %s at %s did not answer within 5s (%s)",
+						n->name, n->endpoint, s_why_silent(n));
 				else if (n->state != S_RUNNING)
 					nb_cerr("agent %s at %s did not start the session within 5s",
 						n->name, n->endpoint);

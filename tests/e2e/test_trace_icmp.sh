@@ -241,7 +241,8 @@ one curve B_INTERNAL_DROP_REQ NODE_B 12 --key "$OUT/k_coord/netblame.key"
 	--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0$SKB" \
 	--count 1 --key "$OUT/k_other/netblame.key" >/dev/null 2>"$OUT/refused.err"
 assert_eq 1 "$?" "unauthorised coordinator exit code"
-grep -q 'did not answer' "$OUT/refused.err" || fail "refusal message: $(cat "$OUT/refused.err")"
+grep -qx "netblame: agent hvA at $EP_hvA did not answer within 5s (wrong key: the server-key is not the agent's, or the agent does not accept ours)" \
+	"$OUT/refused.err" || fail "refusal message: $(cat "$OUT/refused.err")"
 assert_eq 0 "$(bpftool prog show | grep -c 'name nb_' || true)" "nb_ programs after a refusal"
 
 # Usage errors.
