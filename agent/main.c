@@ -57,13 +57,23 @@ static const struct nb_opt_use s_drop_stats[] = {
 	 "one (the kernel's totals are never reset, so none falls between reports)"},
 	U(INTERFACE, false), U(SRC_IP, false),	 U(DST_IP, false), U(SRC_PORT, false),
 	U(DST_PORT, false),  U(PROTOCOL, false), U(TOP, false),	   COMMON};
-static const struct nb_opt_use s_vhost[] = {U(VM_INTERFACE, true), COMMON};
+static const struct nb_opt_use s_vhost[] = {
+	{NB_O_VM_INTERFACE, false, "the VM's vnet/tap device (or --device)"},
+	U(DEVICE, false), U(QUEUE, false), U(INTERVAL, false), U(RINGBUF_KB, false),
+	{NB_O_NETNS, false, NULL}, U(DURATION, false), U(JSON, false),
+	{NB_O_VERBOSE, false, "every event as it comes, and libbpf debug output"}, U(HELP, false)};
 static const struct nb_opt_use s_tun_ring[] = {
 	{NB_O_INTERFACE, false, "the tun/tap device (or --device)"},
 	U(DEVICE, false), U(QUEUE, false), U(SRC_IP, false), U(DST_IP, false), U(SRC_PORT, false),
 	U(DST_PORT, false), U(PROTOCOL, false), U(ALL, false), U(INTERVAL, false),
 	U(RINGBUF_KB, false), COMMON};
-static const struct nb_opt_use s_ovs_upcall[] = {U(INTERVAL, false), COMMON};
+static const struct nb_opt_use s_ovs_upcall[] = {
+	U(SRC_IP, false),   U(DST_IP, false), U(SRC_PORT, false), U(DST_PORT, false),
+	U(PROTOCOL, false), U(INTERVAL, false),
+	{NB_O_INTERFACE, false, "the OVS ports to watch (default: every port ovs-vsctl lists)"},
+	{NB_O_TOP, false, "the N flows with most upcalls in the summary (default 10)"},
+	{NB_O_TIMEOUT_MS, false, "a packet not out of the switch by then is lost (default 1000)"},
+	U(RINGBUF_KB, false), COMMON};
 
 #define T(name, what, ops, arr, arg) {name, what, arr, sizeof(arr) / sizeof(arr[0]), ops, arg}
 
@@ -102,11 +112,12 @@ static const struct nb_tool s_tools[] = {
 	  s_eth_drop, NULL),
 	T("kernel_drop_stack_stats_summary_all", "drop counts by stack, reason and device",
 	  &nb_drop_stats_ops, s_drop_stats, NULL),
-	T("vhost_queue_correlation_simple", "vhost-net queue state of a VM interface", NULL,
-	  s_vhost, NULL),
+	T("vhost_queue_correlation_simple", "vhost-net queue state of a VM interface",
+	  &nb_vhost_ops, s_vhost, NULL),
 	T("tun_ring_monitor", "tun/tap ring occupancy and overflows", &nb_tun_ring_ops, s_tun_ring,
 	  NULL),
-	T("ovs_upcall_latency_summary", "OVS upcall latency histogram", NULL, s_ovs_upcall, NULL),
+	T("ovs_upcall_latency_summary", "OVS upcall latency histogram", &nb_ovs_upcall_ops,
+	  s_ovs_upcall, NULL),
 };
 #define S_NTOOLS (sizeof(s_tools) / sizeof(s_tools[0]))
 

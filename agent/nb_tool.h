@@ -99,6 +99,8 @@ extern const struct nb_tool_ops nb_drop_stats_ops;
 extern const struct nb_tool_ops nb_lat_summary_ops; /* tool_latsum.c */
 extern const struct nb_tool_ops nb_lat_pkt_ops;
 extern const struct nb_tool_ops nb_tun_ring_ops;
+extern const struct nb_tool_ops nb_vhost_ops;
+extern const struct nb_tool_ops nb_ovs_upcall_ops;
 
 /* The nb_event_fn a tool gives its tracer, with its struct nb_rt as ctx: calls ops->on_event. */
 int nb_tool_on_event(const struct nb_event *e, void *rt);
