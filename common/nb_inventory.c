@@ -25,6 +25,17 @@ struct s_ctx {
 	size_t errlen;
 };
 
+/*
+ * Errors are one line: a key or value from the file may hold a line break (a folded YAML scalar),
+ * so control characters in the finished message become '?'.
+ */
+static void s_oneline(char *s)
+{
+	for (; *s; s++)
+		if (iscntrl((unsigned char)*s))
+			*s = '?';
+}
+
 static int s_err(const struct s_ctx *c, const yaml_node_t *at, const char *field, const char *fmt,
 		 ...) __attribute__((format(printf, 4, 5)));
 
@@ -39,6 +50,7 @@ static int s_err(const struct s_ctx *c, const yaml_node_t *at, const char *field
 	va_end(ap);
 	snprintf(c->err, c->errlen, "%s:%zu: %s%s%s", c->path, at ? at->start_mark.line + 1 : 1,
 		 field ? field : "", field ? ": " : "", what);
+	s_oneline(c->err);
 	return -EINVAL;
 }
 
@@ -472,6 +484,7 @@ int nb_inventory_parse(const char *text, size_t len, const char *path, struct nb
 		snprintf(err, errlen, "%s:%zu: not valid YAML: %s%s%s", path,
 			 parser.problem_mark.line + 1, parser.problem ? parser.problem : "?",
 			 parser.context ? " " : "", parser.context ? parser.context : "");
+		s_oneline(err);
 		yaml_parser_delete(&parser);
 		free(inv);
 		return -EINVAL;

@@ -121,6 +121,8 @@ static void test_bad(void **state)
 	     "/etc/nb/inv.yaml:2: hosts: unknown key (nodes, coordinator)"},
 	    {"nodes:\n  hvA:\n    endpoint: tcp://a:1\n    labels: {rack: r1, rack: r2}\n",
 	     "/etc/nb/inv.yaml:4: nodes.hvA.labels.rack: given twice"},
+	    /* A folded key holds a line break; the message stays one line (found by fuzzing). */
+	    {"? y\n\n y", "/etc/nb/inv.yaml:1: y?y: unknown key (nodes, coordinator)"},
 	};
 	struct nb_inventory *inv;
 	char err[512];
