@@ -41,7 +41,8 @@ static const char *const s_type_names[] = {
     [NB_MSG_HELLO] = "HELLO",	[NB_MSG_START] = "START",   [NB_MSG_STARTED] = "STARTED",
     [NB_MSG_EVENTS] = "EVENTS", [NB_MSG_STATS] = "STATS",   [NB_MSG_PING] = "PING",
     [NB_MSG_PONG] = "PONG",	[NB_MSG_CREDIT] = "CREDIT", [NB_MSG_STOP] = "STOP",
-    [NB_MSG_ERROR] = "ERROR",	[NB_MSG_DROPINFO] = "DROPINFO",
+    [NB_MSG_ERROR] = "ERROR",	[NB_MSG_DROPINFO] = "DROPINFO", [NB_MSG_RUN] = "RUN",
+    [NB_MSG_OUTPUT] = "OUTPUT",
 };
 
 #define S_NTYPES (sizeof(s_type_names) / sizeof(s_type_names[0]))
@@ -369,9 +370,70 @@ static void s_enc_credit(struct s_enc *e, const struct nb_msg_credit *c)
 
 static void s_enc_stop(struct s_enc *e, const struct nb_msg_stop *s)
 {
-	s_head(e, NB_MSG_STOP, 2);
+	s_head(e, NB_MSG_STOP, 2 + !!s->exit_code);
 	s_put_session(e, s->session);
 	s_put_str(e, "reason", s->reason, sizeof(s->reason));
+	if (s->exit_code) {
+		s_key(e, "exit_code");
+		msgpack_pack_int32(&e->pk, s->exit_code);
+	}
+}
+
+static void s_enc_run(struct s_enc *e, const struct nb_msg_run *r)
+{
+	s_put_count(e, r->n_args, NB_WIRE_MAX_ARGS);
+	if (r->check > 1 || !r->tool[0])
+		s_fail(e->b, -EINVAL);
+	if (e->b->err)
+		return;
+	s_head(e, NB_MSG_RUN, 4 + !!r->check);
+	s_put_session(e, r->session);
+	s_put_str(e, "tool", r->tool, sizeof(r->tool));
+	s_key(e, "args");
+	msgpack_pack_array(&e->pk, r->n_args);
+	for (uint32_t i = 0; i < r->n_args; i++)
+		s_put_strval(e, r->args[i], sizeof(r->args[i]));
+	s_put_u64(e, "credit", r->credit);
+	if (r->check)
+		s_put_u64(e, "check", r->check);
+}
+
+/* A line of a tool's output: a tab is allowed (tools align with it), no other control byte. */
+static void s_put_line(struct s_enc *e, const char *s)
+{
+	size_t n = strnlen(s, NB_WIRE_LINE_MAX + 1);
+
+	if (n > NB_WIRE_LINE_MAX) {
+		s_fail(e->b, -EMSGSIZE);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			s_fail(e->b, -EINVAL);
+			return;
+		}
+	}
+	msgpack_pack_str(&e->pk, n);
+	msgpack_pack_str_body(&e->pk, s, n);
+}
+
+static void s_enc_output(struct s_enc *e, const struct nb_msg_output *o)
+{
+	s_put_count(e, o->n_lines, NB_WIRE_MAX_LINES);
+	if ((o->stream != NB_OUT_STDOUT && o->stream != NB_OUT_STDERR) || (o->n_lines && !o->lines))
+		s_fail(e->b, -EINVAL);
+	if (e->b->err)
+		return;
+	s_head(e, NB_MSG_OUTPUT, 4);
+	s_put_session(e, o->session);
+	s_put_u64(e, "seq", o->seq);
+	s_put_u64(e, "stream", o->stream);
+	s_key(e, "lines");
+	msgpack_pack_array(&e->pk, o->n_lines);
+	for (uint32_t i = 0; i < o->n_lines && !e->b->err; i++)
+		s_put_line(e, o->lines[i]);
 }
 
 static void s_enc_error(struct s_enc *e, const struct nb_msg_error *r)
@@ -581,6 +643,12 @@ int nb_wire_encode_buf(const struct nb_msg *m, struct nb_wbuf *b)
 		break;
 	case NB_MSG_DROPINFO:
 		s_enc_dropinfo(&e, &m->dropinfo);
+		break;
+	case NB_MSG_RUN:
+		s_enc_run(&e, &m->run);
+		break;
+	case NB_MSG_OUTPUT:
+		s_enc_output(&e, &m->output);
 		break;
 	default:
 		s_fail(b, -EINVAL);
@@ -1355,9 +1423,79 @@ static int s_dec_credit(const struct s_map *m, struct nb_msg_credit *c)
 
 static int s_dec_stop(const struct s_map *m, struct nb_msg_stop *s)
 {
-	int err = s_get_session(m, &s->session);
+	struct s_obj o;
+	bool found;
+	int err;
 
-	return err ? err : s_get_str(m, "reason", true, s->reason, sizeof(s->reason));
+	if ((err = s_get_session(m, &s->session)) ||
+	    (err = s_get_str(m, "reason", true, s->reason, sizeof(s->reason))) ||
+	    (err = s_field(m, "exit_code", false, &o, &found)))
+		return err;
+	return found ? s_obj_i32(&o, &s->exit_code) : 0;
+}
+
+static int s_dec_run(const struct s_map *m, struct nb_msg_run *r)
+{
+	int err;
+
+	if ((err = s_get_session(m, &r->session)) ||
+	    (err = s_get_str(m, "tool", true, r->tool, sizeof(r->tool))) ||
+	    (err = s_get_strs(m, "args", true, NB_WIRE_MAX_ARGS, r->args[0], sizeof(r->args[0]),
+			      &r->n_args)) ||
+	    (err = s_get_u32(m, "credit", true, &r->credit)) ||
+	    (err = s_get_u32(m, "check", false, &r->check)))
+		return err;
+	return r->check > 1 || !r->tool[0] ? -EPROTO : 0;
+}
+
+/* The lines are copied into one allocation: the pointers, then the strings. */
+static int s_dec_output(const struct s_map *m, struct nb_msg *out)
+{
+	struct nb_msg_output *o = &out->output;
+	size_t pos, first, text = 0;
+	struct s_obj s;
+	uint32_t n;
+	char **ptr, *w;
+	int err;
+
+	if ((err = s_get_session(m, &o->session)) || (err = s_get_u64(m, "seq", true, &o->seq)) ||
+	    (err = s_get_u32(m, "stream", true, &o->stream)) ||
+	    (err = s_get_list(m, "lines", true, NB_WIRE_MAX_LINES, &first, &n)))
+		return err;
+	if (o->stream != NB_OUT_STDOUT && o->stream != NB_OUT_STDERR)
+		return -EPROTO;
+	pos = first;
+	for (uint32_t i = 0; i < n; i++) {
+		s_peek(m->d, pos, &s);
+		if (s.type != T_STR)
+			return -EBADMSG;
+		if (s.u > NB_WIRE_LINE_MAX)
+			return -EMSGSIZE;
+		for (size_t k = 0; k < s.u; k++)
+			if ((s.data[k] < 0x20 && s.data[k] != '\t') || s.data[k] == 0x7f)
+				return -EPROTO;
+		text += s.u + 1;
+		pos = s.next;
+	}
+	if (!n)
+		return 0;
+	ptr = malloc(n * sizeof(*ptr) + text);
+	if (!ptr)
+		return -ENOMEM;
+	out->alloc = ptr;
+	w = (char *)(ptr + n);
+	pos = first;
+	for (uint32_t i = 0; i < n; i++) {
+		s_peek(m->d, pos, &s);
+		memcpy(w, s.data, s.u);
+		w[s.u] = '\0';
+		ptr[i] = w;
+		w += s.u + 1;
+		pos = s.next;
+	}
+	o->lines = (const char *const *)ptr;
+	o->n_lines = n;
+	return 0;
 }
 
 static int s_dec_error(const struct s_map *m, struct nb_msg_error *r)
@@ -1445,6 +1583,10 @@ static int s_dec_body(const struct s_map *m, struct nb_msg *out)
 		return s_dec_error(m, &out->error);
 	case NB_MSG_DROPINFO:
 		return s_dec_dropinfo(m, &out->dropinfo);
+	case NB_MSG_RUN:
+		return s_dec_run(m, &out->run);
+	case NB_MSG_OUTPUT:
+		return s_dec_output(m, out);
 	}
 	return -EPROTO;
 }

@@ -56,6 +56,8 @@
  *           as batches are consumed, far more often than heartbeats, so it has its own message;
  *           PING carries it too so one lost CREDIT cannot stall a session for good.
  *   STOP    either direction: session:uint reason:str
+ *           exit_code:int (opt; a run session's end: the tool's exit status, 128 + N when
+ *           signal N killed it; the agent sends it on every run's final STOP)
  *   DROPINFO agent -> coordinator: the names behind drop events (type NB_EV_DROP), which only
  *           the agent can give: reason numbers, kernel addresses and interface indexes are
  *           its own kernel's. Sent once per session and key (stack_id, reason, ifindex,
@@ -66,6 +68,20 @@
  *           frames:[str] (opt; the stack, innermost first, at most NB_WIRE_MAX_FRAMES of at
  *           most NB_WIRE_FRAME_MAX bytes: "func+0xoff")
  *   ERROR   either direction: code:int (a positive errno value) message:str session:uint (opt)
+ *   RUN     coordinator -> agent: run one single-host tool as a session (netblame run).
+ *           session:uint tool:str (a tool name, at most NB_WIRE_NAME_MAX bytes)
+ *           args:[str] (the tool's flags as on its command line, at most NB_WIRE_MAX_ARGS of
+ *           at most NB_WIRE_STR_MAX bytes) credit:uint (OUTPUT messages the agent may send)
+ *           check:uint (opt; 1: only check the tool and its flags, start nothing)
+ *           A check is answered by STOP (the flags are good) or ERROR (code EINVAL: a usage
+ *           error, the tool's own one-line message; another code: the agent's refusal). A run
+ *           is answered by STARTED (the tool's process started; no interfaces) or ERROR, then
+ *           OUTPUT messages, then STATS and a STOP with exit_code.
+ *   OUTPUT  agent -> coordinator: lines a run's tool wrote, in order per stream.
+ *           session:uint seq:uint (0, 1, 2, ... per session, both streams together)
+ *           stream:uint (1 stdout, 2 stderr) lines:[str] (at most NB_WIRE_MAX_LINES of at most
+ *           NB_WIRE_LINE_MAX bytes, without their newline; a tab is the one control character
+ *           allowed). One OUTPUT per unit of credit, like EVENTS.
  *
  * Session ids are never 0: 0 means "no session" in the optional fields, and a required
  * session field holding 0 is rejected.
@@ -111,6 +127,9 @@
 #define NB_WIRE_EV_FIELDS      28 /* elements of one encoded event */
 #define NB_WIRE_MAX_FRAMES     64  /* stack frames in one DROPINFO */
 #define NB_WIRE_FRAME_MAX      127 /* bytes in one frame or symbol ("func+0xoff") */
+#define NB_WIRE_MAX_ARGS       48	  /* arguments of a RUN */
+#define NB_WIRE_MAX_LINES      1024	  /* lines in one OUTPUT */
+#define NB_WIRE_LINE_MAX       65535	  /* bytes in one OUTPUT line */
 
 /*
  * A control message is at most a few KiB; an agent should cap its socket (ZMQ_MAXMSGSIZE) at
@@ -130,6 +149,13 @@ enum nb_msg_type {
 	NB_MSG_STOP,
 	NB_MSG_ERROR,
 	NB_MSG_DROPINFO,
+	NB_MSG_RUN,
+	NB_MSG_OUTPUT,
+};
+
+enum nb_out_stream {
+	NB_OUT_STDOUT = 1,
+	NB_OUT_STDERR = 2,
 };
 
 /* Strings are NUL-terminated in the structs; the wire carries them without the NUL. */
@@ -222,6 +248,25 @@ struct nb_msg_credit {
 struct nb_msg_stop {
 	uint64_t session;
 	char reason[NB_WIRE_STR_MAX + 1];
+	int32_t exit_code;
+};
+
+struct nb_msg_run {
+	uint64_t session;
+	char tool[NB_WIRE_NAME_MAX + 1];
+	uint32_t n_args;
+	char args[NB_WIRE_MAX_ARGS][NB_WIRE_STR_MAX + 1];
+	uint32_t credit;
+	uint32_t check; /* 0 or 1 */
+};
+
+struct nb_msg_output {
+	uint64_t session;
+	uint64_t seq;
+	uint32_t stream; /* enum nb_out_stream */
+	uint32_t n_lines;
+	/* Encoding: the caller's array, read in place. Decoding: owned by the message. */
+	const char *const *lines;
 };
 
 struct nb_msg_error {
@@ -244,7 +289,7 @@ struct nb_msg_dropinfo {
 };
 
 /*
- * One decoded (or to-be-encoded) message. About 11 KiB because strings and small lists are
+ * One decoded (or to-be-encoded) message. About 12 KiB because strings and small lists are
  * held inline (so decoding allocates only the event array): keep it off small stacks in loops.
  * Zero-initialise one before filling it in for encoding.
  */
@@ -263,6 +308,8 @@ struct nb_msg {
 		struct nb_msg_stop stop;
 		struct nb_msg_error error;
 		struct nb_msg_dropinfo dropinfo;
+		struct nb_msg_run run;
+		struct nb_msg_output output;
 	};
 };
 

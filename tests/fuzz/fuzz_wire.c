@@ -44,7 +44,7 @@ static void s_check_events_paths(const struct nb_msg_events *e, const struct nb_
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* About 11 KiB each: static, as the header asks, and libFuzzer runs one input at a time. */
+	/* About 12 KiB each: static, as the header asks, and libFuzzer runs one input at a time. */
 	static struct nb_msg m, m2;
 	struct nb_wbuf b1 = NB_WBUF_INIT, b2 = NB_WBUF_INIT;
 	int rc;
@@ -228,6 +228,24 @@ int nb_fuzz_seeds(void)
 	       strcpy(m.dropinfo.ifname, "vnet0"), m.dropinfo.n_frames = 2,
 	       strcpy(m.dropinfo.frames[0], "sk_skb_reason_drop+0x90"),
 	       strcpy(m.dropinfo.frames[1], "nft_do_chain+0x46f"));
+	S_SEED("stop-exit", NB_MSG_STOP, m.stop.session = 42, strcpy(m.stop.reason, "exited"),
+	       m.stop.exit_code = 137);
+	S_SEED("run-check", NB_MSG_RUN, m.run.session = 42,
+	       strcpy(m.run.tool, "icmp_path_tracer"), m.run.n_args = 4,
+	       strcpy(m.run.args[0], "--src-ip"), strcpy(m.run.args[1], "10.0.0.1"),
+	       strcpy(m.run.args[2], "--duration"), strcpy(m.run.args[3], "5"),
+	       m.run.credit = 64, m.run.check = 1);
+	S_SEED("run", NB_MSG_RUN, m.run.session = 43, strcpy(m.run.tool, "eth_drop"),
+	       m.run.n_args = 1, strcpy(m.run.args[0], "--json"), m.run.credit = 64);
+	{
+		static const char *const lines[] = {"{\"type\":\"start\",\"tool\":\"eth_drop\"}",
+						    "\tcolumn", ""};
+
+		S_SEED("output", NB_MSG_OUTPUT, m.output.session = 43, m.output.seq = 3,
+		       m.output.stream = NB_OUT_STDOUT, m.output.n_lines = 3, m.output.lines = lines);
+		S_SEED("output-err", NB_MSG_OUTPUT, m.output.session = 43, m.output.seq = 4,
+		       m.output.stream = NB_OUT_STDERR, m.output.n_lines = 1, m.output.lines = lines);
+	}
 #undef S_SEED
 	return s_seed_events(&m);
 }

@@ -104,7 +104,7 @@ static uint64_t s_rand(void)
 static const enum nb_msg_type s_types[] = {
     NB_MSG_HELLO, NB_MSG_START, NB_MSG_STARTED, NB_MSG_EVENTS, NB_MSG_STATS,
     NB_MSG_PING,  NB_MSG_PONG,	NB_MSG_CREDIT,	NB_MSG_STOP,   NB_MSG_ERROR,
-    NB_MSG_DROPINFO,
+    NB_MSG_DROPINFO, NB_MSG_RUN, NB_MSG_OUTPUT,
 };
 #define S_NTYPES (sizeof(s_types) / sizeof(s_types[0]))
 
@@ -328,9 +328,55 @@ static void s_sample(struct nb_msg *m, enum nb_msg_type t, bool big)
 	case NB_MSG_STOP:
 		m->stop.session = 42;
 		strcpy(m->stop.reason, "coordinator done");
-		if (big)
+		m->stop.exit_code = 2;
+		if (big) {
 			s_strfill(m->stop.reason, NB_WIRE_STR_MAX, 's');
+			m->stop.exit_code = INT32_MIN;
+		}
 		break;
+	case NB_MSG_RUN: {
+		struct nb_msg_run *r = &m->run;
+
+		r->session = 77;
+		strcpy(r->tool, "icmp_path_tracer");
+		r->n_args = 3;
+		strcpy(r->args[0], "--src-ip");
+		strcpy(r->args[1], "10.0.0.1");
+		strcpy(r->args[2], "--json");
+		r->credit = 64;
+		r->check = 1;
+		if (big) {
+			r->session = UINT64_MAX;
+			s_strfill(r->tool, NB_WIRE_NAME_MAX, 't');
+			r->n_args = NB_WIRE_MAX_ARGS;
+			for (int i = 0; i < NB_WIRE_MAX_ARGS; i++)
+				s_strfill(r->args[i], NB_WIRE_STR_MAX, (char)('a' + i % 26));
+			r->credit = UINT32_MAX;
+		}
+		break;
+	}
+	case NB_MSG_OUTPUT: {
+		static const char *const lines[] = {"ICMP Path Tracer", "\tseq 1 COMPLETE", ""};
+		static char *many[NB_WIRE_MAX_LINES], longest[NB_WIRE_LINE_MAX + 1];
+
+		m->output.session = 77;
+		m->output.seq = 9;
+		m->output.stream = NB_OUT_STDOUT;
+		m->output.n_lines = 3;
+		m->output.lines = lines;
+		if (big) {
+			/* Every line short but one at the limit: the frame stays small to cut. */
+			for (int i = 0; i < NB_WIRE_MAX_LINES; i++)
+				many[i] = (char *)(i % 2 ? "x\ty" : "");
+			s_strfill(longest, 200, 'L');
+			many[5] = longest;
+			m->output.seq = UINT64_MAX;
+			m->output.stream = NB_OUT_STDERR;
+			m->output.n_lines = NB_WIRE_MAX_LINES;
+			m->output.lines = (const char *const *)many;
+		}
+		break;
+	}
 	case NB_MSG_ERROR:
 		m->error.code = EACCES;
 		m->error.session = 42;
@@ -417,6 +463,17 @@ static void s_assert_equal(const struct nb_msg *a, const struct nb_msg *b)
 		break;
 	case NB_MSG_DROPINFO:
 		assert_memory_equal(&a->dropinfo, &b->dropinfo, sizeof(a->dropinfo));
+		break;
+	case NB_MSG_RUN:
+		assert_memory_equal(&a->run, &b->run, sizeof(a->run));
+		break;
+	case NB_MSG_OUTPUT:
+		assert_true(a->output.session == b->output.session);
+		assert_true(a->output.seq == b->output.seq);
+		assert_int_equal(a->output.stream, b->output.stream);
+		assert_int_equal(a->output.n_lines, b->output.n_lines);
+		for (uint32_t i = 0; i < a->output.n_lines; i++)
+			assert_string_equal(a->output.lines[i], b->output.lines[i]);
 		break;
 	default:
 		fail_msg("unexpected type %d", a->type);
@@ -702,6 +759,17 @@ static void test_roundtrip_minimal(void **state)
 			break;
 		case NB_MSG_STOP:
 			memset(m->stop.reason, 0, sizeof(m->stop.reason));
+			m->stop.exit_code = 0;
+			break;
+		case NB_MSG_RUN:
+			m->run.n_args = 0;
+			memset(m->run.args, 0, sizeof(m->run.args));
+			m->run.credit = 0;
+			m->run.check = 0;
+			break;
+		case NB_MSG_OUTPUT:
+			m->output.n_lines = 0;
+			m->output.lines = NULL;
 			break;
 		case NB_MSG_ERROR:
 			m->error.session = 0;
@@ -931,7 +999,8 @@ static void test_type_names(void **state)
 {
 	static const char *const want[] = {"HELLO", "START",  "STARTED", "EVENTS",
 					   "STATS", "PING",   "PONG",	 "CREDIT",
-					   "STOP",  "ERROR", "DROPINFO"};
+					   "STOP",  "ERROR", "DROPINFO", "RUN",
+					   "OUTPUT"};
 
 	(void)state;
 	for (size_t i = 0; i < S_NTYPES; i++)
@@ -1024,6 +1093,45 @@ static void test_encode_rejects(void **state)
 	s_sample(m, NB_MSG_DROPINFO, false);
 	strcpy(m->dropinfo.frames[2], "tab\there");
 	EXPECT(-EINVAL);
+	s_sample(m, NB_MSG_RUN, false);
+	m->run.check = 2;
+	EXPECT(-EINVAL);
+	s_sample(m, NB_MSG_RUN, false);
+	m->run.tool[0] = 0;
+	EXPECT(-EINVAL);
+	s_sample(m, NB_MSG_RUN, false);
+	m->run.session = 0;
+	EXPECT(-EINVAL);
+	s_sample(m, NB_MSG_RUN, false);
+	m->run.n_args = NB_WIRE_MAX_ARGS + 1;
+	EXPECT(-EMSGSIZE);
+	s_sample(m, NB_MSG_RUN, false);
+	strcpy(m->run.args[1], "a\tb"); /* a tab only in output lines */
+	EXPECT(-EINVAL);
+	{
+		static char huge[NB_WIRE_LINE_MAX + 2];
+		const char *one[1] = {huge};
+
+		s_sample(m, NB_MSG_OUTPUT, false);
+		m->output.stream = 3;
+		EXPECT(-EINVAL);
+		s_sample(m, NB_MSG_OUTPUT, false);
+		m->output.lines = NULL;
+		EXPECT(-EINVAL);
+		s_sample(m, NB_MSG_OUTPUT, false);
+		m->output.n_lines = NB_WIRE_MAX_LINES + 1;
+		EXPECT(-EMSGSIZE);
+		s_sample(m, NB_MSG_OUTPUT, false);
+		s_strfill(huge, NB_WIRE_LINE_MAX + 1, 'h');
+		m->output.n_lines = 1;
+		m->output.lines = one;
+		EXPECT(-EMSGSIZE);
+		huge[NB_WIRE_LINE_MAX] = 0; /* at the limit: fine */
+		assert_int_equal(nb_wire_encode(m, &buf, &len), 0);
+		free(buf);
+		huge[7] = '\r';
+		EXPECT(-EINVAL);
+	}
 	memset(m, 0, sizeof(*m));
 	EXPECT(-EINVAL); /* type 0 */
 	m->type = 99;
@@ -1052,6 +1160,8 @@ static const char *const s_required[][16] = {
     [NB_MSG_ERROR] = {"v", "t", "code", "message"},
     [NB_MSG_DROPINFO] = {"v", "t", "session", "stack_id", "reason", "ifindex", "location",
 			 "reason_name"},
+    [NB_MSG_RUN] = {"v", "t", "session", "tool", "args", "credit"},
+    [NB_MSG_OUTPUT] = {"v", "t", "session", "seq", "stream", "lines"},
 };
 
 static const char *const s_optional[][4] = {
@@ -1059,6 +1169,7 @@ static const char *const s_optional[][4] = {
     [NB_MSG_STARTED] = {"unattached"},	   [NB_MSG_PING] = {"session", "credit"},
     [NB_MSG_PONG] = {"session", "credit"}, [NB_MSG_ERROR] = {"session"},
     [NB_MSG_DROPINFO] = {"location_sym", "ifname", "frames"},
+    [NB_MSG_STOP] = {"exit_code"}, [NB_MSG_RUN] = {"check"},
 };
 
 /* The keys of type t's full sample, as the encoder wrote them. */
@@ -1157,7 +1268,8 @@ static void test_wrong_field_types(void **state)
 
 				/* A negative code or stack id is a valid int32. */
 				if (w == W_NEG &&
-				    (!strcmp(keys[j], "code") || !strcmp(keys[j], "stack_id")))
+				    (!strcmp(keys[j], "code") || !strcmp(keys[j], "stack_id") ||
+				     !strcmp(keys[j], "exit_code")))
 					continue;
 				rc = s_try(t, false, S_REPLACE, keys[j], s_val_wrong, &w, d);
 				if (rc != -EBADMSG)
@@ -1295,7 +1407,19 @@ static void test_invalid_values(void **state)
 		n = INT32_MIN;
 		TRY(NB_MSG_ERROR, "code", s_val_int, &n, 0);
 		assert_int_equal(d->error.code, INT32_MIN);
+		n = -1;
+		TRY(NB_MSG_STOP, "exit_code", s_val_int, &n, 0);
+		assert_int_equal(d->stop.exit_code, -1);
 	}
+	/* RUN and OUTPUT: values outside their sets. */
+	v = 2;
+	TRY(NB_MSG_RUN, "check", s_val_uint, &v, -EPROTO);
+	TRY(NB_MSG_RUN, "tool", s_val_cstr, "", -EPROTO);
+	v = 0;
+	TRY(NB_MSG_RUN, "session", s_val_uint, &v, -EPROTO);
+	TRY(NB_MSG_OUTPUT, "stream", s_val_uint, &v, -EPROTO);
+	v = 3;
+	TRY(NB_MSG_OUTPUT, "stream", s_val_uint, &v, -EPROTO);
 #undef TRY
 	free(d);
 }
@@ -1800,6 +1924,13 @@ static void test_nested_lists(void **state)
 		assert_int_equal(
 		    s_try(NB_MSG_STARTED, false, S_REPLACE, "rx_ifindex", s_val_list_elem, &e, d),
 		    -EBADMSG);
+		/* an output line or a tool argument that is not a string */
+		assert_int_equal(
+		    s_try(NB_MSG_OUTPUT, false, S_REPLACE, "lines", s_val_list_elem, &e, d),
+		    -EBADMSG);
+		e.kind = 1;
+		assert_int_equal(
+		    s_try(NB_MSG_RUN, false, S_REPLACE, "args", s_val_list_elem, &e, d), -EBADMSG);
 	}
 	free(d);
 }
