@@ -210,6 +210,65 @@ enum nb_verdict nb_verdict_evidence(enum nb_verdict v, bool evidence_lost)
 	return evidence_lost && v == NB_VERDICT_HEALTHY ? NB_VERDICT_INCONCLUSIVE : v;
 }
 
+static const enum nb_status *s_table(int nstages)
+{
+	return nstages == 4 ? s_local_st : nstages == 8 ? s_chain_st : NULL;
+}
+
+void nb_blind_add(struct nb_blind *b, const struct nb_joined *p, enum nb_status st)
+{
+	const enum nb_status *tab = p ? s_table(p->nstages) : NULL;
+
+	if (!tab || p->highest < 0 || p->highest >= p->nstages ||
+	    (b->nstages && b->nstages != p->nstages))
+		return;
+	b->nstages = p->nstages;
+	if (st == NB_ST_COMPLETE) {
+		b->delivered++;
+		for (int s = 0; s < p->highest; s++)
+			if (!p->st[s].seen)
+				b->unseen[s]++;
+	} else if (p->highest + 1 < p->nstages && st == tab[p->highest]) {
+		b->resting[p->highest + 1]++;
+	}
+}
+
+bool nb_blind_suspect(const struct nb_blind *b, int stage)
+{
+	double expect;
+
+	if (stage <= 0 || stage >= b->nstages || !b->unseen[stage] || !b->resting[stage] ||
+	    !b->delivered)
+		return false;
+	/* Packets that reached the stage before it: the delivered ones and those dropped here. */
+	expect = (double)b->unseen[stage] / (double)b->delivered *
+		 (double)(b->delivered + b->resting[stage]);
+	return (double)b->resting[stage] <= 2 * expect;
+}
+
+enum nb_verdict nb_verdict_blind(enum nb_verdict v, const struct nb_blind *b, int *stage)
+{
+	const enum nb_status *tab = s_table(b->nstages);
+
+	if (stage)
+		*stage = -1;
+	if (!tab || v == NB_VERDICT_HEALTHY || v == NB_VERDICT_INCONCLUSIVE)
+		return v;
+	for (int s = 1; s < b->nstages; s++) {
+		enum nb_blame cls = nb_status_blame(tab[s - 1]);
+
+		if (!nb_blind_suspect(b, s))
+			continue;
+		for (int i = 0; i < S_NCHAIN_CLS; i++)
+			if (s_classes[i].blame == cls && s_classes[i].verdict == v) {
+				if (stage)
+					*stage = s;
+				return NB_VERDICT_INCONCLUSIVE;
+			}
+	}
+	return v;
+}
+
 const char *nb_verdict_name(enum nb_verdict v)
 {
 	switch (v) {

@@ -90,6 +90,29 @@ enum nb_verdict nb_verdict_of(const uint64_t counts[NB_ST__COUNT], const struct 
  * packets judged prove a fault (or already say INCONCLUSIVE).
  */
 enum nb_verdict nb_verdict_evidence(enum nb_verdict v, bool evidence_lost);
+/*
+ * Blind hooks. A delivered (COMPLETE) packet that lacks a stage went through a hook that did
+ * not see it: events lost, or the hook is not on every packet's path (a bond slave or port not
+ * traced). A drop is placed by the absence of the next stage, so where that stage's hook is
+ * blind the same absence may be the blind spot, not a drop. Per stage: delivered packets
+ * that lacked it, and drops placed by its absence (status from the chain table, not refined
+ * by drop evidence). The stage is suspect when those drops are no more than twice what its
+ * blind rate on delivered packets predicts for the packets that reached it.
+ */
+struct nb_blind {
+	int nstages; /* 0 until the first packet */
+	uint64_t delivered;
+	uint64_t unseen[NB_MAX_STAGES];
+	uint64_t resting[NB_MAX_STAGES];
+};
+
+void nb_blind_add(struct nb_blind *b, const struct nb_joined *p, enum nb_status st);
+bool nb_blind_suspect(const struct nb_blind *b, int stage);
+/*
+ * v, or INCONCLUSIVE when v's class rests on the absence of a suspect stage; *stage (may be
+ * NULL) gets that stage or -1.
+ */
+enum nb_verdict nb_verdict_blind(enum nb_verdict v, const struct nb_blind *b, int *stage);
 const char *nb_verdict_name(enum nb_verdict v);
 /*
  * Exit code (docs/ARCHITECTURE.md): 0 HEALTHY, 10 NETWORK, 11 NODE_A, 12 NODE_B, 13 DEST,

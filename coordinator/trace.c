@@ -141,6 +141,8 @@ static const char *const s_seg_name[SEG__COUNT] = {
 };
 
 struct s_trace {
+	struct nb_blind blind; /* hooks that missed delivered packets */
+	int blind_stage;       /* the suspect stage the verdict rests on, or -1 */
 	const char *proto_name;
 	uint8_t proto;
 	const char *src_ip, *dst_ip;
@@ -934,6 +936,7 @@ static void s_on_final(const struct nb_path_res *res, void *ctx)
 	/* Seen leaving a node, then freed by it: that node's drop, not the next hop's. */
 	st = rr.status = nb_tdrops_refine(t->drops, p, res->status);
 	t->counts[st]++;
+	nb_blind_add(&t->blind, p, st);
 	nb_path_totals_add(&t->tu, r);
 	t->finals++;
 	s_latency(t, r);
@@ -1027,8 +1030,17 @@ static bool s_any_away(const struct s_trace *t)
 static void s_detail(const struct s_trace *t, char *buf, size_t len)
 {
 	size_t off = (size_t)nb_verdict_detail(t->counts, &t->tu.recovered, buf, len);
+	int bs = t->blind_stage;
 	char d[32];
 
+	if (bs >= 0)
+		nb_appendf(buf, len, &off,
+			   "; %s (%s) missed %llu of %llu delivered packets: the %llu drops placed "
+			   "before it may be that blind spot",
+			   nb_stage_name_chain(bs), t->node[bs >= 2 && bs <= 5].name,
+			   (unsigned long long)t->blind.unseen[bs],
+			   (unsigned long long)t->blind.delivered,
+			   (unsigned long long)t->blind.resting[bs]);
 	if (!s_any_away(t))
 		return;
 	if (!strcmp(buf, "none")) {
@@ -1134,9 +1146,35 @@ static void s_report_text(struct s_trace *t, enum nb_verdict v, const char *deta
 			       (unsigned long long)n->away_packets);
 	}
 	putchar('\n');
+	for (int k = 0; k < t->blind.nstages; k++)
+		if (t->blind.unseen[k])
+			printf("Unseen on delivered packets: %s (%s) %llu of %llu%s\n",
+			       nb_stage_name_chain(k), t->node[k >= 2 && k <= 5].name,
+			       (unsigned long long)t->blind.unseen[k],
+			       (unsigned long long)t->blind.delivered,
+			       nb_blind_suspect(&t->blind, k) ? " (drops placed before it doubtful)"
+							       : "");
 	for (int i = 0; i < 2; i++)
 		for (unsigned k = 0; k < t->node[i].n_gaps; k++)
 			s_report_gap(t, &t->node[i], &t->node[i].gaps[k]);
+}
+
+/* {"B0": {"node": "hvB", "unseen": 500, "of_delivered": 1000, "drops_resting": 20, ...}} */
+static json_t *s_blind_json(const struct s_trace *t)
+{
+	json_t *o = json_object();
+
+	for (int k = 0; k < t->blind.nstages; k++)
+		if (t->blind.unseen[k])
+			json_object_set_new(
+			    o, nb_stage_name_chain(k),
+			    json_pack("{s:s,s:I,s:I,s:I,s:b}", "node",
+				      t->node[k >= 2 && k <= 5].name, "unseen",
+				      (json_int_t)t->blind.unseen[k], "of_delivered",
+				      (json_int_t)t->blind.delivered, "drops_resting",
+				      (json_int_t)t->blind.resting[k], "suspect",
+				      nb_blind_suspect(&t->blind, k)));
+	return o;
 }
 
 static int s_report_json(struct s_trace *t, enum nb_verdict v, const char *detail)
@@ -1201,6 +1239,7 @@ static int s_report_json(struct s_trace *t, enum nb_verdict v, const char *detai
 	json_object_set_new(o, "verdict", json_string(nb_verdict_name(v)));
 	json_object_set_new(o, "verdict_detail", json_string(detail));
 	json_object_set_new(o, "node_away", json_boolean(s_any_away(t)));
+	json_object_set_new(o, "unseen_stages", s_blind_json(t));
 	json_object_set_new(o, "latency", lat);
 	if (!strcmp(t->json_path, "-")) {
 		if (json_dumpf(o, stdout, JSON_COMPACT) < 0)
@@ -1476,6 +1515,7 @@ int nb_cmd_trace(int argc, char **argv)
 		nb_cerr("out of memory");
 		return NB_CEXIT_ERR;
 	}
+	t->blind_stage = -1;
 	rc = s_parse_args(t, argc, argv);
 	if (rc) {
 		nb_inventory_free(&t->inv);
@@ -1605,6 +1645,7 @@ int nb_cmd_trace(int argc, char **argv)
 	t->tu.unidentified = ps.unidentified;
 	/* One rule for ICMP, TCP and UDP: a node away for a while, never HEALTHY. */
 	v = nb_verdict_evidence(nb_verdict_of(t->counts, &t->tu.recovered), s_any_away(t));
+	v = nb_verdict_blind(v, &t->blind, &t->blind_stage);
 	s_detail(t, detail, sizeof(detail));
 	if (t->text)
 		s_report_text(t, v, detail);

@@ -21,7 +21,7 @@ trace() {
 	shift 2
 	"$COORD" trace icmp --src-ip $VMA --dst-ip $VMB \
 		--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0${SKA:-}" \
-		--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0${SKB:-}" \
+		--node "name=hvB,endpoint=$EP_hvB,rx-iface=${BRX:-ens4f0},tx-iface=vnet0${SKB:-}" \
 		--count "$count" --timeout-ms $TMO --json "$OUT/$name.json" "${@:---insecure}" \
 		>"$OUT/$name.out" 2>"$OUT/$name.err" &
 	TPID=$!
@@ -77,6 +77,18 @@ tests/lab drop --at fab --dir req --seq 2
 one n_req NETWORK_DROP_REQ NETWORK 10
 tests/lab drop --at hvB --dir req --seq 2
 one b_req B_INTERNAL_DROP_REQ NODE_B 12
+# hvB traced on an uplink the packets do not cross: B0 and B3 unseen on the delivered seq 1
+# and 3, so the request lost in the fabric cannot be told from one lost inside hvB.
+ip -n nbhvB link add nbdum0 type dummy && ip -n nbhvB link set nbdum0 up ||
+	fail "cannot add a dummy interface to nbhvB"
+on_exit "ip -n nbhvB link del nbdum0 2>/dev/null"
+tests/lab drop --at fab --dir req --seq 2
+BRX=nbdum0 one blind NETWORK_DROP_REQ INCONCLUSIVE 15
+assert_eq '{"node":"hvB","unseen":2,"of_delivered":2,"drops_resting":1,"suspect":true}' \
+	"$(jq -c '.unseen_stages.B0' "$OUT/blind.json")" "blind: B0 unseen"
+assert_eq 'NETWORK: 1 (request 1); B0 (hvB) missed 2 of 2 delivered packets: the 1 drops placed before it may be that blind spot' \
+	"$(jq -r '.verdict_detail' "$OUT/blind.json")" "blind: detail"
+assert_eq '{}' "$(jq -c '.unseen_stages' "$OUT/b_req.json")" "b_req: no stage unseen"
 # hvB's drop event for that very packet: nft in hvB's bridge as it was forwarded to vnet0.
 drop_of() { jq -c ".packets[] | select(.key.seq==$2) | .drop${3:-}" "$OUT/$1.json"; }
 assert_eq '{"node":"B","seen":true,"reason":"NETFILTER_DROP","interface":"vnet0","location":"nft_do_chain"}' \

@@ -394,6 +394,75 @@ static void test_verdict_evidence_lost(void **state)
 	assert_int_equal(nb_verdict_evidence(nb_verdict_of(c, NULL), false), NB_VERDICT_INCONCLUSIVE);
 }
 
+/* Feeds n packets of one shape: highest stage, stages left unseen, status. */
+static void t_blind_feed(struct nb_blind *b, int n, int highest, int unseen_a, int unseen_b,
+			 enum nb_status st)
+{
+	struct nb_joined p = t_pkt(8, highest, NB_FINAL_TIMEOUT, -1);
+
+	if (unseen_a >= 0)
+		p.st[unseen_a].seen = 0;
+	if (unseen_b >= 0)
+		p.st[unseen_b].seen = 0;
+	for (int i = 0; i < n; i++)
+		nb_blind_add(b, &p, st);
+}
+
+static void test_blind(void **state)
+{
+	struct nb_blind b;
+	int stage;
+	(void)state;
+
+	/* B's uplink hook off the path: B0 and B3 never seen; 5 requests lost after A1. */
+	memset(&b, 0, sizeof(b));
+	t_blind_feed(&b, 95, 7, 2, 5, NB_ST_COMPLETE);
+	t_blind_feed(&b, 5, 1, -1, -1, NB_ST_NETWORK_DROP_REQ);
+	assert_int_equal(b.delivered, 95);
+	assert_int_equal(b.unseen[2], 95);
+	assert_int_equal(b.unseen[5], 95);
+	assert_int_equal(b.resting[2], 5);
+	assert_true(nb_blind_suspect(&b, 2));
+	assert_false(nb_blind_suspect(&b, 5)); /* no drop rests on B3 */
+	assert_int_equal(nb_verdict_blind(NB_VERDICT_NETWORK, &b, &stage), NB_VERDICT_INCONCLUSIVE);
+	assert_int_equal(stage, 2);
+	/* a verdict of another class does not rest on B0 */
+	assert_int_equal(nb_verdict_blind(NB_VERDICT_NODE_A, &b, &stage), NB_VERDICT_NODE_A);
+	assert_int_equal(stage, -1);
+	assert_int_equal(nb_verdict_blind(NB_VERDICT_HEALTHY, &b, &stage), NB_VERDICT_HEALTHY);
+
+	/* A few B0 events lost in a ring: 2 of 1000; 50 requests lost is far above that. */
+	memset(&b, 0, sizeof(b));
+	t_blind_feed(&b, 998, 7, -1, -1, NB_ST_COMPLETE);
+	t_blind_feed(&b, 2, 7, 2, -1, NB_ST_COMPLETE);
+	t_blind_feed(&b, 50, 1, -1, -1, NB_ST_NETWORK_DROP_REQ);
+	assert_false(nb_blind_suspect(&b, 2));
+	assert_int_equal(nb_verdict_blind(NB_VERDICT_NETWORK, &b, &stage), NB_VERDICT_NETWORK);
+	assert_int_equal(stage, -1);
+
+	/* A drop proven by drop evidence (status refined to B's) does not rest on an absence. */
+	memset(&b, 0, sizeof(b));
+	t_blind_feed(&b, 10, 7, 2, -1, NB_ST_COMPLETE);
+	t_blind_feed(&b, 3, 1, -1, -1, NB_ST_A_INTERNAL_DROP_REQ);
+	assert_int_equal(b.resting[2], 0);
+	assert_false(nb_blind_suspect(&b, 2));
+
+	/* Half the packets cross an untraced bond slave: 1 drop per 2 packets is that blind spot. */
+	memset(&b, 0, sizeof(b));
+	t_blind_feed(&b, 50, 7, -1, -1, NB_ST_COMPLETE);
+	t_blind_feed(&b, 50, 7, 2, -1, NB_ST_COMPLETE);
+	t_blind_feed(&b, 40, 1, -1, -1, NB_ST_NETWORK_DROP_REQ);
+	assert_true(nb_blind_suspect(&b, 2));
+
+	/* Local (4-stage) packets are not mixed into a chain's counts. */
+	{
+		struct nb_joined p = t_pkt(4, 3, NB_FINAL_TIMEOUT, -1);
+
+		nb_blind_add(&b, &p, NB_ST_COMPLETE);
+		assert_int_equal(b.delivered, 100);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -410,6 +479,7 @@ int main(void)
 	    cmocka_unit_test(test_verdict_detail),
 	    cmocka_unit_test(test_verdict_detail_local),
 	    cmocka_unit_test(test_verdict_recovered),
+	    cmocka_unit_test(test_blind),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
