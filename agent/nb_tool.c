@@ -335,6 +335,8 @@ int nb_tool_run(const struct nb_tool *t, const struct nb_opts *o)
 			goto out;
 	}
 	rt.wall_off = nb_wall_offset_ns();
+	nb_period_init(&rt.period, nb_mono_ns(),
+		       rt.o.interval > 0 ? (uint64_t)rt.o.interval * 1000000000ull : 0);
 	s_start(&rt, st);
 	fflush(stdout);
 	rc = s_loop(&rt, st);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "agent.h"
+#include "nb_time.h"
 
 /* An interface option (--rx-iface, --interface, ...): names as given, indexes in the netns. */
 struct nb_iflist {
@@ -50,6 +51,8 @@ struct nb_rt {
 	struct nb_iflist ifs[NB_RT_IF__COUNT];
 	int64_t wall_off; /* wall clock minus monotonic clock, taken after setup */
 	bool done;	  /* set by the tool: --count reached, stop after this poll turn */
+	/* The --interval clock, started at the end of setup; tools close it as they report. */
+	struct nb_period period;
 	void *st;	  /* the tool's state */
 };
 

@@ -54,7 +54,6 @@ struct s_drop {
 	uint64_t shown;
 	/* kernel_drop_stack_stats_summary_all */
 	struct s_snap *prev;
-	uint64_t t_next, t_last;
 };
 
 static const char *s_ifname(struct s_drop *r, uint32_t ifindex, char *buf)
@@ -547,8 +546,6 @@ static int s_stats_setup(struct nb_rt *rt, void *st)
 		nb_err("%s", err);
 		return NB_EXIT_ERR;
 	}
-	r->t_last = nb_mono_ns();
-	r->t_next = r->t_last + (uint64_t)r->o->interval * 1000000000ull;
 	return 0;
 }
 
@@ -561,21 +558,19 @@ static int s_stats_poll(struct nb_rt *rt, void *st, int timeout_ms)
 	return 0;
 }
 
-static int s_stats_report_now(struct s_drop *r, uint64_t now, bool final)
+static int s_stats_report_now(struct nb_rt *rt, struct s_drop *r, uint64_t now, bool final)
 {
+	bool partial;
+	uint64_t secs = nb_period_close(&rt->period, now, &partial);
 	int rc;
 
 	/* The last report covers the partial interval up to the end. */
-	rc = s_stats_tick(r, r->prev, (now - r->t_last + 500000000ull) / 1000000000ull,
-			  final && now < r->t_next);
+	rc = s_stats_tick(r, r->prev, secs, final && partial);
 	if (rc) {
 		fflush(stdout);
 		nb_err("cannot read the drop counts: %s", strerror(-rc));
 		return NB_EXIT_ERR;
 	}
-	r->t_last = now;
-	while (r->t_next <= now)
-		r->t_next += (uint64_t)r->o->interval * 1000000000ull;
 	return 0;
 }
 
@@ -583,17 +578,15 @@ static int s_stats_interval(struct nb_rt *rt, void *st, uint64_t now, bool last)
 {
 	struct s_drop *r = st;
 
-	(void)rt;
 	/* The last report is the summary's: one report at the end, as at an interval's end. */
-	if (last || now < r->t_next)
+	if (last || !nb_period_due(&rt->period, now))
 		return 0;
-	return s_stats_report_now(r, now, false);
+	return s_stats_report_now(rt, r, now, false);
 }
 
 static int s_stats_summary(struct nb_rt *rt, void *st)
 {
-	(void)rt;
-	return s_stats_report_now(st, nb_mono_ns(), true);
+	return s_stats_report_now(rt, st, nb_mono_ns(), true);
 }
 
 const struct nb_tool_ops nb_drop_stats_ops = {

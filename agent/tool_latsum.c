@@ -39,7 +39,7 @@ struct s_sum {
 	int n_adj;
 	uint64_t *prev, *cur; /* NB_LAT_HIST_SLOTS: the last report's totals, this one's */
 	struct nb_lat_stats stats_prev;
-	uint64_t t_start, t_last, t_next;
+	uint64_t t_start; /* for the summary's length */
 	int64_t wall_off;
 	unsigned int reports;
 };
@@ -145,8 +145,7 @@ static int s_setup(struct nb_rt *rt, void *st)
 		nb_err("kernel lacks the hooks for every pair of stages: nothing to measure");
 		return NB_EXIT_ERR;
 	}
-	s->t_start = s->t_last = nb_mono_ns();
-	s->t_next = s->t_last + (uint64_t)rt->o.interval * 1000000000ull;
+	s->t_start = nb_mono_ns();
 	return 0;
 }
 
@@ -323,8 +322,10 @@ static void s_report(struct s_sum *s, const uint64_t *h, const struct nb_lat_sta
 		       (unsigned long long)d->parse_err);
 }
 
-static int s_interval(struct s_sum *s, uint64_t now, bool final)
+static int s_interval(struct nb_rt *rt, struct s_sum *s, uint64_t now, bool final)
 {
+	bool partial;
+	uint64_t secs;
 	struct nb_lat_stats now_st, d;
 	int rc = nb_tracer_hist(s->t, s->cur);
 	uint64_t *tmp;
@@ -342,15 +343,12 @@ static int s_interval(struct s_sum *s, uint64_t now, bool final)
 	for (size_t k = 0; k < NB_LAT_HIST_SLOTS; k++)
 		s->prev[k] = s->cur[k] - s->prev[k];
 	s->reports++;
-	s_report(s, s->prev, &d, now, (now - s->t_last + 500000000ull) / 1000000000ull,
-		 "interval", final && now < s->t_next);
+	secs = nb_period_close(&rt->period, now, &partial);
+	s_report(s, s->prev, &d, now, secs, "interval", final && partial);
 	tmp = s->prev;
 	s->prev = s->cur;
 	s->cur = tmp;
 	s->stats_prev = now_st;
-	s->t_last = now;
-	while (s->t_next <= now)
-		s->t_next += (uint64_t)s->o->interval * 1000000000ull;
 	return 0;
 }
 
@@ -367,10 +365,9 @@ static int s_tick(struct nb_rt *rt, void *st, uint64_t now, bool last)
 {
 	struct s_sum *s = st;
 
-	(void)rt;
-	if (last || now < s->t_next)
+	if (last || !nb_period_due(&rt->period, now))
 		return 0;
-	return s_interval(s, now, false);
+	return s_interval(rt, s, now, false);
 }
 
 static int s_summary(struct nb_rt *rt, void *st)
@@ -382,7 +379,7 @@ static int s_summary(struct nb_rt *rt, void *st)
 
 	(void)rt;
 	/* The partial interval up to the end, then the totals since the start. */
-	rc = s_interval(s, now, true);
+	rc = s_interval(rt, s, now, true);
 	if (rc)
 		return rc;
 	nb_tracer_lat_stats(s->t, &tot);

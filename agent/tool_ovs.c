@@ -29,7 +29,6 @@ struct s_ovs {
 	struct nb_tracer *tr;
 	struct nb_upcall *u;
 	struct nb_iflist *ports;
-	uint64_t t_next;
 	bool discovered;
 };
 
@@ -158,7 +157,6 @@ static int s_setup(struct nb_rt *rt, void *st)
 		nb_err("%s", err);
 		return NB_EXIT_ERR;
 	}
-	o->t_next = nb_mono_ns() + (uint64_t)rt->o.interval * 1000000000ull;
 	return 0;
 }
 
@@ -320,12 +318,11 @@ static int s_tick(struct nb_rt *rt, void *st, uint64_t now, bool last)
 	struct s_ovs *o = st;
 
 	nb_upcall_expire(o->u, now);
-	if (now < o->t_next && !last)
+	if (!nb_period_due(&rt->period, now) && !last)
 		return 0;
 	s_report(rt, o, now, false);
 	nb_upcall_interval(o->u);
-	while (o->t_next <= now)
-		o->t_next += (uint64_t)rt->o.interval * 1000000000ull;
+	nb_period_close(&rt->period, now, NULL);
 	return 0;
 }
 

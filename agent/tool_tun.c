@@ -40,7 +40,6 @@ struct s_tun {
 	struct nb_tun_qstat *pcpu;
 	struct nb_tun_ring *rings; /* per CPU */
 	struct s_q q[NB_TUN_MAXQ];
-	uint64_t t_next;
 	uint64_t full_blocks, enq_lines;
 	bool deq_by_addr; /* the reader's code is known: dequeues of unfollowed packets count */
 };
@@ -173,7 +172,6 @@ static int s_setup(struct nb_rt *rt, void *st)
 		nb_err("cannot open the ring buffer: %s", strerror(errno));
 		return NB_EXIT_ERR;
 	}
-	t->t_next = nb_mono_ns() + (uint64_t)rt->o.interval * 1000000000ull;
 	return 0;
 }
 
@@ -448,7 +446,7 @@ static int s_tick(struct nb_rt *rt, void *st, uint64_t now, bool last)
 	struct s_tun *t = st;
 	int rc;
 
-	if (now < t->t_next && !last)
+	if (!nb_period_due(&rt->period, now) && !last)
 		return 0;
 	/* What the programs wrote before this point is counted in this interval. */
 	ring_buffer__consume(t->rb);
@@ -458,8 +456,7 @@ static int s_tick(struct nb_rt *rt, void *st, uint64_t now, bool last)
 		return NB_EXIT_ERR;
 	}
 	s_report(rt, t, now);
-	while (t->t_next <= now)
-		t->t_next += (uint64_t)rt->o.interval * 1000000000ull;
+	nb_period_close(&rt->period, now, NULL);
 	return 0;
 }
 

@@ -31,7 +31,6 @@ struct s_vh {
 	struct ring_buffer *rb;
 	struct nb_vhost *v;
 	const char *ifname;
-	uint64_t t_next;
 };
 
 static int s_check(struct nb_rt *rt, void *st)
@@ -196,7 +195,6 @@ static int s_setup(struct nb_rt *rt, void *st)
 		rc = NB_EXIT_ERR;
 		goto out;
 	}
-	t->t_next = nb_mono_ns() + (uint64_t)rt->o.interval * 1000000000ull;
 	rc = 0;
 out:
 	nb_sym_destroy(&sym);
@@ -340,13 +338,12 @@ static int s_tick(struct nb_rt *rt, void *st, uint64_t now, bool last)
 {
 	struct s_vh *t = st;
 
-	if (now < t->t_next && !last)
+	if (!nb_period_due(&rt->period, now) && !last)
 		return 0;
 	ring_buffer__consume(t->rb);
 	s_report(rt, t, now, false);
 	nb_vhost_interval(t->v);
-	while (t->t_next <= now)
-		t->t_next += (uint64_t)rt->o.interval * 1000000000ull;
+	nb_period_close(&rt->period, now, NULL);
 	return 0;
 }
 

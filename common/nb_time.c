@@ -57,3 +57,29 @@ const char *nb_fmt_dur(uint64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "%.1fs", ns / 1e9);
 	return buf;
 }
+
+void nb_period_init(struct nb_period *p, uint64_t now, uint64_t len_ns)
+{
+	p->start = now;
+	p->len = len_ns;
+	p->due = now + len_ns;
+}
+
+bool nb_period_due(const struct nb_period *p, uint64_t now)
+{
+	return now >= p->due;
+}
+
+uint64_t nb_period_close(struct nb_period *p, uint64_t now, bool *partial)
+{
+	uint64_t n = now > p->start ? now - p->start : 0;
+
+	if (partial)
+		*partial = now < p->due;
+	p->start = now;
+	if (!p->len)
+		p->due = now;
+	else if (p->due <= now)
+		p->due += ((now - p->due) / p->len + 1) * p->len;
+	return (n + 500000000ull) / 1000000000ull;
+}

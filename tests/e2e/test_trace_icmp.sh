@@ -77,10 +77,10 @@ tests/lab drop --at fab --dir req --seq 2
 one n_req NETWORK_DROP_REQ NETWORK 10
 tests/lab drop --at hvB --dir req --seq 2
 one b_req B_INTERNAL_DROP_REQ NODE_B 12
-# hvB traced on an uplink the packets do not cross: B0 and B3 unseen on the delivered seq 1
+# hvB traced on an uplink the packets do not cross (an unused veth): B0 and B3 unseen on the delivered seq 1
 # and 3, so the request lost in the fabric cannot be told from one lost inside hvB.
-ip -n nbhvB link add nbdum0 type dummy && ip -n nbhvB link set nbdum0 up ||
-	fail "cannot add a dummy interface to nbhvB"
+ip -n nbhvB link add nbdum0 type veth peer name nbdum1 && ip -n nbhvB link set nbdum0 up ||
+	fail "cannot add an unused interface to nbhvB"
 on_exit "ip -n nbhvB link del nbdum0 2>/dev/null"
 tests/lab drop --at fab --dir req --seq 2
 BRX=nbdum0 one blind NETWORK_DROP_REQ INCONCLUSIVE 15
