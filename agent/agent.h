@@ -66,6 +66,8 @@ int nb_tracer_open(struct nb_tracer **out, const struct nb_tracer_cfg *cfg, nb_e
 int nb_tracer_poll(struct nb_tracer *t, int timeout_ms);
 /* Events the kernel could not deliver because the ring buffer was full. */
 uint64_t nb_tracer_lost(const struct nb_tracer *t);
+/* The size of its event ring buffer (kernel memory), bytes. */
+uint64_t nb_tracer_ring_bytes(const struct nb_tracer *t);
 uint64_t nb_tracer_matched(const struct nb_tracer *t);
 /* Monotonic time at which the last probe was attached. */
 uint64_t nb_tracer_attach_ts(const struct nb_tracer *t);

@@ -505,6 +505,11 @@ uint64_t nb_tracer_lost(const struct nb_tracer *t)
 	return __atomic_load_n(&t->bss->nb_lost, __ATOMIC_RELAXED);
 }
 
+uint64_t nb_tracer_ring_bytes(const struct nb_tracer *t)
+{
+	return t->events ? bpf_map__max_entries(t->events) : 0;
+}
+
 uint64_t nb_tracer_matched(const struct nb_tracer *t)
 {
 	return __atomic_load_n(&t->bss->nb_matched, __ATOMIC_RELAXED);

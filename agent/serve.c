@@ -5,9 +5,11 @@
  * One thread, one zmq_poll loop over the ROUTER, the ZAP handler and every session's ring
  * buffer. Everything a peer controls is bounded: message size (ZMQ_MAXMSGSIZE), queued
  * messages (HWMs), sessions (--max-sessions, and per client --max-sessions-per-client),
- * STARTs (--max-starts-per-client), a session's life without news (--lease-ms), queued
- * batches (NB_SRV_QUEUE_*), credit, ERROR replies to garbage (10/s), and log lines about
- * refused connections (NB_SRV_REFUSE_LOGS).
+ * coordinators holding sessions (--max-clients), STARTs (--max-starts-per-client), events in
+ * flight (--max-inflight-events), a session's life (--max-duration) and its life without
+ * news (--lease-ms), queued batches (NB_SRV_QUEUE_*), ERROR replies to garbage (10/s), and
+ * log lines about refused connections (NB_SRV_REFUSE_LOGS). A limit's refusal is an ERROR
+ * NB_WIRE_ELIMIT naming it, counted for /metrics.
  */
 #include "agent.h"
 #include "serve.h"
@@ -30,6 +32,11 @@
 #define S_MAX_SESSIONS	     64
 #define S_SESS_PER_CLIENT    2  /* default, or --max-sessions when lower */
 #define S_STARTS_PER_CLIENT  10 /* default, in NB_SRV_START_WIN_NS */
+#define S_CLIENTS	     4	/* default, or --max-sessions when lower */
+#define S_INFLIGHT	     262144 /* default: what `netblame trace` asks (256 x 1024) */
+#define S_INFLIGHT_MAX	     (1L << 30)
+#define S_DURATION_S	     86400 /* default: a day */
+#define S_DURATION_MAX_S     (30L * 86400)
 #define S_RX_BATCH	     256 /* messages per loop turn, so the rings get their turn too */
 #define S_SNDHWM	     64	 /* per peer; an EVENTS message is up to ~0.5 MiB */
 #define S_RCVHWM	     256 /* per peer; each at most NB_WIRE_MAX_CTRL_FRAME */
@@ -42,6 +49,7 @@ struct s_opts {
 	const char *config, *listen, *name, *netns, *secret, *auth, *metrics;
 	bool insecure, verbose, help;
 	long max_sessions, max_sess_client, max_starts_client, lease_ms, offset_ms, synth_pps;
+	long max_clients, max_inflight, max_duration;
 };
 
 #define S_O(f) offsetof(struct s_opts, f)
@@ -76,6 +84,18 @@ static const struct nb_optdef s_optdefs[] = {
 	 false},
 	{"max-starts-per-client", NB_OPTK_LONG, S_O(max_starts_client), 1, NB_RL_MAX, "N",
 	 "STARTs one client may send in any 10 s; more are refused (default 10)", false},
+	{"max-clients", NB_OPTK_LONG, S_O(max_clients), 1, S_MAX_SESSIONS, "N",
+	 "coordinators (clients, as above) holding sessions at once (default 4, or "
+	 "--max-sessions if lower)",
+	 false},
+	{"max-inflight-events", NB_OPTK_LONG, S_O(max_inflight), 1, S_INFLIGHT_MAX, "N",
+	 "events a session may have sent unacknowledged: a START asking for more credit x batch "
+	 "is refused (default 262144, what netblame trace asks)",
+	 false},
+	{"max-duration", NB_OPTK_LONG, S_O(max_duration), 1, S_DURATION_MAX_S, "S",
+	 "longest a session runs, seconds: a START asking for longer is refused, a session "
+	 "without an end is ended then (default 86400)",
+	 false},
 	{"lease-ms", NB_OPTK_LONG, S_O(lease_ms), 100, 60000, "MS",
 	 "end a session MS after its coordinator fell silent (default 3000)", false},
 	{"test-clock-offset-ms", NB_OPTK_LONG, S_O(offset_ms), -86400000L, 86400000L, "MS",
@@ -95,7 +115,8 @@ static void s_help(FILE *f)
 		   "         [--netns NAME|PATH]\n"
 		   "         (--insecure | --secret-key FILE --authorized-keys FILE)\n"
 		   "         [--max-sessions N] [--max-sessions-per-client N]\n"
-		   "         [--max-starts-per-client N] [--lease-ms MS]\n"
+		   "         [--max-starts-per-client N] [--max-clients N]\n"
+		   "         [--max-inflight-events N] [--max-duration S] [--lease-ms MS]\n"
 		   "Runs tracing sessions for netblame coordinators over ZeroMQ.\n\n");
 	nb_opts_help_table(f, s_optdefs, S_NOPTDEFS);
 }
@@ -178,6 +199,17 @@ static int s_parse(int argc, char **argv, struct s_opts *o, char **keep)
 		    o->max_sessions < S_SESS_PER_CLIENT ? o->max_sessions : S_SESS_PER_CLIENT;
 	if (!o->max_starts_client)
 		o->max_starts_client = S_STARTS_PER_CLIENT;
+	if (o->max_clients > o->max_sessions) {
+		nb_err("--max-clients %ld is more than --max-sessions %ld", o->max_clients,
+		       o->max_sessions);
+		return NB_EXIT_USAGE;
+	}
+	if (!o->max_clients)
+		o->max_clients = o->max_sessions < S_CLIENTS ? o->max_sessions : S_CLIENTS;
+	if (!o->max_inflight)
+		o->max_inflight = S_INFLIGHT;
+	if (!o->max_duration)
+		o->max_duration = S_DURATION_S;
 	return 0;
 }
 
@@ -544,10 +576,16 @@ static uint64_t s_timers(struct nb_srv *srv)
 
 	for (uint32_t i = 0; i < srv->max_sessions; i++) {
 		struct nb_sess *s = &srv->sess[i];
+		uint64_t cpu0;
 		char why[96];
 
 		if (!s->used)
 			continue;
+		cpu0 = nb_thread_cpu_ns();
+		if (now >= s->end_ns) {
+			nb_sess_expire(s);
+			continue;
+		}
 		if (s_lease_over(srv, s, now)) {
 			snprintf(why, sizeof(why),
 				 "lease expired: nothing from the coordinator for %llu ms",
@@ -556,11 +594,14 @@ static uint64_t s_timers(struct nb_srv *srv)
 			continue;
 		}
 		d = nb_sess_tick(s, now);
+		s->cpu_ns += nb_thread_cpu_ns() - cpu0;
 		if (d < next)
 			next = d;
 		d = s->last_rx_ns + srv->lease_ns;
 		if (d > now && d < next)
 			next = d;
+		if (s->end_ns < next)
+			next = s->end_ns;
 	}
 	d = nb_mon_tick(srv, now, false);
 	if (d < next)
@@ -735,10 +776,12 @@ static int s_open_router(struct nb_srv *srv, const struct s_opts *o)
 	printf("listening on %s\n", ep);
 	fflush(stdout);
 	nb_srv_log(srv,
-		   "listening on %s (%s, at most %u sessions, %u per client, %u STARTs per "
-		   "client in 10 s, lease %llu ms)",
+		   "listening on %s (%s, at most %u sessions, %u per client, %u clients, %u "
+		   "STARTs per client in 10 s, %llu events in flight, %u s a session, lease %llu "
+		   "ms)",
 		   ep, o->insecure ? "INSECURE" : "CURVE", srv->max_sessions, srv->max_sess_client,
-		   srv->max_starts_client, (unsigned long long)(srv->lease_ns / 1000000));
+		   srv->max_clients, srv->max_starts_client, (unsigned long long)srv->max_inflight,
+		   srv->max_duration_s, (unsigned long long)(srv->lease_ns / 1000000));
 	return 0;
 }
 
@@ -776,6 +819,9 @@ int nb_serve(int argc, char **argv)
 	srv.max_sessions = (uint32_t)o.max_sessions;
 	srv.max_sess_client = (uint32_t)o.max_sess_client;
 	srv.max_starts_client = (uint32_t)o.max_starts_client;
+	srv.max_clients = (uint32_t)o.max_clients;
+	srv.max_inflight = (uint64_t)o.max_inflight;
+	srv.max_duration_s = (uint32_t)o.max_duration;
 	srv.def_netns = o.netns;
 	srv.eproto_rl.max = S_EPROTO_PER_S;
 	srv.log_rl.max = S_LOGS_PER_S;

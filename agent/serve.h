@@ -137,6 +137,9 @@ struct nb_sess {
 	size_t q_bytes;
 
 	uint64_t events_read, events_sent, batches_sent, lost_queue;
+	uint64_t start_ns, end_ns; /* attached; ended by --max-duration at end_ns */
+	uint64_t cpu_ns;	   /* this thread's CPU spent on the session (attach, ticks) */
+	uint8_t proto;		   /* IPPROTO_*, for /metrics */
 	struct nb_sdrop *drop; /* drop attribution; NULL when it could not attach */
 	struct nb_synth syn;
 };
@@ -144,9 +147,26 @@ struct nb_sess {
 /* What sessions that ended did, for the counters of /metrics. */
 struct nb_srv_totals {
 	uint64_t events_sent, lost_ring, lost_queue;
+	uint64_t cpu_ns;
 };
 
 struct nb_metrics;
+
+/*
+ * The limits a coordinator can run into: each refusal (or session ended by one) is an ERROR
+ * NB_WIRE_ELIMIT naming it, a log line, and a count in /metrics (refused_total{limit=...}).
+ */
+enum nb_limit {
+	NB_LIM_SESSIONS,	/* --max-sessions */
+	NB_LIM_SESS_CLIENT,	/* --max-sessions-per-client */
+	NB_LIM_STARTS_CLIENT,	/* --max-starts-per-client */
+	NB_LIM_CLIENTS,		/* --max-clients */
+	NB_LIM_INFLIGHT,	/* --max-inflight-events */
+	NB_LIM_DURATION,	/* --max-duration */
+	NB_LIM__COUNT,
+};
+/* The option's name without "--", which the error message and the metric label carry. */
+const char *nb_limit_name(enum nb_limit l);
 
 struct nb_srv {
 	const char *node;
@@ -156,6 +176,10 @@ struct nb_srv {
 	uint32_t max_sessions;
 	uint32_t max_sess_client;   /* --max-sessions-per-client */
 	uint32_t max_starts_client; /* --max-starts-per-client, per NB_SRV_START_WIN_NS */
+	uint32_t max_clients;	    /* --max-clients: clients holding sessions at once */
+	uint64_t max_inflight;	    /* --max-inflight-events: credit x max_batch */
+	uint32_t max_duration_s;    /* --max-duration */
+	uint64_t limit_hits[NB_LIM__COUNT];
 	const char *def_netns;	    /* --netns, NULL = own */
 	void *zctx, *router;
 	struct nb_zap *zap;
@@ -213,11 +237,15 @@ void nb_srv_probe_kcaps(struct nb_srv *srv, bool tcx);
 void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *peer_desc,
 		   const char *client, uint64_t now);
 struct nb_sess *nb_sess_find(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id);
+/* What it traces: "icmp", "tcp" or "udp". */
+const char *nb_sess_kind(const struct nb_sess *s);
 /* Drains the ring and runs the session's timers; returns its next deadline (agent clock). */
 uint64_t nb_sess_tick(struct nb_sess *s, uint64_t now);
 void nb_sess_add_credit(struct nb_sess *s, uint32_t credit);
 /* Detaches every probe, flushes what credit allows, sends STATS then STOP(reason). */
 void nb_sess_stop(struct nb_sess *s, const char *reason, const char *log_why);
+/* Ends a session that ran into --max-duration: ERROR NB_WIRE_ELIMIT, then nb_sess_stop. */
+void nb_sess_expire(struct nb_sess *s);
 /* The ring's fd to poll, or -1 while a batch is open and the ring is drained on a timer. */
 int nb_sess_poll_fd(const struct nb_sess *s);
 

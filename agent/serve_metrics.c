@@ -29,7 +29,7 @@
 
 #define S_MAX_CONN  16
 #define S_TIMEOUT_S 10
-#define S_BODY_MAX  16384
+#define S_BODY_MAX  (256u << 10) /* 64 sessions' series and the histograms */
 
 struct nb_metrics {
 	struct MHD_Daemon *d;
@@ -70,6 +70,79 @@ static void s_one(struct s_buf *b, const char *name, const char *type, const cha
 {
 	s_head(b, name, type, help);
 	s_put(b, "%s %llu\n", name, v);
+}
+
+/* A label value: the text format escapes backslash, double quote and line feed. */
+static const char *s_lv(const char *in, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (; *in && o + 3 < size; in++) {
+		if (*in == '\\' || *in == '"')
+			out[o++] = '\\';
+		if (*in == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+			continue;
+		}
+		out[o++] = *in;
+	}
+	out[o] = 0;
+	return out;
+}
+
+/*
+ * Per session, labelled with its id, its coordinator (the client the limits count: "key
+ * SHA256:..." or "address IP") and what it traces. A series ends with its session.
+ */
+static void s_sessions(struct s_buf *b, const struct nb_srv *srv)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} series[] = {
+	    {"netblame_agent_session_events_sent_total", "counter", "Events sent, this session."},
+	    {"netblame_agent_session_events_lost_total", "counter",
+	     "Events lost, this session: ring or queue, as netblame_agent_events_lost_total."},
+	    {"netblame_agent_session_cpu_seconds_total", "counter",
+	     "Agent CPU time spent on this session: attach, ring drain, encoding, sending."},
+	    {"netblame_agent_session_memory_bytes", "gauge",
+	     "Agent memory held by this session: its open batch and queued batches (user space), "
+	     "its BPF ring buffer (kernel)."},
+	};
+
+	for (size_t k = 0; k < sizeof(series) / sizeof(series[0]); k++) {
+		s_head(b, series[k].name, series[k].type, series[k].help);
+		for (uint32_t i = 0; i < srv->max_sessions; i++) {
+			const struct nb_sess *s = &srv->sess[i];
+			char lab[NB_SRV_CLIENT_ID * 2 + 96], cl[NB_SRV_CLIENT_ID * 2];
+
+			if (!s->used)
+				continue;
+			snprintf(lab, sizeof(lab), "session=\"%llu\",coordinator=\"%s\",kind=\"%s\"",
+				 (unsigned long long)s->id, s_lv(s->client, cl, sizeof(cl)),
+				 nb_sess_kind(s));
+			switch (k) {
+			case 0:
+				s_put(b, "%s{%s} %llu\n", series[k].name, lab,
+				      (unsigned long long)s->events_sent);
+				break;
+			case 1:
+				s_put(b, "%s{%s,where=\"ring\"} %llu\n", series[k].name, lab,
+				      (unsigned long long)(s->tr ? nb_tracer_lost(s->tr) : 0));
+				s_put(b, "%s{%s,where=\"queue\"} %llu\n", series[k].name, lab,
+				      (unsigned long long)s->lost_queue);
+				break;
+			case 2:
+				s_put(b, "%s{%s} %.6f\n", series[k].name, lab, (double)s->cpu_ns / 1e9);
+				break;
+			default:
+				s_put(b, "%s{%s} %llu\n", series[k].name, lab,
+				      (unsigned long long)(s->q_bytes + s->buf.cap +
+							   (s->tr ? nb_tracer_ring_bytes(s->tr) : 0)));
+				break;
+			}
+		}
+	}
 }
 
 static unsigned long s_open_fds(void)
@@ -159,6 +232,23 @@ static void s_render(struct nb_srv *srv, struct s_buf *b)
 	      (unsigned long long)reloads);
 	s_put(b, "netblame_agent_key_reloads_total{result=\"failed\"} %llu\n",
 	      (unsigned long long)reload_fail);
+	s_head(b, "netblame_agent_refused_total", "counter",
+	       "STARTs refused by a limit, and sessions ended by --max-duration, by limit (the "
+	       "option's name).");
+	for (int l = 0; l < NB_LIM__COUNT; l++)
+		s_put(b, "netblame_agent_refused_total{limit=\"%s\"} %llu\n", nb_limit_name(l),
+		      (unsigned long long)srv->limit_hits[l]);
+	s_head(b, "netblame_agent_limit", "gauge", "The limits in force, by option name.");
+	s_put(b, "netblame_agent_limit{limit=\"max-sessions\"} %u\n", srv->max_sessions);
+	s_put(b, "netblame_agent_limit{limit=\"max-sessions-per-client\"} %u\n",
+	      srv->max_sess_client);
+	s_put(b, "netblame_agent_limit{limit=\"max-starts-per-client\"} %u\n",
+	      srv->max_starts_client);
+	s_put(b, "netblame_agent_limit{limit=\"max-clients\"} %u\n", srv->max_clients);
+	s_put(b, "netblame_agent_limit{limit=\"max-inflight-events\"} %llu\n",
+	      (unsigned long long)srv->max_inflight);
+	s_put(b, "netblame_agent_limit{limit=\"max-duration\"} %u\n", srv->max_duration_s);
+	s_sessions(b, srv);
 	s_one(b, "netblame_agent_scrapes_total", "counter", "Requests for /metrics.", m->scrapes);
 	s_process(b, m);
 }

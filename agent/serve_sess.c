@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <linux/nsfs.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@
 #include <sys/ioctl.h>
 
 #include "nb_time.h"
+
+#define S_DURATION_GRACE_S 60 /* past a START's duration_s: the coordinator's final drain */
 
 static struct nb_sess *s_find(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id)
 {
@@ -343,15 +346,63 @@ static struct nb_client *s_client(struct nb_srv *srv, const char *id, uint64_t n
 	return pick;
 }
 
-/* A START over a per-client limit: the client is told which, the operator's log says who. */
-static void s_over_limit(struct nb_srv *srv, const struct nb_peer *peer, const char *peer_desc,
-			 const char *client, uint64_t sid, int code, const char *what,
-			 uint64_t now)
+static const char *const s_limit_names[NB_LIM__COUNT] = {
+	[NB_LIM_SESSIONS] = "max-sessions",
+	[NB_LIM_SESS_CLIENT] = "max-sessions-per-client",
+	[NB_LIM_STARTS_CLIENT] = "max-starts-per-client",
+	[NB_LIM_CLIENTS] = "max-clients",
+	[NB_LIM_INFLIGHT] = "max-inflight-events",
+	[NB_LIM_DURATION] = "max-duration",
+};
+
+const char *nb_limit_name(enum nb_limit l)
 {
-	nb_srv_error(srv, peer, code, sid, "%s", what);
+	return l < NB_LIM__COUNT ? s_limit_names[l] : "?";
+}
+
+/*
+ * A START over a limit: the client is told which and its value ("limit max-sessions 4
+ * reached: ..."), the operator's log says who, /metrics counts it.
+ */
+static void s_over_limit(struct nb_srv *srv, const struct nb_peer *peer, const char *peer_desc,
+			 const char *client, uint64_t sid, enum nb_limit l, uint64_t value,
+			 uint64_t now, const char *fmt, ...) __attribute__((format(printf, 9, 10)));
+static void s_over_limit(struct nb_srv *srv, const struct nb_peer *peer, const char *peer_desc,
+			 const char *client, uint64_t sid, enum nb_limit l, uint64_t value,
+			 uint64_t now, const char *fmt, ...)
+{
+	char what[NB_WIRE_STR_MAX + 1];
+	va_list ap;
+	int n;
+
+	n = snprintf(what, sizeof(what), "limit %s %llu%s: ", nb_limit_name(l),
+		     (unsigned long long)value, l == NB_LIM_DURATION ? " s" : "");
+	va_start(ap, fmt);
+	vsnprintf(what + n, sizeof(what) - (size_t)n, fmt, ap);
+	va_end(ap);
+	srv->limit_hits[l]++;
+	nb_srv_error(srv, peer, NB_WIRE_ELIMIT, sid, "%s", what);
 	if (nb_rl_take(&srv->log_rl, now))
 		nb_srv_log(srv, "START of session %llu refused for %s (%s): %s",
 			   (unsigned long long)sid, peer_desc, client, what);
+}
+
+/* Clients other than this one that hold sessions now. */
+static uint32_t s_other_clients(const struct nb_srv *srv, const char *client)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < srv->max_sessions; i++) {
+		const struct nb_sess *s = &srv->sess[i];
+		bool seen = false;
+
+		if (!s->used || !strcmp(s->client, client))
+			continue;
+		for (uint32_t j = 0; j < i && !seen; j++)
+			seen = srv->sess[j].used && !strcmp(srv->sess[j].client, s->client);
+		n += !seen;
+	}
+	return n;
 }
 
 void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *peer_desc,
@@ -367,7 +418,6 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	struct nb_sess *s = NULL;
 	uint64_t sid = st->session;
 	struct nb_client *cl;
-	char what[128];
 	uint32_t n;
 	int rc;
 
@@ -377,27 +427,39 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 		return;
 	}
 	if (srv->n_sess >= srv->max_sessions) {
-		nb_srv_error(srv, peer, EBUSY, sid, "%u sessions already running (--max-sessions)",
-			     srv->n_sess);
+		s_over_limit(srv, peer, peer_desc, client, sid, NB_LIM_SESSIONS, srv->max_sessions,
+			     now, "%u sessions running already", srv->n_sess);
 		return;
 	}
 	n = s_client_sessions(srv, client);
+	if (!n && s_other_clients(srv, client) >= srv->max_clients) {
+		s_over_limit(srv, peer, peer_desc, client, sid, NB_LIM_CLIENTS, srv->max_clients,
+			     now, "sessions of %u other coordinators running", s_other_clients(srv, client));
+		return;
+	}
 	if (n >= srv->max_sess_client) {
-		snprintf(what, sizeof(what),
-			 "per-client session limit %u reached: this client runs %u "
-			 "(--max-sessions-per-client)",
-			 srv->max_sess_client, n);
-		s_over_limit(srv, peer, peer_desc, client, sid, EBUSY, what, now);
+		s_over_limit(srv, peer, peer_desc, client, sid, NB_LIM_SESS_CLIENT,
+			     srv->max_sess_client, now, "this client runs %u sessions already", n);
+		return;
+	}
+	if ((uint64_t)st->credit * st->max_batch > srv->max_inflight) {
+		s_over_limit(srv, peer, peer_desc, client, sid, NB_LIM_INFLIGHT, srv->max_inflight,
+			     now, "this START asks for %llu (credit %u x max_batch %u)",
+			     (unsigned long long)st->credit * st->max_batch, st->credit,
+			     st->max_batch);
+		return;
+	}
+	if (st->duration_s > srv->max_duration_s) {
+		s_over_limit(srv, peer, peer_desc, client, sid, NB_LIM_DURATION,
+			     srv->max_duration_s, now, "this trace asks for %u s", st->duration_s);
 		return;
 	}
 	/* Counted from here on, whatever becomes of the START: each one costs the agent work. */
 	cl = s_client(srv, client, now);
 	if (!nb_rl_take(&cl->starts, now)) {
-		snprintf(what, sizeof(what),
-			 "per-client START rate limit reached: %u STARTs in 10 s "
-			 "(--max-starts-per-client)",
-			 srv->max_starts_client);
-		s_over_limit(srv, peer, peer_desc, client, sid, EAGAIN, what, now);
+		s_over_limit(srv, peer, peer_desc, client, sid, NB_LIM_STARTS_CLIENT,
+			     srv->max_starts_client, now, "%u STARTs from this client in the last 10 s",
+			     srv->max_starts_client);
 		return;
 	}
 	cl->last_start_ns = now;
@@ -470,7 +532,9 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	snprintf(s->client, sizeof(s->client), "%s", client);
 	s->max_batch = st->max_batch;
 	s->credit = st->credit;
+	s->proto = st->proto;
 	s->last_rx_ns = now;
+	s->cpu_ns = nb_thread_cpu_ns();
 	/* Opening loads and verifies BPF: tens of ms during which the loop does nothing else. */
 	cfg.ns = &ns;
 	rc = nb_tracer_open(&s->tr, &cfg, s_on_event, s, err, sizeof(err));
@@ -490,6 +554,12 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	s->wm_ns = nb_tracer_attach_ts(s->tr);
 	s->last_batch_ns = now;
 	s->next_stats_ns = now + NB_SRV_STATS_IVL_NS;
+	s->start_ns = now;
+	s->cpu_ns = nb_thread_cpu_ns() - s->cpu_ns; /* the attach */
+	/* A trace that said how long it runs ends itself; the grace covers its final drain. */
+	s->end_ns = now + (st->duration_s ? (uint64_t)st->duration_s + S_DURATION_GRACE_S
+					  : (uint64_t)srv->max_duration_s) *
+			      1000000000ull;
 
 	memset(srv->tx, 0, sizeof(*srv->tx));
 	srv->tx->type = NB_MSG_STARTED;
@@ -527,6 +597,11 @@ out:
 	nb_netns_close(&ns);
 }
 
+const char *nb_sess_kind(const struct nb_sess *s)
+{
+	return s_proto_name(s->proto);
+}
+
 struct nb_sess *nb_sess_find(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id)
 {
 	return s_find(srv, peer, id);
@@ -534,8 +609,39 @@ struct nb_sess *nb_sess_find(struct nb_srv *srv, const struct nb_peer *peer, uin
 
 void nb_sess_add_credit(struct nb_sess *s, uint32_t credit)
 {
-	s->credit = s->credit + credit > NB_SRV_CREDIT_MAX ? NB_SRV_CREDIT_MAX : s->credit + credit;
+	uint64_t cap = s->srv->max_inflight / s->max_batch;
+
+	if (cap > NB_SRV_CREDIT_MAX)
+		cap = NB_SRV_CREDIT_MAX;
+	s->credit += credit;
+	/*
+	 * A coordinator grants what it received, so it never goes over what START asked; one
+	 * that does is held to the limit, counted and logged, and its session goes on.
+	 */
+	if (s->credit > cap) {
+		s->srv->limit_hits[NB_LIM_INFLIGHT]++;
+		if (nb_rl_take(&s->srv->log_rl, nb_mono_ns()))
+			nb_srv_log(s->srv,
+				   "session %llu: credit for %llu events held to --max-inflight-events "
+				   "%llu",
+				   (unsigned long long)s->id,
+				   (unsigned long long)s->credit * s->max_batch,
+				   (unsigned long long)s->srv->max_inflight);
+		s->credit = cap;
+	}
 	s_flush(s, nb_mono_ns());
+}
+
+void nb_sess_expire(struct nb_sess *s)
+{
+	struct nb_srv *srv = s->srv;
+	char why[NB_WIRE_STR_MAX + 1];
+
+	srv->limit_hits[NB_LIM_DURATION]++;
+	snprintf(why, sizeof(why), "limit max-duration %u s reached: session ended",
+		 srv->max_duration_s);
+	nb_srv_error(srv, &s->peer, NB_WIRE_ELIMIT, s->id, "%s", why);
+	nb_sess_stop(s, "limit max-duration reached", why);
 }
 
 /*
@@ -620,6 +726,7 @@ void nb_sess_stop(struct nb_sess *s, const char *reason, const char *log_why)
 	srv->ended.events_sent += s->events_sent;
 	srv->ended.lost_ring += lost_ring;
 	srv->ended.lost_queue += s->lost_queue;
+	srv->ended.cpu_ns += s->cpu_ns;
 	nb_wbuf_free(&s->buf);
 	free(s->q);
 	memset(s, 0, sizeof(*s));

@@ -17,6 +17,11 @@ uint64_t nb_mono_ns(void)
 	return s_clock(CLOCK_MONOTONIC);
 }
 
+uint64_t nb_thread_cpu_ns(void)
+{
+	return s_clock(CLOCK_THREAD_CPUTIME_ID);
+}
+
 int64_t nb_wall_offset_ns(void)
 {
 	/* Bracket the realtime read by two monotonic reads to halve the error. */

@@ -9,6 +9,8 @@
 
 /* CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads. */
 uint64_t nb_mono_ns(void);
+/* CPU time of the calling thread, ns: what a piece of work on one thread cost. */
+uint64_t nb_thread_cpu_ns(void);
 /* CLOCK_REALTIME minus CLOCK_MONOTONIC, in ns, taken now: converts ktime to wall time. */
 int64_t nb_wall_offset_ns(void);
 /* "HH:MM:SS.uuuuuu" (frac_digits 6) or "HH:MM:SS.mmm" (3) or "HH:MM:SS" (0), local time. */

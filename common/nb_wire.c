@@ -269,7 +269,7 @@ static void s_enc_start(struct s_enc *e, const struct nb_msg_start *s)
 	s_put_count(e, s->max_batch, NB_WIRE_MAX_EVENTS);
 	if (e->b->err)
 		return;
-	s_head(e, NB_MSG_START, 12 + !!s->netns[0]);
+	s_head(e, NB_MSG_START, 12 + !!s->netns[0] + !!s->duration_s);
 	s_put_session(e, s->session);
 	s_put_str(e, "proto", proto, NB_WIRE_NAME_MAX + 1);
 	s_put_u64(e, "family", s->family);
@@ -284,6 +284,8 @@ static void s_enc_start(struct s_enc *e, const struct nb_msg_start *s)
 	s_put_u64(e, "timeout_ms", s->timeout_ms);
 	s_put_u64(e, "credit", s->credit);
 	s_put_u64(e, "max_batch", s->max_batch);
+	if (s->duration_s)
+		s_put_u64(e, "duration_s", s->duration_s);
 }
 
 static void s_put_u32s(struct s_enc *e, const char *k, const uint32_t *v, uint32_t n)
@@ -1216,7 +1218,8 @@ static int s_dec_start(const struct s_map *m, struct nb_msg_start *s)
 	    (err = s_get_str(m, "netns", false, s->netns, sizeof(s->netns))) ||
 	    (err = s_get_u32(m, "timeout_ms", true, &s->timeout_ms)) ||
 	    (err = s_get_u32(m, "credit", true, &s->credit)) ||
-	    (err = s_get_u32(m, "max_batch", true, &s->max_batch)))
+	    (err = s_get_u32(m, "max_batch", true, &s->max_batch)) ||
+	    (err = s_get_u32(m, "duration_s", false, &s->duration_s)))
 		return err;
 	if (!s->max_batch)
 		return -EPROTO;

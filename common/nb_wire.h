@@ -28,6 +28,8 @@
  *           netns:str (opt; name or path, "" = the agent's own) timeout_ms:uint
  *           credit:uint (EVENTS batches the agent may send before more credit arrives)
  *           max_batch:uint (events per EVENTS message, 1..NB_WIRE_MAX_EVENTS)
+ *           duration_s:uint (opt; how long the trace means to run, 0 or absent = until STOP;
+ *           an agent whose --max-duration is shorter refuses the START)
  *   STARTED agent -> coordinator: the session's probes are attached.
  *           session:uint attach_ns:uint (agent clock) rx_ifindex:[uint] tx_ifindex:[uint]
  *           (resolved from rx_ifs/tx_ifs, same order)
@@ -68,6 +70,8 @@
  *           frames:[str] (opt; the stack, innermost first, at most NB_WIRE_MAX_FRAMES of at
  *           most NB_WIRE_FRAME_MAX bytes: "func+0xoff")
  *   ERROR   either direction: code:int (a positive errno value) message:str session:uint (opt)
+ *           NB_WIRE_ELIMIT: one of the agent's limits refused a START or ended a session;
+ *           the message names the limit and its value ("limit max-sessions 4 reached: ...").
  *   RUN     coordinator -> agent: run one single-host tool as a session (netblame run).
  *           session:uint tool:str (a tool name, at most NB_WIRE_NAME_MAX bytes)
  *           args:[str] (the tool's flags as on its command line, at most NB_WIRE_MAX_ARGS of
@@ -108,12 +112,16 @@
 #ifndef NB_WIRE_H
 #define NB_WIRE_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "nb_event.h"
 
 #define NB_WIRE_VERSION 1
+
+/* ERROR.code of a refusal by one of the agent's limits (see ERROR below). */
+#define NB_WIRE_ELIMIT EDQUOT
 
 #define NB_WIRE_MAX_FRAME      (4u << 20) /* bytes in one frame */
 #define NB_WIRE_MAX_EVENTS     4096	  /* events in one EVENTS batch */
@@ -185,6 +193,7 @@ struct nb_msg_start {
 	uint32_t timeout_ms;
 	uint32_t credit;
 	uint32_t max_batch;
+	uint32_t duration_s; /* optional: how long the trace means to run; 0 = until STOP */
 };
 
 struct nb_wire_unattached {

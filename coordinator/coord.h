@@ -10,6 +10,7 @@
 #define NB_CEXIT_OK    0
 #define NB_CEXIT_ERR   1 /* runtime error */
 #define NB_CEXIT_USAGE 2 /* bad command line */
+#define NB_CEXIT_LIMIT 3 /* an agent's limit refused the session or ended it */
 
 /* One line on stderr: "netblame: ..." and "netblame: warning: ...". */
 void nb_cerr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -169,6 +169,7 @@ struct s_trace {
 	struct nb_path_totals tu; /* TCP copies, UDP fragments lost */
 	bool done;
 	bool stopping; /* STOPs sent: only their answers matter now */
+	bool limited;  /* an agent's limit ended a session: report, then NB_CEXIT_LIMIT */
 	uint64_t both_away; /* coordinator clock since both nodes are away; 0 = not */
 	uint64_t end_ref;
 	uint64_t stop_ref; /* packets first seen after this are not counted (--duration end) */
@@ -644,7 +645,13 @@ static int s_on_error(struct s_trace *t, struct s_node *n, const struct nb_msg_e
 		return 0;
 	if (!n->away && n->state != S_RUNNING) {
 		nb_cerr("node %s (%s) refused: %s", n->name, n->endpoint, e->message);
-		return -ECONNREFUSED;
+		return e->code == NB_WIRE_ELIMIT ? -EDQUOT : -ECONNREFUSED;
+	}
+	/* Trying again would only run into it again: the trace ends, with what it has. */
+	if (e->code == NB_WIRE_ELIMIT) {
+		nb_cerr("node %s (%s) ended the trace: %s", n->name, n->endpoint, e->message);
+		t->limited = true;
+		return 0;
 	}
 	if (n->away) {
 		if (!n->refused)
@@ -1307,6 +1314,7 @@ static int s_send_start(struct s_trace *t, struct s_node *n)
 	m->start.timeout_ms = (uint32_t)t->timeout_ms;
 	m->start.credit = S_CREDIT_INITIAL;
 	m->start.max_batch = S_MAX_BATCH;
+	m->start.duration_s = (uint32_t)t->duration;
 	rc = nb_client_send(n->cl, m);
 	free(m);
 	return rc;
@@ -1593,7 +1601,7 @@ int nb_cmd_trace(int argc, char **argv)
 	while (!t->done) {
 		uint64_t now = nb_mono_ns();
 
-		if (s_stop && !t_drain)
+		if ((s_stop || t->limited) && !t_drain)
 			break;
 		if (t_end && now >= t_end && !t_drain) {
 			/* Let packets seen before the end reach their deadline. */
@@ -1651,9 +1659,11 @@ int nb_cmd_trace(int argc, char **argv)
 		s_report_text(t, v, detail);
 	if (t->json_path && s_report_json(t, v, detail))
 		goto out;
-	ret = nb_verdict_exit_code(v);
+	ret = t->limited ? NB_CEXIT_LIMIT : nb_verdict_exit_code(v);
 out:
 	s_stop_sessions(t, "coordinator error");
+	if (rc == -EDQUOT)
+		ret = NB_CEXIT_LIMIT;
 	if (ret == NB_CEXIT_ERR && nb_cerr_count() == errs)
 		nb_cerr("trace failed: %s", strerror(rc < 0 ? -rc : EIO));
 	for (int i = 0; i < 2; i++)

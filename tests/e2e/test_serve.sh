@@ -9,15 +9,15 @@
 #   garbage    200 malformed messages: ERROR replies (at most 10/s), the agent stays up,
 #              answers HELLO, and counts malformed_rx=200
 #   start      bad START (unknown interface, foreign netns path, over --max-sessions) gets
-#              ERROR ENODEV / EACCES / EBUSY
+#              ERROR ENODEV / EACCES / EDQUOT (NB_WIRE_ELIMIT)
 #   stream     a session streams events: contiguous seq, a watermark no later event undercuts,
 #              an EVENTS message at least every ~100 ms, every event read sent or counted
 #   credit     no credit granted: batches queue, the overflow is counted in lost_queue, and
 #              read = sent + lost_queue (nothing lost silently)
 #   lease      a coordinator that vanishes: its nb_ programs are gone within 5 s
 #   limits     per client (an IP address with --insecure): a third session of one client is
-#              refused EBUSY naming --max-sessions-per-client while another client still gets
-#              one; a fifth START in 10 s is refused EAGAIN naming --max-starts-per-client;
+#              refused EDQUOT naming max-sessions-per-client while another client still gets
+#              one; a fifth START in 10 s is refused EDQUOT naming max-starts-per-client;
 #              the agent's SIGTERM then leaves no nb_ program
 #   clock      --test-clock-offset-ms 5000 shows in HELLO's clock
 #   curve      an authorised key gets HELLO; an unknown key, a plaintext client, a wrong server
@@ -188,7 +188,7 @@ before=$(nb_prog_ids)
 t_vanish=$(date +%s.%N)
 "$PROBE" "$EP" --insecure start-and-vanish "${FLOW[@]}" --session 102 >/dev/null ||
 	fail "second session refused"
-start_error "over --max-sessions" 16 "${FLOW[@]}" --session 103
+start_error "over --max-sessions" 122 "${FLOW[@]}" --session 103
 
 # lease: the vanished sessions' programs are loaded now and gone within 5 s
 new=$(comm -13 <(sort <<<"$before") <(nb_prog_ids | sort))
@@ -226,17 +226,17 @@ start_many rate 127.0.0.3 5 --src-ip $IPA --dst-ip $IPB --rx-iface nosuch0 --tx-
 for sid in 301 302 303 304; do
 	expect_line rate "session=$sid error code=19 message=unknown interface 'nosuch0' in network namespace $NSB"
 done
-expect_line rate "session=305 error code=11 message=per-client START rate limit reached: 4 STARTs in 10 s (--max-starts-per-client)"
+expect_line rate "session=305 error code=122 message=limit max-starts-per-client 4: 4 STARTs from this client in the last 10 s"
 # Sessions: one client gets two, its third is refused; another client still gets one, and
 # the global limit (3) is then what refuses.
 start_many own 127.0.0.1 3 "${FLOW[@]}" --session 201
 expect_line own "session=201 started"
 expect_line own "session=202 started"
-expect_line own "session=203 error code=16 message=per-client session limit 2 reached: this client runs 2 (--max-sessions-per-client)"
+expect_line own "session=203 error code=122 message=limit max-sessions-per-client 2: this client runs 2 sessions already"
 start_many other 127.0.0.2 2 "${FLOW[@]}" --session 204
 expect_line other "session=204 started"
-expect_line other "session=205 error code=16 message=3 sessions already running (--max-sessions)"
-grep -qF 'START of session 203 refused for 127.0.0.1 (address 127.0.0.1): per-client session limit 2' \
+expect_line other "session=205 error code=122 message=limit max-sessions 3: 3 sessions running already"
+grep -qF 'START of session 203 refused for 127.0.0.1 (address 127.0.0.1): limit max-sessions-per-client 2:' \
 	"$OUT/agent_hvL.err" || fail "limits: the refusal is not in the agent's log"
 new=$(comm -13 <(sort <<<"$before") <(nb_prog_ids | sort))
 [ "$(wc -w <<<"$new")" -ge 3 ] || fail "limits: no nb_ programs for the three sessions"
@@ -345,7 +345,7 @@ before=$(nb_prog_ids)
 	start-many 3 "${FLOW[@]}" --session 601 >"$OUT/key1.out" || fail "curve: key1: $(cat "$OUT/key1.out")"
 expect_line key1 "session=601 started"
 expect_line key1 "session=602 started"
-expect_line key1 "session=603 error code=16 message=per-client session limit 2 reached: this client runs 2 (--max-sessions-per-client)"
+expect_line key1 "session=603 error code=122 message=limit max-sessions-per-client 2: this client runs 2 sessions already"
 "$PROBE" "$EP_hvC" --server-key "$OUT/agent/netblame.pub" --key "$OUT/coord2/netblame.key" \
 	start-many 1 "${FLOW[@]}" --session 701 >"$OUT/key2.out" || fail "curve: key2: $(cat "$OUT/key2.out")"
 expect_line key2 "session=701 started"

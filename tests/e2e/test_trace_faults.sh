@@ -9,7 +9,7 @@
 #   bgone     agent B stopped for good after a loss in the fabric: a full report, the proven
 #             fault kept: NETWORK, 10
 #   bothgone  both agents stopped mid-trace after healthy echoes: never HEALTHY: INCONCLUSIVE, 15
-#   refused   agent B (--max-sessions 1) already busy: the coordinator exits 1 with the reason
+#   refused   agent B (--max-sessions 1) already busy: the coordinator exits 3 with the reason
 #             and has STOPped the session it opened on agent A
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -141,7 +141,8 @@ grep -q '^Verdict: INCONCLUSIVE$' "$OUT/bothgone.out" || fail "bothgone: text ve
 no_progs bothgone
 
 # refused: a first trace holds agent B's only session slot; a second one is refused by B after
-# A started its session. It says why, exits 1 and leaves A with the first trace's session only.
+# A started its session. It says why, exits 3 (a limit) and leaves A with the first trace's
+# session only.
 start_agent hvA --netns nbhvA "${AFLAGS[@]}"
 start_agent hvB --netns nbhvB "${AFLAGS[@]}" --max-sessions 1
 trace holder
@@ -151,9 +152,9 @@ wait_for 5 progs_are 2 nb_tcx_rx || fail "holder: sessions not attached"
 	--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0" \
 	--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0" \
 	--count 1 --insecure >"$OUT/refused.out" 2>"$OUT/refused.err"
-assert_eq 1 "$?" "refused: exit code"
+assert_eq 3 "$?" "refused: exit code"
 cat "$OUT/refused.err"
-assert_eq "netblame: node hvB ($EP_hvB) refused: 1 sessions already running (--max-sessions)" \
+assert_eq "netblame: node hvB ($EP_hvB) refused: limit max-sessions 1: 1 sessions running already" \
 	"$(grep -v 'warning: --insecure' "$OUT/refused.err")" "refused: the one line that says why"
 # The coordinator exits right after sending STOP; agent A logs it when it has read it.
 wait_for 3 grep -q 'stopped (stopped by the coordinator: coordinator error)' "$OUT/agent_hvA.err"

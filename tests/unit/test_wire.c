@@ -224,6 +224,7 @@ static void s_sample(struct nb_msg *m, enum nb_msg_type t, bool big)
 		s->timeout_ms = 2000;
 		s->credit = 64;
 		s->max_batch = 512;
+		s->duration_s = 60;
 		if (big) {
 			s->proto = IPPROTO_UDP;
 			s->family = 6;
@@ -238,7 +239,7 @@ static void s_sample(struct nb_msg *m, enum nb_msg_type t, bool big)
 				s->rx_ifs[i][0] = s->tx_ifs[i][0] = (char)('0' + i);
 			}
 			s_strfill(s->netns, NB_WIRE_STR_MAX, 'p');
-			s->timeout_ms = s->credit = UINT32_MAX;
+			s->timeout_ms = s->credit = s->duration_s = UINT32_MAX;
 			s->max_batch = NB_WIRE_MAX_EVENTS;
 		}
 		break;
@@ -1165,7 +1166,7 @@ static const char *const s_required[][16] = {
 };
 
 static const char *const s_optional[][4] = {
-    [NB_MSG_HELLO] = {"caps", "clock_ns", "sessions"}, [NB_MSG_START] = {"netns"},
+    [NB_MSG_HELLO] = {"caps", "clock_ns", "sessions"}, [NB_MSG_START] = {"netns", "duration_s"},
     [NB_MSG_STARTED] = {"unattached"},	   [NB_MSG_PING] = {"session", "credit"},
     [NB_MSG_PONG] = {"session", "credit"}, [NB_MSG_ERROR] = {"session"},
     [NB_MSG_DROPINFO] = {"location_sym", "ifname", "frames"},
