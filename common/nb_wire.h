@@ -71,7 +71,7 @@
  *           most NB_WIRE_FRAME_MAX bytes: "func+0xoff")
  *   ERROR   either direction: code:int (a positive errno value) message:str session:uint (opt)
  *           NB_WIRE_ELIMIT: one of the agent's limits refused a START or ended a session;
- *           the message names the limit and its value ("limit max-sessions 4 reached: ...").
+ *           the message names the limit and its value ("limit max-sessions 4: ...").
  *   RUN     coordinator -> agent: run one single-host tool as a session (netblame run).
  *           session:uint tool:str (a tool name, at most NB_WIRE_NAME_MAX bytes)
  *           args:[str] (the tool's flags as on its command line, at most NB_WIRE_MAX_ARGS of
