@@ -123,6 +123,8 @@ bool nb_tracer_stage_ok(const struct nb_tracer *t, int i);
 void nb_tracer_lat_stats(const struct nb_tracer *t, struct nb_lat_stats *st);
 /* hist: the counts since attach, summed over CPUs, NB_LAT_HIST_SLOTS of them (nb_event.h). */
 int nb_tracer_hist(const struct nb_tracer *t, uint64_t *out);
+/* The deltas' sums, ns, per pair (a * NB_LAT_MAX_STAGES + b): NB_LAT_MAX_STAGES^2 values. */
+int nb_tracer_hist_sum(const struct nb_tracer *t, uint64_t *out);
 
 /* ---- kernel symbols and drop reason names (nb_sym.c) ---- */
 struct nb_sym;

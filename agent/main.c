@@ -121,7 +121,7 @@ static const struct nb_tool s_tools[] = {
 };
 #define S_NTOOLS (sizeof(s_tools) / sizeof(s_tools[0]))
 
-static const struct nb_tool *s_find(const char *name)
+const struct nb_tool *nb_tool_find(const char *name)
 {
 	for (size_t i = 0; i < S_NTOOLS; i++)
 		if (!strcmp(s_tools[i].name, name))
@@ -153,7 +153,7 @@ static bool s_wants_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	const char *base = basename(argv[0]);
-	const struct nb_tool *t = s_find(base);
+	const struct nb_tool *t = nb_tool_find(base);
 	struct nb_opts o;
 	char err[256];
 
@@ -176,7 +176,7 @@ int main(int argc, char **argv)
 			nb_log_set_prog("netblame-agent serve");
 			return nb_serve(argc - 1, argv + 1);
 		}
-		t = s_find(argv[1]);
+		t = nb_tool_find(argv[1]);
 		if (!t) {
 			nb_err("unknown tool '%s' (netblame-agent --help lists them)", argv[1]);
 			return NB_EXIT_USAGE;

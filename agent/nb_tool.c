@@ -299,19 +299,49 @@ static int s_loop(struct nb_rt *rt, void *st)
 	return rc;
 }
 
-int nb_tool_run(const struct nb_tool *t, const struct nb_opts *o)
+/* Everything before the loop; rt->st is the tool's state. */
+static int s_open(struct nb_rt *rt, const struct nb_tool *t, const struct nb_opts *o)
 {
 	const struct nb_tool_ops *ops = t->ops;
-	struct nb_rt rt = {.tool = t, .o = *o, .ns = {.fd = -1}};
-	void *st;
 	int rc;
 
-	st = calloc(1, ops->state_size ? ops->state_size : 1);
-	if (!st) {
+	rt->tool = t;
+	rt->o = *o;
+	rt->ns.fd = -1;
+	rt->st = calloc(1, ops->state_size ? ops->state_size : 1);
+	if (!rt->st) {
 		nb_err("out of memory");
 		return NB_EXIT_ERR;
 	}
-	rt.st = st;
+	rc = s_parse(rt);
+	if (!rc && ops->check)
+		rc = ops->check(rt, rt->st);
+	if (!rc)
+		rc = s_resolve(rt);
+	if (!rc && ops->setup)
+		rc = ops->setup(rt, rt->st);
+	if (rc)
+		return rc;
+	rt->wall_off = nb_wall_offset_ns();
+	nb_period_init(&rt->period, nb_mono_ns(),
+		       rt->o.interval > 0 ? (uint64_t)rt->o.interval * 1000000000ull : 0);
+	return 0;
+}
+
+static void s_close(struct nb_rt *rt)
+{
+	if (rt->st && rt->tool->ops->teardown)
+		rt->tool->ops->teardown(rt, rt->st);
+	nb_netns_close(&rt->ns);
+	free(rt->st);
+	rt->st = NULL;
+}
+
+int nb_tool_run(const struct nb_tool *t, const struct nb_opts *o)
+{
+	struct nb_rt rt = {0};
+	int rc;
+
 	/*
 	 * To a terminal line by line; elsewhere in blocks flushed every poll turn: a write() per
 	 * line cost more than handling the packet at a TCP transfer's rate.
@@ -320,30 +350,43 @@ int nb_tool_run(const struct nb_tool *t, const struct nb_opts *o)
 		setvbuf(stdout, NULL, _IOLBF, 0);
 	else
 		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-	rc = s_parse(&rt);
-	if (!rc && ops->check)
-		rc = ops->check(&rt, st);
-	if (!rc)
-		rc = s_resolve(&rt);
-	if (rc)
-		goto out;
-	nb_bpf_setup(rt.o.verbose);
+	nb_bpf_setup(o->verbose);
 	nb_install_signals();
-	if (ops->setup) {
-		rc = ops->setup(&rt, st);
-		if (rc)
-			goto out;
+	rc = s_open(&rt, t, o);
+	if (!rc) {
+		s_start(&rt, rt.st);
+		fflush(stdout);
+		rc = s_loop(&rt, rt.st);
 	}
-	rt.wall_off = nb_wall_offset_ns();
-	nb_period_init(&rt.period, nb_mono_ns(),
-		       rt.o.interval > 0 ? (uint64_t)rt.o.interval * 1000000000ull : 0);
-	s_start(&rt, st);
-	fflush(stdout);
-	rc = s_loop(&rt, st);
-out:
-	if (ops->teardown)
-		ops->teardown(&rt, st);
-	nb_netns_close(&rt.ns);
-	free(st);
+	s_close(&rt);
 	return rc;
+}
+
+int nb_tool_open(struct nb_rt **out, const struct nb_tool *t, const struct nb_opts *o)
+{
+	struct nb_rt *rt = calloc(1, sizeof(*rt));
+	int rc;
+
+	*out = NULL;
+	if (!rt) {
+		nb_err("out of memory");
+		return NB_EXIT_ERR;
+	}
+	rc = s_open(rt, t, o);
+	if (rc) {
+		s_close(rt);
+		free(rt);
+		return rc;
+	}
+	*out = rt;
+	return 0;
+}
+
+void nb_tool_close(struct nb_rt **prt)
+{
+	if (!*prt)
+		return;
+	s_close(*prt);
+	free(*prt);
+	*prt = NULL;
 }

@@ -38,6 +38,15 @@ enum nb_rt_if {
 
 struct nb_tool;
 
+/* A latency histogram a tool exports (serve --summary): log2 buckets of microseconds. */
+struct nb_tool_hist {
+	const char *from, *to; /* the pair's stage names */
+	const char *path;      /* its direction: "TX", "RX" */
+	const uint64_t *buckets; /* NB_LAT_BUCKETS counts: nb_lat_bucket_low/high (nb_lat.h) */
+	uint64_t count, sum_ns;
+};
+typedef void (*nb_tool_hist_fn)(const struct nb_tool_hist *h, void *ctx);
+
 /* What the runtime resolved for the tool, read-only to it except where said. */
 struct nb_rt {
 	const struct nb_tool *tool;
@@ -83,6 +92,11 @@ struct nb_tool_ops {
 	/* At the end (signal, --duration, --count): the last report. */
 	int (*summary)(struct nb_rt *rt, void *st);
 	void (*teardown)(struct nb_rt *rt, void *st);
+	/*
+	 * serve --summary: the histograms since setup, fn called once for each; -errno when they
+	 * cannot be read. NULL: the tool keeps none.
+	 */
+	int (*hists)(struct nb_rt *rt, void *st, nb_tool_hist_fn fn, void *ctx);
 	int poll_ms;
 };
 
@@ -117,6 +131,15 @@ int nb_tool_device_alias(struct nb_rt *rt, enum nb_rt_if which);
 
 /* Runs a built tool with the options main() parsed for it; returns the exit code. */
 int nb_tool_run(const struct nb_tool *t, const struct nb_opts *o);
+/*
+ * A tool set up without its loop, for serve --summary: options, root, namespace, interfaces,
+ * setup. 0, or an exit code after the tool's one-line error (nothing left attached). Its
+ * output sinks are not used: the caller reads it through ops->hists.
+ */
+int nb_tool_open(struct nb_rt **out, const struct nb_tool *t, const struct nb_opts *o);
+void nb_tool_close(struct nb_rt **prt);
+/* The tool of this name (main.c's table), or NULL. */
+const struct nb_tool *nb_tool_find(const char *name);
 
 /* The JSON sink: one compact object per line; takes the reference to o. */
 void nb_out_json(json_t *o);

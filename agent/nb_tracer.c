@@ -1038,19 +1038,20 @@ void nb_tracer_lat_stats(const struct nb_tracer *t, struct nb_lat_stats *st)
 	st->last_full = __atomic_load_n(&t->lat->bss->nb_last_full, __ATOMIC_RELAXED);
 }
 
-int nb_tracer_hist(const struct nb_tracer *t, uint64_t *out)
+/* The per-CPU array map's n values, each summed over the CPUs. */
+static int s_percpu_sums(struct bpf_map *map, uint32_t n, uint64_t *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	int fd;
 	uint64_t *v;
 
-	if (!t->lat || ncpu <= 0)
+	if (ncpu <= 0)
 		return -EINVAL;
-	fd = bpf_map__fd(t->lat->maps.nb_lat_hist);
+	fd = bpf_map__fd(map);
 	v = calloc((size_t)ncpu, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (uint32_t k = 0; k < NB_LAT_HIST_SLOTS; k++) {
+	for (uint32_t k = 0; k < n; k++) {
 		out[k] = 0;
 		if (bpf_map_lookup_elem(fd, &k, v)) {
 			int rc = -errno;
@@ -1063,4 +1064,18 @@ int nb_tracer_hist(const struct nb_tracer *t, uint64_t *out)
 	}
 	free(v);
 	return 0;
+}
+
+int nb_tracer_hist(const struct nb_tracer *t, uint64_t *out)
+{
+	if (!t->lat)
+		return -EINVAL;
+	return s_percpu_sums(t->lat->maps.nb_lat_hist, NB_LAT_HIST_SLOTS, out);
+}
+
+int nb_tracer_hist_sum(const struct nb_tracer *t, uint64_t *out)
+{
+	if (!t->lat)
+		return -EINVAL;
+	return s_percpu_sums(t->lat->maps.nb_lat_sum, NB_LAT_MAX_STAGES * NB_LAT_MAX_STAGES, out);
 }

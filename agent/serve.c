@@ -46,7 +46,7 @@
 #define S_IDLE_WAKE_NS	     1000000000ull
 
 struct s_opts {
-	const char *config, *listen, *name, *netns, *secret, *auth, *metrics;
+	const char *config, *listen, *name, *netns, *secret, *auth, *metrics, *summary;
 	bool insecure, verbose, help;
 	long max_sessions, max_sess_client, max_starts_client, lease_ms, offset_ms, synth_pps;
 	long max_clients, max_inflight, max_duration;
@@ -74,6 +74,11 @@ static const struct nb_optdef s_optdefs[] = {
 	 "coordinator public keys allowed to connect; re-read on SIGHUP", false},
 	{"metrics-listen", NB_OPTK_STR, S_O(metrics), 0, 0, "HOST:PORT",
 	 "serve Prometheus metrics on http://HOST:PORT/metrics (port 0 picks one)", false},
+	{"summary", NB_OPTK_STR, S_O(summary), 0, 0, "'TOOL FLAGS'",
+	 "run a latency summary tool (system_network_latency_summary or "
+	 "vm_network_latency_summary, with its flags but --interval, --duration and --json) for "
+	 "as long as the agent runs, its histograms in /metrics (needs --metrics-listen)",
+	 false},
 	{"insecure", NB_OPTK_FLAG, S_O(insecure), 0, 0, NULL,
 	 "no encryption or authentication (labs only)", false},
 	{"max-sessions", NB_OPTK_LONG, S_O(max_sessions), 1, S_MAX_SESSIONS, "N",
@@ -199,6 +204,10 @@ static int s_parse(int argc, char **argv, struct s_opts *o, char **keep)
 		    o->max_sessions < S_SESS_PER_CLIENT ? o->max_sessions : S_SESS_PER_CLIENT;
 	if (!o->max_starts_client)
 		o->max_starts_client = S_STARTS_PER_CLIENT;
+	if (o->summary && !o->metrics) {
+		nb_err("--summary needs --metrics-listen: its histograms are read there");
+		return NB_EXIT_USAGE;
+	}
 	if (o->max_clients > o->max_sessions) {
 		nb_err("--max-clients %ld is more than --max-sessions %ld", o->max_clients,
 		       o->max_sessions);
@@ -685,6 +694,61 @@ static int s_loop(struct nb_srv *srv)
 
 /* ---- setup ---- */
 
+#define S_SUMMARY_ARGS 32
+
+/*
+ * --summary 'TOOL FLAGS': the tool's own option parser and runtime, set up once and left
+ * running (its kernel histograms fill by themselves); /metrics reads them through ops->hists.
+ * Flags are split on blanks: none of a summary tool's values holds one.
+ */
+static int s_summary(struct nb_srv *srv, const char *spec)
+{
+	char *copy = strdup(spec), *argv[S_SUMMARY_ARGS + 1], *save = NULL, err[256];
+	const struct nb_tool *t;
+	struct nb_opts o;
+	int argc = 0, rc = 0;
+
+	if (!copy) {
+		nb_err("out of memory");
+		return NB_EXIT_ERR;
+	}
+	for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		if (argc == S_SUMMARY_ARGS) {
+			nb_err("--summary: more than %d words", S_SUMMARY_ARGS);
+			free(copy);
+			return NB_EXIT_USAGE;
+		}
+		argv[argc++] = w;
+	}
+	argv[argc] = NULL;
+	t = argc ? nb_tool_find(argv[0]) : NULL;
+	if (!t || !t->ops || !t->ops->hists) {
+		nb_err("--summary: '%s' is not a latency summary tool (system_network_latency_summary "
+		       "or vm_network_latency_summary)",
+		       argc ? argv[0] : "");
+		free(copy);
+		return NB_EXIT_USAGE;
+	}
+	if (nb_opts_parse(t->opts, t->n_opts, argc, argv, &o, err, sizeof(err))) {
+		nb_err("--summary: %s", err);
+		rc = NB_EXIT_USAGE;
+	} else if (o.json || o.duration || o.count) {
+		nb_err("--summary: --json, --duration and --count do not apply: it runs as long as "
+		       "the agent and reports in /metrics");
+		rc = NB_EXIT_USAGE;
+	} else {
+		rc = nb_tool_open(&srv->summary, t, &o);
+	}
+	if (!rc)
+		nb_srv_log(srv, "summary: %s", spec);
+	/* The tool keeps pointers into its options, which point into copy. */
+	if (rc)
+		free(copy);
+	else
+		srv->summary_args = copy;
+	return rc == NB_EXIT_USAGE ? NB_EXIT_USAGE : rc ? NB_EXIT_ERR : 0;
+}
+
 static int s_noop_event(const struct nb_event *e, void *ctx)
 {
 	(void)e;
@@ -847,6 +911,11 @@ int nb_serve(int argc, char **argv)
 	sigemptyset(&hup.sa_mask);
 	sigaction(SIGHUP, &hup, NULL);
 	s_probe_caps(&srv);
+	if (o.summary) {
+		rc = s_summary(&srv, o.summary);
+		if (rc)
+			goto out;
+	}
 	/* Before the ROUTER: a bad address must not leave an agent that said "listening". */
 	if (o.metrics) {
 		rc = nb_metrics_start(&srv, o.metrics);
@@ -863,6 +932,8 @@ int nb_serve(int argc, char **argv)
 	nb_srv_log(&srv, "stopped");
 out:
 	nb_metrics_stop(&srv);
+	nb_tool_close(&srv.summary);
+	free(srv.summary_args);
 	nb_mon_destroy(&srv);
 	if (srv.router) {
 		/* Long enough for the final STOPs to leave, short enough never to hang an exit. */

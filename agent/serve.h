@@ -43,6 +43,7 @@ struct nb_mon;
 struct nb_sdrop;
 struct nb_netns;
 struct nb_flow_spec;
+struct nb_rt;
 
 /*
  * At most `max` events in any window of window_ns (0: one second): exact, unlike a bucket
@@ -200,6 +201,8 @@ struct nb_srv {
 	uint64_t started, attach_failures; /* sessions attached, STARTs whose attach failed */
 	struct nb_srv_totals ended;
 	struct nb_metrics *metrics; /* --metrics-listen, NULL = off */
+	struct nb_rt *summary;	    /* --summary: a latency summary tool set up, NULL = none */
+	char *summary_args;	    /* its words, which its options point into */
 	struct nb_rl eproto_rl;
 	struct nb_rl log_rl;
 

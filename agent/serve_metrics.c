@@ -24,8 +24,11 @@
 
 #include <microhttpd.h>
 
+#include "nb_lat.h"
 #include "nb_log.h"
 #include "nb_opts.h"
+#include "nb_time.h"
+#include "nb_tool.h"
 
 #define S_MAX_CONN  16
 #define S_TIMEOUT_S 10
@@ -36,6 +39,7 @@ struct nb_metrics {
 	int epfd;
 	double start_time; /* wall clock, seconds */
 	uint64_t scrapes;
+	uint64_t summary_errors;
 };
 
 struct s_buf {
@@ -145,6 +149,55 @@ static void s_sessions(struct s_buf *b, const struct nb_srv *srv)
 	}
 }
 
+struct s_hctx {
+	struct s_buf *b;
+	const char *tool;
+};
+
+/*
+ * One pair of stages as a Prometheus histogram: the log2 microsecond buckets, cumulative. A
+ * delta in bucket k is under 2^(k+1) us (nb_lat_bucket_high + 1), which is its le; the last
+ * bucket also holds everything longer, so it is only +Inf.
+ */
+static void s_hist(const struct nb_tool_hist *h, void *ctx)
+{
+	struct s_hctx *c = ctx;
+	char lab[256], a[64], b[64];
+	uint64_t cum = 0;
+
+	snprintf(lab, sizeof(lab), "tool=\"%s\",from=\"%s\",to=\"%s\",path=\"%s\"", c->tool,
+		 s_lv(h->from, a, sizeof(a)), s_lv(h->to, b, sizeof(b)), h->path);
+	for (unsigned int k = 0; k + 1 < NB_LAT_BUCKETS; k++) {
+		cum += h->buckets[k];
+		s_put(c->b, "netblame_agent_latency_seconds_bucket{%s,le=\"%.6f\"} %llu\n", lab,
+		      (double)(nb_lat_bucket_high(k) + 1) / 1e6, (unsigned long long)cum);
+	}
+	s_put(c->b, "netblame_agent_latency_seconds_bucket{%s,le=\"+Inf\"} %llu\n", lab,
+	      (unsigned long long)h->count);
+	s_put(c->b, "netblame_agent_latency_seconds_sum{%s} %.9f\n", lab, (double)h->sum_ns / 1e9);
+	s_put(c->b, "netblame_agent_latency_seconds_count{%s} %llu\n", lab,
+	      (unsigned long long)h->count);
+}
+
+/* --summary: its tool's histograms since the agent started. */
+static void s_summary(struct s_buf *b, struct nb_srv *srv)
+{
+	struct s_hctx c = {.b = b, .tool = srv->summary->tool->name};
+	int rc;
+
+	s_head(b, "netblame_agent_latency_seconds", "histogram",
+	       "serve --summary: a packet's time from one stage to the next, per pair of stages, "
+	       "since the agent started.");
+	rc = srv->summary->tool->ops->hists(srv->summary, srv->summary->st, s_hist, &c);
+	if (rc) {
+		srv->metrics->summary_errors++;
+		if (nb_rl_take(&srv->log_rl, nb_mono_ns()))
+			nb_srv_log(srv, "summary: cannot read the histograms: %s", strerror(-rc));
+	}
+	s_one(b, "netblame_agent_latency_read_errors_total", "counter",
+	      "Scrapes that could not read the --summary histograms.", srv->metrics->summary_errors);
+}
+
 static unsigned long s_open_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -249,6 +302,8 @@ static void s_render(struct nb_srv *srv, struct s_buf *b)
 	      (unsigned long long)srv->max_inflight);
 	s_put(b, "netblame_agent_limit{limit=\"max-duration\"} %u\n", srv->max_duration_s);
 	s_sessions(b, srv);
+	if (srv->summary)
+		s_summary(b, srv);
 	s_one(b, "netblame_agent_scrapes_total", "counter", "Requests for /metrics.", m->scrapes);
 	s_process(b, m);
 }

@@ -398,7 +398,40 @@ static void s_teardown(struct nb_rt *rt, void *st)
 	free(s->cur);
 }
 
+/* serve --summary: the totals since setup, per pair shown in the summaries. */
+static int s_hists(struct nb_rt *rt, void *st, nb_tool_hist_fn fn, void *ctx)
+{
+	struct s_sum *s = st;
+	struct s_pair pairs[S_MAX_PAIRS];
+	uint64_t sums[NB_LAT_MAX_STAGES * NB_LAT_MAX_STAGES];
+	int np, rc;
+
+	(void)rt;
+	/* cur is free between reports, and serve makes none. */
+	rc = nb_tracer_hist(s->t, s->cur);
+	if (!rc)
+		rc = nb_tracer_hist_sum(s->t, sums);
+	if (rc)
+		return rc;
+	np = s_pairs(s, s->cur, pairs);
+	for (int i = 0; i < np; i++) {
+		const uint64_t *row = s_row(s->cur, pairs[i].a, pairs[i].b);
+		struct nb_tool_hist h = {
+		    .from = s->st[pairs[i].a].name,
+		    .to = s->st[pairs[i].b].name,
+		    .path = s_path_name(s, s->st[pairs[i].b].path),
+		    .buckets = row,
+		    .count = s_sum_row(row),
+		    .sum_ns = sums[pairs[i].a * NB_LAT_MAX_STAGES + pairs[i].b],
+		};
+
+		fn(&h, ctx);
+	}
+	return 0;
+}
+
 const struct nb_tool_ops nb_lat_summary_ops = {
+	.hists = s_hists,
 	.state_size = sizeof(struct s_sum),
 	.check = s_check,
 	.setup = s_setup,

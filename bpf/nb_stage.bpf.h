@@ -63,6 +63,14 @@ struct {
 	__uint(max_entries, NB_LAT_HIST_SLOTS);
 } nb_lat_hist SEC(".maps");
 
+/* The deltas' sum per pair of stages (prev * NB_LAT_MAX_STAGES + cur), ns: a Prometheus _sum. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, NB_LAT_MAX_STAGES * NB_LAT_MAX_STAGES);
+} nb_lat_sum SEC(".maps");
+
 /*
  * Histogram counters. nb_no_prev: a packet at a later stage of its path with no earlier stage
  * on record (it entered before the tool, skipped the first stage, or its record was evicted
@@ -136,6 +144,10 @@ static __noinline int nb_lat_count(const struct nb_pkt *p, __u32 cur)
 		slot = bpf_map_lookup_elem(&nb_lat_hist, &idx);
 		if (slot)
 			*slot += 1; /* this CPU's slot */
+		idx = prev * NB_LAT_MAX_STAGES + cur;
+		slot = bpf_map_lookup_elem(&nb_lat_sum, &idx);
+		if (slot)
+			*slot += now.ts_ns - l->ts_ns;
 		/*
 		 * A record whose path is done goes back to the map's free list at once: a
 		 * flood then never makes the LRU map evict, which costs far more.

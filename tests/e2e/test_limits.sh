@@ -6,6 +6,8 @@
 # (--test-synthetic-pps) and trace a veth pair in a namespace of this test; sessions held by
 # another "coordinator" are made with nb_agent_probe (start-and-vanish, a long lease).
 # Cases and what each expects (exact line, exit 3, the counter 1):
+#   per-session              the held session's series in /metrics, labelled session="11",
+#                            coordinator="address 127.0.0.2", kind="icmp"
 #   max-sessions             1 session held: "limit max-sessions 1: 1 sessions running already"
 #   max-clients              a session of 127.0.0.2 held, the trace from 127.0.0.1:
 #                            "limit max-clients 1: sessions of 1 other coordinators running"
@@ -90,6 +92,18 @@ hold() {
 
 agent_x XS --max-sessions 1
 hold XS 127.0.0.2 11
+# The held session in /metrics, labelled with its id, its coordinator and what it traces.
+curl -sf "$(sed -n 's/^metrics on //p' "$OUT/agent_XS.out")" >"$OUT/XS.metrics" || fail "XS: no metrics"
+L='session="11",coordinator="address 127.0.0.2",kind="icmp"'
+for m in "netblame_agent_session_events_sent_total{$L}" \
+	"netblame_agent_session_events_lost_total{$L,where=\"ring\"}" \
+	"netblame_agent_session_cpu_seconds_total{$L}" "netblame_agent_session_memory_bytes{$L}"; do
+	grep -qF "$m " "$OUT/XS.metrics" || fail "per-session: no $m in: $(grep session_ "$OUT/XS.metrics")"
+done
+# Its BPF ring buffer (1 MiB) at least.
+awk -v m="netblame_agent_session_memory_bytes{$L}" '$1 == m { exit !($2 >= 1048576) }' \
+	"$OUT/XS.metrics" || fail "per-session: memory under 1 MiB"
+echo "ok: per-session series of session 11"
 trace_x XS --count 1
 refused max-sessions XS max-sessions "refused: limit max-sessions 1: 1 sessions running already"
 

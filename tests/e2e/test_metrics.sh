@@ -6,6 +6,12 @@
 #   scrape   Prometheus scrapes the agent (up = 1) and its query API returns the agent's
 #            values: netblame_agent_info{node="hvP"} 1, sessions 0, and
 #            connections_refused_total 1 after exactly one connection that was not ZMTP
+#   summary  serve --summary runs vm_network_latency_summary on hvB of the lab with a 40 ms
+#            delay in hvB's FORWARD chain; after 8 pings Prometheus's query API returns, for
+#            forward -> net_dev_xmit, _count 8, the cumulative bucket le=0.065536 (the log2
+#            bucket 32768..65535 us) 8 and le=0.032768 0, and a _sum between 8 x 40 ms and
+#            8 x 65.536 ms; --summary without --metrics-listen, with a tool that keeps no
+#            histograms, or with a bad flag of the tool, exits 2 with one line
 set -u
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -34,6 +40,38 @@ promtool check metrics <"$OUT/metrics.txt" >"$OUT/promtool.out" 2>&1 ||
 echo "ok: format: promtool check metrics is clean"
 assert_eq 404 "$(curl -s -o /dev/null -w '%{http_code}' "http://$HOSTPORT/other")" "format: other path"
 
+"$AGENT" serve --insecure --listen 'tcp://127.0.0.1:*' --name bad \
+	--summary 'vm_network_latency_summary --phy-interface eth0' >/dev/null 2>"$OUT/bad.err"
+assert_eq 2 $? "summary: exit code without --metrics-listen"
+assert_eq "netblame-agent serve: --summary needs --metrics-listen: its histograms are read there" \
+	"$(grep -v warning "$OUT/bad.err")" "summary: the error line without --metrics-listen"
+"$AGENT" serve --insecure --listen 'tcp://127.0.0.1:*' --name bad --metrics-listen 127.0.0.1:0 \
+	--summary 'eth_drop --interface lo' >/dev/null 2>"$OUT/bad.err"
+assert_eq 2 $? "summary: exit code for a tool without histograms"
+assert_eq "netblame-agent serve: --summary: 'eth_drop' is not a latency summary tool (system_network_latency_summary or vm_network_latency_summary)" \
+	"$(grep -v warning "$OUT/bad.err")" "summary: the error line for eth_drop"
+"$AGENT" serve --insecure --listen 'tcp://127.0.0.1:*' --name bad --metrics-listen 127.0.0.1:0 \
+	--summary 'system_network_latency_summary --bogus' >/dev/null 2>"$OUT/bad.err"
+assert_eq 2 $? "summary: exit code for a bad flag of the tool"
+assert_eq "netblame-agent serve: --summary: unknown option '--bogus'" \
+	"$(grep -v warning "$OUT/bad.err")" "summary: the error line for a bad flag"
+
+# ---- summary: the latency summary of hvB's receive path, a 40 ms delay in its FORWARD ----
+lab_up --vmb veth
+"$LAB" offload off >/dev/null || fail "offload off"
+on_exit "$LAB clear >/dev/null 2>&1"
+"$LAB" delay --at hvB --dir req --ms 40 >/dev/null || fail "delay at hvB"
+start_agent hvS --insecure --metrics-listen 127.0.0.1:0 --summary \
+	'vm_network_latency_summary --netns nbhvB --vm-interface vnet0 --phy-interface ens4f0 --direction rx --protocol icmp --src-ip 198.18.0.1 --dst-ip 198.18.0.2'
+wait_for 10 grep -q '^metrics on ' "$OUT/agent_hvS.out" || fail "summary: no metrics line"
+SUMHP=$(sed -n 's/^metrics on http:\/\///p' "$OUT/agent_hvS.out")
+SUMHP=${SUMHP%/metrics}
+"$LAB" ping -c 8 -i 0.1 >/dev/null || fail "summary: ping through the delay"
+"$LAB" delay --at hvB --dir req --off >/dev/null
+curl -sf "http://$SUMHP/metrics" >"$OUT/summary.txt" || fail "summary: GET failed"
+promtool check metrics <"$OUT/summary.txt" >"$OUT/promtool.out" 2>&1 ||
+	fail "summary: promtool: $(cat "$OUT/promtool.out")"
+
 # ---- one refused connection: not ZMTP ----
 exec 3<>"/dev/tcp/127.0.0.1/$(sed -n 's/^listening on tcp:\/\/127.0.0.1://p' "$OUT/agent_hvP.out")" ||
 	fail "cannot connect to the agent"
@@ -51,6 +89,9 @@ scrape_configs:
   - job_name: netblame
     static_configs:
       - targets: ["$HOSTPORT"]
+  - job_name: summary
+    static_configs:
+      - targets: ["$SUMHP"]
 EOY
 prometheus --config.file="$OUT/prometheus.yml" --storage.tsdb.path="$OUT/tsdb" \
 	--web.listen-address="127.0.0.1:$PPORT" >"$OUT/prometheus.log" 2>&1 &
@@ -71,3 +112,16 @@ assert_eq 1 "$(query 'netblame_agent_connections_refused_total{job="netblame"}')
 [ "$(query 'process_resident_memory_bytes{job="netblame"} > 1000000')" != "" ] ||
 	fail "scrape: no resident memory above 1 MB"
 echo "ok: scrape: values read back through Prometheus's query API"
+
+H='job="summary",tool="vm_network_latency_summary",from="forward",to="net_dev_xmit",path="RX"'
+wait_for 30 is "netblame_agent_latency_seconds_count{$H}" 8 ||
+	fail "summary: _count is '$(query "netblame_agent_latency_seconds_count{$H}")', expected 8"
+assert_eq 8 "$(query "netblame_agent_latency_seconds_bucket{$H,le=\"0.065536\"}")" \
+	"summary: cumulative bucket le=0.065536"
+assert_eq 0 "$(query "netblame_agent_latency_seconds_bucket{$H,le=\"0.032768\"}")" \
+	"summary: cumulative bucket le=0.032768"
+assert_eq 8 "$(query "netblame_agent_latency_seconds_bucket{$H,le=\"+Inf\"}")" \
+	"summary: bucket le=+Inf"
+[ -n "$(query "(netblame_agent_latency_seconds_sum{$H} >= 0.32) < 0.524288")" ] ||
+	fail "summary: _sum '$(query "netblame_agent_latency_seconds_sum{$H}")' not in [0.32, 0.524288)"
+echo "ok: summary: forward -> net_dev_xmit read back through Prometheus: 8 packets at 32..65 ms"
