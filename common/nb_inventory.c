@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
  * Node specs and the inventory file (nb_inventory.h). The YAML is loaded as a libyaml document
- * (nodes with their line numbers) and walked by the schema below, so every error can name the
+ * (nb_yaml.h: nodes with their line numbers) and walked by the schema below, so every error can name the
  * file, the line and the field.
  */
 #include "nb_inventory.h"
@@ -9,50 +9,21 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <yaml.h>
 
-/* The walk's context: where errors go and how relative names resolve. */
+#include "nb_yaml.h"
+
+/* The walk's context: the document, where errors go, and how relative names resolve. */
 struct s_ctx {
-	yaml_document_t *doc;
-	const char *path;
+	struct nb_yaml y;
 	char dir[NB_INV_PATH_MAX + 1];
-	char *err;
-	size_t errlen;
 };
 
-/*
- * Errors are one line: a key or value from the file may hold a line break (a folded YAML scalar),
- * so control characters in the finished message become '?'.
- */
-static void s_oneline(char *s)
-{
-	for (; *s; s++)
-		if (iscntrl((unsigned char)*s))
-			*s = '?';
-}
-
-static int s_err(const struct s_ctx *c, const yaml_node_t *at, const char *field, const char *fmt,
-		 ...) __attribute__((format(printf, 4, 5)));
-
-static int s_err(const struct s_ctx *c, const yaml_node_t *at, const char *field, const char *fmt,
-		 ...)
-{
-	char what[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	snprintf(c->err, c->errlen, "%s:%zu: %s%s%s", c->path, at ? at->start_mark.line + 1 : 1,
-		 field ? field : "", field ? ": " : "", what);
-	s_oneline(c->err);
-	return -EINVAL;
-}
+#define s_err(c, at, field, ...) nb_yaml_err(&(c)->y, at, field, __VA_ARGS__)
 
 static bool s_ifname_ok(const char *s, size_t l)
 {
@@ -191,13 +162,10 @@ int nb_node_spec_parse(const char *arg, struct nb_inv_node *n, char *err, size_t
 
 static yaml_node_t *s_node(const struct s_ctx *c, int id)
 {
-	return yaml_document_get_node(c->doc, id);
+	return nb_yaml_node(&c->y, id);
 }
 
-static const char *s_scalar(const yaml_node_t *y)
-{
-	return y && y->type == YAML_SCALAR_NODE ? (const char *)y->data.scalar.value : NULL;
-}
+#define s_scalar nb_yaml_scalar
 
 /* A scalar into buf (at most cap - 1 bytes, no control characters). */
 static int s_str(const struct s_ctx *c, const yaml_node_t *y, const char *field, char *buf,
@@ -420,7 +388,7 @@ static int s_coord(const struct s_ctx *c, const yaml_node_t *y, struct nb_invent
 
 static int s_root(const struct s_ctx *c, struct nb_inventory *inv)
 {
-	yaml_node_t *root = yaml_document_get_root_node(c->doc);
+	yaml_node_t *root = yaml_document_get_root_node((yaml_document_t *)&c->y.doc);
 	bool have_nodes = false;
 
 	if (!root)
@@ -454,14 +422,17 @@ static int s_root(const struct s_ctx *c, struct nb_inventory *inv)
 int nb_inventory_parse(const char *text, size_t len, const char *path, struct nb_inventory **out,
 		       char *err, size_t errlen)
 {
-	struct nb_inventory *inv = calloc(1, sizeof(*inv));
-	struct s_ctx c = {.path = path, .err = err, .errlen = errlen};
-	yaml_parser_t parser;
-	yaml_document_t doc;
+	struct nb_inventory *inv;
+	struct s_ctx c = {0};
 	const char *slash = strrchr(path, '/');
 	int rc;
 
 	*out = NULL;
+	if (len > NB_INV_MAX_BYTES) {
+		snprintf(err, errlen, "%s: larger than %u bytes", path, NB_INV_MAX_BYTES);
+		return -EINVAL;
+	}
+	inv = calloc(1, sizeof(*inv));
 	if (!inv)
 		return -ENOMEM;
 	snprintf(inv->path, sizeof(inv->path), "%s", path);
@@ -470,29 +441,10 @@ int nb_inventory_parse(const char *text, size_t len, const char *path, struct nb
 			 path);
 	else
 		snprintf(c.dir, sizeof(c.dir), ".");
-	if (len > NB_INV_MAX_BYTES) {
-		snprintf(err, errlen, "%s: larger than %u bytes", path, NB_INV_MAX_BYTES);
-		free(inv);
-		return -EINVAL;
-	}
-	if (!yaml_parser_initialize(&parser)) {
-		free(inv);
-		return -ENOMEM;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		snprintf(err, errlen, "%s:%zu: not valid YAML: %s%s%s", path,
-			 parser.problem_mark.line + 1, parser.problem ? parser.problem : "?",
-			 parser.context ? " " : "", parser.context ? parser.context : "");
-		s_oneline(err);
-		yaml_parser_delete(&parser);
-		free(inv);
-		return -EINVAL;
-	}
-	c.doc = &doc;
-	rc = s_root(&c, inv);
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
+	rc = nb_yaml_load(&c.y, text, len, path, err, errlen);
+	if (!rc)
+		rc = s_root(&c, inv);
+	nb_yaml_free(&c.y);
 	if (rc) {
 		nb_inventory_free(&inv);
 		return rc;
@@ -503,30 +455,14 @@ int nb_inventory_parse(const char *text, size_t len, const char *path, struct nb
 
 int nb_inventory_load(const char *path, struct nb_inventory **out, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
 	char *buf;
 	size_t n;
-	int rc;
+	int rc = nb_yaml_read_file(path, NB_INV_MAX_BYTES, "inventory", &buf, &n, err, errlen);
 
 	*out = NULL;
-	if (!f) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot read inventory %s: %s", path, strerror(errno));
+	if (rc)
 		return rc;
-	}
-	buf = malloc(NB_INV_MAX_BYTES + 1);
-	if (!buf) {
-		fclose(f);
-		return -ENOMEM;
-	}
-	n = fread(buf, 1, NB_INV_MAX_BYTES + 1, f);
-	if (ferror(f)) {
-		snprintf(err, errlen, "cannot read inventory %s: %s", path, strerror(EIO));
-		rc = -EIO;
-	} else {
-		rc = nb_inventory_parse(buf, n, path, out, err, errlen);
-	}
-	fclose(f);
+	rc = nb_inventory_parse(buf, n, path, out, err, errlen);
 	free(buf);
 	return rc;
 }
