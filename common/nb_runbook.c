@@ -450,7 +450,6 @@ fail:
 static int s_operand(struct s_lex *lx, struct s_operand *o)
 {
 	struct nb_runbook *rb = lx->c->rb;
-	int rc;
 
 	memset(o, 0, sizeof(*o));
 	switch (lx->t) {
@@ -492,10 +491,8 @@ static int s_operand(struct s_lex *lx, struct s_operand *o)
 	default:
 		return s_lerr(lx, "a value was expected at '%s'", lx->p);
 	}
-	rc = s_next(lx);
-	if (rc)
-		s_operand_free(o);
-	return rc;
+	/* On an error the operand stays the caller's, freed with its condition. */
+	return s_next(lx);
 }
 
 static int s_or(struct s_lex *lx, struct nb_rb_cond **out);
