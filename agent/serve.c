@@ -47,7 +47,7 @@
 
 struct s_opts {
 	const char *config, *listen, *name, *netns, *secret, *auth, *metrics, *summary;
-	bool insecure, verbose, help;
+	bool insecure, verbose, help, no_probes;
 	long max_sessions, max_sess_client, max_starts_client, lease_ms, offset_ms, synth_pps;
 	long max_clients, max_inflight, max_duration;
 };
@@ -98,8 +98,8 @@ static const struct nb_optdef s_optdefs[] = {
 	 "is refused (default 262144, what netblame trace asks)",
 	 false},
 	{"max-duration", NB_OPTK_LONG, S_O(max_duration), 1, S_DURATION_MAX_S, "S",
-	 "longest a session runs, seconds: a START asking for longer is refused, a session "
-	 "without an end is ended then (default 86400)",
+	 "longest a session runs, seconds: a START asking for longer is refused, every session "
+	 "is ended this long after its start (default 86400)",
 	 false},
 	{"lease-ms", NB_OPTK_LONG, S_O(lease_ms), 100, 60000, "MS",
 	 "end a session MS after its coordinator fell silent (default 3000)", false},
@@ -108,6 +108,10 @@ static const struct nb_optdef s_optdefs[] = {
 	{"test-synthetic-pps", NB_OPTK_LONG, S_O(synth_pps), 1, 10000000L, "N",
 	 "TESTING ONLY: sessions make up N ICMP echoes a second (4 stage events each) in place "
 	 "of traced ones; the probes stay attached, their events unread",
+	 false},
+	{"test-no-probes", NB_OPTK_FLAG, S_O(no_probes), 0, 0, NULL,
+	 "TESTING ONLY: with --test-synthetic-pps, sessions attach no probe at all (many agents "
+	 "on one kernel would otherwise each run their programs on all the others' traffic)",
 	 false},
 	{"verbose", NB_OPTK_FLAG, S_O(verbose), 0, 0, NULL, "libbpf debug output", false},
 	{"help", NB_OPTK_FLAG, S_O(help), 0, 0, NULL, "this text", false},
@@ -204,6 +208,10 @@ static int s_parse(int argc, char **argv, struct s_opts *o, char **keep)
 		    o->max_sessions < S_SESS_PER_CLIENT ? o->max_sessions : S_SESS_PER_CLIENT;
 	if (!o->max_starts_client)
 		o->max_starts_client = S_STARTS_PER_CLIENT;
+	if (o->no_probes && !o->synth_pps) {
+		nb_err("--test-no-probes needs --test-synthetic-pps");
+		return NB_EXIT_USAGE;
+	}
 	if (o->summary && !o->metrics) {
 		nb_err("--summary needs --metrics-listen: its histograms are read there");
 		return NB_EXIT_USAGE;
@@ -879,6 +887,7 @@ int nb_serve(int argc, char **argv)
 	srv.node = o.name;
 	srv.off_ns = (int64_t)o.offset_ms * 1000000;
 	srv.synth_pps = (uint64_t)o.synth_pps;
+	srv.no_probes = o.no_probes;
 	srv.lease_ns = (uint64_t)o.lease_ms * 1000000;
 	srv.max_sessions = (uint32_t)o.max_sessions;
 	srv.max_sess_client = (uint32_t)o.max_sess_client;
@@ -903,8 +912,8 @@ int nb_serve(int argc, char **argv)
 		nb_srv_log(&srv, "TESTING: every reported timestamp is offset by %ld ms",
 			   o.offset_ms);
 	if (o.synth_pps)
-		nb_srv_log(&srv, "TESTING: sessions make up %ld ICMP echoes/s instead of tracing",
-			   o.synth_pps);
+		nb_srv_log(&srv, "TESTING: sessions make up %ld ICMP echoes/s instead of tracing%s",
+			   o.synth_pps, o.no_probes ? ", with no probe attached" : "");
 	nb_bpf_setup(o.verbose);
 	nb_install_signals();
 	/* A daemon's SIGHUP is a reload, not a stop (the tools stop on it). */

@@ -90,6 +90,7 @@ struct nb_synth {
 	uint64_t pps;	       /* 0: off, the session reads its ring buffer */
 	uint64_t first, made;  /* packet k is due at k / pps on the raw clock; seq = k % 65536 */
 	uint64_t max_lag_ns;   /* the longest a due packet waited to be made */
+	uint64_t lag_from;     /* packets due before this (the session's start) count no lag */
 	struct nb_event ev[4]; /* one per local stage, NB_REQ_RX .. NB_REP_TX */
 };
 
@@ -139,6 +140,7 @@ struct nb_sess {
 
 	uint64_t events_read, events_sent, batches_sent, lost_queue;
 	uint64_t start_ns, end_ns; /* attached; ended by --max-duration at end_ns */
+	uint64_t attach_ns;	   /* the tracer's attach time (raw clock) */
 	uint64_t cpu_ns;	   /* this thread's CPU spent on the session (attach, ticks) */
 	uint8_t proto;		   /* IPPROTO_*, for /metrics */
 	struct nb_sdrop *drop; /* drop attribution; NULL when it could not attach */
@@ -173,6 +175,7 @@ struct nb_srv {
 	const char *node;
 	int64_t off_ns;	    /* --test-clock-offset-ms */
 	uint64_t synth_pps; /* --test-synthetic-pps, 0 = off */
+	bool no_probes;	    /* --test-no-probes: synthetic sessions attach nothing */
 	uint64_t lease_ns;
 	uint32_t max_sessions;
 	uint32_t max_sess_client;   /* --max-sessions-per-client */
@@ -253,8 +256,9 @@ void nb_sess_expire(struct nb_sess *s);
 int nb_sess_poll_fd(const struct nb_sess *s);
 
 /* serve_synth.c. -EPROTONOSUPPORT for a flow that is not ICMP. */
+/* Packets from the first due after from (the attach); lag is counted from now. */
 int nb_synth_init(struct nb_synth *y, const struct nb_flow_spec *spec, uint32_t netns,
-		  uint64_t session, uint64_t pps, uint64_t now);
+		  uint64_t session, uint64_t pps, uint64_t from, uint64_t now);
 /* Makes the packets due by now (at most a bounded number) through fn; returns the events. */
 int nb_synth_run(struct nb_synth *y, uint64_t now, int (*fn)(const struct nb_event *e, void *ctx),
 		 void *ctx);

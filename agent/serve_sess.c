@@ -20,7 +20,6 @@
 
 #include "nb_time.h"
 
-#define S_DURATION_GRACE_S 60 /* past a START's duration_s: the coordinator's final drain */
 
 static struct nb_sess *s_find(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id)
 {
@@ -120,7 +119,7 @@ static void s_close(struct nb_sess *s, uint64_t now)
 	h.watermark_ns = nb_srv_clock(s->srv, s->wm_ns);
 	if (h.watermark_ns < s->wm_sent)
 		h.watermark_ns = s->wm_sent;
-	h.lost_ring = nb_tracer_lost(s->tr);
+	h.lost_ring = s->tr ? nb_tracer_lost(s->tr) : 0;
 	h.lost_queue = s->lost_queue;
 	if (nb_wire_batch_end(&s->bt, &h)) {
 		s_abandon(s);
@@ -537,7 +536,8 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	s->cpu_ns = nb_thread_cpu_ns();
 	/* Opening loads and verifies BPF: tens of ms during which the loop does nothing else. */
 	cfg.ns = &ns;
-	rc = nb_tracer_open(&s->tr, &cfg, s_on_event, s, err, sizeof(err));
+	/* --test-no-probes: a synthetic session with nothing attached at all. */
+	rc = srv->no_probes ? 0 : nb_tracer_open(&s->tr, &cfg, s_on_event, s, err, sizeof(err));
 	if (rc) {
 		srv->attach_failures++;
 		nb_srv_error(srv, peer, -rc, sid, "%s", err);
@@ -551,38 +551,38 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	/* The lease runs from the attach: loading BPF takes time that is not the peer's fault. */
 	now = nb_mono_ns();
 	s->last_rx_ns = now;
-	s->wm_ns = nb_tracer_attach_ts(s->tr);
+	s->attach_ns = s->tr ? nb_tracer_attach_ts(s->tr) : now;
+	s->wm_ns = s->attach_ns;
 	s->last_batch_ns = now;
 	s->next_stats_ns = now + NB_SRV_STATS_IVL_NS;
 	s->start_ns = now;
 	s->cpu_ns = nb_thread_cpu_ns() - s->cpu_ns; /* the attach */
-	/* A trace that said how long it runs ends itself; the grace covers its final drain. */
-	s->end_ns = now + (st->duration_s ? (uint64_t)st->duration_s + S_DURATION_GRACE_S
-					  : (uint64_t)srv->max_duration_s) *
-			      1000000000ull;
+	/*
+	 * --max-duration from the attach, whatever the START asked: a trace's own --duration
+	 * starts only once all its sessions run, which can take a while with many agents.
+	 */
+	s->end_ns = now + (uint64_t)srv->max_duration_s * 1000000000ull;
 
 	memset(srv->tx, 0, sizeof(*srv->tx));
 	srv->tx->type = NB_MSG_STARTED;
 	sd = &srv->tx->started;
 	sd->session = sid;
-	sd->attach_ns = nb_srv_clock(srv, nb_tracer_attach_ts(s->tr));
+	sd->attach_ns = nb_srv_clock(srv, s->attach_ns);
 	sd->n_rx = spec.n_rx;
 	sd->n_tx = spec.n_tx;
 	memcpy(sd->rx_ifindex, spec.rx_if, sizeof(sd->rx_ifindex));
 	memcpy(sd->tx_ifindex, spec.tx_if, sizeof(sd->tx_ifindex));
 	/* Optional: without it the session still traces, and the report says drops are unnamed. */
-	if (nb_sdrop_start(s, &spec, &ns, err, sizeof(err))) {
+	if (!srv->no_probes && nb_sdrop_start(s, &spec, &ns, err, sizeof(err))) {
 		sd->n_unattached = 1;
 		snprintf(sd->unattached[0].hook, sizeof(sd->unattached[0].hook), "raw_tp/kfree_skb");
 		snprintf(sd->unattached[0].reason, sizeof(sd->unattached[0].reason), "%s", err);
 	}
 	nb_srv_send_msg(srv, peer);
-	/*
-	 * The probes stay attached as in any session, only their rings are left unread. Packets
-	 * start now, once everything is attached, so that attaching does not count as lag.
-	 */
+	/* The probes stay attached as in any session, only their rings are left unread. */
 	if (srv->synth_pps)
-		nb_synth_init(&s->syn, &spec, cfg.filter.netns, sid, srv->synth_pps, nb_mono_ns());
+		nb_synth_init(&s->syn, &spec, cfg.filter.netns, sid, srv->synth_pps,
+			      s->attach_ns, nb_mono_ns());
 
 	s_iflist(rxs, sizeof(rxs), st->rx_ifs, spec.rx_if, spec.n_rx);
 	s_iflist(txs, sizeof(txs), st->tx_ifs, spec.tx_if, spec.n_tx);
@@ -673,8 +673,20 @@ uint64_t nb_sess_tick(struct nb_sess *s, uint64_t now)
 	}
 
 	next = s->next_stats_ns;
-	if (s->open && now + NB_SRV_DRAIN_NS < next)
-		next = now + NB_SRV_DRAIN_NS;
+	if (s->open) {
+		uint64_t d = now + NB_SRV_DRAIN_NS;
+
+		/*
+		 * A synthetic source has nothing to drain before its next packet is due: at a few
+		 * packets a second, waking every 2 ms would cost hundreds of agents a CPU.
+		 */
+		if (s->syn.pps && nb_synth_next(&s->syn) > d)
+			d = nb_synth_next(&s->syn);
+		if (s->first_ev_ns + NB_SRV_BATCH_AGE_NS < d)
+			d = s->first_ev_ns + NB_SRV_BATCH_AGE_NS;
+		if (d < next)
+			next = d;
+	}
 	if (!s->open && s->credit && !s->q_len && s->last_batch_ns + NB_SRV_EMPTY_IVL_NS < next)
 		next = s->last_batch_ns + NB_SRV_EMPTY_IVL_NS;
 	/* No ring fd wakes a synthetic session: its next packet does. */
@@ -693,7 +705,7 @@ void nb_sess_stop(struct nb_sess *s, const char *reason, const char *log_why)
 
 	if (!s->used)
 		return;
-	if (s->tr) {
+	if (s->tr || s->syn.pps) {
 		/* Hand over what was traced up to now, as far as credit allows. */
 		s_drain(s);
 		now = nb_mono_ns();

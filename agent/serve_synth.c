@@ -40,7 +40,7 @@ static uint64_t s_at(const struct nb_synth *y, uint64_t k)
 }
 
 int nb_synth_init(struct nb_synth *y, const struct nb_flow_spec *spec, uint32_t netns,
-		  uint64_t session, uint64_t pps, uint64_t now)
+		  uint64_t session, uint64_t pps, uint64_t from, uint64_t now)
 {
 	bool v4 = spec->family == 4;
 
@@ -69,9 +69,15 @@ int nb_synth_init(struct nb_synth *y, const struct nb_flow_spec *spec, uint32_t 
 		e->pkt.ip_len = S_IP_LEN;
 		e->pkt.l4_len = S_IP_LEN - 28;
 	}
-	/* The session starts with the first packet due after now. */
-	y->made = s_due(y, now);
+	/*
+	 * The session's packets start with the first due after from, the attach: a real ring
+	 * holds every packet from then on, and the coordinator counts from the attach, so a later
+	 * start would show the other agent's first packets as lost here. Those made up late are
+	 * no lag of the source's: lag counts from now.
+	 */
+	y->made = s_due(y, from);
 	y->first = y->made;
+	y->lag_from = now;
 	return 0;
 }
 
@@ -83,17 +89,25 @@ int nb_synth_run(struct nb_synth *y, uint64_t now, nb_event_fn fn, void *ctx)
 		return 0;
 	/* How long the oldest packet waited: a real one would have sat in the ring that long. */
 	at = s_at(y, y->made);
+	if (at < y->lag_from)
+		at = y->lag_from;
 	if (now > at && now - at > y->max_lag_ns)
 		y->max_lag_ns = now - at;
 	if (due > y->made + S_MAX_PKTS_PER_RUN)
 		due = y->made + S_MAX_PKTS_PER_RUN;
 	for (; y->made < due; y->made++, n++) {
 		uint16_t seq = (uint16_t)y->made; /* ICMP seq wraps at 65536, as ping's does */
+		/*
+		 * Stamped when due, as a real packet is when it passes the hook however late the
+		 * ring is read: two agents' copies of a packet then agree, also when one of them
+		 * made it late (the packets due between its attach and its first turn).
+		 */
+		uint64_t ts = s_at(y, y->made);
 
 		for (int st = 0; st < NB_LOCAL_STAGES; st++) {
 			struct nb_event *e = &y->ev[st];
 
-			e->ts_ns = now + s_delta_ns[st];
+			e->ts_ns = ts + s_delta_ns[st];
 			e->pkt.icmp_seq = seq;
 			e->pkt.ip_id = (uint16_t)(seq + (st >= NB_REP_RX ? 1 : 0));
 			fn(e, ctx);

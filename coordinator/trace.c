@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -93,6 +94,7 @@ struct s_node {
 	uint64_t sess_ring, sess_queue;	  /* the current session's counters */
 	uint64_t drop_lost, drop_lost_prev; /* lost drop events: this session, earlier ones */
 	uint64_t events, batches, unmatched;
+	uint64_t events_rx; /* every event received, also those after our STOP (not joined) */
 	uint32_t credit_owed;
 	uint64_t next_seq;
 	uint64_t batch_gaps;
@@ -170,6 +172,13 @@ struct s_trace {
 	bool done;
 	bool stopping; /* STOPs sent: only their answers matter now */
 	bool limited;  /* an agent's limit ended a session: report, then NB_CEXIT_LIMIT */
+	/* Its loop: when --duration ends, when the final drain ends (0: not yet), over. */
+	uint64_t t_end, t_drain;
+	bool over;
+	int failed; /* -errno: a fatal error ended it (several pairs: the others go on) */
+	int index;  /* its pair, from 1, with several pairs */
+	bool many;  /* --from/--to name several pairs: one line each, and the totals */
+	char *from_list, *to_list; /* the pairs' names, copies of --from and --to */
 	uint64_t both_away; /* coordinator clock since both nodes are away; 0 = not */
 	uint64_t end_ref;
 	uint64_t stop_ref; /* packets first seen after this are not counted (--duration end) */
@@ -266,9 +275,10 @@ static const struct nb_optdef s_trace_opts[] = {
 	{"node", NB_OPTK_LIST, S_T(node_specs), 0, 2, "SPEC",
 	 "name=N,endpoint=E,rx-iface=IF[+IF],tx-iface=IF[+IF][,server-key=FILE]; first A, then B",
 	 false},
-	{"from", NB_OPTK_STR, S_T(from), 0, 0, "NAME", "sender side A: a node of the inventory",
-	 false},
-	{"to", NB_OPTK_STR, S_T(to), 0, 0, "NAME", "receiver side B: a node of the inventory", false},
+	{"from", NB_OPTK_STR, S_T(from), 0, 0, "NAME[,NAME..]",
+	 "sender side A: a node of the inventory (a list: several pairs, with --to's)", false},
+	{"to", NB_OPTK_STR, S_T(to), 0, 0, "NAME[,NAME..]",
+	 "receiver side B: a node of the inventory (a list: several pairs)", false},
 	{"inventory", NB_OPTK_STR, S_T(inventory_path), 0, 0, "FILE",
 	 "the inventory (default ~/.netblame/inventory.yaml)", false},
 	{"count", NB_OPTK_LONG, S_T(count), 1, 1L << 40, "N",
@@ -288,13 +298,15 @@ static void s_usage(FILE *f)
 	fprintf(f,
 		"usage: netblame trace icmp|tcp|udp --src-ip A --dst-ip B [--src-port P]\n"
 		"         [--dst-port P]\n"
-		"         (--from NAME --to NAME [--inventory FILE] |\n"
+		"         (--from NAME[,NAME..] --to NAME[,NAME..] [--inventory FILE] |\n"
 		"          --node name=N,endpoint=E,rx-iface=IF[+IF],tx-iface=IF[+IF][,server-key=FILE] (A)\n"
 		"          --node name=N,endpoint=E,rx-iface=IF[+IF],tx-iface=IF[+IF][,server-key=FILE] (B))\n"
 		"         [--count N | --duration S] [--timeout-ms MS] [--json FILE|-]\n"
 		"         [--insecure | --key SECRET-KEY-FILE]\n"
 		"exit: 0 HEALTHY, 10 NETWORK, 11 NODE_A, 12 NODE_B, 13 DEST, 15 INCONCLUSIVE,\n"
-		"      1 runtime error, 2 usage error\n\nflags:\n");
+		"      1 runtime error, 2 usage error, 3 an agent's limit\n"
+		"comma lists in --from and --to: one trace per pair, in order, in one process\n\n"
+		"flags:\n");
 	nb_opts_help_table(f, s_trace_opts, S_NTRACE_OPTS);
 }
 
@@ -347,11 +359,27 @@ static int s_parse_args(struct s_trace *t, int argc, char **argv)
 		nb_cerr("--from and --to name the same node (%s)", t->from);
 		return -EINVAL;
 	}
+	/* Comma lists: several pairs (s_many). */
+	if (t->from && (strchr(t->from, ',') || strchr(t->to, ','))) {
+		if (t->json_path) {
+			nb_cerr("--json takes one pair: not with comma lists in --from and --to");
+			return -EINVAL;
+		}
+		t->many = true;
+		t->from_list = strdup(t->from);
+		t->to_list = strdup(t->to);
+		if (!t->from_list || !t->to_list) {
+			nb_cerr("out of memory");
+			return -ENOMEM;
+		}
+	}
 	/* The inventory: for --from/--to, and for the coordinator's key when it is named. */
 	if ((t->from || t->inventory_path) &&
 	    nb_coord_inventory(t->inventory_path, true, &t->inv))
 		return -EINVAL;
-	if (t->from) {
+	if (t->many) {
+		/* Each pair's nodes are looked up by s_pair. */
+	} else if (t->from) {
 		if (s_inventory_nodes(t))
 			return -EINVAL;
 	} else {
@@ -384,7 +412,7 @@ static int s_parse_args(struct s_trace *t, int argc, char **argv)
 				"'netblame keygen'), or give --insecure explicitly");
 			return -EINVAL;
 		}
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < 2 && !t->many; i++)
 			if (!t->node[i].server_key[0]) {
 				nb_cerr("--node %s needs server-key=FILE (the agent's public key) "
 					"unless --insecure",
@@ -556,6 +584,7 @@ static void s_on_events(struct s_trace *t, struct s_node *n, const struct nb_msg
 	n->next_seq = ev->seq + 1;
 	n->batches++;
 	n->credit_owed++;
+	n->events_rx += ev->n_ev;
 	for (uint32_t i = 0; i < ev->n_ev; i++) {
 		const struct nb_event *e = &ev->ev[i];
 		struct nb_key key;
@@ -682,7 +711,17 @@ static int s_handle(struct s_trace *t, struct s_node *n, const struct nb_msg *m,
 	int rc = 0;
 
 	if (t->stopping) {
-		/* Only whether each agent ended its session matters now. */
+		/*
+		 * Only whether each agent ended its session matters now; what it still sends is
+		 * counted, not joined, so that events sent and received can be compared.
+		 */
+		if (m->type == NB_MSG_EVENTS && m->events.session == n->session &&
+		    n->state == S_RUNNING) {
+			if (m->events.seq != n->next_seq)
+				n->batch_gaps++;
+			n->next_seq = m->events.seq + 1;
+			n->events_rx += m->events.n_ev;
+		}
 		if ((m->type == NB_MSG_STOP && m->stop.session == n->session) ||
 		    (m->type == NB_MSG_ERROR && m->error.session == n->session))
 			n->stop_wait = false;
@@ -1362,33 +1401,52 @@ static void s_stop_sessions(struct s_trace *t, const char *reason)
 				 (unsigned long long)t->node[i].session);
 }
 
-/* One pass of the loop: receive whatever is ready on both sockets. */
-static int s_pump(struct s_trace *t, long timeout_ms)
+/*
+ * One pass of the loop over the traces in tv (one, or every pair of a --from/--to list):
+ * receive whatever is ready on their sockets. A trace's fatal error is returned when it is
+ * the only one; with several it ends that trace alone (over, failed) and the others go on.
+ */
+static int s_pump_set(struct s_trace **tv, int nt, long timeout_ms)
 {
-	zmq_pollitem_t items[2];
-	struct s_node *of[2];
-	int rc, k = 0;
+	zmq_pollitem_t fixed[2], *items = fixed;
+	struct s_node *nfixed[2], **of = nfixed;
+	struct s_trace *tfixed[2], **tof = tfixed;
+	int rc, k = 0, ret = 0;
 
-	/* A socket not made (a failed start) must not be polled: a NULL socket means fd 0. */
-	for (int i = 0; i < 2; i++)
-		if (t->node[i].cl) {
-			of[k] = &t->node[i];
-			items[k++] = (zmq_pollitem_t){nb_client_sock(t->node[i].cl), 0, ZMQ_POLLIN, 0};
+	if (nt > 1) {
+		items = calloc((size_t)nt * 2, sizeof(*items));
+		of = calloc((size_t)nt * 2, sizeof(*of));
+		tof = calloc((size_t)nt * 2, sizeof(*tof));
+		if (!items || !of || !tof) {
+			ret = -ENOMEM;
+			goto out;
 		}
+	}
+	/* A socket not made (a failed start) must not be polled: a NULL socket means fd 0. */
+	for (int j = 0; j < nt; j++)
+		for (int i = 0; i < 2; i++)
+			if (tv[j]->node[i].cl && !tv[j]->failed) {
+				of[k] = &tv[j]->node[i];
+				tof[k] = tv[j];
+				items[k++] = (zmq_pollitem_t){nb_client_sock(tv[j]->node[i].cl), 0,
+							      ZMQ_POLLIN, 0};
+			}
 	rc = zmq_poll(items, k, timeout_ms);
 	if (rc < 0) {
-		if (errno == EINTR)
-			return 0;
-		nb_cerr("polling the agents failed: %s", zmq_strerror(errno));
-		return -EIO;
+		if (errno != EINTR) {
+			nb_cerr("polling the agents failed: %s", zmq_strerror(errno));
+			ret = -EIO;
+		}
+		goto out;
 	}
 	for (int i = 0; i < k; i++) {
 		struct s_node *n = of[i];
+		struct s_trace *t = tof[i];
 
-		if (!(items[i].revents & ZMQ_POLLIN))
+		if (!(items[i].revents & ZMQ_POLLIN) || t->failed)
 			continue;
 		/* Bounded per pass so one busy agent cannot starve the other's heartbeats. */
-		for (int k = 0; k < 256; k++) {
+		for (int m = 0; m < 256; m++) {
 			uint64_t now = nb_mono_ns();
 
 			rc = nb_client_recv(n->cl, t->rx, now);
@@ -1401,11 +1459,29 @@ static int s_pump(struct s_trace *t, long timeout_ms)
 			}
 			rc = s_handle(t, n, t->rx, now);
 			nb_msg_clear(t->rx);
-			if (rc)
-				return rc;
+			if (rc && nt == 1) {
+				ret = rc;
+				goto out;
+			}
+			if (rc) {
+				t->failed = rc;
+				t->over = true;
+				break;
+			}
 		}
 	}
-	return 0;
+out:
+	if (items != fixed) {
+		free(items);
+		free(of);
+		free(tof);
+	}
+	return ret;
+}
+
+static int s_pump(struct s_trace *t, long timeout_ms)
+{
+	return s_pump_set(&t, 1, timeout_ms);
 }
 
 static void s_housekeeping(struct s_trace *t, uint64_t now)
@@ -1507,33 +1583,11 @@ static int s_setup_sessions(struct s_trace *t)
 	return -EINTR;
 }
 
-int nb_cmd_trace(int argc, char **argv)
+/* The trace's flow on each node, its join engine and buffers: everything before its sessions. */
+static int s_init(struct s_trace *t, void *zctx)
 {
-	struct s_trace *t = calloc(1, sizeof(*t));
-	struct sigaction sa = {.sa_handler = s_on_signal};
 	struct nb_path_cfg pc = {0};
-	struct nb_path_stats ps;
-	uint64_t t_end = 0, t_drain = 0;
-	unsigned errs = nb_cerr_count();
-	enum nb_verdict v;
-	char detail[1024];
-	int rc = 0, ret = NB_CEXIT_ERR;
 
-	if (!t) {
-		nb_cerr("out of memory");
-		return NB_CEXIT_ERR;
-	}
-	t->blind_stage = -1;
-	rc = s_parse_args(t, argc, argv);
-	if (rc) {
-		nb_inventory_free(&t->inv);
-		free(t);
-		return rc > 0 ? 0 : rc == -ENOSYS ? NB_CEXIT_ERR : NB_CEXIT_USAGE;
-	}
-	if (s_parse_addrs(t)) {
-		ret = NB_CEXIT_USAGE;
-		goto out;
-	}
 	for (int i = 0; i < 2; i++) {
 		struct s_node *n = &t->node[i];
 
@@ -1544,12 +1598,9 @@ int nb_cmd_trace(int argc, char **argv)
 		n->spec.sport = (uint16_t)t->sport;
 		n->spec.dport = (uint16_t)t->dport;
 	}
-	rc = nb_coord_keys(t->insecure, t->key_path, NULL, &t->keys);
-	if (rc)
-		goto out;
 	for (int s = 0; s < SEG__COUNT; s++)
 		nb_hist_init(&t->seg[s]);
-	t->text = !(t->json_path && !strcmp(t->json_path, "-"));
+	t->text = !t->many && !(t->json_path && !strcmp(t->json_path, "-"));
 	if (t->json_path)
 		t->jpackets = json_array();
 	if (getrandom(&t->session, sizeof(t->session), 0) != sizeof(t->session) || !t->session)
@@ -1566,14 +1617,110 @@ int nb_cmd_trace(int argc, char **argv)
 	/* a retransmitted TCP segment waits a timeout after its last copy */
 	t->window_ns = pc.timeout_ns * (t->proto == IPPROTO_TCP ? 2 : 1);
 	t->path = nb_path_new(&pc, s_on_final, t);
-	t->zctx = zmq_ctx_new();
+	t->zctx = zctx;
 	t->drops = nb_tdrops_new();
 	t->rx = calloc(1, sizeof(*t->rx));
 	if (!t->path || !t->zctx || !t->drops || !t->rx) {
 		nb_cerr("out of memory");
-		goto out;
+		return -ENOMEM;
 	}
 	t->wall_off = nb_wall_offset_ns();
+	return 0;
+}
+
+/* What s_init made, and the clients; not the ZeroMQ context, which may be shared. */
+static void s_free(struct s_trace *t)
+{
+	for (int i = 0; i < 2; i++)
+		nb_client_destroy(&t->node[i].cl);
+	nb_path_destroy(&t->path);
+	nb_tdrops_free(&t->drops);
+	json_decref(t->jpackets);
+	t->jpackets = NULL;
+	free(t->rx);
+	t->rx = NULL;
+}
+
+/* A loop turn before the sockets are read: false once the trace is over. */
+static bool s_turn_pre(struct s_trace *t, uint64_t now)
+{
+	if (t->done || t->failed)
+		return false;
+	if ((s_stop || t->limited) && !t->t_drain)
+		return false;
+	if (t->t_end && now >= t->t_end && !t->t_drain) {
+		/* Let packets seen before the end reach their deadline. */
+		t->stop_ref = now;
+		t->t_drain = now + t->window_ns + 2 * S_PING_EVERY_NS + 500000000ull;
+	}
+	if (t->t_drain && now >= t->t_drain)
+		return false;
+	/* Nothing can move with both away: wait a little for one to come back. */
+	if (t->node[0].away && t->node[1].away) {
+		if (!t->both_away)
+			t->both_away = now;
+		if (now - t->both_away >= S_BOTH_AWAY_NS) {
+			nb_cwarn("both agents are away and neither came back within %llus",
+				 (unsigned long long)(S_BOTH_AWAY_NS / 1000000000ull));
+			return false;
+		}
+	} else {
+		t->both_away = 0;
+	}
+	return true;
+}
+
+/* A loop turn after the sockets were read: false once the trace is over. */
+static bool s_turn_post(struct s_trace *t)
+{
+	struct nb_path_stats ps;
+
+	if (t->failed)
+		return false;
+	s_housekeeping(t, nb_mono_ns());
+	nb_path_poll(t->path);
+	if (t->t_drain && t->stop_ref) {
+		nb_path_get_stats(t->path, &ps);
+		if (!ps.inflight)
+			return false;
+	}
+	return true;
+}
+
+/* The loop is over: what an away node missed is tainted, what is in flight reported. */
+static void s_wrapup(struct s_trace *t)
+{
+	t->end_ref = nb_mono_ns();
+	/* A node still away: nothing from its gap on can be evidence, however late. */
+	for (int i = 0; i < 2; i++) {
+		struct s_node *n = &t->node[i];
+
+		if (n->away)
+			nb_path_taint(t->path, n->role, n->gaps[n->n_gaps - 1].from_ref, NB_TS_INF);
+	}
+	/* Whatever is still in flight is reported, as INCONCLUSIVE unless its time was up. */
+	if (!t->done)
+		nb_path_flush(t->path);
+}
+
+static enum nb_verdict s_verdict(struct s_trace *t, char *detail, size_t len)
+{
+	struct nb_path_stats ps;
+	enum nb_verdict v;
+
+	nb_path_get_stats(t->path, &ps);
+	t->tu.unidentified = ps.unidentified;
+	/* One rule for ICMP, TCP and UDP: a node away for a while, never HEALTHY. */
+	v = nb_verdict_evidence(nb_verdict_of(t->counts, &t->tu.recovered), s_any_away(t));
+	v = nb_verdict_blind(v, &t->blind, &t->blind_stage);
+	s_detail(t, detail, len);
+	return v;
+}
+
+static void s_signals_and_stdout(void)
+{
+	struct sigaction sa = {.sa_handler = s_on_signal};
+
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -1586,7 +1733,394 @@ int nb_cmd_trace(int argc, char **argv)
 		setvbuf(stdout, NULL, _IOLBF, 0);
 	else
 		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+}
 
+/* ---------------------------------------------------------------- several pairs */
+
+#define S_MAX_PAIRS	     512
+#define S_SETUP_STALL_NS    10000000000ull /* setup ends after this without progress */
+#define S_STARTING_MAX	    8		   /* agents asked to start a session at once */
+
+/* Splits a comma list in place; the number of names, or -1 for more than max or an empty one. */
+static int s_split(char *list, char **out, int max)
+{
+	int n = 0;
+
+	for (char *p = list, *c; p; p = c ? c + 1 : NULL) {
+		c = strchr(p, ',');
+		if (c)
+			*c = 0;
+		if (!*p || n == max)
+			return -1;
+		out[n++] = p;
+	}
+	return n;
+}
+
+/* Pair k of the lists: a trace of its own, sharing t0's settings (not its inventory). */
+static int s_pair(struct s_trace *t0, struct s_trace **out, int k, const char *a, const char *b)
+{
+	struct s_trace *t = malloc(sizeof(*t));
+	const char *names[2] = {a, b};
+	char where[NB_INV_PATH_MAX + 64];
+	struct nb_inv_node d;
+
+	*out = t;
+	if (!t) {
+		nb_cerr("out of memory");
+		return -ENOMEM;
+	}
+	*t = *t0;
+	t->inv = NULL;
+	t->from_list = t->to_list = NULL;
+	memset(t->node, 0, sizeof(t->node));
+	t->n_nodes = 0;
+	t->index = k + 1;
+	for (int i = 0; i < 2; i++) {
+		if (nb_coord_node(t0->inv, names[i], i ? "--to" : "--from", &d))
+			return -EINVAL;
+		snprintf(where, sizeof(where), "in %s:%d", t0->inv->path, d.line);
+		if (s_add_node(t, &d, where))
+			return -EINVAL;
+		if (!t->insecure && !t->node[i].server_key[0]) {
+			nb_cerr("node %s needs server-key (the agent's public key) unless --insecure",
+				names[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* STOP to every session of every pair at once, and a bounded wait for the answers. */
+static void s_stop_all(struct s_trace **tv, int nt, const char *reason)
+{
+	uint64_t t0 = nb_mono_ns(), limit = S_STOP_WAIT_NS + (uint64_t)nt * 10000000ull;
+	bool wait = true;
+
+	for (int j = 0; j < nt; j++) {
+		struct s_trace *t = tv[j];
+
+		if (t->stopping)
+			continue;
+		t->stopping = true;
+		/* A failed pair's sockets are polled again: its STOPs want an answer too. */
+		t->failed = 0;
+		for (int i = 0; i < 2; i++)
+			t->node[i].stop_wait = s_send_stop(t, &t->node[i], reason) == 0;
+	}
+	while (wait && nb_mono_ns() - t0 < limit) {
+		s_pump_set(tv, nt, 20);
+		wait = false;
+		for (int j = 0; j < nt; j++)
+			wait = wait || tv[j]->node[0].stop_wait || tv[j]->node[1].stop_wait;
+	}
+	for (int j = 0; j < nt; j++)
+		for (int i = 0; i < 2; i++)
+			if (tv[j]->node[i].stop_wait)
+				nb_cwarn("node %s (%s) did not confirm the end of session %llu; its "
+					 "lease will end it",
+					 tv[j]->node[i].name, tv[j]->node[i].endpoint,
+					 (unsigned long long)tv[j]->node[i].session);
+}
+
+/*
+ * HELLO, and so START, to at most S_STARTING_MAX agents at a time: each answers a START by
+ * loading BPF, which takes a CPU for a while; hundreds at once on one host (this machine's
+ * benchmark) starve everything else there, leases included.
+ */
+static int s_hello_next(struct s_trace **tv, int nt)
+{
+	int busy = 0, rc;
+
+	for (int j = 0; j < nt; j++)
+		for (int i = 0; i < 2; i++) {
+			enum s_node_state st = tv[j]->node[i].state;
+
+			busy += !tv[j]->failed && (st == S_HELLO || st == S_STARTING);
+		}
+	for (int j = 0; j < nt && busy < S_STARTING_MAX; j++)
+		for (int i = 0; i < 2 && busy < S_STARTING_MAX; i++) {
+			struct s_node *n = &tv[j]->node[i];
+
+			if (tv[j]->failed || n->state != S_NEW)
+				continue;
+			rc = s_send_hello(tv[j], n);
+			if (rc) {
+				nb_cerr("node %s: cannot send HELLO: %s", n->name, strerror(-rc));
+				return rc;
+			}
+			busy++;
+		}
+	return 0;
+}
+
+/*
+ * Every pair's sessions started, leases kept meanwhile; the pairs that could not, failed.
+ * Hundreds of agents attaching at once on a busy host take a while: the wait ends when
+ * S_SETUP_STALL_NS pass without one more session running.
+ */
+static int s_setup_all(struct s_trace **tv, int nt)
+{
+	uint64_t t0 = nb_mono_ns(), limit = S_SETUP_STALL_NS;
+	int rc, running = 0;
+
+	for (int j = 0; j < nt; j++)
+		for (int i = 0; i < 2; i++) {
+			rc = s_connect(tv[j], &tv[j]->node[i]);
+			if (rc)
+				return rc;
+		}
+	while (!s_stop) {
+		uint64_t now = nb_mono_ns();
+		bool all = true;
+
+		int now_running = 0;
+
+		for (int j = 0; j < nt; j++) {
+			if (!tv[j]->failed && (tv[j]->node[0].state != S_RUNNING ||
+					       tv[j]->node[1].state != S_RUNNING))
+				all = false;
+			now_running += (tv[j]->node[0].state == S_RUNNING) +
+				       (tv[j]->node[1].state == S_RUNNING);
+		}
+		if (all)
+			return 0;
+		if (now_running > running) {
+			running = now_running;
+			t0 = now;
+		}
+		rc = s_hello_next(tv, nt);
+		if (rc)
+			return rc;
+		if (now - t0 > limit) {
+			for (int j = 0; j < nt; j++)
+				for (int i = 0; i < 2 && !tv[j]->failed; i++) {
+					struct s_node *n = &tv[j]->node[i];
+
+					if (n->state == S_HELLO)
+						nb_cerr("agent %s at %s did not answer (%s); no session "
+							"started for %llus",
+							n->name, n->endpoint, s_why_silent(n),
+							(unsigned long long)(limit / 1000000000ull));
+					else if (n->state != S_RUNNING)
+						nb_cerr("agent %s at %s did not start the session; no "
+							"session started for %llus",
+							n->name, n->endpoint,
+							(unsigned long long)(limit / 1000000000ull));
+					if (n->state != S_RUNNING)
+						tv[j]->failed = -ETIMEDOUT;
+				}
+			return 0;
+		}
+		rc = s_pump_set(tv, nt, 20);
+		if (rc)
+			return rc;
+		/* Sessions already running need their PINGs: the others are still attaching. */
+		for (int j = 0; j < nt; j++)
+			if (!tv[j]->failed)
+				s_housekeeping(tv[j], nb_mono_ns());
+	}
+	nb_cerr("interrupted before the sessions started");
+	return -EINTR;
+}
+
+/*
+ * --from A1,A2,... --to B1,B2,...: pair k traces the flow between Ak (sender side) and Bk,
+ * each pair its own sessions, join engine and verdict, all in one process and one poll loop.
+ * One line per pair, then the totals. Exit: 0 when every pair is HEALTHY, 3 when a limit
+ * refused one, 1 when one failed, else the verdict code of the first pair that is not.
+ */
+static int s_many(struct s_trace *t0)
+{
+	char *from[S_MAX_PAIRS], *to[S_MAX_PAIRS], detail[1024];
+	struct s_trace **tv = NULL, **act = NULL;
+	uint64_t pk = 0, complete = 0, ev = 0, lost = 0, gaps = 0, nv[NB_VERDICT_INCONCLUSIVE + 1] = {0};
+	int nf, nt, na, rc = 0, ret = NB_CEXIT_OK, failed = 0;
+	void *zctx = NULL;
+	bool live = true;
+
+	nf = s_split(t0->from_list, from, S_MAX_PAIRS);
+	nt = s_split(t0->to_list, to, S_MAX_PAIRS);
+	if (nf < 0 || nt < 0 || nf != nt) {
+		nb_cerr("--from and --to: two comma lists of as many node names (at most %d)",
+			S_MAX_PAIRS);
+		return NB_CEXIT_USAGE;
+	}
+	tv = calloc((size_t)nt, sizeof(*tv));
+	act = calloc((size_t)nt, sizeof(*act));
+	zctx = zmq_ctx_new();
+	if (!tv || !act || !zctx) {
+		nb_cerr("out of memory");
+		ret = NB_CEXIT_ERR;
+		goto out;
+	}
+	/*
+	 * Each agent's connection is three ZeroMQ sockets (its DEALER, its monitor's two ends),
+	 * past libzmq's default of 1023 a context at 171 agents, and several fds (those, the TCP
+	 * connection, the signalers): the soft limit goes up towards the hard one as needed.
+	 */
+	zmq_ctx_set(zctx, ZMQ_MAX_SOCKETS, nt * 2 * 4 + 64);
+	{
+		struct rlimit rl;
+		rlim_t want = (rlim_t)nt * 2 * 8 + 256;
+
+		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < want) {
+			rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+			if (setrlimit(RLIMIT_NOFILE, &rl))
+				nb_cwarn("cannot raise the open files limit to %llu: %s",
+					 (unsigned long long)want, strerror(errno));
+		}
+	}
+	for (int j = 0; j < nt; j++)
+		if (s_pair(t0, &tv[j], j, from[j], to[j])) {
+			ret = tv[j] ? NB_CEXIT_USAGE : NB_CEXIT_ERR;
+			nt = j + !!tv[j];
+			goto out;
+		}
+	for (int j = 0; j < nt; j++)
+		if (s_init(tv[j], zctx)) {
+			ret = NB_CEXIT_ERR;
+			goto out;
+		}
+	s_signals_and_stdout();
+	rc = s_setup_all(tv, nt);
+	if (rc) {
+		ret = NB_CEXIT_ERR;
+		goto out;
+	}
+	fprintf(stderr, "Tracing %s %s -> %s on %d pairs (%d agents)%s\n", t0->proto_name, t0->src,
+		t0->dst, nt, 2 * nt, t0->count || t0->duration ? "" : " (Ctrl-C to stop)");
+	for (int j = 0; j < nt; j++)
+		if (t0->duration)
+			tv[j]->t_end = nb_mono_ns() + (uint64_t)t0->duration * 1000000000ull;
+	while (live) {
+		na = 0;
+		for (int j = 0; j < nt; j++)
+			if (!tv[j]->over && !s_turn_pre(tv[j], nb_mono_ns()))
+				tv[j]->over = true;
+		for (int j = 0; j < nt; j++)
+			if (!tv[j]->over)
+				act[na++] = tv[j];
+		if (!na)
+			break;
+		if (s_pump_set(act, na, 20)) {
+			ret = NB_CEXIT_ERR;
+			goto out;
+		}
+		live = false;
+		for (int j = 0; j < na; j++) {
+			if (!act[j]->over && !s_turn_post(act[j]))
+				act[j]->over = true;
+			live = live || !act[j]->over;
+		}
+		fflush(stdout);
+	}
+	for (int j = 0; j < nt; j++)
+		s_wrapup(tv[j]);
+	/* Failed pairs are remembered before their STOPs reset them. */
+	{
+		int fail_rc[S_MAX_PAIRS];
+
+		for (int j = 0; j < nt; j++)
+			fail_rc[j] = tv[j]->failed;
+		s_stop_all(tv, nt, "trace finished");
+		for (int j = 0; j < nt; j++) {
+			struct s_trace *t = tv[j];
+			struct s_node *a = &t->node[0], *b = &t->node[1];
+			enum nb_verdict v;
+
+			ev += a->events_rx + b->events_rx;
+			lost += a->lost_ring + a->lost_queue + b->lost_ring + b->lost_queue;
+			gaps += a->batch_gaps + b->batch_gaps;
+			if (fail_rc[j]) {
+				printf("pair %d %s -> %s: failed: %s\n", t->index, a->name, b->name,
+				       fail_rc[j] == -EDQUOT ? "refused by a limit"
+							     : strerror(-fail_rc[j]));
+				failed++;
+				if (ret == NB_CEXIT_OK || ret == NB_CEXIT_LIMIT)
+					ret = fail_rc[j] == -EDQUOT ? NB_CEXIT_LIMIT : NB_CEXIT_ERR;
+				continue;
+			}
+			v = s_verdict(t, detail, sizeof(detail));
+			nv[v]++;
+			pk += t->finals;
+			complete += t->counts[NB_ST_COMPLETE];
+			printf("pair %d %s -> %s: %s, %llu packets (%llu COMPLETE), events received "
+			       "%s=%llu %s=%llu, lost %s=%llu %s=%llu, batch gaps %llu\n",
+			       t->index, a->name, b->name, nb_verdict_name(v),
+			       (unsigned long long)t->finals,
+			       (unsigned long long)t->counts[NB_ST_COMPLETE], a->name,
+			       (unsigned long long)a->events_rx, b->name,
+			       (unsigned long long)b->events_rx, a->name,
+			       (unsigned long long)(a->lost_ring + a->lost_queue), b->name,
+			       (unsigned long long)(b->lost_ring + b->lost_queue),
+			       (unsigned long long)(a->batch_gaps + b->batch_gaps));
+			if (ret == NB_CEXIT_OK && v != NB_VERDICT_HEALTHY)
+				ret = t->limited ? NB_CEXIT_LIMIT : nb_verdict_exit_code(v);
+		}
+	}
+	printf("%d pairs, %d agents: %llu packets, %llu COMPLETE; events received %llu, lost "
+	       "%llu, batch gaps %llu; failed %d",
+	       nt, 2 * nt, (unsigned long long)pk, (unsigned long long)complete,
+	       (unsigned long long)ev, (unsigned long long)lost, (unsigned long long)gaps, failed);
+	for (int v = 0; v <= NB_VERDICT_INCONCLUSIVE; v++)
+		if (nv[v])
+			printf(", %s %llu", nb_verdict_name((enum nb_verdict)v),
+			       (unsigned long long)nv[v]);
+	printf("\n");
+out:
+	if (tv) {
+		s_stop_all(tv, nt, "coordinator error");
+		for (int j = 0; j < nt; j++)
+			if (tv[j]) {
+				s_free(tv[j]);
+				free(tv[j]);
+			}
+	}
+	if (zctx)
+		zmq_ctx_term(zctx);
+	free(tv);
+	free(act);
+	fflush(stdout);
+	return ret;
+}
+
+int nb_cmd_trace(int argc, char **argv)
+{
+	struct s_trace *t = calloc(1, sizeof(*t));
+	unsigned errs = nb_cerr_count();
+	enum nb_verdict v;
+	char detail[1024];
+	int rc = 0, ret = NB_CEXIT_ERR;
+
+	if (!t) {
+		nb_cerr("out of memory");
+		return NB_CEXIT_ERR;
+	}
+	t->blind_stage = -1;
+	rc = s_parse_args(t, argc, argv);
+	if (rc) {
+		nb_inventory_free(&t->inv);
+		free(t->from_list);
+		free(t->to_list);
+		free(t);
+		return rc > 0 ? 0 : rc == -ENOSYS ? NB_CEXIT_ERR : NB_CEXIT_USAGE;
+	}
+	if (s_parse_addrs(t)) {
+		ret = NB_CEXIT_USAGE;
+		goto out;
+	}
+	rc = nb_coord_keys(t->insecure, t->key_path, NULL, &t->keys);
+	if (rc)
+		goto out;
+	if (t->many) {
+		ret = s_many(t);
+		goto out;
+	}
+	rc = s_init(t, zmq_ctx_new());
+	if (rc)
+		goto out;
+	s_signals_and_stdout();
 	rc = s_setup_sessions(t);
 	if (rc)
 		goto out;
@@ -1596,85 +2130,38 @@ int nb_cmd_trace(int argc, char **argv)
 	if (t->proto == IPPROTO_UDP && t->family == 6)
 		nb_cwarn("%s", NB_UDP_IPV6_NOTE);
 	if (t->duration)
-		t_end = nb_mono_ns() + (uint64_t)t->duration * 1000000000ull;
+		t->t_end = nb_mono_ns() + (uint64_t)t->duration * 1000000000ull;
 
-	while (!t->done) {
-		uint64_t now = nb_mono_ns();
-
-		if ((s_stop || t->limited) && !t_drain)
-			break;
-		if (t_end && now >= t_end && !t_drain) {
-			/* Let packets seen before the end reach their deadline. */
-			t->stop_ref = now;
-			t_drain = now + t->window_ns + 2 * S_PING_EVERY_NS + 500000000ull;
-		}
-		if (t_drain && now >= t_drain)
-			break;
-		/* Nothing can move with both away: wait a little for one to come back. */
-		if (t->node[0].away && t->node[1].away) {
-			if (!t->both_away)
-				t->both_away = now;
-			if (now - t->both_away >= S_BOTH_AWAY_NS) {
-				nb_cwarn("both agents are away and neither came back within %llus",
-					 (unsigned long long)(S_BOTH_AWAY_NS / 1000000000ull));
-				break;
-			}
-		} else {
-			t->both_away = 0;
-		}
+	while (s_turn_pre(t, nb_mono_ns())) {
 		rc = s_pump(t, 20);
 		if (rc)
 			goto out;
-		s_housekeeping(t, nb_mono_ns());
-		nb_path_poll(t->path);
+		if (!s_turn_post(t))
+			break;
 		fflush(stdout);
-		if (t_drain && t->stop_ref) {
-			struct nb_path_stats ps;
-
-			nb_path_get_stats(t->path, &ps);
-			if (!ps.inflight)
-				break;
-		}
 	}
-	t->end_ref = nb_mono_ns();
-	/* A node still away: nothing from its gap on can be evidence, however late. */
-	for (int i = 0; i < 2; i++) {
-		struct s_node *n = &t->node[i];
-
-		if (n->away)
-			nb_path_taint(t->path, n->role, n->gaps[n->n_gaps - 1].from_ref, NB_TS_INF);
-	}
-	/* Whatever is still in flight is reported, as INCONCLUSIVE unless its time was up. */
-	if (!t->done)
-		nb_path_flush(t->path);
+	fflush(stdout);
+	s_wrapup(t);
 	s_stop_sessions(t, "trace finished");
-
-	nb_path_get_stats(t->path, &ps);
-	t->tu.unidentified = ps.unidentified;
-	/* One rule for ICMP, TCP and UDP: a node away for a while, never HEALTHY. */
-	v = nb_verdict_evidence(nb_verdict_of(t->counts, &t->tu.recovered), s_any_away(t));
-	v = nb_verdict_blind(v, &t->blind, &t->blind_stage);
-	s_detail(t, detail, sizeof(detail));
+	v = s_verdict(t, detail, sizeof(detail));
 	if (t->text)
 		s_report_text(t, v, detail);
 	if (t->json_path && s_report_json(t, v, detail))
 		goto out;
 	ret = t->limited ? NB_CEXIT_LIMIT : nb_verdict_exit_code(v);
 out:
-	s_stop_sessions(t, "coordinator error");
+	if (!t->many)
+		s_stop_sessions(t, "coordinator error");
 	if (rc == -EDQUOT)
 		ret = NB_CEXIT_LIMIT;
 	if (ret == NB_CEXIT_ERR && nb_cerr_count() == errs)
 		nb_cerr("trace failed: %s", strerror(rc < 0 ? -rc : EIO));
-	for (int i = 0; i < 2; i++)
-		nb_client_destroy(&t->node[i].cl);
+	s_free(t);
 	if (t->zctx)
 		zmq_ctx_term(t->zctx);
-	nb_path_destroy(&t->path);
-	nb_tdrops_free(&t->drops);
-	json_decref(t->jpackets);
-	free(t->rx);
 	nb_inventory_free(&t->inv);
+	free(t->from_list);
+	free(t->to_list);
 	free(t);
 	return ret;
 }

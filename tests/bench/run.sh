@@ -44,6 +44,7 @@ BENCHES+=(latsum) LAB_BENCHES+="latsum " LIMIT[latsum]=150 TITLE[latsum]="Latenc
 BENCHES+=(tun) LIMIT[tun]=90 TITLE[tun]="tun_ring_monitor on a tap flood (issue 13)"
 BENCHES+=(ovs) LIMIT[ovs]=90 TITLE[ovs]="ovs_upcall_latency_summary on an established flow (issue 13)"
 BENCHES+=(agents) LIMIT[agents]=120 TITLE[agents]="netblame agents across 200 agents (issue 14)"
+BENCHES+=(coord200) LIMIT[coord200]=240 TITLE[coord200]="One coordinator, 200 agents (issue 15)"
 
 if [ $# -gt 0 ]; then
 	for n in "$@"; do
