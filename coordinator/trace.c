@@ -1927,8 +1927,9 @@ static int s_setup_all(struct s_trace **tv, int nt)
 /*
  * --from A1,A2,... --to B1,B2,...: pair k traces the flow between Ak (sender side) and Bk,
  * each pair its own sessions, join engine and verdict, all in one process and one poll loop.
- * One line per pair, then the totals. Exit: 0 when every pair is HEALTHY, 3 when a limit
- * refused one, 1 when one failed, else the verdict code of the first pair that is not.
+ * One line per pair, then the totals. Exit: 1 when a pair failed (but for a limit), else 3
+ * when a limit refused one, else 0 when every pair is HEALTHY, else the verdict code of the
+ * first pair that is not.
  */
 static int s_many(struct s_trace *t0)
 {
@@ -1937,7 +1938,7 @@ static int s_many(struct s_trace *t0)
 	uint64_t pk = 0, complete = 0, ev = 0, lost = 0, gaps = 0, nv[NB_VERDICT_INCONCLUSIVE + 1] = {0};
 	int nf, nt, na, rc = 0, ret = NB_CEXIT_OK, failed = 0;
 	void *zctx = NULL;
-	bool live = true;
+	bool live = true, fail_limit = false, fail_other = false;
 
 	nf = s_split(t0->from_list, from, S_MAX_PAIRS);
 	nt = s_split(t0->to_list, to, S_MAX_PAIRS);
@@ -2037,8 +2038,10 @@ static int s_many(struct s_trace *t0)
 				       fail_rc[j] == -EDQUOT ? "refused by a limit"
 							     : strerror(-fail_rc[j]));
 				failed++;
-				if (ret == NB_CEXIT_OK || ret == NB_CEXIT_LIMIT)
-					ret = fail_rc[j] == -EDQUOT ? NB_CEXIT_LIMIT : NB_CEXIT_ERR;
+				if (fail_rc[j] == -EDQUOT)
+					fail_limit = true;
+				else
+					fail_other = true;
 				continue;
 			}
 			v = s_verdict(t, detail, sizeof(detail));
@@ -2059,6 +2062,11 @@ static int s_many(struct s_trace *t0)
 				ret = t->limited ? NB_CEXIT_LIMIT : nb_verdict_exit_code(v);
 		}
 	}
+	/* A failed pair outweighs any verdict: a runtime error, then a limit. */
+	if (fail_other)
+		ret = NB_CEXIT_ERR;
+	else if (fail_limit)
+		ret = NB_CEXIT_LIMIT;
 	printf("%d pairs, %d agents: %llu packets, %llu COMPLETE; events received %llu, lost "
 	       "%llu, batch gaps %llu; failed %d",
 	       nt, 2 * nt, (unsigned long long)pk, (unsigned long long)complete,
