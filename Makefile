@@ -220,6 +220,8 @@ install: $(BIN)/netblame-agent $(BIN)/netblame $(MAN1)
 	install -m 0644 deploy/completion/netblame.bash $(DESTDIR)$(BASHCOMPDIR)/netblame
 	ln -sfn netblame $(DESTDIR)$(BASHCOMPDIR)/netblame-agent
 	install -m 0644 deploy/agent.conf.example $(DESTDIR)$(DATADIR)/agent.conf.example
+	install -d $(DESTDIR)$(DATADIR)/runbooks
+	install -m 0644 deploy/runbooks/*.yaml $(DESTDIR)$(DATADIR)/runbooks/
 
 # make deb: build/deb/netblame_$(VERSION)-1_ARCH.deb with dpkg-buildpackage, from a copy of the
 # tree that keeps the build outputs (and their times), so nothing is compiled twice.

@@ -45,6 +45,7 @@ BENCHES+=(tun) LIMIT[tun]=90 TITLE[tun]="tun_ring_monitor on a tap flood (issue 
 BENCHES+=(ovs) LIMIT[ovs]=90 TITLE[ovs]="ovs_upcall_latency_summary on an established flow (issue 13)"
 BENCHES+=(agents) LIMIT[agents]=120 TITLE[agents]="netblame agents across 200 agents (issue 14)"
 BENCHES+=(coord200) LIMIT[coord200]=240 TITLE[coord200]="One coordinator, 200 agents (issue 15)"
+BENCHES+=(runbook) LIMIT[runbook]=60 TITLE[runbook]="netblame runbook: start to first step (issue 14)"
 
 if [ $# -gt 0 ]; then
 	for n in "$@"; do
