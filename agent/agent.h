@@ -40,6 +40,16 @@ int nb_netns_driver(const struct nb_netns *ns, const char *ifname, char *buf, si
 int nb_netns_enter(const struct nb_netns *ns, int *self, char *err, size_t errlen);
 int nb_netns_leave(int self, int rc, char *err, size_t errlen);
 
+/* ---- finding a session's interfaces (nb_disc.c; the decision is common/nb_discover.c) ---- */
+struct nb_disc_query;
+struct nb_disc_side;
+/*
+ * Reads the tables of ns and decides; when they do not tell, probes and listens for at most
+ * learn_ms first. Returns as nb_disc_decide() does (never -EAGAIN), err set on failure.
+ */
+int nb_disc_find(const struct nb_netns *ns, const struct nb_disc_query *q, uint32_t learn_ms,
+		 struct nb_disc_side *vm, struct nb_disc_side *uplink, char *err, size_t errlen);
+
 /* ---- the packet-stage tracer (nb_tracer.c) ---- */
 struct nb_tracer;
 typedef int (*nb_event_fn)(const struct nb_event *e, void *ctx);

@@ -18,8 +18,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "nb_discover.h"
 #include "nb_time.h"
 
+/* How long a session's start may listen for the addresses when the tables do not tell. */
+#define S_LEARN_MS 1000
 
 static struct nb_sess *s_find(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id)
 {
@@ -404,11 +407,50 @@ static uint32_t s_other_clients(const struct nb_srv *srv, const char *client)
 	return n;
 }
 
+static void s_side_out(const struct nb_disc_side *d, char (*names)[16], uint32_t *n, char *why)
+{
+	for (uint32_t i = 0; i < d->n; i++)
+		snprintf(names[i], 16, "%s", d->name[i]);
+	*n = d->n;
+	snprintf(why, NB_WIRE_STR_MAX + 1, "%s", d->why);
+}
+
+/*
+ * The sides START left empty, found from the addresses: on A (local = src) rx is the VM's
+ * port and tx the uplink, on B (local = dst) the reverse. Blocks the loop for at most
+ * S_LEARN_MS when it has to listen: far below the lease.
+ */
+static int s_discover(const struct nb_msg_start *st, const struct nb_netns *ns, char (*rx)[16],
+		      uint32_t *n_rx, char *rx_why, char (*tx)[16], uint32_t *n_tx, char *tx_why,
+		      char *err, size_t errlen)
+{
+	bool a = st->local == NB_START_LOCAL_SRC;
+	struct nb_disc_query q = {.family = st->family};
+	struct nb_disc_side vm, up;
+	int rc;
+
+	memcpy(q.local, a ? st->src : st->dst, NB_ADDR_LEN);
+	memcpy(q.peer, a ? st->dst : st->src, NB_ADDR_LEN);
+	q.want_vm = a ? !*n_rx : !*n_tx;
+	q.want_uplink = a ? !*n_tx : !*n_rx;
+	q.max_ifs = NB_MAX_IFS - *n_rx - *n_tx;
+	rc = nb_disc_find(ns, &q, S_LEARN_MS, &vm, &up, err, errlen);
+	if (rc)
+		return rc;
+	if (q.want_vm)
+		s_side_out(&vm, a ? rx : tx, a ? n_rx : n_tx, a ? rx_why : tx_why);
+	if (q.want_uplink)
+		s_side_out(&up, a ? tx : rx, a ? n_tx : n_rx, a ? tx_why : rx_why);
+	return 0;
+}
+
 void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *peer_desc,
 		   const char *client, uint64_t now)
 {
 	const struct nb_msg_start *st = &srv->rx->start;
 	char rx[NB_MAX_IFS][16], tx[NB_MAX_IFS][16], err[256], a[64], b[64], rxs[160], txs[160];
+	char rx_why[NB_WIRE_STR_MAX + 1], tx_why[NB_WIRE_STR_MAX + 1];
+	uint32_t n_rx, n_tx;
 	struct nb_netns ns = {.fd = -1};
 	struct nb_tracer_cfg cfg = {0};
 	struct nb_flow_spec spec = {0};
@@ -462,11 +504,15 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 		return;
 	}
 	cl->last_start_ns = now;
-	if (!st->n_rx || !st->n_tx || st->n_rx + st->n_tx > NB_MAX_IFS) {
+	if (st->n_rx + st->n_tx > NB_MAX_IFS) {
 		nb_srv_error(srv, peer, EINVAL, sid,
-			     "need 1 to %d interfaces in rx_ifs and tx_ifs together, at least one "
-			     "in each",
-			     NB_MAX_IFS);
+			     "at most %d interfaces in rx_ifs and tx_ifs together", NB_MAX_IFS);
+		return;
+	}
+	if ((!st->n_rx || !st->n_tx) && !st->local) {
+		nb_srv_error(srv, peer, EINVAL, sid,
+			     "no interfaces given and no local address (src or dst) to find them "
+			     "from");
 		return;
 	}
 	if (st->netns[0]) {
@@ -490,9 +536,22 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	}
 	memcpy(rx, st->rx_ifs, sizeof(rx));
 	memcpy(tx, st->tx_ifs, sizeof(tx));
-	rc = nb_netns_ifindex(&ns, rx, (int)st->n_rx, spec.rx_if, err, sizeof(err));
+	n_rx = st->n_rx;
+	n_tx = st->n_tx;
+	rx_why[0] = tx_why[0] = 0;
+	if (!n_rx || !n_tx) {
+		rc = s_discover(st, &ns, rx, &n_rx, rx_why, tx, &n_tx, tx_why, err, sizeof(err));
+		if (rc) {
+			nb_srv_error(srv, peer, -rc, sid, "%s", err);
+			if (nb_rl_take(&srv->log_rl, now))
+				nb_srv_log(srv, "session %llu for %s: %s", (unsigned long long)sid,
+					   peer_desc, err);
+			goto out;
+		}
+	}
+	rc = nb_netns_ifindex(&ns, rx, (int)n_rx, spec.rx_if, err, sizeof(err));
 	if (!rc)
-		rc = nb_netns_ifindex(&ns, tx, (int)st->n_tx, spec.tx_if, err, sizeof(err));
+		rc = nb_netns_ifindex(&ns, tx, (int)n_tx, spec.tx_if, err, sizeof(err));
 	if (rc) {
 		nb_srv_error(srv, peer, -rc, sid, "%s", err);
 		goto out;
@@ -506,8 +565,8 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	memcpy(spec.dst, st->dst, NB_ADDR_LEN);
 	spec.sport = st->sport;
 	spec.dport = st->dport;
-	spec.n_rx = st->n_rx;
-	spec.n_tx = st->n_tx;
+	spec.n_rx = n_rx;
+	spec.n_tx = n_tx;
 	nb_flow_filter(&spec, ns.inum, &cfg.filter);
 	if (srv->synth_pps && spec.proto != IPPROTO_ICMP && spec.proto != IPPROTO_ICMPV6) {
 		nb_srv_error(srv, peer, EPROTONOSUPPORT, sid,
@@ -572,6 +631,11 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	sd->n_tx = spec.n_tx;
 	memcpy(sd->rx_ifindex, spec.rx_if, sizeof(sd->rx_ifindex));
 	memcpy(sd->tx_ifindex, spec.tx_if, sizeof(sd->tx_ifindex));
+	sd->names = true;
+	memcpy(sd->rx_ifs, rx, sizeof(sd->rx_ifs));
+	memcpy(sd->tx_ifs, tx, sizeof(sd->tx_ifs));
+	snprintf(sd->rx_why, sizeof(sd->rx_why), "%s", rx_why);
+	snprintf(sd->tx_why, sizeof(sd->tx_why), "%s", tx_why);
 	/* Optional: without it the session still traces, and the report says drops are unnamed. */
 	if (!srv->no_probes && nb_sdrop_start(s, &spec, &ns, err, sizeof(err))) {
 		sd->n_unattached = 1;
@@ -584,8 +648,12 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 		nb_synth_init(&s->syn, &spec, cfg.filter.netns, sid, srv->synth_pps,
 			      s->attach_ns, nb_mono_ns());
 
-	s_iflist(rxs, sizeof(rxs), st->rx_ifs, spec.rx_if, spec.n_rx);
-	s_iflist(txs, sizeof(txs), st->tx_ifs, spec.tx_if, spec.n_tx);
+	s_iflist(rxs, sizeof(rxs), rx, spec.rx_if, spec.n_rx);
+	s_iflist(txs, sizeof(txs), tx, spec.tx_if, spec.n_tx);
+	if (rx_why[0])
+		nb_srv_log(srv, "session %llu: rx %s: %s", (unsigned long long)sid, rxs, rx_why);
+	if (tx_why[0])
+		nb_srv_log(srv, "session %llu: tx %s: %s", (unsigned long long)sid, txs, tx_why);
 	nb_srv_log(srv,
 		   "session %llu started for %s: %s %s <-> %s netns %s rx %s tx %s credit %u "
 		   "max_batch %u (%u/%u sessions)",

@@ -269,7 +269,9 @@ static void s_enc_start(struct s_enc *e, const struct nb_msg_start *s)
 	s_put_count(e, s->max_batch, NB_WIRE_MAX_EVENTS);
 	if (e->b->err)
 		return;
-	s_head(e, NB_MSG_START, 12 + !!s->netns[0] + !!s->duration_s);
+	if (s->local > NB_START_LOCAL_DST)
+		s_fail(e->b, -EINVAL);
+	s_head(e, NB_MSG_START, 12 + !!s->netns[0] + !!s->duration_s + !!s->local);
 	s_put_session(e, s->session);
 	s_put_str(e, "proto", proto, NB_WIRE_NAME_MAX + 1);
 	s_put_u64(e, "family", s->family);
@@ -286,6 +288,8 @@ static void s_enc_start(struct s_enc *e, const struct nb_msg_start *s)
 	s_put_u64(e, "max_batch", s->max_batch);
 	if (s->duration_s)
 		s_put_u64(e, "duration_s", s->duration_s);
+	if (s->local)
+		s_put_str(e, "local", s->local == NB_START_LOCAL_SRC ? "src" : "dst", 4);
 }
 
 static void s_put_u32s(struct s_enc *e, const char *k, const uint32_t *v, uint32_t n)
@@ -303,11 +307,20 @@ static void s_enc_started(struct s_enc *e, const struct nb_msg_started *s)
 	s_put_count(e, s->n_unattached, NB_WIRE_MAX_UNATTACHED);
 	if (e->b->err)
 		return;
-	s_head(e, NB_MSG_STARTED, 4 + !!s->n_unattached);
+	s_head(e, NB_MSG_STARTED,
+	       4 + !!s->n_unattached + 2 * s->names + !!s->rx_why[0] + !!s->tx_why[0]);
 	s_put_session(e, s->session);
 	s_put_u64(e, "attach_ns", s->attach_ns);
 	s_put_u32s(e, "rx_ifindex", s->rx_ifindex, s->n_rx);
 	s_put_u32s(e, "tx_ifindex", s->tx_ifindex, s->n_tx);
+	if (s->names) {
+		s_put_ifs(e, "rx_ifs", s->rx_ifs, s->n_rx);
+		s_put_ifs(e, "tx_ifs", s->tx_ifs, s->n_tx);
+	}
+	if (s->rx_why[0])
+		s_put_str(e, "rx_why", s->rx_why, sizeof(s->rx_why));
+	if (s->tx_why[0])
+		s_put_str(e, "tx_why", s->tx_why, sizeof(s->tx_why));
 	if (s->n_unattached) {
 		s_key(e, "unattached");
 		msgpack_pack_array(&e->pk, s->n_unattached);
@@ -1219,8 +1232,19 @@ static int s_dec_start(const struct s_map *m, struct nb_msg_start *s)
 	    (err = s_get_u32(m, "timeout_ms", true, &s->timeout_ms)) ||
 	    (err = s_get_u32(m, "credit", true, &s->credit)) ||
 	    (err = s_get_u32(m, "max_batch", true, &s->max_batch)) ||
-	    (err = s_get_u32(m, "duration_s", false, &s->duration_s)))
+	    (err = s_get_u32(m, "duration_s", false, &s->duration_s)) ||
+	    (err = s_field(m, "local", false, &o, &found)))
 		return err;
+	if (found) {
+		if (o.type != T_STR)
+			return -EBADMSG;
+		if (s_streq(&o, "src"))
+			s->local = NB_START_LOCAL_SRC;
+		else if (s_streq(&o, "dst"))
+			s->local = NB_START_LOCAL_DST;
+		else
+			return -EPROTO;
+	}
 	if (!s->max_batch)
 		return -EPROTO;
 	return s->max_batch > NB_WIRE_MAX_EVENTS ? -EMSGSIZE : 0;
@@ -1228,7 +1252,10 @@ static int s_dec_start(const struct s_map *m, struct nb_msg_start *s)
 
 static int s_dec_started(const struct s_map *m, struct nb_msg_started *s)
 {
+	uint32_t n_rx = 0, n_tx = 0;
 	struct s_map um;
+	struct s_obj o;
+	bool found;
 	size_t pos;
 	int err;
 
@@ -1236,6 +1263,15 @@ static int s_dec_started(const struct s_map *m, struct nb_msg_started *s)
 	    (err = s_get_u64(m, "attach_ns", true, &s->attach_ns)) ||
 	    (err = s_get_u32s(m, "rx_ifindex", true, NB_MAX_IFS, s->rx_ifindex, &s->n_rx)) ||
 	    (err = s_get_u32s(m, "tx_ifindex", true, NB_MAX_IFS, s->tx_ifindex, &s->n_tx)) ||
+	    (err = s_field(m, "rx_ifs", false, &o, &found)))
+		return err;
+	s->names = found;
+	if ((err = s_get_strs(m, "rx_ifs", s->names, NB_MAX_IFS, s->rx_ifs[0],
+			      sizeof(s->rx_ifs[0]), &n_rx)) ||
+	    (err = s_get_strs(m, "tx_ifs", s->names, NB_MAX_IFS, s->tx_ifs[0],
+			      sizeof(s->tx_ifs[0]), &n_tx)) ||
+	    (err = s_get_str(m, "rx_why", false, s->rx_why, sizeof(s->rx_why))) ||
+	    (err = s_get_str(m, "tx_why", false, s->tx_why, sizeof(s->tx_why))) ||
 	    (err = s_get_list(m, "unattached", false, NB_WIRE_MAX_UNATTACHED, &pos,
 			      &s->n_unattached)))
 		return err;
@@ -1248,6 +1284,9 @@ static int s_dec_started(const struct s_map *m, struct nb_msg_started *s)
 			return err;
 		pos = s_skip(m->d, pos);
 	}
+	/* The names stand next to the indexes: as many, or none at all. */
+	if (s->names && (n_rx != s->n_rx || n_tx != s->n_tx))
+		return -EPROTO;
 	return 0;
 }
 

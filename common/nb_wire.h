@@ -24,7 +24,10 @@
  *   START   coordinator -> agent: start a session.
  *           session:uint proto:str ("icmp"|"tcp"|"udp") family:uint (4|6)
  *           src:bin dst:bin (4 bytes for family 4, 16 for family 6; network byte order)
- *           sport:uint dport:uint (0 = any) rx_ifs:[str] tx_ifs:[str] (interface names)
+ *           sport:uint dport:uint (0 = any) rx_ifs:[str] tx_ifs:[str] (interface names;
+ *           an empty list asks the agent to find that side's interfaces itself, from the
+ *           addresses) local:str (opt; "src" or "dst": the address of this node's VM, needed
+ *           to find interfaces: on the sender side A "src", on B "dst")
  *           netns:str (opt; name or path, "" = the agent's own) timeout_ms:uint
  *           credit:uint (EVENTS batches the agent may send before more credit arrives)
  *           max_batch:uint (events per EVENTS message, 1..NB_WIRE_MAX_EVENTS)
@@ -32,7 +35,9 @@
  *           an agent whose --max-duration is shorter refuses the START)
  *   STARTED agent -> coordinator: the session's probes are attached.
  *           session:uint attach_ns:uint (agent clock) rx_ifindex:[uint] tx_ifindex:[uint]
- *           (resolved from rx_ifs/tx_ifs, same order)
+ *           (resolved from rx_ifs/tx_ifs, same order) rx_ifs:[str] tx_ifs:[str] (opt;
+ *           their names, as many) rx_why:str tx_why:str (opt; how the agent found a side it
+ *           was not given, e.g. "198.18.0.1 answered ARP on vnet0 (...)")
  *           unattached:[{hook:str reason:str}] (opt; stages that could not be attached)
  *   EVENTS  agent -> coordinator: one batch.
  *           session:uint seq:uint (0, 1, 2, ... per session) watermark_ns:uint (agent clock;
@@ -113,6 +118,7 @@
 #define NB_WIRE_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -194,6 +200,13 @@ struct nb_msg_start {
 	uint32_t credit;
 	uint32_t max_batch;
 	uint32_t duration_s; /* optional: how long the trace means to run; 0 = until STOP */
+	uint8_t local; /* NB_START_LOCAL_*: which address is this node's VM */
+};
+
+enum {
+	NB_START_LOCAL_UNSAID,
+	NB_START_LOCAL_SRC,
+	NB_START_LOCAL_DST,
 };
 
 struct nb_wire_unattached {
@@ -208,6 +221,11 @@ struct nb_msg_started {
 	uint32_t n_tx;
 	uint32_t rx_ifindex[NB_MAX_IFS];
 	uint32_t tx_ifindex[NB_MAX_IFS];
+	bool names; /* rx_ifs/tx_ifs given (an older agent does not) */
+	char rx_ifs[NB_MAX_IFS][NB_WIRE_IFNAME_MAX + 1];
+	char tx_ifs[NB_MAX_IFS][NB_WIRE_IFNAME_MAX + 1];
+	char rx_why[NB_WIRE_STR_MAX + 1]; /* how the agent chose them; "" = as asked */
+	char tx_why[NB_WIRE_STR_MAX + 1];
 	uint32_t n_unattached;
 	struct nb_wire_unattached unattached[NB_WIRE_MAX_UNATTACHED];
 };

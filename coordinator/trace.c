@@ -79,7 +79,11 @@ struct s_node {
 	struct nb_flow_spec spec;
 	char rx_names[NB_MAX_IFS][16];
 	char tx_names[NB_MAX_IFS][16];
-	int n_rx, n_tx;
+	int n_rx, n_tx; /* given; 0: the agent finds them */
+	/* What the agent traces (given or found), and how it found them ("" = given). */
+	char got_names[2][NB_MAX_IFS][16];
+	uint32_t n_got[2];
+	char got_why[2][NB_WIRE_STR_MAX + 1];
 	char agent_version[64];
 	uint64_t session; /* the session open (or being opened) on it; 0 = none */
 	unsigned sessions; /* started on it, re-attaches included */
@@ -206,20 +210,26 @@ static void s_on_signal(int sig)
 
 static const int s_chain_of[2][NB_LOCAL_STAGES] = {{0, 1, 6, 7}, {2, 3, 4, 5}};
 
+/* "ens4f0+ens4f1": the node's traced interfaces of one side (0 rx, 1 tx). */
+static void s_iface_list(const struct s_node *n, int d, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (uint32_t i = 0; i < n->n_got[d] && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? "+" : "",
+					n->got_names[d][i]);
+}
+
 /* ---------------------------------------------------------------- arguments */
 
-/* Node A or B from a --node spec or an inventory node; trace needs its interfaces. */
-static int s_add_node(struct s_trace *t, const struct nb_inv_node *d, const char *from)
+/* Node A or B from a --node spec or an inventory node; an interface list not given is found. */
+static int s_add_node(struct s_trace *t, const struct nb_inv_node *d)
 {
 	struct s_node *n;
 
 	if (t->n_nodes >= 2) {
 		nb_cerr("exactly two --node are needed (first = sender side A, second = B)");
-		return -EINVAL;
-	}
-	if (!d->n_rx || !d->n_tx) {
-		nb_cerr("node %s has no %s: give it %s (rx-iface=IF or IF1+IF2)", d->name,
-			d->n_rx ? "tx-iface" : "rx-iface", from);
 		return -EINVAL;
 	}
 	n = &t->node[t->n_nodes];
@@ -244,7 +254,7 @@ static int s_parse_node(struct s_trace *t, const char *arg)
 		nb_cerr("%s", err);
 		return -EINVAL;
 	}
-	return s_add_node(t, &d, "in its --node spec");
+	return s_add_node(t, &d);
 }
 
 /* --from and --to: the inventory's nodes, with their default interfaces. */
@@ -252,13 +262,11 @@ static int s_inventory_nodes(struct s_trace *t)
 {
 	const char *names[2] = {t->from, t->to};
 	struct nb_inv_node d;
-	char where[NB_INV_PATH_MAX + 64];
 
 	for (int i = 0; i < 2; i++) {
 		if (nb_coord_node(t->inv, names[i], i ? "--to" : "--from", &d))
 			return -EINVAL;
-		snprintf(where, sizeof(where), "in %s:%d", t->inv->path, d.line);
-		if (s_add_node(t, &d, where))
+		if (s_add_node(t, &d))
 			return -EINVAL;
 	}
 	return 0;
@@ -620,11 +628,42 @@ static void s_on_events(struct s_trace *t, struct s_node *n, const struct nb_msg
 	}
 }
 
+/* The interfaces the session traces, and a line saying so when the agent found any. */
+static void s_node_ifaces(struct s_node *n, const struct nb_msg_started *sd)
+{
+	const uint32_t cnt[2] = {sd->n_rx, sd->n_tx};
+	const char *why[2] = {sd->rx_why, sd->tx_why};
+	bool found = false;
+
+	for (int d = 0; d < 2; d++) {
+		const char(*names)[NB_WIRE_IFNAME_MAX + 1] = d ? sd->tx_ifs : sd->rx_ifs;
+		int given = d ? n->n_tx : n->n_rx;
+
+		n->n_got[d] = cnt[d];
+		for (uint32_t i = 0; i < cnt[d]; i++)
+			snprintf(n->got_names[d][i], sizeof(n->got_names[d][i]), "%s",
+				 given ? (d ? n->tx_names[i] : n->rx_names[i]) : names[i]);
+		snprintf(n->got_why[d], sizeof(n->got_why[d]), "%s", given ? "" : why[d]);
+		found |= !given;
+	}
+	if (!found || n->sessions)
+		return;
+	for (int d = 0; d < 2; d++) {
+		char list[NB_MAX_IFS * 16 + 1];
+
+		s_iface_list(n, d, list, sizeof(list));
+		fprintf(stderr, "Node %s (%s) %s-iface %s: %s\n", n->role ? "B" : "A", n->name,
+			d ? "tx" : "rx", list, n->got_why[d][0] ? n->got_why[d] : "given");
+	}
+}
+
 static int s_on_started(struct s_trace *t, struct s_node *n, const struct nb_msg_started *sd)
 {
 	uint64_t attach_ref;
 
-	if (sd->n_rx != (uint32_t)n->n_rx || sd->n_tx != (uint32_t)n->n_tx) {
+	if ((n->n_rx && sd->n_rx != (uint32_t)n->n_rx) ||
+	    (n->n_tx && sd->n_tx != (uint32_t)n->n_tx) || !sd->n_rx || !sd->n_tx ||
+	    ((!n->n_rx || !n->n_tx) && !sd->names)) {
 		if (!n->away) {
 			nb_cerr("node %s answered START with the wrong interface count", n->name);
 			return -EPROTO;
@@ -641,8 +680,9 @@ static int s_on_started(struct s_trace *t, struct s_node *n, const struct nb_msg
 	}
 	memcpy(n->spec.rx_if, sd->rx_ifindex, sizeof(n->spec.rx_if));
 	memcpy(n->spec.tx_if, sd->tx_ifindex, sizeof(n->spec.tx_if));
-	n->spec.n_rx = (uint32_t)n->n_rx;
-	n->spec.n_tx = (uint32_t)n->n_tx;
+	n->spec.n_rx = sd->n_rx;
+	n->spec.n_tx = sd->n_tx;
+	s_node_ifaces(n, sd);
 	attach_ref = s_to_ref(n, sd->attach_ns);
 	/* Nothing before the probes were attached can be evidence of a drop. */
 	if (n->away)
@@ -673,6 +713,13 @@ static int s_on_error(struct s_trace *t, struct s_node *n, const struct nb_msg_e
 	if (e->session && e->session != n->session)
 		return 0;
 	if (!n->away && n->state != S_RUNNING) {
+		/* Interfaces it could not find (or not tell apart): the command line's to give. */
+		if ((!n->n_rx || !n->n_tx) && (e->code == ENOTUNIQ || e->code == ENXIO ||
+					       e->code == EADDRINUSE || e->code == E2BIG)) {
+			nb_cerr("node %s (%s): cannot find its interfaces: %s", n->name,
+				n->endpoint, e->message);
+			return -EDESTADDRREQ;
+		}
 		nb_cerr("node %s (%s) refused: %s", n->name, n->endpoint, e->message);
 		return e->code == NB_WIRE_ELIMIT ? -EDQUOT : -ECONNREFUSED;
 	}
@@ -1152,6 +1199,14 @@ static void s_report_text(struct s_trace *t, enum nb_verdict v, const char *deta
 
 	printf("\n=== netblame trace %s %s -> %s ===\n", t->proto_name, t->src, t->dst);
 	printf("Node A: %s (%s)   Node B: %s (%s)\n", a->name, a->endpoint, b->name, b->endpoint);
+	for (int i = 0; i < 2; i++)
+		for (int d = 0; d < 2; d++) {
+			char list[NB_MAX_IFS * 16 + 1];
+
+			s_iface_list(&t->node[i], d, list, sizeof(list));
+			printf("  %s %s-iface %s: %s\n", i ? "B" : "A", d ? "tx" : "rx", list,
+			       t->node[i].got_why[d][0] ? t->node[i].got_why[d] : "given");
+		}
 	printf("Packets with a final status: %llu\n", (unsigned long long)t->finals);
 	for (int s = 0; s < NB_ST__COUNT; s++)
 		if (t->counts[s])
@@ -1223,6 +1278,23 @@ static json_t *s_blind_json(const struct s_trace *t)
 	return o;
 }
 
+/* {"rx": {"names": [...], "chosen_by": "given" | how the agent found them}, "tx": ...} */
+static json_t *s_ifaces_json(const struct s_node *n)
+{
+	json_t *o = json_object();
+
+	for (int d = 0; d < 2; d++) {
+		json_t *names = json_array();
+
+		for (uint32_t i = 0; i < n->n_got[d]; i++)
+			json_array_append_new(names, json_string(n->got_names[d][i]));
+		json_object_set_new(o, d ? "tx" : "rx",
+				    json_pack("{s:o, s:s}", "names", names, "chosen_by",
+					      n->got_why[d][0] ? n->got_why[d] : "given"));
+	}
+	return o;
+}
+
 static int s_report_json(struct s_trace *t, enum nb_verdict v, const char *detail)
 {
 	json_t *o = json_object(), *nodes = json_array(), *counts = json_object();
@@ -1249,6 +1321,7 @@ static int s_report_json(struct s_trace *t, enum nb_verdict v, const char *detai
 		json_object_set_new(json_array_get(nodes, (size_t)i), "away_packets",
 				    json_integer((json_int_t)n->away_packets));
 		json_object_set_new(json_array_get(nodes, (size_t)i), "away", s_gaps_json(t, n));
+		json_object_set_new(json_array_get(nodes, (size_t)i), "interfaces", s_ifaces_json(n));
 	}
 	for (int s = 0; s < NB_ST__COUNT; s++)
 		if (t->counts[s])
@@ -1346,6 +1419,7 @@ static int s_send_start(struct s_trace *t, struct s_node *n)
 	m->start.dport = (uint16_t)t->dport;
 	m->start.n_rx = (uint32_t)n->n_rx;
 	m->start.n_tx = (uint32_t)n->n_tx;
+	m->start.local = n->role ? NB_START_LOCAL_DST : NB_START_LOCAL_SRC;
 	for (int i = 0; i < n->n_rx; i++)
 		snprintf(m->start.rx_ifs[i], sizeof(m->start.rx_ifs[i]), "%s", n->rx_names[i]);
 	for (int i = 0; i < n->n_tx; i++)
@@ -1762,7 +1836,6 @@ static int s_pair(struct s_trace *t0, struct s_trace **out, int k, const char *a
 {
 	struct s_trace *t = malloc(sizeof(*t));
 	const char *names[2] = {a, b};
-	char where[NB_INV_PATH_MAX + 64];
 	struct nb_inv_node d;
 
 	*out = t;
@@ -1779,8 +1852,7 @@ static int s_pair(struct s_trace *t0, struct s_trace **out, int k, const char *a
 	for (int i = 0; i < 2; i++) {
 		if (nb_coord_node(t0->inv, names[i], i ? "--to" : "--from", &d))
 			return -EINVAL;
-		snprintf(where, sizeof(where), "in %s:%d", t0->inv->path, d.line);
-		if (s_add_node(t, &d, where))
+		if (s_add_node(t, &d))
 			return -EINVAL;
 		if (!t->insecure && !t->node[i].server_key[0]) {
 			nb_cerr("node %s needs server-key (the agent's public key) unless --insecure",
@@ -2130,8 +2202,11 @@ int nb_cmd_trace(int argc, char **argv)
 		goto out;
 	s_signals_and_stdout();
 	rc = s_setup_sessions(t);
-	if (rc)
+	if (rc) {
+		if (rc == -EDESTADDRREQ)
+			ret = NB_CEXIT_USAGE;
 		goto out;
+	}
 	fprintf(stderr, "Tracing %s %s -> %s: A=%s B=%s%s\n", t->proto_name, t->src, t->dst,
 		t->node[0].name, t->node[1].name,
 		t->count ? "" : t->duration ? "" : " (Ctrl-C to stop)");

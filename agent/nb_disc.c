@@ -1,0 +1,597 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * Gathering for interface discovery (common/nb_discover.h decides): the namespace's links,
+ * addresses, neighbours, bridge FDBs and the route to the peer over plain rtnetlink, and,
+ * when those do not tell, a bounded look at the traffic: an ARP request (IPv4) or neighbour
+ * solicitation (IPv6) from the unspecified address sent on each switch device, and a packet
+ * socket that notes on which device the addresses arrive as a source. The probe has the form
+ * of duplicate address detection (RFC 5227, RFC 4862), so it adds no entry to anybody's
+ * neighbour table; a hypervisor that bridges at layer 2 only needs no address to send it.
+ */
+#include "agent.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nb_discover.h"
+#include "nb_time.h"
+
+#define S_NL_BUF     (64u << 10)
+#define S_MAX_SW     16	 /* switch devices a probe goes out on */
+#define S_RESEND_NS  250000000ull
+#define S_GRACE_NS   100000000ull /* after every target was seen: others may answer too */
+
+struct s_sw {
+	uint32_t ifindex;
+	uint8_t mac[6];
+};
+
+struct s_gather {
+	struct nb_disc_tables *t;
+	struct s_sw sw[S_MAX_SW];
+	uint32_t n_sw;
+	uint8_t family;
+};
+
+/* ---- rtnetlink ---- */
+
+static void s_attrs(struct rtattr *rta, int len, struct rtattr **tb, int max)
+{
+	memset(tb, 0, sizeof(*tb) * (size_t)(max + 1));
+	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+		if (rta->rta_type <= max)
+			tb[rta->rta_type] = rta;
+}
+
+static void s_addr_copy(uint8_t *dst, const struct rtattr *a, uint8_t family)
+{
+	size_t n = family == 4 ? 4 : NB_ADDR_LEN;
+
+	memset(dst, 0, NB_ADDR_LEN);
+	if (RTA_PAYLOAD(a) >= n)
+		memcpy(dst, RTA_DATA(a), n);
+}
+
+static void s_on_link(struct s_gather *g, struct nlmsghdr *h)
+{
+	struct ifinfomsg *ifi = NLMSG_DATA(h);
+	struct rtattr *tb[IFLA_MAX + 1], *li[IFLA_INFO_MAX + 1];
+	struct nb_disc_link *l;
+
+	if (g->t->n_links >= NB_DISC_MAX_LINKS)
+		return;
+	s_attrs(IFLA_RTA(ifi), (int)IFLA_PAYLOAD(h), tb, IFLA_MAX);
+	if (!tb[IFLA_IFNAME])
+		return;
+	l = &g->t->links[g->t->n_links++];
+	memset(l, 0, sizeof(*l));
+	l->ifindex = (uint32_t)ifi->ifi_index;
+	snprintf(l->name, sizeof(l->name), "%s", (char *)RTA_DATA(tb[IFLA_IFNAME]));
+	if (tb[IFLA_MASTER])
+		l->master = *(uint32_t *)RTA_DATA(tb[IFLA_MASTER]);
+	if (tb[IFLA_LINK])
+		l->lower = *(uint32_t *)RTA_DATA(tb[IFLA_LINK]);
+	if (tb[IFLA_LINKINFO]) {
+		s_attrs(RTA_DATA(tb[IFLA_LINKINFO]), (int)RTA_PAYLOAD(tb[IFLA_LINKINFO]), li,
+			IFLA_INFO_MAX);
+		if (li[IFLA_INFO_KIND])
+			snprintf(l->kind, sizeof(l->kind), "%.*s",
+				 (int)RTA_PAYLOAD(li[IFLA_INFO_KIND]),
+				 (char *)RTA_DATA(li[IFLA_INFO_KIND]));
+	}
+	/* A switch that is up is where a probe can be sent from. */
+	if ((!strcmp(l->kind, "bridge") || !strcmp(l->kind, "openvswitch")) &&
+	    (ifi->ifi_flags & IFF_UP) && tb[IFLA_ADDRESS] && RTA_PAYLOAD(tb[IFLA_ADDRESS]) == 6 &&
+	    g->n_sw < S_MAX_SW) {
+		g->sw[g->n_sw].ifindex = l->ifindex;
+		memcpy(g->sw[g->n_sw].mac, RTA_DATA(tb[IFLA_ADDRESS]), 6);
+		g->n_sw++;
+	}
+}
+
+static void s_on_addr(struct s_gather *g, struct nlmsghdr *h)
+{
+	struct ifaddrmsg *ifa = NLMSG_DATA(h);
+	struct rtattr *tb[IFA_MAX + 1], *a;
+	struct nb_disc_addr *d;
+
+	if (g->t->n_addrs >= NB_DISC_MAX_ADDRS || (ifa->ifa_family != AF_INET &&
+						   ifa->ifa_family != AF_INET6))
+		return;
+	s_attrs(IFA_RTA(ifa), (int)IFA_PAYLOAD(h), tb, IFA_MAX);
+	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (!a)
+		return;
+	d = &g->t->addrs[g->t->n_addrs++];
+	d->ifindex = ifa->ifa_index;
+	d->family = ifa->ifa_family == AF_INET ? 4 : 6;
+	s_addr_copy(d->addr, a, d->family);
+}
+
+static void s_on_neigh(struct s_gather *g, struct nlmsghdr *h)
+{
+	struct ndmsg *nd = NLMSG_DATA(h);
+	struct rtattr *tb[NDA_MAX + 1];
+	struct nb_disc_tables *t = g->t;
+
+	s_attrs((struct rtattr *)((char *)nd + NLMSG_ALIGN(sizeof(*nd))),
+		(int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*nd))), tb, NDA_MAX);
+	if (!tb[NDA_LLADDR] || RTA_PAYLOAD(tb[NDA_LLADDR]) != 6)
+		return;
+	if (nd->ndm_family == AF_BRIDGE) {
+		/* The ports' own addresses and a device's own list are not where a host is. */
+		if ((nd->ndm_state & NUD_PERMANENT) || !tb[NDA_MASTER] ||
+		    t->n_fdb >= NB_DISC_MAX_FDB)
+			return;
+		t->fdb[t->n_fdb].port = (uint32_t)nd->ndm_ifindex;
+		t->fdb[t->n_fdb].bridge = *(uint32_t *)RTA_DATA(tb[NDA_MASTER]);
+		memcpy(t->fdb[t->n_fdb].mac, RTA_DATA(tb[NDA_LLADDR]), 6);
+		t->n_fdb++;
+		return;
+	}
+	if ((nd->ndm_family != AF_INET && nd->ndm_family != AF_INET6) || !tb[NDA_DST] ||
+	    (nd->ndm_state & (NUD_INCOMPLETE | NUD_FAILED | NUD_NONE)) || !nd->ndm_state ||
+	    t->n_neigh >= NB_DISC_MAX_NEIGH)
+		return;
+	t->neigh[t->n_neigh].ifindex = (uint32_t)nd->ndm_ifindex;
+	t->neigh[t->n_neigh].family = nd->ndm_family == AF_INET ? 4 : 6;
+	s_addr_copy(t->neigh[t->n_neigh].addr, tb[NDA_DST], t->neigh[t->n_neigh].family);
+	memcpy(t->neigh[t->n_neigh].mac, RTA_DATA(tb[NDA_LLADDR]), 6);
+	t->n_neigh++;
+}
+
+static void s_on_route(struct s_gather *g, struct nlmsghdr *h)
+{
+	struct rtmsg *rt = NLMSG_DATA(h);
+	struct rtattr *tb[RTA_MAX + 1];
+
+	s_attrs(RTM_RTA(rt), (int)RTM_PAYLOAD(h), tb, RTA_MAX);
+	if (rt->rtm_type != RTN_UNICAST || !tb[RTA_OIF])
+		return;
+	g->t->route_oif = *(uint32_t *)RTA_DATA(tb[RTA_OIF]);
+	if (tb[RTA_GATEWAY]) {
+		g->t->route_gw = true;
+		s_addr_copy(g->t->gw, tb[RTA_GATEWAY], g->family);
+	}
+}
+
+/*
+ * One request and its answers: a dump, or a single RTM_GETROUTE. The socket has a receive
+ * timeout, so a kernel that does not answer cannot hold the agent's loop.
+ */
+static int s_nl(int fd, void *req, size_t len, struct s_gather *g, char *buf)
+{
+	struct nlmsghdr *rh = req;
+	bool dump = rh->nlmsg_flags & NLM_F_DUMP;
+
+	if (send(fd, req, len, 0) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = recv(fd, buf, S_NL_BUF, 0);
+		struct nlmsghdr *h;
+
+		if (n < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_seq != rh->nlmsg_seq)
+				continue;
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				int e = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+
+				return e;
+			}
+			switch (h->nlmsg_type) {
+			case RTM_NEWLINK:
+				s_on_link(g, h);
+				break;
+			case RTM_NEWADDR:
+				s_on_addr(g, h);
+				break;
+			case RTM_NEWNEIGH:
+				s_on_neigh(g, h);
+				break;
+			case RTM_NEWROUTE:
+				s_on_route(g, h);
+				break;
+			}
+			if (!dump)
+				return 0;
+		}
+	}
+}
+
+static int s_dump(int fd, uint16_t type, uint8_t family, uint32_t seq, struct s_gather *g,
+		  char *buf)
+{
+	struct {
+		struct nlmsghdr h;
+		union {
+			struct ifinfomsg ifi;
+			struct ifaddrmsg ifa;
+			struct ndmsg nd;
+		};
+	} req = {0};
+
+	req.h.nlmsg_type = type;
+	req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.h.nlmsg_seq = seq;
+	/* The family byte is the first of each of these headers. */
+	req.ifi.ifi_family = family;
+	req.h.nlmsg_len = NLMSG_LENGTH(type == RTM_GETLINK   ? sizeof(struct ifinfomsg)
+				       : type == RTM_GETADDR ? sizeof(struct ifaddrmsg)
+							     : sizeof(struct ndmsg));
+	return s_nl(fd, &req, req.h.nlmsg_len, g, buf);
+}
+
+static int s_route(int fd, uint8_t family, const uint8_t *dst, uint32_t seq, struct s_gather *g,
+		   char *buf)
+{
+	struct {
+		struct nlmsghdr h;
+		struct rtmsg rt;
+		char attrs[64];
+	} req = {0};
+	size_t alen = family == 4 ? 4 : 16;
+	struct rtattr *a;
+	int rc;
+
+	req.h.nlmsg_type = RTM_GETROUTE;
+	req.h.nlmsg_flags = NLM_F_REQUEST;
+	req.h.nlmsg_seq = seq;
+	req.rt.rtm_family = family == 4 ? AF_INET : AF_INET6;
+	req.rt.rtm_dst_len = (uint8_t)(alen * 8);
+	a = (struct rtattr *)req.attrs;
+	a->rta_type = RTA_DST;
+	a->rta_len = (unsigned short)RTA_LENGTH(alen);
+	memcpy(RTA_DATA(a), dst, alen);
+	req.h.nlmsg_len = NLMSG_LENGTH(sizeof(req.rt)) + RTA_ALIGN(a->rta_len);
+	rc = s_nl(fd, &req, req.h.nlmsg_len, g, buf);
+	/* No route (an L2-only hypervisor) is an answer, not a failure. */
+	return rc == -ENETUNREACH || rc == -EHOSTUNREACH || rc == -EINVAL ? 0 : rc;
+}
+
+static int s_tables(int fd, uint8_t family, const uint8_t *peer, struct s_gather *g, char *err,
+		    size_t errlen)
+{
+	static const struct {
+		uint16_t type;
+		int family; /* -1: the flow's */
+		const char *what;
+	} q[] = {
+		{RTM_GETLINK, AF_UNSPEC, "links"},
+		{RTM_GETADDR, AF_UNSPEC, "addresses"},
+		{RTM_GETNEIGH, -1, "neighbours"},
+		{RTM_GETNEIGH, AF_BRIDGE, "bridge FDB"},
+	};
+	char *buf = malloc(S_NL_BUF);
+	int rc = 0;
+
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]) && !rc; i++) {
+		int fam = q[i].family < 0 ? (family == 4 ? AF_INET : AF_INET6) : q[i].family;
+
+		rc = s_dump(fd, q[i].type, (uint8_t)fam, (uint32_t)i + 1, g, buf);
+		if (rc)
+			snprintf(err, errlen, "cannot read the %s (rtnetlink): %s", q[i].what,
+				 strerror(-rc));
+	}
+	if (!rc) {
+		rc = s_route(fd, family, peer, 10, g, buf);
+		if (rc)
+			snprintf(err, errlen, "cannot look up the route to the peer: %s",
+				 strerror(-rc));
+	}
+	free(buf);
+	return rc;
+}
+
+/* ---- learning from traffic ---- */
+
+/*
+ * A classic BPF filter so that only ARP and IP packets from one of the targets are copied to
+ * the socket, whatever else the host forwards meanwhile.
+ */
+static int s_filter(int fd, uint8_t family, const uint8_t (*tg)[NB_ADDR_LEN], int n_tg)
+{
+	struct sock_filter f[64];
+	struct sock_fprog prog;
+	int k = 0, words = family == 4 ? 1 : 4, not_ip, cmp, drop;
+
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12); /* ethertype */
+	if (family == 4) {
+		/* ARP: X = 28, the sender's address; IPv4: X = 26, the source. */
+		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_ARP, 0, 2);
+		f[k++] = (struct sock_filter)BPF_STMT(BPF_LDX | BPF_IMM, 28);
+		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, 2, 0, 0);
+	}
+	not_ip = k;
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+					      family == 4 ? ETH_P_IP : ETH_P_IPV6, 0, 0);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LDX | BPF_IMM, family == 4 ? 26 : 22);
+	cmp = k;
+	/* Per target, its words at [X + 4w]: all equal, accept; one differs, the next target. */
+	for (int t = 0; t < n_tg; t++) {
+		for (int w = 0; w < words; w++) {
+			uint32_t v;
+
+			memcpy(&v, tg[t] + 4 * w, 4);
+			f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_IND,
+							      (uint32_t)(4 * w));
+			f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(v), 0,
+							      0);
+		}
+		f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffff);
+	}
+	drop = k;
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+	for (int t = 0; t < n_tg; t++) {
+		int next = cmp + (t + 1) * (2 * words + 1);
+
+		for (int w = 0; w < words; w++) {
+			int j = cmp + t * (2 * words + 1) + 2 * w + 1;
+
+			f[j].jf = (uint8_t)(next - (j + 1));
+		}
+	}
+	f[not_ip].jf = (uint8_t)(drop - (not_ip + 1));
+	prog.len = (unsigned short)k;
+	prog.filter = f;
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ? -errno : 0;
+}
+
+static uint16_t s_csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* An ARP request / neighbour solicitation for target, from the unspecified address. */
+static size_t s_probe(uint8_t family, const uint8_t *mac, const uint8_t *tg, uint8_t *p,
+		      uint8_t *dst_mac)
+{
+	memset(p, 0, 128);
+	if (family == 4) {
+		memset(dst_mac, 0xff, 6);
+		memcpy(p, dst_mac, 6);
+		memcpy(p + 6, mac, 6);
+		p[12] = ETH_P_ARP >> 8;
+		p[13] = ETH_P_ARP & 0xff;
+		p[15] = ARPHRD_ETHER;		/* htype 1 */
+		p[16] = ETH_P_IP >> 8;		/* ptype 0x0800 */
+		p[18] = 6;			/* hlen */
+		p[19] = 4;			/* plen */
+		p[21] = ARPOP_REQUEST;		/* op 1 */
+		memcpy(p + 22, mac, 6);		/* sha; spa 0.0.0.0 */
+		memcpy(p + 38, tg, 4);		/* tha 0; tpa */
+		return 60;
+	}
+	/* ff02::1:ffXX:XXXX and its multicast MAC 33:33:ff:XX:XX:XX */
+	{
+		uint8_t sn[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, tg[13], tg[14],
+				  tg[15]};
+		uint8_t *ip = p + 14, *icmp = p + 54;
+		uint32_t sum = 0;
+
+		dst_mac[0] = 0x33;
+		dst_mac[1] = 0x33;
+		memcpy(dst_mac + 2, sn + 12, 4);
+		memcpy(p, dst_mac, 6);
+		memcpy(p + 6, mac, 6);
+		p[12] = ETH_P_IPV6 >> 8;
+		p[13] = ETH_P_IPV6 & 0xff;
+		ip[0] = 0x60;
+		ip[5] = 24;	  /* payload length */
+		ip[6] = 58;	  /* ICMPv6 */
+		ip[7] = 255;	  /* hop limit */
+		memcpy(ip + 24, sn, 16); /* source :: */
+		icmp[0] = 135;	  /* neighbour solicitation */
+		memcpy(icmp + 8, tg, 16);
+		/* The pseudo-header (source is zero) and the message. */
+		for (int i = 0; i < 16; i += 2)
+			sum += (uint32_t)(sn[i] << 8 | sn[i + 1]);
+		sum += 24 + 58;
+		for (int i = 0; i < 24; i += 2)
+			sum += (uint32_t)(icmp[i] << 8 | icmp[i + 1]);
+		sum = s_csum_fold(sum);
+		icmp[2] = (uint8_t)(sum >> 8);
+		icmp[3] = (uint8_t)sum;
+		return 78;
+	}
+}
+
+static void s_send_probes(int fd, const struct s_gather *g, const uint8_t (*tg)[NB_ADDR_LEN],
+			  int n_tg, const bool *seen)
+{
+	uint8_t pkt[128], dst_mac[6];
+
+	for (uint32_t s = 0; s < g->n_sw; s++)
+		for (int i = 0; i < n_tg; i++) {
+			struct sockaddr_ll sa = {0};
+			size_t len;
+
+			if (seen[i])
+				continue;
+			len = s_probe(g->family, g->sw[s].mac, tg[i], pkt, dst_mac);
+			sa.sll_family = AF_PACKET;
+			sa.sll_ifindex = (int)g->sw[s].ifindex;
+			sa.sll_protocol = htons(g->family == 4 ? ETH_P_ARP : ETH_P_IPV6);
+			sa.sll_halen = 6;
+			memcpy(sa.sll_addr, dst_mac, 6);
+			/* A full queue or a switch going down: the next round sends again. */
+			(void)sendto(fd, pkt, len, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa));
+		}
+}
+
+/* What a received frame (passed the filter) says: which target it came from, and how. */
+static void s_note(struct s_gather *g, const uint8_t *p, size_t len, uint32_t ifindex,
+		   const uint8_t (*tg)[NB_ADDR_LEN], int n_tg, bool *seen)
+{
+	struct nb_disc_tables *t = g->t;
+	const uint8_t *src;
+	bool probe;
+
+	if (g->family == 4) {
+		bool arp = len >= 42 && p[12] == (ETH_P_ARP >> 8) && p[13] == (ETH_P_ARP & 0xff);
+
+		if (!arp && len < 34)
+			return;
+		src = arp ? p + 28 : p + 26;
+		probe = arp && p[21] == ARPOP_REPLY;
+	} else {
+		if (len < 54)
+			return;
+		src = p + 22;
+		probe = len >= 56 && p[20] == 58 && p[54] == 136;
+	}
+	for (int i = 0; i < n_tg; i++) {
+		if (memcmp(src, tg[i], g->family == 4 ? 4 : 16))
+			continue;
+		seen[i] = true;
+		for (uint32_t k = 0; k < t->n_seen; k++)
+			if (t->seen[k].ifindex == ifindex && !memcmp(t->seen[k].addr, tg[i], 16)) {
+				t->seen[k].probe |= probe;
+				return;
+			}
+		if (t->n_seen < NB_DISC_MAX_SEEN) {
+			struct nb_disc_seen *s = &t->seen[t->n_seen++];
+
+			s->ifindex = ifindex;
+			s->family = g->family;
+			memcpy(s->addr, tg[i], NB_ADDR_LEN);
+			s->probe = probe;
+		}
+		return;
+	}
+}
+
+static int s_learn(int fd, struct s_gather *g, const uint8_t (*tg)[NB_ADDR_LEN], int n_tg,
+		   uint32_t learn_ms)
+{
+	uint64_t start = nb_mono_ns(), end = start + (uint64_t)learn_ms * 1000000ull;
+	uint64_t next_send = start, all_seen = 0;
+	bool seen[4] = {0};
+	uint8_t buf[256];
+
+	for (;;) {
+		uint64_t now = nb_mono_ns(), wake;
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		bool all = true;
+
+		for (int i = 0; i < n_tg; i++)
+			all &= seen[i];
+		if (all && !all_seen)
+			all_seen = now;
+		if (now >= end || (all_seen && now - all_seen >= S_GRACE_NS))
+			break;
+		if (now >= next_send && !all) {
+			s_send_probes(fd, g, tg, n_tg, seen);
+			next_send = now + S_RESEND_NS;
+		}
+		wake = all_seen ? all_seen + S_GRACE_NS : next_send;
+		if (wake > end)
+			wake = end;
+		if (poll(&pfd, 1, (int)((wake > now ? wake - now : 0) / 1000000ull) + 1) < 0 &&
+		    errno != EINTR)
+			return -errno;
+		for (;;) {
+			struct sockaddr_ll from;
+			socklen_t fl = sizeof(from);
+			ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT,
+					     (struct sockaddr *)&from, &fl);
+
+			if (n < 0)
+				break;
+			if (from.sll_pkttype == PACKET_OUTGOING)
+				continue;
+			s_note(g, buf, (size_t)n, (uint32_t)from.sll_ifindex, tg, n_tg, seen);
+		}
+	}
+	return 0;
+}
+
+/* ---- the whole ---- */
+
+int nb_disc_find(const struct nb_netns *ns, const struct nb_disc_query *q, uint32_t learn_ms,
+		 struct nb_disc_side *vm, struct nb_disc_side *uplink, char *err, size_t errlen)
+{
+	struct s_gather g = {.family = q->family};
+	uint8_t tg[2][NB_ADDR_LEN];
+	int self, nl = -1, pk = -1, rc, n_tg = 0;
+	struct timeval tv = {.tv_sec = 1};
+
+	g.t = calloc(1, sizeof(*g.t));
+	if (!g.t) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	rc = nb_netns_enter(ns, &self, err, errlen);
+	if (rc)
+		goto out;
+	/* Sockets belong to the namespace they were made in: make both here, use them after. */
+	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	pk = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (nl < 0 || pk < 0)
+		snprintf(err, errlen, "cannot open a%s socket: %s",
+			 nl < 0 ? " netlink" : " packet", strerror(errno));
+	rc = nb_netns_leave(self, nl < 0 || pk < 0 ? -errno : 0, err, errlen);
+	if (rc)
+		goto out;
+	setsockopt(nl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	rc = s_tables(nl, q->family, q->peer, &g, err, errlen);
+	if (rc)
+		goto out;
+	rc = nb_disc_decide(g.t, q, vm, uplink, err, errlen);
+	if (rc != -EAGAIN)
+		goto out;
+
+	/* The tables do not tell: ask the addresses themselves, and listen, bounded. */
+	memcpy(tg[n_tg++], q->local, NB_ADDR_LEN);
+	if (q->want_uplink)
+		memcpy(tg[n_tg++], g.t->route_gw && g.t->route_oif ? g.t->gw : q->peer,
+		       NB_ADDR_LEN);
+	rc = s_filter(pk, q->family, (const uint8_t(*)[NB_ADDR_LEN])tg, n_tg);
+	if (!rc) {
+		struct sockaddr_ll sa = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
+
+		if (bind(pk, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			rc = -errno;
+	}
+	if (!rc)
+		rc = s_learn(pk, &g, (const uint8_t(*)[NB_ADDR_LEN])tg, n_tg, learn_ms);
+	if (rc) {
+		snprintf(err, errlen, "cannot listen for the addresses (packet socket): %s",
+			 strerror(-rc));
+		goto out;
+	}
+	g.t->learned = true;
+	g.t->learn_ms = learn_ms;
+	rc = nb_disc_decide(g.t, q, vm, uplink, err, errlen);
+out:
+	if (nl >= 0)
+		close(nl);
+	if (pk >= 0)
+		close(pk);
+	free(g.t);
+	return rc;
+}

@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include "nb_discover.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nb_flow.h"
+
+/* Candidates of one question, deduplicated, in the order found. */
+struct s_cands {
+	uint32_t n;
+	uint32_t ifindex[NB_DISC_MAX_SEEN];
+	bool probe[NB_DISC_MAX_SEEN];
+};
+
+static const struct nb_disc_link *s_link(const struct nb_disc_tables *t, uint32_t ifindex)
+{
+	for (uint32_t i = 0; i < t->n_links; i++)
+		if (t->links[i].ifindex == ifindex)
+			return &t->links[i];
+	return NULL;
+}
+
+static const char *s_name(const struct nb_disc_tables *t, uint32_t ifindex)
+{
+	const struct nb_disc_link *l = s_link(t, ifindex);
+
+	return l ? l->name : "?";
+}
+
+static bool s_kind(const struct nb_disc_link *l, const char *kind)
+{
+	return l && !strcmp(l->kind, kind);
+}
+
+/* A switch: its own device sees what is delivered to the host, never a port's traffic. */
+static bool s_switch(const struct nb_disc_link *l)
+{
+	return s_kind(l, "bridge") || s_kind(l, "openvswitch");
+}
+
+static bool s_aggregate(const struct nb_disc_link *l)
+{
+	return s_kind(l, "bond") || s_kind(l, "team");
+}
+
+/*
+ * The device a packet seen on ifindex belongs to, as a traced interface: a bond slave is its
+ * bond, a VLAN device the device under it (a trunk is traced below its tags); a switch's own
+ * device and loopback are nothing (0).
+ */
+static uint32_t s_port_of(const struct nb_disc_tables *t, uint32_t ifindex)
+{
+	const struct nb_disc_link *l = s_link(t, ifindex);
+
+	for (int depth = 0; l && depth < 4; depth++) {
+		const struct nb_disc_link *m = l->master ? s_link(t, l->master) : NULL;
+
+		if (s_switch(l) || !strcmp(l->name, "lo"))
+			return 0;
+		if (s_aggregate(m)) {
+			l = m;
+			continue;
+		}
+		if ((s_kind(l, "vlan") || s_kind(l, "macvlan")) && l->lower) {
+			l = s_link(t, l->lower);
+			continue;
+		}
+		return l->ifindex;
+	}
+	return 0;
+}
+
+static void s_cand_add(struct s_cands *c, uint32_t ifindex, bool probe)
+{
+	if (!ifindex)
+		return;
+	for (uint32_t i = 0; i < c->n; i++)
+		if (c->ifindex[i] == ifindex) {
+			c->probe[i] |= probe;
+			return;
+		}
+	if (c->n < NB_DISC_MAX_SEEN) {
+		c->probe[c->n] = probe;
+		c->ifindex[c->n++] = ifindex;
+	}
+}
+
+static void s_cand_list(const struct nb_disc_tables *t, const struct s_cands *c, char *buf,
+			size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (uint32_t i = 0; i < c->n && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
+					s_name(t, c->ifindex[i]));
+}
+
+static bool s_addr_eq(const uint8_t *a, const uint8_t *b, uint8_t family)
+{
+	return !memcmp(a, b, family == 4 ? 4 : NB_ADDR_LEN);
+}
+
+static void s_mac_fmt(const uint8_t *m, char *buf, size_t len)
+{
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+/*
+ * The neighbour entry of addr (on dev, when dev is not 0): 1 found, 0 none, -ENOTUNIQ when
+ * entries on different devices disagree on the MAC (the address is in two places).
+ */
+static int s_neigh(const struct nb_disc_tables *t, uint8_t family, const uint8_t *addr,
+		   uint32_t dev, uint8_t mac[6], uint32_t *on)
+{
+	bool found = false;
+
+	for (uint32_t i = 0; i < t->n_neigh; i++) {
+		const struct nb_disc_neigh *n = &t->neigh[i];
+
+		if (n->family != family || !s_addr_eq(n->addr, addr, family) ||
+		    (dev && n->ifindex != dev))
+			continue;
+		if (found && memcmp(mac, n->mac, 6))
+			return -ENOTUNIQ;
+		memcpy(mac, n->mac, 6);
+		*on = n->ifindex;
+		found = true;
+	}
+	return found;
+}
+
+/* The ports the FDB holds mac behind (on bridge, when it is not 0), as traced devices. */
+static void s_fdb(const struct nb_disc_tables *t, const uint8_t mac[6], uint32_t bridge,
+		  struct s_cands *c, uint32_t *br_of_first)
+{
+	for (uint32_t i = 0; i < t->n_fdb; i++) {
+		const struct nb_disc_fdb *f = &t->fdb[i];
+
+		if (memcmp(f->mac, mac, 6) || (bridge && f->bridge != bridge))
+			continue;
+		if (!c->n)
+			*br_of_first = f->bridge;
+		s_cand_add(c, s_port_of(t, f->port), false);
+	}
+}
+
+static void s_seen(const struct nb_disc_tables *t, uint8_t family, const uint8_t *addr,
+		   struct s_cands *c)
+{
+	for (uint32_t i = 0; i < t->n_seen; i++) {
+		const struct nb_disc_seen *s = &t->seen[i];
+
+		if (s->family == family && s_addr_eq(s->addr, addr, family))
+			s_cand_add(c, s_port_of(t, s->ifindex), s->probe);
+	}
+}
+
+static const char *s_probe_name(uint8_t family)
+{
+	return family == 4 ? "ARP" : "neighbour solicitation";
+}
+
+/* "answered ARP on vnet0" or "sent a packet that arrived on vnet0". */
+static void s_seen_why(const struct nb_disc_tables *t, const struct s_cands *c, uint8_t family,
+		       const char *who, char *buf, size_t len)
+{
+	if (c->probe[0])
+		snprintf(buf, len, "%s answered %s on %s (no neighbour entry: learned from traffic)",
+			 who, s_probe_name(family), s_name(t, c->ifindex[0]));
+	else
+		snprintf(buf, len,
+			 "a packet from %s arrived on %s (no neighbour entry: learned from traffic)",
+			 who, s_name(t, c->ifindex[0]));
+}
+
+/* The traced interfaces of a device: a bond's (or team's) slaves, else the device itself. */
+static int s_expand(const struct nb_disc_tables *t, uint32_t dev, struct nb_disc_side *s,
+		    char *err, size_t errlen)
+{
+	const struct nb_disc_link *l = s_link(t, dev);
+	size_t off;
+
+	s->n = 0;
+	if (!l) {
+		snprintf(err, errlen, "interface %u vanished while it was being looked at", dev);
+		return -ENODEV;
+	}
+	if (!s_aggregate(l)) {
+		s->ifindex[0] = dev;
+		snprintf(s->name[0], sizeof(s->name[0]), "%s", l->name);
+		s->n = 1;
+		return 0;
+	}
+	for (uint32_t i = 0; i < t->n_links; i++) {
+		if (t->links[i].master != dev)
+			continue;
+		if (s->n >= NB_MAX_IFS) {
+			snprintf(err, errlen, "%s %s has more than %d slaves to trace", l->kind,
+				 l->name, NB_MAX_IFS);
+			return -E2BIG;
+		}
+		s->ifindex[s->n] = t->links[i].ifindex;
+		snprintf(s->name[s->n], sizeof(s->name[0]), "%s", t->links[i].name);
+		s->n++;
+	}
+	if (!s->n) {
+		snprintf(err, errlen, "%s %s has no slaves to trace", l->kind, l->name);
+		return -ENXIO;
+	}
+	off = strlen(s->why);
+	if (off < sizeof(s->why)) {
+		char names[NB_MAX_IFS * (NB_DISC_NAME_MAX + 1) + 1];
+
+		nb_disc_names(s, names, sizeof(names));
+		snprintf(s->why + off, sizeof(s->why) - off, "; %s %s: slaves %s", l->kind,
+			 l->name, names);
+	}
+	return 0;
+}
+
+static int s_vm_port(const struct nb_disc_tables *t, const struct nb_disc_query *q,
+		     uint32_t *port, char *why, size_t whylen, char *err, size_t errlen)
+{
+	char a[64], mac_s[24], list[256];
+	struct s_cands c = {0};
+	uint32_t br = 0, on = 0;
+	uint8_t mac[6];
+	int rc;
+
+	nb_addr_fmt(q->local, q->family, a, sizeof(a));
+	for (uint32_t i = 0; i < t->n_addrs; i++)
+		if (t->addrs[i].family == q->family && s_addr_eq(t->addrs[i].addr, q->local, q->family)) {
+			snprintf(err, errlen,
+				 "%s is this host's own address (on %s): host traffic has no VM "
+				 "port to start the stage chain on; give rx-iface and tx-iface",
+				 a, s_name(t, t->addrs[i].ifindex));
+			return -EADDRINUSE;
+		}
+	rc = s_neigh(t, q->family, q->local, 0, mac, &on);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s has different MACs in the neighbour table", a);
+		return rc;
+	}
+	if (rc) {
+		s_mac_fmt(mac, mac_s, sizeof(mac_s));
+		s_fdb(t, mac, 0, &c, &br);
+		if (c.n > 1) {
+			s_cand_list(t, &c, list, sizeof(list));
+			snprintf(err, errlen,
+				 "cannot tell the VM port of %s: its MAC %s is behind several "
+				 "ports: %s",
+				 a, mac_s, list);
+			return -ENOTUNIQ;
+		}
+		if (c.n == 1) {
+			*port = c.ifindex[0];
+			snprintf(why, whylen, "%s is %s (neighbour table) behind %s (FDB of %s)", a,
+				 mac_s, s_name(t, *port), s_name(t, br));
+			return 0;
+		}
+		/* Routed to the VM (no switch between): the entry's device is its port. */
+		if (!s_switch(s_link(t, on)) && s_port_of(t, on)) {
+			*port = s_port_of(t, on);
+			snprintf(why, whylen, "%s is %s (neighbour table) on %s", a, mac_s,
+				 s_name(t, on));
+			return 0;
+		}
+	}
+	if (!t->learned)
+		return -EAGAIN;
+	s_seen(t, q->family, q->local, &c);
+	if (c.n > 1) {
+		s_cand_list(t, &c, list, sizeof(list));
+		snprintf(err, errlen, "cannot tell the VM port of %s: it was seen on several: %s", a,
+			 list);
+		return -ENOTUNIQ;
+	}
+	if (!c.n) {
+		snprintf(err, errlen,
+			 "cannot find %s on this host: no neighbour entry, and no answer or "
+			 "packet from it within %u ms",
+			 a, t->learn_ms);
+		return -ENXIO;
+	}
+	*port = c.ifindex[0];
+	s_seen_why(t, &c, q->family, a, why, whylen);
+	return 0;
+}
+
+/* The ports of the VM port's switch that could lead out: not the VM's, not another tap. */
+static void s_other_ports(const struct nb_disc_tables *t, uint32_t vm, struct s_cands *c,
+			  uint32_t *sw)
+{
+	const struct nb_disc_link *l = s_link(t, vm);
+
+	*sw = l ? l->master : 0;
+	if (!*sw)
+		return;
+	for (uint32_t i = 0; i < t->n_links; i++) {
+		const struct nb_disc_link *p = &t->links[i];
+		uint32_t port;
+
+		if (p->master != *sw || s_kind(p, "tun") || s_kind(p, "tap"))
+			continue;
+		port = s_port_of(t, p->ifindex);
+		if (port != vm)
+			s_cand_add(c, port, false);
+	}
+}
+
+static int s_uplink(const struct nb_disc_tables *t, const struct nb_disc_query *q, uint32_t vm,
+		    uint32_t *port, char *why, size_t whylen, char *err, size_t errlen)
+{
+	const struct nb_disc_link *oif = t->route_oif ? s_link(t, t->route_oif) : NULL;
+	const uint8_t *target = q->peer;
+	char p[64], g[64], mac_s[24], list[256], how[256];
+	struct s_cands c = {0};
+	uint32_t br = 0, sw, on = 0;
+	uint8_t mac[6];
+	int rc;
+
+	nb_addr_fmt(q->peer, q->family, p, sizeof(p));
+	if (oif && !s_switch(oif)) {
+		*port = s_port_of(t, oif->ifindex);
+		if (*port) {
+			snprintf(why, whylen, "the route to %s goes out %s", p, oif->name);
+			return 0;
+		}
+	}
+	/* A switch (or no route): the port behind which the next hop is. */
+	how[0] = 0;
+	if (oif && t->route_gw) {
+		target = t->gw;
+		nb_addr_fmt(t->gw, q->family, g, sizeof(g));
+		snprintf(how, sizeof(how), "the route to %s goes out %s via %s; ", p, oif->name, g);
+	} else {
+		snprintf(g, sizeof(g), "%s", p);
+		if (oif)
+			snprintf(how, sizeof(how), "the route to %s goes out %s; ", p, oif->name);
+	}
+	rc = s_neigh(t, q->family, target, oif ? oif->ifindex : 0, mac, &on);
+	if (rc > 0) {
+		s_mac_fmt(mac, mac_s, sizeof(mac_s));
+		s_fdb(t, mac, oif ? oif->ifindex : 0, &c, &br);
+		if (c.n > 1) {
+			s_cand_list(t, &c, list, sizeof(list));
+			snprintf(err, errlen,
+				 "cannot tell the uplink to %s: %s's MAC %s is behind several "
+				 "ports: %s",
+				 p, g, mac_s, list);
+			return -ENOTUNIQ;
+		}
+		if (c.n == 1) {
+			*port = c.ifindex[0];
+			snprintf(why, whylen, "%s%s is %s (neighbour table) behind %s (FDB of %s)",
+				 how, g, mac_s, s_name(t, *port), s_name(t, br));
+			return 0;
+		}
+	}
+	if (!t->learned)
+		return -EAGAIN;
+	s_seen(t, q->family, target, &c);
+	if (c.n > 1) {
+		s_cand_list(t, &c, list, sizeof(list));
+		snprintf(err, errlen, "cannot tell the uplink to %s: %s was seen on several: %s", p,
+			 g, list);
+		return -ENOTUNIQ;
+	}
+	if (c.n == 1) {
+		size_t off;
+
+		*port = c.ifindex[0];
+		snprintf(why, whylen, "%s", how);
+		off = strlen(why);
+		s_seen_why(t, &c, q->family, g, why + off, whylen - off);
+		return 0;
+	}
+	s_other_ports(t, vm, &c, &sw);
+	if (c.n == 1) {
+		*port = c.ifindex[0];
+		snprintf(why, whylen,
+			 "%sthe only port of %s but %s that is not a tap (%s: no neighbour entry, "
+			 "no answer or packet within %u ms)",
+			 how, s_name(t, sw), s_name(t, vm), g, t->learn_ms);
+		return 0;
+	}
+	s_cand_list(t, &c, list, sizeof(list));
+	if (c.n)
+		snprintf(err, errlen,
+			 "cannot tell the uplink to %s: no neighbour entry, no answer or packet "
+			 "within %u ms; candidates (ports of %s): %s",
+			 p, t->learn_ms, s_name(t, sw), list);
+	else
+		snprintf(err, errlen,
+			 "cannot find the uplink to %s: no route, no neighbour entry, no answer "
+			 "or packet within %u ms, and %s has no other port",
+			 p, t->learn_ms, s_name(t, vm));
+	return c.n ? -ENOTUNIQ : -ENXIO;
+}
+
+int nb_disc_decide(const struct nb_disc_tables *t, const struct nb_disc_query *q,
+		   struct nb_disc_side *vm, struct nb_disc_side *uplink, char *err, size_t errlen)
+{
+	uint32_t vm_port = 0, up_port = 0;
+	int rc;
+
+	memset(vm, 0, sizeof(*vm));
+	memset(uplink, 0, sizeof(*uplink));
+	err[0] = 0;
+	/* The uplink may need the VM's port (its switch's other ports): always look for it. */
+	rc = s_vm_port(t, q, &vm_port, vm->why, sizeof(vm->why), err, errlen);
+	if (rc)
+		return rc;
+	if (q->want_uplink) {
+		rc = s_uplink(t, q, vm_port, &up_port, uplink->why, sizeof(uplink->why), err,
+			      errlen);
+		if (rc)
+			return rc;
+		if (up_port == vm_port) {
+			char a[64], p[64];
+
+			snprintf(err, errlen, "%s and %s are both behind %s: no uplink between them",
+				 nb_addr_fmt(q->local, q->family, a, sizeof(a)),
+				 nb_addr_fmt(q->peer, q->family, p, sizeof(p)),
+				 s_name(t, vm_port));
+			return -ENXIO;
+		}
+		rc = s_expand(t, up_port, uplink, err, errlen);
+		if (rc)
+			return rc;
+	}
+	if (q->want_vm) {
+		rc = s_expand(t, vm_port, vm, err, errlen);
+		if (rc)
+			return rc;
+	} else {
+		vm->why[0] = 0;
+	}
+	if (vm->n + uplink->n > q->max_ifs) {
+		snprintf(err, errlen, "%u interfaces found, at most %u can be traced", vm->n + uplink->n,
+			 q->max_ifs);
+		return -E2BIG;
+	}
+	return 0;
+}
+
+void nb_disc_names(const struct nb_disc_side *s, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (uint32_t i = 0; i < s->n && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? "+" : "", s->name[i]);
+}
