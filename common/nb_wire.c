@@ -1266,10 +1266,14 @@ static int s_dec_started(const struct s_map *m, struct nb_msg_started *s)
 	    (err = s_field(m, "rx_ifs", false, &o, &found)))
 		return err;
 	s->names = found;
-	if ((err = s_get_strs(m, "rx_ifs", s->names, NB_MAX_IFS, s->rx_ifs[0],
-			      sizeof(s->rx_ifs[0]), &n_rx)) ||
-	    (err = s_get_strs(m, "tx_ifs", s->names, NB_MAX_IFS, s->tx_ifs[0],
-			      sizeof(s->tx_ifs[0]), &n_tx)) ||
+	if ((err = s_field(m, "tx_ifs", false, &o, &found)))
+		return err;
+	/* The names come as a pair: one list alone is ignored like an unknown key. */
+	s->names = s->names && found;
+	if ((s->names && ((err = s_get_strs(m, "rx_ifs", true, NB_MAX_IFS, s->rx_ifs[0],
+					     sizeof(s->rx_ifs[0]), &n_rx)) ||
+			  (err = s_get_strs(m, "tx_ifs", true, NB_MAX_IFS, s->tx_ifs[0],
+					     sizeof(s->tx_ifs[0]), &n_tx)))) ||
 	    (err = s_get_str(m, "rx_why", false, s->rx_why, sizeof(s->rx_why))) ||
 	    (err = s_get_str(m, "tx_why", false, s->tx_why, sizeof(s->tx_why))) ||
 	    (err = s_get_list(m, "unattached", false, NB_WIRE_MAX_UNATTACHED, &pos,

@@ -35,8 +35,8 @@
  *           an agent whose --max-duration is shorter refuses the START)
  *   STARTED agent -> coordinator: the session's probes are attached.
  *           session:uint attach_ns:uint (agent clock) rx_ifindex:[uint] tx_ifindex:[uint]
- *           (resolved from rx_ifs/tx_ifs, same order) rx_ifs:[str] tx_ifs:[str] (opt;
- *           their names, as many) rx_why:str tx_why:str (opt; how the agent found a side it
+ *           (resolved from rx_ifs/tx_ifs, same order) rx_ifs:[str] tx_ifs:[str] (opt,
+ *           both or neither; their names, as many) rx_why:str tx_why:str (opt; how the agent found a side it
  *           was not given, e.g. "198.18.0.1 answered ARP on vnet0 (...)")
  *           unattached:[{hook:str reason:str}] (opt; stages that could not be attached)
  *   EVENTS  agent -> coordinator: one batch.

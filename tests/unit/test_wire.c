@@ -225,6 +225,7 @@ static void s_sample(struct nb_msg *m, enum nb_msg_type t, bool big)
 		s->credit = 64;
 		s->max_batch = 512;
 		s->duration_s = 60;
+		s->local = NB_START_LOCAL_DST;
 		if (big) {
 			s->proto = IPPROTO_UDP;
 			s->family = 6;
@@ -259,12 +260,20 @@ static void s_sample(struct nb_msg *m, enum nb_msg_type t, bool big)
 		strcpy(s->unattached[0].reason, "no such kernel function");
 		strcpy(s->unattached[1].hook, "fentry:tun_net_xmit");
 		strcpy(s->unattached[1].reason, "BTF for module tun not found");
+		s->names = true;
+		strcpy(s->rx_ifs[0], "ens4f0");
+		strcpy(s->rx_ifs[1], "ens4f1");
+		strcpy(s->tx_ifs[0], "vnet0");
+		strcpy(s->rx_why, "198.18.0.1 answered ARP on bond0; bond bond0: slaves ens4f0+ens4f1");
+		strcpy(s->tx_why, "198.18.0.2 answered ARP on vnet0");
 		if (big) {
 			s->session = UINT64_MAX;
 			s->n_rx = s->n_tx = NB_MAX_IFS;
 			for (int i = 0; i < NB_MAX_IFS; i++) {
 				s->rx_ifindex[i] = UINT32_MAX - i;
 				s->tx_ifindex[i] = i;
+				s_strfill(s->rx_ifs[i], NB_WIRE_IFNAME_MAX, 'r');
+				s_strfill(s->tx_ifs[i], NB_WIRE_IFNAME_MAX, 't');
 			}
 			s->n_unattached = NB_WIRE_MAX_UNATTACHED;
 			for (int i = 0; i < NB_WIRE_MAX_UNATTACHED; i++) {
@@ -1165,9 +1174,11 @@ static const char *const s_required[][16] = {
     [NB_MSG_OUTPUT] = {"v", "t", "session", "seq", "stream", "lines"},
 };
 
-static const char *const s_optional[][4] = {
-    [NB_MSG_HELLO] = {"caps", "clock_ns", "sessions"}, [NB_MSG_START] = {"netns", "duration_s"},
-    [NB_MSG_STARTED] = {"unattached"},	   [NB_MSG_PING] = {"session", "credit"},
+static const char *const s_optional[][6] = {
+    [NB_MSG_HELLO] = {"caps", "clock_ns", "sessions"},
+    [NB_MSG_START] = {"netns", "duration_s", "local"},
+    [NB_MSG_STARTED] = {"unattached", "rx_ifs", "tx_ifs", "rx_why", "tx_why"},
+    [NB_MSG_PING] = {"session", "credit"},
     [NB_MSG_PONG] = {"session", "credit"}, [NB_MSG_ERROR] = {"session"},
     [NB_MSG_DROPINFO] = {"location_sym", "ifname", "frames"},
     [NB_MSG_STOP] = {"exit_code"}, [NB_MSG_RUN] = {"check"},
@@ -1218,12 +1229,12 @@ static void test_keys_match_spec(void **state)
 		size_t n = s_keys(t, keys), want = 0;
 
 		for (size_t j = 0; j < n; j++)
-			if (!s_in(s_required[t], 16, keys[j]) && !s_in(s_optional[t], 4, keys[j]))
+			if (!s_in(s_required[t], 16, keys[j]) && !s_in(s_optional[t], 6, keys[j]))
 				fail_msg("%s: key %s not in the spec", nb_msg_type_name(t),
 					 keys[j]);
 		for (size_t j = 0; j < 16 && s_required[t][j]; j++)
 			want++;
-		for (size_t j = 0; j < 4 && s_optional[t][j]; j++)
+		for (size_t j = 0; j < 6 && s_optional[t][j]; j++)
 			want++;
 		assert_int_equal(n, want);
 	}

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * Interface discovery decided on recorded tables: the lab's hypervisors (same names on both,
+ * the VM found by ARP, the uplink by the route and the answer of the peer), a bonded uplink
+ * expanded to its slaves (by FDB and by learning), a routed host, the fallback to the only
+ * other port of an L2-only bridge, and every refusal with its exact line: candidates listed on
+ * ambiguity, nothing found, the host's own address, too many interfaces.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nb_discover.h"
+
+static const uint8_t MAC_A[6] = {2, 0, 0, 0, 0, 1};
+static const uint8_t MAC_B[6] = {2, 0, 0, 0, 0, 2};
+
+static void s_link(struct nb_disc_tables *t, uint32_t idx, const char *name, const char *kind,
+		   uint32_t master)
+{
+	struct nb_disc_link *l = &t->links[t->n_links++];
+
+	l->ifindex = idx;
+	strcpy(l->name, name);
+	strcpy(l->kind, kind);
+	l->master = master;
+}
+
+static void s_ip4(uint8_t *a, uint8_t last)
+{
+	memset(a, 0, NB_ADDR_LEN);
+	a[0] = 198;
+	a[1] = 18;
+	a[2] = 0;
+	a[3] = last;
+}
+
+static void s_seen(struct nb_disc_tables *t, uint32_t idx, uint8_t last, bool probe)
+{
+	struct nb_disc_seen *s = &t->seen[t->n_seen++];
+
+	s->ifindex = idx;
+	s->family = 4;
+	s_ip4(s->addr, last);
+	s->probe = probe;
+}
+
+static void s_neigh(struct nb_disc_tables *t, uint32_t idx, uint8_t last, const uint8_t *mac)
+{
+	struct nb_disc_neigh *n = &t->neigh[t->n_neigh++];
+
+	n->ifindex = idx;
+	n->family = 4;
+	s_ip4(n->addr, last);
+	memcpy(n->mac, mac, 6);
+}
+
+static void s_fdb(struct nb_disc_tables *t, uint32_t port, uint32_t br, const uint8_t *mac)
+{
+	struct nb_disc_fdb *f = &t->fdb[t->n_fdb++];
+
+	f->port = port;
+	f->bridge = br;
+	memcpy(f->mac, mac, 6);
+}
+
+/* hvA of the lab: lo, br0 (198.18.0.11/24), vnet0 and ens4f0 its ports. */
+static struct nb_disc_tables *s_hv(void)
+{
+	struct nb_disc_tables *t = calloc(1, sizeof(*t));
+
+	s_link(t, 1, "lo", "", 0);
+	s_link(t, 2, "br0", "bridge", 0);
+	s_link(t, 3, "vnet0", "veth", 2);
+	s_link(t, 4, "ens4f0", "veth", 2);
+	t->addrs[0].ifindex = 2;
+	t->addrs[0].family = 4;
+	s_ip4(t->addrs[0].addr, 11);
+	t->n_addrs = 1;
+	t->route_oif = 2;
+	return t;
+}
+
+static struct nb_disc_query s_q(uint8_t local, uint8_t peer)
+{
+	struct nb_disc_query q = {.family = 4, .want_vm = true, .want_uplink = true, .max_ifs = 8};
+
+	s_ip4(q.local, local);
+	s_ip4(q.peer, peer);
+	return q;
+}
+
+static void s_side(const struct nb_disc_side *s, const char *names, const char *why)
+{
+	char buf[160];
+
+	nb_disc_names(s, buf, sizeof(buf));
+	assert_string_equal(buf, names);
+	assert_string_equal(s->why, why);
+}
+
+static void test_lab_learned(void **state)
+{
+	struct nb_disc_tables *t = s_hv();
+	struct nb_disc_query q = s_q(1, 2);
+	struct nb_disc_side vm, up;
+	char err[256];
+
+	(void)state;
+	/* Nothing in the tables: learn first. */
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), -EAGAIN);
+	t->learned = true;
+	t->learn_ms = 1000;
+	/* The answers, as the packet socket sees them: on the port, then on br0 itself. */
+	s_seen(t, 3, 1, true);
+	s_seen(t, 2, 1, true);
+	s_seen(t, 4, 2, true);
+	s_seen(t, 2, 2, true);
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), 0);
+	s_side(&vm, "vnet0",
+	       "198.18.0.1 answered ARP on vnet0 (no neighbour entry: learned from traffic)");
+	s_side(&up, "ens4f0",
+	       "the route to 198.18.0.2 goes out br0; 198.18.0.2 answered ARP on ens4f0 (no "
+	       "neighbour entry: learned from traffic)");
+	assert_int_equal(vm.ifindex[0], 3);
+	assert_int_equal(up.ifindex[0], 4);
+	free(t);
+}
+
+/* hvB with bond0 (ens4f0 + ens4f1) as its br0 port; the tables know both VMs. */
+static void test_bond_fdb(void **state)
+{
+	struct nb_disc_tables *t = s_hv();
+	struct nb_disc_query q = s_q(2, 1);
+	struct nb_disc_side vm, up;
+	char err[256];
+
+	(void)state;
+	t->links[3].master = 5; /* ens4f0 */
+	s_link(t, 5, "bond0", "bond", 2);
+	s_link(t, 6, "ens4f1", "veth", 5);
+	s_neigh(t, 2, 1, MAC_A);
+	s_neigh(t, 2, 2, MAC_B);
+	s_fdb(t, 5, 2, MAC_A);
+	s_fdb(t, 3, 2, MAC_B);
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), 0);
+	s_side(&vm, "vnet0",
+	       "198.18.0.2 is 02:00:00:00:00:02 (neighbour table) behind vnet0 (FDB of br0)");
+	s_side(&up, "ens4f0+ens4f1",
+	       "the route to 198.18.0.1 goes out br0; 198.18.0.1 is 02:00:00:00:00:01 (neighbour "
+	       "table) behind bond0 (FDB of br0); bond bond0: slaves ens4f0+ens4f1");
+	assert_int_equal(up.ifindex[0], 4);
+	assert_int_equal(up.ifindex[1], 6);
+	free(t);
+}
+
+/* An L2-only hypervisor (no route, no address): the answer arrives on a slave, then the bond. */
+static void test_bond_learned_l2(void **state)
+{
+	struct nb_disc_tables *t = s_hv();
+	struct nb_disc_query q = s_q(2, 1);
+	struct nb_disc_side vm, up;
+	char err[256];
+
+	(void)state;
+	t->n_addrs = 0;
+	t->route_oif = 0;
+	t->links[3].master = 5;
+	s_link(t, 5, "bond0", "bond", 2);
+	s_link(t, 6, "ens4f1", "veth", 5);
+	t->learned = true;
+	t->learn_ms = 1000;
+	s_seen(t, 3, 2, true);
+	s_seen(t, 6, 1, false); /* a packet from vmA that came in on the second slave */
+	s_seen(t, 4, 1, true);
+	s_seen(t, 5, 1, true);
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), 0);
+	s_side(&up, "ens4f0+ens4f1",
+	       "198.18.0.1 answered ARP on bond0 (no neighbour entry: learned from traffic); "
+	       "bond bond0: slaves ens4f0+ens4f1");
+	/* Only the rx side wanted (tx given): the VM's port is still looked for, not returned. */
+	q.want_vm = false;
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), 0);
+	assert_int_equal(vm.n, 0);
+	assert_int_equal(up.n, 2);
+	/* Two interfaces to trace and only one place left. */
+	q.max_ifs = 1;
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), -E2BIG);
+	assert_string_equal(err, "2 interfaces found, at most 1 can be traced");
+	free(t);
+}
+
+/* No answer from the peer: the only port of the bridge that is not the VM's or a tap. */
+static void test_fallback_and_ambiguity(void **state)
+{
+	struct nb_disc_tables *t = s_hv();
+	struct nb_disc_query q = s_q(1, 99);
+	struct nb_disc_side vm, up;
+	char err[256];
+
+	(void)state;
+	t->learned = true;
+	t->learn_ms = 1000;
+	s_seen(t, 3, 1, true);
+	s_link(t, 7, "vnet1", "tun", 2); /* another VM's tap: never an uplink */
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), 0);
+	s_side(&up, "ens4f0",
+	       "the route to 198.18.0.99 goes out br0; the only port of br0 but vnet0 that is not "
+	       "a tap (198.18.0.99: no neighbour entry, no answer or packet within 1000 ms)");
+	s_link(t, 8, "ens5", "veth", 2);
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), -ENOTUNIQ);
+	assert_string_equal(err, "cannot tell the uplink to 198.18.0.99: no neighbour entry, no "
+				 "answer or packet within 1000 ms; candidates (ports of br0): "
+				 "ens4f0, ens5");
+	/* The VM's address answering on two ports. */
+	s_seen(t, 4, 1, false);
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), -ENOTUNIQ);
+	assert_string_equal(err,
+			    "cannot tell the VM port of 198.18.0.1: it was seen on several: vnet0, "
+			    "ens4f0");
+	free(t);
+}
+
+static void test_refusals(void **state)
+{
+	struct nb_disc_tables *t = s_hv();
+	struct nb_disc_query q = s_q(11, 2);
+	struct nb_disc_side vm, up;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), -EADDRINUSE);
+	assert_string_equal(err, "198.18.0.11 is this host's own address (on br0): host traffic has "
+				 "no VM port to start the stage chain on; give rx-iface and "
+				 "tx-iface");
+	q = s_q(77, 2);
+	t->learned = true;
+	t->learn_ms = 1000;
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), -ENXIO);
+	assert_string_equal(err, "cannot find 198.18.0.77 on this host: no neighbour entry, and no "
+				 "answer or packet from it within 1000 ms");
+	/* Both VMs behind one port: no uplink between them. */
+	q = s_q(1, 2);
+	s_seen(t, 3, 1, true);
+	s_seen(t, 3, 2, true);
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), -ENXIO);
+	assert_string_equal(err, "198.18.0.1 and 198.18.0.2 are both behind vnet0: no uplink "
+				 "between them");
+	/* The MAC behind two ports of the FDB. */
+	t->n_seen = 0;
+	t->learned = false;
+	s_neigh(t, 2, 1, MAC_A);
+	s_fdb(t, 3, 2, MAC_A);
+	s_fdb(t, 4, 2, MAC_A);
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), -ENOTUNIQ);
+	assert_string_equal(err, "cannot tell the VM port of 198.18.0.1: its MAC 02:00:00:00:00:01 "
+				 "is behind several ports: vnet0, ens4f0");
+	/* A bond without slaves is nothing to trace. */
+	t->n_fdb = 1;
+	t->links[2].master = 0;
+	strcpy(t->links[2].kind, "bond");
+	t->links[2].master = 2;
+	s_neigh(t, 2, 2, MAC_B);
+	s_fdb(t, 4, 2, MAC_B);
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), -ENXIO);
+	assert_string_equal(err, "bond vnet0 has no slaves to trace");
+	free(t);
+}
+
+/* A routed hypervisor: the VM behind its tap by the neighbour table, the uplink by the route. */
+static void test_routed(void **state)
+{
+	struct nb_disc_tables *t = calloc(1, sizeof(*t));
+	struct nb_disc_query q = s_q(1, 2);
+	struct nb_disc_side vm, up;
+	char err[256];
+
+	(void)state;
+	s_link(t, 1, "lo", "", 0);
+	s_link(t, 2, "tap0", "tun", 0);
+	s_link(t, 3, "eth0", "", 0);
+	s_neigh(t, 2, 1, MAC_A);
+	t->route_oif = 3;
+	t->route_gw = true;
+	s_ip4(t->gw, 254);
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), 0);
+	s_side(&vm, "tap0", "198.18.0.1 is 02:00:00:00:00:01 (neighbour table) on tap0");
+	s_side(&up, "eth0", "the route to 198.18.0.2 goes out eth0");
+	free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_lab_learned),	     cmocka_unit_test(test_bond_fdb),
+	    cmocka_unit_test(test_bond_learned_l2),  cmocka_unit_test(test_fallback_and_ambiguity),
+	    cmocka_unit_test(test_refusals),	     cmocka_unit_test(test_routed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
