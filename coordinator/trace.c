@@ -281,7 +281,8 @@ static const struct nb_optdef s_trace_opts[] = {
 	{"dst-port", NB_OPTK_LONG, S_T(dport), 1, 65535, "PORT", "destination port (tcp, udp)",
 	 false},
 	{"node", NB_OPTK_LIST, S_T(node_specs), 0, 2, "SPEC",
-	 "name=N,endpoint=E,rx-iface=IF[+IF],tx-iface=IF[+IF][,server-key=FILE]; first A, then B",
+	 "name=N,endpoint=E[,rx-iface=IF[+IF]][,tx-iface=IF[+IF]][,server-key=FILE]; first A, then "
+	 "B; interfaces left out are found by the agent",
 	 false},
 	{"from", NB_OPTK_STR, S_T(from), 0, 0, "NAME[,NAME..]",
 	 "sender side A: a node of the inventory (a list: several pairs, with --to's)", false},
@@ -307,8 +308,8 @@ static void s_usage(FILE *f)
 		"usage: netblame trace icmp|tcp|udp --src-ip A --dst-ip B [--src-port P]\n"
 		"         [--dst-port P]\n"
 		"         (--from NAME[,NAME..] --to NAME[,NAME..] [--inventory FILE] |\n"
-		"          --node name=N,endpoint=E,rx-iface=IF[+IF],tx-iface=IF[+IF][,server-key=FILE] (A)\n"
-		"          --node name=N,endpoint=E,rx-iface=IF[+IF],tx-iface=IF[+IF][,server-key=FILE] (B))\n"
+		"          --node name=N,endpoint=E[,rx-iface=IF[+IF]][,tx-iface=IF[+IF]][,server-key=FILE] (A)\n"
+		"          --node name=N,endpoint=E[,rx-iface=IF[+IF]][,tx-iface=IF[+IF]][,server-key=FILE] (B))\n"
 		"         [--count N | --duration S] [--timeout-ms MS] [--json FILE|-]\n"
 		"         [--insecure | --key SECRET-KEY-FILE]\n"
 		"exit: 0 HEALTHY, 10 NETWORK, 11 NODE_A, 12 NODE_B, 13 DEST, 15 INCONCLUSIVE,\n"
