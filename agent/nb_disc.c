@@ -31,10 +31,10 @@
 #include "nb_discover.h"
 #include "nb_time.h"
 
-#define S_NL_BUF     (64u << 10)
-#define S_MAX_SW     16	 /* switch devices a probe goes out on */
-#define S_RESEND_NS  250000000ull
-#define S_GRACE_NS   100000000ull /* after every target was seen: others may answer too */
+#define S_NL_BUF    (64u << 10)
+#define S_MAX_SW    16 /* switch devices a probe goes out on */
+#define S_RESEND_NS 250000000ull
+#define S_GRACE_NS  100000000ull /* after every target was seen: others may answer too */
 
 struct s_sw {
 	uint32_t ifindex;
@@ -110,8 +110,8 @@ static void s_on_addr(struct s_gather *g, struct nlmsghdr *h)
 	struct rtattr *tb[IFA_MAX + 1], *a;
 	struct nb_disc_addr *d;
 
-	if (g->t->n_addrs >= NB_DISC_MAX_ADDRS || (ifa->ifa_family != AF_INET &&
-						   ifa->ifa_family != AF_INET6))
+	if (g->t->n_addrs >= NB_DISC_MAX_ADDRS ||
+	    (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
 		return;
 	s_attrs(IFA_RTA(ifa), (int)IFA_PAYLOAD(h), tb, IFA_MAX);
 	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
@@ -275,10 +275,10 @@ static int s_tables(int fd, uint8_t family, const uint8_t *peer, struct s_gather
 		int family; /* -1: the flow's */
 		const char *what;
 	} q[] = {
-		{RTM_GETLINK, AF_UNSPEC, "links"},
-		{RTM_GETADDR, AF_UNSPEC, "addresses"},
-		{RTM_GETNEIGH, -1, "neighbours"},
-		{RTM_GETNEIGH, AF_BRIDGE, "bridge FDB"},
+	    {RTM_GETLINK, AF_UNSPEC, "links"},
+	    {RTM_GETADDR, AF_UNSPEC, "addresses"},
+	    {RTM_GETNEIGH, -1, "neighbours"},
+	    {RTM_GETNEIGH, AF_BRIDGE, "bridge FDB"},
 	};
 	char *buf = malloc(S_NL_BUF);
 	int rc = 0;
@@ -337,8 +337,8 @@ static int s_filter(int fd, uint8_t family, const uint8_t (*tg)[NB_ADDR_LEN], in
 			memcpy(&v, tg[t] + 4 * w, 4);
 			f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_IND,
 							      (uint32_t)(4 * w));
-			f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(v), 0,
-							      0);
+			f[k++] =
+			    (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(v), 0, 0);
 		}
 		f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffff);
 	}
@@ -377,19 +377,19 @@ static size_t s_probe(uint8_t family, const uint8_t *mac, const uint8_t *tg, uin
 		memcpy(p + 6, mac, 6);
 		p[12] = ETH_P_ARP >> 8;
 		p[13] = ETH_P_ARP & 0xff;
-		p[15] = ARPHRD_ETHER;		/* htype 1 */
-		p[16] = ETH_P_IP >> 8;		/* ptype 0x0800 */
-		p[18] = 6;			/* hlen */
-		p[19] = 4;			/* plen */
-		p[21] = ARPOP_REQUEST;		/* op 1 */
-		memcpy(p + 22, mac, 6);		/* sha; spa 0.0.0.0 */
-		memcpy(p + 38, tg, 4);		/* tha 0; tpa */
+		p[15] = ARPHRD_ETHER;	/* htype 1 */
+		p[16] = ETH_P_IP >> 8;	/* ptype 0x0800 */
+		p[18] = 6;		/* hlen */
+		p[19] = 4;		/* plen */
+		p[21] = ARPOP_REQUEST;	/* op 1 */
+		memcpy(p + 22, mac, 6); /* sha; spa 0.0.0.0 */
+		memcpy(p + 38, tg, 4);	/* tha 0; tpa */
 		return 60;
 	}
 	/* ff02::1:ffXX:XXXX and its multicast MAC 33:33:ff:XX:XX:XX */
 	{
-		uint8_t sn[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, tg[13], tg[14],
-				  tg[15]};
+		uint8_t sn[16] = {0xff, 0x02, 0, 0, 0,	  0,	  0,	  0,
+				  0,	0,    0, 1, 0xff, tg[13], tg[14], tg[15]};
 		uint8_t *ip = p + 14, *icmp = p + 54;
 		uint32_t sum = 0;
 
@@ -401,11 +401,11 @@ static size_t s_probe(uint8_t family, const uint8_t *mac, const uint8_t *tg, uin
 		p[12] = ETH_P_IPV6 >> 8;
 		p[13] = ETH_P_IPV6 & 0xff;
 		ip[0] = 0x60;
-		ip[5] = 24;	  /* payload length */
-		ip[6] = 58;	  /* ICMPv6 */
-		ip[7] = 255;	  /* hop limit */
+		ip[5] = 24;		 /* payload length */
+		ip[6] = 58;		 /* ICMPv6 */
+		ip[7] = 255;		 /* hop limit */
 		memcpy(ip + 24, sn, 16); /* source :: */
-		icmp[0] = 135;	  /* neighbour solicitation */
+		icmp[0] = 135;		 /* neighbour solicitation */
 		memcpy(icmp + 8, tg, 16);
 		/* The pseudo-header (source is zero) and the message. */
 		for (int i = 0; i < 16; i += 2)
@@ -439,7 +439,8 @@ static void s_send_probes(int fd, const struct s_gather *g, const uint8_t (*tg)[
 			sa.sll_halen = 6;
 			memcpy(sa.sll_addr, dst_mac, 6);
 			/* A full queue or a switch going down: the next round sends again. */
-			(void)sendto(fd, pkt, len, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa));
+			(void)sendto(fd, pkt, len, MSG_DONTWAIT, (struct sockaddr *)&sa,
+				     sizeof(sa));
 		}
 }
 
@@ -552,8 +553,8 @@ int nb_disc_find(const struct nb_netns *ns, const struct nb_disc_query *q, uint3
 	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	pk = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (nl < 0 || pk < 0)
-		snprintf(err, errlen, "cannot open a%s socket: %s",
-			 nl < 0 ? " netlink" : " packet", strerror(errno));
+		snprintf(err, errlen, "cannot open a%s socket: %s", nl < 0 ? " netlink" : " packet",
+			 strerror(errno));
 	rc = nb_netns_leave(self, nl < 0 || pk < 0 ? -errno : 0, err, errlen);
 	if (rc)
 		goto out;

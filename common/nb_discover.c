@@ -168,17 +168,19 @@ static void s_seen_why(const struct nb_disc_tables *t, const struct s_cands *c, 
 		       const char *who, char *buf, size_t len)
 {
 	if (c->probe[0])
-		snprintf(buf, len, "%s answered %s on %s (no neighbour entry: learned from traffic)",
-			 who, s_probe_name(family), s_name(t, c->ifindex[0]));
-	else
 		snprintf(buf, len,
-			 "a packet from %s arrived on %s (no neighbour entry: learned from traffic)",
-			 who, s_name(t, c->ifindex[0]));
+			 "%s answered %s on %s (no neighbour entry: learned from traffic)", who,
+			 s_probe_name(family), s_name(t, c->ifindex[0]));
+	else
+		snprintf(
+		    buf, len,
+		    "a packet from %s arrived on %s (no neighbour entry: learned from traffic)",
+		    who, s_name(t, c->ifindex[0]));
 }
 
 /* The traced interfaces of a device: a bond's (or team's) slaves, else the device itself. */
-static int s_expand(const struct nb_disc_tables *t, uint32_t dev, struct nb_disc_side *s,
-		    char *err, size_t errlen)
+static int s_expand(const struct nb_disc_tables *t, uint32_t dev, struct nb_disc_side *s, char *err,
+		    size_t errlen)
 {
 	const struct nb_disc_link *l = s_link(t, dev);
 	size_t off;
@@ -215,14 +217,14 @@ static int s_expand(const struct nb_disc_tables *t, uint32_t dev, struct nb_disc
 		char names[NB_MAX_IFS * (NB_DISC_NAME_MAX + 1) + 1];
 
 		nb_disc_names(s, names, sizeof(names));
-		snprintf(s->why + off, sizeof(s->why) - off, "; %s %s: slaves %s", l->kind,
-			 l->name, names);
+		snprintf(s->why + off, sizeof(s->why) - off, "; %s %s: slaves %s", l->kind, l->name,
+			 names);
 	}
 	return 0;
 }
 
-static int s_vm_port(const struct nb_disc_tables *t, const struct nb_disc_query *q,
-		     uint32_t *port, char *why, size_t whylen, char *err, size_t errlen)
+static int s_vm_port(const struct nb_disc_tables *t, const struct nb_disc_query *q, uint32_t *port,
+		     char *why, size_t whylen, char *err, size_t errlen)
 {
 	char a[64], mac_s[24], list[256];
 	struct s_cands c = {0};
@@ -232,7 +234,8 @@ static int s_vm_port(const struct nb_disc_tables *t, const struct nb_disc_query 
 
 	nb_addr_fmt(q->local, q->family, a, sizeof(a));
 	for (uint32_t i = 0; i < t->n_addrs; i++)
-		if (t->addrs[i].family == q->family && s_addr_eq(t->addrs[i].addr, q->local, q->family)) {
+		if (t->addrs[i].family == q->family &&
+		    s_addr_eq(t->addrs[i].addr, q->local, q->family)) {
 			snprintf(err, errlen,
 				 "%s is this host's own address (on %s): host traffic has no VM "
 				 "port to start the stage chain on; give rx-iface and tx-iface",
@@ -274,8 +277,8 @@ static int s_vm_port(const struct nb_disc_tables *t, const struct nb_disc_query 
 	s_seen(t, q->family, q->local, &c);
 	if (c.n > 1) {
 		s_cand_list(t, &c, list, sizeof(list));
-		snprintf(err, errlen, "cannot tell the VM port of %s: it was seen on several: %s", a,
-			 list);
+		snprintf(err, errlen, "cannot tell the VM port of %s: it was seen on several: %s",
+			 a, list);
 		return -ENOTUNIQ;
 	}
 	if (!c.n) {
@@ -422,10 +425,10 @@ int nb_disc_decide(const struct nb_disc_tables *t, const struct nb_disc_query *q
 		if (up_port == vm_port) {
 			char a[64], p[64];
 
-			snprintf(err, errlen, "%s and %s are both behind %s: no uplink between them",
+			snprintf(err, errlen,
+				 "%s and %s are both behind %s: no uplink between them",
 				 nb_addr_fmt(q->local, q->family, a, sizeof(a)),
-				 nb_addr_fmt(q->peer, q->family, p, sizeof(p)),
-				 s_name(t, vm_port));
+				 nb_addr_fmt(q->peer, q->family, p, sizeof(p)), s_name(t, vm_port));
 			return -ENXIO;
 		}
 		rc = s_expand(t, up_port, uplink, err, errlen);
@@ -440,8 +443,8 @@ int nb_disc_decide(const struct nb_disc_tables *t, const struct nb_disc_query *q
 		vm->why[0] = 0;
 	}
 	if (vm->n + uplink->n > q->max_ifs) {
-		snprintf(err, errlen, "%u interfaces found, at most %u can be traced", vm->n + uplink->n,
-			 q->max_ifs);
+		snprintf(err, errlen, "%u interfaces found, at most %u can be traced",
+			 vm->n + uplink->n, q->max_ifs);
 		return -E2BIG;
 	}
 	return 0;

@@ -17,13 +17,13 @@
 
 #include "nb_event.h"
 
-#define NB_DISC_MAX_LINKS  512
-#define NB_DISC_MAX_ADDRS  512
-#define NB_DISC_MAX_NEIGH  1024
-#define NB_DISC_MAX_FDB	   2048
-#define NB_DISC_MAX_SEEN   64
-#define NB_DISC_WHY_MAX	   255
-#define NB_DISC_NAME_MAX   15
+#define NB_DISC_MAX_LINKS 512
+#define NB_DISC_MAX_ADDRS 512
+#define NB_DISC_MAX_NEIGH 1024
+#define NB_DISC_MAX_FDB	  2048
+#define NB_DISC_MAX_SEEN  64
+#define NB_DISC_WHY_MAX	  255
+#define NB_DISC_NAME_MAX  15
 
 struct nb_disc_link {
 	uint32_t ifindex;

@@ -236,9 +236,10 @@ static void test_refusals(void **state)
 
 	(void)state;
 	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), -EADDRINUSE);
-	assert_string_equal(err, "198.18.0.11 is this host's own address (on br0): host traffic has "
-				 "no VM port to start the stage chain on; give rx-iface and "
-				 "tx-iface");
+	assert_string_equal(err,
+			    "198.18.0.11 is this host's own address (on br0): host traffic has "
+			    "no VM port to start the stage chain on; give rx-iface and "
+			    "tx-iface");
 	q = s_q(77, 2);
 	t->learned = true;
 	t->learn_ms = 1000;
@@ -298,9 +299,9 @@ static void test_routed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_lab_learned),	     cmocka_unit_test(test_bond_fdb),
-	    cmocka_unit_test(test_bond_learned_l2),  cmocka_unit_test(test_fallback_and_ambiguity),
-	    cmocka_unit_test(test_refusals),	     cmocka_unit_test(test_routed),
+	    cmocka_unit_test(test_lab_learned),	    cmocka_unit_test(test_bond_fdb),
+	    cmocka_unit_test(test_bond_learned_l2), cmocka_unit_test(test_fallback_and_ambiguity),
+	    cmocka_unit_test(test_refusals),	    cmocka_unit_test(test_routed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
