@@ -1174,7 +1174,8 @@ static const char *const s_required[][16] = {
     [NB_MSG_OUTPUT] = {"v", "t", "session", "seq", "stream", "lines"},
 };
 
-static const char *const s_optional[][6] = {
+/* As many rows as s_required: a type with no optional key (OUTPUT) still has its row. */
+static const char *const s_optional[sizeof(s_required) / sizeof(s_required[0])][6] = {
     [NB_MSG_HELLO] = {"caps", "clock_ns", "sessions"},
     [NB_MSG_START] = {"netns", "duration_s", "local"},
     [NB_MSG_STARTED] = {"unattached", "rx_ifs", "tx_ifs", "rx_why", "tx_why"},
