@@ -960,7 +960,8 @@ static void s_print_trace(const json_t *res)
 {
 	const json_t *rtt = json_object_get(json_object_get(res, "latency"), "network_round_trip");
 	const char *k;
-	json_t *v;
+	json_t *v, *p;
+	size_t i;
 	int n = 0;
 
 	printf("      verdict %s: %s\n      counts:",
@@ -972,6 +973,20 @@ static void s_print_trace(const json_t *res)
 	if (!n)
 		printf(" none");
 	printf("\n");
+	/* The trace's own evidence: the first packet a node was seen to drop, with its stack. */
+	json_array_foreach(json_object_get(res, "packets"), i, p) {
+		const json_t *d = json_object_get(p, "drop");
+
+		if (!json_is_true(json_object_get(d, "seen")))
+			continue;
+		printf("      drop seen on %s: %s at %s on %s (%s)\n",
+		       json_string_value(json_object_get(d, "node")) ?: "?",
+		       json_string_value(json_object_get(d, "reason")) ?: "?",
+		       json_string_value(json_object_get(d, "location")) ?: "?",
+		       json_string_value(json_object_get(d, "interface")) ?: "?",
+		       json_string_value(json_object_get(p, "status")) ?: "?");
+		break;
+	}
 	if (json_is_integer(json_object_get(rtt, "p50_ns")))
 		printf("      network round trip: p50 %.3f ms, p99 %.3f ms\n",
 		       (double)s_int(rtt, "p50_ns") / 1e6, (double)s_int(rtt, "p99_ns") / 1e6);
