@@ -905,10 +905,10 @@ static void s_print_stack(const json_t *n)
 
 	if (!json_is_array(stack))
 		return;
-	printf("        stack of %s at %s on %s:\n",
-	       json_string_value(json_object_get(n, "stack_reason")) ?: "?",
-	       json_string_value(json_object_get(n, "stack_location")) ?: "?",
-	       json_string_value(json_object_get(n, "stack_interface")) ?: "?");
+	printf("        stack of %s", json_string_value(json_object_get(n, "stack_reason")) ?: "?");
+	if (json_is_string(json_object_get(n, "stack_location")))
+		printf(" at %s", json_string_value(json_object_get(n, "stack_location")));
+	printf(" on %s:\n", json_string_value(json_object_get(n, "stack_interface")) ?: "?");
 	json_array_foreach(stack, i, f) {
 		if (i >= 12) {
 			printf("          ... (%zu frames)\n", json_array_size(stack));
