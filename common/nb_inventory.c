@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
  * Node specs and the inventory file (nb_inventory.h). The YAML is loaded as a libyaml document
- * (nb_yaml.h: nodes with their line numbers) and walked by the schema below, so every error can name the
- * file, the line and the field.
+ * (nb_yaml.h: nodes with their line numbers) and walked by the schema below, so every error can
+ * name the file, the line and the field.
  */
 #include "nb_inventory.h"
 
@@ -343,7 +343,8 @@ static int s_nodes(const struct s_ctx *c, const yaml_node_t *y, struct nb_invent
 		int rc;
 
 		if (!name || !s_name_ok(name))
-			return s_err(c, k, "nodes", "'%s' is not a node name (1-63 of [A-Za-z0-9._-])",
+			return s_err(c, k, "nodes",
+				     "'%s' is not a node name (1-63 of [A-Za-z0-9._-])",
 				     name ? name : "?");
 		if (nb_inventory_find(inv, name))
 			return s_err(c, k, "nodes", "node '%s' defined twice", name);
@@ -395,8 +396,8 @@ static int s_root(const struct s_ctx *c, struct nb_inventory *inv)
 		return s_err(c, NULL, NULL, "empty: no nodes");
 	if (root->type != YAML_MAPPING_NODE)
 		return s_err(c, root, NULL, "must be a mapping with 'nodes' (and 'coordinator')");
-	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
-	     p < root->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+	     p++) {
 		yaml_node_t *k = s_node(c, p->key), *v = s_node(c, p->value);
 		const char *key = s_scalar(k);
 		int rc;
@@ -408,8 +409,9 @@ static int s_root(const struct s_ctx *c, struct nb_inventory *inv)
 			rc = s_coord(c, v, inv);
 		} else {
 			return s_err(c, k, key, "%s",
-				     key && !strcmp(key, "nodes") ? "given twice"
-								 : "unknown key (nodes, coordinator)");
+				     key && !strcmp(key, "nodes")
+					 ? "given twice"
+					 : "unknown key (nodes, coordinator)");
 		}
 		if (rc)
 			return rc;

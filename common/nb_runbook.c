@@ -98,8 +98,8 @@ static bool s_stepname_ok(const char *s)
  * ${NAME} at s (s[0] == '$', s[1] == '{'): its value, the length of the reference in *used.
  * NULL with the error set when the reference is malformed or names no variable.
  */
-static const char *s_ref(struct s_ctx *c, int line, const char *field, const char *s,
-			 size_t *used, int *rc)
+static const char *s_ref(struct s_ctx *c, int line, const char *field, const char *s, size_t *used,
+			 int *rc)
 {
 	const char *e = strchr(s + 2, '}');
 	const struct nb_rb_var *v;
@@ -167,7 +167,8 @@ static int s_subst(struct s_ctx *c, int line, const char *field, const char *tex
 	b[n] = 0;
 	if (n > NB_RB_VALUE_MAX) {
 		free(b);
-		return nb_yaml_err_line(&c->y, line, field, "longer than %d bytes", NB_RB_VALUE_MAX);
+		return nb_yaml_err_line(&c->y, line, field, "longer than %d bytes",
+					NB_RB_VALUE_MAX);
 	}
 	for (const char *p = b; *p; p++)
 		if (iscntrl((unsigned char)*p)) {
@@ -222,10 +223,10 @@ struct s_lex {
 	enum s_tok t;
 	enum s_cop op;
 	double num;
-	char *text;   /* T_STR, T_WORD: the value */
-	int nsegs;    /* T_PATH */
+	char *text; /* T_STR, T_WORD: the value */
+	int nsegs;  /* T_PATH */
 	char **segs;
-	char *raw;    /* T_PATH: as written */
+	char *raw; /* T_PATH: as written */
 };
 
 static int s_lerr(struct s_lex *lx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -263,8 +264,8 @@ static bool s_is_number(const char *s, double *out)
 {
 	char *end;
 
-	if (!*s || !(isdigit((unsigned char)s[0]) || ((s[0] == '-' || s[0] == '+') &&
-						     isdigit((unsigned char)s[1]))))
+	if (!*s || !(isdigit((unsigned char)s[0]) ||
+		     ((s[0] == '-' || s[0] == '+') && isdigit((unsigned char)s[1]))))
 		return false;
 	*out = strtod(s, &end);
 	return !*end && isfinite(*out);
@@ -418,7 +419,8 @@ static int s_next(struct s_lex *lx)
 				static const struct {
 					const char *w;
 					enum s_tok t;
-				} kw[] = {{"and", T_AND}, {"or", T_OR}, {"not", T_NOT}, {"has", T_HAS}};
+				} kw[] = {
+				    {"and", T_AND}, {"or", T_OR}, {"not", T_NOT}, {"has", T_HAS}};
 
 				lx->t = T_WORD;
 				/* A keyword only as written, not as a variable's value. */
@@ -439,7 +441,7 @@ static int s_next(struct s_lex *lx)
 			lx->raw = raw;
 			return 0;
 		}
-fail:
+	fail:
 		for (int i = 0; i < n; i++)
 			free(segs[i]);
 		free(segs);
@@ -585,8 +587,8 @@ static int s_or(struct s_lex *lx, struct nb_rb_cond **out)
 static int s_cond_parse(struct s_ctx *c, const char *text, int line, const char *field, int step,
 			struct nb_rb_cond **out)
 {
-	struct s_lex lx = {.c = c, .src = text, .p = text, .line = line, .field = field,
-			   .step = step};
+	struct s_lex lx = {
+	    .c = c, .src = text, .p = text, .line = line, .field = field, .step = step};
 	int rc = s_next(&lx);
 
 	*out = NULL;
@@ -608,13 +610,14 @@ static int s_cond_parse(struct s_ctx *c, const char *text, int line, const char 
 
 struct s_val {
 	bool missing;
-	json_t *j;	  /* a path's value */
-	const char *s;	  /* a literal's text */
+	json_t *j;     /* a path's value */
+	const char *s; /* a literal's text */
 	double num;
 	bool is_num;
 };
 
-static void s_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void s_why(char *why, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void s_why(char *why, size_t len, const char *fmt, ...)
 {
@@ -667,8 +670,8 @@ static struct s_val s_resolve(const struct s_operand *o, json_t *const *results,
 			double idx;
 
 			v.j = s_is_number(o->segs[i], &idx) && idx >= 0 && idx == floor(idx)
-				      ? json_array_get(v.j, (size_t)idx)
-				      : NULL;
+				  ? json_array_get(v.j, (size_t)idx)
+				  : NULL;
 		} else {
 			v.j = NULL;
 		}
@@ -677,8 +680,8 @@ static struct s_val s_resolve(const struct s_operand *o, json_t *const *results,
 		s_why(why, whylen, ", ");
 	if (!v.j || json_is_null(v.j)) {
 		v.missing = true;
-		s_why(why, whylen, "%s: %s", o->text, results && results[o->step] ? "missing" :
-									      "did not run");
+		s_why(why, whylen, "%s: %s", o->text,
+		      results && results[o->step] ? "missing" : "did not run");
 		return v;
 	}
 	{
@@ -743,7 +746,8 @@ static bool s_has(const struct s_val *l, const struct s_val *r)
 		return json_object_get(l->j, want) != NULL;
 	if (!json_is_array(l->j))
 		return false;
-	json_array_foreach(l->j, i, e) {
+	json_array_foreach(l->j, i, e)
+	{
 		if (json_is_string(e) && !strcmp(json_string_value(e), want))
 			return true;
 		if (json_is_number(e) && r->is_num && json_number_value(e) == r->num)
@@ -763,13 +767,20 @@ static bool s_cmp(enum s_cop op, const struct s_val *l, const struct s_val *r)
 		return s_has(l, r);
 	if (l->is_num && r->is_num) {
 		switch (op) {
-		case C_EQ: return l->num == r->num;
-		case C_NE: return l->num != r->num;
-		case C_LT: return l->num < r->num;
-		case C_LE: return l->num <= r->num;
-		case C_GT: return l->num > r->num;
-		case C_GE: return l->num >= r->num;
-		default: return false;
+		case C_EQ:
+			return l->num == r->num;
+		case C_NE:
+			return l->num != r->num;
+		case C_LT:
+			return l->num < r->num;
+		case C_LE:
+			return l->num <= r->num;
+		case C_GT:
+			return l->num > r->num;
+		case C_GE:
+			return l->num >= r->num;
+		default:
+			return false;
 		}
 	}
 	if (op != C_EQ && op != C_NE)
@@ -892,8 +903,8 @@ static int s_node_ref(struct s_ctx *c, struct nb_rb_step *st, const yaml_node_t 
 	return 0;
 }
 
-static const char *const s_trace_flags[] = {"src-ip",	"dst-ip", "src-port", "dst-port",
-					    "count",	"duration", "timeout-ms"};
+static const char *const s_trace_flags[] = {"src-ip", "dst-ip",	  "src-port",  "dst-port",
+					    "count",  "duration", "timeout-ms"};
 
 static int s_trace(struct s_ctx *c, const yaml_node_t *y, const char *base, struct nb_rb_step *st)
 {
@@ -942,9 +953,10 @@ static int s_trace(struct s_ctx *c, const yaml_node_t *y, const char *base, stru
 			known |= !strcmp(key, s_trace_flags[i]);
 		if (!known) {
 			free(val);
-			return nb_yaml_err(&c->y, k, f,
-					   "unknown key (proto, from, to, src-ip, dst-ip, src-port, "
-					   "dst-port, count, duration, timeout-ms)");
+			return nb_yaml_err(
+			    &c->y, k, f,
+			    "unknown key (proto, from, to, src-ip, dst-ip, src-port, "
+			    "dst-port, count, duration, timeout-ms)");
 		}
 		for (int i = 0; i < st->n_flags; i++)
 			if (!strcmp(st->flags[i].name, key)) {
@@ -1010,8 +1022,8 @@ static int s_flags(struct s_ctx *c, const yaml_node_t *y, const char *base, stru
 		if (!key)
 			return nb_yaml_err(&c->y, k, base, "a key must be a string");
 		s_field(f, sizeof(f), base, key);
-		if (!key[0] || key[0] == '-' || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
-							strlen(key))
+		if (!key[0] || key[0] == '-' ||
+		    strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(key))
 			return nb_yaml_err(&c->y, k, f,
 					   "not a flag name (the long name without '--')");
 		if (!strcmp(key, "json") || !strcmp(key, "duration"))
@@ -1112,7 +1124,8 @@ static int s_run(struct s_ctx *c, const yaml_node_t *y, const char *base, struct
 	if (!st->tool)
 		return nb_yaml_err(&c->y, y, base, "tool is missing");
 	if (!st->n_on)
-		return nb_yaml_err(&c->y, y, base, "on is missing (the node or nodes to run it on)");
+		return nb_yaml_err(&c->y, y, base,
+				   "on is missing (the node or nodes to run it on)");
 	if (!have_dur)
 		return nb_yaml_err(&c->y, y, base, "duration is missing (seconds the tool runs)");
 	return 0;
@@ -1129,8 +1142,9 @@ static int s_step(struct s_ctx *c, const yaml_node_t *y, int idx)
 	snprintf(base, sizeof(base), "steps[%d]", idx);
 	st->line = nb_yaml_line(y);
 	if (y->type != YAML_MAPPING_NODE)
-		return nb_yaml_err(&c->y, y, base, "must be a mapping (name, and trace, run, wait "
-						   "or verdict)");
+		return nb_yaml_err(&c->y, y, base,
+				   "must be a mapping (name, and trace, run, wait "
+				   "or verdict)");
 	/* The name first: the other fields' messages say which step. */
 	for (yaml_node_pair_t *p = y->data.mapping.pairs.start; p < y->data.mapping.pairs.top;
 	     p++) {
@@ -1142,8 +1156,9 @@ static int s_step(struct s_ctx *c, const yaml_node_t *y, int idx)
 			continue;
 		snprintf(f, sizeof(f), "%s.name", base);
 		if (!name || !s_stepname_ok(name))
-			return nb_yaml_err(&c->y, v, f, "'%s' is not a step name (1-63 of "
-							"[A-Za-z0-9_-])",
+			return nb_yaml_err(&c->y, v, f,
+					   "'%s' is not a step name (1-63 of "
+					   "[A-Za-z0-9_-])",
 					   name ? name : "?");
 		for (int i = 0; i < c->rb->n_steps; i++)
 			if (i != idx && !strcmp(c->rb->steps[i].name, name))
@@ -1175,9 +1190,8 @@ static int s_step(struct s_ctx *c, const yaml_node_t *y, int idx)
 		} else if (!strcmp(key, "trace") || !strcmp(key, "run") || !strcmp(key, "wait") ||
 			   !strcmp(key, "verdict")) {
 			if (body)
-				return nb_yaml_err(&c->y, k, f,
-						   "a step does one thing: it has %s already",
-						   kind);
+				return nb_yaml_err(
+				    &c->y, k, f, "a step does one thing: it has %s already", kind);
 			body = v;
 			kind = key;
 		} else {
@@ -1187,8 +1201,9 @@ static int s_step(struct s_ctx *c, const yaml_node_t *y, int idx)
 		}
 	}
 	if (!body)
-		return nb_yaml_err(&c->y, y, base, "does nothing: give it trace, run, wait or "
-						   "verdict");
+		return nb_yaml_err(&c->y, y, base,
+				   "does nothing: give it trace, run, wait or "
+				   "verdict");
 	snprintf(f, sizeof(f), "%s.%s", base, kind);
 	if (!strcmp(kind, "trace")) {
 		st->kind = NB_RB_TRACE;
@@ -1226,8 +1241,9 @@ static int s_step(struct s_ctx *c, const yaml_node_t *y, int idx)
 
 		snprintf(f, sizeof(f), "%s.when", base);
 		if (!text)
-			return nb_yaml_err(&c->y, when, f, "must be a condition, e.g. "
-							   "trace.verdict == NODE_B");
+			return nb_yaml_err(&c->y, when, f,
+					   "must be a condition, e.g. "
+					   "trace.verdict == NODE_B");
 		rc = s_subst(c, nb_yaml_line(when), f, text, &st->when_text);
 		if (!rc)
 			rc = s_cond_parse(c, text, nb_yaml_line(when), f, idx, &st->when);
@@ -1363,8 +1379,8 @@ static int s_given(struct s_ctx *c, const char *const *vars, int n)
 		v = (struct nb_rb_var *)s_var(c->rb, vars[i], (size_t)(eq - vars[i]));
 		if (!v) {
 			for (int j = 0; j < c->rb->n_vars; j++)
-				snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
-					 j ? ", " : "", c->rb->vars[j].name);
+				snprintf(names + strlen(names), sizeof(names) - strlen(names),
+					 "%s%s", j ? ", " : "", c->rb->vars[j].name);
 			snprintf(c->y.err, c->y.errlen, "--var %.*s: %s has no such variable (%s)",
 				 (int)(eq - vars[i]), vars[i], c->rb->path,
 				 names[0] ? names : "it has none");
@@ -1377,8 +1393,8 @@ static int s_given(struct s_ctx *c, const char *const *vars, int n)
 		}
 		for (const char *q = eq + 1; *q; q++)
 			if (iscntrl((unsigned char)*q)) {
-				snprintf(c->y.err, c->y.errlen, "--var %s holds a control character",
-					 v->name);
+				snprintf(c->y.err, c->y.errlen,
+					 "--var %s holds a control character", v->name);
 				return -EINVAL;
 			}
 		if (strlen(eq + 1) > NB_RB_VALUE_MAX) {
@@ -1399,8 +1415,9 @@ static int s_given(struct s_ctx *c, const char *const *vars, int n)
 			char f[96];
 
 			snprintf(f, sizeof(f), "vars.%s", v->name);
-			return nb_yaml_err_line(&c->y, v->line, f, "required: give --var %s=VALUE%s%s%s",
-						v->name, v->help ? " (" : "", v->help ? v->help : "", v->help ? ")" : "");
+			return nb_yaml_err_line(
+			    &c->y, v->line, f, "required: give --var %s=VALUE%s%s%s", v->name,
+			    v->help ? " (" : "", v->help ? v->help : "", v->help ? ")" : "");
 		}
 	}
 	return 0;
@@ -1415,9 +1432,10 @@ static int s_root(struct s_ctx *c, const char *const *vars, int n_vars)
 	if (!root || nb_yaml_is_null(root))
 		return nb_yaml_err(&c->y, root, NULL, "empty: no steps");
 	if (root->type != YAML_MAPPING_NODE)
-		return nb_yaml_err(&c->y, root, NULL, "must be a mapping with 'steps' (and 'vars')");
-	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
-	     p < root->data.mapping.pairs.top; p++) {
+		return nb_yaml_err(&c->y, root, NULL,
+				   "must be a mapping with 'steps' (and 'vars')");
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+	     p++) {
 		yaml_node_t *k = nb_yaml_node(&c->y, p->key), *v = nb_yaml_node(&c->y, p->value);
 		const char *key = nb_yaml_scalar(k);
 		const yaml_node_t **slot = NULL;
@@ -1501,7 +1519,8 @@ int nb_runbook_parse(const char *text, size_t len, const char *path, const char 
 }
 
 int nb_runbook_load(const char *path, const char *const *vars, int n_vars,
-		    const struct nb_rb_check *chk, struct nb_runbook **out, char *err, size_t errlen)
+		    const struct nb_rb_check *chk, struct nb_runbook **out, char *err,
+		    size_t errlen)
 {
 	char *buf;
 	size_t len;

@@ -87,15 +87,15 @@ struct nb_rb_step {
 	unsigned duration_s; /* run: the tool's --duration */
 	int n_flags;
 	struct nb_rb_flag flags[NB_RB_MAX_FLAGS];
-	unsigned wait_s;     /* wait */
-	char verdict[16];    /* verdict: HEALTHY, NETWORK ... */
+	unsigned wait_s;  /* wait */
+	char verdict[16]; /* verdict: HEALTHY, NETWORK ... */
 };
 
 struct nb_rb_var {
 	char name[NB_RB_NAME_MAX + 1];
 	char *value; /* NULL: required and not given */
 	char *help;
-	bool given;  /* from --var */
+	bool given; /* from --var */
 	int line;
 };
 
@@ -128,7 +128,8 @@ int nb_runbook_parse(const char *text, size_t len, const char *path, const char 
 		     int n_vars, const struct nb_rb_check *chk, struct nb_runbook **out, char *err,
 		     size_t errlen);
 int nb_runbook_load(const char *path, const char *const *vars, int n_vars,
-		    const struct nb_rb_check *chk, struct nb_runbook **out, char *err, size_t errlen);
+		    const struct nb_rb_check *chk, struct nb_runbook **out, char *err,
+		    size_t errlen);
 void nb_runbook_free(struct nb_runbook **prb);
 
 /* Seconds a step may take before it is stopped: its timeout, else its kind's default. */
@@ -140,7 +141,6 @@ const char *nb_rb_kind_name(enum nb_rb_kind k);
  * every path into it is missing). why gets the values the condition looked at, e.g.
  * "trace.verdict = NODE_B" (or "trace.verdict: missing"). Returns true when it holds.
  */
-bool nb_rb_cond_eval(const struct nb_rb_cond *c, json_t *const *results, char *why,
-		     size_t whylen);
+bool nb_rb_cond_eval(const struct nb_rb_cond *c, json_t *const *results, char *why, size_t whylen);
 
 #endif /* NB_RUNBOOK_H */

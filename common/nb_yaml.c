@@ -108,8 +108,7 @@ int nb_yaml_is_null(const yaml_node_t *n)
 	       (!v[0] || !strcmp(v, "~") || !strcmp(v, "null"));
 }
 
-static int s_verr(const struct nb_yaml *y, int line, const char *field, const char *fmt,
-		  va_list ap)
+static int s_verr(const struct nb_yaml *y, int line, const char *field, const char *fmt, va_list ap)
 {
 	char what[512];
 

@@ -42,7 +42,7 @@ int nb_yaml_err(const struct nb_yaml *y, const yaml_node_t *at, const char *fiel
 		...) __attribute__((format(printf, 4, 5)));
 /* The same at a line number (0: none). */
 int nb_yaml_err_line(const struct nb_yaml *y, int line, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Control characters in s become '?'. */
 void nb_yaml_oneline(char *s);
 

@@ -32,9 +32,9 @@
 #include "nb_time.h"
 #include "nodes.h"
 
-#define S_GRACE_NS	  5000000000ull /* after the SIGINT of a timeout, before SIGKILL */
-#define S_MAX_LINES	  2000		/* JSON lines of a run step kept in the report */
-#define S_MAX_LINE	  (1u << 20)
+#define S_GRACE_NS	   5000000000ull /* after the SIGINT of a timeout, before SIGKILL */
+#define S_MAX_LINES	   2000		 /* JSON lines of a run step kept in the report */
+#define S_MAX_LINE	   (1u << 20)
 #define S_EXIT_INTERRUPTED 130
 
 /*
@@ -87,18 +87,15 @@ static void s_on_signal(int sig)
 #define S_A(f) offsetof(struct s_args, f)
 
 static const struct nb_optdef s_opts[] = {
-    {"var", NB_OPTK_LIST, S_A(vars), 0, 0, "NAME=VALUE", "set a variable of the runbook",
-     false},
+    {"var", NB_OPTK_LIST, S_A(vars), 0, 0, "NAME=VALUE", "set a variable of the runbook", false},
     {"inventory", NB_OPTK_STR, S_A(inventory_path), 0, 0, "FILE",
      "the inventory (default ~/.netblame/inventory.yaml)", false},
     {"node", NB_OPTK_LIST, S_A(node_specs), 0, 0, "SPEC",
      "name=N,endpoint=E[,rx-iface=IF,tx-iface=IF,server-key=FILE]: the nodes, instead of the "
      "inventory",
      false},
-    {"json", NB_OPTK_STR, S_A(json_path), 0, 0, "FILE|-", "write the combined JSON report",
-     false},
-    {"html", NB_OPTK_STR, S_A(html_path), 0, 0, "FILE", "write the combined report as HTML",
-     false},
+    {"json", NB_OPTK_STR, S_A(json_path), 0, 0, "FILE|-", "write the combined JSON report", false},
+    {"html", NB_OPTK_STR, S_A(html_path), 0, 0, "FILE", "write the combined report as HTML", false},
     {"logs", NB_OPTK_STR, S_A(logs_dir), 0, 0, "DIR",
      "keep each step's output and report in DIR (default: a temporary folder, removed)", false},
     {"check", NB_OPTK_FLAG, S_A(check), 0, 0, NULL,
@@ -736,7 +733,8 @@ static void s_digest(json_t *nodes, const json_t *rec)
 	} else if (!strcmp(type, "interval") && json_is_integer(json_object_get(rec, "total"))) {
 		s_set_int(n, "drops", s_int(n, "drops") + s_int(rec, "total"));
 		arr = json_object_get(rec, "stacks");
-		json_array_foreach(arr, i, e) {
+		json_array_foreach(arr, i, e)
+		{
 			const char *reason = json_string_value(json_object_get(e, "reason"));
 
 			s_add_count(json_object_get(n, "reasons"), reason ? reason : "?",
@@ -746,12 +744,14 @@ static void s_digest(json_t *nodes, const json_t *rec)
 	} else if (!strcmp(type, "summary") && json_is_array(json_object_get(rec, "pairs"))) {
 		json_t *pair;
 
-		json_array_foreach(json_object_get(rec, "pairs"), i, pair) {
+		json_array_foreach(json_object_get(rec, "pairs"), i, pair)
+		{
 			size_t j;
 			json_t *b;
 			bool anomalous = false;
 
-			json_array_foreach(json_object_get(pair, "buckets"), j, b) {
+			json_array_foreach(json_object_get(pair, "buckets"), j, b)
+			{
 				if (s_int(b, "count") <= 0)
 					continue;
 				if (s_int(b, "high_us") > s_int(n, "max_us"))
@@ -822,7 +822,8 @@ static json_t *s_run_result(const struct nb_rb_step *s, const struct s_out *out,
 	s_set_int(res, "max_us", 0);
 	s_set_int(res, "packets", 0);
 	s_set_int(res, "max_total_ns", 0);
-	json_object_foreach(nodes, k, n) {
+	json_object_foreach(nodes, k, n)
+	{
 		const char *rk;
 		json_t *rv;
 
@@ -834,7 +835,7 @@ static json_t *s_run_result(const struct nb_rb_step *s, const struct s_out *out,
 		if (s_int(n, "max_total_ns") > s_int(res, "max_total_ns"))
 			s_set_int(res, "max_total_ns", s_int(n, "max_total_ns"));
 		json_object_foreach(json_object_get(n, "reasons"), rk, rv)
-			s_add_count(reasons, rk, json_integer_value(rv));
+		    s_add_count(reasons, rk, json_integer_value(rv));
 	}
 	json_object_set_new(res, "reasons", reasons);
 	json_object_set_new(res, "nodes", nodes);
@@ -909,7 +910,8 @@ static void s_print_stack(const json_t *n)
 	if (json_is_string(json_object_get(n, "stack_location")))
 		printf(" at %s", json_string_value(json_object_get(n, "stack_location")));
 	printf(" on %s:\n", json_string_value(json_object_get(n, "stack_interface")) ?: "?");
-	json_array_foreach(stack, i, f) {
+	json_array_foreach(stack, i, f)
+	{
 		if (i >= 12) {
 			printf("          ... (%zu frames)\n", json_array_size(stack));
 			break;
@@ -923,7 +925,8 @@ static void s_print_run(const json_t *res)
 	const char *name;
 	json_t *n;
 
-	json_object_foreach(json_object_get(res, "nodes"), name, n) {
+	json_object_foreach(json_object_get(res, "nodes"), name, n)
+	{
 		const char *rk;
 		json_t *rv, *p;
 		size_t i;
@@ -937,16 +940,15 @@ static void s_print_run(const json_t *res)
 			printf(" (%s)", json_string_value(json_object_get(n, "reason")));
 		if (s_int(n, "drops") || json_object_size(json_object_get(n, "reasons"))) {
 			printf("; %lld drops:", (long long)s_int(n, "drops"));
-			json_object_foreach(json_object_get(n, "reasons"), rk, rv)
-				printf("%s %s %lld", k++ ? "," : "", rk,
-				       (long long)json_integer_value(rv));
+			json_object_foreach(json_object_get(n, "reasons"), rk, rv) printf(
+			    "%s %s %lld", k++ ? "," : "", rk, (long long)json_integer_value(rv));
 		}
 		if (s_int(n, "max_us"))
 			printf("; slowest bucket up to %lld us", (long long)s_int(n, "max_us"));
 		if (s_int(n, "anomalies")) {
 			printf("; ANOMALY in");
 			json_array_foreach(json_object_get(n, "anomaly_pairs"), i, p)
-				printf("%s %s", i ? "," : "", json_string_value(p));
+			    printf("%s %s", i ? "," : "", json_string_value(p));
 		}
 		if (s_int(n, "packets"))
 			printf("; %lld packets, slowest %.3f ms", (long long)s_int(n, "packets"),
@@ -967,14 +969,14 @@ static void s_print_trace(const json_t *res)
 	printf("      verdict %s: %s\n      counts:",
 	       json_string_value(json_object_get(res, "verdict")) ?: "?",
 	       json_string_value(json_object_get(res, "verdict_detail")) ?: "");
-	json_object_foreach(json_object_get(res, "counts"), k, v)
-		if (json_integer_value(v))
-			printf("%s %s %lld", n++ ? "," : "", k, (long long)json_integer_value(v));
+	json_object_foreach(json_object_get(res, "counts"), k, v) if (json_integer_value(v))
+	    printf("%s %s %lld", n++ ? "," : "", k, (long long)json_integer_value(v));
 	if (!n)
 		printf(" none");
 	printf("\n");
 	/* The trace's own evidence: the first packet a node was seen to drop, with its stack. */
-	json_array_foreach(json_object_get(res, "packets"), i, p) {
+	json_array_foreach(json_object_get(res, "packets"), i, p)
+	{
 		const json_t *d = json_object_get(p, "drop");
 
 		if (!json_is_true(json_object_get(d, "seen")))
@@ -1025,8 +1027,8 @@ static bool s_exec(struct s_rb *r, int i, json_t *js)
 
 			usleep(left > 100000000ull ? 100000 : (useconds_t)(left / 1000));
 		}
-		json_object_set_new(js, "duration_ms", json_integer((json_int_t)((s_now() - t0) /
-									     1000000ull)));
+		json_object_set_new(js, "duration_ms",
+				    json_integer((json_int_t)((s_now() - t0) / 1000000ull)));
 		if (s_stop)
 			status = "interrupted";
 		json_object_set_new(js, "status", json_string(status));
@@ -1081,8 +1083,8 @@ static bool s_exec(struct s_rb *r, int i, json_t *js)
 		return false;
 	}
 	json_object_set_new(js, "duration_ms", json_integer((json_int_t)(ch.ns / 1000000ull)));
-	json_object_set_new(js, "exit_code", ch.exit_code >= 0 ? json_integer(ch.exit_code)
-							       : json_null());
+	json_object_set_new(js, "exit_code",
+			    ch.exit_code >= 0 ? json_integer(ch.exit_code) : json_null());
 	json_object_set_new(js, "timed_out", json_boolean(ch.timed_out));
 	if (s->kind == NB_RB_TRACE) {
 		bool verdict_exit = ch.exit_code >= 0 && s_is_verdict_code(ch.exit_code);
@@ -1179,8 +1181,9 @@ static int s_execute(struct s_rb *r, json_t *report)
 		json_object_set_new(js, "what", json_string(desc));
 		if (!go) {
 			json_object_set_new(js, "status", json_string("not run"));
-			json_object_set_new(js, "why", json_string(failed ? "an earlier step failed"
-									   : "interrupted"));
+			json_object_set_new(
+			    js, "why",
+			    json_string(failed ? "an earlier step failed" : "interrupted"));
 			printf("[%d/%d] %s (%s): not run\n", i + 1, rb->n_steps, s->name, desc);
 			continue;
 		}
@@ -1191,8 +1194,9 @@ static int s_execute(struct s_rb *r, json_t *report)
 		} else {
 			char line[1400];
 
-			snprintf(line, sizeof(line), "%s: %s is %s (%s)", run ? "chosen" : "skipped",
-				 s->when_text, run ? "true" : "false", why);
+			snprintf(line, sizeof(line), "%s: %s is %s (%s)",
+				 run ? "chosen" : "skipped", s->when_text, run ? "true" : "false",
+				 why);
 			json_object_set_new(js, "why", json_string(line));
 			printf("[%d/%d] %s (%s): %s\n", i + 1, rb->n_steps, s->name, desc, line);
 		}
@@ -1217,8 +1221,7 @@ static int s_execute(struct s_rb *r, json_t *report)
 		printf("Verdict: %s (from step %s)", r->verdict, r->verdict_step);
 	else
 		printf("Verdict: none (no step gave one)");
-	printf("; exit %d%s\n", code,
-	       failed ? " (a step failed)" : s_stop ? " (interrupted)" : "");
+	printf("; exit %d%s\n", code, failed ? " (a step failed)" : s_stop ? " (interrupted)" : "");
 	json_object_set_new(report, "runbook", json_string(rb->name));
 	json_object_set_new(report, "file", json_string(r->file));
 	if (rb->description)
@@ -1242,10 +1245,10 @@ static int s_write_reports(struct s_rb *r, json_t *report)
 	char err[512];
 
 	if (r->a.json_path) {
-		int rc = !strcmp(r->a.json_path, "-")
-				 ? json_dumpf(report, stdout, JSON_INDENT(1) | JSON_SORT_KEYS)
-				 : json_dump_file(report, r->a.json_path,
-						  JSON_INDENT(1) | JSON_SORT_KEYS);
+		int rc =
+		    !strcmp(r->a.json_path, "-")
+			? json_dumpf(report, stdout, JSON_INDENT(1) | JSON_SORT_KEYS)
+			: json_dump_file(report, r->a.json_path, JSON_INDENT(1) | JSON_SORT_KEYS);
 
 		if (!strcmp(r->a.json_path, "-"))
 			fputc('\n', stdout);
@@ -1289,9 +1292,9 @@ int nb_cmd_runbook(int argc, char **argv)
 	}
 	rc = s_setup(r, argc, argv);
 	if (rc) {
-		code = rc == 1 ? NB_CEXIT_OK
+		code = rc == 1				? NB_CEXIT_OK
 		       : rc == -EINVAL || rc == -ENOENT ? NB_CEXIT_USAGE
-							 : NB_CEXIT_ERR;
+							: NB_CEXIT_ERR;
 		goto out;
 	}
 	if (r->a.check) {

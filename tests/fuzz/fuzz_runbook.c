@@ -68,7 +68,8 @@ int nb_fuzz_seeds(void)
 	static const char *const seeds[] = {
 	    "vars: {SRC: {help: s}, NODE: x, N: {default: 5}}\nsteps:\n  - name: t\n"
 	    "    trace: {proto: icmp, src-ip: '${SRC}', dst-ip: b, from: hvA, to: hvB, count: 3}\n"
-	    "  - name: d\n    when: t.verdict == NODE_B and (t.counts.COMPLETE >= ${N} or not t.x)\n"
+	    "  - name: d\n    when: t.verdict == NODE_B and (t.counts.COMPLETE >= ${N} or not "
+	    "t.x)\n"
 	    "    run: {tool: eth_drop, on: [hvA, hvB], duration: 2, flags: {a: 1, b: true}}\n"
 	    "  - {name: w, wait: 1, when: 't.nodes.${NODE}.drops > 1 or t.l has a'}\n"
 	    "  - {name: v, verdict: NODE_B}\n",

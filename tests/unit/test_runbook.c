@@ -30,32 +30,32 @@ static bool s_tool(void *ctx, const char *name)
 
 static const struct nb_rb_check s_chk = {.node = s_node, .tool = s_tool};
 
-static const char *s_good = "name: loss\n"						/* 1 */
-			    "vars:\n"							/* 2 */
-			    "  SRC: {help: sender}\n"					/* 3 */
-			    "  NODE: hvB\n"						/* 4 */
-			    "  N: {default: 5}\n"					/* 5 */
-			    "steps:\n"							/* 6 */
-			    "  - name: trace\n"						/* 7 */
-			    "    trace: {proto: icmp, src-ip: '${SRC}', dst-ip: 10.0.0.2,\n" /* 8 */
-			    "            from: hvA, to: '${NODE}', count: '${N}'}\n"	/* 9 */
-			    "    timeout: 60\n"						/* 10 */
-			    "  - name: drops\n"						/* 11 */
-			    "    when: trace.verdict == NODE_B and trace.counts.X >= ${N}\n" /* 12 */
-			    "    run:\n"							/* 13 */
-			    "      tool: eth_drop\n"					/* 14 */
-			    "      on: [hvA, '${NODE}']\n"					/* 15 */
-			    "      duration: 3\n"						/* 16 */
-			    "      flags: {src-ip: '${SRC}', verbose: true, all: false, x: 'a$$b'}\n"
-			    "  - {name: pause, wait: 1}\n"				/* 18 */
-			    "  - {name: end, verdict: NODE_B, when: 'not drops.exit_code'}\n";
+static const char *s_good =
+    "name: loss\n"						     /* 1 */
+    "vars:\n"							     /* 2 */
+    "  SRC: {help: sender}\n"					     /* 3 */
+    "  NODE: hvB\n"						     /* 4 */
+    "  N: {default: 5}\n"					     /* 5 */
+    "steps:\n"							     /* 6 */
+    "  - name: trace\n"						     /* 7 */
+    "    trace: {proto: icmp, src-ip: '${SRC}', dst-ip: 10.0.0.2,\n" /* 8 */
+    "            from: hvA, to: '${NODE}', count: '${N}'}\n"	     /* 9 */
+    "    timeout: 60\n"						     /* 10 */
+    "  - name: drops\n"						     /* 11 */
+    "    when: trace.verdict == NODE_B and trace.counts.X >= ${N}\n" /* 12 */
+    "    run:\n"						     /* 13 */
+    "      tool: eth_drop\n"					     /* 14 */
+    "      on: [hvA, '${NODE}']\n"				     /* 15 */
+    "      duration: 3\n"					     /* 16 */
+    "      flags: {src-ip: '${SRC}', verbose: true, all: false, x: 'a$$b'}\n"
+    "  - {name: pause, wait: 1}\n" /* 18 */
+    "  - {name: end, verdict: NODE_B, when: 'not drops.exit_code'}\n";
 
 static int s_parse(const char *text, const char *const *vars, int n, struct nb_runbook **rb,
 		   char *err)
 {
 	err[0] = 0;
-	return nb_runbook_parse(text, strlen(text), "/rb/loss.yaml", vars, n, &s_chk, rb, err,
-				512);
+	return nb_runbook_parse(text, strlen(text), "/rb/loss.yaml", vars, n, &s_chk, rb, err, 512);
 }
 
 static void test_good(void **state)
@@ -121,7 +121,8 @@ static void test_bad(void **state)
 	     "--var X: /rb/loss.yaml has no such variable (it has none)"},
 	    {"steps:\n  - name: t\n    trace: {proto: icmp, src-ip: a, dst-ip: b, from: hvA,"
 	     " to: hvC, count: 1}\n",
-	     NULL, "/rb/loss.yaml:3: steps.t.trace.to: no node 'hvC' (not in the inventory or --node)"},
+	     NULL,
+	     "/rb/loss.yaml:3: steps.t.trace.to: no node 'hvC' (not in the inventory or --node)"},
 	    {"steps:\n  - name: r\n    run: {tool: eth_dorp, on: hvA, duration: 1}\n", NULL,
 	     "/rb/loss.yaml:3: steps.r.run.tool: no tool 'eth_dorp' (netblame-agent --list-tools)"},
 	    {"steps:\n  - {name: w, wait: 1}\n  - {name: v, verdict: NODE_B, when: x.verdict}\n",
@@ -129,7 +130,8 @@ static void test_bad(void **state)
 	     "/rb/loss.yaml:3: steps.v.when: 'x' is not a step before this one (no step of that "
 	     "name) (in 'x.verdict')"},
 	    {"steps:\n  - {name: v, verdict: NODE_B, when: w.exit_code}\n  - {name: w, wait: 1}\n",
-	     NULL, "/rb/loss.yaml:2: steps.v.when: 'w' is not a step before this one (in 'w.exit_code')"},
+	     NULL,
+	     "/rb/loss.yaml:2: steps.v.when: 'w' is not a step before this one (in 'w.exit_code')"},
 	    {"steps:\n  - {name: w, wait: 1}\n  - {name: v, verdict: NODE_B, when: 'w.a =< 1'}\n",
 	     NULL,
 	     "/rb/loss.yaml:3: steps.v.when: unknown operator at '=< ' (== != < <= > >= has) (in "
@@ -156,8 +158,9 @@ static void test_bad(void **state)
 	     NULL,
 	     "/rb/loss.yaml:3: steps.r.run.flags.json: set by the runbook (duration is the step's "
 	     "own key)"},
-	    {"steps: [\n", NULL, "/rb/loss.yaml:2: not valid YAML: did not find expected node "
-				 "content while parsing a flow node"},
+	    {"steps: [\n", NULL,
+	     "/rb/loss.yaml:2: not valid YAML: did not find expected node "
+	     "content while parsing a flow node"},
 	    {"steps:\n  - {name: w, wait: '1\n    2'}\n", NULL,
 	     "/rb/loss.yaml:2: steps.w.wait: '1 2' is not a number of seconds (0 to 86400)"},
 	};
