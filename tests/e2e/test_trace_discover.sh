@@ -9,6 +9,8 @@
 #             verdict NETWORK, exit 10, every side chosen_by "given"
 #   found     the same nodes from an inventory without interfaces: the same statuses,
 #             verdict and exit code, and the interfaces and reasons below, exactly
+#   tables    the hypervisors pinged both VMs: the neighbour table and the FDB decide, with
+#             those reasons, exactly
 #   ambiguous hvA's br0 gets a second non-tap port and the peer 198.18.0.99 answers nobody:
 #             exit 2, one line listing the candidates; a VM address nobody has: exit 2, one line
 #   ipv6      the --ipv6 lab, whose hypervisors have no address or route at all: found by
@@ -98,6 +100,21 @@ assert_eq "Node A (hvA) rx-iface vnet0: 198.18.0.1 answered ARP on vnet0 $learne
 assert_eq "  B tx-iface vnet0: 198.18.0.2 answered ARP on vnet0 $learned" \
 	"$(grep -m1 '^  B tx-iface' "$OUT/found.out")" "found: report line of B tx"
 tests/lab clear >/dev/null || fail "clear"
+
+# With neighbour entries (each hypervisor pings both VMs first) the tables decide: the VM's MAC
+# from the neighbour table, its port from the bridge's FDB; nothing is learned.
+for hv in nbhvA nbhvB; do
+	for ip in $VMA $VMB; do
+		ip netns exec $hv ping -c 1 -W 1 $ip >/dev/null || fail "ping $ip from $hv"
+	done
+done
+run tables 2 --src-ip $VMA --dst-ip $VMB --inventory "$OUT/inv.yaml" --from hvA --to hvB
+assert_eq "COMPLETE COMPLETE" "$(statuses tables)" "tables: statuses"
+assert_eq 0 "$RC" "tables: exit code"
+assert_eq "vnet0|198.18.0.1 is 02:00:00:00:00:01 (neighbour table) behind vnet0 (FDB of br0)" \
+	"$(iface tables 0 rx)" "tables: A rx"
+assert_eq "ens4f0|the route to 198.18.0.1 goes out br0; 198.18.0.1 is 02:00:00:00:00:01 (neighbour table) behind ens4f0 (FDB of br0)" \
+	"$(iface tables 1 rx)" "tables: B rx"
 
 # A second port on hvA's bridge that is not a tap, and a peer that answers nobody: two
 # candidates for the uplink. hvB is given its interfaces, so the one error is hvA's.
