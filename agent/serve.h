@@ -91,6 +91,7 @@ struct nb_synth {
 	uint64_t first, made;  /* packet k is due at k / pps on the raw clock; seq = k % 65536 */
 	uint64_t max_lag_ns;   /* the longest a due packet waited to be made */
 	uint64_t lag_from;     /* packets due before this (the session's start) count no lag */
+	uint64_t live;	       /* the first packet due after it: those before are stamped when due */
 	struct nb_event ev[4]; /* one per local stage, NB_REQ_RX .. NB_REP_TX */
 };
 

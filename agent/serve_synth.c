@@ -78,6 +78,7 @@ int nb_synth_init(struct nb_synth *y, const struct nb_flow_spec *spec, uint32_t 
 	y->made = s_due(y, from);
 	y->first = y->made;
 	y->lag_from = now;
+	y->live = s_due(y, now);
 	return 0;
 }
 
@@ -98,11 +99,12 @@ int nb_synth_run(struct nb_synth *y, uint64_t now, nb_event_fn fn, void *ctx)
 	for (; y->made < due; y->made++, n++) {
 		uint16_t seq = (uint16_t)y->made; /* ICMP seq wraps at 65536, as ping's does */
 		/*
-		 * Stamped when due, as a real packet is when it passes the hook however late the
-		 * ring is read: two agents' copies of a packet then agree, also when one of them
-		 * made it late (the packets due between its attach and its first turn).
+		 * Those due between the attach and the session's start are stamped when due, as a
+		 * real packet is when it passes the hook: the other agent of the pair made them
+		 * then, and the coordinator must see them at that time, not this agent's later
+		 * one. The rest, as ever, when made.
 		 */
-		uint64_t ts = s_at(y, y->made);
+		uint64_t ts = y->made < y->live ? s_at(y, y->made) : now;
 
 		for (int st = 0; st < NB_LOCAL_STAGES; st++) {
 			struct nb_event *e = &y->ev[st];
