@@ -124,6 +124,10 @@ $(BUILD)/tests/tools/nb_lat_probe: TOOL_OBJ := $(BUILD)/agent/nb_tracer.o $(BUIL
 $(BUILD)/tests/tools/nb_lat_probe: $(BUILD)/agent/nb_tracer.o $(BUILD)/agent/nb_netns.o \
 	$(BUILD)/agent/nb_log.o
 
+# nb_html_render renders saved reports with the coordinator's HTML module.
+$(BUILD)/tests/tools/nb_html_render: TOOL_OBJ := $(BUILD)/coordinator/report_html.o
+$(BUILD)/tests/tools/nb_html_render: $(BUILD)/coordinator/report_html.o
+
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(TOOL_OBJ) $(LIBCOMMON) $(LDLIBS) -lnetfilter_queue -lnfnetlink -lmnl

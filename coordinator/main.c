@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "coord.h"
+#include "progress.h"
 
 /*
  * Weak: each command lives in its own file and lands on its own schedule; until its file is
@@ -28,6 +29,8 @@ unsigned nb_cerr_count(void)
 
 static void s_vmsg(const char *what, const char *fmt, va_list ap)
 {
+	/* A line of its own, not after a progress line's text; that line comes back below. */
+	nb_progress_hide();
 	fprintf(stderr, "netblame: %s", what);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);

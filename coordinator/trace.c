@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio_ext.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,8 @@
 #include "nb_wire.h"
 #include "nb_path.h"
 #include "nodes.h"
+#include "progress.h"
+#include "report_html.h"
 #include "trace_drops.h"
 #include "trace_tcpudp.h"
 
@@ -158,6 +161,8 @@ struct s_trace {
 	long sport, dport;
 	long count, duration, timeout_ms;
 	const char *json_path;
+	const char *html_path;
+	bool quiet;
 	const char *key_path;
 	const char *inventory_path, *from, *to;
 	bool insecure;
@@ -296,6 +301,10 @@ static const struct nb_optdef s_trace_opts[] = {
 	{"timeout-ms", NB_OPTK_LONG, S_T(timeout_ms), 1, 3600000, "MS",
 	 "a missing stage is a drop after MS (default 1000)", false},
 	{"json", NB_OPTK_STR, S_T(json_path), 0, 0, "FILE|-", "write the JSON report", false},
+	{"html", NB_OPTK_STR, S_T(html_path), 0, 0, "FILE",
+	 "write the report as one self-contained HTML page", false},
+	{"quiet", NB_OPTK_FLAG, S_T(quiet), 0, 0, NULL,
+	 "no progress line on stderr (shown only on a terminal)", false},
 	{"insecure", NB_OPTK_FLAG, S_T(insecure), 0, 0, NULL, "no CURVE (labs only)", false},
 	{"key", NB_OPTK_STR, S_T(key_path), 0, 0, "FILE", "the coordinator's secret key", false},
 	{"help", NB_OPTK_FLAG, S_T(help), 0, 0, NULL, "show this help", false},
@@ -311,6 +320,7 @@ static void s_usage(FILE *f)
 		"          --node name=N,endpoint=E[,rx-iface=IF[+IF]][,tx-iface=IF[+IF]][,server-key=FILE] (A)\n"
 		"          --node name=N,endpoint=E[,rx-iface=IF[+IF]][,tx-iface=IF[+IF]][,server-key=FILE] (B))\n"
 		"         [--count N | --duration S] [--timeout-ms MS] [--json FILE|-]\n"
+		"         [--html FILE] [--quiet]\n"
 		"         [--insecure | --key SECRET-KEY-FILE]\n"
 		"exit: 0 HEALTHY, 10 NETWORK, 11 NODE_A, 12 NODE_B, 13 DEST, 15 INCONCLUSIVE,\n"
 		"      1 runtime error, 2 usage error, 3 an agent's limit\n"
@@ -370,8 +380,9 @@ static int s_parse_args(struct s_trace *t, int argc, char **argv)
 	}
 	/* Comma lists: several pairs (s_many). */
 	if (t->from && (strchr(t->from, ',') || strchr(t->to, ','))) {
-		if (t->json_path) {
-			nb_cerr("--json takes one pair: not with comma lists in --from and --to");
+		if (t->json_path || t->html_path) {
+			nb_cerr("--%s takes one pair: not with comma lists in --from and --to",
+				t->json_path ? "json" : "html");
 			return -EINVAL;
 		}
 		t->many = true;
@@ -408,6 +419,15 @@ static int s_parse_args(struct s_trace *t, int argc, char **argv)
 	if (t->insecure && t->key_path) {
 		nb_cerr("give --insecure or --key, not both");
 		return -EINVAL;
+	}
+	/* A report that cannot be written fails now, not after the trace. */
+	for (int i = 0; i < 2; i++) {
+		const char *path = i ? t->html_path : t->json_path;
+
+		if (path && (i || strcmp(path, "-")) && nb_report_path_check(path, err, sizeof(err))) {
+			nb_cerr("--%s: %s", i ? "html" : "json", err);
+			return -EINVAL;
+		}
 	}
 	/* An inventory's coordinator settings count when the command line gives none. */
 	if (!t->insecure && !t->key_path && t->inv) {
@@ -1296,11 +1316,11 @@ static json_t *s_ifaces_json(const struct s_node *n)
 	return o;
 }
 
-static int s_report_json(struct s_trace *t, enum nb_verdict v, const char *detail)
+/* The report as --json writes it; the HTML page is made from it too. */
+static json_t *s_report_obj(struct s_trace *t, enum nb_verdict v, const char *detail)
 {
 	json_t *o = json_object(), *nodes = json_array(), *counts = json_object();
 	json_t *lat = json_object();
-	int rc = 0;
 
 	for (int i = 0; i < 2; i++) {
 		const struct s_node *n = &t->node[i];
@@ -1361,12 +1381,25 @@ static int s_report_json(struct s_trace *t, enum nb_verdict v, const char *detai
 	json_object_set_new(o, "node_away", json_boolean(s_any_away(t)));
 	json_object_set_new(o, "unseen_stages", s_blind_json(t));
 	json_object_set_new(o, "latency", lat);
-	if (!strcmp(t->json_path, "-")) {
+	return o;
+}
+
+static int s_report_files(struct s_trace *t, enum nb_verdict v, const char *detail)
+{
+	json_t *o = s_report_obj(t, v, detail);
+	char err[4200];
+	int rc = 0;
+
+	if (t->json_path && !strcmp(t->json_path, "-")) {
 		if (json_dumpf(o, stdout, JSON_COMPACT) < 0)
 			rc = -EIO;
 		fputc('\n', stdout);
-	} else if (json_dump_file(o, t->json_path, JSON_INDENT(1)) < 0) {
+	} else if (t->json_path && json_dump_file(o, t->json_path, JSON_INDENT(1)) < 0) {
 		nb_cerr("cannot write %s", t->json_path);
+		rc = -EIO;
+	}
+	if (t->html_path && nb_report_html(o, t->html_path, err, sizeof(err))) {
+		nb_cerr("%s", err);
 		rc = -EIO;
 	}
 	json_decref(o);
@@ -1676,7 +1709,7 @@ static int s_init(struct s_trace *t, void *zctx)
 	for (int s = 0; s < SEG__COUNT; s++)
 		nb_hist_init(&t->seg[s]);
 	t->text = !t->many && !(t->json_path && !strcmp(t->json_path, "-"));
-	if (t->json_path)
+	if (t->json_path || t->html_path)
 		t->jpackets = json_array();
 	if (getrandom(&t->session, sizeof(t->session), 0) != sizeof(t->session) || !t->session)
 		t->session = nb_mono_ns() | 1;
@@ -1792,7 +1825,7 @@ static enum nb_verdict s_verdict(struct s_trace *t, char *detail, size_t len)
 	return v;
 }
 
-static void s_signals_and_stdout(void)
+static void s_signals_and_stdout(bool progress)
 {
 	struct sigaction sa = {.sa_handler = s_on_signal};
 
@@ -1804,7 +1837,7 @@ static void s_signals_and_stdout(void)
 	 * loop turn (so at most ~20 ms late), since a write() per line cost more CPU than
 	 * decoding and joining the packet's events at 100k packets/s.
 	 */
-	if (isatty(STDOUT_FILENO))
+	if (isatty(STDOUT_FILENO) && !progress)
 		setvbuf(stdout, NULL, _IOLBF, 0);
 	else
 		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -2056,7 +2089,7 @@ static int s_many(struct s_trace *t0)
 			ret = NB_CEXIT_ERR;
 			goto out;
 		}
-	s_signals_and_stdout();
+	s_signals_and_stdout(false);
 	rc = s_setup_all(tv, nt);
 	if (rc) {
 		ret = NB_CEXIT_ERR;
@@ -2166,6 +2199,27 @@ out:
 	return ret;
 }
 
+/*
+ * Once a loop turn: the packet lines out, and the progress line drawn below them. On a
+ * terminal the lines wait in the buffer while the progress line is drawn, and take its place.
+ */
+static void s_output(struct s_trace *t)
+{
+	uint64_t lost = 0;
+
+	if (!nb_progress_active()) {
+		fflush(stdout);
+		return;
+	}
+	if (__fpending(stdout)) {
+		nb_progress_hide();
+		fflush(stdout);
+	}
+	for (int i = 0; i < 2; i++)
+		lost += t->node[i].lost_ring + t->node[i].lost_queue;
+	nb_progress_update(t->finals, t->counts, lost);
+}
+
 int nb_cmd_trace(int argc, char **argv)
 {
 	struct s_trace *t = calloc(1, sizeof(*t));
@@ -2201,7 +2255,7 @@ int nb_cmd_trace(int argc, char **argv)
 	rc = s_init(t, zmq_ctx_new());
 	if (rc)
 		goto out;
-	s_signals_and_stdout();
+	s_signals_and_stdout(nb_progress_wanted(STDERR_FILENO, t->quiet));
 	rc = s_setup_sessions(t);
 	if (rc) {
 		if (rc == -EDESTADDRREQ)
@@ -2215,6 +2269,8 @@ int nb_cmd_trace(int argc, char **argv)
 		nb_cwarn("%s", NB_UDP_IPV6_NOTE);
 	if (t->duration)
 		t->t_end = nb_mono_ns() + (uint64_t)t->duration * 1000000000ull;
+	nb_progress_begin(t->quiet);
+	s_output(t); /* drawn at once, not only after the first turn */
 
 	while (s_turn_pre(t, nb_mono_ns())) {
 		rc = s_pump(t, 20);
@@ -2222,18 +2278,20 @@ int nb_cmd_trace(int argc, char **argv)
 			goto out;
 		if (!s_turn_post(t))
 			break;
-		fflush(stdout);
+		s_output(t);
 	}
+	nb_progress_end();
 	fflush(stdout);
 	s_wrapup(t);
 	s_stop_sessions(t, "trace finished");
 	v = s_verdict(t, detail, sizeof(detail));
 	if (t->text)
 		s_report_text(t, v, detail);
-	if (t->json_path && s_report_json(t, v, detail))
+	if ((t->json_path || t->html_path) && s_report_files(t, v, detail))
 		goto out;
 	ret = t->limited ? NB_CEXIT_LIMIT : nb_verdict_exit_code(v);
 out:
+	nb_progress_end();
 	if (!t->many)
 		s_stop_sessions(t, "coordinator error");
 	if (rc == -EDQUOT)

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * The live progress line of a long command (netblame trace): whether to show it, and its text.
+ * Drawing it is the caller's (coordinator/progress.c); this part is pure and unit-tested.
+ */
+#ifndef NB_PROGRESS_H
+#define NB_PROGRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nb_blame.h"
+
+/*
+ * A line redrawn with '\r' only makes sense on a terminal: into a file or a pipe it is noise.
+ * True when fd is a terminal and the user did not ask for --quiet.
+ */
+bool nb_progress_wanted(int fd, bool quiet);
+
+/* "4.2s", "1m05s", "2h03m10s": elapsed time as the line shows it. */
+const char *nb_progress_elapsed(uint64_t ns, char *buf, size_t len);
+
+/*
+ * The line, at most width - 1 columns (so the cursor never wraps onto a new line, which '\r'
+ * cannot undo) and at most len - 1 bytes:
+ *   "12.3s  57 packets final: COMPLETE 55, NETWORK_DROP_REQ 2  lost events 0"
+ * Statuses with a count, in status order; those that do not fit become "+N more". The elapsed
+ * time, the packets and the lost events are always kept when width allows. Returns the
+ * length written.
+ */
+size_t nb_progress_fmt(char *buf, size_t len, unsigned width, uint64_t elapsed_ns,
+		       uint64_t finals, const uint64_t counts[NB_ST__COUNT], uint64_t lost_events);
+
+#endif /* NB_PROGRESS_H */
