@@ -281,7 +281,7 @@ static const char *s_verdict_says(const char *v)
 static void s_verdict(FILE *f, const char *v, const char *detail)
 {
 	s_out(f,
-	      "<div class=\"verdict v-%s\"><span class=\"vname\">Verdict: %s</span>"
+	      "<div class=\"verdict v-%s\"><span class=\"vname\">Verdict: %s</span> "
 	      "<span class=\"vsays\">%s</span>",
 	      v ? v : "", v ? v : "none", s_verdict_says(v));
 	if (detail)

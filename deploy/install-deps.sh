@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs every build and test dependency from Debian packages, and only what is missing,
-# so it is cheap to run before every build.
+# so it is cheap to run before every build. chromium: the tests open the HTML reports in it.
 set -eu
 
 PKGS="make gcc clang libclang-rt-dev valgrind llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config \
@@ -8,7 +8,7 @@ libzmq3-dev libczmq-dev libmsgpack-dev libssl-dev libcmocka-dev libjansson-dev l
 nftables iptables iproute2 ethtool iputils-ping libnetfilter-queue-dev libmnl-dev procps psmisc jq time \
 tcpdump bpftrace openvswitch-switch \
 help2man man-db systemd bash-completion libcap2-bin debhelper dpkg-dev fakeroot ansible python3-yaml \
-libmicrohttpd-dev prometheus curl yamllint"
+libmicrohttpd-dev prometheus curl yamllint chromium"
 
 missing=""
 for p in $PKGS; do
