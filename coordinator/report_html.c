@@ -1017,6 +1017,113 @@ int nb_report_html(const json_t *report, const char *path, char *err, size_t err
 	return s_write(path, &x, err, errlen);
 }
 
+/* "ok in 3.2s; chosen: ...; exit 1: ..." */
+static char *s_rb_outcome(const json_t *js)
+{
+	const char *keys[] = {"why", "why_failed"};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int64_t ms;
+
+	if (!f)
+		return NULL;
+	fprintf(f, "%s: %s", s_str(js, "what") ? s_str(js, "what") : "",
+		s_str(js, "status") ? s_str(js, "status") : "?");
+	if (s_int(js, "duration_ms", &ms))
+		fprintf(f, " in %.1fs", (double)ms / 1e3);
+	for (size_t i = 0; i < 2; i++)
+		if (s_str(js, keys[i]))
+			fprintf(f, "; %s", s_str(js, keys[i]));
+	if (s_str(json_object_get(js, "result"), "verdict") &&
+	    !json_object_get(json_object_get(js, "result"), "packets"))
+		fprintf(f, "; verdict %s", s_str(json_object_get(js, "result"), "verdict"));
+	fclose(f);
+	return buf;
+}
+
+/* A run step: its command, the digest of its records, then the records, one a line. */
+static char *s_rb_output(const json_t *js)
+{
+	const json_t *res = json_object_get(js, "result"), *v;
+	char *buf = NULL, *s;
+	size_t len = 0, i;
+	FILE *f;
+
+	if (!json_object_get(js, "command") && !res)
+		return NULL;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	json_array_foreach(json_object_get(js, "command"), i, v)
+		fprintf(f, "%s%s", i ? " " : "$ ", json_string_value(v) ? json_string_value(v) : "?");
+	if (json_array_size(json_object_get(js, "command")))
+		fputc('\n', f);
+	if (json_is_object(res)) {
+		json_t *digest = json_deep_copy(res);
+
+		json_object_del(digest, "lines");
+		s = json_dumps(digest, JSON_INDENT(1) | JSON_SORT_KEYS);
+		json_decref(digest);
+		if (s)
+			fprintf(f, "%s\n", s);
+		free(s);
+		json_array_foreach(json_object_get(res, "lines"), i, v) {
+			s = json_dumps(v, JSON_COMPACT);
+			if (s)
+				fprintf(f, "%s\n", s);
+			free(s);
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+int nb_html_runbook(const json_t *report, const char *path, char *err, size_t errlen)
+{
+	const json_t *steps = json_object_get(report, "steps"), *js;
+	size_t n = json_array_size(steps), i;
+	struct nb_html_step *st = calloc(n + 1, sizeof(*st));
+	char title[512], detail[512];
+	int64_t code = 0;
+	int rc;
+
+	if (!st) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	snprintf(title, sizeof(title), "netblame runbook %s%s%s",
+		 s_str(report, "runbook") ? s_str(report, "runbook") : "",
+		 s_str(report, "description") ? ": " : "",
+		 s_str(report, "description") ? s_str(report, "description") : "");
+	s_int(report, "exit_code", &code);
+	snprintf(detail, sizeof(detail), "%s%s%sexit %" PRId64 "%s%s",
+		 s_str(report, "verdict_step") ? "from step " : "no step gave a verdict",
+		 s_str(report, "verdict_step") ? s_str(report, "verdict_step") : "", "; ", code,
+		 json_is_true(json_object_get(report, "failed")) ? "; a step failed" : "",
+		 json_is_true(json_object_get(report, "interrupted")) ? "; interrupted" : "");
+	json_array_foreach(steps, i, js) {
+		const json_t *res = json_object_get(js, "result");
+		const char *kind = s_str(js, "kind");
+
+		st[i].name = s_str(js, "name");
+		st[i].kind = kind;
+		st[i].outcome = s_rb_outcome(js);
+		if (json_is_object(res) && json_object_get(res, "packets"))
+			st[i].report = res;
+		else if (kind && !strcmp(kind, "run"))
+			st[i].output = s_rb_output(js);
+	}
+	rc = nb_report_html_steps(title, s_str(report, "verdict"), detail, st, n, path, err,
+				  errlen);
+	for (i = 0; i < n; i++) {
+		free((char *)st[i].outcome);
+		free((char *)st[i].output);
+	}
+	free(st);
+	return rc;
+}
+
 int nb_report_html_steps(const char *title, const char *verdict, const char *detail,
 			 const struct nb_html_step *steps, size_t n, const char *path, char *err,
 			 size_t errlen)

@@ -49,4 +49,13 @@ int nb_report_html_steps(const char *title, const char *verdict, const char *det
 			 const struct nb_html_step *steps, size_t n, const char *path, char *err,
 			 size_t errlen);
 
+/*
+ * The page of `netblame runbook --json`'s combined report ({"runbook", "description", "steps":
+ * [{"name", "kind", "what", "status", "why", "why_failed", "command", "duration_ms",
+ * "result"}], "verdict", "verdict_step", "exit_code", ...}): each step's choice and outcome, a
+ * trace step's result laid out as a trace's page, a run step's digest and tool records as
+ * text. Through nb_report_html_steps; same return and atomicity.
+ */
+int nb_html_runbook(const json_t *report, const char *path, char *err, size_t errlen);
+
 #endif /* NB_REPORT_HTML_H */

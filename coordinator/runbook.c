@@ -31,6 +31,7 @@
 #include "nb_runbook.h"
 #include "nb_time.h"
 #include "nodes.h"
+#include "report_html.h"
 
 #define S_GRACE_NS	   5000000000ull /* after the SIGINT of a timeout, before SIGKILL */
 #define S_MAX_LINES	   2000		 /* JSON lines of a run step kept in the report */
@@ -268,6 +269,10 @@ static int s_setup(struct s_rb *r, int argc, char **argv)
 	}
 	if (r->a.html_path && !nb_html_runbook) {
 		nb_cerr("--html: the HTML report is not built yet (use --json)");
+		return -EINVAL;
+	}
+	if (r->a.html_path && nb_report_path_check(r->a.html_path, err, sizeof(err))) {
+		nb_cerr("--html: %s", err);
 		return -EINVAL;
 	}
 	n = readlink("/proc/self/exe", r->self, sizeof(r->self) - 1);

@@ -109,6 +109,35 @@ assert_eq "eth_drop <hvB>" "$(grep -x 'eth_drop <hvB>' "$OUT/steps.txt")" "runbo
 assert_eq "1 of 1 packets shown|1 of 1 packets shown" \
 	"$(grep -o '[0-9]* of [0-9]* packets shown$' "$OUT/steps.txt" | paste -sd'|')" "runbook page: each step's packet filter"
 
+# netblame runbook --json's report, as runbook --html renders it: a trace step's result is a
+# trace's page, a run step's records are text, a skipped step says why.
+jq -n --slurpfile r "$OUT/evil.json" '{runbook: "ping-loss", description: "ping <loss>",
+	verdict: "NODE_B", verdict_step: "trace", exit_code: 12, steps: [
+	{name: "trace", kind: "trace", what: "trace icmp", status: "ok", why: "always",
+	 duration_ms: 3200, result: $r[0]},
+	{name: "drops_a", kind: "run", what: "run eth_drop on hvA for 5s", status: "skipped",
+	 why: "skipped: trace.verdict == NODE_A is false"},
+	{name: "drops_b", kind: "run", what: "run eth_drop on hvB for 5s", status: "ok",
+	 why: "chosen", command: ["netblame", "run", "eth_drop"], result: {exit_code: 0,
+	 drops: 1, lines: [{node: "hvB", reason: "NETFILTER_DROP", stack: ["<pre>x"]}]}}]}' \
+	>"$OUT/rb.json"
+"$RENDER" --runbook "$OUT/rb.json" "$OUT/rb.html" || fail "rendering a runbook report"
+self_contained "$OUT/rb.html"
+page_text "$OUT/rb.html" >"$OUT/rb.txt"
+assert_eq "netblame runbook ping-loss: ping <loss>" "$(head -n 1 "$OUT/rb.txt")" "runbook page: title"
+assert_eq "Step 1: trace (trace)|Step 2: drops_a (run)|Step 3: drops_b (run)" \
+	"$(grep '^Step ' "$OUT/rb.txt" | paste -sd'|')" "runbook page: its steps"
+grep -qx "run eth_drop on hvA for 5s: skipped; skipped: trace.verdict == NODE_A is false" \
+	"$OUT/rb.txt" || fail "runbook page: why drops_a was skipped"
+grep -qxF '{"node":"hvB","reason":"NETFILTER_DROP","stack":["<pre>x"]}' "$OUT/rb.txt" ||
+	fail "runbook page: drops_b's record"
+grep -qxF "1 packet: NETFILTER_DROP<script>x()</script> at nft_do_chain on vnet0<iframe>, node B (hvB\"'&)" \
+	"$OUT/rb.txt" || fail "runbook page: the trace step's drop"
+"$COORD" runbook deploy/runbooks/ping-loss.yaml --html /nonexistent/r.html 2>"$OUT/bad.err"
+assert_eq 2 "$?" "runbook --html into a missing folder: exit code"
+assert_eq "netblame: --html: cannot write /nonexistent/r.html: No such file or directory" \
+	"$(cat "$OUT/bad.err")" "runbook --html into a missing folder: the one line"
+
 "$RENDER" --check /nonexistent/r.html 2>"$OUT/check.err"
 assert_eq 1 "$?" "check of a path in a missing folder"
 assert_eq "cannot write /nonexistent/r.html: No such file or directory" "$(cat "$OUT/check.err")" \

@@ -4,6 +4,7 @@
  *   nb_html_render REPORT.json OUT.html       the page of one trace (as trace --html)
  *   nb_html_render --steps STEPS.json OUT.html a runbook's page: {"title", "verdict", "detail",
  *       "steps": [{"name", "kind", "outcome", "report": {...}, "output"}]}
+ *   nb_html_render --runbook REPORT.json OUT.html  `netblame runbook --json`'s report
  *   nb_html_render --check PATH               nb_report_path_check
  * Lets the tests feed the renderer hostile strings and odd reports without a lab.
  */
@@ -33,6 +34,18 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		return 0;
+	}
+	if (argc == 4 && !strcmp(argv[1], "--runbook")) {
+		in = json_load_file(argv[2], 0, &jerr);
+		if (!in) {
+			fprintf(stderr, "%s:%d: %s\n", argv[2], jerr.line, jerr.text);
+			return 2;
+		}
+		rc = nb_html_runbook(in, argv[3], err, sizeof(err));
+		json_decref(in);
+		if (rc)
+			fprintf(stderr, "%s\n", err);
+		return rc ? 1 : 0;
 	}
 	if (argc != 3 && !(argc == 4 && !strcmp(argv[1], "--steps"))) {
 		fprintf(stderr, "usage: nb_html_render [--steps] IN.json OUT.html | --check PATH\n");
