@@ -5,7 +5,8 @@
 # listed, a filter from the address that leaves exactly seq 2); the page asks for nothing from
 # the network. Before that, without the lab: report strings with markup in them come out
 # escaped (also on a runbook's multi-step page), and an unwritable path fails before the
-# trace starts. The progress line: absent when stderr is a file, drawn under a pty (script),
+# trace starts. A real runbook (ping-loss, the fabric losing every request) writes its page
+# with --html. The progress line: absent when stderr is a file, drawn under a pty (script),
 # absent under a pty with --quiet.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -210,6 +211,34 @@ assert_eq 2 "$(grep -o '<tr class="st-[^>]*>' "$OUT/f.dom" | grep -v hidden | gr
 	tr -dc 0-9)" "filtered: the one row left"
 chromium_dom "file://$OUT/r.html#seq=3" "$OUT/f3.dom"
 assert_eq "1 of 3 packets shown" "$(page_text "$OUT/f3.dom" | grep -o '[0-9]* of [0-9]* packets shown$')" "seq=3: packets shown"
+
+# ---- a real runbook's page: the fabric loses every request, the trace step blames the
+# network, the drop tools' steps are skipped (saying why).
+tests/lab drop --at fab --dir req --percent 100 >/dev/null
+tests/lab ping -c 40 -i 0.2 -W 1 >/dev/null 2>&1 &
+PING=$!
+on_exit "kill $PING 2>/dev/null"
+"$COORD" runbook deploy/runbooks/ping-loss.yaml --var SRC=$VMA --var DST=$VMB --var NODE_A=hvA \
+	--var NODE_B=hvB --var COUNT=3 --var TIMEOUT_MS=500 --insecure \
+	--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0" \
+	--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0" \
+	--html "$OUT/rb_real.html" >"$OUT/rb_real.out" 2>"$OUT/rb_real.err"
+assert_eq 10 "$?" "runbook: exit code"
+kill $PING 2>/dev/null
+wait $PING 2>/dev/null
+tests/lab clear >/dev/null
+self_contained "$OUT/rb_real.html" strict
+chromium_dom "file://$OUT/rb_real.html" "$OUT/rb_real.dom"
+page_text "$OUT/rb_real.dom" >"$OUT/rb_real.txt"
+assert_eq "Verdict: NETWORK most losses were between the two nodes|Verdict: NETWORK most losses were between the two nodes" \
+	"$(grep '^Verdict: ' "$OUT/rb_real.txt" | paste -sd'|')" "runbook page: its verdict and the trace step's"
+assert_eq "Step 1: trace (trace)|Step 2: drops_a (run)|Step 3: stacks_a (run)|Step 4: drops_b (run)|Step 5: stacks_b (run)" \
+	"$(grep '^Step ' "$OUT/rb_real.txt" | paste -sd'|')" "runbook page: the steps"
+grep -q "skipped; skipped: trace.verdict == NODE_B is false (trace.verdict = NETWORK)$" \
+	"$OUT/rb_real.txt" || fail "runbook page: why drops_b was skipped"
+assert_eq "3 of 3 packets shown" "$(grep -o '[0-9]* of [0-9]* packets shown$' "$OUT/rb_real.txt")" \
+	"runbook page: the trace step's packets"
+grep -q "^network, between the nodes 3 0 3" "$OUT/rb_real.txt" || fail "runbook page: loss by location"
 
 # ---- the progress line on a terminal (script gives the trace a pty)
 # ptrace NAME FLAGS: the trace under script, its whole terminal output in $OUT/NAME.tty.
