@@ -8,6 +8,16 @@
 
 const char *nb_prog = "netblame-agent";
 static bool s_verbose;
+static char *s_cap;
+static size_t s_cap_len;
+
+void nb_log_capture(char *buf, size_t len)
+{
+	s_cap = len ? buf : NULL;
+	s_cap_len = len;
+	if (s_cap)
+		s_cap[0] = 0;
+}
 
 void nb_log_set_prog(const char *prog)
 {
@@ -16,6 +26,16 @@ void nb_log_set_prog(const char *prog)
 
 static void s_line(const char *kind, const char *fmt, va_list ap)
 {
+	if (s_cap) {
+		size_t n;
+
+		if (s_cap[0])
+			return;
+		n = (size_t)snprintf(s_cap, s_cap_len, "%s", kind);
+		if (n < s_cap_len)
+			vsnprintf(s_cap + n, s_cap_len - n, fmt, ap);
+		return;
+	}
 	fprintf(stderr, "%s: %s", nb_prog, kind);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);

@@ -245,6 +245,63 @@ static int s_resolve(struct nb_rt *rt)
 	return 0;
 }
 
+int nb_tool_check(const struct nb_tool *t, int argc, char **argv, bool (*netns_ok)(const char *),
+		  struct nb_opts *o)
+{
+	const struct nb_tool_ops *ops = t->ops;
+	struct nb_rt *rt;
+	char err[256];
+	int rc;
+
+	if (!ops) {
+		nb_err("this tool is not built yet");
+		return NB_EXIT_ERR;
+	}
+	if (nb_opts_parse(t->opts, t->n_opts, argc, argv, o, err, sizeof(err))) {
+		nb_err("%s (see --help)", err);
+		return NB_EXIT_USAGE;
+	}
+	if (o->help)
+		return 0;
+	/* A tool's state can be large (join tables): on the heap, as nb_tool_run has it. */
+	rt = calloc(1, sizeof(*rt));
+	if (rt)
+		rt->st = calloc(1, ops->state_size ? ops->state_size : 1);
+	if (!rt || !rt->st) {
+		if (rt)
+			free(rt);
+		nb_err("out of memory");
+		return NB_EXIT_ERR;
+	}
+	rt->tool = t;
+	rt->o = *o;
+	rt->ns.fd = -1;
+	rc = s_parse(rt);
+	if (!rc && ops->check)
+		rc = ops->check(rt, rt->st);
+	if (!rc && o->netns && netns_ok && !netns_ok(o->netns)) {
+		nb_err("--netns must be a name under /run/netns or /proc/PID/ns/net");
+		rc = NB_EXIT_USAGE;
+	}
+	if (!rc && nb_netns_open(&rt->ns, o->netns, err, sizeof(err))) {
+		nb_err("%s", err);
+		rc = NB_EXIT_USAGE;
+	}
+	for (int i = 0; !rc && i < NB_RT_IF__COUNT; i++) {
+		struct nb_iflist *l = &rt->ifs[i];
+
+		if (l->n &&
+		    nb_netns_ifindex(&rt->ns, l->names, l->n, l->ifindex, err, sizeof(err))) {
+			nb_err("%s", err);
+			rc = NB_EXIT_USAGE;
+		}
+	}
+	nb_netns_close(&rt->ns);
+	free(rt->st);
+	free(rt);
+	return rc;
+}
+
 static void s_start(struct nb_rt *rt, void *st)
 {
 	const struct nb_tool_ops *ops = rt->tool->ops;

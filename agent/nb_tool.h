@@ -129,6 +129,16 @@ int nb_tool_on_event(const struct nb_event *e, void *rt);
  */
 int nb_tool_device_alias(struct nb_rt *rt, enum nb_rt_if which);
 
+/*
+ * What a tool checks before it needs root or attaches anything, for serve's remote runs: its
+ * flags (argv[0] is the tool's name), addresses, --protocol, interface lists, the tool's own
+ * check, then the namespace (which netns_ok must accept, when given) and the interfaces in it.
+ * o gets the parsed flags, pointing into argv. 0, or NB_EXIT_USAGE / NB_EXIT_ERR after one
+ * nb_err line. Nothing is attached and nothing stays open.
+ */
+int nb_tool_check(const struct nb_tool *t, int argc, char **argv, bool (*netns_ok)(const char *),
+		  struct nb_opts *o);
+
 /* Runs a built tool with the options main() parsed for it; returns the exit code. */
 int nb_tool_run(const struct nb_tool *t, const struct nb_opts *o);
 /*

@@ -50,6 +50,7 @@ struct s_opts {
 	bool insecure, verbose, help, no_probes;
 	long max_sessions, max_sess_client, max_starts_client, lease_ms, offset_ms, synth_pps;
 	long max_clients, max_inflight, max_duration;
+	long max_runs;
 };
 
 #define S_O(f) offsetof(struct s_opts, f)
@@ -103,6 +104,9 @@ static const struct nb_optdef s_optdefs[] = {
 	 false},
 	{"lease-ms", NB_OPTK_LONG, S_O(lease_ms), 100, 60000, "MS",
 	 "end a session MS after its coordinator fell silent (default 3000)", false},
+	{"max-runs", NB_OPTK_LONG, S_O(max_runs), 0, NB_SRV_MAX_RUNS, "N",
+	 "single-host tools run at once for coordinators (netblame run; default 4, 0: none)",
+	 false},
 	{"test-clock-offset-ms", NB_OPTK_LONG, S_O(offset_ms), -86400000L, 86400000L, "MS",
 	 "TESTING ONLY: add MS to every reported timestamp", false},
 	{"test-synthetic-pps", NB_OPTK_LONG, S_O(synth_pps), 1, 10000000L, "N",
@@ -125,7 +129,8 @@ static void s_help(FILE *f)
 		   "         (--insecure | --secret-key FILE --authorized-keys FILE)\n"
 		   "         [--max-sessions N] [--max-sessions-per-client N]\n"
 		   "         [--max-starts-per-client N] [--max-clients N]\n"
-		   "         [--max-inflight-events N] [--max-duration S] [--lease-ms MS]\n"
+		   "         [--max-inflight-events N] [--max-duration S] [--max-runs N]\n"
+		   "         [--lease-ms MS]\n"
 		   "Runs tracing sessions for netblame coordinators over ZeroMQ.\n\n");
 	nb_opts_help_table(f, s_optdefs, S_NOPTDEFS);
 }
@@ -156,6 +161,7 @@ static int s_parse(int argc, char **argv, struct s_opts *o, char **keep)
 	*keep = NULL;
 	memset(o, 0, sizeof(*o));
 	o->max_sessions = 4;
+	o->max_runs = 4;
 	o->lease_ms = 3000;
 	/* The command line once to find --config, and again over the file so that it wins. */
 	if (nb_opts_parse_table(s_optdefs, S_NOPTDEFS, argc, argv, 1, &cmd, &cmd.help, err,
@@ -368,6 +374,7 @@ static void s_reload(struct nb_srv *srv)
 	}
 	if (nb_zap_reload(srv->zap))
 		return;
+	nb_run_stop_client(srv, s_still_allowed);
 	for (uint32_t i = 0; i < srv->max_sessions; i++) {
 		struct nb_sess *s = &srv->sess[i];
 
@@ -399,7 +406,7 @@ static void s_hello(struct nb_srv *srv, const struct nb_peer *peer)
 	h->n_caps = srv->n_caps;
 	memcpy(h->caps, srv->caps, sizeof(h->caps));
 	h->clock_ns = nb_srv_clock(srv, nb_mono_ns());
-	h->sessions = srv->n_sess;
+	h->sessions = srv->n_sess + srv->n_runs;
 	nb_srv_send_msg(srv, peer);
 }
 
@@ -407,6 +414,7 @@ static void s_ping(struct nb_srv *srv, const struct nb_peer *peer, uint64_t now)
 {
 	struct nb_msg_ping ping = srv->rx->ping;
 	struct nb_sess *s = ping.session ? nb_sess_find(srv, peer, ping.session) : NULL;
+	struct nb_run *r = ping.session && !s ? nb_run_find(srv, peer, ping.session) : NULL;
 	struct nb_msg_pong *p;
 
 	memset(srv->tx, 0, sizeof(*srv->tx));
@@ -420,11 +428,13 @@ static void s_ping(struct nb_srv *srv, const struct nb_peer *peer, uint64_t now)
 	p->credit = s ? (uint32_t)s->credit : 0;
 	nb_srv_send_msg(srv, peer);
 	/* The PONG still went: its clock sample is good whatever became of the session. */
-	if (ping.session && !s)
+	if (ping.session && !s && !r)
 		nb_srv_error(srv, peer, ENOENT, ping.session, "no session %llu",
 			     (unsigned long long)ping.session);
 	if (s && ping.credit)
 		nb_sess_add_credit(s, ping.credit);
+	if (r && ping.credit)
+		nb_run_add_credit(r, ping.credit);
 }
 
 static void s_dispatch(struct nb_srv *srv, const struct nb_peer *peer, zmq_msg_t *body,
@@ -433,6 +443,7 @@ static void s_dispatch(struct nb_srv *srv, const struct nb_peer *peer, zmq_msg_t
 	struct nb_msg *m = srv->rx;
 	char desc[NB_SRV_PEER_DESC], why[NB_WIRE_STR_MAX + 64], client[NB_SRV_CLIENT_ID];
 	struct nb_sess *s;
+	struct nb_run *r;
 	int rc;
 
 	rc = nb_wire_decode(zmq_msg_data(body), zmq_msg_size(body), m);
@@ -455,19 +466,37 @@ static void s_dispatch(struct nb_srv *srv, const struct nb_peer *peer, zmq_msg_t
 		}
 		nb_sess_start(srv, peer, desc, client, now);
 		break;
+	case NB_MSG_RUN:
+		s_peer_desc(body, desc, sizeof(desc));
+		s_client_id(srv, body, client, sizeof(client));
+		if (!s_still_allowed(srv, client)) {
+			nb_srv_error(srv, peer, EACCES, m->run.session,
+				     "this coordinator's key was removed from the authorized keys");
+			break;
+		}
+		nb_run_start(srv, peer, desc, client, now);
+		break;
 	case NB_MSG_PING:
 		s_ping(srv, peer, now);
 		break;
 	case NB_MSG_CREDIT:
 		s = nb_sess_find(srv, peer, m->credit.session);
+		r = s ? NULL : nb_run_find(srv, peer, m->credit.session);
 		if (s)
 			nb_sess_add_credit(s, m->credit.credit);
+		else if (r)
+			nb_run_add_credit(r, m->credit.credit);
 		else
 			nb_srv_error(srv, peer, ENOENT, m->credit.session, "no session %llu",
 				     (unsigned long long)m->credit.session);
 		break;
 	case NB_MSG_STOP:
 		s = nb_sess_find(srv, peer, m->stop.session);
+		r = s ? NULL : nb_run_find(srv, peer, m->stop.session);
+		if (r) {
+			nb_run_stop(r, "stopped by the coordinator");
+			break;
+		}
 		if (!s) {
 			nb_srv_error(srv, peer, ENOENT, m->stop.session, "no session %llu",
 				     (unsigned long long)m->stop.session);
@@ -505,6 +534,7 @@ static void s_renew(struct nb_srv *srv, const struct nb_peer *peer, uint64_t now
 		if (s->used && s->peer.len == peer->len && !memcmp(s->peer.id, peer->id, peer->len))
 			s->last_rx_ns = now;
 	}
+	nb_run_renew(srv, peer, now);
 }
 
 static void s_recv_all(struct nb_srv *srv)
@@ -620,6 +650,13 @@ static uint64_t s_timers(struct nb_srv *srv)
 		if (s->end_ns < next)
 			next = s->end_ns;
 	}
+	for (uint32_t i = 0; i < srv->max_runs; i++) {
+		if (!nb_run_used(srv, i))
+			continue;
+		d = nb_run_tick(nb_run_at(srv, i), now);
+		if (d < next)
+			next = d;
+	}
 	d = nb_mon_tick(srv, now, false);
 	if (d < next)
 		next = d;
@@ -648,7 +685,7 @@ static void s_on_hup(int sig)
 
 static int s_loop(struct nb_srv *srv)
 {
-	zmq_pollitem_t items[4 + S_MAX_SESSIONS];
+	zmq_pollitem_t items[4 + S_MAX_SESSIONS + 2 * NB_SRV_MAX_RUNS];
 
 	while (!nb_stop) {
 		if (s_hup) {
@@ -675,6 +712,14 @@ static int s_loop(struct nb_srv *srv)
 
 			if (fd >= 0)
 				items[n++] = (zmq_pollitem_t){.fd = fd, .events = ZMQ_POLLIN};
+		}
+		/* A tool's output is read by its run's tick, at the top of the loop. */
+		for (uint32_t i = 0; i < srv->max_runs; i++) {
+			int fds[2], k = nb_run_used(srv, i) ? nb_run_poll_fds(nb_run_at(srv, i), fds)
+							    : 0;
+
+			for (int j = 0; j < k; j++)
+				items[n++] = (zmq_pollitem_t){.fd = fds[j], .events = ZMQ_POLLIN};
 		}
 		now = nb_mono_ns();
 		timeout = next > now ? (long)((next - now + 999999) / 1000000) : 0;
@@ -849,11 +894,11 @@ static int s_open_router(struct nb_srv *srv, const struct s_opts *o)
 	fflush(stdout);
 	nb_srv_log(srv,
 		   "listening on %s (%s, at most %u sessions, %u per client, %u clients, %u "
-		   "STARTs per client in 10 s, %llu events in flight, %u s a session, lease %llu "
-		   "ms)",
+		   "STARTs per client in 10 s, %llu events in flight, %u s a session, %u runs, "
+		   "lease %llu ms)",
 		   ep, o->insecure ? "INSECURE" : "CURVE", srv->max_sessions, srv->max_sess_client,
 		   srv->max_clients, srv->max_starts_client, (unsigned long long)srv->max_inflight,
-		   srv->max_duration_s, (unsigned long long)(srv->lease_ns / 1000000));
+		   srv->max_duration_s, srv->max_runs, (unsigned long long)(srv->lease_ns / 1000000));
 	return 0;
 }
 
@@ -899,6 +944,11 @@ int nb_serve(int argc, char **argv)
 	srv.eproto_rl.max = S_EPROTO_PER_S;
 	srv.log_rl.max = S_LOGS_PER_S;
 	srv.sess = calloc(srv.max_sessions, sizeof(*srv.sess));
+	if (nb_run_init(&srv, (uint32_t)o.max_runs)) {
+		nb_err("out of memory");
+		rc = NB_EXIT_ERR;
+		goto out;
+	}
 	srv.clients = calloc(NB_SRV_CLIENTS, sizeof(*srv.clients));
 	srv.rx = calloc(1, sizeof(*srv.rx));
 	srv.tx = calloc(1, sizeof(*srv.tx));
@@ -937,6 +987,7 @@ int nb_serve(int argc, char **argv)
 	rc = s_loop(&srv);
 	for (uint32_t i = 0; i < srv.max_sessions; i++)
 		nb_sess_stop(&srv.sess[i], "agent shutting down", "agent shutting down");
+	nb_run_stop_all(&srv, "agent shutting down");
 	nb_mon_tick(&srv, nb_mono_ns(), true);
 	nb_srv_log(&srv, "stopped");
 out:
@@ -956,6 +1007,7 @@ out:
 		zmq_ctx_term(srv.zctx);
 	nb_wbuf_free(&srv.cbuf);
 	free(srv.sess);
+	free(srv.runs);
 	free(srv.clients);
 	free(srv.rx);
 	free(srv.tx);

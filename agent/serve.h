@@ -36,6 +36,8 @@
 #define NB_SRV_REFUSE_WIN_NS 10000000000ull /* ... of 10 s; the rest are summarised */
 #define NB_SRV_START_WIN_NS  10000000000ull /* --max-starts-per-client counts in 10 s */
 #define NB_SRV_HANDSHAKE_MS  5000	    /* a connection's ZMTP and CURVE handshake */
+#define NB_RUN_GRACE_NS	     5000000000ull  /* a run's tool gets SIGKILL this long after SIGINT */
+#define NB_SRV_MAX_RUNS	     16		    /* --max-runs at most */
 
 struct nb_tracer;
 struct nb_zap;
@@ -84,6 +86,32 @@ struct nb_qbatch {
 };
 
 struct nb_srv;
+
+/*
+ * Encoded messages waiting for credit (or for room in the socket's send queue), in order: a
+ * ring of NB_SRV_QUEUE_MAX and NB_SRV_QUEUE_BYTES. Each message counts n items (events, lines)
+ * for the loss counters. Trace sessions queue EVENTS in one, runs OUTPUT.
+ */
+struct nb_sendq {
+	struct nb_qbatch *q;
+	uint32_t head, len;
+	size_t bytes;
+};
+
+/* serve_sess.c */
+int nb_sendq_init(struct nb_sendq *q); /* -ENOMEM */
+/* Whether a message of `more` bytes would not fit. */
+bool nb_sendq_full(const struct nb_sendq *q, size_t more);
+/* Takes data (malloc()ed); the caller checked nb_sendq_full. */
+void nb_sendq_push(struct nb_sendq *q, void *data, size_t len, uint32_t n);
+/*
+ * Sends from the head while *credit lasts and the socket takes them, one credit each. Adds the
+ * messages and items sent to *msgs and *items, and the items of a vanished peer to *lost.
+ */
+void nb_sendq_flush(struct nb_sendq *q, struct nb_srv *srv, const struct nb_peer *peer,
+		    uint64_t *credit, uint64_t *msgs, uint64_t *items, uint64_t *lost);
+/* Drops what is queued, its items counted in *lost; frees the ring. */
+void nb_sendq_free(struct nb_sendq *q, uint64_t *lost);
 
 /* --test-synthetic-pps: ICMP echoes made up at a fixed rate instead of read from the ring. */
 struct nb_synth {
@@ -134,10 +162,7 @@ struct nb_sess {
 	uint64_t last_batch_ns; /* when the last EVENTS message was sent */
 	uint64_t next_stats_ns;
 
-	/* Batches waiting for credit: a ring of NB_SRV_QUEUE_MAX. */
-	struct nb_qbatch *q;
-	uint32_t q_head, q_len;
-	size_t q_bytes;
+	struct nb_sendq sq; /* batches waiting for credit */
 
 	uint64_t events_read, events_sent, batches_sent, lost_queue;
 	uint64_t start_ns, end_ns; /* attached; ended by --max-duration at end_ns */
@@ -155,6 +180,7 @@ struct nb_srv_totals {
 };
 
 struct nb_metrics;
+struct nb_run;
 
 /*
  * The limits a coordinator can run into: each refusal (or session ended by one) is an ERROR
@@ -193,6 +219,9 @@ struct nb_srv {
 	uint64_t clients_forgotten; /* START histories pushed out by newer clients */
 	struct nb_sess *sess;	    /* max_sessions slots */
 	uint32_t n_sess;
+	struct nb_run *runs; /* max_runs slots (serve_run.c) */
+	uint32_t max_runs, n_runs;
+	uint64_t runs_started, runs_refused;
 	struct nb_wbuf cbuf; /* control messages are encoded here */
 	struct nb_msg *rx, *tx;
 	uint32_t n_caps;
@@ -232,6 +261,41 @@ void nb_srv_log(const struct nb_srv *srv, const char *fmt, ...)
 uint64_t nb_srv_zap_refused(const struct nb_srv *srv);
 /* Reads and dispatches the messages waiting on the ROUTER (a bounded number). */
 void nb_srv_recv_all(struct nb_srv *srv);
+
+/*
+ * A namespace a remote peer may name: one `ip netns` made (a name, or under /run/netns) or a
+ * process's own (/proc/PID/ns/net); opening an arbitrary path on its say-so could block on a
+ * FIFO or probe the filesystem.
+ */
+bool nb_srv_netns_ok(const char *name);
+/*
+ * The client's START history (for --max-starts-per-client), made when new; the oldest is
+ * forgotten (counted, logged) once NB_SRV_CLIENTS are kept.
+ */
+struct nb_client *nb_srv_client(struct nb_srv *srv, const char *id, uint64_t now);
+
+/* serve_run.c: remote runs of the single-host tools (netblame run). */
+int nb_run_init(struct nb_srv *srv, uint32_t max);
+/* srv->rx->run from peer: checks it, and unless it is a check starts it; replies itself. */
+void nb_run_start(struct nb_srv *srv, const struct nb_peer *peer, const char *peer_desc,
+		  const char *client, uint64_t now);
+struct nb_run *nb_run_find(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id);
+/* Any message from peer renews its runs' leases. */
+void nb_run_renew(struct nb_srv *srv, const struct nb_peer *peer, uint64_t now);
+void nb_run_add_credit(struct nb_run *r, uint32_t credit);
+/* SIGINT to the tool (SIGKILL after NB_RUN_GRACE_NS); the run ends once it is reaped. */
+void nb_run_stop(struct nb_run *r, const char *why);
+/* The pipes to poll (0, 1 or 2 into fds): none while the run's queue is nearly full. */
+int nb_run_poll_fds(const struct nb_run *r, int fds[2]);
+/* Reads output, runs the lease and the grace period, reaps, ends; the next deadline. */
+uint64_t nb_run_tick(struct nb_run *r, uint64_t now);
+/* Agent shutdown: every tool stopped, reaped (killed after the grace period), its STOP sent. */
+void nb_run_stop_all(struct nb_srv *srv, const char *why);
+/* SIGHUP: stops the runs of clients allowed() no longer accepts. */
+void nb_run_stop_client(struct nb_srv *srv,
+			bool (*allowed)(const struct nb_srv *srv, const char *client));
+bool nb_run_used(const struct nb_srv *srv, uint32_t i);
+struct nb_run *nb_run_at(struct nb_srv *srv, uint32_t i);
 
 /* serve_caps.c: the kernel's attach capabilities into srv->caps; tcx: the trial attach used it. */
 void nb_srv_probe_kcaps(struct nb_srv *srv, bool tcx);

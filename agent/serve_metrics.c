@@ -141,7 +141,7 @@ static void s_sessions(struct s_buf *b, const struct nb_srv *srv)
 				break;
 			default:
 				s_put(b, "%s{%s} %llu\n", series[k].name, lab,
-				      (unsigned long long)(s->q_bytes + s->buf.cap +
+				      (unsigned long long)(s->sq.bytes + s->buf.cap +
 							   (s->tr ? nb_tracer_ring_bytes(s->tr) : 0)));
 				break;
 			}
@@ -261,6 +261,14 @@ static void s_render(struct nb_srv *srv, struct s_buf *b)
 	s_one(b, "netblame_agent_sessions_max", "gauge", "--max-sessions.", srv->max_sessions);
 	s_one(b, "netblame_agent_sessions_started_total", "counter", "Sessions attached.",
 	      srv->started);
+	s_one(b, "netblame_agent_runs", "gauge", "Single-host tools running for coordinators now.",
+	      srv->n_runs);
+	s_one(b, "netblame_agent_runs_max", "gauge", "--max-runs.", srv->max_runs);
+	s_one(b, "netblame_agent_runs_started_total", "counter", "Tools started by RUN.",
+	      srv->runs_started);
+	s_one(b, "netblame_agent_runs_refused_total", "counter",
+	      "RUNs refused: --max-runs or the client's START rate reached, or no process.",
+	      srv->runs_refused);
 	s_one(b, "netblame_agent_attach_failures_total", "counter",
 	      "STARTs whose probes could not be attached.", srv->attach_failures);
 	s_one(b, "netblame_agent_events_sent_total", "counter",

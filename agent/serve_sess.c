@@ -38,9 +38,73 @@ static struct nb_sess *s_find(struct nb_srv *srv, const struct nb_peer *peer, ui
 
 /* ---- batches ---- */
 
+int nb_sendq_init(struct nb_sendq *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->q = calloc(NB_SRV_QUEUE_MAX, sizeof(*q->q));
+	return q->q ? 0 : -ENOMEM;
+}
+
+bool nb_sendq_full(const struct nb_sendq *q, size_t more)
+{
+	return q->len >= NB_SRV_QUEUE_MAX || q->bytes + more + 128 > NB_SRV_QUEUE_BYTES;
+}
+
+void nb_sendq_push(struct nb_sendq *q, void *data, size_t len, uint32_t n)
+{
+	struct nb_qbatch *qb = &q->q[(q->head + q->len) % NB_SRV_QUEUE_MAX];
+
+	qb->data = data;
+	qb->len = len;
+	qb->n_ev = n;
+	q->bytes += len;
+	q->len++;
+}
+
+static void s_pop(struct nb_sendq *q)
+{
+	struct nb_qbatch *b = &q->q[q->head];
+
+	free(b->data);
+	q->bytes -= b->len;
+	memset(b, 0, sizeof(*b));
+	q->head = (q->head + 1) % NB_SRV_QUEUE_MAX;
+	q->len--;
+}
+
+void nb_sendq_flush(struct nb_sendq *q, struct nb_srv *srv, const struct nb_peer *peer,
+		    uint64_t *credit, uint64_t *msgs, uint64_t *items, uint64_t *lost)
+{
+	while (q->len && *credit) {
+		struct nb_qbatch *b = &q->q[q->head];
+		int rc = nb_srv_send(srv, peer, b->data, b->len);
+
+		if (rc == -EAGAIN)
+			return;
+		if (rc == 0) {
+			(*credit)--;
+			(*msgs)++;
+			*items += b->n_ev;
+		} else {
+			*lost += b->n_ev; /* peer gone: its lease ends the session */
+		}
+		s_pop(q);
+	}
+}
+
+void nb_sendq_free(struct nb_sendq *q, uint64_t *lost)
+{
+	while (q->q && q->len) {
+		*lost += q->q[q->head].n_ev;
+		s_pop(q);
+	}
+	free(q->q);
+	memset(q, 0, sizeof(*q));
+}
+
 static bool s_queue_full(const struct nb_sess *s)
 {
-	return s->q_len >= NB_SRV_QUEUE_MAX || s->q_bytes + s->buf.len + 128 > NB_SRV_QUEUE_BYTES;
+	return nb_sendq_full(&s->sq, s->buf.len);
 }
 
 static void s_sent(struct nb_sess *s, uint32_t n_ev, uint64_t now)
@@ -54,36 +118,12 @@ static void s_sent(struct nb_sess *s, uint32_t n_ev, uint64_t now)
 /* Sends queued batches while credit lasts and the socket takes them. */
 static void s_flush(struct nb_sess *s, uint64_t now)
 {
-	while (s->q_len && s->credit) {
-		struct nb_qbatch *b = &s->q[s->q_head];
-		int rc = nb_srv_send(s->srv, &s->peer, b->data, b->len);
+	uint64_t before = s->batches_sent;
 
-		if (rc == -EAGAIN)
-			return;
-		if (rc == 0)
-			s_sent(s, b->n_ev, now);
-		else
-			s->lost_queue += b->n_ev; /* peer gone: its lease ends the session */
-		free(b->data);
-		s->q_bytes -= b->len;
-		memset(b, 0, sizeof(*b));
-		s->q_head = (s->q_head + 1) % NB_SRV_QUEUE_MAX;
-		s->q_len--;
-	}
-}
-
-static void s_drop_queue(struct nb_sess *s)
-{
-	while (s->q_len) {
-		struct nb_qbatch *b = &s->q[s->q_head];
-
-		s->lost_queue += b->n_ev;
-		free(b->data);
-		memset(b, 0, sizeof(*b));
-		s->q_head = (s->q_head + 1) % NB_SRV_QUEUE_MAX;
-		s->q_len--;
-	}
-	s->q_bytes = 0;
+	nb_sendq_flush(&s->sq, s->srv, &s->peer, &s->credit, &s->batches_sent, &s->events_sent,
+		       &s->lost_queue);
+	if (s->batches_sent != before)
+		s->last_batch_ns = now;
 }
 
 static void s_abandon(struct nb_sess *s)
@@ -102,9 +142,10 @@ static void s_abandon(struct nb_sess *s)
 static void s_close(struct nb_sess *s, uint64_t now)
 {
 	uint32_t n = s->open ? s->bt.n : 0;
-	bool direct = s->credit && !s->q_len;
+	bool direct = s->credit && !s->sq.len;
 	struct nb_msg_events h = {0};
-	struct nb_qbatch *qb;
+	void *data;
+	size_t len;
 	int rc;
 
 	if (!n && !direct) {
@@ -143,11 +184,8 @@ static void s_close(struct nb_sess *s, uint64_t now)
 			return;
 		}
 	}
-	qb = &s->q[(s->q_head + s->q_len) % NB_SRV_QUEUE_MAX];
-	qb->n_ev = n;
-	qb->data = nb_wbuf_release(&s->buf, &qb->len);
-	s->q_bytes += qb->len;
-	s->q_len++;
+	data = nb_wbuf_release(&s->buf, &len);
+	nb_sendq_push(&s->sq, data, len, n);
 }
 
 static int s_on_event(const struct nb_event *e, void *ctx)
@@ -234,7 +272,7 @@ static void s_stats(struct nb_sess *s)
 	s_counter(st, "batches_sent", s->batches_sent);
 	s_counter(st, "lost_ring", s->tr ? nb_tracer_lost(s->tr) : 0);
 	s_counter(st, "lost_queue", s->lost_queue);
-	s_counter(st, "queued_batches", s->q_len);
+	s_counter(st, "queued_batches", s->sq.len);
 	s_counter(st, "malformed_rx", srv->malformed_rx);
 	s_counter(st, "zap_refused", nb_srv_zap_refused(srv));
 	s_counter(st, "conn_refused", srv->refused);
@@ -271,7 +309,7 @@ static bool s_ns_name_ok(const char *n)
  * A namespace named by a remote peer may only be one `ip netns` made or a process's own:
  * opening an arbitrary path on its say-so could block on a FIFO or probe the filesystem.
  */
-static bool s_remote_netns_ok(const char *n)
+bool nb_srv_netns_ok(const char *n)
 {
 	static const char *const dirs[] = {"/run/netns/", "/var/run/netns/"};
 	const char *p;
@@ -321,7 +359,7 @@ static uint32_t s_client_sessions(const struct nb_srv *srv, const char *client)
  * least recently: once more than NB_SRV_CLIENTS clients start within one window, the oldest
  * history is forgotten, which is counted and logged (its limit restarts, nothing else).
  */
-static struct nb_client *s_client(struct nb_srv *srv, const char *id, uint64_t now)
+struct nb_client *nb_srv_client(struct nb_srv *srv, const char *id, uint64_t now)
 {
 	struct nb_client *c, *pick = NULL;
 
@@ -496,7 +534,7 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 		return;
 	}
 	/* Counted from here on, whatever becomes of the START: each one costs the agent work. */
-	cl = s_client(srv, client, now);
+	cl = nb_srv_client(srv, client, now);
 	if (!nb_rl_take(&cl->starts, now)) {
 		s_over_limit(srv, peer, peer_desc, client, sid, NB_LIM_STARTS_CLIENT,
 			     srv->max_starts_client, now, "%u STARTs from this client in the last 10 s",
@@ -516,7 +554,7 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 		return;
 	}
 	if (st->netns[0]) {
-		if (!s_remote_netns_ok(st->netns)) {
+		if (!nb_srv_netns_ok(st->netns)) {
 			nb_srv_error(srv, peer, EACCES, sid,
 				     "netns must be a name under /run/netns or /proc/PID/ns/net");
 			return;
@@ -578,8 +616,7 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 		if (!srv->sess[i].used)
 			s = &srv->sess[i];
 	memset(s, 0, sizeof(*s));
-	s->q = calloc(NB_SRV_QUEUE_MAX, sizeof(*s->q));
-	if (!s->q) {
+	if (nb_sendq_init(&s->sq)) {
 		nb_srv_error(srv, peer, ENOMEM, sid, "out of memory");
 		goto out;
 	}
@@ -600,7 +637,7 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	if (rc) {
 		srv->attach_failures++;
 		nb_srv_error(srv, peer, -rc, sid, "%s", err);
-		free(s->q);
+		nb_sendq_free(&s->sq, &s->lost_queue);
 		memset(s, 0, sizeof(*s));
 		goto out;
 	}
@@ -733,7 +770,7 @@ uint64_t nb_sess_tick(struct nb_sess *s, uint64_t now)
 	s_flush(s, now);
 	if (s->open && now - s->first_ev_ns >= NB_SRV_BATCH_AGE_NS)
 		s_close(s, now);
-	if (!s->open && s->credit && !s->q_len && now - s->last_batch_ns >= NB_SRV_EMPTY_IVL_NS)
+	if (!s->open && s->credit && !s->sq.len && now - s->last_batch_ns >= NB_SRV_EMPTY_IVL_NS)
 		s_close(s, now);
 	if (now >= s->next_stats_ns) {
 		s_stats(s);
@@ -755,13 +792,13 @@ uint64_t nb_sess_tick(struct nb_sess *s, uint64_t now)
 		if (d < next)
 			next = d;
 	}
-	if (!s->open && s->credit && !s->q_len && s->last_batch_ns + NB_SRV_EMPTY_IVL_NS < next)
+	if (!s->open && s->credit && !s->sq.len && s->last_batch_ns + NB_SRV_EMPTY_IVL_NS < next)
 		next = s->last_batch_ns + NB_SRV_EMPTY_IVL_NS;
 	/* No ring fd wakes a synthetic session: its next packet does. */
 	if (s->syn.pps && !s->open && nb_synth_next(&s->syn) < next)
 		next = nb_synth_next(&s->syn);
 	/* Credit but a full socket: nothing will wake us when it drains, so look again soon. */
-	if (s->q_len && s->credit && now + 5000000ull < next)
+	if (s->sq.len && s->credit && now + 5000000ull < next)
 		next = now + 5000000ull;
 	return next;
 }
@@ -780,7 +817,14 @@ void nb_sess_stop(struct nb_sess *s, const char *reason, const char *log_why)
 		s_close(s, now);
 		s_flush(s, now);
 	}
-	s_drop_queue(s);
+	{
+		uint64_t lost = 0;
+
+		/* What credit did not let go before the end is lost, and reported as such. */
+		for (uint32_t i = 0; i < s->sq.len; i++)
+			lost += s->sq.q[(s->sq.head + i) % NB_SRV_QUEUE_MAX].n_ev;
+		s->lost_queue += lost;
+	}
 	s_stats(s);
 	lost_ring = s->tr ? nb_tracer_lost(s->tr) : 0;
 	nb_tracer_destroy(&s->tr);
@@ -808,7 +852,11 @@ void nb_sess_stop(struct nb_sess *s, const char *reason, const char *log_why)
 	srv->ended.lost_queue += s->lost_queue;
 	srv->ended.cpu_ns += s->cpu_ns;
 	nb_wbuf_free(&s->buf);
-	free(s->q);
+	{
+		uint64_t counted = 0; /* counted in lost_queue before the final STATS */
+
+		nb_sendq_free(&s->sq, &counted);
+	}
 	memset(s, 0, sizeof(*s));
 	srv->n_sess--;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -417,4 +418,88 @@ void nb_opts_help(FILE *f, const struct nb_opt_use *use, size_t n_use)
 	size_t n = s_tool_defs(use, n_use, d, shorts);
 
 	s_help_table(f, d, shorts, n);
+}
+
+/* 1: a tool option that takes a value, 0: a flag, -1: no tool option. "--x=v" is never asked. */
+static int s_tool_takes_value(const char *arg)
+{
+	if (arg[0] == '-' && arg[1] && arg[1] != '-' && !arg[2]) {
+		for (int i = 0; i < NB_O__COUNT; i++)
+			if (s_short[i] == arg[1])
+				return s_defs[i].kind != NB_OPTK_FLAG;
+		return -1;
+	}
+	if (strncmp(arg, "--", 2))
+		return -1;
+	for (int i = 0; i < NB_O__COUNT; i++)
+		if (!strcmp(s_defs[i].name, arg + 2))
+			return s_defs[i].kind != NB_OPTK_FLAG;
+	return -1;
+}
+
+static const struct nb_optdef *s_own(const struct nb_optdef *defs, size_t n, const char *arg,
+				     bool *has_eq)
+{
+	const char *eq;
+
+	*has_eq = false;
+	if (!strcmp(arg, "-h"))
+		return s_find_def(defs, n, "help", 4);
+	if (strncmp(arg, "--", 2) || !arg[2])
+		return NULL;
+	arg += 2;
+	eq = strchr(arg, '=');
+	*has_eq = eq != NULL;
+	return s_find_def(defs, n, arg, eq ? (size_t)(eq - arg) : strlen(arg));
+}
+
+int nb_opts_split(const struct nb_optdef *defs, size_t n, int argc, char **argv, int first,
+		  char **own, int *n_own, const char **positional, char **rest, int *n_rest,
+		  char *err, size_t errlen)
+{
+	int i;
+
+	*n_own = *n_rest = 0;
+	*positional = NULL;
+	if (first < 1 || first > argc) {
+		snprintf(err, errlen, "invalid argument vector");
+		return -EINVAL;
+	}
+	own[(*n_own)++] = argv[0];
+	for (i = first; i < argc; i++) {
+		const char *a = argv[i];
+		const struct nb_optdef *d;
+		bool has_eq;
+		int tv;
+
+		if (!strcmp(a, "--")) {
+			for (i++; i < argc; i++)
+				rest[(*n_rest)++] = argv[i];
+			break;
+		}
+		d = s_own(defs, n, a, &has_eq);
+		if (d) {
+			own[(*n_own)++] = argv[i];
+			if (d->kind == NB_OPTK_FLAG || has_eq)
+				continue;
+			if (i + 1 >= argc) {
+				snprintf(err, errlen, "option '--%s' needs a value", d->name);
+				return -EINVAL;
+			}
+			own[(*n_own)++] = argv[++i];
+			continue;
+		}
+		if (a[0] != '-' || !a[1]) {
+			if (!*positional)
+				*positional = a;
+			else
+				rest[(*n_rest)++] = argv[i];
+			continue;
+		}
+		rest[(*n_rest)++] = argv[i];
+		tv = strchr(a, '=') ? 0 : s_tool_takes_value(a);
+		if (tv == 1 && i + 1 < argc)
+			rest[(*n_rest)++] = argv[++i];
+	}
+	return 0;
 }

@@ -118,6 +118,20 @@ int nb_opts_parse_table(const struct nb_optdef *defs, size_t n, int argc, char *
 			void *out, bool *help, char *err, size_t errlen);
 void nb_opts_help_table(FILE *f, const struct nb_optdef *defs, size_t n);
 
+/*
+ * For a command that passes a tool's flags on (netblame run TOOL [own options] [tool flags]):
+ * splits argv[first..argc) into the command's own options (those defs names, with their
+ * values: "--node X" or "--node=X"), the first positional argument (the tool, into *positional;
+ * NULL when none), and everything else, in order, into rest. Whether an unknown option takes
+ * the next argument as its value is what the tools' shared table says ("--duration 5",
+ * "-d vnet0"); an option in neither table goes alone. After "--" everything is the rest's.
+ * own[0] is argv[0], so own can go to nb_opts_parse_table with first 1; own and rest must
+ * hold argc entries. Returns 0, or -EINVAL with err when an own option lacks its value.
+ */
+int nb_opts_split(const struct nb_optdef *defs, size_t n, int argc, char **argv, int first,
+		  char **own, int *n_own, const char **positional, char **rest, int *n_rest,
+		  char *err, size_t errlen);
+
 #define NB_OPTS_FILE_MAX (64u << 10)
 /*
  * A configuration file in terms of the same table: one option a line, its long name without

@@ -77,89 +77,28 @@ static void s_usage(FILE *f)
 	nb_opts_help_table(f, s_opts, S_NOPTS);
 }
 
-/*
- * --on: node names and label selectors (rack=r12), comma-separated; a node is asked when one
- * of them names it or one of its labels.
- */
-static bool s_on_match(const char *on, const struct nb_inv_node *nd)
-{
-	for (const char *p = on; p && *p;) {
-		const char *e = strchr(p, ','), *eq;
-		char item[NB_INV_NAME_MAX + NB_INV_LABEL_MAX + 2];
-		size_t l = e ? (size_t)(e - p) : strlen(p);
-
-		snprintf(item, sizeof(item), "%.*s", (int)l, p);
-		eq = strchr(item, '=');
-		if (!eq && !strcmp(item, nd->name))
-			return true;
-		if (eq) {
-			const char *v;
-
-			item[eq - item] = 0;
-			v = nb_inv_label(nd, item);
-			if (v && !strcmp(v, eq + 1))
-				return true;
-		}
-		p = e ? e + 1 : NULL;
-	}
-	return false;
-}
-
 /* The agents to ask: --node specs, else the inventory's nodes (all, or those --on names). */
 static int s_select(const struct s_args *a, const struct nb_inventory *inv, struct s_agent **out,
 		    size_t *n_out)
 {
+	struct nb_inv_node *nodes;
 	struct s_agent *ag;
-	size_t n = 0, cap;
-	char err[512];
+	size_t n;
 
-	cap = a->node_specs.n ? (size_t)a->node_specs.n : inv ? inv->n_nodes : 0;
-	ag = calloc(cap ? cap : 1, sizeof(*ag));
+	if (nb_coord_select(&a->node_specs, a->on, inv, &nodes, &n))
+		return -EINVAL;
+	ag = calloc(n, sizeof(*ag));
 	if (!ag) {
+		free(nodes);
 		nb_cerr("out of memory");
 		return -ENOMEM;
 	}
-	for (int i = 0; i < a->node_specs.n; i++) {
-		if (nb_node_spec_parse(a->node_specs.v[i], &ag[n].node, err, sizeof(err))) {
-			nb_cerr("%s", err);
-			goto bad;
-		}
-		for (size_t k = 0; k < n; k++)
-			if (!strcmp(ag[k].node.name, ag[n].node.name)) {
-				nb_cerr("--node %s given twice", ag[n].node.name);
-				goto bad;
-			}
-		n++;
-	}
-	if (!a->node_specs.n) {
-		/* every name --on gives must be in the inventory; a label selector need not match */
-		for (const char *p = a->on; p && *p;) {
-			const char *e = strchr(p, ',');
-			char item[NB_INV_NAME_MAX + NB_INV_LABEL_MAX + 2];
-			size_t l = e ? (size_t)(e - p) : strlen(p);
-
-			snprintf(item, sizeof(item), "%.*s", (int)l, p);
-			if (!l || (!strchr(item, '=') && !nb_inventory_find(inv, item))) {
-				nb_cerr("--on %s: no node of that name in %s", item, inv->path);
-				goto bad;
-			}
-			p = e ? e + 1 : NULL;
-		}
-		for (size_t i = 0; i < inv->n_nodes; i++)
-			if (!a->on || s_on_match(a->on, &inv->nodes[i]))
-				ag[n++].node = inv->nodes[i];
-	}
-	if (!n) {
-		nb_cerr("no agents to ask: no node of %s %s", inv ? inv->path : "the command line",
-			a->on ? "matches --on" : "(it has none)");
-		goto bad;
-	}
+	for (size_t i = 0; i < n; i++)
+		ag[i].node = nodes[i];
+	free(nodes);
 	*out = ag;
 	*n_out = n;
 	return 0;
-bad:
-	free(ag);
-	return -EINVAL;
 }
 
 static void s_fail(struct s_agent *a, const char *fmt, const char *arg)

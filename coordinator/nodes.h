@@ -15,8 +15,11 @@
 
 #include <stdbool.h>
 
+#include <stddef.h>
+
 #include "nb_inventory.h"
 #include "nb_keys.h"
+#include "nb_opts.h"
 
 /* path NULL: the default path, which may be missing when !required (then *out stays NULL). */
 int nb_coord_inventory(const char *path, bool required, struct nb_inventory **out);
@@ -24,6 +27,14 @@ int nb_coord_inventory(const char *path, bool required, struct nb_inventory **ou
 /* The inventory's node of that name, or an error naming the inventory. */
 int nb_coord_node(const struct nb_inventory *inv, const char *name, const char *opt,
 		  struct nb_inv_node *out);
+
+/*
+ * The nodes a command acts on (agents, run): the --node specs, else the inventory's nodes, all
+ * of them or those --on selects (node names and LABEL=VALUE selectors, comma-separated; every
+ * name must be in the inventory). *out is the caller's to free().
+ */
+int nb_coord_select(const struct nb_strlist *specs, const char *on,
+		    const struct nb_inventory *inv, struct nb_inv_node **out, size_t *n);
 
 struct nb_coord_keys {
 	bool insecure;

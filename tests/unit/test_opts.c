@@ -251,6 +251,105 @@ static void test_file_errors(void **state)
 	assert_string_equal(err, "/nonexistent/x.conf: No such file or directory");
 }
 
+
+/* netblame run: the command's own options out, the tool's flags through in order. */
+struct s_runargs {
+	struct nb_strlist node;
+	const char *on;
+	bool insecure, help;
+};
+
+static const struct nb_optdef s_rundefs[] = {
+	{"node", NB_OPTK_LIST, offsetof(struct s_runargs, node), 0, 0, "SPEC", "", false},
+	{"on", NB_OPTK_STR, offsetof(struct s_runargs, on), 0, 0, "N", "", false},
+	{"insecure", NB_OPTK_FLAG, offsetof(struct s_runargs, insecure), 0, 0, NULL, "", false},
+	{"help", NB_OPTK_FLAG, offsetof(struct s_runargs, help), 0, 0, NULL, "", false},
+};
+
+static void s_split(int argc, char **argv, const char *want_own, const char *want_tool,
+		    const char *want_rest)
+{
+	char *own[32], *rest[32], got[512], err[128];
+	const char *tool;
+	int n_own, n_rest;
+	size_t off = 0;
+
+	assert_int_equal(nb_opts_split(s_rundefs, 4, argc, argv, 1, own, &n_own, &tool, rest,
+				       &n_rest, err, sizeof(err)),
+			 0);
+	got[0] = 0;
+	for (int i = 0; i < n_own; i++)
+		off += (size_t)snprintf(got + off, sizeof(got) - off, "%s%s", i ? " " : "", own[i]);
+	assert_string_equal(got, want_own);
+	if (want_tool)
+		assert_string_equal(tool, want_tool);
+	else
+		assert_null(tool);
+	off = 0;
+	got[0] = 0;
+	for (int i = 0; i < n_rest; i++)
+		off += (size_t)snprintf(got + off, sizeof(got) - off, "%s%s", i ? " " : "", rest[i]);
+	assert_string_equal(got, want_rest);
+}
+
+static void test_split(void **state)
+{
+	(void)state;
+	{
+		char *v[] = {"run", "eth_drop", "--node", "name=a,endpoint=e", "--interface",
+			     "--node", "--json", "--duration=5", "--on=x", "-d", "vnet0", "--insecure",
+			     "--all", "--count", "3"};
+
+		/* "--interface --node": --interface takes a value, whatever it looks like. */
+		s_split(15, v, "run --node name=a,endpoint=e --on=x --insecure", "eth_drop",
+			"--interface --node --json --duration=5 -d vnet0 --all --count 3");
+	}
+	{
+		char *v[] = {"run", "--on", "hvA", "icmp_path_tracer", "--src-ip", "10.0.0.1", "extra",
+			     "--bogus", "value", "--", "--node", "x"};
+
+		/* unknown options go alone; a second positional and everything after -- are the tool's */
+		s_split(12, v, "run --on hvA", "icmp_path_tracer",
+			"--src-ip 10.0.0.1 extra --bogus value --node x");
+	}
+	{
+		char *v[] = {"run", "--help"};
+
+		s_split(2, v, "run --help", NULL, "");
+	}
+	{
+		char *v[] = {"run", "eth_drop", "--on"};
+		char *own[4], *rest[4], err[128];
+		const char *tool;
+		int a, b;
+
+		assert_int_equal(nb_opts_split(s_rundefs, 4, 3, v, 1, own, &a, &tool, rest, &b, err,
+					       sizeof(err)),
+				 -EINVAL);
+		assert_string_equal(err, "option '--on' needs a value");
+	}
+	{
+		/* the split's own part parses with the command's table */
+		char *v[] = {"run", "tcp_path_tracer", "--node", "n1", "--node", "n2", "-q", "1"};
+		char *own[8], *rest[8], err[128];
+		struct s_runargs ra = {0};
+		const char *tool;
+		int a, b;
+
+		assert_int_equal(nb_opts_split(s_rundefs, 4, 8, v, 1, own, &a, &tool, rest, &b, err,
+					       sizeof(err)),
+				 0);
+		assert_int_equal(nb_opts_parse_table(s_rundefs, 4, a, own, 1, &ra, &ra.help, err,
+						     sizeof(err)),
+				 0);
+		assert_int_equal(ra.node.n, 2);
+		assert_string_equal(ra.node.v[1], "n2");
+		assert_int_equal(b, 2);
+		assert_string_equal(rest[0], "-q");
+		assert_string_equal(rest[1], "1");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +360,7 @@ int main(void)
 	    cmocka_unit_test(test_tool_short_names),
 	    cmocka_unit_test(test_file),
 	    cmocka_unit_test(test_file_errors),
+	    cmocka_unit_test(test_split),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
