@@ -448,6 +448,7 @@ static int s_argv(struct nb_srv *srv, const struct nb_peer *peer, const struct n
 {
 	char msg[NB_WIRE_STR_MAX + 1];
 	struct nb_opts o;
+	bool add_ns = false;
 	int n = 0, rc;
 
 	*tool = nb_tool_find(run->tool);
@@ -460,26 +461,35 @@ static int s_argv(struct nb_srv *srv, const struct nb_peer *peer, const struct n
 	for (uint32_t i = 0; i < run->n_args; i++)
 		argv[n++] = (char *)run->args[i];
 	argv[n] = NULL;
-	for (int pass = 0; pass < 2; pass++) {
-		/* The tool's errors go to msg, not to the agent's log. */
-		nb_log_capture(msg, sizeof(msg));
-		rc = nb_tool_check(*tool, n, argv, s_netns_ok, &o);
-		nb_log_capture(NULL, 0);
-		if (rc) {
-			nb_srv_error(srv, peer, rc == NB_EXIT_USAGE ? EINVAL : ENOTSUP,
-				     run->session, "%s: %s", (*tool)->name,
-				     msg[0] ? msg : "refused");
-			return rc == NB_EXIT_USAGE ? EINVAL : ENOTSUP;
-		}
-		/* nb_opts_parse permutes argv: put RUN's order back for the child. */
-		n = 1;
-		for (uint32_t i = 0; i < run->n_args; i++)
-			argv[n++] = (char *)run->args[i];
-		if (pass || o.netns || o.help || !srv->def_netns)
-			break;
+	/* Parsed once to see whether the run names a namespace: if not, it gets serve's. */
+	if (!nb_opts_parse((*tool)->opts, (*tool)->n_opts, n, argv, &o, msg, sizeof(msg)) &&
+	    !o.netns && !o.help && srv->def_netns)
+		add_ns = true;
+	/* nb_opts_parse permutes argv: RUN's order again, then the check with the tool's code. */
+	n = 1;
+	for (uint32_t i = 0; i < run->n_args; i++)
+		argv[n++] = (char *)run->args[i];
+	if (add_ns) {
 		argv[n++] = "--netns";
 		argv[n++] = (char *)srv->def_netns;
-		argv[n] = NULL;
+	}
+	argv[n] = NULL;
+	/* The tool's errors go to msg, not to the agent's log. */
+	nb_log_capture(msg, sizeof(msg));
+	rc = nb_tool_check(*tool, n, argv, s_netns_ok, &o);
+	nb_log_capture(NULL, 0);
+	if (rc) {
+		nb_srv_error(srv, peer, rc == NB_EXIT_USAGE ? EINVAL : ENOTSUP, run->session,
+			     "%s: %s", (*tool)->name, msg[0] ? msg : "refused");
+		return rc == NB_EXIT_USAGE ? EINVAL : ENOTSUP;
+	}
+	/* The check permuted argv once more: the child gets it as given. */
+	n = 1;
+	for (uint32_t i = 0; i < run->n_args; i++)
+		argv[n++] = (char *)run->args[i];
+	if (add_ns) {
+		argv[n++] = "--netns";
+		argv[n++] = (char *)srv->def_netns;
 	}
 	argv[n] = NULL;
 	*argc = n;
