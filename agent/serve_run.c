@@ -589,7 +589,7 @@ void nb_run_start(struct nb_srv *srv, const struct nb_peer *peer, const char *pe
 	if (srv->n_runs >= srv->max_runs) {
 		srv->runs_refused++;
 		snprintf(what, sizeof(what), "%u runs already running (--max-runs)", srv->n_runs);
-		nb_srv_error(srv, peer, EBUSY, sid, "%s", what);
+		nb_srv_error(srv, peer, NB_WIRE_ELIMIT, sid, "%s", what);
 		if (nb_rl_take(&srv->log_rl, now))
 			nb_srv_log(srv, "RUN %s (session %llu) refused for %s: %s", run->tool,
 				   (unsigned long long)sid, peer_desc, what);
@@ -603,7 +603,7 @@ void nb_run_start(struct nb_srv *srv, const struct nb_peer *peer, const char *pe
 			 "per-client START rate limit reached: %u STARTs and RUNs in 10 s "
 			 "(--max-starts-per-client)",
 			 srv->max_starts_client);
-		nb_srv_error(srv, peer, EAGAIN, sid, "%s", what);
+		nb_srv_error(srv, peer, NB_WIRE_ELIMIT, sid, "%s", what);
 		if (nb_rl_take(&srv->log_rl, now))
 			nb_srv_log(srv, "RUN %s (session %llu) refused for %s (%s): %s", run->tool,
 				   (unsigned long long)sid, peer_desc, client, what);
