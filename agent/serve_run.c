@@ -42,10 +42,10 @@
 #define S_REAP_IVL_NS 200000000ull /* a running child is looked at this often */
 
 struct s_stream {
-	int fd;		 /* read end of the child's pipe, -1 once closed */
-	char *part;	 /* the line being read, NB_WIRE_LINE_MAX + 1 bytes */
+	int fd;	    /* read end of the child's pipe, -1 once closed */
+	char *part; /* the line being read, NB_WIRE_LINE_MAX + 1 bytes */
 	size_t part_len;
-	char *pend;	 /* complete lines, NUL-terminated, for the next OUTPUT */
+	char *pend; /* complete lines, NUL-terminated, for the next OUTPUT */
 	size_t pend_len;
 	uint32_t n_pend;
 	uint32_t off[NB_WIRE_MAX_LINES];
@@ -397,8 +397,9 @@ uint64_t nb_run_tick(struct nb_run *r, uint64_t now)
 
 	if (!r->orphan && now - r->last_rx_ns >= srv->lease_ns) {
 		r->orphan = true;
-		nb_srv_log(srv, "run %llu (%s): lease expired: nothing from the coordinator for "
-				"%llu ms; stopping it",
+		nb_srv_log(srv,
+			   "run %llu (%s): lease expired: nothing from the coordinator for "
+			   "%llu ms; stopping it",
 			   (unsigned long long)r->id, r->tool,
 			   (unsigned long long)((now - r->last_rx_ns) / 1000000));
 		nb_run_stop(r, "lease expired");
@@ -513,7 +514,8 @@ static void s_child(int out, int err, char **argv, pid_t parent)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
-	/* Out of the agent's process group: a terminal's Ctrl-C meant for the agent is the agent's. */
+	/* Out of the agent's process group: a terminal's Ctrl-C meant for the agent is the agent's.
+	 */
 	setsid();
 	execv("/proc/self/exe", argv);
 	_exit(127);

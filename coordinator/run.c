@@ -73,15 +73,15 @@ struct s_args {
 #define S_A(f) offsetof(struct s_args, f)
 
 static const struct nb_optdef s_opts[] = {
-	{"node", NB_OPTK_LIST, S_A(node_specs), 0, 0, "SPEC",
-	 "name=N,endpoint=E[,server-key=FILE] (repeat; instead of the inventory)", false},
-	{"inventory", NB_OPTK_STR, S_A(inventory), 0, 0, "FILE",
-	 "the inventory (default ~/.netblame/inventory.yaml)", false},
-	{"on", NB_OPTK_STR, S_A(on), 0, 0, "NAME|LABEL=VALUE[,...]",
-	 "only these inventory nodes, by name or label (default: all of them)", false},
-	{"insecure", NB_OPTK_FLAG, S_A(insecure), 0, 0, NULL, "no CURVE (labs only)", false},
-	{"key", NB_OPTK_STR, S_A(key_path), 0, 0, "FILE", "the coordinator's secret key", false},
-	{"help", NB_OPTK_FLAG, S_A(help), 0, 0, NULL, "show this help", false},
+    {"node", NB_OPTK_LIST, S_A(node_specs), 0, 0, "SPEC",
+     "name=N,endpoint=E[,server-key=FILE] (repeat; instead of the inventory)", false},
+    {"inventory", NB_OPTK_STR, S_A(inventory), 0, 0, "FILE",
+     "the inventory (default ~/.netblame/inventory.yaml)", false},
+    {"on", NB_OPTK_STR, S_A(on), 0, 0, "NAME|LABEL=VALUE[,...]",
+     "only these inventory nodes, by name or label (default: all of them)", false},
+    {"insecure", NB_OPTK_FLAG, S_A(insecure), 0, 0, NULL, "no CURVE (labs only)", false},
+    {"key", NB_OPTK_STR, S_A(key_path), 0, 0, "FILE", "the coordinator's secret key", false},
+    {"help", NB_OPTK_FLAG, S_A(help), 0, 0, NULL, "show this help", false},
 };
 #define S_NOPTS (sizeof(s_opts) / sizeof(s_opts[0]))
 
@@ -95,15 +95,16 @@ static void s_on_signal(int sig)
 
 static void s_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: netblame run TOOL [--node SPEC]... [--inventory FILE] [--on NAME|LABEL=VALUE[,...]]\n"
-		"         [--insecure | --key SECRET-KEY-FILE] [TOOL FLAGS...]\n"
-		"Runs one of the single-host tools on every node given, at once, and streams each\n"
-		"node's output prefixed with its name; with the tool's --json, JSON lines with a\n"
-		"\"node\" field and an end object per node. Every other flag is the tool's\n"
-		"(netblame-agent TOOL --help lists them), checked on each agent before any starts.\n"
-		"exit: 0 every node's tool exited 0, 1 otherwise (an agent unreachable or lost\n"
-		"included), 2 usage error\n\nflags:\n");
+	fprintf(
+	    f, "usage: netblame run TOOL [--node SPEC]... [--inventory FILE]\n"
+	       "         [--on NAME|LABEL=VALUE[,...]] [--insecure | --key SECRET-KEY-FILE]\n"
+	       "         [TOOL FLAGS...]\n"
+	       "Runs one of the single-host tools on every node given, at once, and streams each\n"
+	       "node's output prefixed with its name; with the tool's --json, JSON lines with a\n"
+	       "\"node\" field and an end object per node. Every other flag is the tool's\n"
+	       "(netblame-agent TOOL --help lists them), checked on each agent before any starts.\n"
+	       "exit: 0 every node's tool exited 0, 1 otherwise (an agent unreachable or lost\n"
+	       "included), 2 usage error\n\nflags:\n");
 	nb_opts_help_table(f, s_opts, S_NOPTS);
 }
 
@@ -166,8 +167,7 @@ static void s_print_end(const struct s_run *r, const struct s_node *n)
 		fprintf(stderr, "netblame: %s: %s exited with code %d (%s)\n", n->node.name,
 			r->tool, n->exit_code, n->reason);
 	if (n->lines_lost || n->lines_cut)
-		fprintf(stderr,
-			"netblame: %s: %llu output lines lost, %llu cut at %u bytes\n",
+		fprintf(stderr, "netblame: %s: %llu output lines lost, %llu cut at %u bytes\n",
 			n->node.name, (unsigned long long)n->lines_lost,
 			(unsigned long long)n->lines_cut, NB_WIRE_LINE_MAX);
 }
@@ -249,7 +249,7 @@ static void s_on_msg(struct s_run *r, struct s_node *n, const struct nb_msg *m)
 			snprintf(n->usage, sizeof(n->usage), "%s", m->error.message);
 			s_end(r, n, 2, "usage: %s", m->error.message);
 		} else if (n->st == S_CHECKING) {
-			/* Reported with the other nodes that cannot run, at the end of the check. */
+			/* Reported with the others that cannot run, at the end of the check. */
 			s_end(r, n, NB_RUNOUT_NO_EXIT, "refused: %s", m->error.message);
 		} else if (n->st == S_STARTING) {
 			s_end(r, n, NB_RUNOUT_NO_EXIT, "refused: %s", m->error.message);
@@ -264,8 +264,7 @@ static void s_on_msg(struct s_run *r, struct s_node *n, const struct nb_msg *m)
 			n->st = S_RUNNING;
 		break;
 	case NB_MSG_OUTPUT:
-		if (m->output.session == n->session &&
-		    (n->st == S_RUNNING || n->st == S_STARTING))
+		if (m->output.session == n->session && (n->st == S_RUNNING || n->st == S_STARTING))
 			s_output(r, n, &m->output);
 		break;
 	case NB_MSG_STATS:
@@ -296,7 +295,7 @@ static void s_unreachable(struct s_run *r, struct s_node *n)
 	case NB_CONN_CONNECTED:
 	case NB_CONN_READY:
 		why = n->st == S_CHECKING ? "timeout: no answer to the check"
-					   : "timeout: connected, no answer";
+					  : "timeout: connected, no answer";
 		break;
 	default:
 		why = "timeout: no connection";
@@ -411,7 +410,8 @@ static int s_check_all(struct s_run *r)
 
 		if (n->st == S_HELLO || n->st == S_CHECKING) {
 			if (s_sigs)
-				s_end(r, n, NB_RUNOUT_NO_EXIT, "%s", "interrupted before it started");
+				s_end(r, n, NB_RUNOUT_NO_EXIT, "%s",
+				      "interrupted before it started");
 			else
 				s_unreachable(r, n);
 		}

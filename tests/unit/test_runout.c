@@ -33,11 +33,14 @@ static void test_json_tagging(void **state)
 	s_json("{\"node\":\"x\",\"a\":[1,{\"b\":null}]}", "hvB",
 	       "{\"node\":\"hvB\",\"a\":[1,{\"b\":null}]}");
 	/* anything else is a text line */
-	s_json("=== Summary ===", "hvA", "{\"node\":\"hvA\",\"type\":\"text\",\"line\":\"=== Summary ===\"}");
+	s_json("=== Summary ===", "hvA",
+	       "{\"node\":\"hvA\",\"type\":\"text\",\"line\":\"=== Summary ===\"}");
 	s_json("[1,2]", "hvA", "{\"node\":\"hvA\",\"type\":\"text\",\"line\":\"[1,2]\"}");
 	s_json("", "hvA", "{\"node\":\"hvA\",\"type\":\"text\",\"line\":\"\"}");
-	s_json("{\"a\":1} trailing", "n", "{\"node\":\"n\",\"type\":\"text\",\"line\":\"{\\\"a\\\":1} trailing\"}");
-	s_json("{\"a\":1,\"a\":2}", "n", "{\"node\":\"n\",\"type\":\"text\",\"line\":\"{\\\"a\\\":1,\\\"a\\\":2}\"}");
+	s_json("{\"a\":1} trailing", "n",
+	       "{\"node\":\"n\",\"type\":\"text\",\"line\":\"{\\\"a\\\":1} trailing\"}");
+	s_json("{\"a\":1,\"a\":2}", "n",
+	       "{\"node\":\"n\",\"type\":\"text\",\"line\":\"{\\\"a\\\":1,\\\"a\\\":2}\"}");
 	s_json("tab\there", "n", "{\"node\":\"n\",\"type\":\"text\",\"line\":\"tab\\there\"}");
 	/* bytes that are not UTF-8 are shown as '?', not lost */
 	s_json("caf\xe9", "n", "{\"node\":\"n\",\"type\":\"text\",\"line\":\"caf?\"}");
@@ -48,7 +51,8 @@ static void test_end(void **state)
 	char *e = nb_runout_end("hvA", 0, "exited");
 
 	(void)state;
-	assert_string_equal(e, "{\"node\":\"hvA\",\"type\":\"end\",\"exit_code\":0,\"reason\":\"exited\"}");
+	assert_string_equal(
+	    e, "{\"node\":\"hvA\",\"type\":\"end\",\"exit_code\":0,\"reason\":\"exited\"}");
 	free(e);
 	e = nb_runout_end("hvB", NB_RUNOUT_NO_EXIT, "agent lost (no message for 3 s)");
 	assert_string_equal(e, "{\"node\":\"hvB\",\"type\":\"end\",\"exit_code\":-1,"
