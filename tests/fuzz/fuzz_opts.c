@@ -114,6 +114,32 @@ static void s_generic(int first, uint8_t req)
 	memcpy(defs, s_table, sizeof(defs));
 	for (size_t i = 0; i < S_NTABLE; i++)
 		defs[i].required = req >> i & 1;
+	/*
+	 * netblame run's split (before the parse, which permutes argv): every argument lands in
+	 * one place, the command's, the tool name or the tool's.
+	 */
+	{
+		char *own[S_MAX_ARGS + 3], *rest[S_MAX_ARGS + 3];
+		const char *pos;
+		int n_own, n_rest;
+
+		rc = nb_opts_split(defs, S_NTABLE, s_argc, s_argv, first, own, &n_own, &pos, rest,
+				   &n_rest, err, sizeof(err));
+		if (rc) {
+			NB_FUZZ_CHECK(rc == -EINVAL && err[0]);
+		} else {
+			int placed = n_own + n_rest + !!pos, given = s_argc - first + 1;
+
+			/* the one "--" that ends the options is the only argument dropped */
+			NB_FUZZ_CHECK(placed == given || placed == given - 1);
+			NB_FUZZ_CHECK(own[0] == s_argv[0]);
+			for (int i = 0; i < n_own; i++)
+				NB_FUZZ_CHECK(s_in_argv(own[i]));
+			for (int i = 0; i < n_rest; i++)
+				NB_FUZZ_CHECK(s_in_argv(rest[i]));
+		}
+		err[0] = 0;
+	}
 	rc =
 	    nb_opts_parse_table(defs, S_NTABLE, s_argc, s_argv, first, &o, &help, err, sizeof(err));
 	if (rc) {
