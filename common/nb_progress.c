@@ -26,8 +26,8 @@ const char *nb_progress_elapsed(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
-size_t nb_progress_fmt(char *buf, size_t len, unsigned width, uint64_t elapsed_ns,
-		       uint64_t finals, const uint64_t counts[NB_ST__COUNT], uint64_t lost_events)
+size_t nb_progress_fmt(char *buf, size_t len, unsigned width, uint64_t elapsed_ns, uint64_t finals,
+		       const uint64_t counts[NB_ST__COUNT], uint64_t lost_events)
 {
 	char head[64], tail[48], el[32], item[48], more[32];
 	size_t max, n, used;

@@ -29,7 +29,7 @@ const char *nb_progress_elapsed(uint64_t ns, char *buf, size_t len);
  * time, the packets and the lost events are always kept when width allows. Returns the
  * length written.
  */
-size_t nb_progress_fmt(char *buf, size_t len, unsigned width, uint64_t elapsed_ns,
-		       uint64_t finals, const uint64_t counts[NB_ST__COUNT], uint64_t lost_events);
+size_t nb_progress_fmt(char *buf, size_t len, unsigned width, uint64_t elapsed_ns, uint64_t finals,
+		       const uint64_t counts[NB_ST__COUNT], uint64_t lost_events);
 
 #endif /* NB_PROGRESS_H */

@@ -24,7 +24,8 @@ static void s_write(const char *b, size_t n)
 		ssize_t w = write(STDERR_FILENO, b, n);
 
 		if (w <= 0)
-			return; /* a terminal gone or full: the line is a nicety, not worth a stall */
+			return; /* a terminal gone or full: the line is a nicety, not worth a stall
+				 */
 		b += w;
 		n -= (size_t)w;
 	}
@@ -51,8 +52,7 @@ bool nb_progress_active(void)
 	return s_p.on;
 }
 
-void nb_progress_update(uint64_t finals, const uint64_t counts[NB_ST__COUNT],
-			uint64_t lost_events)
+void nb_progress_update(uint64_t finals, const uint64_t counts[NB_ST__COUNT], uint64_t lost_events)
 {
 	char out[sizeof(s_p.line) + 16];
 	uint64_t now;

@@ -17,8 +17,7 @@
 void nb_progress_begin(bool quiet);
 bool nb_progress_active(void);
 /* New numbers; the text is renewed when 250 ms have passed, drawn when renewed or hidden. */
-void nb_progress_update(uint64_t finals, const uint64_t counts[NB_ST__COUNT],
-			uint64_t lost_events);
+void nb_progress_update(uint64_t finals, const uint64_t counts[NB_ST__COUNT], uint64_t lost_events);
 /* Clears the line, if drawn, so that other output can go to the terminal. */
 void nb_progress_hide(void);
 /* Clears the line and stops drawing it. */

@@ -22,17 +22,17 @@
 #include "nb_blame.h"
 #include "nb_time.h"
 
-#define S_DROP_KEYS   10 /* packets named per drop group */
-#define S_GAP_KEYS    8
+#define S_DROP_KEYS 10 /* packets named per drop group */
+#define S_GAP_KEYS  8
 
 /* The chain's segments in order, then the two that span it. */
 static const struct {
 	const char *name, *from, *to, *place;
 } s_segs[] = {
-	{"a_internal_req", "A0", "A1", "a"},	   {"network_req_oneway", "A1", "B0", "net"},
-	{"b_internal_req", "B0", "B1", "b"},	   {"destination_response", "B1", "B2", "dest"},
-	{"b_internal_rep", "B2", "B3", "b"},	   {"network_rep_oneway", "B3", "A2", "net"},
-	{"a_internal_rep", "A2", "A3", "a"},
+    {"a_internal_req", "A0", "A1", "a"}, {"network_req_oneway", "A1", "B0", "net"},
+    {"b_internal_req", "B0", "B1", "b"}, {"destination_response", "B1", "B2", "dest"},
+    {"b_internal_rep", "B2", "B3", "b"}, {"network_rep_oneway", "B3", "A2", "net"},
+    {"a_internal_rep", "A2", "A3", "a"},
 };
 #define S_NSEGS (sizeof(s_segs) / sizeof(s_segs[0]))
 
@@ -146,9 +146,9 @@ static const char *s_node_name(const json_t *r, const char *role)
 	size_t i;
 	json_t *n;
 
-	json_array_foreach(json_object_get(r, "nodes"), i, n)
-		if (s_str(n, "role") && role && !strcmp(s_str(n, "role"), role))
-			return s_str(n, "name");
+	json_array_foreach(json_object_get(r, "nodes"), i,
+			   n) if (s_str(n, "role") && role &&
+				  !strcmp(s_str(n, "role"), role)) return s_str(n, "name");
 	return NULL;
 }
 
@@ -181,27 +181,27 @@ static void s_pkt_label(const json_t *pk, char *buf, size_t len, int64_t *num)
 /* ---------------------------------------------------------------- the page */
 
 static const char s_css[] =
-	"body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:16px 24px;"
-	"color:#1d2329;background:#fff}\n"
-	"h1{font-size:22px;margin:8px 0 12px}h2{font-size:18px;margin:28px 0 8px;"
-	"border-bottom:1px solid #d6dbe0;padding-bottom:4px}h3{font-size:16px;margin:20px 0 6px}\n"
-	"table{border-collapse:collapse;margin:6px 0}th,td{padding:3px 10px;text-align:left;"
-	"border-bottom:1px solid #e6e9ec;vertical-align:top}th{background:#f3f5f7;font-weight:600}\n"
-	"td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
-	".verdict{padding:12px 16px;border-radius:6px;margin:10px 0;border-left:8px solid #888;"
-	"background:#f5f5f5}.verdict .vname{font-size:24px;font-weight:700;margin-right:12px}\n"
-	".v-HEALTHY{border-color:#2e9d4b;background:#eaf7ee}.v-INCONCLUSIVE{border-color:#b0a030;"
-	"background:#fbf8e6}.v-NETWORK,.v-NODE_A,.v-NODE_B,.v-DEST{border-color:#c93a3a;"
-	"background:#fcecec}\n"
-	".bar{display:inline-block;height:10px;background:#c93a3a;vertical-align:middle}\n"
-	"pre{background:#f6f8fa;padding:8px 10px;overflow-x:auto;font-size:12.5px;margin:4px 0}\n"
-	".drop{border:1px solid #e0e4e8;border-radius:6px;padding:6px 12px;margin:8px 0}\n"
-	".muted{color:#66707a}.filters{margin:8px 0}.filters label{margin-right:14px}\n"
-	".filters input{width:90px}td.st{color:#b02a2a;font-weight:600}.st-COMPLETE td.st{"
-	"color:#2e7d3e;font-weight:400}.st-INCONCLUSIVE td.st{color:#8a7a10}\n"
-	"svg text{font:12px system-ui,sans-serif;fill:#1d2329}svg .ax{fill:#66707a}\n"
-	".p-a{fill:#3a78c9}.p-net{fill:#e08a1e}.p-b{fill:#2e9d6b}.p-dest{fill:#8a55c9}"
-	".p-total{fill:#5a6570}\n";
+    "body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:16px 24px;"
+    "color:#1d2329;background:#fff}\n"
+    "h1{font-size:22px;margin:8px 0 12px}h2{font-size:18px;margin:28px 0 8px;"
+    "border-bottom:1px solid #d6dbe0;padding-bottom:4px}h3{font-size:16px;margin:20px 0 6px}\n"
+    "table{border-collapse:collapse;margin:6px 0}th,td{padding:3px 10px;text-align:left;"
+    "border-bottom:1px solid #e6e9ec;vertical-align:top}th{background:#f3f5f7;font-weight:600}\n"
+    "td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
+    ".verdict{padding:12px 16px;border-radius:6px;margin:10px 0;border-left:8px solid #888;"
+    "background:#f5f5f5}.verdict .vname{font-size:24px;font-weight:700;margin-right:12px}\n"
+    ".v-HEALTHY{border-color:#2e9d4b;background:#eaf7ee}.v-INCONCLUSIVE{border-color:#b0a030;"
+    "background:#fbf8e6}.v-NETWORK,.v-NODE_A,.v-NODE_B,.v-DEST{border-color:#c93a3a;"
+    "background:#fcecec}\n"
+    ".bar{display:inline-block;height:10px;background:#c93a3a;vertical-align:middle}\n"
+    "pre{background:#f6f8fa;padding:8px 10px;overflow-x:auto;font-size:12.5px;margin:4px 0}\n"
+    ".drop{border:1px solid #e0e4e8;border-radius:6px;padding:6px 12px;margin:8px 0}\n"
+    ".muted{color:#66707a}.filters{margin:8px 0}.filters label{margin-right:14px}\n"
+    ".filters input{width:90px}td.st{color:#b02a2a;font-weight:600}.st-COMPLETE td.st{"
+    "color:#2e7d3e;font-weight:400}.st-INCONCLUSIVE td.st{color:#8a7a10}\n"
+    "svg text{font:12px system-ui,sans-serif;fill:#1d2329}svg .ax{fill:#66707a}\n"
+    ".p-a{fill:#3a78c9}.p-net{fill:#e08a1e}.p-b{fill:#2e9d6b}.p-dest{fill:#8a55c9}"
+    ".p-total{fill:#5a6570}\n";
 
 static void s_page_begin(FILE *f, const char *title)
 {
@@ -221,29 +221,29 @@ static void s_page_begin(FILE *f, const char *title)
  * shows, and the count written into the page says so.
  */
 static const char s_script[] =
-	"(function(){\n"
-	"function apply(box){\n"
-	" var st=box.querySelector('[data-f=status]').value;\n"
-	" var lo=box.querySelector('[data-f=from]').value,hi=box.querySelector('[data-f=to]').value;\n"
-	" var rows=box.querySelectorAll('tbody tr'),n=0;\n"
-	" for(var i=0;i<rows.length;i++){var r=rows[i],s=Number(r.getAttribute('data-seq'));\n"
-	"  var ok=(!st||r.getAttribute('data-status')===st)&&(lo===''||s>=Number(lo))&&\n"
-	"   (hi===''||s<=Number(hi));r.hidden=!ok;if(ok)n++;}\n"
-	" box.querySelector('.shown').textContent=n+' of '+rows.length+' packets shown';\n"
-	"}\n"
-	"var h={};location.hash.replace(/^#/,'').split('&').forEach(function(kv){\n"
-	" var i=kv.indexOf('=');if(i>0)h[kv.slice(0,i)]=decodeURIComponent(kv.slice(i+1));});\n"
-	"document.querySelectorAll('.pkts').forEach(function(box){\n"
-	" var sel=box.querySelector('[data-f=status]');\n"
-	" if(h.status!==undefined)sel.value=h.status;\n"
-	" if(h.seq!==undefined){var m=/^(\\d*)-?(\\d*)$/.exec(h.seq);if(m){\n"
-	"  box.querySelector('[data-f=from]').value=m[1];\n"
-	"  box.querySelector('[data-f=to]').value=h.seq.indexOf('-')<0?m[1]:m[2];}}\n"
-	" box.querySelectorAll('[data-f]').forEach(function(e){\n"
-	"  e.addEventListener('input',function(){apply(box);});});\n"
-	" apply(box);\n"
-	"});\n"
-	"})();\n";
+    "(function(){\n"
+    "function apply(box){\n"
+    " var st=box.querySelector('[data-f=status]').value;\n"
+    " var lo=box.querySelector('[data-f=from]').value,hi=box.querySelector('[data-f=to]').value;\n"
+    " var rows=box.querySelectorAll('tbody tr'),n=0;\n"
+    " for(var i=0;i<rows.length;i++){var r=rows[i],s=Number(r.getAttribute('data-seq'));\n"
+    "  var ok=(!st||r.getAttribute('data-status')===st)&&(lo===''||s>=Number(lo))&&\n"
+    "   (hi===''||s<=Number(hi));r.hidden=!ok;if(ok)n++;}\n"
+    " box.querySelector('.shown').textContent=n+' of '+rows.length+' packets shown';\n"
+    "}\n"
+    "var h={};location.hash.replace(/^#/,'').split('&').forEach(function(kv){\n"
+    " var i=kv.indexOf('=');if(i>0)h[kv.slice(0,i)]=decodeURIComponent(kv.slice(i+1));});\n"
+    "document.querySelectorAll('.pkts').forEach(function(box){\n"
+    " var sel=box.querySelector('[data-f=status]');\n"
+    " if(h.status!==undefined)sel.value=h.status;\n"
+    " if(h.seq!==undefined){var m=/^(\\d*)-?(\\d*)$/.exec(h.seq);if(m){\n"
+    "  box.querySelector('[data-f=from]').value=m[1];\n"
+    "  box.querySelector('[data-f=to]').value=h.seq.indexOf('-')<0?m[1]:m[2];}}\n"
+    " box.querySelectorAll('[data-f]').forEach(function(e){\n"
+    "  e.addEventListener('input',function(){apply(box);});});\n"
+    " apply(box);\n"
+    "});\n"
+    "})();\n";
 
 static void s_page_end(FILE *f)
 {
@@ -252,8 +252,9 @@ static void s_page_end(FILE *f)
 	struct tm tm;
 
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&now, &tm));
-	s_out(f, "<p class=\"muted\">Made by netblame at %s.</p>\n<script>\n%R</script>\n"
-		 "</body></html>\n",
+	s_out(f,
+	      "<p class=\"muted\">Made by netblame at %s.</p>\n<script>\n%R</script>\n"
+	      "</body></html>\n",
 	      when, s_script);
 }
 
@@ -290,9 +291,19 @@ static void s_verdict(FILE *f, const char *v, const char *detail)
 }
 
 static const char *const s_node_known[] = {
-	"role",	      "name",	     "endpoint",     "clock_offset_ns", "clock_uncertainty_ns",
-	"lost_events", "lost_ring",   "lost_queue",   "gone",		 "sessions",
-	"away_ns",    "away_packets", "away",
+    "role",
+    "name",
+    "endpoint",
+    "clock_offset_ns",
+    "clock_uncertainty_ns",
+    "lost_events",
+    "lost_ring",
+    "lost_queue",
+    "gone",
+    "sessions",
+    "away_ns",
+    "away_packets",
+    "away",
 };
 
 static bool s_is_known(const char *k)
@@ -309,7 +320,9 @@ static void s_other(FILE *f, const char *k, const json_t *v)
 	char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 
 	s_out(f, "<div><span class=\"muted\">%s:</span> %s</div>", k,
-	      json_is_string(v) ? json_string_value(v) : s ? s : "?");
+	      json_is_string(v) ? json_string_value(v)
+	      : s		? s
+				: "?");
 	free(s);
 }
 
@@ -323,14 +336,15 @@ static void s_nodes(FILE *f, const json_t *r, int h)
 	size_t i, j;
 
 	s_out(f, "<h%d>Nodes and their clocks</h%d>\n", h, h);
-	json_array_foreach(nodes, i, n)
-		json_object_foreach(n, k, v)
-			other = other || !s_is_known(k);
-	s_out(f, "<table class=\"nodes\"><thead><tr><th>Node</th><th>Name</th><th>Endpoint</th>"
-		 "<th>Clock offset (to A)</th><th>Uncertainty</th><th>Lost events</th>"
-		 "<th>Sessions</th><th>Away</th>%R</tr></thead><tbody>\n",
+	json_array_foreach(nodes, i, n) json_object_foreach(n, k, v) other =
+	    other || !s_is_known(k);
+	s_out(f,
+	      "<table class=\"nodes\"><thead><tr><th>Node</th><th>Name</th><th>Endpoint</th>"
+	      "<th>Clock offset (to A)</th><th>Uncertainty</th><th>Lost events</th>"
+	      "<th>Sessions</th><th>Away</th>%R</tr></thead><tbody>\n",
 	      other ? "<th>Also</th>" : "");
-	json_array_foreach(nodes, i, n) {
+	json_array_foreach(nodes, i, n)
+	{
 		int64_t off = 0;
 		const char *role = s_str(n, "role");
 
@@ -353,25 +367,26 @@ static void s_nodes(FILE *f, const json_t *r, int h)
 			s_out(f, "<td>no</td>");
 		if (other) {
 			s_out(f, "<td>");
-			json_object_foreach(n, k, v)
-				if (!s_is_known(k))
-					s_other(f, k, v);
+			json_object_foreach(n, k, v) if (!s_is_known(k)) s_other(f, k, v);
 			s_out(f, "</td>");
 		}
 		s_out(f, "</tr>\n");
 	}
 	s_out(f, "</tbody></table>\n");
 	/* Each time a node was away: when, why, and what it made INCONCLUSIVE. */
-	json_array_foreach(nodes, i, n) {
+	json_array_foreach(nodes, i, n)
+	{
 		json_t *g;
 
-		json_array_foreach(json_object_get(n, "away"), j, g) {
+		json_array_foreach(json_object_get(n, "away"), j, g)
+		{
 			char a[32], b[32];
 			json_t *p;
 			size_t x;
 
-			s_out(f, "<p>Node %s (%s) away from %s to %s (%s): %s; %s; %u packets "
-				 "INCONCLUSIVE",
+			s_out(f,
+			      "<p>Node %s (%s) away from %s to %s (%s): %s; %s; %u packets "
+			      "INCONCLUSIVE",
 			      s_str(n, "role"), s_str(n, "name"),
 			      nb_fmt_wall(s_u(g, "from_ns"), 3, a, sizeof(a)),
 			      nb_fmt_wall(s_u(g, "to_ns"), 3, b, sizeof(b)),
@@ -379,9 +394,8 @@ static void s_nodes(FILE *f, const json_t *r, int h)
 			      json_is_true(json_object_get(g, "back")) ? "back"
 								       : "not back by the end",
 			      s_u(g, "packets_inconclusive"));
-			json_array_foreach(json_object_get(g, "packets"), x, p)
-				if (x < S_GAP_KEYS)
-					s_out(f, "%R%s", x ? ", " : ": ", json_string_value(p));
+			json_array_foreach(json_object_get(g, "packets"), x, p) if (x < S_GAP_KEYS)
+			    s_out(f, "%R%s", x ? ", " : ": ", json_string_value(p));
 			s_out(f, "</p>\n");
 		}
 	}
@@ -391,9 +405,10 @@ static void s_nodes(FILE *f, const json_t *r, int h)
 static void s_totals(FILE *f, const json_t *r)
 {
 	static const char *const keys[] = {
-		"retransmitted_segments", "retransmitted_copies", "spurious_copies",
-		"lost_copies",		  "spurious_by_ack_lost", "lost_fragments",
-		"partial_datagrams",	  "unidentified_datagrams",
+	    "retransmitted_segments", "retransmitted_copies",
+	    "spurious_copies",	      "lost_copies",
+	    "spurious_by_ack_lost",   "lost_fragments",
+	    "partial_datagrams",      "unidentified_datagrams",
 	};
 	bool any = false;
 
@@ -418,7 +433,8 @@ static void s_counts(FILE *f, const json_t *r, int h)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach((json_t *)counts, k, v) {
+	json_object_foreach((json_t *)counts, k, v)
+	{
 		uint64_t n = json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
 
 		total += n;
@@ -437,8 +453,9 @@ static void s_counts(FILE *f, const json_t *r, int h)
 		v = json_object_get(counts, nb_status_name(s));
 		if (!json_is_integer(v) || json_integer_value(v) <= 0)
 			continue;
-		s_out(f, "<tr><td>%s</td><td class=\"n\">%u</td><td><span class=\"bar\" "
-			 "style=\"width:%dpx%R\"></span></td></tr>\n",
+		s_out(f,
+		      "<tr><td>%s</td><td class=\"n\">%u</td><td><span class=\"bar\" "
+		      "style=\"width:%dpx%R\"></span></td></tr>\n",
 		      nb_status_name(s), (uint64_t)json_integer_value(v),
 		      (int)(1 + 200 * (uint64_t)json_integer_value(v) / max),
 		      s == NB_ST_COMPLETE ? ";background:#2e9d4b" : "");
@@ -475,16 +492,16 @@ static void s_left_out(FILE *f, const json_t *lat, const char *name)
 	int n = 0;
 
 	json_object_foreach((json_t *)left, k, v)
-		s_out(f, "%R%u %s", n++ ? ", " : "", (uint64_t)json_integer_value(v), k);
+	    s_out(f, "%R%u %s", n++ ? ", " : "", (uint64_t)json_integer_value(v), k);
 	if (!n)
 		s_out(f, "-");
 }
 
-#define S_W	 960
-#define S_LABEL	 250 /* the bars start here */
-#define S_BARS	 520
-#define S_ROW	 26
-#define S_TOP	 30
+#define S_W	960
+#define S_LABEL 250 /* the bars start here */
+#define S_BARS	520
+#define S_ROW	26
+#define S_TOP	30
 
 static int s_x(uint64_t ns, uint64_t scale)
 {
@@ -505,8 +522,9 @@ static void s_svg_row(FILE *f, int y, const char *label, const char *place, uint
 		return;
 	}
 	/* p99: a thin line from the segment's start; the median: the bar on top of it. */
-	s_out(f, "<rect class=\"p-%s\" opacity=\"0.45\" x=\"%d\" y=\"%d\" width=\"%d\" "
-		 "height=\"4\"/>",
+	s_out(f,
+	      "<rect class=\"p-%s\" opacity=\"0.45\" x=\"%d\" y=\"%d\" width=\"%d\" "
+	      "height=\"4\"/>",
 	      place, s_x(start, scale), y + 9, s_x(start + w->p99, scale) - s_x(start, scale) + 1);
 	s_out(f, "<rect class=\"p-%s\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"14\"/>", place,
 	      s_x(start, scale), y + 4, s_x(start + w->p50, scale) - s_x(start, scale) + 1);
@@ -539,17 +557,22 @@ static void s_waterfall(FILE *f, const json_t *r, int h)
 			 "(see the rows below for why each was left out).</p>\n");
 	} else {
 		height = S_TOP + (int)(S_NSEGS + 1) * S_ROW + 10;
-		s_out(f, "<svg class=\"waterfall\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n",
+		s_out(f,
+		      "<svg class=\"waterfall\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+		      "role=\"img\">\n",
 		      S_W, height, S_W, height);
 		/* the time axis: 0, a quarter, ... the scale */
 		for (int q = 0; q <= 4; q++) {
 			int x = S_LABEL + S_BARS * q / 4;
 
-			s_out(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#e0e4e8\"/>"
-				 "<text class=\"ax\" x=\"%d\" y=\"16\" text-anchor=\"%R\">%s"
-				 "</text>\n",
+			s_out(f,
+			      "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#e0e4e8\"/>"
+			      "<text class=\"ax\" x=\"%d\" y=\"16\" text-anchor=\"%R\">%s"
+			      "</text>\n",
 			      x, S_TOP - 6, x, height - 6, x,
-			      q == 0 ? "start" : q == 4 ? "end" : "middle",
+			      q == 0   ? "start"
+			      : q == 4 ? "end"
+				       : "middle",
 			      s_dur(scale * (uint64_t)q / 4, d, sizeof(d)));
 		}
 		s_out(f, "<text class=\"ax\" x=\"%d\" y=\"16\">median / p99</text>\n",
@@ -561,15 +584,17 @@ static void s_waterfall(FILE *f, const json_t *r, int h)
 			s_svg_row(f, y, lb, s_segs[i].place, start[i], &w[i], scale);
 		}
 		s_svg_row(f, y, "A0-A3 total_round_trip", "total", 0, &total, scale);
-		s_out(f, "</svg>\n<p class=\"muted\">Each bar is the segment's median, placed end to "
-			 "end along the chain; the thin line is its p99 from the same start. "
-			 "Segments across the two nodes (A1-B0, B3-A2) rest on the clock offset.</p>\n");
+		s_out(
+		    f,
+		    "</svg>\n<p class=\"muted\">Each bar is the segment's median, placed end to "
+		    "end along the chain; the thin line is its p99 from the same start. "
+		    "Segments across the two nodes (A1-B0, B3-A2) rest on the clock offset.</p>\n");
 	}
 	s_out(f, "<table class=\"latency\"><thead><tr><th>Segment</th><th>Stages</th>"
 		 "<th>Median</th><th>p99</th><th>On packets</th><th>Left out</th></tr></thead>"
 		 "<tbody>\n");
 	for (size_t i = 0; i <= S_NSEGS + 1; i++) {
-		const char *name = i < S_NSEGS	    ? s_segs[i].name
+		const char *name = i < S_NSEGS	  ? s_segs[i].name
 				   : i == S_NSEGS ? "total_round_trip"
 						  : "network_round_trip";
 		struct s_row x = s_lat_row(lat, name);
@@ -580,10 +605,10 @@ static void s_waterfall(FILE *f, const json_t *r, int h)
 		if (i < S_NSEGS)
 			snprintf(lb, sizeof(lb), "%s-%s", s_segs[i].from, s_segs[i].to);
 		else
-			snprintf(lb, sizeof(lb), "%s",
-				 i == S_NSEGS ? "A0-A3" : "(A2-A1)-(B3-B0)");
-		s_out(f, "<tr><td>%s</td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
-			 "<td class=\"n\">%u</td><td>",
+			snprintf(lb, sizeof(lb), "%s", i == S_NSEGS ? "A0-A3" : "(A2-A1)-(B3-B0)");
+		s_out(f,
+		      "<tr><td>%s</td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
+		      "<td class=\"n\">%u</td><td>",
 		      name, lb, x.have ? s_dur(x.p50, a, sizeof(a)) : "-",
 		      x.have ? s_dur(x.p99, b, sizeof(b)) : "-", x.count);
 		s_left_out(f, lat, name);
@@ -601,11 +626,11 @@ static void s_loss(FILE *f, const json_t *r, int h)
 		const char *what;
 		const char *role, *copies;
 	} rows[] = {
-		{NB_BLAME_NODE_A, "inside node A", "A", "a_internal"},
-		{NB_BLAME_NETWORK, "network, between the nodes", NULL, "network"},
-		{NB_BLAME_NODE_B, "inside node B", "B", "b_internal"},
-		{NB_BLAME_DEST, "destination (no reply)", NULL, NULL},
-		{NB_BLAME_INCONCLUSIVE, "evidence incomplete (not blamed)", NULL, NULL},
+	    {NB_BLAME_NODE_A, "inside node A", "A", "a_internal"},
+	    {NB_BLAME_NETWORK, "network, between the nodes", NULL, "network"},
+	    {NB_BLAME_NODE_B, "inside node B", "B", "b_internal"},
+	    {NB_BLAME_DEST, "destination (no reply)", NULL, NULL},
+	    {NB_BLAME_INCONCLUSIVE, "evidence incomplete (not blamed)", NULL, NULL},
 	};
 	const json_t *counts = json_object_get(r, "counts");
 	const json_t *lost = json_object_get(r, "lost_copies");
@@ -638,8 +663,9 @@ static void s_loss(FILE *f, const json_t *r, int h)
 		max = t > max ? t : max;
 	}
 	s_out(f, "<h%d>Loss by location and direction</h%d>\n", h, h);
-	s_out(f, "<table class=\"loss\"><thead><tr><th>Where</th><th>%s</th><th>%s</th>"
-		 "<th>Total</th><th></th>%R</tr></thead><tbody>\n",
+	s_out(f,
+	      "<table class=\"loss\"><thead><tr><th>Where</th><th>%s</th><th>%s</th>"
+	      "<th>Total</th><th></th>%R</tr></thead><tbody>\n",
 	      dreq, drep, tcp && lost ? "<th>Copies lost, recovered by retransmission</th>" : "");
 	for (size_t i = 0; i < 5; i++) {
 		uint64_t t = n[i][0] + n[i][1] + n[i][2];
@@ -650,7 +676,8 @@ static void s_loss(FILE *f, const json_t *r, int h)
 		if (rows[i].b == NB_BLAME_DEST || rows[i].b == NB_BLAME_INCONCLUSIVE)
 			s_out(f, "<td class=\"n\">-</td><td class=\"n\">-</td>");
 		else
-			s_out(f, "<td class=\"n\">%u</td><td class=\"n\">%u</td>", n[i][0], n[i][1]);
+			s_out(f, "<td class=\"n\">%u</td><td class=\"n\">%u</td>", n[i][0],
+			      n[i][1]);
 		s_out(f, "<td class=\"n\">%u</td><td>", t);
 		if (t && rows[i].b != NB_BLAME_INCONCLUSIVE)
 			s_out(f, "<span class=\"bar\" style=\"width:%dpx\"></span>",
@@ -707,15 +734,13 @@ static void s_drop_group(FILE *f, const json_t *r, const struct s_group *g)
 	if (s_str(d, "location_ip"))
 		s_out(f, "<p class=\"muted\">at %s</p>\n", s_str(d, "location_ip"));
 	s_out(f, "<p>Packets");
-	json_array_foreach(g->keys, i, v)
-		s_out(f, "%R%s", i ? ", " : ": ", json_string_value(v));
+	json_array_foreach(g->keys, i, v) s_out(f, "%R%s", i ? ", " : ": ", json_string_value(v));
 	if (g->count > json_array_size(g->keys))
 		s_out(f, ", ...");
 	s_out(f, "</p>\n");
 	if (json_array_size(frames)) {
 		s_out(f, "<pre class=\"stack\">");
-		json_array_foreach(frames, i, v)
-			s_out(f, "%s\n", json_string_value(v));
+		json_array_foreach(frames, i, v) s_out(f, "%s\n", json_string_value(v));
 		s_out(f, "</pre>\n");
 	}
 	s_out(f, "</div>\n");
@@ -733,7 +758,8 @@ static void s_drops(FILE *f, const json_t *r, int h)
 	size_t i, ng = 0, cap = 0;
 
 	s_out(f, "<h%d>Drops inside the nodes</h%d>\n", h, h);
-	json_array_foreach(json_object_get(r, "packets"), i, pk) {
+	json_array_foreach(json_object_get(r, "packets"), i, pk)
+	{
 		const json_t *d = json_object_get(pk, "drop");
 		json_t *key = json_is_object(d) ? json_deep_copy(d) : NULL;
 		struct s_group *g;
@@ -753,7 +779,8 @@ static void s_drops(FILE *f, const json_t *r, int h)
 			g = gs[json_integer_value(gi)];
 		} else {
 			if (ng == cap) {
-				struct s_group **n = realloc(gs, (cap = cap ? 2 * cap : 16) * sizeof(*gs));
+				struct s_group **n =
+				    realloc(gs, (cap = cap ? 2 * cap : 16) * sizeof(*gs));
 
 				if (!n) {
 					free(ks);
@@ -802,8 +829,9 @@ static void s_packet_row(FILE *f, const json_t *pk, size_t idx)
 	int n = 0;
 
 	s_pkt_label(pk, lb, sizeof(lb), &num);
-	s_out(f, "<tr class=\"st-%s%R\" data-status=\"%s\" data-seq=\"%u\"><td class=\"n\">%u</td>"
-		 "<td>%s</td><td class=\"st\">%s</td><td>",
+	s_out(f,
+	      "<tr class=\"st-%s%R\" data-status=\"%s\" data-seq=\"%u\"><td class=\"n\">%u</td>"
+	      "<td>%s</td><td class=\"st\">%s</td><td>",
 	      st ? st : "", json_is_object(d) ? " drop-row" : "", st ? st : "", (uint64_t)num,
 	      (uint64_t)idx + 1, lb, st ? st : "?");
 	/* the stages in chain order, not the object's */
@@ -834,8 +862,9 @@ static void s_packets(FILE *f, const json_t *r, int h)
 
 	s_out(f, "<h%d>Packets</h%d>\n<div class=\"pkts\">\n", h, h);
 	if (s_u(r, "packets_truncated"))
-		s_out(f, "<p>The report lists the first %u packets; %u more are in the counts "
-			 "only.</p>\n",
+		s_out(f,
+		      "<p>The report lists the first %u packets; %u more are in the counts "
+		      "only.</p>\n",
 		      (uint64_t)n, s_u(r, "packets_truncated"));
 	s_out(f, "<div class=\"filters\"><label>Status <select data-f=\"status\">"
 		 "<option value=\"\">all</option>");
@@ -843,16 +872,16 @@ static void s_packets(FILE *f, const json_t *r, int h)
 		if (s_u(counts, nb_status_name(s)))
 			s_out(f, "<option value=\"%s\">%s (%u)</option>", nb_status_name(s),
 			      nb_status_name(s), s_u(counts, nb_status_name(s)));
-	s_out(f, "</select></label><label>Seq (ICMP, TCP) or IP ID (UDP) from <input "
-		 "data-f=\"from\" type=\"number\" min=\"0\"></label><label>to <input data-f=\"to\" "
-		 "type=\"number\" min=\"0\"></label><span class=\"shown\">%u of %u packets "
-		 "shown</span></div>\n",
+	s_out(f,
+	      "</select></label><label>Seq (ICMP, TCP) or IP ID (UDP) from <input "
+	      "data-f=\"from\" type=\"number\" min=\"0\"></label><label>to <input data-f=\"to\" "
+	      "type=\"number\" min=\"0\"></label><span class=\"shown\">%u of %u packets "
+	      "shown</span></div>\n",
 	      (uint64_t)n, (uint64_t)n);
 	s_out(f, "<table class=\"packets\"><thead><tr><th>#</th><th>Packet</th><th>Status</th>"
 		 "<th>Stages seen</th><th>A0-A3</th><th>Drop</th><th>Detail</th></tr></thead>"
 		 "<tbody>\n");
-	json_array_foreach(pks, i, pk)
-		s_packet_row(f, pk, i);
+	json_array_foreach(pks, i, pk) s_packet_row(f, pk, i);
 	s_out(f, "</tbody></table>\n</div>\n");
 }
 
@@ -871,8 +900,8 @@ static void s_trace_body(FILE *f, const json_t *r, int h)
 static void s_trace_title(const json_t *r, char *buf, size_t len)
 {
 	snprintf(buf, len, "netblame trace %s %s -> %s",
-		 s_str(r, "proto") ? s_str(r, "proto") : "?", s_str(r, "src") ? s_str(r, "src") : "?",
-		 s_str(r, "dst") ? s_str(r, "dst") : "?");
+		 s_str(r, "proto") ? s_str(r, "proto") : "?",
+		 s_str(r, "src") ? s_str(r, "src") : "?", s_str(r, "dst") ? s_str(r, "dst") : "?");
 }
 
 /* ---------------------------------------------------------------- files */
@@ -1056,7 +1085,7 @@ static char *s_rb_output(const json_t *js)
 	if (!f)
 		return NULL;
 	json_array_foreach(json_object_get(js, "command"), i, v)
-		fprintf(f, "%s%s", i ? " " : "$ ", json_string_value(v) ? json_string_value(v) : "?");
+	    fprintf(f, "%s%s", i ? " " : "$ ", json_string_value(v) ? json_string_value(v) : "?");
 	if (json_array_size(json_object_get(js, "command")))
 		fputc('\n', f);
 	if (json_is_object(res)) {
@@ -1068,7 +1097,8 @@ static char *s_rb_output(const json_t *js)
 		if (s)
 			fprintf(f, "%s\n", s);
 		free(s);
-		json_array_foreach(json_object_get(res, "lines"), i, v) {
+		json_array_foreach(json_object_get(res, "lines"), i, v)
+		{
 			s = json_dumps(v, JSON_COMPACT);
 			if (s)
 				fprintf(f, "%s\n", s);
@@ -1102,7 +1132,8 @@ int nb_html_runbook(const json_t *report, const char *path, char *err, size_t er
 		 s_str(report, "verdict_step") ? s_str(report, "verdict_step") : "", "; ", code,
 		 json_is_true(json_object_get(report, "failed")) ? "; a step failed" : "",
 		 json_is_true(json_object_get(report, "interrupted")) ? "; interrupted" : "");
-	json_array_foreach(steps, i, js) {
+	json_array_foreach(steps, i, js)
+	{
 		const json_t *res = json_object_get(js, "result");
 		const char *kind = s_str(js, "kind");
 
@@ -1114,8 +1145,8 @@ int nb_html_runbook(const json_t *report, const char *path, char *err, size_t er
 		else if (kind && !strcmp(kind, "run"))
 			st[i].output = s_rb_output(js);
 	}
-	rc = nb_report_html_steps(title, s_str(report, "verdict"), detail, st, n, path, err,
-				  errlen);
+	rc =
+	    nb_report_html_steps(title, s_str(report, "verdict"), detail, st, n, path, err, errlen);
 	for (i = 0; i < n; i++) {
 		free((char *)st[i].outcome);
 		free((char *)st[i].output);
@@ -1129,7 +1160,7 @@ int nb_report_html_steps(const char *title, const char *verdict, const char *det
 			 size_t errlen)
 {
 	struct s_render x = {
-		.title = title, .verdict = verdict, .detail = detail, .steps = steps, .n = n};
+	    .title = title, .verdict = verdict, .detail = detail, .steps = steps, .n = n};
 
 	return s_write(path, &x, err, errlen);
 }

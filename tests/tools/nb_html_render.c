@@ -48,7 +48,8 @@ int main(int argc, char **argv)
 		return rc ? 1 : 0;
 	}
 	if (argc != 3 && !(argc == 4 && !strcmp(argv[1], "--steps"))) {
-		fprintf(stderr, "usage: nb_html_render [--steps] IN.json OUT.html | --check PATH\n");
+		fprintf(stderr,
+			"usage: nb_html_render [--steps] IN.json OUT.html | --check PATH\n");
 		return 2;
 	}
 	in = json_load_file(argv[argc - 2], 0, &jerr);
@@ -63,7 +64,8 @@ int main(int argc, char **argv)
 		steps = calloc(n + 1, sizeof(*steps));
 		if (!steps)
 			return 1;
-		json_array_foreach(json_object_get(in, "steps"), i, st) {
+		json_array_foreach(json_object_get(in, "steps"), i, st)
+		{
 			steps[i].name = s_str(st, "name");
 			steps[i].kind = s_str(st, "kind");
 			steps[i].outcome = s_str(st, "outcome");

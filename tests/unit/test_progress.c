@@ -42,8 +42,9 @@ static void test_line(void **state)
 	assert_string_equal(t_line(80, 0, 0, c, 0), "0.0s  0 packets final  lost events 0");
 	c[NB_ST_COMPLETE] = 55;
 	c[NB_ST_NETWORK_DROP_REQ] = 2;
-	assert_string_equal(t_line(200, 12345000000ull, 57, c, 3),
-			    "12.3s  57 packets final: COMPLETE 55, NETWORK_DROP_REQ 2  lost events 3");
+	assert_string_equal(
+	    t_line(200, 12345000000ull, 57, c, 3),
+	    "12.3s  57 packets final: COMPLETE 55, NETWORK_DROP_REQ 2  lost events 3");
 }
 
 /* Statuses that do not fit are counted, never cut in the middle; the frame stays whole. */
@@ -111,9 +112,9 @@ static void test_wanted(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_elapsed),	     cmocka_unit_test(test_line),
-		cmocka_unit_test(test_narrow),	     cmocka_unit_test(test_small_buffer),
-		cmocka_unit_test(test_wanted),
+	    cmocka_unit_test(test_elapsed), cmocka_unit_test(test_line),
+	    cmocka_unit_test(test_narrow),  cmocka_unit_test(test_small_buffer),
+	    cmocka_unit_test(test_wanted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
