@@ -998,21 +998,26 @@ static void s_print_line(struct s_trace *t, const struct nb_joined *p, enum nb_s
 }
 
 /* The gap of the node whose evidence an INCONCLUSIVE packet lacks, when it was away then. */
-static struct s_gap *s_gap_of(struct s_trace *t, const struct nb_joined *p)
+/* The gap of node i overlapping packet p's window, or NULL. */
+static struct s_gap *s_gap_at(struct s_trace *t, int i, const struct nb_joined *p)
 {
 	uint64_t from = p->first_ts_ref, to = from + t->window_ns;
-	struct s_node *n;
+	struct s_node *n = &t->node[i];
 
-	if (p->incomplete_node < 0 || p->incomplete_node > 1)
-		return NULL;
-	n = &t->node[p->incomplete_node];
-	for (unsigned i = n->n_gaps; i-- > 0;) {
-		struct s_gap *g = &n->gaps[i];
+	for (unsigned k = n->n_gaps; k-- > 0;) {
+		struct s_gap *g = &n->gaps[k];
 
 		if (g->from_ref <= to && (!g->back || g->to_ref >= from))
 			return g;
 	}
 	return NULL;
+}
+
+static struct s_gap *s_gap_of(struct s_trace *t, const struct nb_joined *p)
+{
+	if (p->incomplete_node < 0 || p->incomplete_node > 1)
+		return NULL;
+	return s_gap_at(t, p->incomplete_node, p);
 }
 
 /* "node B (hvB) was away while B0 was due" */
@@ -1050,7 +1055,9 @@ static void s_on_final(const struct nb_path_res *res, void *ctx)
 	/* Seen leaving a node, then freed by it: that node's drop, not the next hop's. */
 	st = rr.status = nb_tdrops_refine(t->drops, p, res->status);
 	t->counts[st]++;
-	nb_blind_add(&t->blind, p, st);
+	/* A stage unseen while its node was away is the gap's, not a blind hook's. */
+	if (!s_gap_at(t, 0, p) && !s_gap_at(t, 1, p))
+		nb_blind_add(&t->blind, p, st);
 	nb_path_totals_add(&t->tu, r);
 	t->finals++;
 	s_latency(t, r);
