@@ -908,6 +908,7 @@ static int s_chain_load(struct nb_tracer *t, const struct nb_lat_cfg *cfg,
 		bpf_map__set_max_entries(o->maps.nb_lat_last,
 					 (uint32_t)libbpf_num_possible_cpus());
 	}
+	o->rodata->nb_nr_cpus = (uint32_t)libbpf_num_possible_cpus();
 	rc = nb_lat_bpf__load(o);
 	if (rc) {
 		nb_lat_bpf__destroy(o);

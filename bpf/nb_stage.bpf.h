@@ -123,11 +123,82 @@ static __always_inline void nb_lat_key_of(const struct nb_pkt *p, struct nb_lat_
 	}
 }
 
+/*
+ * The per-CPU front of nb_lat_last. A packet normally runs its whole path on one CPU in one
+ * softirq (or one send call), so its record lives in a slot of this CPU's array, found and
+ * dropped without the LRU hash's bucket locks, free lists and hashing, which were most of the
+ * per-packet cost on a flood (three programs per datagram). Slots are direct-mapped by a mix
+ * of the key; a record whose slot another packet needs before its path is done (its packet
+ * was queued: NFQUEUE, a qdisc, a GRO batch) moves to the LRU hash, where any CPU finds it.
+ * A packet that continued on another CPU before that is looked for in the other CPUs' slot.
+ */
+#define NB_LAT_PCPU_SLOTS 64
+#define NB_LAT_MAX_CPUS	  1024
+
+struct nb_lat_pslot {
+	struct nb_lat_key k;
+	struct nb_lat_last l;
+	__u32 used;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct nb_lat_pslot);
+	__uint(max_entries, NB_LAT_PCPU_SLOTS);
+} nb_lat_pcpu SEC(".maps");
+
+/* Possible CPUs, set by user space: the other CPUs whose slot may hold a record. */
+const volatile __u32 nb_nr_cpus = 1;
+
+static __always_inline bool nb_lat_key_eq(const struct nb_lat_key *a, const struct nb_lat_key *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+	__u32 d = 0;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*a) / 4); i++)
+		d |= x[i] ^ y[i];
+	return !d;
+}
+
+static __always_inline __u32 nb_lat_slot_of(const struct nb_lat_key *k)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 h = w[3] ^ w[7] ^ w[8] ^ w[10] ^ w[11] ^ w[12];
+
+	return (h * 0x9e3779b1u) >> (32 - 6); /* 6 bits: NB_LAT_PCPU_SLOTS */
+}
+
+struct nb_lat_find {
+	const struct nb_lat_key *k;
+	__u32 idx;
+	__u32 self;
+	__s32 cpu; /* where the record was found, or -1 */
+};
+
+static long nb_lat_find_cb(__u64 cpu, void *ctx)
+{
+	struct nb_lat_find *f = ctx;
+	struct nb_lat_pslot *ps;
+
+	if (cpu == f->self)
+		return 0;
+	ps = bpf_map_lookup_percpu_elem(&nb_lat_pcpu, &f->idx, (__u32)cpu);
+	if (ps && ps->used && nb_lat_key_eq(&ps->k, f->k)) {
+		f->cpu = (__s32)cpu;
+		return 1;
+	}
+	return 0;
+}
+
 /* A matched packet at stage cur: the delta from its previous stage of the path, counted. */
 static __noinline int nb_lat_count(const struct nb_pkt *p, __u32 cur)
 {
 	struct nb_lat_key k;
-	struct nb_lat_last *l, now = {};
+	struct nb_lat_last *l = NULL, now = {};
+	struct nb_lat_pslot *ps, *rec = NULL;
+	struct nb_lat_find f;
 	__u64 *slot;
 	__u32 idx, prev;
 
@@ -136,7 +207,25 @@ static __noinline int nb_lat_count(const struct nb_pkt *p, __u32 cur)
 	now.ts_ns = bpf_ktime_get_ns();
 	now.stage = cur;
 	nb_lat_key_of(p, &k);
-	l = bpf_map_lookup_elem(&nb_lat_last, &k);
+	idx = nb_lat_slot_of(&k);
+	ps = bpf_map_lookup_elem(&nb_lat_pcpu, &idx);
+	if (ps && ps->used && nb_lat_key_eq(&ps->k, &k)) {
+		rec = ps;
+	} else {
+		l = bpf_map_lookup_elem(&nb_lat_last, &k);
+		if (!l && cur && nb_nr_cpus > 1) {
+			f.k = &k;
+			f.idx = idx;
+			f.self = bpf_get_smp_processor_id();
+			f.cpu = -1;
+			bpf_loop(nb_nr_cpus < NB_LAT_MAX_CPUS ? nb_nr_cpus : NB_LAT_MAX_CPUS,
+				 nb_lat_find_cb, &f, 0);
+			if (f.cpu >= 0)
+				rec = bpf_map_lookup_percpu_elem(&nb_lat_pcpu, &idx, (__u32)f.cpu);
+		}
+	}
+	if (rec)
+		l = &rec->l;
 	prev = l ? l->stage & (NB_LAT_MAX_STAGES - 1) : 0;
 	if (l && prev < cur && nb_stage_path[prev] == nb_stage_path[cur]) {
 		idx = ((prev * NB_LAT_MAX_STAGES) + cur) * NB_LAT_BUCKETS +
@@ -148,12 +237,15 @@ static __noinline int nb_lat_count(const struct nb_pkt *p, __u32 cur)
 		slot = bpf_map_lookup_elem(&nb_lat_sum, &idx);
 		if (slot)
 			*slot += now.ts_ns - l->ts_ns;
-		/*
-		 * A record whose path is done goes back to the map's free list at once: a
-		 * flood then never makes the LRU map evict, which costs far more.
-		 */
 		if (nb_path_end & (1u << cur)) {
-			bpf_map_delete_elem(&nb_lat_last, &k);
+			/*
+			 * A record whose path is done is dropped at once: a flood then never
+			 * makes the LRU map evict, which costs far more.
+			 */
+			if (rec)
+				rec->used = 0;
+			else
+				bpf_map_delete_elem(&nb_lat_last, &k);
 			return 0;
 		}
 		l->ts_ns = now.ts_ns;
@@ -163,8 +255,18 @@ static __noinline int nb_lat_count(const struct nb_pkt *p, __u32 cur)
 	/* The first stage of a path starts a record; a later one without it had none. */
 	if (cur && nb_stage_path[cur - 1] == nb_stage_path[cur])
 		__sync_fetch_and_add(&nb_no_prev, 1);
-	if (bpf_map_update_elem(&nb_lat_last, &k, &now, BPF_ANY))
+	if (!ps) {
+		if (bpf_map_update_elem(&nb_lat_last, &k, &now, BPF_ANY))
+			__sync_fetch_and_add(&nb_last_full, 1);
+		return 0;
+	}
+	/* The slot's record of another packet, not done yet, moves to the shared map. */
+	if (ps->used && !nb_lat_key_eq(&ps->k, &k) &&
+	    bpf_map_update_elem(&nb_lat_last, &ps->k, &ps->l, BPF_ANY))
 		__sync_fetch_and_add(&nb_last_full, 1);
+	ps->k = k;
+	ps->l = now;
+	ps->used = 1;
 	return 0;
 }
 #define NB_DEV_HOOK(dir, i, dflt) nb_dev_hook[dir][i]
