@@ -40,6 +40,7 @@ BENCHES+=(latpkt) LAB_BENCHES+="latpkt " LIMIT[latpkt]=90 TITLE[latpkt]="Per-pac
 BENCHES+=(latover) LAB_BENCHES+="latover " LIMIT[latover]=240 TITLE[latover]="vm_network_latency_details: overhead on traffic that does not match the filter (issue 12)"
 BENCHES+=(tcp) LAB_BENCHES+="tcp " LIMIT[tcp]=170 TITLE[tcp]="TCP bulk transfer traced by tcp_path_tracer (issues 4 and 11)"
 BENCHES+=(latsum) LAB_BENCHES+="latsum " LIMIT[latsum]=150 TITLE[latsum]="Latency summary tools on matching traffic (issue 12)"
+BENCHES+=(latcost) LAB_BENCHES+="latcost " LIMIT[latcost]=60 TITLE[latcost]="Latency summary: BPF cost per datagram, kernel accounting (issue 12)"
 # Its own lab (the tap VM), after the shared one is down.
 BENCHES+=(tun) LIMIT[tun]=90 TITLE[tun]="tun_ring_monitor on a tap flood (issue 13)"
 BENCHES+=(ovs) LIMIT[ovs]=90 TITLE[ovs]="ovs_upcall_latency_summary on an established flow (issue 13)"
