@@ -85,8 +85,10 @@ void nb_path_totals_add(struct nb_path_totals *tt, const struct nb_path_res *r)
 	tt->retransmitted += s->copies[0] > 1;
 	tt->retransmitted_copies += s->copies[0] > 1 ? s->copies[0] - 1 : 0;
 	tt->spurious += s->spurious;
-	for (int h = 0; h + 1 < s->ndata; h++)
+	for (int h = 0; h + 1 < s->ndata; h++) {
 		tt->lost_copies[h] += s->lost[h];
+		tt->unjudged_copies += s->unjudged[h];
+	}
 	for (int h = 0; h < s->ndata; h++)
 		tt->spurious_at[h] += s->spurious_at[h];
 	if (r->status != NB_ST_COMPLETE)

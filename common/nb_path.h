@@ -82,6 +82,7 @@ struct nb_path_totals {
 	uint64_t retransmitted;			   /* TCP segments seen more than once at stage 0 */
 	uint64_t retransmitted_copies;		   /* TCP copies beyond the first at stage 0 */
 	uint64_t lost_copies[NB_TCP_MAX_DATA - 1]; /* TCP, between data stage i and i + 1 */
+	uint64_t unjudged_copies; /* TCP: missing where the next node was not attached or away */
 	uint64_t spurious;			   /* TCP copies sent though one got through */
 	uint64_t spurious_at[NB_TCP_MAX_DATA];	   /* by where their ACK was lost (nb_tcp.h) */
 	/* Of COMPLETE segments: lost copies recovered, as the verdict counts them (below). */

@@ -36,6 +36,7 @@
 #define S_DUP_ACKS     3 /* an ACK and two duplicates, as TCP's own fast retransmit counts */
 #define S_IDLE_MIN_NS  10000000000ull
 #define S_HOLE_MIN_NS  1000000000ull
+#define S_MAX_TAINTS   8
 #define S_NONE	       UINT32_MAX
 #define S_STACK_PIECES 16
 #define S_ACK_MARGIN_NS 1000000ull
@@ -132,11 +133,25 @@ struct nb_tcp {
 	uint32_t next_id;
 	struct s_conn *last;
 	uint64_t wm[NB_MAX_NODES];
+	/* Each node's taints (nb_tcp_taint), the last widened when full. */
+	struct {
+		uint64_t from, to;
+	} taint[NB_MAX_NODES][S_MAX_TAINTS];
+	uint8_t ntaint[NB_MAX_NODES];
 	uint64_t nheld;
 	uint64_t *rel; /* scratch: the segments a release reports, by first byte */
 	uint32_t caprel;
 	struct nb_tcp_stats st;
 };
+
+/* Whether node's evidence had a taint overlapping [from, to]. */
+static bool s_tainted(const struct nb_tcp *t, int node, uint64_t from, uint64_t to)
+{
+	for (int i = 0; i < t->ntaint[node]; i++)
+		if (t->taint[node][i].from <= to && t->taint[node][i].to >= from)
+			return true;
+	return false;
+}
 
 static uint64_t s_add_sat(uint64_t a, uint64_t b)
 {
@@ -992,8 +1007,9 @@ static void s_spurious(const struct nb_tcp *t, const struct s_seg *s, const stru
 	uint64_t margin = t->cfg.slack_ns + S_ACK_MARGIN_NS;
 	uint32_t lost = 0;
 
+	/* a copy missing where it could not be seen is no sign the sender sent one too many */
 	for (int d = 0; d + 1 < t->ndata; d++)
-		lost += r->lost[d];
+		lost += r->lost[d] + r->unjudged[d];
 	if (r->copies[0] <= 1 + lost)
 		return;
 	r->spurious = r->copies[0] - 1 - lost;
@@ -1025,8 +1041,24 @@ static void s_emit(struct nb_tcp *t, struct s_conn *c, struct s_seg *s, const st
 	r.ndata = t->ndata;
 	for (int d = 0; d < t->ndata; d++)
 		r.copies[d] = s_map_maxn(&c->map[d], s->a, s->b);
-	for (int d = 0; d + 1 < t->ndata; d++)
+	for (int d = 0; d + 1 < t->ndata; d++) {
+		/* when the bytes were first seen at stage d (0 when never: tainted from 0) */
+		uint64_t ref = p && p->st[d].seen ? p->st[d].ts_ref : 0;
+		int node = t->cfg.stage_node[d + 1];
+
 		r.lost[d] = s_map_lost(&c->map[d], &c->map[d + 1], s->a, s->b);
+		/*
+		 * A copy the next stage's node could not have seen (its probes not attached
+		 * yet, or it was away) is no evidence of a loss: traffic already flowing when a
+		 * trace starts would otherwise be lost in the network until both attached.
+		 */
+		if (!r.lost[d] || node >= NB_MAX_NODES)
+			continue;
+		if (s_tainted(t, node, ref, s_add_sat(ref, t->cfg.timeout_ns))) {
+			r.unjudged[d] = r.lost[d];
+			r.lost[d] = 0;
+		}
+	}
 	s_spurious(t, s, p, &r);
 	r.dup_acked = s->dup;
 	r.ack_held = (s->passed & s_data_mask(t)) == s_data_mask(t) &&
@@ -1363,6 +1395,21 @@ int nb_tcp_taint(struct nb_tcp *t, int node, uint64_t from_ref, uint64_t to_ref)
 	if (!t)
 		return -EINVAL;
 	rc = nb_join_taint(t->join, node, from_ref, to_ref);
+	if (!rc) {
+		int n = t->ntaint[node];
+
+		if (n < S_MAX_TAINTS) {
+			t->taint[node][n].from = from_ref;
+			t->taint[node][n].to = to_ref;
+			t->ntaint[node]++;
+		} else {
+			/* only ever wider: never a copy judged that a taint covered */
+			if (from_ref < t->taint[node][n - 1].from)
+				t->taint[node][n - 1].from = from_ref;
+			if (to_ref > t->taint[node][n - 1].to)
+				t->taint[node][n - 1].to = to_ref;
+		}
+	}
 	if (!rc && to_ref == NB_TS_INF)
 		t->wm[node] = NB_TS_INF;
 	return rc;

@@ -81,6 +81,11 @@ struct nb_tcp_seg {
 	int ndata;	 /* data stages: 2 or 4 */
 	uint32_t copies[NB_TCP_MAX_DATA];   /* most copies of any of its bytes at each data stage */
 	uint32_t lost[NB_TCP_MAX_DATA - 1]; /* copies lost between data stage i and i + 1 */
+	/*
+	 * Copies missing at stage i + 1 while its node was tainted (not attached yet, away):
+	 * no evidence of a loss, so not in lost[i]; counted here instead.
+	 */
+	uint32_t unjudged[NB_TCP_MAX_DATA - 1];
 	uint32_t spurious; /* copies sent although an earlier one got through */
 	/*
 	 * The spurious copies by where the ACK that would have stopped them was lost: [r] between

@@ -145,6 +145,9 @@ void nb_ttu_report_text(FILE *f, const struct nb_path_totals *tt, uint8_t proto)
 				(unsigned long long)tt->spurious_at[1],
 				(unsigned long long)tt->spurious_at[2],
 				(unsigned long long)tt->spurious_at[3]);
+		if (tt->unjudged_copies)
+			fprintf(f, "; not judged (next node not attached or away): %llu",
+				(unsigned long long)tt->unjudged_copies);
 		fputc('\n', f);
 	} else if (proto == IPPROTO_UDP) {
 		fprintf(f, "Fragments lost: %llu (datagrams that lost only some: %llu)\n",
@@ -167,6 +170,8 @@ void nb_ttu_report_json(json_t *o, const struct nb_path_totals *tt, uint8_t prot
 			json_object_set_new(ack, s_ack_hop[h],
 					    json_integer((json_int_t)tt->spurious_at[h]));
 		json_object_set_new(o, "lost_copies", lost);
+		json_object_set_new(o, "unjudged_copies",
+				    json_integer((json_int_t)tt->unjudged_copies));
 		json_object_set_new(o, "retransmitted_segments",
 				    json_integer((json_int_t)tt->retransmitted));
 		json_object_set_new(o, "retransmitted_copies",

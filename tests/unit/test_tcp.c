@@ -415,6 +415,55 @@ static void test_retransmit_network(void **state)
 }
 
 /*
+ * Traffic already flowing when the trace started: node B attached at 100 ms, after the first
+ * copy passed A1. That copy is no evidence of a loss in the network: unjudged, not lost.
+ */
+static void test_copy_before_attach(void **state)
+{
+	struct nb_tcp *t = t_new(8, 1000);
+	const struct t_seg *r;
+
+	(void)state;
+	assert_int_equal(nb_tcp_taint(t, 1, 0, 100 * MS), 0);
+	t_data(t, 0, 100, 1448, 1);
+	t_data(t, 1, 100, 1448, 2);
+	t_wm(t, 200);
+	t_data(t, 0, 100, 1448, 201);
+	t_data(t, 1, 100, 1448, 202);
+	t_data(t, 2, 100, 1448, 203);
+	t_data(t, 3, 100, 1448, 204);
+	for (int s = 4; s < 8; s++)
+		t_ack(t, s, 1548, 205 + (uint64_t)s);
+	T_SETTLE(t, 1212, 0, 1);
+	r = t_find(100);
+	assert_int_equal(r->st, NB_ST_COMPLETE);
+	T_COUNTS(r, .copies = {2, 2, 1, 1}, .lost = {0, 0, 0});
+	assert_int_equal(r->s.unjudged[0], 0);
+	assert_int_equal(r->s.unjudged[1], 1);
+	assert_int_equal(r->s.unjudged[2], 0);
+	nb_tcp_destroy(&t);
+
+	/* the same after B attached: the copy lost in the network is counted */
+	t_rec.n = 0;
+	t = t_new(8, 1000);
+	assert_int_equal(nb_tcp_taint(t, 1, 0, 0), 0);
+	t_data(t, 0, 100, 1448, 1);
+	t_data(t, 1, 100, 1448, 2);
+	t_wm(t, 200);
+	t_data(t, 0, 100, 1448, 201);
+	t_data(t, 1, 100, 1448, 202);
+	t_data(t, 2, 100, 1448, 203);
+	t_data(t, 3, 100, 1448, 204);
+	for (int s = 4; s < 8; s++)
+		t_ack(t, s, 1548, 205 + (uint64_t)s);
+	T_SETTLE(t, 1212, 0, 1);
+	r = t_find(100);
+	T_COUNTS(r, .copies = {2, 2, 1, 1}, .lost = {0, 1, 0});
+	assert_int_equal(r->s.unjudged[1], 0);
+	nb_tcp_destroy(&t);
+}
+
+/*
  * Every copy lost inside node A: A_INTERNAL_DROP_REQ, copies counted. No ACK ever covers it, so
  * it is given up 2 timeouts after its last copy.
  */
@@ -1322,6 +1371,7 @@ int main(void)
 	    cmocka_unit_test(test_resegment),
 	    cmocka_unit_test(test_wrap),
 	    cmocka_unit_test(test_retransmit_network),
+	    cmocka_unit_test(test_copy_before_attach),
 	    cmocka_unit_test(test_drop_all_copies),
 	    cmocka_unit_test(test_hole_dupacks),
 	    cmocka_unit_test(test_dupack_order),
