@@ -38,13 +38,6 @@
 #define S_MAX_LINE	   (1u << 20)
 #define S_EXIT_INTERRUPTED 130
 
-/*
- * Optional: an HTML renderer for the combined report. Weak, like the commands in main.c, so
- * `--html` works as soon as a module that defines it is linked in.
- */
-int nb_html_runbook(const json_t *report, const char *path, char *err, size_t errlen);
-#pragma weak nb_html_runbook
-
 struct s_args {
 	const char *inventory_path;
 	const char *key_path;
@@ -265,10 +258,6 @@ static int s_setup(struct s_rb *r, int argc, char **argv)
 	}
 	if (r->a.node_specs.n && r->a.inventory_path) {
 		nb_cerr("give --node or --inventory, not both");
-		return -EINVAL;
-	}
-	if (r->a.html_path && !nb_html_runbook) {
-		nb_cerr("--html: the HTML report is not built yet (use --json)");
 		return -EINVAL;
 	}
 	if (r->a.html_path && nb_report_path_check(r->a.html_path, err, sizeof(err))) {
@@ -1262,7 +1251,7 @@ static int s_write_reports(struct s_rb *r, json_t *report)
 			return -EIO;
 		}
 	}
-	if (r->a.html_path && nb_html_runbook &&
+	if (r->a.html_path &&
 	    nb_html_runbook(report, r->a.html_path, err, sizeof(err))) {
 		nb_cerr("%s", err);
 		return -EIO;
