@@ -26,6 +26,7 @@ tools=$("$AGENT" --list-tools)
 		usr/share/man/man1/netblame-agent.1 usr/share/bash-completion/completions/netblame \
 		usr/share/bash-completion/completions/netblame-agent \
 		usr/share/netblame/agent.conf.example
+	for r in "$REPO"/deploy/runbooks/*.yaml; do echo "usr/share/netblame/runbooks/${r##*/}"; done
 	for t in $tools; do echo "usr/bin/$t"; done
 } | sort >"$OUT/want"
 (cd "$T" && find . -mindepth 1 \( -type f -o -type l -o -type d -empty \) -printf '%P\n' | sort) \
