@@ -38,7 +38,6 @@ struct s_tun {
 	const char *ifname;
 	int ncpu;
 	struct nb_tun_qstat *pcpu;
-	struct nb_tun_ring *rings; /* per CPU */
 	struct s_q q[NB_TUN_MAXQ];
 	uint64_t full_blocks, enq_lines;
 	bool deq_by_addr; /* the reader's code is known: dequeues of unfollowed packets count */
@@ -72,7 +71,7 @@ static void s_reader_ranges(struct s_tun *t)
 	char err[256];
 
 	if (nb_sym_open(&sym, err, sizeof(err))) {
-		nb_warn("%s: only dequeues of packets seen enqueued are counted", err);
+		nb_warn("%s: only dequeues of sojourn samples are counted", err);
 		return;
 	}
 	for (size_t i = 0; i < 2 && !t->deq_by_addr; i++) {
@@ -101,8 +100,8 @@ static void s_reader_ranges(struct s_tun *t)
 		}
 	}
 	if (!t->deq_by_addr)
-		nb_warn("the tun read path (tun_do_read) is not in kallsyms: only dequeues of "
-			"packets seen enqueued are counted");
+		nb_warn("the tun read path (tun_do_read) is not in kallsyms: only dequeues of sojourn "
+			"samples are counted");
 	nb_sym_destroy(&sym);
 }
 
@@ -129,9 +128,8 @@ static int s_setup(struct nb_rt *rt, void *st)
 		return NB_EXIT_ERR;
 	}
 	t->pcpu = calloc((size_t)t->ncpu, sizeof(*t->pcpu));
-	t->rings = calloc((size_t)t->ncpu, sizeof(*t->rings));
 	t->skel = nb_tun_bpf__open();
-	if (!t->pcpu || !t->rings || !t->skel) {
+	if (!t->pcpu || !t->skel) {
 		nb_err("cannot open the BPF tun ring monitor: %s",
 		       strerror(errno ? errno : ENOMEM));
 		return NB_EXIT_ERR;
@@ -153,6 +151,8 @@ static int s_setup(struct nb_rt *rt, void *st)
 	    rt->o.all || rt->family || rt->proto || rt->o.src_port || rt->o.dst_port;
 	bpf_map__set_max_entries(t->skel->maps.nb_events, (uint32_t)rt->o.ringbuf_kb * 1024);
 	s_reader_ranges(t);
+	/* Run on demand by s_snap, never attached. */
+	bpf_program__set_autoattach(t->skel->progs.nb_tun_snap, false);
 	rc = nb_tun_bpf__load(t->skel);
 	if (rc) {
 		nb_err("cannot load the BPF tun ring monitor: %s (the kernel needs BTF of the tun "
@@ -183,7 +183,6 @@ static void s_teardown(struct nb_rt *rt, void *st)
 	ring_buffer__free(t->rb);
 	nb_tun_bpf__destroy(t->skel);
 	free(t->pcpu);
-	free(t->rings);
 }
 
 static void s_start(struct nb_rt *rt, void *st, json_t *start)
@@ -196,6 +195,7 @@ static void s_start(struct nb_rt *rt, void *st, json_t *start)
 				    json_integer(rt->ifs[NB_RT_IF_ANY].ifindex[0]));
 		json_object_set_new(start, "interval_s", json_integer(rt->o.interval));
 		json_object_set_new(start, "dequeue_by_address", json_boolean(t->deq_by_addr));
+		json_object_set_new(start, "hwm_sampled_every", json_integer(NB_TUN_OCC_EVERY));
 		return;
 	}
 	printf("Tun ring monitor on %s%s%s: the ring of each queue every %ld s%s. Ctrl-C to end.\n",
@@ -308,10 +308,23 @@ static int s_poll(struct nb_rt *rt, void *st, int timeout_ms)
 	return n == -EINTR ? 0 : n;
 }
 
-/* The kernel's counters into t->q[].tot, and the interval's high-water marks. */
+/* The ring of queue q now (nb_tun_snap, run on demand): 0, or -1 when it cannot be read. */
+static int s_snap(struct s_tun *t, uint32_t q, struct nb_tun_ring *r)
+{
+	uint64_t arg = q;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &arg, .ctx_size_in = sizeof(arg));
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.nb_tun_snap), &opts) ||
+	    t->skel->bss->nb_snap_rc)
+		return -1;
+	*r = t->skel->bss->nb_snap;
+	return 0;
+}
+
+/* The kernel's counters into t->q[].tot, the rings now, and the interval's high-water marks. */
 static int s_read(struct nb_rt *rt, struct s_tun *t)
 {
-	int fq = bpf_map__fd(t->skel->maps.nb_tun_q), fr = bpf_map__fd(t->skel->maps.nb_tun_rings);
+	int fq = bpf_map__fd(t->skel->maps.nb_tun_q);
 	uint64_t epoch = t->skel->bss->nb_epoch;
 
 	for (uint32_t q = 0; q < NB_TUN_MAXQ; q++) {
@@ -320,17 +333,8 @@ static int s_read(struct nb_rt *rt, struct s_tun *t)
 
 		if (rt->o.queue >= 0 && q != (uint32_t)rt->o.queue)
 			continue;
-		if (bpf_map_lookup_elem(fr, &q, t->rings))
-			return -errno;
-		/* Each CPU keeps the state it saw last: the newest is the ring's. */
-		for (int c = 0; c < t->ncpu; c++)
-			if (t->rings[c].ts_ns > sq->ring.ts_ns)
-				sq->ring = t->rings[c];
-		if (!sq->ring.ts_ns)
-			continue;
 		if (bpf_map_lookup_elem(fq, &q, t->pcpu))
 			return -errno;
-		sq->seen = true;
 		memset(tot, 0, sizeof(*tot));
 		sq->hwm = 0;
 		for (int c = 0; c < t->ncpu; c++) {
@@ -342,16 +346,32 @@ static int s_read(struct nb_rt *rt, struct s_tun *t)
 			tot->drop_full += v->drop_full;
 			tot->drop_other += v->drop_other;
 			tot->deq += v->deq;
-			tot->deq_untracked += v->deq_untracked;
+			tot->samp_stale += v->samp_stale;
 			for (int i = 0; i < NB_MON_SLOTS; i++)
 				tot->sojourn[i] += v->sojourn[i];
 			if (v->hwm_epoch == epoch && v->hwm > sq->hwm)
 				sq->hwm = v->hwm;
 		}
+		if (tot->enq || tot->deq || tot->drop_full || tot->drop_other)
+			sq->seen = true;
+		if (!sq->seen)
+			continue;
+		/* The state now; the HWM's samples missed nothing above it. */
+		if (!s_snap(t, q, &sq->ring) && sq->ring.occupancy > sq->hwm)
+			sq->hwm = sq->ring.occupancy;
 	}
 	/* The next interval's high-water marks start afresh. */
 	t->skel->bss->nb_epoch = epoch + 1;
 	return 0;
+}
+
+static uint64_t s_sampled(const struct nb_tun_qstat *c)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < NB_MON_SLOTS; i++)
+		n += c->sojourn[i];
+	return n;
 }
 
 static void s_counts_json(json_t *o, const struct nb_tun_qstat *c)
@@ -362,7 +382,8 @@ static void s_counts_json(json_t *o, const struct nb_tun_qstat *c)
 	json_object_set_new(o, "full_events", json_integer((json_int_t)c->full));
 	json_object_set_new(o, "drops_full_ring", json_integer((json_int_t)c->drop_full));
 	json_object_set_new(o, "drops_other", json_integer((json_int_t)c->drop_other));
-	json_object_set_new(o, "dequeued_untracked", json_integer((json_int_t)c->deq_untracked));
+	json_object_set_new(o, "sojourn_samples", json_integer((json_int_t)s_sampled(c)));
+	json_object_set_new(o, "samples_given_up", json_integer((json_int_t)c->samp_stale));
 	json_object_set_new(o, "sojourn_us",
 			    nb_out_log2_json((const uint64_t *)c->sojourn, NB_MON_SLOTS));
 }
@@ -374,7 +395,8 @@ static void s_counts_text(const struct nb_tun_qstat *c)
 	       (unsigned long long)c->enq, (unsigned long long)c->matched,
 	       (unsigned long long)c->deq, (unsigned long long)c->full,
 	       (unsigned long long)c->drop_full, (unsigned long long)c->drop_other);
-	printf("    sojourn, enqueue to dequeue (matched packets):\n");
+	printf("    sojourn, enqueue to dequeue (%llu sampled matched packets):\n",
+	       (unsigned long long)s_sampled(c));
 	nb_out_log2_text("usecs", (const uint64_t *)c->sojourn, NB_MON_SLOTS, 4);
 }
 
@@ -387,7 +409,7 @@ static void s_delta(struct nb_tun_qstat *d, const struct nb_tun_qstat *a,
 	d->drop_full = a->drop_full - b->drop_full;
 	d->drop_other = a->drop_other - b->drop_other;
 	d->deq = a->deq - b->deq;
-	d->deq_untracked = a->deq_untracked - b->deq_untracked;
+	d->samp_stale = a->samp_stale - b->samp_stale;
 	for (int i = 0; i < NB_MON_SLOTS; i++)
 		d->sojourn[i] = a->sojourn[i] - b->sojourn[i];
 }
@@ -489,7 +511,7 @@ static int s_summary(struct nb_rt *rt, void *st)
 		all.drop_full += zero.drop_full;
 		all.drop_other += zero.drop_other;
 		all.deq += zero.deq;
-		all.deq_untracked += zero.deq_untracked;
+		all.samp_stale += zero.samp_stale;
 		for (int i = 0; i < NB_MON_SLOTS; i++)
 			all.sojourn[i] += zero.sojourn[i];
 		if (o) {
@@ -519,9 +541,9 @@ static int s_summary(struct nb_rt *rt, void *st)
 	       (unsigned long long)all.enq, (unsigned long long)all.deq,
 	       (unsigned long long)all.full, (unsigned long long)all.drop_full,
 	       (unsigned long long)all.drop_other);
-	if (all.deq_untracked)
-		printf("Dequeues of packets enqueued before the start: %llu (no sojourn)\n",
-		       (unsigned long long)all.deq_untracked);
+	if (all.samp_stale)
+		printf("Sojourn samples given up (not seen leaving in %llu s): %llu\n",
+		       NB_TUN_SAMP_STALE_NS / 1000000000ULL, (unsigned long long)all.samp_stale);
 	if (noring)
 		printf("Enqueues on a queue without a reader: %llu\n", (unsigned long long)noring);
 	printf("Lost events: %llu%s\n", (unsigned long long)lost,

@@ -6,8 +6,12 @@
  * consume_skb called from the tun read path (tun_do_read, for read() and vhost-net alike);
  * drops are kfree_skb. The ring is read through BTF from the device's private data.
  *
- * The counters live in a per-CPU array by queue; packets are followed from enqueue to dequeue
- * by skb address in an LRU hash, for the sojourn histogram.
+ * The cost is what the tool is judged by (docs/ARCHITECTURE.md, "Virtualization monitors"): per
+ * packet the programs write only per-CPU counters, never a cache line the other side of the
+ * ring writes, and read of the ring only the producer's fields and the slot the kernel is about
+ * to fill; the consumer's line is read 1 in NB_TUN_OCC_EVERY enqueues and when full. The
+ * sojourn follows one sampled packet per queue at a time, and the state "now" is read on
+ * demand by user space (nb_tun_snap).
  */
 #include "nb_skb.bpf.h"
 #include "nb_mon.h"
@@ -60,48 +64,31 @@ struct {
 	__uint(max_entries, NB_TUN_MAXQ);
 } nb_tun_q SEC(".maps");
 
-/* Per CPU, so that the producer's and the reader's CPUs do not fight over one cache line. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, struct nb_tun_ring);
-	__uint(max_entries, NB_TUN_MAXQ);
-} nb_tun_rings SEC(".maps");
-
 /*
- * Packets in the rings, for the sojourn: the ring is FIFO, so the enqueue time is kept in the
- * slot the packet is produced into (NB_TUN_SLOTS per queue, for the first NB_TUN_SOJ_QUEUES
- * queues), and the reader's dequeues walk the slots in order behind a cursor. A hash map keyed
- * by skb did the same at twice the cost per packet. A slot whose skb is not the one dequeued
- * (overwritten by a concurrent enqueue, a ring larger than NB_TUN_SLOTS) is a dequeue without
- * sojourn, counted.
+ * The sojourn's sample of each queue: the one packet followed from enqueue to dequeue (skb 0:
+ * none). Written once per sample by each side, read by both on every packet: a line that stays
+ * clean between samples costs a cache hit. A whole line per queue, so queues do not share.
  */
-struct nb_slot {
+struct nb_samp {
 	__u64 skb;
 	__u64 ts_ns;
-	__u32 matched;
-	__u32 pad;
+	__u64 pad[6];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
-	__type(value, struct nb_slot);
-	__uint(max_entries, NB_TUN_SOJ_QUEUES *NB_TUN_SLOTS);
-} nb_slots SEC(".maps");
-
-/* Per queue: the slot the reader's next dequeue should find. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(max_entries, NB_TUN_SOJ_QUEUES);
-} nb_cursor SEC(".maps");
+	__type(value, struct nb_samp);
+	__uint(max_entries, NB_TUN_MAXQ);
+} nb_samp SEC(".maps");
 
 __u64 nb_epoch = 0;	/* written by user space at every interval: the HWM's interval */
 __u64 nb_lost = 0;	/* ring buffer full: event not delivered */
 __u64 nb_parse_err = 0; /* headers unreadable: the packet compared as not IP */
 __u64 nb_noring = 0;	/* enqueue on a queue with no reader attached (no tfile) */
+__u64 nb_dev = 0;	/* the tap's struct net_device, for nb_tun_snap */
+struct nb_tun_ring nb_snap = {}; /* nb_tun_snap's answer */
+__s32 nb_snap_rc = 0;
 
 static __always_inline void *nb_netdev_priv(struct net_device *dev)
 {
@@ -111,31 +98,41 @@ static __always_inline void *nb_netdev_priv(struct net_device *dev)
 	return (void *)dev + ((bpf_core_type_size(struct net_device) + 31) & ~31);
 }
 
-#define NB_RING_BUF 256 /* struct ptr_ring is 192 bytes here (cache-line padded) */
-
-/*
- * The ring of queue q of the tap: 0, or -1 when the queue has no reader attached. The ring's
- * header is read in one copy (a helper call per field cost more than the rest of the program).
- */
-static __always_inline int nb_ring_read(struct net_device *dev, __u32 q, struct nb_tun_ring *r)
+/* The tx_ring of queue q of the tap, NULL when the queue has no reader attached. */
+static __always_inline void *nb_ring_of(struct net_device *dev, __u32 q)
 {
 	struct tun_struct___nb *tun = nb_netdev_priv(dev);
 	struct tun_file___nb *tf = NULL;
-	unsigned char buf[NB_RING_BUF];
-	void **queue = NULL, *slot = NULL;
-	__u32 rsz = bpf_core_type_size(struct ptr_ring___nb);
 
-	if (q >= NB_TUN_MAXQ)
-		return -1;
 	bpf_probe_read_kernel(&tf, sizeof(tf),
 			      (void *)tun + bpf_core_field_offset(struct tun_struct___nb, tfiles) +
 				  q * sizeof(void *));
 	if (!tf)
+		return NULL;
+	return (void *)tf + bpf_core_field_offset(struct tun_file___nb, tx_ring);
+}
+
+#define NB_RING_BUF 256 /* struct ptr_ring is 192 bytes here (cache-line padded) */
+
+/*
+ * The whole state of a ring, for a FULL event and the state on demand: the header in one
+ * copy (a helper call per field cost more than the rest of the program). 0, or -1 when the
+ * queue has no reader attached.
+ */
+static __always_inline int nb_ring_read(struct net_device *dev, __u32 q, struct nb_tun_ring *r)
+{
+	unsigned char buf[NB_RING_BUF];
+	void **queue = NULL, *slot = NULL, *ring;
+	__u32 rsz = bpf_core_type_size(struct ptr_ring___nb);
+
+	if (q >= NB_TUN_MAXQ)
+		return -1;
+	ring = nb_ring_of(dev, q);
+	if (!ring)
 		return -1;
 	if (rsz > NB_RING_BUF)
 		rsz = NB_RING_BUF;
-	if (bpf_probe_read_kernel(
-		buf, rsz, (void *)tf + bpf_core_field_offset(struct tun_file___nb, tx_ring)))
+	if (bpf_probe_read_kernel(buf, rsz, ring))
 		return -1;
 #define NB_RF(field, type)                                                                         \
 	(*(type *)(buf + (bpf_core_field_offset(struct ptr_ring___nb, field) & (NB_RING_BUF - 8))))
@@ -156,6 +153,11 @@ static __always_inline int nb_ring_read(struct net_device *dev, __u32 q, struct 
 	r->occupancy = nb_ring_occupancy(r->producer, r->consumer_head, r->size, slot != NULL);
 	return 0;
 }
+
+/* A field of the ring in its own read: the enqueue touches only the lines it needs. */
+#define NB_RING_FIELD(ring, field, dst)                                                            \
+	bpf_probe_read_kernel(&(dst), sizeof(dst),                                                 \
+			      (ring) + bpf_core_field_offset(struct ptr_ring___nb, field))
 
 static __always_inline bool nb_our_dev(struct net_device *dev)
 {
@@ -188,16 +190,56 @@ static __always_inline void nb_emit(__u8 type, __u32 q, struct sk_buff *skb,
 	bpf_ringbuf_submit(e, 0);
 }
 
+static __always_inline void nb_hwm(struct nb_tun_qstat *st, __u32 occ)
+{
+	__u64 epoch = nb_epoch;
+
+	if (st->hwm_epoch != epoch) {
+		st->hwm_epoch = epoch;
+		st->hwm = occ;
+	} else if (occ > st->hwm) {
+		st->hwm = occ;
+	}
+}
+
+/*
+ * Sample the packet for the sojourn: when no sample of the queue is in the ring, at most once
+ * per jiffy per CPU (so every packet at low rates, a few hundred a second in a flood). A sample
+ * that was never seen leaving (a path this program does not see) is given up after
+ * NB_TUN_SAMP_STALE_NS, counted.
+ */
+static __always_inline void nb_sample(struct nb_tun_qstat *st, __u32 q, struct sk_buff *skb)
+{
+	struct nb_samp *sl;
+	__u64 j = bpf_jiffies64(), now;
+
+	if (st->samp_j == j)
+		return;
+	st->samp_j = j;
+	sl = bpf_map_lookup_elem(&nb_samp, &q);
+	if (!sl)
+		return;
+	now = bpf_ktime_get_ns();
+	if (sl->skb) {
+		if (now - sl->ts_ns < NB_TUN_SAMP_STALE_NS)
+			return;
+		st->samp_stale++;
+	}
+	sl->ts_ns = now;
+	sl->skb = (__u64)skb;
+}
+
 SEC("tp_btf/net_dev_start_xmit")
 int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 {
 	const volatile struct nb_filter *f = &nb_cfg;
-	struct nb_tun_ring r = {}, *last;
 	struct nb_tun_qstat *st;
 	struct nb_pkt p = {};
 	__u16 ethertype = 0;
-	__u32 q;
-	bool matched;
+	void *ring, **queue = NULL, *slot = NULL;
+	int producer = 0, size = 0, head;
+	__u32 q, occ;
+	bool matched, full;
 	int rc;
 
 	if (dev->ifindex != f->ifindex[0] || dev->nd_net.net->ns.inum != f->netns)
@@ -206,16 +248,31 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 	if (q >= NB_TUN_MAXQ)
 		return 0;
 	st = bpf_map_lookup_elem(&nb_tun_q, &q);
-	last = bpf_map_lookup_elem(&nb_tun_rings, &q);
-	if (!st || !last)
+	if (!st)
 		return 0;
 	st->enq++;
-	if (nb_ring_read(dev, q, &r)) {
+	if (nb_dev != (__u64)dev)
+		nb_dev = (__u64)dev;
+	/*
+	 * Full is the producer's slot taken: the producer's own line, the read-mostly size and
+	 * queue, and the slot tun_net_xmit is about to read and fill anyway.
+	 */
+	ring = nb_ring_of(dev, q);
+	if (!ring) {
 		__sync_fetch_and_add(&nb_noring, 1);
 		return 0;
 	}
+	NB_RING_FIELD(ring, producer, producer);
+	NB_RING_FIELD(ring, size, size);
+	NB_RING_FIELD(ring, queue, queue);
+	if (size <= 0 || producer < 0 || producer >= size) {
+		__sync_fetch_and_add(&nb_noring, 1);
+		return 0;
+	}
+	bpf_probe_read_kernel(&slot, sizeof(slot), queue + producer);
+	full = slot != NULL;
 	matched = true;
-	if (nb_parse_all || r.full) {
+	if (nb_parse_all || (full && !st->episode)) {
 		rc = nb_parse_frame(&NB_RD_PROBE, skb->data, bpf_ntohs(skb->protocol),
 				    dev->type == NB_ARPHRD_ETHER, &ethertype, &p, NULL);
 		if (rc < 0)
@@ -226,142 +283,98 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 	}
 	if (matched)
 		st->matched++;
-	r.ts_ns = bpf_ktime_get_ns();
-	if (r.full) {
+	if (full) {
+		struct nb_tun_ring r = {};
+
 		st->full++;
-		/* One event per full spell: a flood into a full ring would fill our ring too. */
-		r.episode = last->episode;
-		if (matched && !last->episode) {
-			nb_emit(NB_TUN_EV_FULL, q, skb, &r, &p, ethertype);
-			r.episode = 1;
+		/*
+		 * One event per full spell: a flood into a full ring would fill our ring too.
+		 * The whole state (and the occupancy for the HWM) once per spell and when the
+		 * interval's HWM has not reached the size yet.
+		 */
+		if ((!st->episode && matched) ||
+		    st->hwm_epoch != nb_epoch || st->hwm < (__u32)size) {
+			if (nb_ring_read(dev, q, &r))
+				return 0;
+			r.ts_ns = bpf_ktime_get_ns();
+			nb_hwm(st, r.occupancy);
+			if (!st->episode && matched) {
+				r.episode = 1;
+				nb_emit(NB_TUN_EV_FULL, q, skb, &r, &p, ethertype);
+				st->episode = 1;
+			}
 		}
-		*last = r;
 		return 0;
 	}
-	if (q < NB_TUN_SOJ_QUEUES) {
-		__u32 k = q * NB_TUN_SLOTS + ((__u32)r.producer & (NB_TUN_SLOTS - 1));
-		struct nb_slot *sl = bpf_map_lookup_elem(&nb_slots, &k);
+	if (st->episode)
+		st->episode = 0;
+	if (matched)
+		nb_sample(st, q, skb);
+	/*
+	 * The occupancy this packet leaves behind, for the HWM: the consumer's head is on the line
+	 * the reader writes for every packet, so it is read 1 in NB_TUN_OCC_EVERY enqueues.
+	 */
+	if (!nb_all && (st->enq & (NB_TUN_OCC_EVERY - 1)) != 1)
+		return 0;
+	head = 0;
+	NB_RING_FIELD(ring, consumer_head, head);
+	if (head < 0 || head >= size)
+		return 0;
+	occ = nb_ring_occupancy(producer, head, size, 0) + 1;
+	nb_hwm(st, occ);
+	if (nb_all && matched) {
+		struct nb_tun_ring r = {};
 
-		if (sl) {
-			sl->skb = (__u64)skb;
-			sl->ts_ns = r.ts_ns;
-			sl->matched = matched;
-		}
-	}
-	/* The state this packet leaves behind once tun_net_xmit has produced it. */
-	r.occupancy += 1;
-	r.producer = r.producer + 1 < r.size ? r.producer + 1 : 0;
-	r.full = 0;
-	r.episode = 0;
-	*last = r;
-	if (st->hwm_epoch != nb_epoch) {
-		st->hwm_epoch = nb_epoch;
-		st->hwm = r.occupancy;
-	} else if (r.occupancy > st->hwm) {
-		st->hwm = r.occupancy;
-	}
-	if (nb_all && matched)
+		r.producer = producer + 1 < size ? producer + 1 : 0;
+		r.consumer_head = head;
+		NB_RING_FIELD(ring, consumer_tail, r.consumer_tail);
+		r.size = size;
+		r.occupancy = occ;
+		r.ts_ns = bpf_ktime_get_ns();
 		nb_emit(NB_TUN_EV_ENQ, q, skb, &r, &p, ethertype);
+	}
 	return 0;
 }
 
 static __always_inline bool nb_in_reader(__u64 loc)
 {
-	if (!nb_deq_lo[0])
-		return true; /* no symbols: the inflight map alone decides */
 	return (loc >= nb_deq_lo[0] && loc < nb_deq_hi[0]) ||
 	       (loc >= nb_deq_lo[1] && loc < nb_deq_hi[1]);
 }
 
-static __always_inline struct nb_slot *nb_slot_at(__u32 q, __u32 i, __u64 skb)
-{
-	__u32 k = q * NB_TUN_SLOTS + (i & (NB_TUN_SLOTS - 1));
-	struct nb_slot *sl = bpf_map_lookup_elem(&nb_slots, &k);
-
-	return sl && sl->skb == skb ? sl : NULL;
-}
-
-/*
- * The slot of the packet the reader took: at the cursor or a few past it (a slot lost to a
- * concurrent enqueue), else just behind the consumer's head (the read() path takes one at a
- * time: this also finds the place at the start). The cursor wraps with the ring.
- */
-static __always_inline struct nb_slot *nb_slot_take(__u32 q, __u64 skb, const struct nb_tun_ring *r,
-						    bool by_head)
-{
-	__u32 *cur = bpf_map_lookup_elem(&nb_cursor, &q), size = (__u32)r->size, i, c;
-	struct nb_slot *sl = NULL;
-
-	if (!cur || !size)
-		return NULL;
-	c = *cur;
-	for (i = 0; i < 4 && !sl; i++) {
-		c = (*cur + i) % size;
-		sl = nb_slot_at(q, c, skb);
-	}
-	if (!sl && by_head) {
-		c = r->consumer_head ? (__u32)r->consumer_head - 1 : size - 1;
-		sl = nb_slot_at(q, c, skb);
-	}
-	if (sl) {
-		*cur = (c + 1) % size;
-		sl->skb = 0;
-	}
-	return sl;
-}
-
-SEC("raw_tp/consume_skb")
+SEC("tp_btf/consume_skb")
 int BPF_PROG(nb_tun_deq, struct sk_buff *skb, void *location)
 {
-	struct net_device *dev;
-	struct nb_slot *sl = NULL;
+	const volatile struct nb_filter *f = &nb_cfg;
 	struct nb_tun_qstat *st;
-	struct nb_tun_ring r = {}, *last;
+	struct nb_samp *sl;
+	struct net_device *dev;
 	__u64 now;
 	__u32 q;
 
-	if (!skb)
+	/* The caller first: the arguments only, for every other consume_skb of the machine. */
+	if (nb_deq_lo[0] && !nb_in_reader((__u64)location))
 		return 0;
-	dev = BPF_CORE_READ(skb, dev);
-	if (!nb_our_dev(dev) || !nb_in_reader((__u64)location))
+	dev = skb->dev;
+	if (!dev || dev->ifindex != f->ifindex[0] || dev->nd_net.net->ns.inum != f->netns)
 		return 0;
-	now = bpf_ktime_get_ns();
-	q = BPF_CORE_READ(skb, queue_mapping);
+	q = skb->queue_mapping;
 	if (q >= NB_TUN_MAXQ)
 		return 0;
 	st = bpf_map_lookup_elem(&nb_tun_q, &q);
-	if (!st)
+	sl = bpf_map_lookup_elem(&nb_samp, &q);
+	if (!st || !sl)
 		return 0;
-	last = bpf_map_lookup_elem(&nb_tun_rings, &q);
-	if (!last)
+	if (sl->skb != (__u64)skb) {
+		/* Without the reader's address only the sampled packet is known to be one. */
+		if (nb_deq_lo[0])
+			st->deq++;
 		return 0;
-	/* The common case reads no ring: the cursor finds the slot with the last known size. */
-	r = *last;
-	if (q < NB_TUN_SOJ_QUEUES && r.size > 0)
-		sl = nb_slot_take(q, (__u64)skb, &r, false);
-	if (!sl) {
-		if (nb_ring_read(dev, q, &r))
-			return 0;
-		r.episode = r.full ? last->episode : 0;
-		if (q < NB_TUN_SOJ_QUEUES)
-			sl = nb_slot_take(q, (__u64)skb, &r, true);
-	} else {
-		/* One packet fewer waiting; the positions as the reader left them. */
-		r.consumer_head = r.consumer_head + 1 < r.size ? r.consumer_head + 1 : 0;
-		if (r.occupancy)
-			r.occupancy--;
 	}
-	r.ts_ns = now;
-	*last = r;
-	if (!sl && !nb_deq_lo[0])
-		return 0; /* without the reader's address only followed packets are known */
+	now = bpf_ktime_get_ns();
 	st->deq++;
-	if (sl) {
-		if (sl->matched)
-			st->sojourn[nb_mon_slot((now - sl->ts_ns) / 1000) & (NB_MON_SLOTS - 1)]++;
-	} else {
-		st->deq_untracked++;
-	}
+	st->sojourn[nb_mon_slot((now - sl->ts_ns) / 1000) & (NB_MON_SLOTS - 1)]++;
+	sl->skb = 0;
 	return 0;
 }
 
@@ -369,22 +382,55 @@ SEC("raw_tp/kfree_skb")
 int BPF_PROG(nb_tun_drop, struct sk_buff *skb, void *location, int reason)
 {
 	struct nb_tun_qstat *st;
+	struct nb_samp *sl;
 	__u64 loc = (__u64)location;
+	bool full_ring, in_xmit;
 	__u32 q;
 
+	full_ring = bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_FULL_RING) &&
+		    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_FULL_RING);
+	in_xmit = (loc >= nb_xmit_lo[0] && loc < nb_xmit_hi[0]) ||
+		  (loc >= nb_xmit_lo[1] && loc < nb_xmit_hi[1]);
 	if (!skb || !nb_our_dev(BPF_CORE_READ(skb, dev)))
 		return 0;
 	q = BPF_CORE_READ(skb, queue_mapping);
 	if (q >= NB_TUN_MAXQ)
 		return 0;
+	/* A sampled packet freed on a path the dequeue does not see: the sample is over. */
+	sl = bpf_map_lookup_elem(&nb_samp, &q);
+	if (sl && sl->skb == (__u64)skb)
+		sl->skb = 0;
+	if (!full_ring && !in_xmit)
+		return 0;
 	st = bpf_map_lookup_elem(&nb_tun_q, &q);
 	if (!st)
 		return 0;
-	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_FULL_RING) &&
-	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_FULL_RING))
+	if (full_ring)
 		st->drop_full++;
-	else if ((loc >= nb_xmit_lo[0] && loc < nb_xmit_hi[0]) ||
-		 (loc >= nb_xmit_lo[1] && loc < nb_xmit_hi[1]))
+	else
 		st->drop_other++;
+	return 0;
+}
+
+/*
+ * The ring of queue ctx[0] now, for user space at every report (BPF_PROG_TEST_RUN; never
+ * attached): occupancy and positions as they are, not as the last packet left them.
+ */
+SEC("raw_tp/net_dev_xmit")
+int nb_tun_snap(__u64 *ctx)
+{
+	const volatile struct nb_filter *f = &nb_cfg;
+	struct net_device *dev = (struct net_device *)nb_dev;
+	struct nb_tun_ring r = {};
+	__u32 q = (__u32)ctx[0];
+
+	nb_snap_rc = -1;
+	if (!dev || BPF_CORE_READ(dev, ifindex) != f->ifindex[0] || q >= NB_TUN_MAXQ)
+		return 0;
+	if (nb_ring_read(dev, q, &r))
+		return 0;
+	r.ts_ns = bpf_ktime_get_ns();
+	nb_snap = r;
+	nb_snap_rc = 0;
 	return 0;
 }

@@ -13,8 +13,9 @@
 #include "nb_event.h"
 
 #define NB_TUN_MAXQ  256 /* MAX_TAP_QUEUES */
-#define NB_TUN_SOJ_QUEUES 16   /* queues whose packets' sojourn is measured */
-#define NB_TUN_SLOTS	  4096 /* enqueue times kept per queue: rings up to this size */
+#define NB_TUN_OCC_EVERY 8 /* the HWM's occupancy is read 1 in this many enqueues (power of 2) */
+/* A sojourn sample not seen leaving after this long is given up (a path the programs miss). */
+#define NB_TUN_SAMP_STALE_NS 10000000000ULL
 #define NB_MON_SLOTS 32	 /* log2 microsecond slots: [0,1], [2,3], [4,7] ... (nb_hist_log2_range) */
 
 /* One queue of the tap, counted per CPU by the BPF programs; user space adds the CPUs up. */
@@ -25,11 +26,13 @@ struct nb_tun_qstat {
 	__u64 drop_full;     /* kfree_skb FULL_RING on this queue */
 	__u64 drop_other;    /* other drops in tun_net_xmit (no reader, filter, ...) */
 	__u64 deq;	     /* packets the reader took (consume_skb from the tun read path) */
-	__u64 deq_untracked; /* dequeues without their enqueue time (before attach, lost slot) */
+	__u64 samp_stale;    /* sojourn samples given up (never seen leaving) */
 	__u64 hwm_epoch;     /* the interval hwm belongs to (nb_epoch when it was written) */
-	__u32 hwm;	     /* highest occupancy after an enqueue in that interval */
-	__u32 pad;
-	__u64 sojourn[NB_MON_SLOTS]; /* enqueue to dequeue of matched packets, log2 us */
+	__u32 hwm;	     /* highest occupancy seen after an enqueue in that interval (sampled) */
+	__u32 episode;	     /* BPF only: a FULL event of this full spell was emitted by this CPU */
+	__u64 samp_j;	     /* BPF only: the jiffy of this CPU's last sampling attempt */
+	/* enqueue to dequeue of sampled matched packets, log2 us (one in the ring at a time) */
+	__u64 sojourn[NB_MON_SLOTS];
 };
 
 /* The last state of one queue's ring seen by a program (an enqueue or a dequeue). */

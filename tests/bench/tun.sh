@@ -23,6 +23,12 @@ TARGET=97
 cd "$REPO" || exit 1
 TOOL_PID=
 
+# bpf_stats: "NAME RUN_TIME_NS RUN_CNT" of each nb_tun_* program loaded now.
+bpf_cost() {
+	bpftool prog show --json | jq -r '.[] | select(.name | startswith("nb_tun_")) |
+		"\(.name) \(.run_time_ns // 0) \(.run_cnt // 0)"'
+}
+
 tap_stats() { ip -n nbhvB -s -j link show vnet0 | jq -r '.[0].stats64.tx | "\(.packets) \(.dropped)"'; }
 
 # flood ROUND TAG: appends "ROUND TAG ring_pps dropped_pps sender_pps" to $TMP/rounds.
@@ -42,6 +48,13 @@ flood() {
 	dps=$(awk -v a="$d0" -v b="$d1" -v s="$(kv seconds "$tx")" 'BEGIN { printf "%.0f", (b - a) / s }')
 	[ "$pps" -gt 0 ] || fail "nothing went through vnet0's ring (sender: $tx)"
 	echo "$round $tag $pps $dps $(kv pps "$tx")" >>"$TMP/rounds"
+	# The programs' own cost over this flood (statistics on only then): per run, and per
+	# packet the flood put through or over the ring.
+	if [ "$tag" = cost ]; then
+		bpf_cost | awk -v r="$round" -v n="$(awk -v a="$p0" -v b="$p1" -v c="$d0" -v d="$d1" \
+			'BEGIN { print b - a + d - c }')" '{ printf "%s %s %s %s %.0f %.0f\n", r, $1, $2,
+			$3, $3 ? $2 / $3 : 0, n ? $2 / n : 0 }' >>"$TMP/cost"
+	fi
 	printf '  %-5s %-5s ring %8s pps, overflow %8s pps, sent %8s pps\n' "$round" "$tag" "$pps" \
 		"$dps" "$(kv pps "$tx")"
 	: "$s0" "$s1"
@@ -66,6 +79,8 @@ tool_stop() {
 }
 
 bench_lab_up --vmb tap
+: >"$TMP/cost"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "tun: UDP ${SIZE}-byte flood into the tap VM, ${DUR}s per measurement, $ROUNDS ABBA rounds"
 : >"$TMP/rounds"
 flood 0 warm
@@ -83,6 +98,19 @@ for ((p = 1; p <= ROUNDS; p++)); do
 		flood "$p" base
 	fi
 done
+# The programs' cost per run and per packet (kernel.bpf_stats_enabled, which adds two clock
+# reads to every BPF program run of the machine: so in extra rounds, outside the ratio).
+STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
+on_exit "sysctl -qw kernel.bpf_stats_enabled=$STATS_WAS"
+for ((p = 1; p <= 2; p++)); do
+	tool_start
+	# Counted from the flood's start: attach and the idle second are not in the numbers.
+	sysctl -qw kernel.bpf_stats_enabled=1 || fail "cannot enable kernel.bpf_stats_enabled"
+	flood "c$p" cost
+	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
+	tool_stop
+done
+sed -i '/ cost /d' "$TMP/rounds"
 # The last tool run's own counts of the flood: every packet it saw enqueued was dequeued or
 # dropped FULL_RING, as the tap counted.
 SUMMARY=$(jq -c 'select(.type=="summary") | {enqueued, dequeued, drops_full_ring, lost_events}' "$TMP/tool.json")
@@ -97,6 +125,17 @@ result "baseline median (through the ring)" "$BASE pps" "-" "-"
 result "tun_ring_monitor attached median" "$TOOL pps" "-" "-"
 result "tun_ring_monitor / baseline" "$RATIO %" ">= $TARGET %" "$ST"
 result "tun_ring_monitor / baseline, median of rounds" "$PAIR_RATIO %" "-" "-"
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+# Median per program over the rounds: ns per run, ns per flood packet.
+COSTS=$(awk '{ print $2 }' "$TMP/cost" | sort -u | while read -r prog; do
+	run=$(awk -v p="$prog" '$2 == p { print $5 }' "$TMP/cost" | median)
+	pkt=$(awk -v p="$prog" '$2 == p { print $6 }' "$TMP/cost" | median)
+	printf '%s %.0f %.0f\n' "$prog" "$run" "$pkt"
+done)
+while read -r prog run pkt; do
+	[ -n "$prog" ] && result "$prog ns per run / per flood packet" "$run / $pkt ns" "-" "-"
+done <<<"$COSTS"
+echo "load average: $LOAD0 at the start, $LOAD1 at the end"
 
 {
 	echo "## tun_ring_monitor on a tap flood (issue 13)"
@@ -115,6 +154,16 @@ result "tun_ring_monitor / baseline, median of rounds" "$PAIR_RATIO %" "-" "-"
 	echo "|---|---|---|---|"
 	echo "| tun_ring_monitor / baseline (ratio of medians) | $RATIO % | >= $TARGET % | $ST |"
 	echo "| tun_ring_monitor / baseline (median of round ratios) | $PAIR_RATIO % | - | - |"
+	echo
+	echo "BPF cost per program (kernel.bpf_stats_enabled during two more attached floods, not in"
+	echo "the ratio since the statistics add two clock reads to every run; medians; a run is any"
+	echo "call of the hook on the machine, a flood packet one that went through or over the ring):"
+	echo
+	echo "| program | ns per run | ns per flood packet |"
+	echo "|---|---|---|"
+	awk '{ printf "| %s | %s | %s |\n", $1, $2, $3 }' <<<"$COSTS"
+	echo
+	echo "Load average (1, 5, 15 min): $LOAD0 at the start, $LOAD1 at the end."
 	echo
 	echo "The last attached run's own counts: \`$SUMMARY\`."
 } >"$BENCH_OUT/tun.md"
