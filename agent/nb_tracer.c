@@ -1027,13 +1027,20 @@ bool nb_tracer_stage_ok(const struct nb_tracer *t, int i)
 	return t->chain && i >= 0 && i < t->chain->n && t->chain->ok[i];
 }
 
+static int s_percpu_sums(struct bpf_map *map, uint32_t n, uint64_t *out);
+
 void nb_tracer_lat_stats(const struct nb_tracer *t, struct nb_lat_stats *st)
 {
+	uint64_t hist_matched = 0;
+
 	memset(st, 0, sizeof(*st));
 	st->matched = nb_tracer_matched(t);
 	st->lost = nb_tracer_lost(t);
 	if (!t->lat)
 		return;
+	/* Histogram mode counts its matched packets per CPU (nb_lat_matched), events mode not. */
+	if (!s_percpu_sums(t->lat->maps.nb_lat_matched, 1, &hist_matched))
+		st->matched += hist_matched;
 	st->parse_err = __atomic_load_n(&t->lat->bss->nb_parse_err, __ATOMIC_RELAXED);
 	st->no_prev = __atomic_load_n(&t->lat->bss->nb_no_prev, __ATOMIC_RELAXED);
 	st->last_full = __atomic_load_n(&t->lat->bss->nb_last_full, __ATOMIC_RELAXED);

@@ -14,6 +14,8 @@
 
 #define NB_NF_ACCEPT 1
 #define NB_NF_HOOKS  5 /* PRE_ROUTING .. POST_ROUTING */
+#define NB_NFPROTO_IPV4 2
+#define NB_NFPROTO_IPV6 10
 
 /* The stage (NB_HOOK_LAT0 + i) of each netfilter hook; 0: the chain has none there. */
 const volatile __u8 nb_nf_hook[NB_NF_HOOKS] = {};
@@ -46,17 +48,45 @@ static __always_inline int nb_lat_skb(struct sk_buff *skb, __u32 netns, __u8 hoo
 
 /*
  * Loaded as a netfilter program (user space sets the type: libbpf 1.1 has no such section);
- * the link binds it to one namespace, family, hook and priority.
+ * the link binds it to one namespace, family, hook and priority. Its context gives trusted
+ * pointers: the hook state and the skb are read with plain loads, not helper calls, and the
+ * family comes from the hook (pf), not from a read of the IP version. Only the packet's
+ * bytes need probe reads, and the filter rejects on the IP header before the transport's.
  */
 SEC("tc")
 int nb_lat_nf(struct bpf_nf_ctx *ctx)
 {
+	const volatile struct nb_filter *f = &nb_cfg;
 	const struct nf_hook_state *st = ctx->state;
-	__u8 h = BPF_CORE_READ(st, hook);
-	__u32 netns = BPF_CORE_READ(st, net, ns.inum);
+	struct sk_buff *skb = ctx->skb;
+	struct net_device *dev;
+	struct nb_pkt p;
+	__u16 ethertype, nh;
+	__u8 h = st->hook, hook;
+	__u32 netns;
+	int rc;
 
-	if (h < NB_NF_HOOKS)
-		nb_lat_skb(ctx->skb, netns, nb_nf_hook[h]);
+	if (h >= NB_NF_HOOKS)
+		return NB_NF_ACCEPT;
+	hook = nb_nf_hook[h];
+	netns = st->net->ns.inum;
+	if (!hook || (f->netns && f->netns != netns))
+		return NB_NF_ACCEPT;
+	ethertype = st->pf == NB_NFPROTO_IPV4 ? NB_ETH_P_IP :
+		    st->pf == NB_NFPROTO_IPV6 ? NB_ETH_P_IPV6 : 0;
+	nh = skb->network_header;
+	if (!ethertype || nh == (__u16)~0U)
+		return NB_NF_ACCEPT;
+	rc = nb_parse_l3(&NB_RD_PROBE, skb->head + nh, ethertype, &p, f);
+	if (rc) {
+		if (rc < 0)
+			__sync_fetch_and_add(&nb_parse_err, 1);
+		return NB_NF_ACCEPT;
+	}
+	if (!nb_pkt_match(f, &p))
+		return NB_NF_ACCEPT;
+	dev = skb->dev;
+	nb_stage_submit(&p, ethertype, dev ? dev->ifindex : 0, netns, hook);
 	return NB_NF_ACCEPT;
 }
 

@@ -3,7 +3,9 @@
 # matching traffic through the traced path (vmA -> vmB through hvA: vnet0 -> FORWARD ->
 # ens4f0), a UDP flood and a TCP stream, each in rounds alternating baseline and tool attached
 # (ABBA), target: at least 95 % of the baseline. Every packet is aggregated in the kernel (no
-# event per packet). Then both summary tools' start to attached (target < 0.3 s, FIFO-timed
+# event per packet). A third condition in every round, the floor, is the same tool filtered on
+# an address the traffic does not have: its programs run on every packet and return, so what
+# the hooks and the parse cost by themselves shows apart from the aggregation. Then both summary tools' start to attached (target < 0.3 s, FIFO-timed
 # like start.sh) and peak RSS (VmHWM after a run, target < 20 MiB).
 #   tests/bench/latsum.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS change the run)
 set -u
@@ -13,11 +15,12 @@ need_root
 bench_init latsum
 bench_need "$AGENT" "$TRAFFIC"
 
-ROUNDS=${NB_BENCH_ROUNDS:-4}
+ROUNDS=${NB_BENCH_ROUNDS:-6}
 DUR=${NB_BENCH_SECONDS:-2}
 TCP_BYTES=${NB_BENCH_TCP_BYTES:-2000000000}
 PORT=9000
 TARGET=95
+IP_NONE=198.18.0.77 # the floor's filter: no packet of the benchmark has it
 cd "$REPO" || exit 1
 TOOL_PID=
 lab_up --vmb veth
@@ -55,9 +58,10 @@ tcp() {
 	printf '  tcp %-3s %-5s %9s Mbit/s\n' "$1" "$2" "$(kv mbps "$tx")"
 }
 
+# tool_start PROTO [SRC]: the tool attached, filtered on SRC (default IP_A) -> IP_B.
 tool_start() {
 	"$AGENT" vm_network_latency_summary --netns nbhvA --vm-interface vnet0 \
-		--phy-interface ens4f0 --direction tx --protocol "$1" --src-ip "$IP_A" \
+		--phy-interface ens4f0 --direction tx --protocol "$1" --src-ip "${2:-$IP_A}" \
 		--dst-ip "$IP_B" --interval 60 --duration 600 --json >"$TMP/tool.json" \
 		2>"$TMP/tool.err" &
 	TOOL_PID=$!
@@ -75,40 +79,71 @@ tool_stop() {
 	[ "$rc" = 0 ] || fail "vm_network_latency_summary exited $rc: $(cat "$TMP/tool.err")"
 }
 
+# measure PROTO ROUND TAG: one measurement in condition TAG (base, floor or tool).
+measure() {
+	case $3 in
+	base) $1 "$2" base ;;
+	floor)
+		tool_start "$1" "$IP_NONE"
+		$1 "$2" floor
+		tool_stop
+		;;
+	tool)
+		tool_start "$1"
+		$1 "$2" tool
+		tool_stop
+		jq -c 'select(.type=="summary") | [.pairs[] | {from, to, count}]' "$TMP/tool.json" \
+			>"$TMP/counts.$1"
+		;;
+	esac
+}
+
 echo "latsum: vm_network_latency_summary on vmA -> vmB through hvA, $ROUNDS ABBA rounds each"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$TMP/rounds"
 udp 0 warm
 : >"$TMP/rounds"
 for proto in udp tcp; do
 	for ((p = 1; p <= ROUNDS; p++)); do
 		if ((p % 2)); then
-			$proto "$p" base
-			tool_start $proto
-			$proto "$p" tool
-			tool_stop
+			order="base floor tool"
 		else
-			tool_start $proto
-			$proto "$p" tool
-			tool_stop
-			$proto "$p" base
+			order="tool floor base"
 		fi
+		for c in $order; do
+			measure $proto "$p" "$c"
+		done
 	done
-	jq -c 'select(.type=="summary") | [.pairs[] | {from, to, count}]' "$TMP/tool.json" \
-		>"$TMP/counts.$proto"
 done
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load average: $LOAD1"
 
+# ratio PROTO TAG: "percent base_median tag_median", TAG's median over the baseline's.
 ratio() {
 	local b t
 	b=$(awk -v p="$1" '$1 == p && $3 == "base" { print $4 }' "$TMP/rounds" | median)
-	t=$(awk -v p="$1" '$1 == p && $3 == "tool" { print $4 }' "$TMP/rounds" | median)
+	t=$(awk -v p="$1" -v c="$2" '$1 == p && $3 == c { print $4 }' "$TMP/rounds" | median)
 	awk -v b="$b" -v t="$t" 'BEGIN { printf "%.1f %.0f %.0f", 100 * t / b, b, t }'
 }
-read -r UDP_R UDP_B UDP_T <<<"$(ratio udp)"
-read -r TCP_R TCP_B TCP_T <<<"$(ratio tcp)"
+# per_round PROTO TAG: each round's TAG / base, in percent, as "min-max".
+per_round() {
+	awk -v p="$1" -v c="$2" '$1 == p && $3 == "base" { b[$2] = $4 }
+		$1 == p && $3 == c { t[$2] = $4 }
+		END { lo = 1e9; hi = 0
+		      for (r in t) { v = 100 * t[r] / b[r]; if (v < lo) lo = v; if (v > hi) hi = v }
+		      printf "%.0f-%.0f %%", lo, hi }' "$TMP/rounds"
+}
+read -r UDP_R UDP_B UDP_T <<<"$(ratio udp tool)"
+read -r TCP_R TCP_B TCP_T <<<"$(ratio tcp tool)"
+read -r UDP_FR _ UDP_F <<<"$(ratio udp floor)"
+read -r TCP_FR _ TCP_F <<<"$(ratio tcp floor)"
 UDP_ST=$(target_status "$UDP_R" ">=" $TARGET)
 TCP_ST=$(target_status "$TCP_R" ">=" $TARGET)
 result "UDP flood: tool / baseline" "$UDP_R %" ">= $TARGET %" "$UDP_ST"
+result "UDP flood: floor / baseline" "$UDP_FR %" "-" "-"
 result "TCP stream: tool / baseline" "$TCP_R %" ">= $TARGET %" "$TCP_ST"
+result "TCP stream: floor / baseline" "$TCP_FR %" "-" "-"
 
 # start_rss TOOL ARGS...: "start_s rss_kib" of one run: fork to header through a FIFO, then
 # some matching traffic, then VmHWM.
@@ -157,7 +192,9 @@ result "system tool: peak RSS (max)" "$SYS_M MiB" "< 20 MiB" "$(target_status "$
 	echo "FORWARD hook, tcx egress on ens4f0), aggregated in the kernel. Lab defaults (offloads on)."
 	echo "UDP: a flood of 64-byte datagrams vmA -> vmB, ${DUR} s per measurement, received packets"
 	echo "per second. TCP: one stream of $TCP_BYTES bytes, Mbit/s at the sender (to delivery)."
-	echo "$ROUNDS rounds each, ABBA order: baseline, tool attached."
+	echo "$ROUNDS rounds each, in ABBA order: baseline, floor (the tool filtered on $IP_NONE,"
+	echo "which no packet has: its programs run on every packet and return), tool attached."
+	echo "Load average $LOAD0 before, $LOAD1 after (2 CPUs, shared with other work)."
 	echo
 	echo "| proto | round | condition | rate |"
 	echo "|---|---|---|---|"
@@ -165,8 +202,10 @@ result "system tool: peak RSS (max)" "$SYS_M MiB" "< 20 MiB" "$(target_status "$
 	echo
 	echo "| metric | value | target | status |"
 	echo "|---|---|---|---|"
-	echo "| UDP flood: tool / baseline (medians $UDP_T / $UDP_B pps) | $UDP_R % | >= $TARGET % | $UDP_ST |"
-	echo "| TCP stream: tool / baseline (medians $TCP_T / $TCP_B Mbit/s) | $TCP_R % | >= $TARGET % | $TCP_ST |"
+	echo "| UDP flood: tool / baseline (medians $UDP_T / $UDP_B pps; rounds $(per_round udp tool)) | $UDP_R % | >= $TARGET % | $UDP_ST |"
+	echo "| UDP flood: floor / baseline (median $UDP_F pps; rounds $(per_round udp floor)) | $UDP_FR % | - | - |"
+	echo "| TCP stream: tool / baseline (medians $TCP_T / $TCP_B Mbit/s; rounds $(per_round tcp tool)) | $TCP_R % | >= $TARGET % | $TCP_ST |"
+	echo "| TCP stream: floor / baseline (median $TCP_F Mbit/s; rounds $(per_round tcp floor)) | $TCP_FR % | - | - |"
 	echo "| vm tool: start to attached, median of 5 | $VM_S s | < 0.3 s | $(target_status "$VM_S" "<" 0.3) |"
 	echo "| system tool (\`--direction both\`, 6 stages): start to attached, median of 5 | $SYS_S s | < 0.3 s | $(target_status "$SYS_S" "<" 0.3) |"
 	echo "| vm tool: peak RSS (VmHWM), max of 5 | $VM_M MiB | < 20 MiB | $(target_status "$VM_M" "<" 20) |"
