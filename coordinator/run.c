@@ -31,6 +31,7 @@
 #include "nb_runout.h"
 #include "nb_time.h"
 #include "nodes.h"
+#include "progress.h"
 
 #define S_CONNECT_NS   5000000000ull /* HELLO and the check answered by then */
 #define S_PING_NS      500000000ull  /* heartbeat (lease) and credit */
@@ -67,6 +68,7 @@ struct s_args {
 	const char *on;
 	const char *key_path;
 	bool insecure;
+	bool quiet;
 	bool help;
 };
 
@@ -81,6 +83,8 @@ static const struct nb_optdef s_opts[] = {
      "only these inventory nodes, by name or label (default: all of them)", false},
     {"insecure", NB_OPTK_FLAG, S_A(insecure), 0, 0, NULL, "no CURVE (labs only)", false},
     {"key", NB_OPTK_STR, S_A(key_path), 0, 0, "FILE", "the coordinator's secret key", false},
+    {"quiet", NB_OPTK_FLAG, S_A(quiet), 0, 0, NULL,
+     "no progress line on stderr (shown only on a terminal)", false},
     {"help", NB_OPTK_FLAG, S_A(help), 0, 0, NULL, "show this help", false},
 };
 #define S_NOPTS (sizeof(s_opts) / sizeof(s_opts[0]))
@@ -98,7 +102,7 @@ static void s_usage(FILE *f)
 	fprintf(
 	    f, "usage: netblame run TOOL [--node SPEC]... [--inventory FILE]\n"
 	       "         [--on NAME|LABEL=VALUE[,...]] [--insecure | --key SECRET-KEY-FILE]\n"
-	       "         [TOOL FLAGS...]\n"
+	       "         [--quiet] [TOOL FLAGS...]\n"
 	       "Runs one of the single-host tools on every node given, at once, and streams each\n"
 	       "node's output prefixed with its name; with the tool's --json, JSON lines with a\n"
 	       "\"node\" field and an end object per node. Every other flag is the tool's\n"
@@ -127,6 +131,7 @@ struct s_run {
 	bool json;
 	void *zctx;
 	struct nb_msg *m;
+	uint64_t lines; /* output lines received, for the progress line */
 };
 
 static void s_end(struct s_run *r, struct s_node *n, int code, const char *fmt, const char *arg)
@@ -149,6 +154,7 @@ static void s_print_json_end(const struct s_run *r, const struct s_node *n)
 
 	if (!r->json)
 		return;
+	nb_progress_hide();
 	line = nb_runout_end(n->node.name, n->exit_code, n->reason);
 	if (line)
 		puts(line);
@@ -161,6 +167,7 @@ static void s_print_json_end(const struct s_run *r, const struct s_node *n)
 static void s_print_end(const struct s_run *r, const struct s_node *n)
 {
 	s_print_json_end(r, n);
+	nb_progress_hide();
 	if (n->exit_code == NB_RUNOUT_NO_EXIT)
 		fprintf(stderr, "netblame: %s: %s\n", n->node.name, n->reason);
 	else if (n->exit_code)
@@ -191,6 +198,10 @@ static int s_send_run(struct s_run *r, struct s_node *n, bool check)
 
 static void s_output(struct s_run *r, struct s_node *n, const struct nb_msg_output *o)
 {
+	/* The lines take the progress line's place; it is drawn again below them. */
+	if (o->n_lines)
+		nb_progress_hide();
+	r->lines += o->n_lines;
 	for (uint32_t i = 0; i < o->n_lines; i++) {
 		if (o->stream == NB_OUT_STDERR) {
 			fprintf(stderr, "%s: %s\n", n->node.name, o->lines[i]);
@@ -388,6 +399,9 @@ static int s_turn(struct s_run *r, long timeout_ms)
 		}
 	}
 	fflush(stdout);
+	nb_progress_update_run((unsigned)s_count(r, S_HELLO, S_STARTING),
+			       (unsigned)s_count(r, S_RUNNING, S_RUNNING),
+			       (unsigned)s_count(r, S_DONE, S_DONE), r->lines);
 	return 0;
 }
 
@@ -402,7 +416,10 @@ static int s_check_all(struct s_run *r)
 
 		if (now >= deadline)
 			break;
-		if (s_turn(r, (long)((deadline - now) / 1000000ull) + 1))
+		/* At most 250 ms a turn: the progress line's clock keeps moving. */
+		if (s_turn(r, deadline - now > 250000000ull
+				  ? 250
+				  : (long)((deadline - now) / 1000000ull) + 1))
 			return NB_CEXIT_ERR;
 	}
 	for (size_t i = 0; i < r->n; i++) {
@@ -610,15 +627,19 @@ int nb_cmd_run(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	s_connect(&r, &keys);
+	nb_progress_begin(a.quiet);
+	nb_progress_update_run((unsigned)r.n, 0, 0, 0); /* drawn at once */
 	ret = s_check_all(&r);
 	if (!ret)
 		ret = s_run_all(&r);
+	nb_progress_end();
 	if (!ret) {
 		for (size_t i = 0; i < r.n; i++)
 			codes[i] = r.nd[i].exit_code;
 		ret = nb_runout_exit(codes, r.n, false);
 	}
 out:
+	nb_progress_end();
 	fflush(stdout);
 	for (size_t i = 0; r.nd && i < r.n; i++)
 		nb_client_destroy(&r.nd[i].cl);

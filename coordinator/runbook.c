@@ -31,6 +31,7 @@
 #include "nb_runbook.h"
 #include "nb_time.h"
 #include "nodes.h"
+#include "progress.h"
 #include "report_html.h"
 
 #define S_GRACE_NS	   5000000000ull /* after the SIGINT of a timeout, before SIGKILL */
@@ -48,6 +49,7 @@ struct s_args {
 	struct nb_strlist node_specs;
 	bool insecure;
 	bool check;
+	bool quiet;
 	bool help;
 };
 
@@ -68,6 +70,10 @@ struct s_rb {
 	const char *verdict;
 	const char *verdict_step;
 	uint64_t first_step_ns; /* CLOCK_REALTIME when the first step started */
+	/* The progress line: the step running (an index), since when, and the steps before it. */
+	int cur;
+	uint64_t step_t0;
+	unsigned done, skipped;
 };
 
 static volatile sig_atomic_t s_stop;
@@ -96,6 +102,8 @@ static const struct nb_optdef s_opts[] = {
      "check the runbook, variables, nodes and tools; print the steps; run nothing", false},
     {"insecure", NB_OPTK_FLAG, S_A(insecure), 0, 0, NULL, "no CURVE (labs only)", false},
     {"key", NB_OPTK_STR, S_A(key_path), 0, 0, "FILE", "the coordinator's secret key", false},
+    {"quiet", NB_OPTK_FLAG, S_A(quiet), 0, 0, NULL,
+     "no progress line on stderr (shown only on a terminal)", false},
     {"help", NB_OPTK_FLAG, S_A(help), 0, 0, NULL, "show this help", false},
 };
 #define S_NOPTS (sizeof(s_opts) / sizeof(s_opts[0]))
@@ -104,7 +112,7 @@ static void s_usage(FILE *f)
 {
 	fprintf(f, "usage: netblame runbook FILE [--var NAME=VALUE]... [--inventory FILE | --node "
 		   "SPEC...]\n"
-		   "         [--json FILE|-] [--html FILE] [--logs DIR] [--check]\n"
+		   "         [--json FILE|-] [--html FILE] [--logs DIR] [--check] [--quiet]\n"
 		   "         [--insecure | --key SECRET-KEY-FILE]\n"
 		   "Runs the steps of a runbook (YAML: vars, steps of trace, run, wait, verdict, "
 		   "each with\nan optional 'when' condition on earlier results); see "
@@ -424,6 +432,7 @@ struct s_lines {
 
 static void s_lines_emit(struct s_lines *l, const char *step, const char *line, size_t len)
 {
+	nb_progress_hide(); /* drawn again below the line */
 	fprintf(stderr, "  [%s] %.*s\n", step, (int)len, line);
 	if (len) {
 		snprintf(l->last, sizeof(l->last), "%.*s", (int)len, line);
@@ -484,6 +493,15 @@ struct s_child {
 	char reason[512]; /* the last line on its stderr */
 };
 
+/* The progress line of the step running (r->cur). */
+static void s_progress(const struct s_rb *r)
+{
+	const struct nb_rb_step *s = &r->rb->steps[r->cur];
+
+	nb_progress_update_runbook((unsigned)r->cur + 1, (unsigned)r->rb->n_steps, s->name,
+				   nb_rb_kind_name(s->kind), r->step_t0, r->done, r->skipped);
+}
+
 /*
  * Runs argv with stdout to out_path (or, with out, into out) and stderr forwarded; stops it
  * at the step's timeout: SIGINT (a trace then writes its report), SIGKILL S_GRACE_NS later.
@@ -540,6 +558,7 @@ static int s_spawn(struct s_rb *r, const struct nb_rb_step *s, struct s_argv *a,
 	close(errp[1]);
 	if (out)
 		close(outp[1]);
+	s_progress(r); /* drawn at once, the step at 0.0s */
 	for (;;) {
 		struct pollfd pf[2];
 		int np = 0, ierr = -1, iout = -1;
@@ -594,7 +613,9 @@ static int s_spawn(struct s_rb *r, const struct nb_rb_step *s, struct s_argv *a,
 			else if (i == iout)
 				s_out_feed(out, buf, (size_t)n);
 		}
+		s_progress(r);
 	}
+	nb_progress_hide();
 	/* Both pipes closed: the child is gone or closing; bound the wait all the same. */
 	for (;;) {
 		pid_t w = waitpid(pid, &status, WNOHANG);
@@ -1019,8 +1040,10 @@ static bool s_exec(struct s_rb *r, int i, json_t *js)
 		while (!s_stop && s_now() < end) {
 			uint64_t left = end - s_now();
 
+			s_progress(r);
 			usleep(left > 100000000ull ? 100000 : (useconds_t)(left / 1000));
 		}
+		nb_progress_hide();
 		json_object_set_new(js, "duration_ms",
 				    json_integer((json_int_t)((s_now() - t0) / 1000000ull)));
 		if (s_stop)
@@ -1163,6 +1186,7 @@ static int s_execute(struct s_rb *r, json_t *report)
 	int code;
 
 	printf("runbook %s: %s, %d steps\n", rb->name, r->file, rb->n_steps);
+	nb_progress_begin(r->a.quiet);
 	for (int i = 0; i < rb->n_steps; i++) {
 		const struct nb_rb_step *s = &rb->steps[i];
 		json_t *js = json_pack("{s:s, s:s, s:i}", "name", s->name, "kind",
@@ -1196,15 +1220,21 @@ static int s_execute(struct s_rb *r, json_t *report)
 		}
 		if (!run) {
 			json_object_set_new(js, "status", json_string("skipped"));
+			r->skipped++;
 			continue;
 		}
 		fflush(stdout);
+		r->cur = i;
+		r->step_t0 = s_now();
+		nb_progress_changed(); /* the new step's line at once, not the old one's */
 		if (!s_exec(r, i, js)) {
 			go = false;
 			failed = !s_stop;
 		}
+		r->done++;
 		fflush(stdout);
 	}
+	nb_progress_end();
 	if (failed)
 		code = NB_CEXIT_ERR;
 	else if (s_stop)

@@ -1852,6 +1852,8 @@ static void s_signals_and_stdout(bool progress)
 
 /* ---------------------------------------------------------------- several pairs */
 
+static void s_output_set(struct s_trace **tv, int nt, unsigned pairs);
+
 #define S_MAX_PAIRS	     512
 #define S_SETUP_STALL_NS    10000000000ull /* setup ends after this without progress */
 #define S_STARTING_MAX	    8		   /* agents asked to start a session at once */
@@ -2096,7 +2098,7 @@ static int s_many(struct s_trace *t0)
 			ret = NB_CEXIT_ERR;
 			goto out;
 		}
-	s_signals_and_stdout(false);
+	s_signals_and_stdout(nb_progress_wanted(STDERR_FILENO, t0->quiet));
 	rc = s_setup_all(tv, nt);
 	if (rc) {
 		ret = NB_CEXIT_ERR;
@@ -2107,6 +2109,8 @@ static int s_many(struct s_trace *t0)
 	for (int j = 0; j < nt; j++)
 		if (t0->duration)
 			tv[j]->t_end = nb_mono_ns() + (uint64_t)t0->duration * 1000000000ull;
+	nb_progress_begin(t0->quiet);
+	s_output_set(tv, nt, (unsigned)nt); /* drawn at once, not only after the first turn */
 	while (live) {
 		na = 0;
 		for (int j = 0; j < nt; j++)
@@ -2127,8 +2131,10 @@ static int s_many(struct s_trace *t0)
 				act[j]->over = true;
 			live = live || !act[j]->over;
 		}
-		fflush(stdout);
+		s_output_set(tv, nt, (unsigned)nt);
 	}
+	nb_progress_end();
+	fflush(stdout);
 	for (int j = 0; j < nt; j++)
 		s_wrapup(tv[j]);
 	/* Failed pairs are remembered before their STOPs reset them. */
@@ -2190,6 +2196,7 @@ static int s_many(struct s_trace *t0)
 			       (unsigned long long)nv[v]);
 	printf("\n");
 out:
+	nb_progress_end();
 	if (tv) {
 		s_stop_all(tv, nt, "coordinator error");
 		for (int j = 0; j < nt; j++)
@@ -2209,10 +2216,11 @@ out:
 /*
  * Once a loop turn: the packet lines out, and the progress line drawn below them. On a
  * terminal the lines wait in the buffer while the progress line is drawn, and take its place.
+ * Several pairs (pairs > 0): the line has the totals over them.
  */
-static void s_output(struct s_trace *t)
+static void s_output_set(struct s_trace **tv, int nt, unsigned pairs)
 {
-	uint64_t lost = 0;
+	uint64_t lost = 0, finals = 0, counts[NB_ST__COUNT] = {0};
 
 	if (!nb_progress_active()) {
 		fflush(stdout);
@@ -2222,9 +2230,19 @@ static void s_output(struct s_trace *t)
 		nb_progress_hide();
 		fflush(stdout);
 	}
-	for (int i = 0; i < 2; i++)
-		lost += t->node[i].lost_ring + t->node[i].lost_queue;
-	nb_progress_update(t->finals, t->counts, lost);
+	for (int j = 0; j < nt; j++) {
+		for (int i = 0; i < 2; i++)
+			lost += tv[j]->node[i].lost_ring + tv[j]->node[i].lost_queue;
+		finals += tv[j]->finals;
+		for (int s = 0; s < NB_ST__COUNT; s++)
+			counts[s] += tv[j]->counts[s];
+	}
+	nb_progress_update(pairs, finals, counts, lost);
+}
+
+static void s_output(struct s_trace *t)
+{
+	s_output_set(&t, 1, 0);
 }
 
 int nb_cmd_trace(int argc, char **argv)

@@ -16,7 +16,7 @@ static const char *t_line(unsigned width, uint64_t el, uint64_t finals, const ui
 			  uint64_t lost)
 {
 	static char buf[256];
-	size_t n = nb_progress_fmt(buf, sizeof(buf), width, el, finals, counts, lost);
+	size_t n = nb_progress_fmt(buf, sizeof(buf), width, el, 0, finals, counts, lost);
 
 	assert_int_equal(n, strlen(buf));
 	assert_true(n <= (width ? width - 1 : 0));
@@ -81,8 +81,61 @@ static void test_small_buffer(void **state)
 	(void)state;
 
 	c[NB_ST_COMPLETE] = 1;
-	assert_int_equal(nb_progress_fmt(b, sizeof(b), 200, 0, 1, c, 0), 15);
+	assert_int_equal(nb_progress_fmt(b, sizeof(b), 200, 0, 0, 1, c, 0), 15);
 	assert_string_equal(b, "0.0s  1 packets");
+}
+
+/* Several pairs: their count after the time; the statuses still give way first. */
+static void test_pairs(void **state)
+{
+	uint64_t c[NB_ST__COUNT] = {0};
+	char b[256];
+	(void)state;
+
+	c[NB_ST_COMPLETE] = 55;
+	c[NB_ST_NETWORK_DROP_REQ] = 2;
+	assert_int_equal(nb_progress_fmt(b, sizeof(b), 200, 12345000000ull, 3, 57, c, 1), 80);
+	assert_string_equal(
+	    b, "12.3s  3 pairs  57 packets final: COMPLETE 55, NETWORK_DROP_REQ 2  lost events 1");
+	nb_progress_fmt(b, sizeof(b), 60, 12345000000ull, 3, 57, c, 1);
+	assert_string_equal(b, "12.3s  3 pairs  57 packets final: +2 more  lost events 1");
+	nb_progress_fmt(b, sizeof(b), 30, 12345000000ull, 3, 57, c, 1);
+	assert_string_equal(b, "12.3s  3 pairs  57 packets fi");
+}
+
+static void test_run(void **state)
+{
+	char b[256];
+	(void)state;
+
+	assert_int_equal(nb_progress_fmt_run(b, sizeof(b), 80, 0, 2, 0, 0, 0), 54);
+	assert_string_equal(b, "0.0s  nodes 2: starting 2, running 0, ended 0  lines 0");
+	nb_progress_fmt_run(b, sizeof(b), 80, 65000000000ull, 0, 2, 1, 37);
+	assert_string_equal(b, "1m05s  nodes 3: starting 0, running 2, ended 1  lines 37");
+	nb_progress_fmt_run(b, sizeof(b), 21, 4200000000ull, 0, 2, 1, 37);
+	assert_string_equal(b, "4.2s  nodes 3: start");
+	assert_int_equal(nb_progress_fmt_run(b, 8, 80, 4200000000ull, 0, 2, 1, 37), 7);
+	assert_string_equal(b, "4.2s  n");
+	assert_int_equal(nb_progress_fmt_run(b, sizeof(b), 0, 0, 1, 0, 0, 0), 0);
+	assert_string_equal(b, "");
+}
+
+static void test_runbook(void **state)
+{
+	char b[256];
+	(void)state;
+
+	assert_int_equal(nb_progress_fmt_runbook(b, sizeof(b), 80, 65000000000ull, 2, 5, "drops_a",
+						 "run", 3100000000ull, 1, 0),
+			 53);
+	assert_string_equal(b, "1m05s  step 2/5 drops_a (run) 3.1s  done 1, skipped 0");
+	nb_progress_fmt_runbook(b, sizeof(b), 200, 0, 10, 12,
+				"a_very_long_step_name_that_goes_on_and_on_and_on", "trace", 0, 7,
+				2);
+	assert_string_equal(b, "0.0s  step 10/12 a_very_long_step_name_that_goes_on_and_~ "
+			       "(trace) 0.0s  done 7, skipped 2");
+	nb_progress_fmt_runbook(b, sizeof(b), 30, 0, 1, 4, "trace", "trace", 0, 0, 0);
+	assert_string_equal(b, "0.0s  step 1/4 trace (trace) ");
 }
 
 static void test_wanted(void **state)
@@ -114,7 +167,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_elapsed), cmocka_unit_test(test_line),
 	    cmocka_unit_test(test_narrow),  cmocka_unit_test(test_small_buffer),
-	    cmocka_unit_test(test_wanted),
+	    cmocka_unit_test(test_pairs),   cmocka_unit_test(test_run),
+	    cmocka_unit_test(test_runbook), cmocka_unit_test(test_wanted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
