@@ -43,12 +43,28 @@ int nb_netns_leave(int self, int rc, char *err, size_t errlen);
 /* ---- finding a session's interfaces (nb_disc.c; the decision is common/nb_discover.c) ---- */
 struct nb_disc_query;
 struct nb_disc_side;
+struct nb_disc_job;
 /*
- * Reads the tables of ns and decides; when they do not tell, probes and listens for at most
- * learn_ms first. Returns as nb_disc_decide() does (never -EAGAIN), err set on failure.
+ * Reads the tables of ns and decides: 0, or a negative errno with err, as nb_disc_decide()
+ * does. When the tables do not tell, the answer must be learned from traffic: -EINPROGRESS and
+ * *job, whose packet socket (nb_disc_job_fd) the caller polls while its loop goes on, calling
+ * nb_disc_job_step when it is readable or at the time it asked for; once that says the
+ * learning is over (after at most learn_ms), nb_disc_job_end decides. A job given up on is
+ * freed with nb_disc_job_free.
  */
-int nb_disc_find(const struct nb_netns *ns, const struct nb_disc_query *q, uint32_t learn_ms,
-		 struct nb_disc_side *vm, struct nb_disc_side *uplink, char *err, size_t errlen);
+int nb_disc_begin(const struct nb_netns *ns, const struct nb_disc_query *q, uint32_t learn_ms,
+		  struct nb_disc_job **job, struct nb_disc_side *vm, struct nb_disc_side *uplink,
+		  char *err, size_t errlen);
+int nb_disc_job_fd(const struct nb_disc_job *j);
+/*
+ * Reads what arrived and sends the probes that are due, never waiting. True when the learning
+ * is over; else *next is when the job wants its next step (nb_mono_ns()), readable or not.
+ */
+bool nb_disc_job_step(struct nb_disc_job *j, uint64_t now, uint64_t *next);
+/* Decides with what was learned and frees the job: as nb_disc_decide() (never -EAGAIN). */
+int nb_disc_job_end(struct nb_disc_job *j, struct nb_disc_side *vm, struct nb_disc_side *uplink,
+		    char *err, size_t errlen);
+void nb_disc_job_free(struct nb_disc_job *j);
 
 /* ---- the packet-stage tracer (nb_tracer.c) ---- */
 struct nb_tracer;

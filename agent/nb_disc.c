@@ -20,7 +20,6 @@
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -486,113 +485,154 @@ static void s_note(struct s_gather *g, const uint8_t *p, size_t len, uint32_t if
 	}
 }
 
-static int s_learn(int fd, struct s_gather *g, const uint8_t (*tg)[NB_ADDR_LEN], int n_tg,
-		   uint32_t learn_ms)
+/*
+ * Learning from traffic, one step at a time inside the agent's loop (which serves other
+ * sessions meanwhile): the job holds the tables read so far, the packet socket and what was
+ * seen.
+ */
+struct nb_disc_job {
+	struct s_gather g;
+	struct nb_disc_query q;
+	uint8_t tg[2][NB_ADDR_LEN];
+	int n_tg;
+	bool seen[2];
+	int pk;
+	uint32_t learn_ms;
+	uint64_t end, next_send, all_seen;
+};
+
+int nb_disc_job_fd(const struct nb_disc_job *j)
 {
-	uint64_t start = nb_mono_ns(), end = start + (uint64_t)learn_ms * 1000000ull;
-	uint64_t next_send = start, all_seen = 0;
-	bool seen[4] = {0};
+	return j->pk;
+}
+
+bool nb_disc_job_step(struct nb_disc_job *j, uint64_t now, uint64_t *next)
+{
 	uint8_t buf[256];
+	bool all = true;
 
 	for (;;) {
-		uint64_t now = nb_mono_ns(), wake;
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		bool all = true;
+		struct sockaddr_ll from;
+		socklen_t fl = sizeof(from);
+		ssize_t n =
+		    recvfrom(j->pk, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
 
-		for (int i = 0; i < n_tg; i++)
-			all &= seen[i];
-		if (all && !all_seen)
-			all_seen = now;
-		if (now >= end || (all_seen && now - all_seen >= S_GRACE_NS))
+		if (n < 0)
 			break;
-		if (now >= next_send && !all) {
-			s_send_probes(fd, g, tg, n_tg, seen);
-			next_send = now + S_RESEND_NS;
-		}
-		wake = all_seen ? all_seen + S_GRACE_NS : next_send;
-		if (wake > end)
-			wake = end;
-		if (poll(&pfd, 1, (int)((wake > now ? wake - now : 0) / 1000000ull) + 1) < 0 &&
-		    errno != EINTR)
-			return -errno;
-		for (;;) {
-			struct sockaddr_ll from;
-			socklen_t fl = sizeof(from);
-			ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT,
-					     (struct sockaddr *)&from, &fl);
-
-			if (n < 0)
-				break;
-			if (from.sll_pkttype == PACKET_OUTGOING)
-				continue;
-			s_note(g, buf, (size_t)n, (uint32_t)from.sll_ifindex, tg, n_tg, seen);
-		}
+		if (from.sll_pkttype == PACKET_OUTGOING)
+			continue;
+		s_note(&j->g, buf, (size_t)n, (uint32_t)from.sll_ifindex,
+		       (const uint8_t(*)[NB_ADDR_LEN])j->tg, j->n_tg, j->seen);
 	}
-	return 0;
+	for (int i = 0; i < j->n_tg; i++)
+		all &= j->seen[i];
+	if (all && !j->all_seen)
+		j->all_seen = now;
+	if (now >= j->end || (j->all_seen && now - j->all_seen >= S_GRACE_NS))
+		return true;
+	if (now >= j->next_send && !all) {
+		s_send_probes(j->pk, &j->g, (const uint8_t(*)[NB_ADDR_LEN])j->tg, j->n_tg, j->seen);
+		j->next_send = now + S_RESEND_NS;
+	}
+	*next = j->all_seen ? j->all_seen + S_GRACE_NS : j->next_send;
+	if (*next > j->end)
+		*next = j->end;
+	return false;
+}
+
+void nb_disc_job_free(struct nb_disc_job *j)
+{
+	if (!j)
+		return;
+	if (j->pk >= 0)
+		close(j->pk);
+	free(j->g.t);
+	free(j);
+}
+
+int nb_disc_job_end(struct nb_disc_job *j, struct nb_disc_side *vm, struct nb_disc_side *uplink,
+		    char *err, size_t errlen)
+{
+	int rc;
+
+	j->g.t->learned = true;
+	j->g.t->learn_ms = j->learn_ms;
+	rc = nb_disc_decide(j->g.t, &j->q, vm, uplink, err, errlen);
+	nb_disc_job_free(j);
+	return rc;
 }
 
 /* ---- the whole ---- */
 
-int nb_disc_find(const struct nb_netns *ns, const struct nb_disc_query *q, uint32_t learn_ms,
-		 struct nb_disc_side *vm, struct nb_disc_side *uplink, char *err, size_t errlen)
+int nb_disc_begin(const struct nb_netns *ns, const struct nb_disc_query *q, uint32_t learn_ms,
+		  struct nb_disc_job **job, struct nb_disc_side *vm, struct nb_disc_side *uplink,
+		  char *err, size_t errlen)
 {
-	struct s_gather g = {.family = q->family};
-	uint8_t tg[2][NB_ADDR_LEN];
-	int self, nl = -1, pk = -1, rc, n_tg = 0;
+	struct nb_disc_job *j = calloc(1, sizeof(*j));
+	int self, nl = -1, rc;
 	struct timeval tv = {.tv_sec = 1};
 
-	g.t = calloc(1, sizeof(*g.t));
-	if (!g.t) {
+	*job = NULL;
+	if (j)
+		j->g.t = calloc(1, sizeof(*j->g.t));
+	if (!j || !j->g.t) {
+		free(j);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	j->pk = -1;
+	j->g.family = q->family;
+	j->q = *q;
+	j->learn_ms = learn_ms;
 	rc = nb_netns_enter(ns, &self, err, errlen);
 	if (rc)
 		goto out;
 	/* Sockets belong to the namespace they were made in: make both here, use them after. */
 	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	pk = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-	if (nl < 0 || pk < 0)
+	j->pk = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (nl < 0 || j->pk < 0)
 		snprintf(err, errlen, "cannot open a%s socket: %s", nl < 0 ? " netlink" : " packet",
 			 strerror(errno));
-	rc = nb_netns_leave(self, nl < 0 || pk < 0 ? -errno : 0, err, errlen);
+	rc = nb_netns_leave(self, nl < 0 || j->pk < 0 ? -errno : 0, err, errlen);
 	if (rc)
 		goto out;
+	/*
+	 * The dumps are answered at once by the kernel: they stay synchronous, bounded by the
+	 * receive timeout in case one is not.
+	 */
 	setsockopt(nl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	rc = s_tables(nl, q->family, q->peer, &g, err, errlen);
+	rc = s_tables(nl, q->family, q->peer, &j->g, err, errlen);
 	if (rc)
 		goto out;
-	rc = nb_disc_decide(g.t, q, vm, uplink, err, errlen);
+	rc = nb_disc_decide(j->g.t, q, vm, uplink, err, errlen);
 	if (rc != -EAGAIN)
 		goto out;
 
 	/* The tables do not tell: ask the addresses themselves, and listen, bounded. */
-	memcpy(tg[n_tg++], q->local, NB_ADDR_LEN);
+	memcpy(j->tg[j->n_tg++], q->local, NB_ADDR_LEN);
 	if (q->want_uplink)
-		memcpy(tg[n_tg++], g.t->route_gw && g.t->route_oif ? g.t->gw : q->peer,
-		       NB_ADDR_LEN);
-	rc = s_filter(pk, q->family, (const uint8_t(*)[NB_ADDR_LEN])tg, n_tg);
+		memcpy(j->tg[j->n_tg++],
+		       j->g.t->route_gw && j->g.t->route_oif ? j->g.t->gw : q->peer, NB_ADDR_LEN);
+	rc = s_filter(j->pk, q->family, (const uint8_t(*)[NB_ADDR_LEN])j->tg, j->n_tg);
 	if (!rc) {
 		struct sockaddr_ll sa = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
 
-		if (bind(pk, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		if (bind(j->pk, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 			rc = -errno;
 	}
-	if (!rc)
-		rc = s_learn(pk, &g, (const uint8_t(*)[NB_ADDR_LEN])tg, n_tg, learn_ms);
 	if (rc) {
 		snprintf(err, errlen, "cannot listen for the addresses (packet socket): %s",
 			 strerror(-rc));
 		goto out;
 	}
-	g.t->learned = true;
-	g.t->learn_ms = learn_ms;
-	rc = nb_disc_decide(g.t, q, vm, uplink, err, errlen);
+	j->next_send = nb_mono_ns();
+	j->end = j->next_send + (uint64_t)learn_ms * 1000000ull;
+	close(nl);
+	*job = j;
+	return -EINPROGRESS;
 out:
 	if (nl >= 0)
 		close(nl);
-	if (pk >= 0)
-		close(pk);
-	free(g.t);
+	nb_disc_job_free(j);
 	return rc;
 }

@@ -375,6 +375,8 @@ static void s_reload(struct nb_srv *srv)
 	if (nb_zap_reload(srv->zap))
 		return;
 	nb_run_stop_client(srv, s_still_allowed);
+	nb_sess_learn_cancel(srv, s_still_allowed, EACCES,
+			     "this coordinator's key was removed from the authorized keys");
 	for (uint32_t i = 0; i < srv->max_sessions; i++) {
 		struct nb_sess *s = &srv->sess[i];
 
@@ -406,7 +408,7 @@ static void s_hello(struct nb_srv *srv, const struct nb_peer *peer)
 	h->n_caps = srv->n_caps;
 	memcpy(h->caps, srv->caps, sizeof(h->caps));
 	h->clock_ns = nb_srv_clock(srv, nb_mono_ns());
-	h->sessions = srv->n_sess + srv->n_runs;
+	h->sessions = srv->n_sess + srv->n_learn + srv->n_runs;
 	nb_srv_send_msg(srv, peer);
 }
 
@@ -428,7 +430,7 @@ static void s_ping(struct nb_srv *srv, const struct nb_peer *peer, uint64_t now)
 	p->credit = s ? (uint32_t)s->credit : 0;
 	nb_srv_send_msg(srv, peer);
 	/* The PONG still went: its clock sample is good whatever became of the session. */
-	if (ping.session && !s && !r)
+	if (ping.session && !s && !r && !nb_sess_learning(srv, peer, ping.session))
 		nb_srv_error(srv, peer, ENOENT, ping.session, "no session %llu",
 			     (unsigned long long)ping.session);
 	if (s && ping.credit)
@@ -486,6 +488,8 @@ static void s_dispatch(struct nb_srv *srv, const struct nb_peer *peer, zmq_msg_t
 			nb_sess_add_credit(s, m->credit.credit);
 		else if (r)
 			nb_run_add_credit(r, m->credit.credit);
+		else if (nb_sess_learning(srv, peer, m->credit.session))
+			; /* no event sent yet, so none to grant credit for */
 		else
 			nb_srv_error(srv, peer, ENOENT, m->credit.session, "no session %llu",
 				     (unsigned long long)m->credit.session);
@@ -497,13 +501,15 @@ static void s_dispatch(struct nb_srv *srv, const struct nb_peer *peer, zmq_msg_t
 			nb_run_stop(r, "stopped by the coordinator");
 			break;
 		}
+		snprintf(why, sizeof(why), "stopped by the coordinator: %s",
+			 m->stop.reason[0] ? m->stop.reason : "no reason");
+		if (!s && nb_sess_learn_stop(srv, peer, m->stop.session, why))
+			break;
 		if (!s) {
 			nb_srv_error(srv, peer, ENOENT, m->stop.session, "no session %llu",
 				     (unsigned long long)m->stop.session);
 			break;
 		}
-		snprintf(why, sizeof(why), "stopped by the coordinator: %s",
-			 m->stop.reason[0] ? m->stop.reason : "no reason");
 		nb_sess_stop(s, "stopped", why);
 		break;
 	case NB_MSG_ERROR:
@@ -657,6 +663,10 @@ static uint64_t s_timers(struct nb_srv *srv)
 		if (d < next)
 			next = d;
 	}
+	/* STARTs learning their interfaces: their sockets are read here, like the rings. */
+	d = nb_sess_learn_tick(srv, now);
+	if (d < next)
+		next = d;
 	d = nb_mon_tick(srv, now, false);
 	if (d < next)
 		next = d;
@@ -685,7 +695,7 @@ static void s_on_hup(int sig)
 
 static int s_loop(struct nb_srv *srv)
 {
-	zmq_pollitem_t items[4 + S_MAX_SESSIONS + 2 * NB_SRV_MAX_RUNS];
+	zmq_pollitem_t items[4 + 2 * S_MAX_SESSIONS + 2 * NB_SRV_MAX_RUNS];
 
 	while (!nb_stop) {
 		if (s_hup) {
@@ -710,6 +720,9 @@ static int s_loop(struct nb_srv *srv)
 		for (uint32_t i = 0; i < srv->max_sessions; i++) {
 			int fd = srv->sess[i].used ? nb_sess_poll_fd(&srv->sess[i]) : -1;
 
+			if (fd >= 0)
+				items[n++] = (zmq_pollitem_t){.fd = fd, .events = ZMQ_POLLIN};
+			fd = nb_sess_learn_fd(srv, i);
 			if (fd >= 0)
 				items[n++] = (zmq_pollitem_t){.fd = fd, .events = ZMQ_POLLIN};
 		}
@@ -985,6 +998,7 @@ int nb_serve(int argc, char **argv)
 	if (rc)
 		goto out;
 	rc = s_loop(&srv);
+	nb_sess_learn_cancel(&srv, NULL, ESHUTDOWN, "agent shutting down");
 	for (uint32_t i = 0; i < srv.max_sessions; i++)
 		nb_sess_stop(&srv.sess[i], "agent shutting down", "agent shutting down");
 	nb_run_stop_all(&srv, "agent shutting down");

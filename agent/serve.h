@@ -181,6 +181,7 @@ struct nb_srv_totals {
 
 struct nb_metrics;
 struct nb_run;
+struct nb_learn;
 
 /*
  * The limits a coordinator can run into: each refusal (or session ended by one) is an ERROR
@@ -219,6 +220,8 @@ struct nb_srv {
 	uint64_t clients_forgotten; /* START histories pushed out by newer clients */
 	struct nb_sess *sess;	    /* max_sessions slots */
 	uint32_t n_sess;
+	struct nb_learn *learn; /* max_sessions slots: STARTs learning their interfaces */
+	uint32_t n_learn;
 	struct nb_run *runs; /* max_runs slots (serve_run.c) */
 	uint32_t max_runs, n_runs;
 	uint64_t runs_started, runs_refused;
@@ -303,10 +306,27 @@ void nb_srv_probe_kcaps(struct nb_srv *srv, bool tcx);
 /* serve_sess.c */
 /*
  * Validates and starts srv->rx->start for peer, a connection of client; replies STARTED or
- * ERROR itself.
+ * ERROR itself. A START whose interfaces must be learned from traffic is parked meanwhile
+ * (the loop polls nb_sess_learn_fd and calls nb_sess_learn_tick) and answered when that ends.
  */
 void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *peer_desc,
 		   const char *client, uint64_t now);
+/* Slot i's (< max_sessions) learning socket to poll, or -1. */
+int nb_sess_learn_fd(const struct nb_srv *srv, uint32_t i);
+/* Steps the learning STARTs; those done attach or fail. Their next deadline, or UINT64_MAX. */
+uint64_t nb_sess_learn_tick(struct nb_srv *srv, uint64_t now);
+/* Whether peer's session id is a START still learning (so not "no session"). */
+bool nb_sess_learning(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id);
+/* STOP of a learning START: given up, answered with STOP. False when there is none. */
+bool nb_sess_learn_stop(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id,
+			const char *why);
+/*
+ * Gives up the learning STARTs of clients keep() refuses (every one when keep is NULL, which
+ * also frees the slots), each answered ERROR code why.
+ */
+void nb_sess_learn_cancel(struct nb_srv *srv,
+			  bool (*keep)(const struct nb_srv *srv, const char *client), int code,
+			  const char *why);
 struct nb_sess *nb_sess_find(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id);
 /* What it traces: "icmp", "tcp" or "udp". */
 const char *nb_sess_kind(const struct nb_sess *s);

@@ -24,6 +24,34 @@
 /* How long a session's start may listen for the addresses when the tables do not tell. */
 #define S_LEARN_MS 1000
 
+/*
+ * A START between its checks and its attach: its copy, whom it came from, its namespace, and
+ * the interfaces given or found (with why).
+ */
+struct s_start {
+	struct nb_msg_start st;
+	struct nb_peer peer;
+	char peer_desc[NB_SRV_PEER_DESC];
+	char client[NB_SRV_CLIENT_ID];
+	struct nb_netns ns;
+	char rx[NB_MAX_IFS][16], tx[NB_MAX_IFS][16];
+	uint32_t n_rx, n_tx;
+	char rx_why[NB_WIRE_STR_MAX + 1], tx_why[NB_WIRE_STR_MAX + 1];
+	struct nb_disc_query q;
+};
+
+/*
+ * A START whose interfaces are being learned from traffic: the agent's loop polls the job's
+ * socket and steps it (nb_sess_learn_tick), serving everything else meanwhile, and attaches
+ * the session, or answers the error, when the learning ends (at most S_LEARN_MS).
+ */
+struct nb_learn {
+	bool used;
+	struct s_start s;
+	struct nb_disc_job *job;
+	uint64_t next_ns;
+};
+
 static struct nb_sess *s_find(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id)
 {
 	for (uint32_t i = 0; i < srv->max_sessions; i++) {
@@ -32,6 +60,18 @@ static struct nb_sess *s_find(struct nb_srv *srv, const struct nb_peer *peer, ui
 		if (s->used && s->id == id && s->peer.len == peer->len &&
 		    !memcmp(s->peer.id, peer->id, peer->len))
 			return s;
+	}
+	return NULL;
+}
+
+static struct nb_learn *s_learn_find(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id)
+{
+	for (uint32_t i = 0; srv->learn && i < srv->max_sessions; i++) {
+		struct nb_learn *l = &srv->learn[i];
+
+		if (l->used && l->s.st.session == id && l->s.peer.len == peer->len &&
+		    !memcmp(l->s.peer.id, peer->id, peer->len))
+			return l;
 	}
 	return NULL;
 }
@@ -345,12 +385,27 @@ static const char *s_proto_name(uint8_t p)
 	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : "icmp";
 }
 
+/*
+ * The client holding slot k: sessions are slots 0 .. max_sessions - 1, STARTs learning their
+ * interfaces the next max_sessions (both count against the limits). NULL: a free slot.
+ */
+static const char *s_slot_client(const struct nb_srv *srv, uint32_t k)
+{
+	if (k < srv->max_sessions)
+		return srv->sess[k].used ? srv->sess[k].client : NULL;
+	k -= srv->max_sessions;
+	return srv->learn && srv->learn[k].used ? srv->learn[k].s.client : NULL;
+}
+
 static uint32_t s_client_sessions(const struct nb_srv *srv, const char *client)
 {
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < srv->max_sessions; i++)
-		n += srv->sess[i].used && !strcmp(srv->sess[i].client, client);
+	for (uint32_t k = 0; k < 2 * srv->max_sessions; k++) {
+		const char *c = s_slot_client(srv, k);
+
+		n += c && !strcmp(c, client);
+	}
 	return n;
 }
 
@@ -427,19 +482,19 @@ static void s_over_limit(struct nb_srv *srv, const struct nb_peer *peer, const c
 			   (unsigned long long)sid, peer_desc, client, what);
 }
 
-/* Clients other than this one that hold sessions now. */
+/* Clients other than this one that hold sessions now (or learning STARTs). */
 static uint32_t s_other_clients(const struct nb_srv *srv, const char *client)
 {
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < srv->max_sessions; i++) {
-		const struct nb_sess *s = &srv->sess[i];
+	for (uint32_t k = 0; k < 2 * srv->max_sessions; k++) {
+		const char *c = s_slot_client(srv, k), *o;
 		bool seen = false;
 
-		if (!s->used || !strcmp(s->client, client))
+		if (!c || !strcmp(c, client))
 			continue;
-		for (uint32_t j = 0; j < i && !seen; j++)
-			seen = srv->sess[j].used && !strcmp(srv->sess[j].client, s->client);
+		for (uint32_t j = 0; j < k && !seen; j++)
+			seen = (o = s_slot_client(srv, j)) && !strcmp(o, c);
 		n += !seen;
 	}
 	return n;
@@ -453,61 +508,325 @@ static void s_side_out(const struct nb_disc_side *d, char (*names)[16], uint32_t
 	snprintf(why, NB_WIRE_STR_MAX + 1, "%s", d->why);
 }
 
+/* The sides found (vm, uplink) into the START's empty ones: on A rx is the VM's port. */
+static void s_sides(struct s_start *ss, const struct nb_disc_side *vm,
+		    const struct nb_disc_side *up)
+{
+	bool a = ss->st.local == NB_START_LOCAL_SRC;
+
+	if (ss->q.want_vm)
+		s_side_out(vm, a ? ss->rx : ss->tx, a ? &ss->n_rx : &ss->n_tx,
+			   a ? ss->rx_why : ss->tx_why);
+	if (ss->q.want_uplink)
+		s_side_out(up, a ? ss->tx : ss->rx, a ? &ss->n_tx : &ss->n_rx,
+			   a ? ss->tx_why : ss->rx_why);
+}
+
 /*
  * The sides START left empty, found from the addresses: on A (local = src) rx is the VM's
- * port and tx the uplink, on B (local = dst) the reverse. Blocks the loop for at most
- * S_LEARN_MS when it has to listen: far below the lease.
+ * port and tx the uplink, on B (local = dst) the reverse. -EINPROGRESS with *job when they
+ * must be learned from traffic.
  */
-static int s_discover(const struct nb_msg_start *st, const struct nb_netns *ns, char (*rx)[16],
-		      uint32_t *n_rx, char *rx_why, char (*tx)[16], uint32_t *n_tx, char *tx_why,
-		      char *err, size_t errlen)
+static int s_discover(struct s_start *ss, struct nb_disc_job **job, char *err, size_t errlen)
 {
+	const struct nb_msg_start *st = &ss->st;
 	bool a = st->local == NB_START_LOCAL_SRC;
-	struct nb_disc_query q = {.family = st->family};
 	struct nb_disc_side vm, up;
 	int rc;
 
-	memcpy(q.local, a ? st->src : st->dst, NB_ADDR_LEN);
-	memcpy(q.peer, a ? st->dst : st->src, NB_ADDR_LEN);
-	q.want_vm = a ? !*n_rx : !*n_tx;
-	q.want_uplink = a ? !*n_tx : !*n_rx;
-	q.max_ifs = NB_MAX_IFS - *n_rx - *n_tx;
-	rc = nb_disc_find(ns, &q, S_LEARN_MS, &vm, &up, err, errlen);
-	if (rc)
-		return rc;
-	if (q.want_vm)
-		s_side_out(&vm, a ? rx : tx, a ? n_rx : n_tx, a ? rx_why : tx_why);
-	if (q.want_uplink)
-		s_side_out(&up, a ? tx : rx, a ? n_tx : n_rx, a ? tx_why : rx_why);
-	return 0;
+	memset(&ss->q, 0, sizeof(ss->q));
+	ss->q.family = st->family;
+	memcpy(ss->q.local, a ? st->src : st->dst, NB_ADDR_LEN);
+	memcpy(ss->q.peer, a ? st->dst : st->src, NB_ADDR_LEN);
+	ss->q.want_vm = a ? !ss->n_rx : !ss->n_tx;
+	ss->q.want_uplink = a ? !ss->n_tx : !ss->n_rx;
+	ss->q.max_ifs = NB_MAX_IFS - ss->n_rx - ss->n_tx;
+	rc = nb_disc_begin(&ss->ns, &ss->q, S_LEARN_MS, job, &vm, &up, err, errlen);
+	if (!rc)
+		s_sides(ss, &vm, &up);
+	return rc;
+}
+
+static void s_discover_failed(struct nb_srv *srv, const struct s_start *ss, int rc, const char *err)
+{
+	nb_srv_error(srv, &ss->peer, -rc, ss->st.session, "%s", err);
+	if (nb_rl_take(&srv->log_rl, nb_mono_ns()))
+		nb_srv_log(srv, "session %llu for %s: %s", (unsigned long long)ss->st.session,
+			   ss->peer_desc, err);
+}
+
+/* The rest of a START, once its interfaces are known: the tracer, STARTED, the log. */
+static void s_attach(struct nb_srv *srv, struct s_start *ss)
+{
+	const struct nb_msg_start *st = &ss->st;
+	const struct nb_peer *peer = &ss->peer;
+	char err[256], a[64], b[64], rxs[160], txs[160];
+	struct nb_tracer_cfg cfg = {0};
+	struct nb_flow_spec spec = {0};
+	struct nb_msg_started *sd;
+	struct nb_sess *s = NULL;
+	uint64_t sid = st->session, now;
+	int rc;
+
+	rc = nb_netns_ifindex(&ss->ns, ss->rx, (int)ss->n_rx, spec.rx_if, err, sizeof(err));
+	if (!rc)
+		rc = nb_netns_ifindex(&ss->ns, ss->tx, (int)ss->n_tx, spec.tx_if, err, sizeof(err));
+	if (rc) {
+		nb_srv_error(srv, peer, -rc, sid, "%s", err);
+		return;
+	}
+	spec.family = st->family;
+	spec.proto = st->proto;
+	/* The wire says "icmp" for both families; the packet says ICMPv6 for IPv6. */
+	if (st->proto == IPPROTO_ICMP && st->family == 6)
+		spec.proto = IPPROTO_ICMPV6;
+	memcpy(spec.src, st->src, NB_ADDR_LEN);
+	memcpy(spec.dst, st->dst, NB_ADDR_LEN);
+	spec.sport = st->sport;
+	spec.dport = st->dport;
+	spec.n_rx = ss->n_rx;
+	spec.n_tx = ss->n_tx;
+	nb_flow_filter(&spec, ss->ns.inum, &cfg.filter);
+	if (srv->synth_pps && spec.proto != IPPROTO_ICMP && spec.proto != IPPROTO_ICMPV6) {
+		nb_srv_error(srv, peer, EPROTONOSUPPORT, sid,
+			     "--test-synthetic-pps makes ICMP sessions only");
+		return;
+	}
+
+	/* Free: STARTs are refused while sessions and learning ones fill the slots. */
+	for (uint32_t i = 0; i < srv->max_sessions && !s; i++)
+		if (!srv->sess[i].used)
+			s = &srv->sess[i];
+	memset(s, 0, sizeof(*s));
+	if (nb_sendq_init(&s->sq)) {
+		nb_srv_error(srv, peer, ENOMEM, sid, "out of memory");
+		return;
+	}
+	now = nb_mono_ns();
+	s->srv = srv;
+	s->id = sid;
+	s->peer = *peer;
+	snprintf(s->peer_desc, sizeof(s->peer_desc), "%s", ss->peer_desc);
+	snprintf(s->client, sizeof(s->client), "%s", ss->client);
+	s->max_batch = st->max_batch;
+	s->credit = st->credit;
+	s->proto = st->proto;
+	s->last_rx_ns = now;
+	s->cpu_ns = nb_thread_cpu_ns();
+	/* Opening loads and verifies BPF: tens of ms during which the loop does nothing else. */
+	cfg.ns = &ss->ns;
+	/* --test-no-probes: a synthetic session with nothing attached at all. */
+	rc = srv->no_probes ? 0 : nb_tracer_open(&s->tr, &cfg, s_on_event, s, err, sizeof(err));
+	if (rc) {
+		srv->attach_failures++;
+		nb_srv_error(srv, peer, -rc, sid, "%s", err);
+		nb_sendq_free(&s->sq, &s->lost_queue);
+		memset(s, 0, sizeof(*s));
+		return;
+	}
+	s->used = true;
+	srv->n_sess++;
+	srv->started++;
+	/* The lease runs from the attach: loading BPF takes time that is not the peer's fault. */
+	now = nb_mono_ns();
+	s->last_rx_ns = now;
+	s->attach_ns = s->tr ? nb_tracer_attach_ts(s->tr) : now;
+	s->wm_ns = s->attach_ns;
+	s->last_batch_ns = now;
+	s->next_stats_ns = now + NB_SRV_STATS_IVL_NS;
+	s->start_ns = now;
+	s->cpu_ns = nb_thread_cpu_ns() - s->cpu_ns; /* the attach */
+	/*
+	 * --max-duration from the attach, whatever the START asked: a trace's own --duration
+	 * starts only once all its sessions run, which can take a while with many agents.
+	 */
+	s->end_ns = now + (uint64_t)srv->max_duration_s * 1000000000ull;
+
+	memset(srv->tx, 0, sizeof(*srv->tx));
+	srv->tx->type = NB_MSG_STARTED;
+	sd = &srv->tx->started;
+	sd->session = sid;
+	sd->attach_ns = nb_srv_clock(srv, s->attach_ns);
+	sd->n_rx = spec.n_rx;
+	sd->n_tx = spec.n_tx;
+	memcpy(sd->rx_ifindex, spec.rx_if, sizeof(sd->rx_ifindex));
+	memcpy(sd->tx_ifindex, spec.tx_if, sizeof(sd->tx_ifindex));
+	sd->names = true;
+	memcpy(sd->rx_ifs, ss->rx, sizeof(sd->rx_ifs));
+	memcpy(sd->tx_ifs, ss->tx, sizeof(sd->tx_ifs));
+	snprintf(sd->rx_why, sizeof(sd->rx_why), "%s", ss->rx_why);
+	snprintf(sd->tx_why, sizeof(sd->tx_why), "%s", ss->tx_why);
+	/* Optional: without it the session still traces, and the report says drops are unnamed. */
+	if (!srv->no_probes && nb_sdrop_start(s, &spec, &ss->ns, err, sizeof(err))) {
+		sd->n_unattached = 1;
+		snprintf(sd->unattached[0].hook, sizeof(sd->unattached[0].hook),
+			 "raw_tp/kfree_skb");
+		snprintf(sd->unattached[0].reason, sizeof(sd->unattached[0].reason), "%s", err);
+	}
+	nb_srv_send_msg(srv, peer);
+	/* The probes stay attached as in any session, only their rings are left unread. */
+	if (srv->synth_pps)
+		nb_synth_init(&s->syn, &spec, cfg.filter.netns, sid, srv->synth_pps, s->attach_ns,
+			      nb_mono_ns());
+
+	s_iflist(rxs, sizeof(rxs), ss->rx, spec.rx_if, spec.n_rx);
+	s_iflist(txs, sizeof(txs), ss->tx, spec.tx_if, spec.n_tx);
+	if (ss->rx_why[0])
+		nb_srv_log(srv, "session %llu: rx %s: %s", (unsigned long long)sid, rxs,
+			   ss->rx_why);
+	if (ss->tx_why[0])
+		nb_srv_log(srv, "session %llu: tx %s: %s", (unsigned long long)sid, txs,
+			   ss->tx_why);
+	nb_srv_log(srv,
+		   "session %llu started for %s: %s %s <-> %s netns %s rx %s tx %s credit %u "
+		   "max_batch %u (%u/%u sessions)",
+		   (unsigned long long)sid, s->peer_desc, s_proto_name(st->proto),
+		   nb_addr_fmt(spec.src, spec.family, a, sizeof(a)),
+		   nb_addr_fmt(spec.dst, spec.family, b, sizeof(b)), ss->ns.name, rxs, txs,
+		   st->credit, st->max_batch, srv->n_sess, srv->max_sessions);
+}
+
+/* Parks a START while its interfaces are learned; the first probes go out now. */
+static void s_learn_park(struct nb_srv *srv, struct s_start *ss, struct nb_disc_job *job)
+{
+	struct nb_learn *l = NULL;
+
+	if (!srv->learn)
+		srv->learn = calloc(srv->max_sessions, sizeof(*srv->learn));
+	for (uint32_t i = 0; srv->learn && i < srv->max_sessions && !l; i++)
+		if (!srv->learn[i].used)
+			l = &srv->learn[i];
+	if (!l) {
+		nb_disc_job_free(job);
+		nb_srv_error(srv, &ss->peer, ENOMEM, ss->st.session, "out of memory");
+		nb_netns_close(&ss->ns);
+		return;
+	}
+	l->s = *ss;
+	l->job = job;
+	l->used = true;
+	l->next_ns = 0;
+	srv->n_learn++;
+	nb_srv_log(srv, "session %llu for %s: learning its interfaces from traffic (at most %u ms)",
+		   (unsigned long long)ss->st.session, ss->peer_desc, S_LEARN_MS);
+	/* Its namespace is the slot's now: the caller's copy must not close it. */
+	ss->ns.fd = -1;
+}
+
+static void s_learn_free(struct nb_srv *srv, struct nb_learn *l)
+{
+	nb_disc_job_free(l->job);
+	nb_netns_close(&l->s.ns);
+	memset(l, 0, sizeof(*l));
+	srv->n_learn--;
+}
+
+int nb_sess_learn_fd(const struct nb_srv *srv, uint32_t i)
+{
+	return srv->learn && srv->learn[i].used ? nb_disc_job_fd(srv->learn[i].job) : -1;
+}
+
+uint64_t nb_sess_learn_tick(struct nb_srv *srv, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (uint32_t i = 0; srv->n_learn && i < srv->max_sessions; i++) {
+		struct nb_learn *l = &srv->learn[i];
+		struct nb_disc_side vm, up;
+		char err[256];
+		int rc;
+
+		if (!l->used)
+			continue;
+		if (!nb_disc_job_step(l->job, now, &l->next_ns)) {
+			if (l->next_ns < next)
+				next = l->next_ns;
+			continue;
+		}
+		rc = nb_disc_job_end(l->job, &vm, &up, err, sizeof(err));
+		l->job = NULL;
+		if (rc) {
+			s_discover_failed(srv, &l->s, rc, err);
+		} else {
+			struct s_start ss = l->s;
+
+			/* The slot is given back first: the session takes a session slot. */
+			l->s.ns.fd = -1;
+			s_learn_free(srv, l);
+			s_sides(&ss, &vm, &up);
+			s_attach(srv, &ss);
+			nb_netns_close(&ss.ns);
+			continue;
+		}
+		s_learn_free(srv, l);
+	}
+	return next;
+}
+
+bool nb_sess_learning(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id)
+{
+	return s_learn_find(srv, peer, id) != NULL;
+}
+
+bool nb_sess_learn_stop(struct nb_srv *srv, const struct nb_peer *peer, uint64_t id,
+			const char *why)
+{
+	struct nb_learn *l = s_learn_find(srv, peer, id);
+
+	if (!l)
+		return false;
+	memset(srv->tx, 0, sizeof(*srv->tx));
+	srv->tx->type = NB_MSG_STOP;
+	srv->tx->stop.session = id;
+	snprintf(srv->tx->stop.reason, sizeof(srv->tx->stop.reason), "stopped");
+	nb_srv_send_msg(srv, peer);
+	nb_srv_log(srv, "session %llu stopped (%s) for %s while learning its interfaces",
+		   (unsigned long long)id, why, l->s.peer_desc);
+	s_learn_free(srv, l);
+	return true;
+}
+
+void nb_sess_learn_cancel(struct nb_srv *srv,
+			  bool (*keep)(const struct nb_srv *srv, const char *client), int code,
+			  const char *why)
+{
+	for (uint32_t i = 0; srv->n_learn && i < srv->max_sessions; i++) {
+		struct nb_learn *l = &srv->learn[i];
+
+		if (!l->used || (keep && keep(srv, l->s.client)))
+			continue;
+		nb_srv_error(srv, &l->s.peer, code, l->s.st.session, "%s", why);
+		nb_srv_log(srv, "session %llu for %s: not started: %s",
+			   (unsigned long long)l->s.st.session, l->s.peer_desc, why);
+		s_learn_free(srv, l);
+	}
+	if (!keep) {
+		free(srv->learn);
+		srv->learn = NULL;
+	}
 }
 
 void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *peer_desc,
 		   const char *client, uint64_t now)
 {
 	const struct nb_msg_start *st = &srv->rx->start;
-	char rx[NB_MAX_IFS][16], tx[NB_MAX_IFS][16], err[256], a[64], b[64], rxs[160], txs[160];
-	char rx_why[NB_WIRE_STR_MAX + 1], tx_why[NB_WIRE_STR_MAX + 1];
-	uint32_t n_rx, n_tx;
-	struct nb_netns ns = {.fd = -1};
-	struct nb_tracer_cfg cfg = {0};
-	struct nb_flow_spec spec = {0};
+	struct s_start *ss;
+	struct nb_disc_job *job = NULL;
+	char err[256];
 	const char *nsname = NULL;
-	struct nb_msg_started *sd;
-	struct nb_sess *s = NULL;
 	uint64_t sid = st->session;
 	struct nb_client *cl;
 	uint32_t n;
 	int rc;
 
-	if (s_find(srv, peer, sid)) {
+	if (s_find(srv, peer, sid) || s_learn_find(srv, peer, sid)) {
 		nb_srv_error(srv, peer, EEXIST, sid, "session %llu is already running",
 			     (unsigned long long)sid);
 		return;
 	}
-	if (srv->n_sess >= srv->max_sessions) {
+	if (srv->n_sess + srv->n_learn >= srv->max_sessions) {
 		s_over_limit(srv, peer, peer_desc, client, sid, NB_LIM_SESSIONS, srv->max_sessions,
-			     now, "%u sessions running already", srv->n_sess);
+			     now, "%u sessions running already", srv->n_sess + srv->n_learn);
 		return;
 	}
 	n = s_client_sessions(srv, client);
@@ -563,143 +882,44 @@ void nb_sess_start(struct nb_srv *srv, const struct nb_peer *peer, const char *p
 	} else {
 		nsname = srv->def_netns;
 	}
-	rc = nb_netns_open(&ns, nsname, err, sizeof(err));
-	if (rc) {
-		nb_srv_error(srv, peer, -rc, sid, "%s", err);
+	ss = calloc(1, sizeof(*ss));
+	if (!ss) {
+		nb_srv_error(srv, peer, ENOMEM, sid, "out of memory");
 		return;
 	}
-	if (st->netns[0] && ioctl(ns.fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+	ss->ns.fd = -1;
+	rc = nb_netns_open(&ss->ns, nsname, err, sizeof(err));
+	if (rc) {
+		nb_srv_error(srv, peer, -rc, sid, "%s", err);
+		goto out;
+	}
+	if (st->netns[0] && ioctl(ss->ns.fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
 		nb_srv_error(srv, peer, EINVAL, sid, "'%s' is not a network namespace", st->netns);
 		goto out;
 	}
-	memcpy(rx, st->rx_ifs, sizeof(rx));
-	memcpy(tx, st->tx_ifs, sizeof(tx));
-	n_rx = st->n_rx;
-	n_tx = st->n_tx;
-	rx_why[0] = tx_why[0] = 0;
-	if (!n_rx || !n_tx) {
-		rc = s_discover(st, &ns, rx, &n_rx, rx_why, tx, &n_tx, tx_why, err, sizeof(err));
+	ss->st = *st;
+	ss->peer = *peer;
+	snprintf(ss->peer_desc, sizeof(ss->peer_desc), "%s", peer_desc);
+	snprintf(ss->client, sizeof(ss->client), "%s", client);
+	memcpy(ss->rx, st->rx_ifs, sizeof(ss->rx));
+	memcpy(ss->tx, st->tx_ifs, sizeof(ss->tx));
+	ss->n_rx = st->n_rx;
+	ss->n_tx = st->n_tx;
+	if (!ss->n_rx || !ss->n_tx) {
+		rc = s_discover(ss, &job, err, sizeof(err));
+		if (rc == -EINPROGRESS) {
+			s_learn_park(srv, ss, job);
+			goto out;
+		}
 		if (rc) {
-			nb_srv_error(srv, peer, -rc, sid, "%s", err);
-			if (nb_rl_take(&srv->log_rl, now))
-				nb_srv_log(srv, "session %llu for %s: %s", (unsigned long long)sid,
-					   peer_desc, err);
+			s_discover_failed(srv, ss, rc, err);
 			goto out;
 		}
 	}
-	rc = nb_netns_ifindex(&ns, rx, (int)n_rx, spec.rx_if, err, sizeof(err));
-	if (!rc)
-		rc = nb_netns_ifindex(&ns, tx, (int)n_tx, spec.tx_if, err, sizeof(err));
-	if (rc) {
-		nb_srv_error(srv, peer, -rc, sid, "%s", err);
-		goto out;
-	}
-	spec.family = st->family;
-	spec.proto = st->proto;
-	/* The wire says "icmp" for both families; the packet says ICMPv6 for IPv6. */
-	if (st->proto == IPPROTO_ICMP && st->family == 6)
-		spec.proto = IPPROTO_ICMPV6;
-	memcpy(spec.src, st->src, NB_ADDR_LEN);
-	memcpy(spec.dst, st->dst, NB_ADDR_LEN);
-	spec.sport = st->sport;
-	spec.dport = st->dport;
-	spec.n_rx = n_rx;
-	spec.n_tx = n_tx;
-	nb_flow_filter(&spec, ns.inum, &cfg.filter);
-	if (srv->synth_pps && spec.proto != IPPROTO_ICMP && spec.proto != IPPROTO_ICMPV6) {
-		nb_srv_error(srv, peer, EPROTONOSUPPORT, sid,
-			     "--test-synthetic-pps makes ICMP sessions only");
-		goto out;
-	}
-
-	for (uint32_t i = 0; i < srv->max_sessions && !s; i++)
-		if (!srv->sess[i].used)
-			s = &srv->sess[i];
-	memset(s, 0, sizeof(*s));
-	if (nb_sendq_init(&s->sq)) {
-		nb_srv_error(srv, peer, ENOMEM, sid, "out of memory");
-		goto out;
-	}
-	s->srv = srv;
-	s->id = sid;
-	s->peer = *peer;
-	snprintf(s->peer_desc, sizeof(s->peer_desc), "%s", peer_desc);
-	snprintf(s->client, sizeof(s->client), "%s", client);
-	s->max_batch = st->max_batch;
-	s->credit = st->credit;
-	s->proto = st->proto;
-	s->last_rx_ns = now;
-	s->cpu_ns = nb_thread_cpu_ns();
-	/* Opening loads and verifies BPF: tens of ms during which the loop does nothing else. */
-	cfg.ns = &ns;
-	/* --test-no-probes: a synthetic session with nothing attached at all. */
-	rc = srv->no_probes ? 0 : nb_tracer_open(&s->tr, &cfg, s_on_event, s, err, sizeof(err));
-	if (rc) {
-		srv->attach_failures++;
-		nb_srv_error(srv, peer, -rc, sid, "%s", err);
-		nb_sendq_free(&s->sq, &s->lost_queue);
-		memset(s, 0, sizeof(*s));
-		goto out;
-	}
-	s->used = true;
-	srv->n_sess++;
-	srv->started++;
-	/* The lease runs from the attach: loading BPF takes time that is not the peer's fault. */
-	now = nb_mono_ns();
-	s->last_rx_ns = now;
-	s->attach_ns = s->tr ? nb_tracer_attach_ts(s->tr) : now;
-	s->wm_ns = s->attach_ns;
-	s->last_batch_ns = now;
-	s->next_stats_ns = now + NB_SRV_STATS_IVL_NS;
-	s->start_ns = now;
-	s->cpu_ns = nb_thread_cpu_ns() - s->cpu_ns; /* the attach */
-	/*
-	 * --max-duration from the attach, whatever the START asked: a trace's own --duration
-	 * starts only once all its sessions run, which can take a while with many agents.
-	 */
-	s->end_ns = now + (uint64_t)srv->max_duration_s * 1000000000ull;
-
-	memset(srv->tx, 0, sizeof(*srv->tx));
-	srv->tx->type = NB_MSG_STARTED;
-	sd = &srv->tx->started;
-	sd->session = sid;
-	sd->attach_ns = nb_srv_clock(srv, s->attach_ns);
-	sd->n_rx = spec.n_rx;
-	sd->n_tx = spec.n_tx;
-	memcpy(sd->rx_ifindex, spec.rx_if, sizeof(sd->rx_ifindex));
-	memcpy(sd->tx_ifindex, spec.tx_if, sizeof(sd->tx_ifindex));
-	sd->names = true;
-	memcpy(sd->rx_ifs, rx, sizeof(sd->rx_ifs));
-	memcpy(sd->tx_ifs, tx, sizeof(sd->tx_ifs));
-	snprintf(sd->rx_why, sizeof(sd->rx_why), "%s", rx_why);
-	snprintf(sd->tx_why, sizeof(sd->tx_why), "%s", tx_why);
-	/* Optional: without it the session still traces, and the report says drops are unnamed. */
-	if (!srv->no_probes && nb_sdrop_start(s, &spec, &ns, err, sizeof(err))) {
-		sd->n_unattached = 1;
-		snprintf(sd->unattached[0].hook, sizeof(sd->unattached[0].hook), "raw_tp/kfree_skb");
-		snprintf(sd->unattached[0].reason, sizeof(sd->unattached[0].reason), "%s", err);
-	}
-	nb_srv_send_msg(srv, peer);
-	/* The probes stay attached as in any session, only their rings are left unread. */
-	if (srv->synth_pps)
-		nb_synth_init(&s->syn, &spec, cfg.filter.netns, sid, srv->synth_pps,
-			      s->attach_ns, nb_mono_ns());
-
-	s_iflist(rxs, sizeof(rxs), rx, spec.rx_if, spec.n_rx);
-	s_iflist(txs, sizeof(txs), tx, spec.tx_if, spec.n_tx);
-	if (rx_why[0])
-		nb_srv_log(srv, "session %llu: rx %s: %s", (unsigned long long)sid, rxs, rx_why);
-	if (tx_why[0])
-		nb_srv_log(srv, "session %llu: tx %s: %s", (unsigned long long)sid, txs, tx_why);
-	nb_srv_log(srv,
-		   "session %llu started for %s: %s %s <-> %s netns %s rx %s tx %s credit %u "
-		   "max_batch %u (%u/%u sessions)",
-		   (unsigned long long)sid, s->peer_desc, s_proto_name(st->proto),
-		   nb_addr_fmt(spec.src, spec.family, a, sizeof(a)),
-		   nb_addr_fmt(spec.dst, spec.family, b, sizeof(b)), ns.name, rxs, txs, st->credit,
-		   st->max_batch, srv->n_sess, srv->max_sessions);
+	s_attach(srv, ss);
 out:
-	nb_netns_close(&ns);
+	nb_netns_close(&ss->ns);
+	free(ss);
 }
 
 const char *nb_sess_kind(const struct nb_sess *s)

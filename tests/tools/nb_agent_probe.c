@@ -16,6 +16,15 @@
  *   start-many N FLOW  HELLO, then N STARTs at once (sessions ID .. ID+N-1), then one line per
  *                      session, "session=ID started" or "session=ID error code=C message=M";
  *                      exits without STOP; 0 once every START was answered (limit tests)
+ *   learn-while FLOW [--stop]
+ *                      client a: START leaving the interfaces to the agent (local = src; FLOW
+ *                      without --rx-iface/--tx-iface, or with one of them); then a second
+ *                      client b (from 127.0.0.2) sends HELLO and PING. Once b has both answers
+ *                      a sends PING for its session, or with --stop STOP. One line per answer,
+ *                      in the order they arrive: "b: HELLO", "b: PONG", "a: PONG",
+ *                      "a: STARTED rx=IFS tx=IFS", "a: ERROR code=C message=M", "a: STOP";
+ *                      exits once a's START (or STOP) is answered: 0, or 1 after 10 s
+ *                      without (--insecure only)
  *   stream FLOW [--duration-ms MS] [--credit N] [--no-grant] [--max-batch N]
  *                      a session for MS, PINGing every 200 ms and granting credit for what
  *                      arrived (unless --no-grant), then STOP; checks sequence numbers and
@@ -59,6 +68,7 @@ struct p_flow {
 	uint64_t session;
 	long duration_ms, credit, max_batch;
 	bool no_grant;
+	bool local; /* learn-while: the interfaces are left to the agent to find (local = src) */
 };
 
 static void p_usage(void)
@@ -69,7 +79,7 @@ static void p_usage(void)
 	    "       CMD [ARGS]\n"
 	    "       %s keygen DIR\n"
 	    "CMD: hello | garbage N | start-and-vanish FLOW | start-many N FLOW\n"
-	    "     | stream FLOW [--duration-ms MS]\n"
+	    "     | learn-while FLOW [--stop] | stream FLOW [--duration-ms MS]\n"
 	    "     [--credit N] [--no-grant] [--max-batch N]\n"
 	    "FLOW: --src-ip A --dst-ip B --rx-iface IFS --tx-iface IFS [--netns NAME]\n"
 	    "      [--proto icmp|tcp|udp] [--sport P] [--dport P] [--session ID]\n",
@@ -514,9 +524,15 @@ static int p_start_msg(const struct p_flow *f, struct nb_msg *m)
 	if (!f->src || !f->dst || p_addr(f->src, st->src, &st->family) ||
 	    p_addr(f->dst, st->dst, &f2) || f2 != st->family)
 		return -1;
-	if (!f->rx || !f->tx || p_iflist(f->rx, st->rx_ifs, &st->n_rx) ||
-	    p_iflist(f->tx, st->tx_ifs, &st->n_tx))
+	if (f->local) {
+		st->local = NB_START_LOCAL_SRC;
+		if ((f->rx && p_iflist(f->rx, st->rx_ifs, &st->n_rx)) ||
+		    (f->tx && p_iflist(f->tx, st->tx_ifs, &st->n_tx)))
+			return -1;
+	} else if (!f->rx || !f->tx || p_iflist(f->rx, st->rx_ifs, &st->n_rx) ||
+		   p_iflist(f->tx, st->tx_ifs, &st->n_tx)) {
 		return -1;
+	}
 	if (f->netns)
 		snprintf(st->netns, sizeof(st->netns), "%s", f->netns);
 	st->sport = (uint16_t)f->sport;
@@ -757,6 +773,116 @@ static int p_stream_cmd(void *s, struct nb_msg *m, const struct p_flow *f)
 	return ps.stopped ? 0 : 1;
 }
 
+/* ---- learn-while ---- */
+
+static void p_learn_names(const char (*n)[NB_WIRE_IFNAME_MAX + 1], uint32_t k)
+{
+	for (uint32_t i = 0; i < k; i++)
+		printf("%s%s", i ? "," : "", n[i]);
+}
+
+/*
+ * Whether the agent serves others while a START learns its interfaces: the answers are
+ * printed in the order they arrive. On one connection (a) that order is the agent's; across
+ * the two (b, then a) it is too, the agent being one thread that sends b's answers before the
+ * START's whenever it answers them while the START is pending.
+ */
+static int p_learn_cmd(void *ctx, const char *ep, void *a, struct nb_msg *m, struct p_flow *f,
+		       bool stop)
+{
+	uint64_t deadline, sid = f->session;
+	void *b;
+	bool b_hello = false, b_pong = false, a_sent = false, done = false;
+	int rc = 1;
+
+	f->local = true;
+	if (p_hello(a, m, true))
+		return 1;
+	b = p_connect(ctx, ep, true, NULL, NULL, "127.0.0.2");
+	if (!b)
+		return 1;
+	if (p_start_msg(f, m)) {
+		p_err("bad flow: need --src-ip, --dst-ip (one family)");
+		zmq_close(b);
+		return 2;
+	}
+	if (p_send(a, m))
+		goto out;
+	p_hello_msg(m);
+	if (p_send(b, m))
+		goto out;
+	memset(m, 0, sizeof(*m));
+	m->type = NB_MSG_PING;
+	m->ping.seq = 1;
+	m->ping.t_coord = nb_mono_ns();
+	if (p_send(b, m))
+		goto out;
+	deadline = nb_mono_ns() + 10000000000ull;
+	while (!done && p_left_ms(deadline) > 0) {
+		zmq_pollitem_t it[2] = {{.socket = a, .events = ZMQ_POLLIN},
+					{.socket = b, .events = ZMQ_POLLIN}};
+
+		if (zmq_poll(it, 2, p_left_ms(deadline)) <= 0)
+			continue;
+		for (int k = 0; k < 2; k++) {
+			if (!(it[k].revents & ZMQ_POLLIN) || p_recv(k ? b : a, m, 0) <= 0)
+				continue;
+			if (k) {
+				if (m->type == NB_MSG_HELLO)
+					b_hello = true;
+				else if (m->type == NB_MSG_PONG)
+					b_pong = true;
+				printf("b: %s\n", nb_msg_type_name(m->type));
+			} else if (m->type == NB_MSG_STARTED) {
+				printf("a: STARTED rx=");
+				p_learn_names(m->started.rx_ifs, m->started.n_rx);
+				printf(" tx=");
+				p_learn_names(m->started.tx_ifs, m->started.n_tx);
+				printf("\n");
+				done = true;
+			} else if (m->type == NB_MSG_ERROR) {
+				printf("a: ERROR code=%d message=%s\n", m->error.code,
+				       m->error.message);
+				done = m->error.session == sid;
+			} else {
+				printf("a: %s\n", nb_msg_type_name(m->type));
+				done = m->type == NB_MSG_STOP;
+			}
+			nb_msg_clear(m);
+		}
+		if (b_hello && b_pong && !a_sent && !done) {
+			memset(m, 0, sizeof(*m));
+			if (stop) {
+				m->type = NB_MSG_STOP;
+				m->stop.session = sid;
+				snprintf(m->stop.reason, sizeof(m->stop.reason), "probe");
+			} else {
+				m->type = NB_MSG_PING;
+				m->ping.seq = 2;
+				m->ping.t_coord = nb_mono_ns();
+				m->ping.session = sid;
+			}
+			if (p_send(a, m))
+				goto out;
+			a_sent = true;
+		}
+	}
+	if (!done) {
+		p_err("the START was not answered within 10 s");
+		goto out;
+	}
+	rc = 0;
+	/* A session that did start is not left to its lease. */
+	memset(m, 0, sizeof(*m));
+	m->type = NB_MSG_STOP;
+	m->stop.session = sid;
+	if (!stop)
+		p_send(a, m);
+out:
+	zmq_close(b);
+	return rc;
+}
+
 /* ---- keygen ---- */
 
 static int p_keygen(const char *dir)
@@ -968,6 +1094,12 @@ int main(int argc, char **argv)
 		rc = p_num(argv[1], 1, 64, &n) || p_flow_opts(argc - 1, argv + 1, &flow)
 			 ? 2
 			 : p_start_many(s, m, &flow, n);
+	} else if (!strcmp(cmd, "learn-while") && insecure) {
+		bool stop = argc > 1 && !strcmp(argv[argc - 1], "--stop");
+
+		rc = p_flow_opts(argc - stop, argv, &flow)
+			 ? 2
+			 : p_learn_cmd(ctx, ep, s, m, &flow, stop);
 	} else if (!strcmp(cmd, "stream")) {
 		rc = p_flow_opts(argc, argv, &flow) ? 2 : p_stream_cmd(s, m, &flow);
 	} else {
