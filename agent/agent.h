@@ -173,6 +173,7 @@ struct nb_drops_cfg {
 	bool aggregate;		/* count by {stack, reason, device} in the kernel, no events */
 	uint32_t ringbuf_bytes; /* power of two; 0 = default */
 	uint32_t stack_entries; /* stack map size; 0 = default */
+	bool skip_copies;	/* leave out OTHERHOST frees (bpf/nb_drop.bpf.c: nb_skip_copies) */
 };
 
 struct nb_drops_stats {
@@ -182,6 +183,7 @@ struct nb_drops_stats {
 	uint64_t stack_err;  /* drops without a stack id */
 	uint64_t count_full; /* drops the full aggregation map could not count */
 	uint64_t missed;     /* program runs the kernel skipped (recursion on a CPU) */
+	uint64_t copies;     /* OTHERHOST copies left out (skip_copies) */
 };
 
 /*

@@ -7,11 +7,17 @@
  * socket that notes on which device the addresses arrive as a source. The probe has the form
  * of duplicate address detection (RFC 5227, RFC 4862), so it adds no entry to anybody's
  * neighbour table; a hypervisor that bridges at layer 2 only needs no address to send it.
+ * Open vSwitch's userspace datapath is invisible to rtnetlink (its bridge is a tap, its ports
+ * have no master): the ovs-vswitchd of the namespace, if any, says which devices it switches.
  */
 #include "agent.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <linux/filter.h>
@@ -20,14 +26,18 @@
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "nb_discover.h"
+#include "nb_log.h"
 #include "nb_time.h"
 
 #define S_NL_BUF    (64u << 10)
@@ -40,11 +50,19 @@ struct s_sw {
 	uint8_t mac[6];
 };
 
+/* What a probe needs of a link that rtnetlink does not call a switch (an OVS bridge's tap). */
+struct s_linkx {
+	bool up;
+	bool has_mac;
+	uint8_t mac[6];
+};
+
 struct s_gather {
 	struct nb_disc_tables *t;
 	struct s_sw sw[S_MAX_SW];
 	uint32_t n_sw;
 	uint8_t family;
+	struct s_linkx lx[NB_DISC_MAX_LINKS]; /* by index in t->links */
 };
 
 /* ---- rtnetlink ---- */
@@ -92,6 +110,11 @@ static void s_on_link(struct s_gather *g, struct nlmsghdr *h)
 			snprintf(l->kind, sizeof(l->kind), "%.*s",
 				 (int)RTA_PAYLOAD(li[IFLA_INFO_KIND]),
 				 (char *)RTA_DATA(li[IFLA_INFO_KIND]));
+	}
+	g->lx[g->t->n_links - 1].up = ifi->ifi_flags & IFF_UP;
+	if (tb[IFLA_ADDRESS] && RTA_PAYLOAD(tb[IFLA_ADDRESS]) == 6) {
+		g->lx[g->t->n_links - 1].has_mac = true;
+		memcpy(g->lx[g->t->n_links - 1].mac, RTA_DATA(tb[IFLA_ADDRESS]), 6);
 	}
 	/* A switch that is up is where a probe can be sent from. */
 	if ((!strcmp(l->kind, "bridge") || !strcmp(l->kind, "openvswitch")) &&
@@ -302,6 +325,191 @@ static int s_tables(int fd, uint8_t family, const uint8_t *peer, struct s_gather
 	}
 	free(buf);
 	return rc;
+}
+
+/* ---- Open vSwitch's userspace datapath ---- */
+
+#define S_OVS_RUNDIR "/var/run/openvswitch"
+#define S_OVS_OUT    (64u << 10)
+#define S_OVS_LINES  1024
+
+/* The first len-1 bytes of a small /proc file; -1 when it cannot be read. */
+static ssize_t s_slurp(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = 0;
+	return n;
+}
+
+/*
+ * The control socket of the ovs-vswitchd whose network namespace is inum (the userspace
+ * datapath's devices are in its daemon's namespace): its --unixctl, else the default
+ * RUNDIR/ovs-vswitchd.PID.ctl with RUNDIR its OVS_RUNDIR. A process without a socket there
+ * (the --monitor parent) is passed over. 0, or -ENOENT when there is none.
+ */
+static int s_ovs_ctl(uint32_t inum, char *ctl, size_t len)
+{
+	static char buf[8192];
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int rc = -ENOENT;
+
+	while (d && rc && (de = readdir(d))) {
+		char path[PATH_MAX], rundir[PATH_MAX] = S_OVS_RUNDIR, *p, *end;
+		const char *sock = NULL;
+		struct stat st;
+		ssize_t n;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		if (s_slurp(path, buf, sizeof(buf)) < 0 || strcmp(buf, "ovs-vswitchd\n"))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
+		if (stat(path, &st) || st.st_ino != inum)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/environ", de->d_name);
+		n = s_slurp(path, buf, sizeof(buf));
+		for (p = buf, end = buf + (n > 0 ? n : 0); p < end; p += strlen(p) + 1)
+			if (!strncmp(p, "OVS_RUNDIR=", 11) && p[11])
+				snprintf(rundir, sizeof(rundir), "%s", p + 11);
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		n = s_slurp(path, buf, sizeof(buf));
+		for (p = buf, end = buf + (n > 0 ? n : 0); p < end; p += strlen(p) + 1)
+			if (!strncmp(p, "--unixctl=", 10))
+				sock = p + 10;
+		if (sock && sock[0] == '/')
+			snprintf(ctl, len, "%s", sock);
+		else if (sock)
+			snprintf(ctl, len, "%s/%s", rundir, sock);
+		else
+			snprintf(ctl, len, "%s/ovs-vswitchd.%s.ctl", rundir, de->d_name);
+		if (!stat(ctl, &st) && S_ISSOCK(st.st_mode))
+			rc = 0;
+	}
+	if (d)
+		closedir(d);
+	return rc;
+}
+
+/* Runs argv (no shell) and reads its standard output into buf; 0 when it exited with 0. */
+static int s_run(char *const argv[], char *buf, size_t len)
+{
+	extern char **environ;
+	posix_spawn_file_actions_t fa;
+	int pfd[2], st = 0, rc;
+	size_t off = 0;
+	ssize_t n;
+	pid_t pid;
+
+	buf[0] = 0;
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	if (rc) {
+		close(pfd[0]);
+		return -rc;
+	}
+	while (off + 1 < len && (n = read(pfd[0], buf + off, len - off - 1)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	buf[off] = 0;
+	close(pfd[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -EIO;
+}
+
+static int s_link_idx(const struct nb_disc_tables *t, const char *name)
+{
+	for (uint32_t i = 0; i < t->n_links; i++)
+		if (!strcmp(t->links[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/*
+ * `ovs-appctl dpif/show` of the namespace's ovs-vswitchd, for its userspace ("netdev@")
+ * datapath: each bridge's own device (OpenFlow port 65534, LOCAL) becomes a switch device
+ * (kind "openvswitch", a probe goes out on it when up), the bridge's other ports its ports
+ * (master). Kernel-datapath bridges are in rtnetlink already. No OVS here: nothing changes.
+ *   netdev@ovs-netdev: hit:9 missed:4
+ *     br0:
+ *       br0 65534/1: (tap)
+ *       vnet0 2/3: (system)
+ */
+static void s_ovs(struct s_gather *g, uint32_t inum)
+{
+	char ctl[PATH_MAX], *out, *line, *save = NULL;
+	char *argv[] = {"ovs-appctl", "--timeout=2", "-t", ctl, "dpif/show", NULL};
+	struct nb_disc_tables *t = g->t;
+	int netdev = 0, local = -1, ports[S_OVS_LINES], n_ports = 0;
+
+	if (s_ovs_ctl(inum, ctl, sizeof(ctl)))
+		return;
+	out = malloc(S_OVS_OUT);
+	if (!out)
+		return;
+	if (s_run(argv, out, S_OVS_OUT)) {
+		nb_warn("interface discovery: ovs-vswitchd at %s did not answer dpif/show", ctl);
+		free(out);
+		return;
+	}
+	/* One more turn than there are lines, to close the last bridge. */
+	for (line = strtok_r(out, "\n", &save);; line = strtok_r(NULL, "\n", &save)) {
+		bool port = line && !strncmp(line, "    ", 4);
+		char name[NB_DISC_NAME_MAX + 2];
+		unsigned int ofport;
+		int i;
+
+		if (!port) {
+			/* The end of a bridge: its ports are ports of its own device. */
+			for (int k = 0; k < n_ports && local >= 0; k++)
+				t->links[ports[k]].master = t->links[local].ifindex;
+			local = -1;
+			n_ports = 0;
+		}
+		if (!line)
+			break;
+		if (line[0] != ' ')
+			netdev = !strncmp(line, "netdev@", 7);
+		if (!port || !netdev || sscanf(line, "%16s %u/", name, &ofport) != 2 ||
+		    strlen(name) > NB_DISC_NAME_MAX)
+			continue;
+		i = s_link_idx(t, name);
+		if (i < 0)
+			continue;
+		if (ofport != 65534) {
+			if (n_ports < S_OVS_LINES)
+				ports[n_ports++] = i;
+			continue;
+		}
+		local = i;
+		snprintf(t->links[i].kind, sizeof(t->links[i].kind), "openvswitch");
+		if (g->lx[i].up && g->lx[i].has_mac && g->n_sw < S_MAX_SW) {
+			g->sw[g->n_sw].ifindex = t->links[i].ifindex;
+			memcpy(g->sw[g->n_sw].mac, g->lx[i].mac, 6);
+			g->n_sw++;
+		}
+	}
+	free(out);
 }
 
 /* ---- learning from traffic ---- */
@@ -604,6 +812,7 @@ int nb_disc_begin(const struct nb_netns *ns, const struct nb_disc_query *q, uint
 	rc = s_tables(nl, q->family, q->peer, &j->g, err, errlen);
 	if (rc)
 		goto out;
+	s_ovs(&j->g, ns->inum);
 	rc = nb_disc_decide(j->g.t, q, vm, uplink, err, errlen);
 	if (rc != -EAGAIN)
 		goto out;

@@ -98,6 +98,7 @@ int nb_drops_open(struct nb_drops **out, const struct nb_drops_cfg *cfg, nb_even
 	}
 	d->skel->rodata->nb_cfg = cfg->filter;
 	d->skel->rodata->nb_aggregate = cfg->aggregate;
+	d->skel->rodata->nb_skip_copies = cfg->skip_copies;
 	if (cfg->aggregate) {
 		/* Counts only: the ring buffer stays unused, keep it at its minimum. */
 		bpf_map__set_max_entries(d->skel->maps.nb_events, 4096);
@@ -221,6 +222,7 @@ void nb_drops_get_stats(const struct nb_drops *d, struct nb_drops_stats *st)
 	st->parse_err = S_LOAD(d->skel->bss->nb_parse_err);
 	st->stack_err = S_LOAD(d->skel->bss->nb_stack_err);
 	st->count_full = S_LOAD(d->skel->bss->nb_count_full);
+	st->copies = S_LOAD(d->skel->bss->nb_copies);
 	/* Runs the kernel skipped because the program was already running on that CPU. */
 	if (!bpf_obj_get_info_by_fd(d->prog_fd, &info, &len))
 		st->missed = info.recursion_misses;

@@ -356,8 +356,12 @@ int nb_sdrop_start(struct nb_sess *s, const struct nb_flow_spec *spec, const str
 		   char *err, size_t errlen);
 /* A drop event about to be batched: sends its DROPINFO first when its key is new. */
 void nb_sdrop_event(struct nb_sess *s, const struct nb_event *e);
-/* Drops that matched in the kernel, drop events lost, DROPINFO messages sent. */
-void nb_sdrop_counters(const struct nb_sess *s, uint64_t *seen, uint64_t *lost, uint64_t *sent);
+/*
+ * Drops that matched in the kernel, drop events lost, DROPINFO messages sent, OTHERHOST copies
+ * left out.
+ */
+void nb_sdrop_counters(const struct nb_sess *s, uint64_t *seen, uint64_t *lost, uint64_t *sent,
+		       uint64_t *copies);
 void nb_sdrop_stop(struct nb_sess *s);
 /* serve_sess.c: the session's event callback, for rings read with its tracer's. */
 int nb_sess_on_event(const struct nb_event *e, void *ctx);

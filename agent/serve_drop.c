@@ -70,6 +70,8 @@ int nb_sdrop_start(struct nb_sess *s, const struct nb_flow_spec *spec, const str
 	cfg.filter.n_ifindex = 0;
 	cfg.ringbuf_bytes = S_RINGBUF_BYTES;
 	cfg.stack_entries = S_STACK_ENTRIES;
+	/* A packet's loss, not the host stack's copy of a frame a user-space switch forwarded. */
+	cfg.skip_copies = true;
 	rc = nb_sym_open(&sd->sym, err, errlen);
 	if (rc)
 		goto fail;
@@ -144,15 +146,17 @@ void nb_sdrop_event(struct nb_sess *s, const struct nb_event *e)
 	sd->info_sent++;
 }
 
-void nb_sdrop_counters(const struct nb_sess *s, uint64_t *seen, uint64_t *lost, uint64_t *sent)
+void nb_sdrop_counters(const struct nb_sess *s, uint64_t *seen, uint64_t *lost, uint64_t *sent,
+		       uint64_t *copies)
 {
 	struct nb_drops_stats st;
 
-	*seen = *lost = *sent = 0;
+	*seen = *lost = *sent = *copies = 0;
 	if (!s->drop)
 		return;
 	nb_drops_get_stats(s->drop->d, &st);
 	*seen = st.matched;
+	*copies = st.copies;
 	*lost = st.lost + st.missed;
 	*sent = s->drop->info_sent;
 }

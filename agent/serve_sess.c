@@ -320,10 +320,11 @@ static void s_stats(struct nb_sess *s)
 	s_counter(st, "credit", s->credit);
 	s_counter(st, "tx_dropped", srv->tx_dropped);
 	{
-		uint64_t seen, lost, sent;
+		uint64_t seen, lost, sent, copies;
 
-		nb_sdrop_counters(s, &seen, &lost, &sent);
+		nb_sdrop_counters(s, &seen, &lost, &sent, &copies);
 		s_counter(st, "drops_seen", seen);
+		s_counter(st, "drop_copies_skipped", copies);
 		s_counter(st, "lost_drop_events", lost);
 		s_counter(st, "dropinfo_sent", sent);
 	}

@@ -608,7 +608,7 @@ static int s_setup(struct nb_rt *rt, void *st)
 	 * tracer's loop reads it.
 	 */
 	if (r->o->drops) {
-		struct nb_drops_cfg dc = {.filter = tc.filter};
+		struct nb_drops_cfg dc = {.filter = tc.filter, .skip_copies = true};
 
 		snprintf(err, sizeof(err), "out of memory");
 		r->dmap = nb_dropmap_new(4096);

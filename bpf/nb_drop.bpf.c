@@ -17,6 +17,15 @@ const volatile struct nb_filter nb_cfg = {};
 const volatile bool nb_aggregate = false;
 /* Frames of the tracer itself at the top of a raw_tp stack: the program, bpf_trace_run*. */
 const volatile __u32 nb_stack_skip = 2;
+/*
+ * Leave out OTHERHOST frees (counted in nb_copies): the host's IP layer discarding its copy of
+ * a frame addressed to another host, which it only gets on a promiscuous device with no switch
+ * attached, i.e. while a packet socket reads the device (a capture, or a switch in user space
+ * such as Open vSwitch's userspace datapath, which forwards its own copy). Never the packet's
+ * loss on its way; a path trace through such a switch would otherwise blame every packet's
+ * copy, at a stack walk each.
+ */
+const volatile bool nb_skip_copies = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -43,6 +52,7 @@ __u64 nb_matched = 0;	 /* drops that passed the filter */
 __u64 nb_parse_err = 0;	 /* headers unreadable: compared as "not IP" */
 __u64 nb_stack_err = 0;	 /* no stack id (bucket taken by another stack, map full) */
 __u64 nb_count_full = 0; /* aggregation map full: drop counted nowhere else */
+__u64 nb_copies = 0;	 /* OTHERHOST copies left out (nb_skip_copies) */
 
 static __always_inline void nb_count(__s32 stack_id, __u32 reason, __u32 ifindex)
 {
@@ -102,6 +112,12 @@ static __always_inline int nb_drop(void *ctx, struct sk_buff *skb, void *locatio
 		match = nb_pkt_match(f, &p);
 	if (!match)
 		return 0;
+	if (nb_skip_copies &&
+	    bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_OTHERHOST) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_OTHERHOST)) {
+		__sync_fetch_and_add(&nb_copies, 1);
+		return 0;
+	}
 
 	__sync_fetch_and_add(&nb_matched, 1);
 	stack_id = bpf_get_stackid(ctx, &nb_stacks, nb_stack_skip & BPF_F_SKIP_FIELD_MASK);

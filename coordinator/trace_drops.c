@@ -9,7 +9,10 @@
 #define S_MAP_CAP  65536 /* drops kept per trace, the newest */
 #define S_MAX_INFO 1024	 /* DROPINFO per node; the agent sends at most 256 per session */
 #define S_STALE_NS 1000000000ull
-#define S_NOT_SEEN "no drop event seen: the NIC dropped it, or it died outside the traced hooks"
+/* A flow rule of a switch in user space (OVS's userspace datapath) drops without the kernel. */
+#define S_NOT_SEEN                                                                                 \
+	"no drop event seen: the NIC dropped it, or it died outside the kernel's traced hooks "    \
+	"(e.g. by a flow rule of a switch in user space)"
 
 struct s_info {
 	int32_t stack_id;

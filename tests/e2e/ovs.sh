@@ -1,10 +1,13 @@
 # Sourced after lib.sh by the tests and benchmarks that need Open vSwitch: one hypervisor with
 # OVS's userspace datapath (datapath_type=netdev, no kernel module) between two VM namespaces,
 #   nbova eth0 198.18.1.1 - p1 [nbovs: OVS br0] p2 - eth0 198.18.1.2 nbovb
-# Debian's ovsdb-server and ovs-vswitchd run inside nbovs with their files in $OVS_DIR, and are
-# stopped by their pids at exit, before the namespaces go. Static neighbours and no IPv6, so
-# the only packets through the switch are the caller's.
+# Debian's ovsdb-server and ovs-vswitchd run inside nbovs with their files in $OVS_DIR, started
+# and stopped (by their pids, at exit, before the namespaces go) as the lab's OVS hypervisors'
+# are (tests/lab-ovs.sh). Static neighbours and no IPv6, so the only packets through the switch
+# are the caller's.
 # shellcheck shell=bash
+# shellcheck source=tests/lab-ovs.sh
+. "$REPO/tests/lab-ovs.sh"
 
 OVS_A=198.18.1.1
 OVS_B=198.18.1.2
@@ -12,9 +15,7 @@ OVS_B=198.18.1.2
 # ovs_up DIR: the namespaces, the daemons and bridge br0 with ports p1 and p2 (NORMAL).
 # Sets OVS_DIR and exports OVS_RUNDIR & co., so ovs-vsctl, ovs-ofctl and the tools find it.
 ovs_up() {
-	local ns
-	command -v ovs-vswitchd >/dev/null ||
-		fail "ovs-vswitchd is missing (deploy/install-deps.sh installs openvswitch-switch)"
+	local ns err
 	OVS_DIR=$1
 	mkdir -p "$OVS_DIR" || fail "mkdir $OVS_DIR"
 	export OVS_RUNDIR=$OVS_DIR OVS_DBDIR=$OVS_DIR OVS_LOGDIR=$OVS_DIR OVS_SYSCONFDIR=$OVS_DIR
@@ -41,24 +42,15 @@ ovs_up() {
 		lladdr "$(ip -n nbovb -j link show eth0 | jq -r '.[0].address')"
 	ip -n nbovb neigh replace $OVS_A dev eth0 nud permanent \
 		lladdr "$(ip -n nbova -j link show eth0 | jq -r '.[0].address')"
-	ovsdb-tool create "$OVS_DIR/conf.db" /usr/share/openvswitch/vswitch.ovsschema || fail "ovsdb-tool"
-	ip netns exec nbovs ovsdb-server "$OVS_DIR/conf.db" --remote="punix:$OVS_DIR/db.sock" \
-		--pidfile="$OVS_DIR/ovsdb.pid" --detach --log-file="$OVS_DIR/ovsdb.log" \
-		--unixctl="$OVS_DIR/ovsdb.ctl" || fail "ovsdb-server"
-	on_exit "kill \$(cat $OVS_DIR/ovsdb.pid) 2>/dev/null"
-	ovs_vsctl --no-wait init
-	ip netns exec nbovs ovs-vswitchd "unix:$OVS_DIR/db.sock" --pidfile="$OVS_DIR/vswitchd.pid" \
-		--detach --log-file="$OVS_DIR/vswitchd.log" --unixctl="$OVS_DIR/vswitchd.ctl" ||
-		fail "ovs-vswitchd: $(tail -n 3 "$OVS_DIR/vswitchd.log")"
-	on_exit "kill \$(cat $OVS_DIR/vswitchd.pid) 2>/dev/null"
-	ovs_vsctl add-br br0 -- set bridge br0 datapath_type=netdev
-	ovs_vsctl add-port br0 p1 -- add-port br0 p2
+	on_exit ovsd_stop "$OVS_DIR"
+	err=$(ovsd_start nbovs "$OVS_DIR" 2>&1) || fail "$err"
+	err=$(ovsd_bridge "$OVS_DIR" br0 p1 p2 2>&1) || fail "$err"
 	# vswitchd takes its ports in a moment after the database has them.
 	wait_for 10 ip netns exec nbova ping -c 1 -W 1 -q $OVS_B >/dev/null ||
-		fail "no ping through the new switch: $(tail -n 3 "$OVS_DIR/vswitchd.log")"
+		fail "no ping through the new switch: $(tail -n 3 "$OVS_DIR/ovs-vswitchd.log")"
 }
 
-ovs_vsctl() { ovs-vsctl --db="unix:$OVS_DIR/db.sock" --timeout=10 "$@" || fail "ovs-vsctl $*"; }
+ovs_vsctl() { ovsd_ctl "$OVS_DIR" ovs-vsctl "$@" || fail "ovs-vsctl $*"; }
 ovs_ofctl() { ovs-ofctl "$@" || fail "ovs-ofctl $*"; }
 # ovs_dp hit|missed|lost: the datapath's lookup counter.
-ovs_dp() { ovs-appctl -t "$OVS_DIR/vswitchd.ctl" dpctl/show | grep -o "$1:[0-9]*" | cut -d: -f2; }
+ovs_dp() { ovs-appctl dpctl/show | grep -o "$1:[0-9]*" | cut -d: -f2; }

@@ -1,0 +1,136 @@
+#!/bin/bash
+# netblame trace icmp through Open vSwitch: the lab with both hypervisors switching with OVS's
+# userspace datapath (tests/lab up --switch ovs: ovs-vswitchd forwards between packet sockets),
+# two agents in the root namespace tracing nbhvA and nbhvB, the coordinator joining them.
+# Each faulty case: 2 echoes, then an OpenFlow drop rule (tests/lab drop at an OVS hypervisor),
+# then 3 more echoes, in one trace:
+#   no fault                            -> 3 COMPLETE (all 8 stages), HEALTHY, exit 0
+#   hvB's OVS drops the echo requests   -> 2 COMPLETE, 3 B_INTERNAL_DROP_REQ, NODE_B, exit 12
+#   hvA's OVS drops the echo requests   -> 2 COMPLETE, 3 A_INTERNAL_DROP_REQ, NODE_A, exit 11
+#   hvA's OVS drops the echo replies    -> 2 COMPLETE, 3 A_INTERNAL_DROP_REP, NODE_A, exit 11
+#   hvB's OVS drops the echo replies    -> 2 COMPLETE, 3 B_INTERNAL_DROP_REP, NODE_B, exit 12
+# The rule's own packet count is 3 each time. The kernel sees no drop of its own (OVS drops in
+# user space; the host stack's OTHERHOST copies are not the packet's loss), so each loss is
+# reported unseen by the drop tracer, and no stage is blind. Then: the interfaces are found
+# without rx/tx-iface (the agent asks the namespace's ovs-vswitchd which devices it switches,
+# and learns the VMs' ports from their ARP answers), the faults OpenFlow cannot express are
+# refused, and `down` stops the daemons.
+set -u
+. "$(dirname "$0")/lib.sh"
+need_root
+
+VMA=198.18.0.1
+VMB=198.18.0.2
+TMO=500
+OUT=$(mktemp -d /tmp/nb-trace-ovs.XXXXXX)
+on_exit "rm -rf $OUT"
+cd "$REPO" || fail "cd $REPO"
+
+# trace NAME COUNT: starts the trace with the interfaces given (IFS_A / IFS_B replace them),
+# waits for its "Tracing" line.
+trace() {
+	local name=$1 count=$2
+	"$COORD" trace icmp --src-ip $VMA --dst-ip $VMB \
+		--node "name=hvA,endpoint=$EP_hvA${IFS_A-,rx-iface=vnet0,tx-iface=ens4f0}" \
+		--node "name=hvB,endpoint=$EP_hvB${IFS_B-,rx-iface=ens4f0,tx-iface=vnet0}" \
+		--count "$count" --timeout-ms $TMO --json "$OUT/$name.json" --insecure \
+		>"$OUT/$name.out" 2>"$OUT/$name.err" &
+	TPID=$!
+	on_exit "kill $TPID 2>/dev/null"
+	wait_for 8 grep -q '^Tracing' "$OUT/$name.err" ||
+		fail "$name: no Tracing line: $(cat "$OUT/$name.err")"
+}
+
+finish() {
+	wait_exit "$TPID" "$1: the coordinator" "$OUT/$1.err"
+}
+
+j() { jq -c "$2" "$OUT/$1.json"; }
+jr() { jq -r "$2" "$OUT/$1.json"; }
+
+# fault NAME NODE DIR STATUS VERDICT EXIT DETAIL: 2 echoes, the OpenFlow drop at NODE for DIR,
+# 3 echoes; the trace blames exactly those 3 on NODE.
+fault() {
+	local name=$1 node=$2 dir=$3 st=$4 v=$5 code=$6 detail=$7 rule
+	trace "$name" 5
+	tests/lab ping -c 2 -i 0.2 -W 1 >/dev/null || fail "$name: the first echoes failed"
+	tests/lab drop --at "$node" --dir "$dir" >/dev/null || fail "$name: drop at $node"
+	tests/lab ping -c 3 -i 0.2 -W 1 >/dev/null && fail "$name: echoes answered through the drop"
+	finish "$name"
+	rule=$(tests/lab status | sed -n "s/^  drop at $node: OpenFlow //p")
+	tests/lab clear >/dev/null || fail "$name: clear"
+	assert_eq "[[\"COMPLETE\",\"COMPLETE\"],[\"$st\",\"$st\",\"$st\"]]" "$(ping_runs "$OUT/$name.json")" \
+		"$name: statuses before and after the rule"
+	assert_eq "$v" "$(jr "$name" .verdict)" "$name: verdict"
+	assert_eq "$detail" "$(jr "$name" .verdict_detail)" "$name: verdict detail"
+	assert_eq "$code" "$RC" "$name: exit code"
+	assert_eq "(n_packets=3)" "${rule##* }" "$name: the OpenFlow rule's packet count ($rule)"
+	# The kernel freed no copy of the lost echoes where they died: nothing is made up.
+	assert_eq "[{\"node\":\"${node#hv}\",\"seen\":false}]" \
+		"$(j "$name" "[.packets[] | select(.status==\"$st\") | .drop | {node, seen}] | unique")" \
+		"$name: the drop tracer's evidence"
+	assert_eq '{}' "$(j "$name" .unseen_stages)" "$name: no stage unseen"
+}
+
+lab_up --vmb tap --switch ovs
+start_agent hvA --netns nbhvA --insecure
+start_agent hvB --netns nbhvB --insecure
+
+trace healthy 3
+tests/lab ping -c 3 -i 0.2 -W 1 >/dev/null || fail "healthy: echoes failed"
+finish healthy
+assert_eq '["COMPLETE"]' "$(j healthy '[.packets[].status] | unique')" "healthy: statuses"
+assert_eq 3 "$(j healthy '.packets | length')" "healthy: packets"
+assert_eq '[8,8,8]' "$(j healthy '[.packets[].stages | length]')" "healthy: stages seen per packet"
+assert_eq HEALTHY "$(jr healthy .verdict)" "healthy: verdict"
+assert_eq 0 "$RC" "healthy: exit code"
+assert_eq '{}' "$(j healthy .unseen_stages)" "healthy: no stage unseen"
+
+# No interfaces given: found. br0 is OVS's own device (a tap) and ens4f0, vnet0 have no
+# master, so without asking OVS the route's device br0 would be taken for the uplink.
+ip -n nbhvA neigh flush all
+ip -n nbhvB neigh flush all
+IFS_A="" IFS_B="" trace found 3
+tests/lab ping -c 3 -i 0.2 -W 1 >/dev/null || fail "found: echoes failed"
+finish found
+assert_eq '["COMPLETE"]' "$(j found '[.packets[].status] | unique')" "found: statuses"
+assert_eq 3 "$(j found '.packets | length')" "found: packets"
+assert_eq 0 "$RC" "found: exit code"
+iface() { jr found ".nodes[$1].interfaces.$2 | \"\(.names | join(\"+\"))|\(.chosen_by)\""; }
+learned="(no neighbour entry: learned from traffic)"
+assert_eq "vnet0|198.18.0.1 answered ARP on vnet0 $learned" "$(iface 0 rx)" "found: A rx"
+assert_eq "ens4f0|the route to 198.18.0.2 goes out br0; 198.18.0.2 answered ARP on ens4f0 $learned" \
+	"$(iface 0 tx)" "found: A tx"
+assert_eq "ens4f0|the route to 198.18.0.1 goes out br0; 198.18.0.1 answered ARP on ens4f0 $learned" \
+	"$(iface 1 rx)" "found: B rx"
+assert_eq "vnet0|198.18.0.2 answered ARP on vnet0 $learned" "$(iface 1 tx)" "found: B tx"
+
+fault b_req hvB req B_INTERNAL_DROP_REQ NODE_B 12 "NODE_B: 3 (request 3)"
+fault a_req hvA req A_INTERNAL_DROP_REQ NODE_A 11 "NODE_A: 3 (request 3)"
+fault a_rep hvA rep A_INTERNAL_DROP_REP NODE_A 11 "NODE_A: 3 (reply 3)"
+fault b_rep hvB rep B_INTERNAL_DROP_REP NODE_B 12 "NODE_B: 3 (reply 3)"
+grep -q '^    drop on B (hvB): no drop event seen: .*flow rule of a switch in user space)$' \
+	"$OUT/b_req.out" || fail "b_req: no unseen-drop line in the text output"
+
+# What OpenFlow cannot match, and a delay in a FORWARD chain OVS's packets never pass.
+tests/lab drop --at hvB --dir req --seq 2 2>"$OUT/seq.err"
+assert_eq 1 "$?" "drop --seq at an OVS hypervisor: exit code"
+assert_eq "lab: drop: --seq needs the Linux bridge at hvB: OpenFlow cannot match the ICMP sequence" \
+	"$(cat "$OUT/seq.err")" "drop --seq at an OVS hypervisor: message"
+tests/lab delay --at hvA --dir req --ms 10 2>"$OUT/delay.err"
+assert_eq 1 "$?" "delay in hvA's FORWARD: exit code"
+assert_eq "lab: delay: hvA switches with Open vSwitch (userspace datapath): its packets never pass FORWARD" \
+	"$(cat "$OUT/delay.err")" "delay in hvA's FORWARD: message"
+
+# The daemons are the lab's, stopped by `down` with everything else.
+pids=$(cat /run/netblame-lab/ovs-hv{A,B}/{ovsdb-server,ovs-vswitchd}.pid | paste -sd ' ')
+assert_eq 4 "$(wc -w <<<"$pids")" "OVS daemons of the lab"
+kill "$PID_hvA" "$PID_hvB"
+wait "$PID_hvA" "$PID_hvB" 2>/dev/null
+tests/lab down >/dev/null || fail "down"
+for p in $pids; do
+	kill -0 "$p" 2>/dev/null && fail "OVS daemon $p still runs after down"
+done
+assert_eq "" "$(ip netns list | awk '{ print $1 }' | grep -E '^nb(vmA|hvA|fab|hvB|vmB)$')" \
+	"lab namespaces after down"
+echo "all trace-through-OVS cases passed"
