@@ -331,7 +331,6 @@ static int s_tables(int fd, uint8_t family, const uint8_t *peer, struct s_gather
 
 #define S_OVS_RUNDIR "/var/run/openvswitch"
 #define S_OVS_OUT    (64u << 10)
-#define S_OVS_LINES  1024
 
 /* The first len-1 bytes of a small /proc file; -1 when it cannot be read. */
 static ssize_t s_slurp(const char *path, char *buf, size_t len)
@@ -356,7 +355,7 @@ static ssize_t s_slurp(const char *path, char *buf, size_t len)
  */
 static int s_ovs_ctl(uint32_t inum, char *ctl, size_t len)
 {
-	static char buf[8192];
+	char buf[16384];
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 	int rc = -ENOENT;
@@ -385,6 +384,8 @@ static int s_ovs_ctl(uint32_t inum, char *ctl, size_t len)
 		for (p = buf, end = buf + (n > 0 ? n : 0); p < end; p += strlen(p) + 1)
 			if (!strncmp(p, "--unixctl=", 10))
 				sock = p + 10;
+			else if (!strcmp(p, "--unixctl") && p + strlen(p) + 1 < end)
+				sock = p + strlen(p) + 1;
 		if (sock && sock[0] == '/')
 			snprintf(ctl, len, "%s", sock);
 		else if (sock)
@@ -437,30 +438,17 @@ static int s_run(char *const argv[], char *buf, size_t len)
 	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -EIO;
 }
 
-static int s_link_idx(const struct nb_disc_tables *t, const char *name)
-{
-	for (uint32_t i = 0; i < t->n_links; i++)
-		if (!strcmp(t->links[i].name, name))
-			return (int)i;
-	return -1;
-}
-
 /*
- * `ovs-appctl dpif/show` of the namespace's ovs-vswitchd, for its userspace ("netdev@")
- * datapath: each bridge's own device (OpenFlow port 65534, LOCAL) becomes a switch device
- * (kind "openvswitch", a probe goes out on it when up), the bridge's other ports its ports
- * (master). Kernel-datapath bridges are in rtnetlink already. No OVS here: nothing changes.
- *   netdev@ovs-netdev: hit:9 missed:4
- *     br0:
- *       br0 65534/1: (tap)
- *       vnet0 2/3: (system)
+ * `ovs-appctl dpif/show` of the namespace's ovs-vswitchd, read by nb_disc_ovs_dpif: its
+ * userspace bridges' own devices become switches, where a probe goes out when they are up.
+ * No OVS here: nothing changes.
  */
 static void s_ovs(struct s_gather *g, uint32_t inum)
 {
-	char ctl[PATH_MAX], *out, *line, *save = NULL;
+	char ctl[PATH_MAX], *out;
 	char *argv[] = {"ovs-appctl", "--timeout=2", "-t", ctl, "dpif/show", NULL};
-	struct nb_disc_tables *t = g->t;
-	int netdev = 0, local = -1, ports[S_OVS_LINES], n_ports = 0;
+	uint32_t local[S_MAX_SW];
+	int n;
 
 	if (s_ovs_ctl(inum, ctl, sizeof(ctl)))
 		return;
@@ -472,39 +460,12 @@ static void s_ovs(struct s_gather *g, uint32_t inum)
 		free(out);
 		return;
 	}
-	/* One more turn than there are lines, to close the last bridge. */
-	for (line = strtok_r(out, "\n", &save);; line = strtok_r(NULL, "\n", &save)) {
-		bool port = line && !strncmp(line, "    ", 4);
-		char name[NB_DISC_NAME_MAX + 2];
-		unsigned int ofport;
-		int i;
+	n = nb_disc_ovs_dpif(g->t, out, local, S_MAX_SW);
+	for (int k = 0; k < n; k++) {
+		uint32_t i = local[k];
 
-		if (!port) {
-			/* The end of a bridge: its ports are ports of its own device. */
-			for (int k = 0; k < n_ports && local >= 0; k++)
-				t->links[ports[k]].master = t->links[local].ifindex;
-			local = -1;
-			n_ports = 0;
-		}
-		if (!line)
-			break;
-		if (line[0] != ' ')
-			netdev = !strncmp(line, "netdev@", 7);
-		if (!port || !netdev || sscanf(line, "%16s %u/", name, &ofport) != 2 ||
-		    strlen(name) > NB_DISC_NAME_MAX)
-			continue;
-		i = s_link_idx(t, name);
-		if (i < 0)
-			continue;
-		if (ofport != 65534) {
-			if (n_ports < S_OVS_LINES)
-				ports[n_ports++] = i;
-			continue;
-		}
-		local = i;
-		snprintf(t->links[i].kind, sizeof(t->links[i].kind), "openvswitch");
 		if (g->lx[i].up && g->lx[i].has_mac && g->n_sw < S_MAX_SW) {
-			g->sw[g->n_sw].ifindex = t->links[i].ifindex;
+			g->sw[g->n_sw].ifindex = g->t->links[i].ifindex;
 			memcpy(g->sw[g->n_sw].mac, g->lx[i].mac, 6);
 			g->n_sw++;
 		}

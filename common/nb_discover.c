@@ -450,6 +450,62 @@ int nb_disc_decide(const struct nb_disc_tables *t, const struct nb_disc_query *q
 	return 0;
 }
 
+static int s_link_idx(const struct nb_disc_tables *t, const char *name)
+{
+	for (uint32_t i = 0; i < t->n_links; i++)
+		if (!strcmp(t->links[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/*
+ *   netdev@ovs-netdev: hit:9 missed:4
+ *     br0:
+ *       br0 65534/1: (tap)
+ *       vnet0 2/3: (system)
+ */
+int nb_disc_ovs_dpif(struct nb_disc_tables *t, char *text, uint32_t *local, int max)
+{
+	int netdev = 0, br = -1, n_local = 0, ports[NB_DISC_MAX_LINKS], n_ports = 0;
+	char *line, *save = NULL;
+
+	/* One more turn than there are lines, to close the last bridge. */
+	for (line = strtok_r(text, "\n", &save);; line = strtok_r(NULL, "\n", &save)) {
+		bool port = line && !strncmp(line, "    ", 4);
+		char name[NB_DISC_NAME_MAX + 2];
+		unsigned int ofport;
+		int i;
+
+		if (!port) {
+			/* The end of a bridge: its ports are ports of its own device. */
+			for (int k = 0; k < n_ports && br >= 0; k++)
+				t->links[ports[k]].master = t->links[br].ifindex;
+			br = -1;
+			n_ports = 0;
+		}
+		if (!line)
+			break;
+		if (line[0] != ' ')
+			netdev = !strncmp(line, "netdev@", 7);
+		if (!port || !netdev || sscanf(line, "%16s %u/", name, &ofport) != 2 ||
+		    strlen(name) > NB_DISC_NAME_MAX)
+			continue;
+		i = s_link_idx(t, name);
+		if (i < 0)
+			continue;
+		if (ofport != 65534) {
+			if (n_ports < NB_DISC_MAX_LINKS)
+				ports[n_ports++] = i;
+			continue;
+		}
+		br = i;
+		snprintf(t->links[i].kind, sizeof(t->links[i].kind), "openvswitch");
+		if (n_local < max)
+			local[n_local++] = (uint32_t)i;
+	}
+	return n_local;
+}
+
 void nb_disc_names(const struct nb_disc_side *s, char *buf, size_t len)
 {
 	size_t off = 0;

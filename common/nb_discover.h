@@ -105,6 +105,16 @@ struct nb_disc_query {
 int nb_disc_decide(const struct nb_disc_tables *t, const struct nb_disc_query *q,
 		   struct nb_disc_side *vm, struct nb_disc_side *uplink, char *err, size_t errlen);
 
+/*
+ * Open vSwitch's userspace datapath, which rtnetlink does not show as a switch (its bridge's
+ * device is a tap, its ports have no master), from `ovs-appctl dpif/show` (text, cut into
+ * lines in place): on each "netdev@" datapath, the link of a bridge's LOCAL port (OpenFlow
+ * port 65534) becomes kind "openvswitch", and the bridge's other ports in t->links get it as
+ * master. Kernel-datapath ("system@") bridges are left as rtnetlink shows them. Returns how
+ * many bridge devices were marked; their indexes in t->links go to local[] (at most max).
+ */
+int nb_disc_ovs_dpif(struct nb_disc_tables *t, char *text, uint32_t *local, int max);
+
 /* "vnet0+ens4f0" style join of a side's names. */
 void nb_disc_names(const struct nb_disc_side *s, char *buf, size_t len);
 

@@ -12,6 +12,10 @@
 #                                                 seq 3 unanswered; ignore-echo -> none answered
 #   --ipv6 with the tap VM, -6 without --ipv6  -> refused, one line, exit 1
 #   --bond uplink                              -> every echo answered; even seqs enter hvB on ens4f1
+#   --switch ovs --ipv6 (OVS hypervisors)      -> every echo answered (v4 and v6); an OpenFlow drop
+#                                                 of hvA's v6 requests -> none answered, the rule
+#                                                 counts them; clear -> every echo answered;
+#                                                 --percent there and --bond with ovs refused
 set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -113,3 +117,21 @@ assert_eq 3 $(($(rx_packets ens4f1) - f1)) "bond: ens4f1 rx growth (even seqs 2 
 d0=$(($(rx_packets ens4f0) - f0))
 [ "$d0" -ge 3 ] || fail "bond: ens4f0 rx grew by $d0, expected the 3 odd seqs at least"
 echo "ok: bond: ens4f0 rx growth $d0 (odd seqs 1 3 5, plus any ARP)"
+
+lab_up --switch ovs --ipv6
+assert_eq "1 2 3" "$(answered -c 3 -i 0.2 -W 1)" "ovs: answered seqs"
+assert_eq "1 2 3" "$(answered -6 -c 3 -i 0.2 -W 1)" "ovs: ipv6 answered seqs"
+"$LAB" drop -6 --at hvA --dir req || fail "ovs: drop -6"
+assert_eq "" "$(answered -6 -c 3 -i 0.2 -W 1)" "ovs: hvA drops v6 requests: answered seqs"
+assert_eq "  drop at hvA: OpenFlow priority=1000,icmp6,ipv6_src=2001:db8::1,ipv6_dst=2001:db8::2,icmp_type=128 actions=drop (n_packets=3)" \
+	"$("$LAB" status | grep '^  drop at hvA')" "ovs: the rule in status"
+"$LAB" clear || fail "clear"
+assert_eq "1 2 3" "$(answered -6 -c 3 -i 0.2 -W 1)" "ovs: after clear: answered seqs"
+"$LAB" drop --at hvB --dir rep --percent 50 2>"$LAB_ERR"
+assert_eq 1 "$?" "ovs: drop --percent: exit code"
+assert_eq "lab: drop: --percent needs the Linux bridge at hvB: OpenFlow has no random match" \
+	"$(cat "$LAB_ERR")" "ovs: drop --percent"
+"$LAB" up --switch ovs --bond 2>"$LAB_ERR"
+assert_eq 1 "$?" "up --switch ovs --bond: exit code"
+assert_eq "lab: up: --bond needs --switch bridge (the lab's OVS hypervisors have one uplink)" \
+	"$(cat "$LAB_ERR")" "up --switch ovs --bond"

@@ -4,7 +4,9 @@
  * the VM found by ARP, the uplink by the route and the answer of the peer), a bonded uplink
  * expanded to its slaves (by FDB and by learning), a routed host, the fallback to the only
  * other port of an L2-only bridge, and every refusal with its exact line: candidates listed on
- * ambiguity, nothing found, the host's own address, too many interfaces.
+ * ambiguity, nothing found, the host's own address, too many interfaces. Open vSwitch's
+ * userspace datapath read from `ovs-appctl dpif/show`: its tap bridge a switch, its ports
+ * ports, kernel-datapath bridges and unknown names left alone.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -275,6 +277,72 @@ static void test_refusals(void **state)
 }
 
 /* A routed hypervisor: the VM behind its tap by the neighbour table, the uplink by the route. */
+/*
+ * hvB of the lab with --switch ovs: br0 is OVS's tap, ens4f0 and the VM's tap vnet0 have no
+ * master. Without asking OVS the route's device br0 is "the uplink"; with dpif/show it is
+ * the switch, and the answers decide as with a Linux bridge.
+ */
+static void test_ovs_netdev(void **state)
+{
+	struct nb_disc_tables *t = calloc(1, sizeof(*t));
+	struct nb_disc_query q = s_q(2, 1);
+	struct nb_disc_side vm, up;
+	uint32_t local[4];
+	char err[256];
+	char dpif[] = "netdev@ovs-netdev: hit:12 missed:7\n"
+		      "  br0:\n"
+		      "    br0 65534/1: (tap)\n"
+		      "    ens4f0 1/2: (system)\n"
+		      "    vnet0 2/3: (system)\n"
+		      "    gone0 3/4: (system)\n"
+		      "system@ovs-system: hit:0 missed:0\n"
+		      "  kbr:\n"
+		      "    kbr 65534/0: (internal)\n"
+		      "    ens5 1/5: (system)\n";
+
+	(void)state;
+	s_link(t, 1, "lo", "", 0);
+	s_link(t, 2, "ovs-netdev", "tun", 0);
+	s_link(t, 3, "br0", "tun", 0);
+	s_link(t, 4, "ens4f0", "veth", 0);
+	s_link(t, 5, "vnet0", "tun", 0);
+	s_link(t, 6, "kbr", "openvswitch", 7);
+	s_link(t, 7, "ovs-system", "openvswitch", 0);
+	s_link(t, 8, "ens5", "veth", 7);
+	t->addrs[0].ifindex = 3;
+	t->addrs[0].family = 4;
+	s_ip4(t->addrs[0].addr, 12);
+	t->n_addrs = 1;
+	t->route_oif = 3;
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), -EAGAIN);
+	t->learned = true;
+	t->learn_ms = 1000;
+	/* The answers, on the port and then on OVS's own device. */
+	s_seen(t, 5, 2, true);
+	s_seen(t, 3, 2, true);
+	s_seen(t, 4, 1, true);
+	s_seen(t, 3, 1, true);
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), -ENOTUNIQ);
+	assert_string_equal(err, "cannot tell the VM port of 198.18.0.2: it was seen on several: "
+				 "vnet0, br0");
+
+	assert_int_equal(nb_disc_ovs_dpif(t, dpif, local, 4), 1);
+	assert_int_equal(local[0], 2);
+	assert_string_equal(t->links[2].kind, "openvswitch");
+	assert_int_equal(t->links[3].master, 3);
+	assert_int_equal(t->links[4].master, 3);
+	/* The kernel datapath's bridge is as rtnetlink showed it. */
+	assert_int_equal(t->links[7].master, 7);
+	assert_int_equal(t->links[5].master, 7);
+	assert_int_equal(nb_disc_decide(t, &q, &vm, &up, err, sizeof(err)), 0);
+	s_side(&vm, "vnet0",
+	       "198.18.0.2 answered ARP on vnet0 (no neighbour entry: learned from traffic)");
+	s_side(&up, "ens4f0",
+	       "the route to 198.18.0.1 goes out br0; 198.18.0.1 answered ARP on ens4f0 (no "
+	       "neighbour entry: learned from traffic)");
+	free(t);
+}
+
 static void test_routed(void **state)
 {
 	struct nb_disc_tables *t = calloc(1, sizeof(*t));
@@ -302,6 +370,7 @@ int main(void)
 	    cmocka_unit_test(test_lab_learned),	    cmocka_unit_test(test_bond_fdb),
 	    cmocka_unit_test(test_bond_learned_l2), cmocka_unit_test(test_fallback_and_ambiguity),
 	    cmocka_unit_test(test_refusals),	    cmocka_unit_test(test_routed),
+	    cmocka_unit_test(test_ovs_netdev),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
