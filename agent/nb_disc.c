@@ -446,7 +446,7 @@ static int s_run(char *const argv[], char *buf, size_t len)
 static void s_ovs(struct s_gather *g, uint32_t inum)
 {
 	char ctl[PATH_MAX], *out;
-	char *argv[] = {"ovs-appctl", "--timeout=2", "-t", ctl, "dpif/show", NULL};
+	char *argv[] = {"ovs-appctl", "--timeout=1", "-t", ctl, "dpif/show", NULL};
 	uint32_t local[S_MAX_SW];
 	int n;
 
