@@ -14,7 +14,8 @@
 # reported unseen by the drop tracer, and no stage is blind. Then: the interfaces are found
 # without rx/tx-iface (the agent asks the namespace's ovs-vswitchd which devices it switches,
 # and learns the VMs' ports from their ARP answers), the faults OpenFlow cannot express are
-# refused, and `down` stops the daemons.
+# refused, and `down` stops the daemons. icmp_path_tracer --drops on hvB: the same loss inside
+# hvB, without a made-up kernel drop.
 set -u
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -111,6 +112,22 @@ fault a_rep hvA rep A_INTERNAL_DROP_REP NODE_A 11 "NODE_A: 3 (reply 3)"
 fault b_rep hvB rep B_INTERNAL_DROP_REP NODE_B 12 "NODE_B: 3 (reply 3)"
 grep -q '^    drop on B (hvB): no drop event seen: .*flow rule of a switch in user space)$' \
 	"$OUT/b_req.out" || fail "b_req: no unseen-drop line in the text output"
+
+# The local path tracer on hvB with its drop tracer: an echo, then one the OpenFlow rule drops
+# inside hvB, with no kernel drop made up from the host stack's OTHERHOST copies.
+"$AGENT" icmp_path_tracer --netns nbhvB --src-ip $VMA --dst-ip $VMB --rx-iface ens4f0 \
+	--tx-iface vnet0 --count 2 --timeout-ms $TMO --drops --json >"$OUT/pt.json" 2>"$OUT/pt.err" &
+PID_pt=$!
+on_exit "kill $PID_pt 2>/dev/null"
+wait_for 5 grep -q '"type":"start"' "$OUT/pt.json" || fail "pt: did not attach: $(cat "$OUT/pt.err")"
+tests/lab ping -c 1 -W 1 >/dev/null || fail "pt: the first echo failed"
+tests/lab drop --at hvB --dir req >/dev/null || fail "pt: drop at hvB"
+tests/lab ping -c 1 -W 1 >/dev/null && fail "pt: an echo answered through the drop"
+finish_bg pt
+tests/lab clear >/dev/null || fail "pt: clear"
+assert_eq '[["COMPLETE","REQ_RX,REQ_TX,REP_RX,REP_TX",null],["INTERNAL_DROP_REQ","REQ_RX","missing REQ_TX after 500ms"]]' \
+	"$(jq -sc '[.[] | select(.type=="packet") | [.status, ([.stages[].stage] | join(",")), .detail]]' \
+		"$OUT/pt.json")" "pt: statuses, stages and drop details"
 
 # What OpenFlow cannot match, and a delay in a FORWARD chain OVS's packets never pass.
 tests/lab drop --at hvB --dir req --seq 2 2>"$OUT/seq.err"
