@@ -156,9 +156,9 @@ static bool s_hidden(const char *hook)
 }
 
 /*
- * NB_TEST_NOOP_PROGRAMS=1 loads the tcx programs so that they return at once: the overhead
- * benchmark's floor, what the two hooks cost with no work in them. Said on stderr, since a
- * tracer in that state sees nothing.
+ * NB_TEST_NOOP_PROGRAMS=1 loads the tcx programs (and a latency chain's netfilter program) so
+ * that they return at once: the overhead benchmarks' floor, what the hooks cost with no work in
+ * them. Said on stderr, since a tracer in that state sees nothing.
  */
 static bool s_noop(void)
 {

@@ -66,7 +66,7 @@ int nb_lat_nf(struct bpf_nf_ctx *ctx)
 	__u32 netns;
 	int rc;
 
-	if (h >= NB_NF_HOOKS)
+	if (nb_noop || h >= NB_NF_HOOKS)
 		return NB_NF_ACCEPT;
 	hook = nb_nf_hook[h];
 	netns = st->net->ns.inum;

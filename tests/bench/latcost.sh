@@ -4,7 +4,9 @@
 # vmA -> vmB through hvA (vnet0 tcx ingress -> FORWARD -> ens4f0 tcx egress). Unlike a
 # throughput ratio this is little moved by other load on the machine. Two runs: the floor,
 # the same programs with a filter the flood does not match (they parse and return), and the
-# tool on matching traffic. The difference is what aggregating a packet costs.
+# tool on matching traffic. The difference is what aggregating a packet costs. A third run,
+# noop (NB_TEST_NOOP_PROGRAMS=1: the programs return at once), measures what the accounting
+# itself adds to each run (two clock reads), which the kernel pays only while it is on.
 #   tests/bench/latcost.sh   (NB_BENCH_SECONDS changes the flood's length)
 set -u
 # shellcheck source=tests/bench/lib.sh
@@ -21,8 +23,9 @@ sysctl -qw kernel.bpf_stats_enabled=1
 
 # run TAG SRC: the tool filtered on SRC -> IP_B during a flood; "ns_per_datagram runs" out.
 run() {
-	local pid rpid
-	"$AGENT" vm_network_latency_summary --netns nbhvA --vm-interface vnet0 \
+	local pid rpid noop=0
+	[ "$1" = noop ] && noop=1
+	NB_TEST_NOOP_PROGRAMS=$noop "$AGENT" vm_network_latency_summary --netns nbhvA --vm-interface vnet0 \
 		--phy-interface ens4f0 --direction tx --protocol udp --src-ip "$2" \
 		--dst-ip "$IP_B" --interval 60 --duration 600 --json >"$TMP/$1.json" \
 		2>"$TMP/$1.err" &
@@ -50,11 +53,14 @@ run() {
 }
 
 echo "latcost: vm_network_latency_summary's BPF cost per datagram, ${DUR}s UDP floods"
+run noop "$IP_A"
 run floor 198.18.0.77
 run tool "$IP_A"
+read -r NOOP _ <"$TMP/noop.cost"
 read -r FLOOR _ <"$TMP/floor.cost"
 read -r TOOL N <"$TMP/tool.cost"
 [ "${N:-0}" -gt 0 ] || fail "no datagram reached the programs"
+result "BPF ns per datagram, noop (accounting)" "$NOOP ns" "-" "-"
 result "BPF ns per datagram, floor (no match)" "$FLOOR ns" "-" "-"
 result "BPF ns per datagram, tool (matching)" "$TOOL ns" "-" "-"
 result "aggregation cost per datagram" "$((TOOL - FLOOR)) ns" "-" "-"

@@ -126,6 +126,14 @@ ratio() {
 	t=$(awk -v p="$1" -v c="$2" '$1 == p && $3 == c { print $4 }' "$TMP/rounds" | median)
 	awk -v b="$b" -v t="$t" 'BEGIN { printf "%.1f %.0f %.0f", 100 * t / b, b, t }'
 }
+# paired PROTO TAG: the median over rounds of each round's TAG / base, in percent: a paired
+# figure, which the machine's drift between rounds moves less than a ratio of medians.
+paired() {
+	awk -v p="$1" -v c="$2" '$1 == p && $3 == "base" { b[$2] = $4 }
+		$1 == p && $3 == c { t[$2] = $4 }
+		END { for (r in t) print 100 * t[r] / b[r] }' "$TMP/rounds" | median |
+		awk '{ printf "%.1f", $1 }'
+}
 # per_round PROTO TAG: each round's TAG / base, in percent, as "min-max".
 per_round() {
 	awk -v p="$1" -v c="$2" '$1 == p && $3 == "base" { b[$2] = $4 }
@@ -142,8 +150,11 @@ UDP_ST=$(target_status "$UDP_R" ">=" $TARGET)
 TCP_ST=$(target_status "$TCP_R" ">=" $TARGET)
 result "UDP flood: tool / baseline" "$UDP_R %" ">= $TARGET %" "$UDP_ST"
 result "UDP flood: floor / baseline" "$UDP_FR %" "-" "-"
+result "UDP flood: tool / baseline, paired" "$(paired udp tool) %" "-" "-"
+result "UDP flood: floor / baseline, paired" "$(paired udp floor) %" "-" "-"
 result "TCP stream: tool / baseline" "$TCP_R %" ">= $TARGET %" "$TCP_ST"
 result "TCP stream: floor / baseline" "$TCP_FR %" "-" "-"
+result "TCP stream: tool / baseline, paired" "$(paired tcp tool) %" "-" "-"
 
 # start_rss TOOL ARGS...: "start_s rss_kib" of one run: fork to header through a FIFO, then
 # some matching traffic, then VmHWM.
@@ -204,8 +215,12 @@ result "system tool: peak RSS (max)" "$SYS_M MiB" "< 20 MiB" "$(target_status "$
 	echo "|---|---|---|---|"
 	echo "| UDP flood: tool / baseline (medians $UDP_T / $UDP_B pps; rounds $(per_round udp tool)) | $UDP_R % | >= $TARGET % | $UDP_ST |"
 	echo "| UDP flood: floor / baseline (median $UDP_F pps; rounds $(per_round udp floor)) | $UDP_FR % | - | - |"
+	echo "| UDP flood: median of the rounds' tool / baseline (paired) | $(paired udp tool) % | - | - |"
+	echo "| UDP flood: median of the rounds' floor / baseline (paired) | $(paired udp floor) % | - | - |"
 	echo "| TCP stream: tool / baseline (medians $TCP_T / $TCP_B Mbit/s; rounds $(per_round tcp tool)) | $TCP_R % | >= $TARGET % | $TCP_ST |"
 	echo "| TCP stream: floor / baseline (median $TCP_F Mbit/s; rounds $(per_round tcp floor)) | $TCP_FR % | - | - |"
+	echo "| TCP stream: median of the rounds' tool / baseline (paired) | $(paired tcp tool) % | - | - |"
+	echo "| TCP stream: median of the rounds' floor / baseline (paired) | $(paired tcp floor) % | - | - |"
 	echo "| vm tool: start to attached, median of 5 | $VM_S s | < 0.3 s | $(target_status "$VM_S" "<" 0.3) |"
 	echo "| system tool (\`--direction both\`, 6 stages): start to attached, median of 5 | $SYS_S s | < 0.3 s | $(target_status "$SYS_S" "<" 0.3) |"
 	echo "| vm tool: peak RSS (VmHWM), max of 5 | $VM_M MiB | < 20 MiB | $(target_status "$VM_M" "<" 20) |"

@@ -39,7 +39,7 @@ BENCHES+=(drop) LAB_BENCHES+="drop " LIMIT[drop]=80 TITLE[drop]="eth_drop: overh
 BENCHES+=(latpkt) LAB_BENCHES+="latpkt " LIMIT[latpkt]=90 TITLE[latpkt]="Per-packet latency tools: start and peak RSS (issue 12)"
 BENCHES+=(latover) LAB_BENCHES+="latover " LIMIT[latover]=240 TITLE[latover]="vm_network_latency_details: overhead on traffic that does not match the filter (issue 12)"
 BENCHES+=(tcp) LAB_BENCHES+="tcp " LIMIT[tcp]=170 TITLE[tcp]="TCP bulk transfer traced by tcp_path_tracer (issues 4 and 11)"
-BENCHES+=(latsum) LAB_BENCHES+="latsum " LIMIT[latsum]=150 TITLE[latsum]="Latency summary tools on matching traffic (issue 12)"
+BENCHES+=(latsum) LAB_BENCHES+="latsum " LIMIT[latsum]=300 TITLE[latsum]="Latency summary tools on matching traffic (issue 12)"
 BENCHES+=(latcost) LAB_BENCHES+="latcost " LIMIT[latcost]=60 TITLE[latcost]="Latency summary: BPF cost per datagram, kernel accounting (issue 12)"
 # Its own lab (the tap VM), after the shared one is down.
 BENCHES+=(tun) LIMIT[tun]=90 TITLE[tun]="tun_ring_monitor on a tap flood (issue 13)"
