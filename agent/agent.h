@@ -9,6 +9,7 @@
 #include "nb_event.h"
 #include "nb_flow.h"
 #include "nb_lat.h"
+#include "nb_mon.h"
 #include "nb_opts.h"
 
 /* Exit codes of the single-host tools. */
@@ -222,6 +223,48 @@ const struct nb_stack *nb_drops_stack(struct nb_drops *d, const struct nb_sym *s
 /* Aggregate mode: fn for every key with its count since attach (summed over CPUs). */
 int nb_drops_counts(const struct nb_drops *d, nb_drop_count_fn fn, void *ctx);
 void nb_drops_destroy(struct nb_drops **pd);
+
+/*
+ * ---- the tun ring monitor (nb_tunmon.c, bpf/nb_tun.bpf.c) ----
+ * One tap in one namespace: the loader and the counters that tun_ring_monitor reports and a
+ * serve session ships to the coordinator (docs/ARCHITECTURE.md, Virtualization monitors).
+ */
+struct nb_tunmon;
+struct nb_tunmon_cfg {
+	struct nb_filter filter; /* netns and ifindex[0] (the tap) set; the packet filter */
+	bool all;		 /* an event for every matched enqueue (--all) */
+	bool parse_all;		 /* parse every packet (a packet filter or --all) */
+	bool no_events;		 /* no ring buffer events at all (a serve session reads counts) */
+	uint32_t ringbuf_bytes;	 /* power of two; 0 = the object's default */
+};
+/* A queue of the tap as read: totals since attach, the ring now, the high-water mark. */
+struct nb_tunq {
+	struct nb_tun_qstat tot;
+	struct nb_tun_ring ring;
+	uint32_t hwm; /* of the current epoch (since attach when nb_tunmon_read never advances it) */
+	bool seen;    /* the queue had traffic */
+};
+/* 0, or -ENOTTY with err "'IF' is not a tun/tap device (driver D)", or -errno. */
+int nb_tunmon_is_tap(const struct nb_netns *ns, const char *ifname, char *err, size_t errlen);
+/*
+ * Loads and attaches; fn gets each struct nb_tun_ev (NULL with no_events). -errno with a
+ * one-line err; *warn (may be NULL) gets a warning to show, or "" (the reader's code unknown).
+ */
+int nb_tunmon_open(struct nb_tunmon **out, const struct nb_tunmon_cfg *cfg,
+		   int (*fn)(void *ctx, void *data, size_t size), void *ctx, char *err,
+		   size_t errlen, char *warn, size_t warnlen);
+bool nb_tunmon_deq_by_addr(const struct nb_tunmon *m);
+int nb_tunmon_poll(struct nb_tunmon *m, int timeout_ms);
+int nb_tunmon_consume(struct nb_tunmon *m);
+/*
+ * The kernel's counters of queue `queue` (-1: every queue) into q[NB_TUN_MAXQ]; with
+ * next_epoch the high-water marks restart for the next read. -errno.
+ */
+int nb_tunmon_read(struct nb_tunmon *m, int queue, struct nb_tunq *q, bool next_epoch);
+/* Events lost (ring buffer full), packets unparsed, enqueues on a queue without a reader. */
+void nb_tunmon_counters(const struct nb_tunmon *m, uint64_t *lost, uint64_t *unparsed,
+			uint64_t *noring);
+void nb_tunmon_destroy(struct nb_tunmon **pm);
 
 
 /* ---- commands other than the tools (nb_tool.h) ---- */

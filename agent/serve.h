@@ -43,6 +43,7 @@ struct nb_tracer;
 struct nb_zap;
 struct nb_mon;
 struct nb_sdrop;
+struct nb_stun;
 struct nb_netns;
 struct nb_flow_spec;
 struct nb_rt;
@@ -170,6 +171,7 @@ struct nb_sess {
 	uint64_t cpu_ns;	   /* this thread's CPU spent on the session (attach, ticks) */
 	uint8_t proto;		   /* IPPROTO_*, for /metrics */
 	struct nb_sdrop *drop; /* drop attribution; NULL when it could not attach */
+	struct nb_stun *tun;   /* the VM port's tun ring monitor (serve_tun.c); NULL: not asked */
 	struct nb_synth syn;
 };
 
@@ -363,6 +365,17 @@ void nb_sdrop_event(struct nb_sess *s, const struct nb_event *e);
 void nb_sdrop_counters(const struct nb_sess *s, uint64_t *seen, uint64_t *lost, uint64_t *sent,
 		       uint64_t *copies);
 void nb_sdrop_stop(struct nb_sess *s);
+/*
+ * serve_tun.c: the VM port's tun ring monitor of a session. Start: when monitors asks for it,
+ * on the VM's side (local) of the session's interfaces (names rx/tx, as in spec); a port that
+ * is no tap, or a monitor that does not attach, is reported (MONITOR attached 0, why), never
+ * an error of the session. Report: a MONITOR with the counts since the attach.
+ */
+void nb_stun_start(struct nb_sess *s, uint32_t monitors, uint8_t local,
+		   const struct nb_flow_spec *spec, const struct nb_netns *ns, char (*rx)[16],
+		   char (*tx)[16]);
+void nb_stun_report(struct nb_sess *s);
+void nb_stun_stop(struct nb_sess *s);
 /* serve_sess.c: the session's event callback, for rings read with its tracer's. */
 int nb_sess_on_event(const struct nb_event *e, void *ctx);
 

@@ -304,6 +304,8 @@ static void s_stats(struct nb_sess *s)
 	struct nb_srv *srv = s->srv;
 	struct nb_msg_stats *st;
 
+	/* The monitor's counts go first: the final STATS is then the last word before STOP. */
+	nb_stun_report(s);
 	memset(srv->tx, 0, sizeof(*srv->tx));
 	srv->tx->type = NB_MSG_STATS;
 	st = &srv->tx->stats;
@@ -664,7 +666,13 @@ static void s_attach(struct nb_srv *srv, struct s_start *ss)
 			 "raw_tp/kfree_skb");
 		snprintf(sd->unattached[0].reason, sizeof(sd->unattached[0].reason), "%s", err);
 	}
+	/*
+	 * Before STARTED, like the drop tracer: once the coordinator says it traces, the ring is
+	 * watched too. srv->tx holds STARTED meanwhile: the monitor's start sends nothing.
+	 */
+	nb_stun_start(s, st->monitors, st->local, &spec, &ss->ns, ss->rx, ss->tx);
 	nb_srv_send_msg(srv, peer);
+	nb_stun_report(s);
 	/* The probes stay attached as in any session, only their rings are left unread. */
 	if (srv->synth_pps)
 		nb_synth_init(&s->syn, &spec, cfg.filter.netns, sid, srv->synth_pps, s->attach_ns,
@@ -1050,6 +1058,7 @@ void nb_sess_stop(struct nb_sess *s, const char *reason, const char *log_why)
 	lost_ring = s->tr ? nb_tracer_lost(s->tr) : 0;
 	nb_tracer_destroy(&s->tr);
 	nb_sdrop_stop(s);
+	nb_stun_stop(s);
 
 	memset(srv->tx, 0, sizeof(*srv->tx));
 	srv->tx->type = NB_MSG_STOP;

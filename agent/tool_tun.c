@@ -13,32 +13,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-
+#include "nb_evidence.h"
 #include "nb_log.h"
 #include "nb_mon.h"
 #include "nb_pktfmt.h"
 #include "nb_time.h"
-#include "nb_tun.skel.h"
 
 #define S_POLL_MS 100
 
 struct s_q {
-	struct nb_tun_qstat tot;  /* since attach */
+	struct nb_tunq cur;	  /* since attach; the ring now; the interval's high-water mark */
 	struct nb_tun_qstat prev; /* at the previous report */
-	struct nb_tun_ring ring;
-	uint32_t hwm; /* of the interval being reported */
-	bool seen;
 };
 
 struct s_tun {
-	struct nb_tun_bpf *skel;
-	struct ring_buffer *rb;
+	struct nb_tunmon *mon;
 	const char *ifname;
-	int ncpu;
-	struct nb_tun_qstat *pcpu;
 	struct s_q q[NB_TUN_MAXQ];
+	struct nb_tunq read[NB_TUN_MAXQ];
 	uint64_t full_blocks, enq_lines;
 	bool deq_by_addr; /* the reader's code is known: dequeues of unfollowed packets count */
 };
@@ -62,79 +54,23 @@ static int s_check(struct nb_rt *rt, void *st)
 	return 0;
 }
 
-/* consume_skb's caller in the reader: tun_do_read, or what it was inlined into. */
-static void s_reader_ranges(struct s_tun *t)
-{
-	static const char *const names[][2] = {{"tun_do_read", "tun_do_read.cold"},
-					       {"tun_recvmsg", "tun_chr_read_iter"}};
-	struct nb_sym *sym = NULL;
-	char err[256];
-
-	if (nb_sym_open(&sym, err, sizeof(err))) {
-		nb_warn("%s: only dequeues of sojourn samples are counted", err);
-		return;
-	}
-	for (size_t i = 0; i < 2 && !t->deq_by_addr; i++) {
-		uint64_t lo, hi;
-
-		if (nb_sym_range(sym, names[i][0], &lo, &hi))
-			continue;
-		t->skel->rodata->nb_deq_lo[0] = lo;
-		t->skel->rodata->nb_deq_hi[0] = hi;
-		if (!nb_sym_range(sym, names[i][1], &lo, &hi)) {
-			t->skel->rodata->nb_deq_lo[1] = lo;
-			t->skel->rodata->nb_deq_hi[1] = hi;
-		}
-		t->deq_by_addr = true;
-	}
-	{
-		uint64_t lo, hi;
-
-		if (!nb_sym_range(sym, "tun_net_xmit", &lo, &hi)) {
-			t->skel->rodata->nb_xmit_lo[0] = lo;
-			t->skel->rodata->nb_xmit_hi[0] = hi;
-		}
-		if (!nb_sym_range(sym, "tun_net_xmit.cold", &lo, &hi)) {
-			t->skel->rodata->nb_xmit_lo[1] = lo;
-			t->skel->rodata->nb_xmit_hi[1] = hi;
-		}
-	}
-	if (!t->deq_by_addr)
-		nb_warn("the tun read path (tun_do_read) is not in kallsyms: only dequeues of sojourn "
-			"samples are counted");
-	nb_sym_destroy(&sym);
-}
-
 static int s_on_ev(void *ctx, void *data, size_t size);
 
 static int s_setup(struct nb_rt *rt, void *st)
 {
 	struct s_tun *t = st;
 	const struct nb_iflist *ifs = &rt->ifs[NB_RT_IF_ANY];
-	struct nb_filter *f;
-	char drv[40];
+	struct nb_tunmon_cfg cfg = {0};
+	struct nb_filter *f = &cfg.filter;
+	char err[320], warn[256];
 	int rc;
 
 	t->ifname = ifs->names[0];
-	rc = nb_netns_driver(&rt->ns, t->ifname, drv, sizeof(drv));
-	if (rc || strcmp(drv, "tun")) {
-		nb_err("'%s' is not a tun/tap device (driver %s)", t->ifname,
-		       rc ? strerror(-rc) : drv);
+	rc = nb_tunmon_is_tap(&rt->ns, t->ifname, err, sizeof(err));
+	if (rc) {
+		nb_err("%s", err);
 		return NB_EXIT_USAGE;
 	}
-	t->ncpu = libbpf_num_possible_cpus();
-	if (t->ncpu <= 0) {
-		nb_err("cannot count CPUs");
-		return NB_EXIT_ERR;
-	}
-	t->pcpu = calloc((size_t)t->ncpu, sizeof(*t->pcpu));
-	t->skel = nb_tun_bpf__open();
-	if (!t->pcpu || !t->skel) {
-		nb_err("cannot open the BPF tun ring monitor: %s",
-		       strerror(errno ? errno : ENOMEM));
-		return NB_EXIT_ERR;
-	}
-	f = (struct nb_filter *)&t->skel->rodata->nb_cfg;
 	f->netns = rt->ns.inum;
 	f->ifindex[0] = ifs->ifindex[0];
 	f->n_ifindex = 1;
@@ -146,32 +82,17 @@ static int s_setup(struct nb_rt *rt, void *st)
 	memcpy(f->daddr, rt->dst, sizeof(f->daddr));
 	f->sport = (uint16_t)rt->o.src_port;
 	f->dport = (uint16_t)rt->o.dst_port;
-	t->skel->rodata->nb_all = rt->o.all;
-	t->skel->rodata->nb_parse_all =
-	    rt->o.all || rt->family || rt->proto || rt->o.src_port || rt->o.dst_port;
-	bpf_map__set_max_entries(t->skel->maps.nb_events, (uint32_t)rt->o.ringbuf_kb * 1024);
-	s_reader_ranges(t);
-	/* Run on demand by s_snap, never attached. */
-	bpf_program__set_autoattach(t->skel->progs.nb_tun_snap, false);
-	rc = nb_tun_bpf__load(t->skel);
+	cfg.all = rt->o.all;
+	cfg.parse_all = rt->o.all || rt->family || rt->proto || rt->o.src_port || rt->o.dst_port;
+	cfg.ringbuf_bytes = (uint32_t)rt->o.ringbuf_kb * 1024;
+	rc = nb_tunmon_open(&t->mon, &cfg, s_on_ev, rt, err, sizeof(err), warn, sizeof(warn));
+	if (warn[0])
+		nb_warn("%s", warn);
 	if (rc) {
-		nb_err("cannot load the BPF tun ring monitor: %s (the kernel needs BTF of the tun "
-		       "driver)",
-		       strerror(-rc));
+		nb_err("%s", err);
 		return NB_EXIT_ERR;
 	}
-	rc = nb_tun_bpf__attach(t->skel);
-	if (rc) {
-		nb_err("kernel lacks a hook the tun ring monitor needs (tp_btf/net_dev_start_xmit, "
-		       "raw_tp/consume_skb, raw_tp/kfree_skb): %s",
-		       strerror(-rc));
-		return NB_EXIT_ERR;
-	}
-	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.nb_events), s_on_ev, rt, NULL);
-	if (!t->rb) {
-		nb_err("cannot open the ring buffer: %s", strerror(errno));
-		return NB_EXIT_ERR;
-	}
+	t->deq_by_addr = nb_tunmon_deq_by_addr(t->mon);
 	return 0;
 }
 
@@ -180,9 +101,7 @@ static void s_teardown(struct nb_rt *rt, void *st)
 	struct s_tun *t = st;
 
 	(void)rt;
-	ring_buffer__free(t->rb);
-	nb_tun_bpf__destroy(t->skel);
-	free(t->pcpu);
+	nb_tunmon_destroy(&t->mon);
 }
 
 static void s_start(struct nb_rt *rt, void *st, json_t *start)
@@ -301,67 +220,20 @@ static int s_on_ev(void *ctx, void *data, size_t size)
 static int s_poll(struct nb_rt *rt, void *st, int timeout_ms)
 {
 	struct s_tun *t = st;
-	int n;
 
 	(void)rt;
-	n = ring_buffer__poll(t->rb, timeout_ms);
-	return n == -EINTR ? 0 : n;
+	return nb_tunmon_poll(t->mon, timeout_ms);
 }
 
-/* The ring of queue q now (nb_tun_snap, run on demand): 0, or -1 when it cannot be read. */
-static int s_snap(struct s_tun *t, uint32_t q, struct nb_tun_ring *r)
-{
-	uint64_t arg = q;
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &arg, .ctx_size_in = sizeof(arg));
-
-	if (bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.nb_tun_snap), &opts) ||
-	    t->skel->bss->nb_snap_rc)
-		return -1;
-	*r = t->skel->bss->nb_snap;
-	return 0;
-}
-
-/* The kernel's counters into t->q[].tot, the rings now, and the interval's high-water marks. */
+/* The kernel's counters into t->q[].cur, the rings now, and the interval's high-water marks. */
 static int s_read(struct nb_rt *rt, struct s_tun *t)
 {
-	int fq = bpf_map__fd(t->skel->maps.nb_tun_q);
-	uint64_t epoch = t->skel->bss->nb_epoch;
+	int rc = nb_tunmon_read(t->mon, rt->o.queue, t->read, true);
 
-	for (uint32_t q = 0; q < NB_TUN_MAXQ; q++) {
-		struct s_q *sq = &t->q[q];
-		struct nb_tun_qstat *tot = &sq->tot;
-
-		if (rt->o.queue >= 0 && q != (uint32_t)rt->o.queue)
-			continue;
-		if (bpf_map_lookup_elem(fq, &q, t->pcpu))
-			return -errno;
-		memset(tot, 0, sizeof(*tot));
-		sq->hwm = 0;
-		for (int c = 0; c < t->ncpu; c++) {
-			const struct nb_tun_qstat *v = &t->pcpu[c];
-
-			tot->enq += v->enq;
-			tot->matched += v->matched;
-			tot->full += v->full;
-			tot->drop_full += v->drop_full;
-			tot->drop_other += v->drop_other;
-			tot->deq += v->deq;
-			tot->samp_stale += v->samp_stale;
-			for (int i = 0; i < NB_MON_SLOTS; i++)
-				tot->sojourn[i] += v->sojourn[i];
-			if (v->hwm_epoch == epoch && v->hwm > sq->hwm)
-				sq->hwm = v->hwm;
-		}
-		if (tot->enq || tot->deq || tot->drop_full || tot->drop_other)
-			sq->seen = true;
-		if (!sq->seen)
-			continue;
-		/* The state now; the HWM's samples missed nothing above it. */
-		if (!s_snap(t, q, &sq->ring) && sq->ring.occupancy > sq->hwm)
-			sq->hwm = sq->ring.occupancy;
-	}
-	/* The next interval's high-water marks start afresh. */
-	t->skel->bss->nb_epoch = epoch + 1;
+	if (rc)
+		return rc;
+	for (uint32_t q = 0; q < NB_TUN_MAXQ; q++)
+		t->q[q].cur = t->read[q];
 	return 0;
 }
 
@@ -400,20 +272,6 @@ static void s_counts_text(const struct nb_tun_qstat *c)
 	nb_out_log2_text("usecs", (const uint64_t *)c->sojourn, NB_MON_SLOTS, 4);
 }
 
-static void s_delta(struct nb_tun_qstat *d, const struct nb_tun_qstat *a,
-		    const struct nb_tun_qstat *b)
-{
-	d->enq = a->enq - b->enq;
-	d->matched = a->matched - b->matched;
-	d->full = a->full - b->full;
-	d->drop_full = a->drop_full - b->drop_full;
-	d->drop_other = a->drop_other - b->drop_other;
-	d->deq = a->deq - b->deq;
-	d->samp_stale = a->samp_stale - b->samp_stale;
-	for (int i = 0; i < NB_MON_SLOTS; i++)
-		d->sojourn[i] = a->sojourn[i] - b->sojourn[i];
-}
-
 static void s_report(struct nb_rt *rt, struct s_tun *t, uint64_t now)
 {
 	char wall[32];
@@ -433,26 +291,26 @@ static void s_report(struct nb_rt *rt, struct s_tun *t, uint64_t now)
 		struct s_q *sq = &t->q[q];
 		struct nb_tun_qstat d;
 
-		if (!sq->seen)
+		if (!sq->cur.seen)
 			continue;
-		s_delta(&d, &sq->tot, &sq->prev);
-		sq->prev = sq->tot;
+		nb_tun_qstat_sub(&d, &sq->cur.tot, &sq->prev);
+		sq->prev = sq->cur.tot;
 		if (o) {
 			json_t *x = json_object();
 
 			json_object_set_new(x, "queue", json_integer(q));
-			s_ring_json(x, &sq->ring);
-			json_object_set_new(x, "full_now", json_boolean(sq->ring.full));
-			json_object_set_new(x, "hwm", json_integer(sq->hwm));
+			s_ring_json(x, &sq->cur.ring);
+			json_object_set_new(x, "full_now", json_boolean(sq->cur.ring.full));
+			json_object_set_new(x, "hwm", json_integer(sq->cur.hwm));
 			s_counts_json(x, &d);
 			json_array_append_new(qs, x);
 			continue;
 		}
 		printf("  queue %u: size %d  occupancy %u  hwm %u  producer %d  consumer %d/%d "
 		       "(head/tail)%s\n",
-		       q, sq->ring.size, sq->ring.occupancy, sq->hwm, sq->ring.producer,
-		       sq->ring.consumer_head, sq->ring.consumer_tail,
-		       sq->ring.full ? "  FULL" : "");
+		       q, sq->cur.ring.size, sq->cur.ring.occupancy, sq->cur.hwm, sq->cur.ring.producer,
+		       sq->cur.ring.consumer_head, sq->cur.ring.consumer_tail,
+		       sq->cur.ring.full ? "  FULL" : "");
 		s_counts_text(&d);
 	}
 	if (o) {
@@ -471,7 +329,7 @@ static int s_tick(struct nb_rt *rt, void *st, uint64_t now, bool last)
 	if (!nb_period_due(&rt->period, now) && !last)
 		return 0;
 	/* What the programs wrote before this point is counted in this interval. */
-	ring_buffer__consume(t->rb);
+	nb_tunmon_consume(t->mon);
 	rc = s_read(rt, t);
 	if (rc) {
 		nb_err("cannot read the ring counters: %s", strerror(-rc));
@@ -486,9 +344,10 @@ static int s_summary(struct nb_rt *rt, void *st)
 {
 	struct s_tun *t = st;
 	struct nb_tun_qstat all = {0};
-	uint64_t lost = t->skel->bss->nb_lost, unparsed = t->skel->bss->nb_parse_err,
-		 noring = t->skel->bss->nb_noring;
+	uint64_t lost, unparsed, noring;
 	json_t *o = NULL, *qs = NULL;
+
+	nb_tunmon_counters(t->mon, &lost, &unparsed, &noring);
 
 	if (rt->o.json) {
 		o = json_object();
@@ -502,27 +361,19 @@ static int s_summary(struct nb_rt *rt, void *st)
 		const struct s_q *sq = &t->q[q];
 		struct nb_tun_qstat zero = {0};
 
-		if (!sq->seen)
+		if (!sq->cur.seen)
 			continue;
-		s_delta(&zero, &sq->tot, &zero);
-		all.enq += zero.enq;
-		all.matched += zero.matched;
-		all.full += zero.full;
-		all.drop_full += zero.drop_full;
-		all.drop_other += zero.drop_other;
-		all.deq += zero.deq;
-		all.samp_stale += zero.samp_stale;
-		for (int i = 0; i < NB_MON_SLOTS; i++)
-			all.sojourn[i] += zero.sojourn[i];
+		zero = sq->cur.tot;
+		nb_tun_qstat_add(&all, &zero);
 		if (o) {
 			json_t *x = json_object();
 
 			json_object_set_new(x, "queue", json_integer(q));
-			json_object_set_new(x, "size", json_integer(sq->ring.size));
+			json_object_set_new(x, "size", json_integer(sq->cur.ring.size));
 			s_counts_json(x, &zero);
 			json_array_append_new(qs, x);
 		} else {
-			printf("  queue %u (size %d):\n", q, sq->ring.size);
+			printf("  queue %u (size %d):\n", q, sq->cur.ring.size);
 			s_counts_text(&zero);
 		}
 	}

@@ -51,6 +51,8 @@ const volatile __u64 nb_xmit_lo[2] = {};
 const volatile __u64 nb_xmit_hi[2] = {};
 /* No packet filter and no --all: packets are parsed only for a FULL event. */
 const volatile bool nb_parse_all = true;
+/* Counters only, no events (a serve session): nothing reads the ring buffer. */
+const volatile bool nb_no_events = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -171,8 +173,11 @@ static __always_inline void nb_emit(__u8 type, __u32 q, struct sk_buff *skb,
 				    const struct nb_tun_ring *r, const struct nb_pkt *p,
 				    __u16 ethertype)
 {
-	struct nb_tun_ev *e = bpf_ringbuf_reserve(&nb_events, sizeof(*e), 0);
+	struct nb_tun_ev *e;
 
+	if (nb_no_events)
+		return;
+	e = bpf_ringbuf_reserve(&nb_events, sizeof(*e), 0);
 	if (!e) {
 		__sync_fetch_and_add(&nb_lost, 1);
 		return;

@@ -42,7 +42,7 @@ static const char *const s_type_names[] = {
     [NB_MSG_EVENTS] = "EVENTS", [NB_MSG_STATS] = "STATS",   [NB_MSG_PING] = "PING",
     [NB_MSG_PONG] = "PONG",	[NB_MSG_CREDIT] = "CREDIT", [NB_MSG_STOP] = "STOP",
     [NB_MSG_ERROR] = "ERROR",	[NB_MSG_DROPINFO] = "DROPINFO", [NB_MSG_RUN] = "RUN",
-    [NB_MSG_OUTPUT] = "OUTPUT",
+    [NB_MSG_OUTPUT] = "OUTPUT", [NB_MSG_MONITOR] = "MONITOR",
 };
 
 #define S_NTYPES (sizeof(s_type_names) / sizeof(s_type_names[0]))
@@ -271,7 +271,8 @@ static void s_enc_start(struct s_enc *e, const struct nb_msg_start *s)
 		return;
 	if (s->local > NB_START_LOCAL_DST)
 		s_fail(e->b, -EINVAL);
-	s_head(e, NB_MSG_START, 12 + !!s->netns[0] + !!s->duration_s + !!s->local);
+	s_head(e, NB_MSG_START,
+	       12 + !!s->netns[0] + !!s->duration_s + !!s->local + !!s->monitors);
 	s_put_session(e, s->session);
 	s_put_str(e, "proto", proto, NB_WIRE_NAME_MAX + 1);
 	s_put_u64(e, "family", s->family);
@@ -290,6 +291,8 @@ static void s_enc_start(struct s_enc *e, const struct nb_msg_start *s)
 		s_put_u64(e, "duration_s", s->duration_s);
 	if (s->local)
 		s_put_str(e, "local", s->local == NB_START_LOCAL_SRC ? "src" : "dst", 4);
+	if (s->monitors)
+		s_put_u64(e, "monitors", s->monitors);
 }
 
 static void s_put_u32s(struct s_enc *e, const char *k, const uint32_t *v, uint32_t n)
@@ -486,6 +489,58 @@ static void s_enc_dropinfo(struct s_enc *e, const struct nb_msg_dropinfo *d)
 	}
 }
 
+static void s_put_monq(struct s_enc *e, const struct nb_wire_monq *q)
+{
+	msgpack_pack_array(&e->pk, NB_WIRE_MONQ_FIELDS);
+	msgpack_pack_uint32(&e->pk, q->queue);
+	msgpack_pack_uint32(&e->pk, q->size);
+	msgpack_pack_uint32(&e->pk, q->hwm);
+	msgpack_pack_uint32(&e->pk, q->occupancy);
+	msgpack_pack_uint64(&e->pk, q->enqueued);
+	msgpack_pack_uint64(&e->pk, q->matched);
+	msgpack_pack_uint64(&e->pk, q->dequeued);
+	msgpack_pack_uint64(&e->pk, q->full);
+	msgpack_pack_uint64(&e->pk, q->drops_full_ring);
+	msgpack_pack_uint64(&e->pk, q->drops_other);
+}
+
+static void s_enc_monitor(struct s_enc *e, const struct nb_msg_monitor *m)
+{
+	s_put_count(e, m->n_queues, NB_WIRE_MAX_MONQ);
+	s_put_count(e, m->n_sojourn, NB_WIRE_MON_SLOTS);
+	if (m->attached > 1 || !m->monitor[0])
+		s_fail(e->b, -EINVAL);
+	if (e->b->err)
+		return;
+	s_head(e, NB_MSG_MONITOR,
+	       4 + !!m->why[0] + !!m->queues_seen + m->has_total + !!m->n_queues +
+		   !!m->n_sojourn);
+	s_put_session(e, m->session);
+	s_put_str(e, "monitor", m->monitor, sizeof(m->monitor));
+	s_put_str(e, "ifname", m->ifname, sizeof(m->ifname));
+	s_put_u64(e, "attached", m->attached);
+	if (m->why[0])
+		s_put_str(e, "why", m->why, sizeof(m->why));
+	if (m->queues_seen)
+		s_put_u64(e, "queues_seen", m->queues_seen);
+	if (m->has_total) {
+		s_key(e, "total");
+		s_put_monq(e, &m->total);
+	}
+	if (m->n_queues) {
+		s_key(e, "queues");
+		msgpack_pack_array(&e->pk, m->n_queues);
+		for (uint32_t i = 0; i < m->n_queues; i++)
+			s_put_monq(e, &m->queues[i]);
+	}
+	if (m->n_sojourn) {
+		s_key(e, "sojourn_us");
+		msgpack_pack_array(&e->pk, m->n_sojourn);
+		for (uint32_t i = 0; i < m->n_sojourn; i++)
+			msgpack_pack_uint64(&e->pk, m->sojourn_us[i]);
+	}
+}
+
 static void s_pack_addr(msgpack_packer *pk, const uint8_t *a)
 {
 	static const uint8_t zero[NB_ADDR_LEN - 4];
@@ -664,6 +719,9 @@ int nb_wire_encode_buf(const struct nb_msg *m, struct nb_wbuf *b)
 		break;
 	case NB_MSG_OUTPUT:
 		s_enc_output(&e, &m->output);
+		break;
+	case NB_MSG_MONITOR:
+		s_enc_monitor(&e, &m->monitor);
 		break;
 	default:
 		s_fail(b, -EINVAL);
@@ -1233,6 +1291,7 @@ static int s_dec_start(const struct s_map *m, struct nb_msg_start *s)
 	    (err = s_get_u32(m, "credit", true, &s->credit)) ||
 	    (err = s_get_u32(m, "max_batch", true, &s->max_batch)) ||
 	    (err = s_get_u32(m, "duration_s", false, &s->duration_s)) ||
+	    (err = s_get_u32(m, "monitors", false, &s->monitors)) ||
 	    (err = s_field(m, "local", false, &o, &found)))
 		return err;
 	if (found) {
@@ -1579,6 +1638,82 @@ static int s_dec_dropinfo(const struct s_map *m, struct nb_msg_dropinfo *d)
 	return 0;
 }
 
+/* One queue record: at least NB_WIRE_MONQ_FIELDS uints; a newer agent's extra ones skipped. */
+static int s_dec_monq(const struct s_dec *d, size_t *ppos, struct nb_wire_monq *q)
+{
+	uint64_t v[NB_WIRE_MONQ_FIELDS];
+	size_t pos = *ppos;
+	struct s_obj o;
+	uint64_t extra;
+	int err;
+
+	s_peek(d, pos, &o);
+	if (o.type != T_ARRAY)
+		return -EBADMSG;
+	if (o.u < NB_WIRE_MONQ_FIELDS)
+		return -EPROTO;
+	extra = o.u - NB_WIRE_MONQ_FIELDS;
+	pos = o.next;
+	for (int i = 0; i < NB_WIRE_MONQ_FIELDS; i++) {
+		s_peek(d, pos, &o);
+		if ((err = s_obj_uint(&o, i < 4 ? UINT32_MAX : UINT64_MAX, &v[i])))
+			return err;
+		pos = o.next;
+	}
+	while (extra--)
+		pos = s_skip(d, pos);
+	q->queue = (uint32_t)v[0];
+	q->size = (uint32_t)v[1];
+	q->hwm = (uint32_t)v[2];
+	q->occupancy = (uint32_t)v[3];
+	q->enqueued = v[4];
+	q->matched = v[5];
+	q->dequeued = v[6];
+	q->full = v[7];
+	q->drops_full_ring = v[8];
+	q->drops_other = v[9];
+	*ppos = pos;
+	return 0;
+}
+
+static int s_dec_monitor(const struct s_map *m, struct nb_msg_monitor *r)
+{
+	struct s_obj o;
+	uint64_t att = 0;
+	size_t pos;
+	int err;
+
+	if ((err = s_get_session(m, &r->session)) ||
+	    (err = s_get_str(m, "monitor", true, r->monitor, sizeof(r->monitor))) ||
+	    (err = s_get_str(m, "ifname", true, r->ifname, sizeof(r->ifname))) ||
+	    (err = s_get_uint(m, "attached", true, 1, &att)) ||
+	    (err = s_get_str(m, "why", false, r->why, sizeof(r->why))) ||
+	    (err = s_get_u32(m, "queues_seen", false, &r->queues_seen)))
+		return err;
+	if (!r->monitor[0])
+		return -EPROTO;
+	r->attached = (uint32_t)att;
+	if (s_find(m, "total", &o, &pos)) {
+		if ((err = s_dec_monq(m->d, &pos, &r->total)))
+			return err;
+		r->has_total = true;
+	}
+	if ((err = s_get_list(m, "queues", false, NB_WIRE_MAX_MONQ, &pos, &r->n_queues)))
+		return err;
+	for (uint32_t i = 0; i < r->n_queues; i++)
+		if ((err = s_dec_monq(m->d, &pos, &r->queues[i])))
+			return err;
+	if ((err = s_get_list(m, "sojourn_us", false, NB_WIRE_MON_SLOTS, &pos, &r->n_sojourn)))
+		return err;
+	for (uint32_t i = 0; i < r->n_sojourn; i++) {
+		s_peek(m->d, pos, &o);
+		if ((err = s_obj_uint(&o, UINT64_MAX, &r->sojourn_us[i])))
+			return err;
+		pos = o.next;
+	}
+	return 0;
+}
+
 /* Version first, so a newer peer's message gets -EPROTONOSUPPORT whatever else it holds. */
 static int s_dec_head(const struct s_map *m, enum nb_msg_type *type)
 {
@@ -1633,6 +1768,8 @@ static int s_dec_body(const struct s_map *m, struct nb_msg *out)
 		return s_dec_run(m, &out->run);
 	case NB_MSG_OUTPUT:
 		return s_dec_output(m, out);
+	case NB_MSG_MONITOR:
+		return s_dec_monitor(m, &out->monitor);
 	}
 	return -EPROTO;
 }

@@ -33,6 +33,9 @@
  *           max_batch:uint (events per EVENTS message, 1..NB_WIRE_MAX_EVENTS)
  *           duration_s:uint (opt; how long the trace means to run, 0 or absent = until STOP;
  *           an agent whose --max-duration is shorter refuses the START)
+ *           monitors:uint (opt; NB_MON_* bits: the monitors the coordinator wants on the
+ *           node's VM port, reported in MONITOR messages; an older agent ignores it and
+ *           sends none, an older coordinator does not ask and gets none)
  *   STARTED agent -> coordinator: the session's probes are attached.
  *           session:uint attach_ns:uint (agent clock) rx_ifindex:[uint] tx_ifindex:[uint]
  *           (resolved from rx_ifs/tx_ifs, same order) rx_ifs:[str] tx_ifs:[str] (opt,
@@ -74,6 +77,22 @@
  *           ifname:str (opt; "" when the device is gone or there was none)
  *           frames:[str] (opt; the stack, innermost first, at most NB_WIRE_MAX_FRAMES of at
  *           most NB_WIRE_FRAME_MAX bytes: "func+0xoff")
+ *   MONITOR agent -> coordinator: what a monitor of the session's VM port measured since
+ *           the attach (cumulative; the last one received holds). Sent only when START asked
+ *           for that monitor: once after STARTED (attached or why not), then with every STATS.
+ *           session:uint monitor:str ("tun_ring") ifname:str (the VM port)
+ *           attached:uint (0|1) why:str (opt; not attached: why, e.g. "'vnet0' is not a
+ *           tun/tap device (driver veth)")
+ *           queues_seen:uint (opt; queues whose ring a program saw, listed or not)
+ *           total:[queue-record] (opt; over every queue, its queue field 0)
+ *           queues:[[queue-record]] (opt; at most NB_WIRE_MAX_MONQ, those that overflowed
+ *           first, then by traffic)
+ *           sojourn_us:[uint] (opt; at most NB_MON_SLOTS log2 microsecond slots: enqueue to
+ *           dequeue of the flow's packets, all queues)
+ *           A queue-record is an array of NB_WIRE_MONQ_FIELDS uints (or more: a newer agent
+ *           may append, which is ignored): queue size hwm occupancy enqueued matched dequeued
+ *           full drops_full_ring drops_other (hwm: the highest occupancy since the attach;
+ *           full: enqueues that found the ring full; matched: the flow's enqueues).
  *   ERROR   either direction: code:int (a positive errno value) message:str session:uint (opt)
  *           NB_WIRE_ELIMIT: one of the agent's limits refused a START or ended a session;
  *           the message names the limit and its value ("limit max-sessions 4: ...").
@@ -144,6 +163,13 @@
 #define NB_WIRE_MAX_ARGS       48	  /* arguments of a RUN */
 #define NB_WIRE_MAX_LINES      1024	  /* lines in one OUTPUT */
 #define NB_WIRE_LINE_MAX       65535	  /* bytes in one OUTPUT line */
+#define NB_WIRE_MAX_MONQ       16	  /* queue records in one MONITOR */
+#define NB_WIRE_MONQ_FIELDS    10	  /* elements of one queue record */
+#define NB_WIRE_MON_SLOTS      32	  /* sojourn slots in one MONITOR (= NB_MON_SLOTS) */
+
+/* START.monitors bits: the monitors a coordinator asks for on the node's VM port. */
+#define NB_MON_TUN_RING 1u /* the tun/tap ring (bpf/nb_tun.bpf.c), when the port is a tap */
+#define NB_MON_ALL	NB_MON_TUN_RING
 
 /*
  * A control message is at most a few KiB; an agent should cap its socket (ZMQ_MAXMSGSIZE) at
@@ -165,6 +191,7 @@ enum nb_msg_type {
 	NB_MSG_DROPINFO,
 	NB_MSG_RUN,
 	NB_MSG_OUTPUT,
+	NB_MSG_MONITOR,
 };
 
 enum nb_out_stream {
@@ -201,6 +228,7 @@ struct nb_msg_start {
 	uint32_t max_batch;
 	uint32_t duration_s; /* optional: how long the trace means to run; 0 = until STOP */
 	uint8_t local; /* NB_START_LOCAL_*: which address is this node's VM */
+	uint32_t monitors; /* optional: NB_MON_* bits */
 };
 
 enum {
@@ -315,6 +343,35 @@ struct nb_msg_dropinfo {
 	char frames[NB_WIRE_MAX_FRAMES][NB_WIRE_FRAME_MAX + 1];
 };
 
+/* One queue of a monitored ring (MONITOR); the fields in their wire order. */
+struct nb_wire_monq {
+	uint32_t queue;
+	uint32_t size;
+	uint32_t hwm;
+	uint32_t occupancy;
+	uint64_t enqueued;
+	uint64_t matched;
+	uint64_t dequeued;
+	uint64_t full;
+	uint64_t drops_full_ring;
+	uint64_t drops_other;
+};
+
+struct nb_msg_monitor {
+	uint64_t session;
+	char monitor[NB_WIRE_NAME_MAX + 1]; /* "tun_ring" */
+	char ifname[NB_WIRE_IFNAME_MAX + 1];
+	uint32_t attached; /* 0 or 1 */
+	char why[NB_WIRE_STR_MAX + 1];
+	uint32_t queues_seen;
+	bool has_total;
+	struct nb_wire_monq total;
+	uint32_t n_queues;
+	struct nb_wire_monq queues[NB_WIRE_MAX_MONQ];
+	uint32_t n_sojourn;
+	uint64_t sojourn_us[NB_WIRE_MON_SLOTS];
+};
+
 /*
  * One decoded (or to-be-encoded) message. About 12 KiB because strings and small lists are
  * held inline (so decoding allocates only the event array): keep it off small stacks in loops.
@@ -337,6 +394,7 @@ struct nb_msg {
 		struct nb_msg_dropinfo dropinfo;
 		struct nb_msg_run run;
 		struct nb_msg_output output;
+		struct nb_msg_monitor monitor;
 	};
 };
 

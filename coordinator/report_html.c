@@ -304,6 +304,7 @@ static const char *const s_node_known[] = {
     "away_ns",
     "away_packets",
     "away",
+    "monitors",
 };
 
 static bool s_is_known(const char *k)
@@ -399,6 +400,79 @@ static void s_nodes(FILE *f, const json_t *r, int h)
 			s_out(f, "</p>\n");
 		}
 	}
+}
+
+/* What the nodes' monitors explain, under the verdict: one line each. */
+static void s_findings(FILE *f, const json_t *r)
+{
+	const json_t *a = json_object_get(r, "findings");
+	json_t *x;
+	size_t i;
+
+	if (!json_array_size(a))
+		return;
+	s_out(f, "<ul class=\"findings\">");
+	json_array_foreach(a, i, x) s_out(f, "<li>%s</li>", s_str(x, "text") ? s_str(x, "text") : "?");
+	s_out(f, "</ul>\n");
+}
+
+/* The monitors of each node's VM port (the tun ring), measured in the trace's sessions. */
+static void s_monitors(FILE *f, const json_t *r, int h)
+{
+	const json_t *nodes = json_object_get(r, "nodes");
+	bool any = false;
+	json_t *n, *m;
+	size_t i, j;
+
+	json_array_foreach(nodes, i, n) any = any || json_array_size(json_object_get(n, "monitors"));
+	if (!any)
+		return;
+	s_out(f, "<h%d>Monitors of the VM ports</h%d>\n", h, h);
+	s_out(f, "<table class=\"monitors\"><thead><tr><th>Node</th><th>Monitor</th>"
+		 "<th>Interface</th><th>Ring</th><th>High-water</th><th>Full</th>"
+		 "<th>FULL_RING drops</th><th>Other drops</th><th>Enqueued (traced)</th>"
+		 "<th>Dequeued</th><th>Traced packets' wait</th></tr></thead><tbody>\n");
+	json_array_foreach(nodes, i, n) json_array_foreach(json_object_get(n, "monitors"), j, m)
+	{
+		const json_t *t = json_object_get(m, "total");
+		const json_t *soj = json_object_get(m, "sojourn_us");
+		uint64_t tot = 0, acc = 0;
+		json_t *b;
+		size_t k;
+
+		s_out(f, "<tr><td>%s (%s)</td><td>%s</td><td>%s</td>", s_str(n, "role"),
+		      s_str(n, "name"), s_str(m, "monitor"),
+		      s_str(m, "interface") ? s_str(m, "interface") : "-");
+		if (!json_is_true(json_object_get(m, "attached")) || !t) {
+			s_out(f, "<td colspan=\"8\">not attached: %s</td></tr>\n",
+			      s_str(m, "why") ? s_str(m, "why") : "?");
+			continue;
+		}
+		s_out(f,
+		      "<td class=\"n\">%u</td><td class=\"n\">%u</td><td class=\"n\">%u</td>"
+		      "<td class=\"n\">%u</td><td class=\"n\">%u</td><td class=\"n\">%u (%u)</td>"
+		      "<td class=\"n\">%u</td><td>",
+		      s_u(t, "ring_size"), s_u(t, "high_water"), s_u(t, "full_events"),
+		      s_u(t, "drops_full_ring"), s_u(t, "drops_other"), s_u(t, "enqueued"),
+		      s_u(t, "traced"), s_u(t, "dequeued"));
+		/* The median's log2 bucket, as the histogram has it. */
+		json_array_foreach(soj, k, b) tot += s_u(b, "count");
+		json_array_foreach(soj, k, b)
+		{
+			char lo[32], hi[32];
+
+			acc += s_u(b, "count");
+			if (2 * acc < tot)
+				continue;
+			s_out(f, "p50 %s-%s", s_dur(s_u(b, "lo") * 1000, lo, sizeof(lo)),
+			      s_dur(s_u(b, "hi") * 1000, hi, sizeof(hi)));
+			break;
+		}
+		if (!tot)
+			s_out(f, "-");
+		s_out(f, "</td></tr>\n");
+	}
+	s_out(f, "</tbody></table>\n");
 }
 
 /* The totals TCP and UDP add to the report, when it has them. */
@@ -889,7 +963,9 @@ static void s_packets(FILE *f, const json_t *r, int h)
 static void s_trace_body(FILE *f, const json_t *r, int h)
 {
 	s_verdict(f, s_str(r, "verdict"), s_str(r, "verdict_detail"));
+	s_findings(f, r);
 	s_nodes(f, r, h);
+	s_monitors(f, r, h);
 	s_counts(f, r, h);
 	s_waterfall(f, r, h);
 	s_loss(f, r, h);

@@ -27,6 +27,7 @@
 #include <zmq.h>
 
 #include "nb_blame.h"
+#include "nb_evidence.h"
 #include "nb_client.h"
 #include "nb_inventory.h"
 #include "nb_flow.h"
@@ -105,6 +106,10 @@ struct s_node {
 	uint32_t credit_owed;
 	uint64_t next_seq;
 	uint64_t batch_gaps;
+	/* The VM port's monitor: the last MONITOR of its session (counts since that attach). */
+	struct nb_msg_monitor mon;
+	bool mon_got;
+	uint64_t ring_drops; /* traced packets it dropped with reason FULL_RING */
 };
 
 enum s_seg {
@@ -149,7 +154,13 @@ static const char *const s_seg_name[SEG__COUNT] = {
 	[SEG_TOTAL] = "total_round_trip",
 };
 
+#define S_MAX_FINDINGS 4
+
 struct s_trace {
+	struct nb_finding find[S_MAX_FINDINGS]; /* what the monitors explain (s_findings) */
+	int find_node[S_MAX_FINDINGS];
+	int n_find;
+	bool no_monitors; /* --no-monitors: START asks for none */
 	struct nb_blind blind; /* hooks that missed delivered packets */
 	int blind_stage;       /* the suspect stage the verdict rests on, or -1 */
 	const char *proto_name;
@@ -305,6 +316,8 @@ static const struct nb_optdef s_trace_opts[] = {
 	 "write the report as one self-contained HTML page", false},
 	{"quiet", NB_OPTK_FLAG, S_T(quiet), 0, 0, NULL,
 	 "no progress line on stderr (shown only on a terminal)", false},
+	{"no-monitors", NB_OPTK_FLAG, S_T(no_monitors), 0, 0, NULL,
+	 "do not watch the VM ports' tun rings (the agents attach only the tracers)", false},
 	{"insecure", NB_OPTK_FLAG, S_T(insecure), 0, 0, NULL, "no CURVE (labs only)", false},
 	{"key", NB_OPTK_STR, S_T(key_path), 0, 0, "FILE", "the coordinator's secret key", false},
 	{"help", NB_OPTK_FLAG, S_T(help), 0, 0, NULL, "show this help", false},
@@ -320,7 +333,7 @@ static void s_usage(FILE *f)
 		"          --node name=N,endpoint=E[,rx-iface=IF[+IF]][,tx-iface=IF[+IF]][,server-key=FILE] (A)\n"
 		"          --node name=N,endpoint=E[,rx-iface=IF[+IF]][,tx-iface=IF[+IF]][,server-key=FILE] (B))\n"
 		"         [--count N | --duration S] [--timeout-ms MS] [--json FILE|-]\n"
-		"         [--html FILE] [--quiet]\n"
+		"         [--html FILE] [--quiet] [--no-monitors]\n"
 		"         [--insecure | --key SECRET-KEY-FILE]\n"
 		"exit: 0 HEALTHY, 10 NETWORK, 11 NODE_A, 12 NODE_B, 13 DEST, 15 INCONCLUSIVE,\n"
 		"      1 runtime error, 2 usage error, 3 an agent's limit\n"
@@ -772,6 +785,18 @@ static int s_on_error(struct s_trace *t, struct s_node *n, const struct nb_msg_e
 	return 0;
 }
 
+/*
+ * A MONITOR of the node's session: the counts since its attach replace the earlier ones (a
+ * re-attached node's monitor restarts with its session, and the report says so).
+ */
+static void s_on_monitor(struct s_node *n, const struct nb_msg_monitor *m)
+{
+	if (strcmp(m->monitor, "tun_ring"))
+		return; /* a monitor this coordinator does not know yet */
+	n->mon = *m;
+	n->mon_got = true;
+}
+
 /* One message the node's client decoded (and took its clock sample from). */
 static int s_handle(struct s_trace *t, struct s_node *n, const struct nb_msg *m, uint64_t now)
 {
@@ -793,6 +818,9 @@ static int s_handle(struct s_trace *t, struct s_node *n, const struct nb_msg *m,
 		if ((m->type == NB_MSG_STOP && m->stop.session == n->session) ||
 		    (m->type == NB_MSG_ERROR && m->error.session == n->session))
 			n->stop_wait = false;
+		/* The session's last counts come with its final STATS, after our STOP. */
+		if (m->type == NB_MSG_MONITOR && m->monitor.session == n->session && n->session)
+			s_on_monitor(n, &m->monitor);
 		return 0;
 	}
 	switch (m->type) {
@@ -833,6 +861,10 @@ static int s_handle(struct s_trace *t, struct s_node *n, const struct nb_msg *m,
 	case NB_MSG_DROPINFO:
 		if (m->dropinfo.session == n->session)
 			nb_tdrops_info(t->drops, n->role, &m->dropinfo);
+		break;
+	case NB_MSG_MONITOR:
+		if (m->monitor.session == n->session)
+			s_on_monitor(n, &m->monitor);
 		break;
 	case NB_MSG_STOP:
 		if (m->stop.session == n->session && n->state == S_RUNNING) {
@@ -1055,6 +1087,13 @@ static void s_on_final(const struct nb_path_res *res, void *ctx)
 	/* Seen leaving a node, then freed by it: that node's drop, not the next hop's. */
 	st = rr.status = nb_tdrops_refine(t->drops, p, res->status);
 	t->counts[st]++;
+	{
+		int dn = 0;
+		const char *rsn = nb_tdrops_reason(t->drops, p, st, &dn);
+
+		if (rsn && !strcmp(rsn, "FULL_RING"))
+			t->node[dn].ring_drops++;
+	}
 	/* A stage unseen while its node was away is the gap's, not a blind hook's. */
 	if (!s_gap_at(t, 0, p) && !s_gap_at(t, 1, p))
 		nb_blind_add(&t->blind, p, st);
@@ -1220,6 +1259,49 @@ static json_t *s_gaps_json(const struct s_trace *t, const struct s_node *n)
 	return a;
 }
 
+/*
+ * "Monitor B (hvB) tun ring of vnet0: 1 queue, ring 16, high-water 16, full 12 times,
+ * 12 FULL_RING drops, 0 other; enqueued 100 (traced 100), dequeued 88; traced packets' wait
+ * p50 65.5ms-131ms, p99 ..." or "... not attached: WHY".
+ */
+static void s_monitor_text(const struct s_trace *t, const struct s_node *n)
+{
+	const struct nb_msg_monitor *m = &n->mon;
+	const struct nb_wire_monq *q = &m->total;
+	uint64_t lo, hi, lo9, hi9;
+	char a[32], b[32], c[32], d[32];
+
+	if (t->no_monitors)
+		return;
+	printf("Monitor %s (%s) tun ring", s_role(n), n->name);
+	if (!n->mon_got) {
+		printf(": no report from the agent (an agent without monitors, or its session "
+		       "ended before one came)\n");
+		return;
+	}
+	printf(" of %s: ", m->ifname[0] ? m->ifname : "?");
+	if (!m->attached) {
+		printf("not attached: %s\n", m->why);
+		return;
+	}
+	printf("%u queue%s, ring %u, high-water %u, full %llu times, %llu FULL_RING drops, "
+	       "%llu other; enqueued %llu (traced %llu), dequeued %llu",
+	       m->queues_seen, m->queues_seen == 1 ? "" : "s", q->size, q->hwm,
+	       (unsigned long long)q->full, (unsigned long long)q->drops_full_ring,
+	       (unsigned long long)q->drops_other, (unsigned long long)q->enqueued,
+	       (unsigned long long)q->matched, (unsigned long long)q->dequeued);
+	if (nb_log2_quantile(m->sojourn_us, m->n_sojourn, 0.5, &lo, &hi) &&
+	    nb_log2_quantile(m->sojourn_us, m->n_sojourn, 0.99, &lo9, &hi9))
+		printf("; traced packets' wait p50 %s-%s, p99 %s-%s",
+		       nb_fmt_dur(lo * 1000, a, sizeof(a)), nb_fmt_dur(hi * 1000, b, sizeof(b)),
+		       nb_fmt_dur(lo9 * 1000, c, sizeof(c)), nb_fmt_dur(hi9 * 1000, d, sizeof(d)));
+	if (m->why[0])
+		printf(" (%s)", m->why);
+	if (n->sessions > 1)
+		printf(" (since the node's last attach)");
+	putchar('\n');
+}
+
 static void s_report_text(struct s_trace *t, enum nb_verdict v, const char *detail)
 {
 	const struct s_node *a = &t->node[0], *b = &t->node[1];
@@ -1243,6 +1325,8 @@ static void s_report_text(struct s_trace *t, enum nb_verdict v, const char *deta
 	nb_ttu_report_text(stdout, &t->tu, t->proto);
 	printf("Verdict: %s\n", nb_verdict_name(v));
 	printf("Detail: %s\n", detail);
+	for (int i = 0; i < t->n_find; i++)
+		printf("Evidence: %s\n", t->find[i].text);
 	printf("Latency (p50 / p99, on how many of the %llu packets):\n",
 	       (unsigned long long)t->finals);
 	for (int s = 0; s < SEG__COUNT; s++) {
@@ -1286,6 +1370,8 @@ static void s_report_text(struct s_trace *t, enum nb_verdict v, const char *deta
 	for (int i = 0; i < 2; i++)
 		for (unsigned k = 0; k < t->node[i].n_gaps; k++)
 			s_report_gap(t, &t->node[i], &t->node[i].gaps[k]);
+	for (int i = 0; i < 2; i++)
+		s_monitor_text(t, &t->node[i]);
 }
 
 /* {"B0": {"node": "hvB", "unseen": 500, "of_delivered": 1000, "drops_resting": 20, ...}} */
@@ -1323,6 +1409,90 @@ static json_t *s_ifaces_json(const struct s_node *n)
 	return o;
 }
 
+static json_t *s_monq_json(const struct nb_wire_monq *q, bool with_queue)
+{
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ring_size",
+			      (json_int_t)q->size, "high_water", (json_int_t)q->hwm, "occupancy",
+			      (json_int_t)q->occupancy, "enqueued", (json_int_t)q->enqueued,
+			      "traced", (json_int_t)q->matched, "dequeued", (json_int_t)q->dequeued,
+			      "full_events", (json_int_t)q->full, "drops_full_ring",
+			      (json_int_t)q->drops_full_ring, "drops_other",
+			      (json_int_t)q->drops_other);
+
+	if (with_queue)
+		json_object_set_new(o, "queue", json_integer(q->queue));
+	return o;
+}
+
+/*
+ * [{"monitor": "tun_ring", "interface", "attached", "why", "queues_seen", "total": {...},
+ *   "queues": [{...}], "sojourn_us": [{"lo", "hi", "count"}], "since_last_attach"}]
+ */
+static json_t *s_monitors_json(const struct s_trace *t, const struct s_node *n)
+{
+	const struct nb_msg_monitor *m = &n->mon;
+	json_t *a = json_array(), *o, *qs, *soj;
+
+	if (t->no_monitors)
+		return a;
+	o = json_pack("{s:s}", "monitor", "tun_ring");
+	json_array_append_new(a, o);
+	if (!n->mon_got) {
+		json_object_set_new(o, "attached", json_false());
+		json_object_set_new(o, "why", json_string("no report from the agent (an agent "
+							  "without monitors, or its session ended "
+							  "before one came)"));
+		return a;
+	}
+	json_object_set_new(o, "interface", json_string(m->ifname));
+	json_object_set_new(o, "attached", json_boolean(m->attached));
+	if (m->why[0])
+		json_object_set_new(o, "why", json_string(m->why));
+	if (!m->attached)
+		return a;
+	json_object_set_new(o, "queues_seen", json_integer(m->queues_seen));
+	json_object_set_new(o, "total", s_monq_json(&m->total, false));
+	qs = json_array();
+	for (uint32_t i = 0; i < m->n_queues; i++)
+		json_array_append_new(qs, s_monq_json(&m->queues[i], true));
+	json_object_set_new(o, "queues", qs);
+	soj = json_array();
+	for (uint32_t i = 0; i < m->n_sojourn; i++) {
+		uint64_t lo, hi;
+
+		if (!m->sojourn_us[i])
+			continue;
+		nb_hist_log2_range((int)i, &lo, &hi);
+		json_array_append_new(soj, json_pack("{s:I, s:I, s:I}", "lo", (json_int_t)lo, "hi",
+						     (json_int_t)hi, "count",
+						     (json_int_t)m->sojourn_us[i]));
+	}
+	json_object_set_new(o, "sojourn_us", soj);
+	json_object_set_new(o, "since_last_attach", json_boolean(n->sessions > 1));
+	return a;
+}
+
+/* [{"node", "role", "monitor", "kind", "interface", "text", ...the counts it rests on}] */
+static json_t *s_findings_json(const struct s_trace *t)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < t->n_find; i++) {
+		const struct s_node *n = &t->node[t->find_node[i]];
+
+		json_array_append_new(
+		    a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "node",
+				 n->name, "role", s_role(n), "monitor", "tun_ring", "kind",
+				 nb_finding_kind_name(t->find[i].kind), "interface", n->mon.ifname,
+				 "text", t->find[i].text, "full_events", (json_int_t)n->mon.total.full,
+				 "drops_full_ring", (json_int_t)n->mon.total.drops_full_ring,
+				 "traced_drops_full_ring", (json_int_t)n->ring_drops, "ring_size",
+				 (json_int_t)n->mon.total.size, "high_water",
+				 (json_int_t)n->mon.total.hwm));
+	}
+	return a;
+}
+
 /* The report as --json writes it; the HTML page is made from it too. */
 static json_t *s_report_obj(struct s_trace *t, enum nb_verdict v, const char *detail)
 {
@@ -1350,6 +1520,8 @@ static json_t *s_report_obj(struct s_trace *t, enum nb_verdict v, const char *de
 				    json_integer((json_int_t)n->away_packets));
 		json_object_set_new(json_array_get(nodes, (size_t)i), "away", s_gaps_json(t, n));
 		json_object_set_new(json_array_get(nodes, (size_t)i), "interfaces", s_ifaces_json(n));
+		json_object_set_new(json_array_get(nodes, (size_t)i), "monitors",
+				    s_monitors_json(t, n));
 	}
 	for (int s = 0; s < NB_ST__COUNT; s++)
 		if (t->counts[s])
@@ -1385,6 +1557,7 @@ static json_t *s_report_obj(struct s_trace *t, enum nb_verdict v, const char *de
 	nb_ttu_report_json(o, &t->tu, t->proto);
 	json_object_set_new(o, "verdict", json_string(nb_verdict_name(v)));
 	json_object_set_new(o, "verdict_detail", json_string(detail));
+	json_object_set_new(o, "findings", s_findings_json(t));
 	json_object_set_new(o, "node_away", json_boolean(s_any_away(t)));
 	json_object_set_new(o, "unseen_stages", s_blind_json(t));
 	json_object_set_new(o, "latency", lat);
@@ -1469,6 +1642,7 @@ static int s_send_start(struct s_trace *t, struct s_node *n)
 	m->start.credit = S_CREDIT_INITIAL;
 	m->start.max_batch = S_MAX_BATCH;
 	m->start.duration_s = (uint32_t)t->duration;
+	m->start.monitors = t->no_monitors ? 0 : NB_MON_ALL;
 	rc = nb_client_send(n->cl, m);
 	free(m);
 	return rc;
@@ -1818,6 +1992,33 @@ static void s_wrapup(struct s_trace *t)
 		nb_path_flush(t->path);
 }
 
+/*
+ * What the nodes' monitors explain (common/nb_evidence.c): a loss in the VM port's tap ring,
+ * or a wait there that is most of the segment it falls in. On B the ring is past B1, inside
+ * destination_response; on A past A3, the last stage, where a loss still counts as COMPLETE.
+ */
+static void s_findings(struct s_trace *t)
+{
+	t->n_find = 0;
+	for (int i = 0; i < 2; i++) {
+		const struct s_node *n = &t->node[i];
+		struct nb_ring_facts f = {.node = n->name, .traced_ring_drops = n->ring_drops};
+		int k;
+
+		if (!n->mon_got)
+			continue;
+		if (i == 1 && nb_hist_count(&t->seg[SEG_DEST])) {
+			f.seg_name = s_seg_name[SEG_DEST];
+			f.seg_p50_ns = nb_hist_quantile(&t->seg[SEG_DEST], 0.5);
+		}
+		f.past_last_stage = i == 0;
+		k = nb_ring_findings(&n->mon, &f, &t->find[t->n_find], S_MAX_FINDINGS - t->n_find);
+		for (int j = 0; j < k; j++)
+			t->find_node[t->n_find + j] = i;
+		t->n_find += k;
+	}
+}
+
 static enum nb_verdict s_verdict(struct s_trace *t, char *detail, size_t len)
 {
 	struct nb_path_stats ps;
@@ -1829,6 +2030,16 @@ static enum nb_verdict s_verdict(struct s_trace *t, char *detail, size_t len)
 	v = nb_verdict_evidence(nb_verdict_of(t->counts, &t->tu.recovered), s_any_away(t));
 	v = nb_verdict_blind(v, &t->blind, &t->blind_stage);
 	s_detail(t, detail, len);
+	s_findings(t);
+	/* The blamed node's loss that its monitor explains: the verdict line says so. */
+	for (int i = 0; i < t->n_find; i++) {
+		size_t off = strlen(detail);
+
+		if (t->find[i].kind == NB_FIND_RING_LOSS &&
+		    ((v == NB_VERDICT_NODE_A && t->find_node[i] == 0) ||
+		     (v == NB_VERDICT_NODE_B && t->find_node[i] == 1)))
+			nb_appendf(detail, len, &off, "; %s", t->find[i].text);
+	}
 	return v;
 }
 

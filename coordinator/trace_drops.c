@@ -146,6 +146,15 @@ enum nb_status nb_tdrops_refine(const struct nb_tdrops *t, const struct nb_joine
 	return nb_dropmap_refine(t->map, p, st, NULL);
 }
 
+const char *nb_tdrops_reason(const struct nb_tdrops *t, const struct nb_joined *p,
+			     enum nb_status st, int *node)
+{
+	const struct nb_drop_obs *d = s_drop_of(t, p, st, node);
+	const struct s_info *in = d ? s_find(&t->node[*node], d) : NULL;
+
+	return in && in->reason_name[0] ? in->reason_name : NULL;
+}
+
 static void s_why_unseen(const struct s_node *n, char *buf, size_t len)
 {
 	if (n->unattached[0])

@@ -31,6 +31,12 @@ uint64_t nb_tdrops_seen(const struct nb_tdrops *t, int node);
 /* The status to report for p: st, or a node's internal drop if it freed p after its last stage. */
 enum nb_status nb_tdrops_refine(const struct nb_tdrops *t, const struct nb_joined *p,
 				enum nb_status st);
+/*
+ * The drop reason's name ("FULL_RING") of a packet whose status is a drop inside a node, and
+ * that node (0 = A, 1 = B) into *node; NULL when no drop event or no name was seen for it.
+ */
+const char *nb_tdrops_reason(const struct nb_tdrops *t, const struct nb_joined *p,
+			     enum nb_status st, int *node);
 /* The packet's "drop": an object for a drop inside a node, else JSON null. */
 json_t *nb_tdrops_json(const struct nb_tdrops *t, const struct nb_joined *p, enum nb_status st);
 /* Lines under the packet's line for a drop inside a node; nothing for other statuses. */

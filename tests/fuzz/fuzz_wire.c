@@ -246,6 +246,15 @@ int nb_fuzz_seeds(void)
 		S_SEED("output-err", NB_MSG_OUTPUT, m.output.session = 43, m.output.seq = 4,
 		       m.output.stream = NB_OUT_STDERR, m.output.n_lines = 1, m.output.lines = lines);
 	}
+	S_SEED("monitor", NB_MSG_MONITOR, m.monitor.session = 42,
+	       strcpy(m.monitor.monitor, "tun_ring"), strcpy(m.monitor.ifname, "vnet0"),
+	       m.monitor.attached = 1, m.monitor.queues_seen = 1, m.monitor.has_total = true,
+	       m.monitor.total = (struct nb_wire_monq){0, 16, 16, 16, 100, 100, 84, 16, 16, 0},
+	       m.monitor.n_queues = 1, m.monitor.queues[0] = m.monitor.total,
+	       m.monitor.n_sojourn = 18, m.monitor.sojourn_us[17] = 84);
+	S_SEED("monitor-none", NB_MSG_MONITOR, m.monitor.session = 42,
+	       strcpy(m.monitor.monitor, "tun_ring"), strcpy(m.monitor.ifname, "vnet0"),
+	       strcpy(m.monitor.why, "'vnet0' is not a tun/tap device (driver veth)"));
 #undef S_SEED
 	return s_seed_events(&m);
 }

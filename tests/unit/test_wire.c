@@ -104,7 +104,7 @@ static uint64_t s_rand(void)
 static const enum nb_msg_type s_types[] = {
     NB_MSG_HELLO, NB_MSG_START, NB_MSG_STARTED, NB_MSG_EVENTS, NB_MSG_STATS,
     NB_MSG_PING,  NB_MSG_PONG,	NB_MSG_CREDIT,	NB_MSG_STOP,   NB_MSG_ERROR,
-    NB_MSG_DROPINFO, NB_MSG_RUN, NB_MSG_OUTPUT,
+    NB_MSG_DROPINFO, NB_MSG_RUN, NB_MSG_OUTPUT, NB_MSG_MONITOR,
 };
 #define S_NTYPES (sizeof(s_types) / sizeof(s_types[0]))
 
@@ -226,6 +226,7 @@ static void s_sample(struct nb_msg *m, enum nb_msg_type t, bool big)
 		s->max_batch = 512;
 		s->duration_s = 60;
 		s->local = NB_START_LOCAL_DST;
+		s->monitors = NB_MON_TUN_RING;
 		if (big) {
 			s->proto = IPPROTO_UDP;
 			s->family = 6;
@@ -240,7 +241,7 @@ static void s_sample(struct nb_msg *m, enum nb_msg_type t, bool big)
 				s->rx_ifs[i][0] = s->tx_ifs[i][0] = (char)('0' + i);
 			}
 			s_strfill(s->netns, NB_WIRE_STR_MAX, 'p');
-			s->timeout_ms = s->credit = s->duration_s = UINT32_MAX;
+			s->timeout_ms = s->credit = s->duration_s = s->monitors = UINT32_MAX;
 			s->max_batch = NB_WIRE_MAX_EVENTS;
 		}
 		break;
@@ -426,6 +427,41 @@ static void s_sample(struct nb_msg *m, enum nb_msg_type t, bool big)
 		}
 		break;
 	}
+	case NB_MSG_MONITOR: {
+		struct nb_msg_monitor *r = &m->monitor;
+
+		r->session = 42;
+		strcpy(r->monitor, "tun_ring");
+		strcpy(r->ifname, "vnet0");
+		r->attached = 1;
+		strcpy(r->why, "queue 3 has no reader");
+		r->queues_seen = 2;
+		r->has_total = true;
+		r->total = (struct nb_wire_monq){0, 256, 16, 3, 1000, 100, 980, 12, 12, 1};
+		r->n_queues = 2;
+		r->queues[0] = (struct nb_wire_monq){0, 256, 16, 3, 900, 90, 880, 12, 12, 1};
+		r->queues[1] = (struct nb_wire_monq){3, 128, 2, 0, 100, 10, 100, 0, 0, 0};
+		r->n_sojourn = 18;
+		r->sojourn_us[2] = 5;
+		r->sojourn_us[17] = UINT64_MAX;
+		if (big) {
+			r->session = UINT64_MAX;
+			s_strfill(r->monitor, NB_WIRE_NAME_MAX, 'm');
+			s_strfill(r->ifname, NB_WIRE_IFNAME_MAX, 'i');
+			s_strfill(r->why, NB_WIRE_STR_MAX, 'w');
+			r->queues_seen = UINT32_MAX;
+			r->total.queue = r->total.size = r->total.hwm = UINT32_MAX;
+			r->total.drops_other = UINT64_MAX;
+			r->n_queues = NB_WIRE_MAX_MONQ;
+			for (int i = 0; i < NB_WIRE_MAX_MONQ; i++)
+				r->queues[i] = (struct nb_wire_monq){(uint32_t)i, UINT32_MAX, 1, 2,
+								     UINT64_MAX, 3, 4, 5, 6, 7};
+			r->n_sojourn = NB_WIRE_MON_SLOTS;
+			for (int i = 0; i < NB_WIRE_MON_SLOTS; i++)
+				r->sojourn_us[i] = (uint64_t)i << 50;
+		}
+		break;
+	}
 	}
 }
 
@@ -476,6 +512,9 @@ static void s_assert_equal(const struct nb_msg *a, const struct nb_msg *b)
 		break;
 	case NB_MSG_RUN:
 		assert_memory_equal(&a->run, &b->run, sizeof(a->run));
+		break;
+	case NB_MSG_MONITOR:
+		assert_memory_equal(&a->monitor, &b->monitor, sizeof(a->monitor));
 		break;
 	case NB_MSG_OUTPUT:
 		assert_true(a->output.session == b->output.session);
@@ -793,6 +832,17 @@ static void test_roundtrip_minimal(void **state)
 			m->dropinfo.n_frames = 0;
 			m->dropinfo.stack_id = -1;
 			break;
+		case NB_MSG_MONITOR:
+			memset(m->monitor.why, 0, sizeof(m->monitor.why));
+			m->monitor.queues_seen = 0;
+			m->monitor.has_total = false;
+			memset(&m->monitor.total, 0, sizeof(m->monitor.total));
+			m->monitor.n_queues = 0;
+			memset(m->monitor.queues, 0, sizeof(m->monitor.queues));
+			m->monitor.n_sojourn = 0;
+			memset(m->monitor.sojourn_us, 0, sizeof(m->monitor.sojourn_us));
+			m->monitor.attached = 0;
+			break;
 		default:
 			break;
 		}
@@ -1010,7 +1060,7 @@ static void test_type_names(void **state)
 	static const char *const want[] = {"HELLO", "START",  "STARTED", "EVENTS",
 					   "STATS", "PING",   "PONG",	 "CREDIT",
 					   "STOP",  "ERROR", "DROPINFO", "RUN",
-					   "OUTPUT"};
+					   "OUTPUT", "MONITOR"};
 
 	(void)state;
 	for (size_t i = 0; i < S_NTYPES; i++)
@@ -1172,17 +1222,19 @@ static const char *const s_required[][16] = {
 			 "reason_name"},
     [NB_MSG_RUN] = {"v", "t", "session", "tool", "args", "credit"},
     [NB_MSG_OUTPUT] = {"v", "t", "session", "seq", "stream", "lines"},
+    [NB_MSG_MONITOR] = {"v", "t", "session", "monitor", "ifname", "attached"},
 };
 
 /* As many rows as s_required: a type with no optional key (OUTPUT) still has its row. */
 static const char *const s_optional[sizeof(s_required) / sizeof(s_required[0])][6] = {
     [NB_MSG_HELLO] = {"caps", "clock_ns", "sessions"},
-    [NB_MSG_START] = {"netns", "duration_s", "local"},
+    [NB_MSG_START] = {"netns", "duration_s", "local", "monitors"},
     [NB_MSG_STARTED] = {"unattached", "rx_ifs", "tx_ifs", "rx_why", "tx_why"},
     [NB_MSG_PING] = {"session", "credit"},
     [NB_MSG_PONG] = {"session", "credit"}, [NB_MSG_ERROR] = {"session"},
     [NB_MSG_DROPINFO] = {"location_sym", "ifname", "frames"},
     [NB_MSG_STOP] = {"exit_code"}, [NB_MSG_RUN] = {"check"},
+    [NB_MSG_MONITOR] = {"why", "queues_seen", "total", "queues", "sojourn_us"},
 };
 
 /* The keys of type t's full sample, as the encoder wrote them. */
