@@ -54,23 +54,30 @@ bool nb_drop_site(enum nb_status st, int *node, int *dir)
 /*
  * Statuses a drop after a transmit stage turns into a node's: its last stage, and the new one
  * (stage indexes in A0 A1 B0 B1 B2 B3 A2 A3, or on one host REQ_RX REQ_TX REP_RX REP_TX).
+ * A packet COMPLETE at a node's transmit stage (a UDP datagram at B1, or A3 for the reply
+ * direction and echoes) can still die in that node after it: in the VM port's tap ring.
  */
 static const struct {
 	enum nb_status from, to;
 	int node, dir, last_stage;
+	int highest; /* the packet's highest stage must be this; -1: any */
 } s_refine[] = {
-	{NB_ST_NETWORK_DROP_REQ, NB_ST_A_INTERNAL_DROP_REQ, 0, NB_DROP_REQ, 1},
-	{NB_ST_DEST_NO_REPLY, NB_ST_B_INTERNAL_DROP_REQ, 1, NB_DROP_REQ, 3},
-	{NB_ST_NETWORK_DROP_REP, NB_ST_B_INTERNAL_DROP_REP, 1, NB_DROP_REP, 5},
+	{NB_ST_NETWORK_DROP_REQ, NB_ST_A_INTERNAL_DROP_REQ, 0, NB_DROP_REQ, 1, -1},
+	{NB_ST_DEST_NO_REPLY, NB_ST_B_INTERNAL_DROP_REQ, 1, NB_DROP_REQ, 3, -1},
+	{NB_ST_NETWORK_DROP_REP, NB_ST_B_INTERNAL_DROP_REP, 1, NB_DROP_REP, 5, -1},
+	{NB_ST_COMPLETE, NB_ST_B_INTERNAL_DROP_REQ, 1, NB_DROP_REQ, 3, 3},
+	{NB_ST_COMPLETE, NB_ST_A_INTERNAL_DROP_REP, 0, NB_DROP_REP, 7, 7},
 	/* One host: REQ_RX REQ_TX REP_RX REP_TX. */
-	{NB_ST_EXTERNAL_DROP, NB_ST_INTERNAL_DROP_REQ, 0, NB_DROP_REQ, 1},
+	{NB_ST_EXTERNAL_DROP, NB_ST_INTERNAL_DROP_REQ, 0, NB_DROP_REQ, 1, -1},
 };
 
-/* The row of s_refine that applies to st, or -1. */
-static int s_refine_row(enum nb_status st)
+/* The row of s_refine that applies to st and p, or -1. */
+static int s_refine_row(enum nb_status st, const struct nb_joined *p)
 {
 	for (size_t i = 0; i < sizeof(s_refine) / sizeof(s_refine[0]); i++)
-		if (s_refine[i].from == st)
+		if (s_refine[i].from == st &&
+		    (s_refine[i].highest < 0 ||
+		     (p->nstages == 8 && p->highest == s_refine[i].highest)))
 			return (int)i;
 	return -1;
 }
@@ -215,7 +222,7 @@ int nb_dropmap_put_event(struct nb_dropmap *m, int node, const struct nb_flow_sp
 enum nb_status nb_dropmap_refine(const struct nb_dropmap *m, const struct nb_joined *p,
 				 enum nb_status st, const struct nb_drop_obs **drop)
 {
-	int i = s_refine_row(st);
+	int i = s_refine_row(st, p);
 	const struct nb_stage_obs *last;
 	const struct nb_drop_obs *d;
 

@@ -248,12 +248,14 @@ int nb_ring_findings(const struct nb_msg_monitor *m, const struct nb_ring_facts 
 	}
 	/*
 	 * The wait's median, estimated as its log2 slot's middle, at least half the segment's:
-	 * the ring is where most of that segment's time went.
+	 * the ring is where most of that segment's time went. And at least NB_RING_DELAY_MIN_NS:
+	 * a VM answering in 100 us spends most of it being read, which is no finding.
 	 */
 	if (n < max && f && f->seg_p50_ns && f->seg_name &&
 	    nb_log2_quantile(m->sojourn_us, m->n_sojourn, 0.5, &lo50, &hi50) &&
 	    nb_log2_quantile(m->sojourn_us, m->n_sojourn, 0.99, &lo99, &hi99) &&
-	    (lo50 + hi50) * 1000 >= f->seg_p50_ns) {
+	    (lo50 + hi50) * 1000 >= f->seg_p50_ns &&
+	    (lo50 + hi50) * 1000 / 2 >= NB_RING_DELAY_MIN_NS) {
 		struct nb_finding *x = &out[n++];
 		char p50[64], p99[64], seg[32];
 

@@ -46,6 +46,9 @@ void nb_monitor_fill(struct nb_msg_monitor *m, const struct nb_wire_monq *q, uin
  */
 bool nb_log2_quantile(const uint64_t *slots, uint32_t n, double q, uint64_t *lo, uint64_t *hi);
 
+/* A ring wait shorter than this (its median) is never a delay finding. */
+#define NB_RING_DELAY_MIN_NS 1000000ull
+
 enum nb_finding_kind {
 	NB_FIND_NONE = 0,
 	NB_FIND_RING_LOSS,  /* the node lost traced packets in its tap's ring */

@@ -146,6 +146,7 @@ struct nb_path *nb_path_new(const struct nb_path_cfg *cfg, nb_path_cb cb, void *
 		memcpy(uc.stage_node, cfg->stage_node, sizeof(uc.stage_node));
 		uc.timeout_ns = cfg->timeout_ns;
 		uc.ports = cfg->ports;
+		uc.hold_ns = cfg->hold_ns;
 		pp->udp = nb_udp_new(&uc, s_on_udp, pp);
 	} else {
 		free(pp);

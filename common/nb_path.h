@@ -29,6 +29,7 @@ struct nb_path_cfg {
 	uint64_t timeout_ns;
 	uint64_t slack_ns; /* TCP: clock uncertainty between nodes (see nb_tcp.h) */
 	bool ports;	   /* UDP: the flow names a port (see nb_udp.h) */
+	uint64_t hold_ns;  /* UDP: see nb_udp_cfg.hold_ns */
 };
 
 /* One unit with a final status. Valid only during the callback. */

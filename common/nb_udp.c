@@ -292,9 +292,14 @@ static bool s_whole(const struct s_group *g)
 
 static bool s_closable(const struct nb_udp *u, const struct s_group *g)
 {
+	int last = u->ndir - 1;
+
 	if (g->nfinal < g->nfr)
 		return false;
-	return s_whole(g) || s_wm_min(u) >= s_add_sat(g->first_ref, u->cfg.timeout_ns);
+	if (s_whole(g))
+		return !u->cfg.hold_ns || !g->cnt[last] ||
+		       s_wm_min(u) >= s_add_sat(g->st[last].ts_ref, u->cfg.hold_ns);
+	return s_wm_min(u) >= s_add_sat(g->first_ref, u->cfg.timeout_ns);
 }
 
 static void s_on_final(const struct nb_joined *p, void *ctx)

@@ -55,6 +55,12 @@ struct nb_udp_cfg {
 	uint64_t timeout_ns;
 	bool ports; /* the flow names a port: report only groups whose first fragment matched it */
 	uint32_t max_groups; /* datagrams open at once; 0 = 4096, at most 2^30 */
+	/*
+	 * A whole datagram is reported once every node's watermark is this far past its last
+	 * stage (0: at once), so that a drop of it after that stage (its last node's transmit:
+	 * a full tap ring) has arrived when the status is refined.
+	 */
+	uint64_t hold_ns;
 };
 
 /* One datagram with a final status. Valid only during the callback. */

@@ -56,6 +56,7 @@
 #define S_BOTH_AWAY_NS	    5000000000ull /* both away this long, none back: the trace ends */
 #define S_STOP_WAIT_NS	    1000000000ull /* for the agents to confirm our STOPs */
 #define S_MAX_GAPS	    16
+#define S_UDP_HOLD_NS	    50000000ull /* see nb_udp_cfg.hold_ns */
 #define S_GAP_KEYS	    8 /* packets named per gap in the report */
 
 enum s_node_state { S_NEW, S_HELLO, S_STARTING, S_RUNNING, S_GONE };
@@ -1903,6 +1904,8 @@ static int s_init(struct s_trace *t, void *zctx)
 	/* a duplicate ACK at A2 and a segment at B3 compare across the two clocks */
 	pc.slack_ns = S_TCP_SLACK_NS;
 	pc.ports = t->sport || t->dport;
+	/* A datagram complete at B1 may still die in B's tap ring: its drop event comes next. */
+	pc.hold_ns = S_UDP_HOLD_NS;
 	/* a retransmitted TCP segment waits a timeout after its last copy */
 	t->window_ns = pc.timeout_ns * (t->proto == IPPROTO_TCP ? 2 : 1);
 	t->path = nb_path_new(&pc, s_on_final, t);

@@ -226,6 +226,32 @@ static void test_refine(void **state)
 	assert_int_equal(s_refine(NB_ST_EXTERNAL_DROP, &p, 0, NB_DROP_REQ, 1999),
 			 NB_ST_EXTERNAL_DROP);
 
+	/*
+	 * COMPLETE at a node's transmit stage, then freed by that node (its tap ring full): a UDP
+	 * datagram complete at B1 is B's loss, an echo or reverse datagram complete at A3 A's.
+	 * Only with that stage the highest: an echo that went on past B1 is not B1's.
+	 */
+	{
+		struct nb_joined u = {.key = p.key, .nstages = 8, .highest = 3};
+
+		u.st[3] = (struct nb_stage_obs){.ts = 51000, .seen = 1};
+		assert_int_equal(s_refine(NB_ST_COMPLETE, &u, 1, NB_DROP_REQ, 51001),
+				 NB_ST_B_INTERNAL_DROP_REQ);
+		assert_int_equal(s_refine(NB_ST_COMPLETE, &u, 1, NB_DROP_REQ, 50999),
+				 NB_ST_COMPLETE);
+		assert_int_equal(s_refine(NB_ST_COMPLETE, &u, 0, NB_DROP_REP, 51001),
+				 NB_ST_COMPLETE);
+		u.highest = 7;
+		u.st[7] = (struct nb_stage_obs){.ts = 90000, .seen = 1};
+		assert_int_equal(s_refine(NB_ST_COMPLETE, &u, 0, NB_DROP_REP, 90001),
+				 NB_ST_A_INTERNAL_DROP_REP);
+		assert_int_equal(s_refine(NB_ST_COMPLETE, &u, 1, NB_DROP_REQ, 90001),
+				 NB_ST_COMPLETE);
+		u.nstages = 4;
+		assert_int_equal(s_refine(NB_ST_COMPLETE, &u, 0, NB_DROP_REP, 90001),
+				 NB_ST_COMPLETE);
+	}
+
 	/* Statuses that already name a node, or no loss, never change. */
 	assert_int_equal(s_refine(NB_ST_A_INTERNAL_DROP_REQ, &p, 0, NB_DROP_REQ, 2500),
 			 NB_ST_A_INTERNAL_DROP_REQ);

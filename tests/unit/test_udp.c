@@ -308,6 +308,40 @@ static void test_two_hosts(void **state)
 	nb_udp_destroy(&u);
 }
 
+/*
+ * hold_ns: a datagram complete at its last stage waits for the watermarks to pass that stage
+ * by hold_ns (a drop after it, in the last node's tap ring, must have arrived); then, and at
+ * a flush, it is reported. Incomplete ones wait for the timeout as before.
+ */
+static void test_hold(void **state)
+{
+	struct nb_udp *u = t_new(8, false);
+
+	(void)state;
+	u->cfg.hold_ns = 50 * MS;
+	for (int s = 0; s < 4; s++)
+		t_frag(u, s, 50, 0, 1, 10, 10 + (uint64_t)s);
+	assert_int_equal(t_rec.n, 0);
+	t_wm(u, 62);
+	assert_int_equal(t_rec.n, 0);
+	t_wm(u, 63);
+	assert_int_equal(t_rec.n, 1);
+	assert_int_equal(t_find(50)->d.status, NB_ST_COMPLETE);
+	/* The reverse flow's last stage is A3. */
+	for (int s = 4; s < 8; s++)
+		t_frag(u, s, 51, 0, 1, 10, 100 + (uint64_t)s);
+	t_wm(u, 156);
+	assert_int_equal(t_rec.n, 1);
+	t_wm(u, 157);
+	assert_int_equal(t_rec.n, 2);
+	/* Held at the end: the flush reports it. */
+	for (int s = 0; s < 4; s++)
+		t_frag(u, s, 52, 0, 1, 10, 200 + (uint64_t)s);
+	assert_int_equal(nb_udp_flush(u), 1);
+	assert_int_equal(t_find(52)->d.status, NB_ST_COMPLETE);
+	nb_udp_destroy(&u);
+}
+
 /* With ports named, a group without its first fragment belongs to some other flow. */
 static void test_ports_attribution(void **state)
 {
@@ -477,6 +511,7 @@ int main(void)
 	    cmocka_unit_test(test_missing_before),
 	    cmocka_unit_test(test_reverse),
 	    cmocka_unit_test(test_two_hosts),
+	    cmocka_unit_test(test_hold),
 	    cmocka_unit_test(test_ports_attribution),
 	    cmocka_unit_test(test_late_and_reuse),
 	    cmocka_unit_test(test_taint_flush),
