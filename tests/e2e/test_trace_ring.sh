@@ -10,9 +10,9 @@
 #                                              FULL_RING drops)" with N = the tap's TX dropped
 #                                              delta = the traced losses; ring 16, high-water 16
 #   slow reader, UDP burst                  -> the same for 100 datagrams (nb_traffic)
-#   slow reader, 8 echoes 10 ms apart       -> HEALTHY, no loss (8 of 16 slots); a ring_delay
-#                                              finding: each echo waits in the ring for the
-#                                              reads before it, most of destination_response
+#   slow reader, 5 echoes behind 10 datagrams -> HEALTHY, no loss (15 of 16 slots); a
+#                                              ring_delay finding: the echoes' wait in the ring
+#                                              is most of destination_response
 #   --no-monitors                           -> no monitor asked, none reported
 # in text, JSON and HTML.
 set -u
@@ -129,12 +129,15 @@ assert_eq 100 "$(mon udp B total.traced)" "udp: the datagrams enqueued"
 assert_eq "hvB: lost in the tap ring of vnet0 (queue 0 full $dropped times, $dropped FULL_RING drops): the VM did not read fast enough" \
 	"$(j udp '.findings[] | select(.kind=="ring_loss") | .text')" "udp: the finding"
 
-# --- A slow reader that keeps up: 8 echoes 10 ms apart fit the 16 slots, but each waits in
-# the ring for the 100 ms reads before it: that wait is most of destination_response. (The
-# ring drains the burst before first.)
+# --- A slow reader that keeps up: 10 datagrams of another flow fill 10 of the 16 slots, then
+# 5 echoes wait behind them, about a second each, without a loss: that wait is most of
+# destination_response. (The ring drains the burst before first. The monitor samples the
+# traced packets' sojourn one at a time: the first echo is the sample, behind the backlog.)
 sleep 2
-trace wait icmp --count 8 --timeout-ms 3000
-tests/lab ping -c 8 -i 0.01 -W 2 >/dev/null || fail "wait: ping"
+trace wait icmp --count 5 --timeout-ms 4000
+tests/lab exec vmA "$TRAFFIC" udp-ids --dst $VMB --port 9999 --ip-id 7000 --count 10 --size 64 \
+	>/dev/null || fail "wait: nb_traffic"
+tests/lab ping -c 5 -i 0.01 -W 4 >/dev/null || fail "wait: ping"
 finish wait
 tests/lab vm-ring-slow off
 assert_eq 0 "$RC" "wait: exit code"
