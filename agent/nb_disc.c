@@ -50,147 +50,14 @@ struct s_sw {
 	uint8_t mac[6];
 };
 
-/* What a probe needs of a link that rtnetlink does not call a switch (an OVS bridge's tap). */
-struct s_linkx {
-	bool up;
-	bool has_mac;
-	uint8_t mac[6];
-};
-
 struct s_gather {
 	struct nb_disc_tables *t;
 	struct s_sw sw[S_MAX_SW];
 	uint32_t n_sw;
 	uint8_t family;
-	struct s_linkx lx[NB_DISC_MAX_LINKS]; /* by index in t->links */
 };
 
 /* ---- rtnetlink ---- */
-
-static void s_attrs(struct rtattr *rta, int len, struct rtattr **tb, int max)
-{
-	memset(tb, 0, sizeof(*tb) * (size_t)(max + 1));
-	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
-		if (rta->rta_type <= max)
-			tb[rta->rta_type] = rta;
-}
-
-static void s_addr_copy(uint8_t *dst, const struct rtattr *a, uint8_t family)
-{
-	size_t n = family == 4 ? 4 : NB_ADDR_LEN;
-
-	memset(dst, 0, NB_ADDR_LEN);
-	if (RTA_PAYLOAD(a) >= n)
-		memcpy(dst, RTA_DATA(a), n);
-}
-
-static void s_on_link(struct s_gather *g, struct nlmsghdr *h)
-{
-	struct ifinfomsg *ifi = NLMSG_DATA(h);
-	struct rtattr *tb[IFLA_MAX + 1], *li[IFLA_INFO_MAX + 1];
-	struct nb_disc_link *l;
-
-	if (g->t->n_links >= NB_DISC_MAX_LINKS)
-		return;
-	s_attrs(IFLA_RTA(ifi), (int)IFLA_PAYLOAD(h), tb, IFLA_MAX);
-	if (!tb[IFLA_IFNAME])
-		return;
-	l = &g->t->links[g->t->n_links++];
-	memset(l, 0, sizeof(*l));
-	l->ifindex = (uint32_t)ifi->ifi_index;
-	snprintf(l->name, sizeof(l->name), "%s", (char *)RTA_DATA(tb[IFLA_IFNAME]));
-	if (tb[IFLA_MASTER])
-		l->master = *(uint32_t *)RTA_DATA(tb[IFLA_MASTER]);
-	if (tb[IFLA_LINK])
-		l->lower = *(uint32_t *)RTA_DATA(tb[IFLA_LINK]);
-	if (tb[IFLA_LINKINFO]) {
-		s_attrs(RTA_DATA(tb[IFLA_LINKINFO]), (int)RTA_PAYLOAD(tb[IFLA_LINKINFO]), li,
-			IFLA_INFO_MAX);
-		if (li[IFLA_INFO_KIND])
-			snprintf(l->kind, sizeof(l->kind), "%.*s",
-				 (int)RTA_PAYLOAD(li[IFLA_INFO_KIND]),
-				 (char *)RTA_DATA(li[IFLA_INFO_KIND]));
-	}
-	g->lx[g->t->n_links - 1].up = ifi->ifi_flags & IFF_UP;
-	if (tb[IFLA_ADDRESS] && RTA_PAYLOAD(tb[IFLA_ADDRESS]) == 6) {
-		g->lx[g->t->n_links - 1].has_mac = true;
-		memcpy(g->lx[g->t->n_links - 1].mac, RTA_DATA(tb[IFLA_ADDRESS]), 6);
-	}
-	/* A switch that is up is where a probe can be sent from. */
-	if ((!strcmp(l->kind, "bridge") || !strcmp(l->kind, "openvswitch")) &&
-	    (ifi->ifi_flags & IFF_UP) && tb[IFLA_ADDRESS] && RTA_PAYLOAD(tb[IFLA_ADDRESS]) == 6 &&
-	    g->n_sw < S_MAX_SW) {
-		g->sw[g->n_sw].ifindex = l->ifindex;
-		memcpy(g->sw[g->n_sw].mac, RTA_DATA(tb[IFLA_ADDRESS]), 6);
-		g->n_sw++;
-	}
-}
-
-static void s_on_addr(struct s_gather *g, struct nlmsghdr *h)
-{
-	struct ifaddrmsg *ifa = NLMSG_DATA(h);
-	struct rtattr *tb[IFA_MAX + 1], *a;
-	struct nb_disc_addr *d;
-
-	if (g->t->n_addrs >= NB_DISC_MAX_ADDRS ||
-	    (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
-		return;
-	s_attrs(IFA_RTA(ifa), (int)IFA_PAYLOAD(h), tb, IFA_MAX);
-	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
-	if (!a)
-		return;
-	d = &g->t->addrs[g->t->n_addrs++];
-	d->ifindex = ifa->ifa_index;
-	d->family = ifa->ifa_family == AF_INET ? 4 : 6;
-	s_addr_copy(d->addr, a, d->family);
-}
-
-static void s_on_neigh(struct s_gather *g, struct nlmsghdr *h)
-{
-	struct ndmsg *nd = NLMSG_DATA(h);
-	struct rtattr *tb[NDA_MAX + 1];
-	struct nb_disc_tables *t = g->t;
-
-	s_attrs((struct rtattr *)((char *)nd + NLMSG_ALIGN(sizeof(*nd))),
-		(int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*nd))), tb, NDA_MAX);
-	if (!tb[NDA_LLADDR] || RTA_PAYLOAD(tb[NDA_LLADDR]) != 6)
-		return;
-	if (nd->ndm_family == AF_BRIDGE) {
-		/* The ports' own addresses and a device's own list are not where a host is. */
-		if ((nd->ndm_state & NUD_PERMANENT) || !tb[NDA_MASTER] ||
-		    t->n_fdb >= NB_DISC_MAX_FDB)
-			return;
-		t->fdb[t->n_fdb].port = (uint32_t)nd->ndm_ifindex;
-		t->fdb[t->n_fdb].bridge = *(uint32_t *)RTA_DATA(tb[NDA_MASTER]);
-		memcpy(t->fdb[t->n_fdb].mac, RTA_DATA(tb[NDA_LLADDR]), 6);
-		t->n_fdb++;
-		return;
-	}
-	if ((nd->ndm_family != AF_INET && nd->ndm_family != AF_INET6) || !tb[NDA_DST] ||
-	    (nd->ndm_state & (NUD_INCOMPLETE | NUD_FAILED | NUD_NONE)) || !nd->ndm_state ||
-	    t->n_neigh >= NB_DISC_MAX_NEIGH)
-		return;
-	t->neigh[t->n_neigh].ifindex = (uint32_t)nd->ndm_ifindex;
-	t->neigh[t->n_neigh].family = nd->ndm_family == AF_INET ? 4 : 6;
-	s_addr_copy(t->neigh[t->n_neigh].addr, tb[NDA_DST], t->neigh[t->n_neigh].family);
-	memcpy(t->neigh[t->n_neigh].mac, RTA_DATA(tb[NDA_LLADDR]), 6);
-	t->n_neigh++;
-}
-
-static void s_on_route(struct s_gather *g, struct nlmsghdr *h)
-{
-	struct rtmsg *rt = NLMSG_DATA(h);
-	struct rtattr *tb[RTA_MAX + 1];
-
-	s_attrs(RTM_RTA(rt), (int)RTM_PAYLOAD(h), tb, RTA_MAX);
-	if (rt->rtm_type != RTN_UNICAST || !tb[RTA_OIF])
-		return;
-	g->t->route_oif = *(uint32_t *)RTA_DATA(tb[RTA_OIF]);
-	if (tb[RTA_GATEWAY]) {
-		g->t->route_gw = true;
-		s_addr_copy(g->t->gw, tb[RTA_GATEWAY], g->family);
-	}
-}
 
 /*
  * One request and its answers: a dump, or a single RTM_GETROUTE. The socket has a receive
@@ -205,37 +72,13 @@ static int s_nl(int fd, void *req, size_t len, struct s_gather *g, char *buf)
 		return -errno;
 	for (;;) {
 		ssize_t n = recv(fd, buf, S_NL_BUF, 0);
-		struct nlmsghdr *h;
+		int rc;
 
 		if (n < 0)
 			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_seq != rh->nlmsg_seq)
-				continue;
-			if (h->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				int e = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-
-				return e;
-			}
-			switch (h->nlmsg_type) {
-			case RTM_NEWLINK:
-				s_on_link(g, h);
-				break;
-			case RTM_NEWADDR:
-				s_on_addr(g, h);
-				break;
-			case RTM_NEWNEIGH:
-				s_on_neigh(g, h);
-				break;
-			case RTM_NEWROUTE:
-				s_on_route(g, h);
-				break;
-			}
-			if (!dump)
-				return 0;
-		}
+		rc = nb_disc_nl_feed(g->t, buf, (size_t)n, rh->nlmsg_seq, dump, g->family);
+		if (rc)
+			return rc < 0 ? rc : 0;
 	}
 }
 
@@ -316,6 +159,17 @@ static int s_tables(int fd, uint8_t family, const uint8_t *peer, struct s_gather
 		if (rc)
 			snprintf(err, errlen, "cannot read the %s (rtnetlink): %s", q[i].what,
 				 strerror(-rc));
+	}
+	/* A switch that is up is where a probe can be sent from. */
+	for (uint32_t i = 0; !rc && i < g->t->n_links && g->n_sw < S_MAX_SW; i++) {
+		const struct nb_disc_link *l = &g->t->links[i];
+
+		if ((!strcmp(l->kind, "bridge") || !strcmp(l->kind, "openvswitch")) && l->up &&
+		    l->has_mac) {
+			g->sw[g->n_sw].ifindex = l->ifindex;
+			memcpy(g->sw[g->n_sw].mac, l->mac, 6);
+			g->n_sw++;
+		}
 	}
 	if (!rc) {
 		rc = s_route(fd, family, peer, 10, g, buf);
@@ -462,11 +316,11 @@ static void s_ovs(struct s_gather *g, uint32_t inum)
 	}
 	n = nb_disc_ovs_dpif(g->t, out, local, S_MAX_SW);
 	for (int k = 0; k < n; k++) {
-		uint32_t i = local[k];
+		const struct nb_disc_link *l = &g->t->links[local[k]];
 
-		if (g->lx[i].up && g->lx[i].has_mac && g->n_sw < S_MAX_SW) {
-			g->sw[g->n_sw].ifindex = g->t->links[i].ifindex;
-			memcpy(g->sw[g->n_sw].mac, g->lx[i].mac, 6);
+		if (l->up && l->has_mac && g->n_sw < S_MAX_SW) {
+			g->sw[g->n_sw].ifindex = l->ifindex;
+			memcpy(g->sw[g->n_sw].mac, l->mac, 6);
 			g->n_sw++;
 		}
 	}

@@ -2,8 +2,15 @@
 #include "nb_discover.h"
 
 #include <errno.h>
+#include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #include "nb_flow.h"
 
@@ -513,4 +520,190 @@ void nb_disc_names(const struct nb_disc_side *s, char *buf, size_t len)
 	buf[0] = 0;
 	for (uint32_t i = 0; i < s->n && off < len; i++)
 		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? "+" : "", s->name[i]);
+}
+
+/* ---- rtnetlink answers into the tables ---- */
+
+/*
+ * The attributes of a message, by type. Every length is checked against what is left of the
+ * buffer (RTA_OK): a truncated or lying attribute ends the walk, never reads past it.
+ */
+static void s_attrs(const struct rtattr *rta, int len, const struct rtattr **tb, int max)
+{
+	memset(tb, 0, sizeof(*tb) * (size_t)(max + 1));
+	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+		if (rta->rta_type <= max)
+			tb[rta->rta_type] = rta;
+}
+
+static uint32_t s_u32(const struct rtattr *a)
+{
+	uint32_t v = 0;
+
+	if (a && RTA_PAYLOAD(a) >= sizeof(v))
+		memcpy(&v, RTA_DATA(a), sizeof(v));
+	return v;
+}
+
+static void s_addr_copy(uint8_t *dst, const struct rtattr *a, uint8_t family)
+{
+	size_t n = family == 4 ? 4 : NB_ADDR_LEN;
+
+	memset(dst, 0, NB_ADDR_LEN);
+	if (RTA_PAYLOAD(a) >= n)
+		memcpy(dst, RTA_DATA(a), n);
+}
+
+/* A string attribute, not necessarily NUL-terminated within its payload. */
+static void s_str(char *dst, size_t size, const struct rtattr *a)
+{
+	size_t n = RTA_PAYLOAD(a);
+
+	if (n && ((const char *)RTA_DATA(a))[n - 1] == 0)
+		n--;
+	snprintf(dst, size, "%.*s", (int)n, (const char *)RTA_DATA(a));
+}
+
+static void s_on_link(struct nb_disc_tables *t, const struct nlmsghdr *h)
+{
+	const struct ifinfomsg *ifi = NLMSG_DATA(h);
+	const struct rtattr *tb[IFLA_MAX + 1], *li[IFLA_INFO_MAX + 1];
+	struct nb_disc_link *l;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)) || t->n_links >= NB_DISC_MAX_LINKS)
+		return;
+	s_attrs(IFLA_RTA(ifi), (int)IFLA_PAYLOAD(h), tb, IFLA_MAX);
+	if (!tb[IFLA_IFNAME])
+		return;
+	l = &t->links[t->n_links++];
+	memset(l, 0, sizeof(*l));
+	l->ifindex = (uint32_t)ifi->ifi_index;
+	s_str(l->name, sizeof(l->name), tb[IFLA_IFNAME]);
+	/* A bond's (or team's, or bridge's) ports name it here: that is how slaves are found. */
+	l->master = s_u32(tb[IFLA_MASTER]);
+	l->lower = s_u32(tb[IFLA_LINK]);
+	l->up = ifi->ifi_flags & IFF_UP;
+	/*
+	 * The device's own kind (IFLA_INFO_KIND); a slave's IFLA_INFO_SLAVE_KIND ("bond") says
+	 * what it is enslaved to, which IFLA_MASTER's device says already.
+	 */
+	if (tb[IFLA_LINKINFO]) {
+		s_attrs(RTA_DATA(tb[IFLA_LINKINFO]), (int)RTA_PAYLOAD(tb[IFLA_LINKINFO]), li,
+			IFLA_INFO_MAX);
+		if (li[IFLA_INFO_KIND])
+			s_str(l->kind, sizeof(l->kind), li[IFLA_INFO_KIND]);
+	}
+	if (tb[IFLA_ADDRESS] && RTA_PAYLOAD(tb[IFLA_ADDRESS]) == 6) {
+		memcpy(l->mac, RTA_DATA(tb[IFLA_ADDRESS]), 6);
+		l->has_mac = true;
+	}
+}
+
+static void s_on_addr(struct nb_disc_tables *t, const struct nlmsghdr *h)
+{
+	const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+	const struct rtattr *tb[IFA_MAX + 1], *a;
+	struct nb_disc_addr *d;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)) || t->n_addrs >= NB_DISC_MAX_ADDRS ||
+	    (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
+		return;
+	s_attrs(IFA_RTA(ifa), (int)IFA_PAYLOAD(h), tb, IFA_MAX);
+	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (!a)
+		return;
+	d = &t->addrs[t->n_addrs++];
+	d->ifindex = ifa->ifa_index;
+	d->family = ifa->ifa_family == AF_INET ? 4 : 6;
+	s_addr_copy(d->addr, a, d->family);
+}
+
+static void s_on_neigh(struct nb_disc_tables *t, const struct nlmsghdr *h)
+{
+	const struct ndmsg *nd = NLMSG_DATA(h);
+	const struct rtattr *tb[NDA_MAX + 1];
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*nd)))
+		return;
+	s_attrs((const struct rtattr *)((const char *)nd + NLMSG_ALIGN(sizeof(*nd))),
+		(int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*nd))), tb, NDA_MAX);
+	if (!tb[NDA_LLADDR] || RTA_PAYLOAD(tb[NDA_LLADDR]) != 6)
+		return;
+	if (nd->ndm_family == AF_BRIDGE) {
+		/* The ports' own addresses and a device's own list are not where a host is. */
+		if ((nd->ndm_state & NUD_PERMANENT) || !tb[NDA_MASTER] ||
+		    t->n_fdb >= NB_DISC_MAX_FDB)
+			return;
+		t->fdb[t->n_fdb].port = (uint32_t)nd->ndm_ifindex;
+		t->fdb[t->n_fdb].bridge = s_u32(tb[NDA_MASTER]);
+		memcpy(t->fdb[t->n_fdb].mac, RTA_DATA(tb[NDA_LLADDR]), 6);
+		t->n_fdb++;
+		return;
+	}
+	if ((nd->ndm_family != AF_INET && nd->ndm_family != AF_INET6) || !tb[NDA_DST] ||
+	    (nd->ndm_state & (NUD_INCOMPLETE | NUD_FAILED | NUD_NONE)) || !nd->ndm_state ||
+	    t->n_neigh >= NB_DISC_MAX_NEIGH)
+		return;
+	t->neigh[t->n_neigh].ifindex = (uint32_t)nd->ndm_ifindex;
+	t->neigh[t->n_neigh].family = nd->ndm_family == AF_INET ? 4 : 6;
+	s_addr_copy(t->neigh[t->n_neigh].addr, tb[NDA_DST], t->neigh[t->n_neigh].family);
+	memcpy(t->neigh[t->n_neigh].mac, RTA_DATA(tb[NDA_LLADDR]), 6);
+	t->n_neigh++;
+}
+
+static void s_on_route(struct nb_disc_tables *t, const struct nlmsghdr *h, uint8_t family)
+{
+	const struct rtmsg *rt = NLMSG_DATA(h);
+	const struct rtattr *tb[RTA_MAX + 1];
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*rt)))
+		return;
+	s_attrs(RTM_RTA(rt), (int)RTM_PAYLOAD(h), tb, RTA_MAX);
+	if (rt->rtm_type != RTN_UNICAST || !tb[RTA_OIF])
+		return;
+	t->route_oif = s_u32(tb[RTA_OIF]);
+	if (tb[RTA_GATEWAY]) {
+		t->route_gw = true;
+		s_addr_copy(t->gw, tb[RTA_GATEWAY], family);
+	}
+}
+
+int nb_disc_nl_feed(struct nb_disc_tables *t, const void *buf, size_t len, uint32_t seq, bool dump,
+		    uint8_t family)
+{
+	const struct nlmsghdr *h = buf;
+	/* Signed: NLMSG_NEXT subtracts the aligned length, which may pass the end. */
+	ssize_t n = len > (size_t)INT32_MAX ? INT32_MAX : (ssize_t)len;
+
+	for (; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+		if (h->nlmsg_seq != seq)
+			continue;
+		if (h->nlmsg_type == NLMSG_DONE)
+			return 1;
+		if (h->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = NLMSG_DATA(h);
+
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+				return -EPROTO;
+			/* 0 is an acknowledgement; an error number is negative already. */
+			return e->error ? (e->error < 0 ? e->error : -e->error) : 1;
+		}
+		switch (h->nlmsg_type) {
+		case RTM_NEWLINK:
+			s_on_link(t, h);
+			break;
+		case RTM_NEWADDR:
+			s_on_addr(t, h);
+			break;
+		case RTM_NEWNEIGH:
+			s_on_neigh(t, h);
+			break;
+		case RTM_NEWROUTE:
+			s_on_route(t, h, family);
+			break;
+		}
+		if (!dump)
+			return 1;
+	}
+	return 0;
 }

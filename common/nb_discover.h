@@ -31,6 +31,9 @@ struct nb_disc_link {
 	char kind[16];	 /* IFLA_INFO_KIND: "bridge", "bond", "tun", "veth", "openvswitch", "" */
 	uint32_t master; /* IFLA_MASTER; 0 = none */
 	uint32_t lower;	 /* IFLA_LINK of a vlan/macvlan; 0 = none */
+	bool up;	 /* IFF_UP */
+	bool has_mac;
+	uint8_t mac[6]; /* IFLA_ADDRESS when it is an Ethernet address */
 };
 
 struct nb_disc_addr {
@@ -114,6 +117,21 @@ int nb_disc_decide(const struct nb_disc_tables *t, const struct nb_disc_query *q
  * many bridge devices were marked; their indexes in t->links go to local[] (at most max).
  */
 int nb_disc_ovs_dpif(struct nb_disc_tables *t, char *text, uint32_t *local, int max);
+
+/*
+ * The rtnetlink answers (as recv() returns them) to the requests the agent makes in the
+ * session's namespace, into t: RTM_NEWLINK (name, kind from IFLA_LINKINFO, IFLA_MASTER, so a
+ * bond's slaves name it, IFLA_LINK, IFF_UP, the Ethernet address), RTM_NEWADDR, RTM_NEWNEIGH of
+ * the flow's family (entries with a link-layer address that is not INCOMPLETE/FAILED) and of
+ * AF_BRIDGE (FDB entries on a port of a master, not the permanent ones: those are the ports'
+ * own), RTM_NEWROUTE (a unicast route's output device and gateway). Messages whose sequence
+ * number is not seq are skipped; family (4 or 6) sizes the addresses of a route. Returns 0 when
+ * more is to come, 1 when the answer is complete (NLMSG_DONE, or the one message of a request
+ * that is not a dump), or the negative errno of an NLMSG_ERROR. What does not fit in t is
+ * left out.
+ */
+int nb_disc_nl_feed(struct nb_disc_tables *t, const void *buf, size_t len, uint32_t seq, bool dump,
+		    uint8_t family);
 
 /* "vnet0+ens4f0" style join of a side's names. */
 void nb_disc_names(const struct nb_disc_side *s, char *buf, size_t len);
