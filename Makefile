@@ -87,16 +87,26 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) common/nb_event.h $(BU
 	@# DWARF is for debuggers; the skeleton embeds the object, and libbpf needs only BTF.
 	$(LLVM_STRIP) -g $@.tmp -o $@ && rm -f $@.tmp
 
-.SECONDARY:
+# Made on the way to others and kept (not deleted as intermediate). Not every target: a missing
+# dependency file must make its object out of date, which it would not as a secondary one.
+.SECONDARY: $(BPF_OBJ) $(SKELS) $(BUILD)/vmlinux.h $(patsubst %,$(FUZZ)/seed_%,$(FUZZ_NAMES))
 
 $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h agent/*.h coordinator/*.h) | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+# Each object depends on the headers it includes, as the compiler lists them (-MMD, into a .d
+# file next to it, read at the end), so a header change rebuilds only what includes it. -MP adds
+# an empty rule per header, so a header deleted or renamed does not stop the build. The .d is a
+# prerequisite too: an object without one (built before this rule, or its .d lost) is built
+# again, since nothing else would say which headers it needs.
+DEPFLAGS := -MMD -MP
 
-# The agent includes every skeleton.
+$(BUILD)/%.o: %.c $(BUILD)/%.d | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# The agent includes every skeleton: they are generated, so they must exist before its first
+# compilation lists them.
 $(AGENT_OBJ): $(SKELS)
 
 $(LIBCOMMON): $(COMMON_OBJ)
@@ -128,35 +138,41 @@ $(BUILD)/tests/tools/nb_lat_probe: $(BUILD)/agent/nb_tracer.o $(BUILD)/agent/nb_
 $(BUILD)/tests/tools/nb_html_render: TOOL_OBJ := $(BUILD)/coordinator/report_html.o
 $(BUILD)/tests/tools/nb_html_render: $(BUILD)/coordinator/report_html.o
 
-$(BUILD)/tests/tools/%: tests/tools/%.c $(LIBCOMMON)
+$(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/tests/tools/%.d $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(TOOL_OBJ) $(LIBCOMMON) $(LDLIBS) -lnetfilter_queue -lnfnetlink -lmnl
+	$(CC) $(CFLAGS) $(DEPFLAGS) -o $@ $< $(TOOL_OBJ) $(LIBCOMMON) $(LDLIBS) -lnetfilter_queue \
+		-lnfnetlink -lmnl
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBCOMMON)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/tests/test_%.d $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-unused-parameter -o $@ $< $(LIBCOMMON) $(LDLIBS) -lcmocka $(TEST_LDFLAGS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Wno-unused-parameter -o $@ $< $(LIBCOMMON) $(LDLIBS) -lcmocka \
+		$(TEST_LDFLAGS)
 
-$(ASAN)/common/%.o: common/%.c $(wildcard common/*.h) | $(DEPS_STAMP)
+$(ASAN)/common/%.o: common/%.c $(ASAN)/common/%.d | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(CLANG) $(SAN_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	@# clang writes the .d after the object: the object must not look older than it
+	@touch $@
 
 $(ASAN_LIBCOMMON): $(ASAN_COMMON_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(ASAN)/tests/test_%: tests/unit/test_%.c $(ASAN_LIBCOMMON)
+$(ASAN)/tests/test_%: tests/unit/test_%.c $(ASAN)/tests/test_%.d $(ASAN_LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(SAN_CFLAGS) -Wno-unused-parameter -o $@ $< $(ASAN_LIBCOMMON) $(LDLIBS) -lcmocka \
-		$(TEST_LDFLAGS)
+	$(CLANG) $(SAN_CFLAGS) $(DEPFLAGS) -Wno-unused-parameter -o $@ $< $(ASAN_LIBCOMMON) $(LDLIBS) \
+		-lcmocka $(TEST_LDFLAGS)
 
-$(FUZZ)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(ASAN_LIBCOMMON)
+$(FUZZ)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ)/fuzz_%.d $(ASAN_LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(SAN_CFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(ASAN_LIBCOMMON) $(LDLIBS)
+	$(CLANG) $(SAN_CFLAGS) $(DEPFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(ASAN_LIBCOMMON) \
+		$(LDLIBS)
 
-# The same target linked with a main() that writes its seeds instead of fuzzing.
-$(FUZZ)/seed_%: tests/fuzz/fuzz_%.c tests/fuzz/seed_main.c tests/fuzz/fuzz.h $(ASAN_LIBCOMMON)
+# The same target linked with a main() that writes its seeds instead of fuzzing. Two sources:
+# the dependency file must be named, or both would write the same one.
+$(FUZZ)/seed_%: tests/fuzz/fuzz_%.c tests/fuzz/seed_main.c $(FUZZ)/seed_%.d $(ASAN_LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(SAN_CFLAGS) -Itests/fuzz -DNB_FUZZ_SEEDS -o $@ $< tests/fuzz/seed_main.c \
-		$(ASAN_LIBCOMMON) $(LDLIBS)
+	$(CLANG) $(SAN_CFLAGS) -MMD -MP -MF $@.d -MT $@ -Itests/fuzz -DNB_FUZZ_SEEDS -o $@ $< \
+		tests/fuzz/seed_main.c $(ASAN_LIBCOMMON) $(LDLIBS)
 
 $(FUZZ)/corpus/%.done: $(FUZZ)/seed_%
 	rm -rf $(FUZZ)/corpus/$* && mkdir -p $(FUZZ)/corpus/$*
@@ -180,15 +196,24 @@ e2e: all
 demo: all
 	tests/demo.sh
 
-$(BUILD)/bench/%: tests/bench/%.c $(LIBCOMMON)
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/bench/%.d $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -O2 -o $@ $< $(LIBCOMMON) $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -O2 -o $@ $< $(LIBCOMMON) $(LDLIBS)
 
 bench: all $(BENCH_BIN)
 	tests/bench/run.sh
 
 lab-down:
 	tests/lab down
+
+# The compiler's dependency lists, one per object or program built from C (none yet on a clean
+# checkout: then everything is built anyway). A missing one is "made" by its empty rule, which
+# makes what depends on it out of date; only those that exist are read.
+DEP_FILES := $(COMMON_OBJ:.o=.d) $(AGENT_OBJ:.o=.d) $(COORD_OBJ:.o=.d) $(UNIT_BIN:=.d) \
+	$(TTOOL_BIN:=.d) $(BENCH_BIN:=.d) $(ASAN_COMMON_OBJ:.o=.d) $(ASAN_UNIT_BIN:=.d) \
+	$(FUZZ_BIN:=.d) $(patsubst %,$(FUZZ)/seed_%.d,$(FUZZ_NAMES))
+$(DEP_FILES):
+-include $(wildcard $(DEP_FILES))
 
 # ---- install and package ----
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the two programs, the tool symlinks, man pages
