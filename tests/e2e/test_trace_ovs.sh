@@ -9,6 +9,7 @@
 #   hvA's OVS drops the echo requests   -> 2 COMPLETE, 3 A_INTERNAL_DROP_REQ, NODE_A, exit 11
 #   hvA's OVS drops the echo replies    -> 2 COMPLETE, 3 A_INTERNAL_DROP_REP, NODE_A, exit 11
 #   hvB's OVS drops the echo replies    -> 2 COMPLETE, 3 B_INTERNAL_DROP_REP, NODE_B, exit 12
+#   UDP, hvB's OVS drops port 9000      -> 2 COMPLETE, 2 B_INTERNAL_DROP_REQ, NODE_B, exit 12
 # The rule's own packet count is 3 each time. The kernel sees no drop of its own (OVS drops in
 # user space; the host stack's OTHERHOST copies are not the packet's loss), so each loss is
 # reported unseen by the drop tracer, and no stage is blind. Then: the interfaces are found
@@ -27,11 +28,12 @@ OUT=$(mktemp -d /tmp/nb-trace-ovs.XXXXXX)
 on_exit "rm -rf $OUT"
 cd "$REPO" || fail "cd $REPO"
 
-# trace NAME COUNT: starts the trace with the interfaces given (IFS_A / IFS_B replace them),
-# waits for its "Tracing" line.
+# trace NAME COUNT [FLAGS...]: starts the trace (PROTO, default icmp) with the interfaces given
+# (IFS_A / IFS_B replace them), waits for its "Tracing" line.
 trace() {
 	local name=$1 count=$2
-	"$COORD" trace icmp --src-ip $VMA --dst-ip $VMB \
+	shift 2
+	"$COORD" trace "${PROTO:-icmp}" --src-ip $VMA --dst-ip $VMB "$@" \
 		--node "name=hvA,endpoint=$EP_hvA${IFS_A-,rx-iface=vnet0,tx-iface=ens4f0}" \
 		--node "name=hvB,endpoint=$EP_hvB${IFS_B-,rx-iface=ens4f0,tx-iface=vnet0}" \
 		--count "$count" --timeout-ms $TMO --json "$OUT/$name.json" --insecure \
@@ -112,6 +114,23 @@ fault a_rep hvA rep A_INTERNAL_DROP_REP NODE_A 11 "NODE_A: 3 (reply 3)"
 fault b_rep hvB rep B_INTERNAL_DROP_REP NODE_B 12 "NODE_B: 3 (reply 3)"
 grep -q '^    drop on B (hvB): no drop event seen: .*flow rule of a switch in user space)$' \
 	"$OUT/b_req.out" || fail "b_req: no unseen-drop line in the text output"
+
+# UDP: 2 datagrams, an OpenFlow drop of UDP to port 9000 at hvB (--match is OpenFlow's there),
+# 2 more: those 2 die inside hvB. Datagrams are complete at B1 (the tap VM sends none back).
+PROTO=udp trace udp 4 --dst-port 9000
+udp() {
+	tests/lab exec vmA "$REPO/build/tests/tools/nb_traffic" udp-ids --dst $VMB --port 9000 \
+		--ip-id "$1" --count 2 --size 100 >/dev/null || fail "udp-ids $1"
+}
+udp 7000
+tests/lab drop --at hvB --dir req --match 'udp,tp_dst=9000' >/dev/null || fail "udp: drop"
+udp 7002
+finish udp
+tests/lab clear >/dev/null || fail "udp: clear"
+assert_eq "7000 COMPLETE 7001 COMPLETE 7002 B_INTERNAL_DROP_REQ 7003 B_INTERNAL_DROP_REQ" \
+	"$(jr udp '[.packets[] | "\(.key.ip_id) \(.status)"] | sort | join(" ")')" "udp: statuses"
+assert_eq NODE_B "$(jr udp .verdict)" "udp: verdict"
+assert_eq 12 "$RC" "udp: exit code"
 
 # The local path tracer on hvB with its drop tracer: an echo, then one the OpenFlow rule drops
 # inside hvB, with no kernel drop made up from the host stack's OTHERHOST copies.
