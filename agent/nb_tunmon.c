@@ -54,11 +54,11 @@ static void s_reader_ranges(struct nb_tunmon *m, char *warn, size_t warnlen)
 	for (size_t i = 0; i < 2 && !m->deq_by_addr; i++) {
 		if (nb_sym_range(sym, names[i][0], &lo, &hi))
 			continue;
-		m->skel->rodata->nb_deq_lo[0] = lo;
-		m->skel->rodata->nb_deq_hi[0] = hi;
+		m->skel->data->nb_hot.deq_lo[0] = lo;
+		m->skel->data->nb_hot.deq_hi[0] = hi;
 		if (!nb_sym_range(sym, names[i][1], &lo, &hi)) {
-			m->skel->rodata->nb_deq_lo[1] = lo;
-			m->skel->rodata->nb_deq_hi[1] = hi;
+			m->skel->data->nb_hot.deq_lo[1] = lo;
+			m->skel->data->nb_hot.deq_hi[1] = hi;
 		}
 		m->deq_by_addr = true;
 	}
@@ -115,6 +115,12 @@ int nb_tunmon_open(struct nb_tunmon **out, const struct nb_tunmon_cfg *cfg,
 	else if (cfg->ringbuf_bytes)
 		bpf_map__set_max_entries(m->skel->maps.nb_events, cfg->ringbuf_bytes);
 	s_reader_ranges(m, wbuf, sizeof(wbuf));
+	/* The benchmark's floor (tests/bench/tun.sh): the same hooks, programs that return at once. */
+	if (getenv("NB_TEST_NOOP_PROGRAMS") && !strcmp(getenv("NB_TEST_NOOP_PROGRAMS"), "1")) {
+		snprintf(wbuf, sizeof(wbuf),
+			 "NB_TEST_NOOP_PROGRAMS=1: the programs return at once, nothing is counted");
+		m->skel->rodata->nb_noop = true;
+	}
 	/* Run on demand by s_snap, never attached. */
 	bpf_program__set_autoattach(m->skel->progs.nb_tun_snap, false);
 	rc = nb_tun_bpf__load(m->skel);
@@ -194,6 +200,8 @@ int nb_tunmon_read(struct nb_tunmon *m, int queue, struct nb_tunq *qs, bool next
 		if (bpf_map_lookup_elem(fq, &q, m->pcpu))
 			return -errno;
 		sq->hwm = nb_tun_qstat_sum(tot, m->pcpu, m->ncpu, epoch);
+		/* The reader's count is one per queue, in the dequeue's own page (nb_hot, mapped). */
+		tot->deq = __atomic_load_n(&m->skel->data->nb_hot.samp[q].deq, __ATOMIC_RELAXED);
 		if (tot->enq || tot->deq || tot->drop_full || tot->drop_other)
 			sq->seen = true;
 		if (!sq->seen)

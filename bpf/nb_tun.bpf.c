@@ -43,9 +43,6 @@ struct tun_struct___nb {
 /* The one tap (ifindex[0], netns) and the packet filter of the options. */
 const volatile struct nb_filter nb_cfg = {};
 const volatile bool nb_all = false;
-/* The reader's code: consume_skb called from [lo, hi) is a dequeue. Two ranges (hot, .cold). */
-const volatile __u64 nb_deq_lo[2] = {};
-const volatile __u64 nb_deq_hi[2] = {};
 /* tun_net_xmit's code: a drop there with another reason than FULL_RING is the ring's too. */
 const volatile __u64 nb_xmit_lo[2] = {};
 const volatile __u64 nb_xmit_hi[2] = {};
@@ -53,6 +50,11 @@ const volatile __u64 nb_xmit_hi[2] = {};
 const volatile bool nb_parse_all = true;
 /* Counters only, no events (a serve session): nothing reads the ring buffer. */
 const volatile bool nb_no_events = false;
+/*
+ * Benchmark floor only (NB_TEST_NOOP_PROGRAMS=1): the programs return at once, so a run can
+ * measure what the hooks cost by themselves. Read-only data: the verifier drops the branch.
+ */
+const volatile bool nb_noop = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -67,28 +69,18 @@ struct {
 } nb_tun_q SEC(".maps");
 
 /*
- * The sojourn's sample of each queue: the one packet followed from enqueue to dequeue (skb 0:
- * none). Written once per sample by each side, read by both on every packet: a line that stays
- * clean between samples costs a cache hit. A whole line per queue, so queues do not share.
+ * The dequeue's page (common/nb_mon.h): the device, the reader's code ranges (two: hot and
+ * .cold; writable data only to share the page), the samples and the dequeue counts.
  */
-struct nb_samp {
-	__u64 skb;
-	__u64 ts_ns;
-	__u64 pad[6];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, struct nb_samp);
-	__uint(max_entries, NB_TUN_MAXQ);
-} nb_samp SEC(".maps");
-
+struct nb_hot nb_hot SEC(".data") = {};
+#define nb_dev	 nb_hot.dev
+#define nb_samps nb_hot.samp
+#define nb_deq_lo nb_hot.deq_lo
+#define nb_deq_hi nb_hot.deq_hi
 __u64 nb_epoch = 0;	/* written by user space at every interval: the HWM's interval */
 __u64 nb_lost = 0;	/* ring buffer full: event not delivered */
 __u64 nb_parse_err = 0; /* headers unreadable: the packet compared as not IP */
 __u64 nb_noring = 0;	/* enqueue on a queue with no reader attached (no tfile) */
-__u64 nb_dev = 0;	/* the tap's struct net_device, for nb_tun_snap */
 struct nb_tun_ring nb_snap = {}; /* nb_tun_snap's answer */
 __s32 nb_snap_rc = 0;
 
@@ -221,9 +213,7 @@ static __always_inline void nb_sample(struct nb_tun_qstat *st, __u32 q, struct s
 	if (st->samp_j == j)
 		return;
 	st->samp_j = j;
-	sl = bpf_map_lookup_elem(&nb_samp, &q);
-	if (!sl)
-		return;
+	sl = &nb_samps[q & (NB_TUN_MAXQ - 1)];
 	now = bpf_ktime_get_ns();
 	if (sl->skb) {
 		if (now - sl->ts_ns < NB_TUN_SAMP_STALE_NS)
@@ -247,7 +237,7 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 	bool matched, full;
 	int rc;
 
-	if (dev->ifindex != f->ifindex[0] || dev->nd_net.net->ns.inum != f->netns)
+	if (nb_noop || dev->ifindex != f->ifindex[0] || dev->nd_net.net->ns.inum != f->netns)
 		return 0;
 	q = skb->queue_mapping;
 	if (q >= NB_TUN_MAXQ)
@@ -256,8 +246,11 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 	if (!st)
 		return 0;
 	st->enq++;
-	if (nb_dev != (__u64)dev)
+	/* Published once per CPU: nb_hot's page is not touched for every packet. */
+	if (!st->dev_set) {
 		nb_dev = (__u64)dev;
+		st->dev_set = 1;
+	}
 	/*
 	 * Full is the producer's slot taken: the producer's own line, the read-mostly size and
 	 * queue, and the slot tun_net_xmit is about to read and fill anyway.
@@ -268,8 +261,18 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 		return 0;
 	}
 	NB_RING_FIELD(ring, producer, producer);
-	NB_RING_FIELD(ring, size, size);
-	NB_RING_FIELD(ring, queue, queue);
+	if (bpf_core_field_offset(struct ptr_ring___nb, queue) ==
+	    bpf_core_field_offset(struct ptr_ring___nb, size) + 8) {
+		/* size, batch, queue: one read (constants after relocation: the verifier prunes) */
+		__u64 sq[2] = {};
+
+		NB_RING_FIELD(ring, size, sq);
+		size = (int)(__u32)sq[0];
+		queue = (void **)sq[1];
+	} else {
+		NB_RING_FIELD(ring, size, size);
+		NB_RING_FIELD(ring, queue, queue);
+	}
 	if (size <= 0 || producer < 0 || producer >= size) {
 		__sync_fetch_and_add(&nb_noring, 1);
 		return 0;
@@ -357,28 +360,36 @@ int BPF_PROG(nb_tun_deq, struct sk_buff *skb, void *location)
 	__u64 now;
 	__u32 q;
 
-	/* The caller first: the arguments only, for every other consume_skb of the machine. */
-	if (nb_deq_lo[0] && !nb_in_reader((__u64)location))
+	/*
+	 * The caller first: the arguments only, for every other consume_skb of the machine. Per
+	 * packet of the tap this touches one page of ours, nb_hot (the device, the ranges, the
+	 * queue's line), and the skb.
+	 */
+	if (nb_noop || (nb_deq_lo[0] && !nb_in_reader((__u64)location)))
 		return 0;
+	/* The device the enqueue saw, one word; the whole test only before the first enqueue. */
 	dev = skb->dev;
-	if (!dev || dev->ifindex != f->ifindex[0] || dev->nd_net.net->ns.inum != f->netns)
+	if (nb_dev) {
+		if ((__u64)dev != nb_dev)
+			return 0;
+	} else if (!dev || dev->ifindex != f->ifindex[0] || dev->nd_net.net->ns.inum != f->netns) {
 		return 0;
+	}
 	q = skb->queue_mapping;
 	if (q >= NB_TUN_MAXQ)
 		return 0;
-	st = bpf_map_lookup_elem(&nb_tun_q, &q);
-	sl = bpf_map_lookup_elem(&nb_samp, &q);
-	if (!st || !sl)
-		return 0;
+	sl = &nb_samps[q & (NB_TUN_MAXQ - 1)];
 	if (sl->skb != (__u64)skb) {
 		/* Without the reader's address only the sampled packet is known to be one. */
 		if (nb_deq_lo[0])
-			st->deq++;
+			__sync_fetch_and_add(&sl->deq, 1);
 		return 0;
 	}
 	now = bpf_ktime_get_ns();
-	st->deq++;
-	st->sojourn[nb_mon_slot((now - sl->ts_ns) / 1000) & (NB_MON_SLOTS - 1)]++;
+	__sync_fetch_and_add(&sl->deq, 1);
+	st = bpf_map_lookup_elem(&nb_tun_q, &q);
+	if (st)
+		st->sojourn[nb_mon_slot((now - sl->ts_ns) / 1000) & (NB_MON_SLOTS - 1)]++;
 	sl->skb = 0;
 	return 0;
 }
@@ -392,6 +403,8 @@ int BPF_PROG(nb_tun_drop, struct sk_buff *skb, void *location, int reason)
 	bool full_ring, in_xmit;
 	__u32 q;
 
+	if (nb_noop)
+		return 0;
 	full_ring = bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_FULL_RING) &&
 		    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_FULL_RING);
 	in_xmit = (loc >= nb_xmit_lo[0] && loc < nb_xmit_hi[0]) ||
@@ -402,8 +415,8 @@ int BPF_PROG(nb_tun_drop, struct sk_buff *skb, void *location, int reason)
 	if (q >= NB_TUN_MAXQ)
 		return 0;
 	/* A sampled packet freed on a path the dequeue does not see: the sample is over. */
-	sl = bpf_map_lookup_elem(&nb_samp, &q);
-	if (sl && sl->skb == (__u64)skb)
+	sl = &nb_samps[q & (NB_TUN_MAXQ - 1)];
+	if (sl->skb == (__u64)skb)
 		sl->skb = 0;
 	if (!full_ring && !in_xmit)
 		return 0;

@@ -25,12 +25,14 @@ struct nb_tun_qstat {
 	__u64 full;	     /* enqueues that found the ring full (the producer's slot taken) */
 	__u64 drop_full;     /* kfree_skb FULL_RING on this queue */
 	__u64 drop_other;    /* other drops in tun_net_xmit (no reader, filter, ...) */
-	__u64 deq;	     /* packets the reader took (consume_skb from the tun read path) */
+	__u64 deq;	     /* user space: packets the reader took (nb_hot.samp[q].deq) */
 	__u64 samp_stale;    /* sojourn samples given up (never seen leaving) */
 	__u64 hwm_epoch;     /* the interval hwm belongs to (nb_epoch when it was written) */
 	__u32 hwm;	     /* highest occupancy seen after an enqueue in that interval (sampled) */
 	__u32 episode;	     /* BPF only: a FULL event of this full spell was emitted by this CPU */
 	__u64 samp_j;	     /* BPF only: the jiffy of this CPU's last sampling attempt */
+	__u32 dev_set;	     /* BPF only: this CPU has published the device (nb_hot.dev) */
+	__u32 pad;
 	/* enqueue to dequeue of sampled matched packets, log2 us (one in the ring at a time) */
 	__u64 sojourn[NB_MON_SLOTS];
 };
@@ -46,6 +48,29 @@ struct nb_tun_ring {
 	__u32 numqueues;
 	__u32 full;    /* the producer's slot was taken: the next enqueue is dropped */
 	__u32 episode; /* a FULL event of this full spell was reported already */
+};
+
+/*
+ * What the dequeue touches, in as few pages as possible: the reader's CPU comes back from a
+ * system call for every packet, and on a kernel that flushes the TLB there (PTI without PCID)
+ * every page a program touches costs a page walk. One line per queue (so queues do not share)
+ * holds the queue's sample for the sojourn, the one packet followed from enqueue to dequeue
+ * (skb 0: none; kernel addresses used as identities only), and the dequeue count. The enqueue
+ * touches the line once per sampling attempt (at most once a jiffy per CPU), the reader for
+ * every packet. A BPF global (nb_hot), so defined here for the skeleton.
+ */
+struct nb_samp {
+	__u64 skb;
+	__u64 ts_ns;
+	__u64 deq; /* packets the reader took on this queue (atomic: readers may race) */
+} __attribute__((aligned(64)));
+
+struct nb_hot {
+	__u64 dev; /* the tap's struct net_device: the dequeue's filter, and nb_tun_snap's */
+	/* The reader's code (set before load): consume_skb called from [lo, hi) is a dequeue. */
+	__u64 deq_lo[2];
+	__u64 deq_hi[2];
+	struct nb_samp samp[NB_TUN_MAXQ];
 };
 
 enum nb_tun_ev_type {

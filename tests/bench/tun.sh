@@ -4,9 +4,11 @@
 # vmA -> the tap VM (198.18.0.1 -> 198.18.0.2:9000), which nb_vm reads at full speed and
 # ignores. Throughput is what went through the tap's ring to the reader: vnet0's TX packets
 # per second (the tap counts a packet sent once it is in the ring; the overflow is its TX
-# dropped). Rounds alternate baseline and "tun_ring_monitor attached to vnet0" in ABBA order;
-# the monitor runs all three of its programs on every packet of the flood (enqueue, dequeue)
-# and the sojourn map.
+# dropped). Three conditions, each round in one of the orders of a Williams design (lib.sh
+# `orders`): the baseline, tun_ring_monitor attached to vnet0 (all three of its programs run
+# on every packet of the flood), and the floor: the tool with its programs returning at once
+# (NB_TEST_NOOP_PROGRAMS=1), what the hooks cost by themselves. Then two more attached floods
+# with kernel.bpf_stats_enabled give each program's run time, per run and per flood packet.
 #   tests/bench/tun.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS change the run)
 set -u
 # shellcheck source=tests/bench/lib.sh
@@ -15,7 +17,7 @@ need_root
 bench_init tun
 bench_need "$AGENT" "$TRAFFIC"
 
-ROUNDS=${NB_BENCH_ROUNDS:-4}
+ROUNDS=${NB_BENCH_ROUNDS:-6}
 DUR=${NB_BENCH_SECONDS:-2}
 SIZE=64
 PORT=9000
@@ -25,7 +27,7 @@ TOOL_PID=
 
 # bpf_stats: "NAME RUN_TIME_NS RUN_CNT" of each nb_tun_* program loaded now.
 bpf_cost() {
-	bpftool prog show --json | jq -r '.[] | select(.name | startswith("nb_tun_")) |
+	bpftool prog show --json | jq -r '.[] | select((.name | startswith("nb_tun_")) and .name != "nb_tun_snap") |
 		"\(.name) \(.run_time_ns // 0) \(.run_cnt // 0)"'
 }
 
@@ -50,18 +52,20 @@ flood() {
 	echo "$round $tag $pps $dps $(kv pps "$tx")" >>"$TMP/rounds"
 	# The programs' own cost over this flood (statistics on only then): per run, and per
 	# packet the flood put through or over the ring.
-	if [ "$tag" = cost ]; then
-		bpf_cost | awk -v r="$round" -v n="$(awk -v a="$p0" -v b="$p1" -v c="$d0" -v d="$d1" \
-			'BEGIN { print b - a + d - c }')" '{ printf "%s %s %s %s %.0f %.0f\n", r, $1, $2,
-			$3, $3 ? $2 / $3 : 0, n ? $2 / n : 0 }' >>"$TMP/cost"
+	if [ "$tag" = cost ] || [ "$tag" = floorcost ]; then
+		bpf_cost | awk -v r="$tag" -v n="$(awk -v a="$p0" -v b="$p1" -v c="$d0" -v d="$d1" \
+			'BEGIN { print b - a + d - c }')" -v m=$((p1 - p0)) '{ printf "%s %s %s %s %.0f %.0f %.0f\n",
+			r, $1, $2, $3, $3 ? $2 / $3 : 0, n ? $2 / n : 0, m ? $2 / m : 0 }' >>"$TMP/cost"
 	fi
 	printf '  %-5s %-5s ring %8s pps, overflow %8s pps, sent %8s pps\n' "$round" "$tag" "$pps" \
 		"$dps" "$(kv pps "$tx")"
 	: "$s0" "$s1"
 }
 
+# tool_start [noop]: the tool attached (with its programs emptied: the floor).
 tool_start() {
-	"$AGENT" tun_ring_monitor --netns nbhvB --interface vnet0 --interval 60 --duration 600 \
+	: >"$TMP/tool.json"
+	NB_TEST_NOOP_PROGRAMS=$([ "${1:-}" = noop ] && echo 1 || echo 0) "$AGENT" tun_ring_monitor --netns nbhvB --interface vnet0 --interval 60 --duration 600 \
 		--json >"$TMP/tool.json" 2>"$TMP/tool.err" &
 	TOOL_PID=$!
 	on_exit "kill $TOOL_PID 2>/dev/null"
@@ -81,70 +85,92 @@ tool_stop() {
 bench_lab_up --vmb tap
 : >"$TMP/cost"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "tun: UDP ${SIZE}-byte flood into the tap VM, ${DUR}s per measurement, $ROUNDS ABBA rounds"
+echo "tun: UDP ${SIZE}-byte flood into the tap VM, ${DUR}s per measurement, $ROUNDS rounds" \
+	"(baseline B, tool T, floor N)"
+mapfile -t ORDERS < <(orders B T N)
 : >"$TMP/rounds"
 flood 0 warm
 : >"$TMP/rounds"
 for ((p = 1; p <= ROUNDS; p++)); do
-	if ((p % 2)); then
-		flood "$p" base
-		tool_start
-		flood "$p" tool
-		tool_stop
-	else
-		tool_start
-		flood "$p" tool
-		tool_stop
-		flood "$p" base
-	fi
+	for c in ${ORDERS[(p - 1) % ${#ORDERS[@]}]}; do
+		case $c in
+		B) flood "$p" base ;;
+		T) tool_start && flood "$p" tool && tool_stop ;;
+		N) tool_start noop && flood "$p" noop && tool_stop ;;
+		esac
+	done
 done
 # The programs' cost per run and per packet (kernel.bpf_stats_enabled, which adds two clock
 # reads to every BPF program run of the machine: so in extra rounds, outside the ratio).
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
 on_exit "sysctl -qw kernel.bpf_stats_enabled=$STATS_WAS"
-for ((p = 1; p <= 2; p++)); do
-	tool_start
+# The floor's programs too (they return at once): what a run of each hook costs by itself.
+for c in floorcost cost floorcost cost; do
+	tool_start "$([ $c = floorcost ] && echo noop)"
 	# Counted from the flood's start: attach and the idle second are not in the numbers.
 	sysctl -qw kernel.bpf_stats_enabled=1 || fail "cannot enable kernel.bpf_stats_enabled"
-	flood "c$p" cost
+	flood "c" $c
 	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
 	tool_stop
 done
-sed -i '/ cost /d' "$TMP/rounds"
+sed -i '/ cost /d; / floorcost /d' "$TMP/rounds"
 # The last tool run's own counts of the flood: every packet it saw enqueued was dequeued or
 # dropped FULL_RING, as the tap counted.
 SUMMARY=$(jq -c 'select(.type=="summary") | {enqueued, dequeued, drops_full_ring, lost_events}' "$TMP/tool.json")
 BASE=$(awk '$2 == "base" { print $3 }' "$TMP/rounds" | median | xargs printf '%.0f')
 TOOL=$(awk '$2 == "tool" { print $3 }' "$TMP/rounds" | median | xargs printf '%.0f')
+NOOP=$(awk '$2 == "noop" { print $3 }' "$TMP/rounds" | median | xargs printf '%.0f')
 RATIO=$(awk -v b="$BASE" -v t="$TOOL" 'BEGIN { printf "%.1f", 100 * t / b }')
-PAIR_RATIO=$(awk '{ v[$1, $2] = $3; r[$1] = 1 }
-	END { for (p in r) printf "%.2f\n", 100 * v[p, "tool"] / v[p, "base"] }' "$TMP/rounds" |
-	median | xargs printf '%.1f')
-ST=$(target_status "$RATIO" ">=" $TARGET)
+# round_ratio A B: the median over the rounds of each round's A / B, in %.
+round_ratio() {
+	awk -v a="$1" -v b="$2" '{ v[$1, $2] = $3; r[$1] = 1 }
+		END { for (p in r) if (v[p, b]) printf "%.2f\n", 100 * v[p, a] / v[p, b] }' \
+		"$TMP/rounds" | median | xargs printf '%.1f'
+}
+PAIR_RATIO=$(round_ratio tool base)
+FLOOR_RATIO=$(round_ratio noop base)
+OWN_RATIO=$(round_ratio tool noop)
+ST=$(target_status "$PAIR_RATIO" ">=" $TARGET)
 result "baseline median (through the ring)" "$BASE pps" "-" "-"
 result "tun_ring_monitor attached median" "$TOOL pps" "-" "-"
-result "tun_ring_monitor / baseline" "$RATIO %" ">= $TARGET %" "$ST"
-result "tun_ring_monitor / baseline, median of rounds" "$PAIR_RATIO %" "-" "-"
+result "floor (empty programs) median" "$NOOP pps" "-" "-"
+result "tun_ring_monitor / baseline, median of rounds" "$PAIR_RATIO %" ">= $TARGET %" "$ST"
+result "tun_ring_monitor / baseline, ratio of medians" "$RATIO %" "-" "-"
+result "floor / baseline, median of rounds" "$FLOOR_RATIO %" "-" "-"
+result "tun_ring_monitor / floor, median of rounds" "$OWN_RATIO %" "-" "-"
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 # Median per program over the rounds: ns per run, ns per flood packet.
 COSTS=$(awk '{ print $2 }' "$TMP/cost" | sort -u | while read -r prog; do
-	run=$(awk -v p="$prog" '$2 == p { print $5 }' "$TMP/cost" | median)
-	pkt=$(awk -v p="$prog" '$2 == p { print $6 }' "$TMP/cost" | median)
-	printf '%s %.0f %.0f\n' "$prog" "$run" "$pkt"
+	for c in cost floorcost; do
+		run=$(awk -v p="$prog" -v c=$c '$1 == c && $2 == p { print $5 }' "$TMP/cost" | median)
+		pkt=$(awk -v p="$prog" -v c=$c '$1 == c && $2 == p { print $6 }' "$TMP/cost" | median)
+		printf '%.0f %.0f ' "$run" "$pkt"
+	done | sed "s/^/$prog /"
+	echo
 done)
-while read -r prog run pkt; do
-	[ -n "$prog" ] && result "$prog ns per run / per flood packet" "$run / $pkt ns" "-" "-"
+while read -r prog run pkt frun fpkt; do
+	[ -n "$prog" ] && result "$prog ns per run / per flood packet (floor)" \
+		"$run / $pkt ns ($frun / $fpkt ns)" "-" "-"
 done <<<"$COSTS"
+# What the throughput would be if the reader (the bottleneck) lost only the dequeue program's
+# run time per packet it reads: 1 / (1 + deq ns per dequeued packet * baseline pps). The
+# statistics' own clock reads are in that time, so this errs on the side of cost.
+DEQ_NS=$(awk '$1 == "cost" && $2 == "nb_tun_deq" { print $7 }' "$TMP/cost" | median)
+EST=$(awk -v d="$DEQ_NS" -v b="$BASE" 'BEGIN { printf "%.1f", 100 / (1 + d * b / 1e9) }')
+result "tun_ring_monitor / baseline, from the reader's BPF run time" "$EST %" "-" "-"
 echo "load average: $LOAD0 at the start, $LOAD1 at the end"
 
 {
 	echo "## tun_ring_monitor on a tap flood (issue 13)"
 	echo
 	echo "A UDP flood of ${SIZE}-byte datagrams from vmA to the tap VM (\`tests/lab up --vmb tap\`;"
-	echo "nb_vm reads every frame and ignores it), ${DUR} s per measurement, $ROUNDS rounds in ABBA"
-	echo "order: baseline, and tun_ring_monitor attached to vnet0 in hvB. Throughput is vnet0's TX"
-	echo "packets per second: what went into the ring and on to the reader (the rest overflows,"
-	echo "FULL_RING). The sender is pinned to CPU 0."
+	echo "nb_vm reads every frame and ignores it), ${DUR} s per measurement, $ROUNDS rounds of three"
+	echo "floods, each round in one of the orders of a Williams design over the three conditions"
+	echo "($(IFS=,; echo "${ORDERS[*]}" | sed 's/,/, /g')): B baseline, T tun_ring_monitor attached to vnet0 in hvB, N the floor (the"
+	echo "tool with its programs returning at once, \`NB_TEST_NOOP_PROGRAMS=1\`: what the hooks cost"
+	echo "by themselves). Throughput is vnet0's TX packets per second: what went into the ring and"
+	echo "on to the reader (the rest overflows, FULL_RING: the reader is the bottleneck). The sender"
+	echo "is pinned to CPU 0; the target is judged on the median of the rounds' own ratios."
 	echo
 	echo "| round | condition | through the ring (pps) | overflow (pps) | sent (pps) |"
 	echo "|---|---|---|---|---|"
@@ -152,16 +178,21 @@ echo "load average: $LOAD0 at the start, $LOAD1 at the end"
 	echo
 	echo "| metric | value | target | status |"
 	echo "|---|---|---|---|"
-	echo "| tun_ring_monitor / baseline (ratio of medians) | $RATIO % | >= $TARGET % | $ST |"
-	echo "| tun_ring_monitor / baseline (median of round ratios) | $PAIR_RATIO % | - | - |"
+	echo "| tun_ring_monitor / baseline (median of round ratios) | $PAIR_RATIO % | >= $TARGET % | $ST |"
+	echo "| tun_ring_monitor / baseline (ratio of medians) | $RATIO % | - | - |"
+	echo "| floor / baseline (median of round ratios) | $FLOOR_RATIO % | - | - |"
+	echo "| tun_ring_monitor / floor (median of round ratios) | $OWN_RATIO % | - | - |"
+	echo "| tun_ring_monitor / baseline, from the reader's BPF run time (1 / (1 + $DEQ_NS ns per dequeued packet x baseline pps)) | $EST % | - | - |"
 	echo
-	echo "BPF cost per program (kernel.bpf_stats_enabled during two more attached floods, not in"
-	echo "the ratio since the statistics add two clock reads to every run; medians; a run is any"
-	echo "call of the hook on the machine, a flood packet one that went through or over the ring):"
+	echo "BPF cost per program (kernel.bpf_stats_enabled during four more floods, two with the tool"
+	echo "and two with the floor's programs, not in the ratio since the statistics add two clock"
+	echo "reads to every run; medians; a run is any call of the hook on the machine, a flood packet"
+	echo "one that went through or over the ring; the floor's program returns at once, so its time"
+	echo "is what a run of the hook costs by itself, statistics included):"
 	echo
-	echo "| program | ns per run | ns per flood packet |"
-	echo "|---|---|---|"
-	awk '{ printf "| %s | %s | %s |\n", $1, $2, $3 }' <<<"$COSTS"
+	echo "| program | ns per run | ns per flood packet | floor: ns per run | floor: ns per flood packet |"
+	echo "|---|---|---|---|---|"
+	awk '{ printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' <<<"$COSTS"
 	echo
 	echo "Load average (1, 5, 15 min): $LOAD0 at the start, $LOAD1 at the end."
 	echo
