@@ -113,9 +113,17 @@ $(LIBCOMMON): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# serve's libraries are opened when serve starts (agent/serve_libs.c), not linked: every
+# single-host tool would load them and the ~25 libraries they pull in at each start.
+AGENT_LDLIBS := $(filter-out -lczmq -lzmq -lcrypto,$(LDLIBS)) -ldl
+soname = $(shell objdump -p $$($(CC) -print-file-name=lib$(1).so) 2>/dev/null | \
+	awk '/SONAME/ { print $$2 }')
+$(BUILD)/agent/serve_libs.o: CFLAGS += -DNB_SONAME_ZMQ='"$(call soname,zmq)"' \
+	-DNB_SONAME_MHD='"$(call soname,microhttpd)"' -DNB_SONAME_CRYPTO='"$(call soname,crypto)"'
+
 $(BIN)/netblame-agent: $(AGENT_OBJ) $(LIBCOMMON)
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd
+	$(CC) $(CFLAGS) -o $@ $^ $(AGENT_LDLIBS)
 
 $(BIN)/netblame: $(COORD_OBJ) $(LIBCOMMON)
 	@mkdir -p $(BIN)

@@ -270,6 +270,12 @@ void nb_tunmon_destroy(struct nb_tunmon **pm);
 /* ---- commands other than the tools (nb_tool.h) ---- */
 int nb_serve(int argc, char **argv);
 
+/*
+ * Open serve's libraries (libzmq, libmicrohttpd, libcrypto), which the binary does not link so
+ * that the single-host tools never load them (agent/serve_libs.c). 0, or -1 with why in err.
+ */
+int nb_serve_libs_open(char *err, size_t errlen);
+
 /* The three path tracers' descriptor constant (tool_path.c reads it, main.c declares it). */
 struct nb_path_tool {
 	const char *title;	/* "ICMP Path Tracer" */

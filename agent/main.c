@@ -174,6 +174,10 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(argv[1], "serve")) {
 			nb_log_set_prog("netblame-agent serve");
+			if (nb_serve_libs_open(err, sizeof(err))) {
+				nb_err("%s", err);
+				return NB_EXIT_ERR;
+			}
 			return nb_serve(argc - 1, argv + 1);
 		}
 		t = nb_tool_find(argv[1]);
