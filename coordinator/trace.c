@@ -1285,6 +1285,10 @@ static void s_monitor_text(const struct s_trace *t, const struct s_node *n)
 		printf("not attached: %s\n", m->why);
 		return;
 	}
+	if (!m->queues_seen) {
+		printf("attached, no traffic through the ring\n");
+		return;
+	}
 	printf("%u queue%s, ring %u, high-water %u, full %llu times, %llu FULL_RING drops, "
 	       "%llu other; enqueued %llu (traced %llu), dequeued %llu",
 	       m->queues_seen, m->queues_seen == 1 ? "" : "s", q->size, q->hwm,
