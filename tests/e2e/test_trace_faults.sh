@@ -157,7 +157,7 @@ cat "$OUT/refused.err"
 assert_eq "netblame: node hvB ($EP_hvB) refused: limit max-sessions 1: 1 sessions running already" \
 	"$(grep -v 'warning: --insecure' "$OUT/refused.err")" "refused: the one line that says why"
 # The coordinator exits right after sending STOP; agent A logs it when it has read it.
-wait_for 3 grep -q 'stopped (stopped by the coordinator: coordinator error)' "$OUT/agent_hvA.err"
+wait_for 15 grep -q 'stopped (stopped by the coordinator: coordinator error)' "$OUT/agent_hvA.err"
 assert_eq 1 "$(grep -c 'stopped (stopped by the coordinator: coordinator error)' "$OUT/agent_hvA.err")" \
 	"refused: agent A's session stopped by the refused coordinator"
 wait_for 3 progs_are 2 nb_tcx_rx || fail "refused: A still holds the refused trace's session"
