@@ -75,6 +75,9 @@ enum nb_hooks {
 	NB_HOOKS_AUTO = 0, /* tcx links on the traced devices if the kernel has them, else tp */
 	NB_HOOKS_TCX,	   /* tcx links only: fail where the kernel lacks them */
 	NB_HOOKS_TP,	   /* device tracepoints: every packet of every namespace pays */
+	/* Not a user's choice: the openvswitch module's upcall hooks, feature-probed by the tool */
+	NB_HOOKS_OVS_TP, /* tracepoint ovs_dp_upcall -> kprobe ovs_flow_key_extract_userspace */
+	NB_HOOKS_OVS_KP, /* kprobe ovs_dp_upcall -> kprobe ovs_flow_key_extract_userspace */
 };
 
 struct nb_tracer_cfg {
@@ -82,6 +85,13 @@ struct nb_tracer_cfg {
 	uint32_t ringbuf_bytes;	 /* power of two; 0 = default */
 	enum nb_hooks hooks;
 	const struct nb_netns *ns; /* where filter.ifindex lives (tcx links); NULL: our own */
+	/*
+	 * OVS upcall mode (bpf/nb_stage.bpf.h) when up_idle_ns is set: events only for a flow's
+	 * packet entering after up_idle_ns without one, and its copies leaving another port
+	 * within up_timeout_ns; the fast path is counted (nb_tracer_up_counts), one packet per
+	 * up_sample_ns per CPU followed for its latency.
+	 */
+	uint64_t up_idle_ns, up_timeout_ns, up_sample_ns;
 };
 /* "auto", "tcx", "tracepoint" into *out; -EINVAL otherwise. */
 int nb_hooks_parse(const char *s, enum nb_hooks *out);
@@ -109,6 +119,9 @@ int nb_tracer_fd(const struct nb_tracer *t);
  */
 int nb_tracer_add_ring(struct nb_tracer *t, int map_fd, nb_event_fn fn, void *ctx);
 void nb_tracer_destroy(struct nb_tracer **pt);
+struct nb_up_counts;
+/* Upcall mode: the kernel's counters, added up over the CPUs (last_sample_ns 0). -errno. */
+int nb_tracer_up_counts(const struct nb_tracer *t, struct nb_up_counts *out);
 
 /*
  * A latency chain (common/nb_lat.h) on the same tracer: each stage is hooked where the kernel

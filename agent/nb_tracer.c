@@ -28,6 +28,7 @@
 #include "nb_tcx.skel.h"
 #include "nb_lat.h"
 #include "nb_log.h"
+#include "nb_mon.h"
 #include "nb_time.h"
 
 /* tcx attach types (uapi enum bpf_attach_type, kernel >= 6.6); libbpf 1.1 predates them. */
@@ -37,8 +38,10 @@
 /*
  * S_TCX and S_TP: the path tracers' stages (nb_tcx, nb_stage objects). S_LAT and S_LAT_TP: a
  * latency chain's (nb_lat object), whose stages are chosen per chain (s_chain_attach).
+ * S_OVS_TP and S_OVS_KP: the kernel datapath's upcall start and end (nb_stage object), for
+ * ovs_upcall_latency_summary, which feature-probes them first (nb_ovs_choose).
  */
-enum s_set { S_TCX, S_TP, S_LAT, S_LAT_TP };
+enum s_set { S_TCX, S_TP, S_LAT, S_LAT_TP, S_OVS_TP, S_OVS_KP };
 
 /*
  * How a row attaches. A new kind (fentry where the kernel has it) is a new case in
@@ -50,6 +53,7 @@ enum s_kind {
 	S_TRACEPOINT,  /* a BTF tracepoint: global, every namespace's packets run it */
 	S_NETFILTER,   /* a BPF netfilter link per hook and family, bound to the namespace */
 	S_KPROBE,      /* a kprobe on a kernel function (feature-probed), stage in the cookie */
+	S_BY_SEC,      /* where its section says (raw_tp, kprobe): one link, caller probed it */
 };
 
 /* One stage hook: a row. */
@@ -74,6 +78,11 @@ static const struct s_probe s_probes[] = {
 	{S_LAT, S_NETFILTER, "netfilter", "nb_lat_nf", 0},
 	{S_LAT, S_KPROBE, "kprobe", "nb_lat_kp1", 1}, /* stage = the skb argument */
 	{S_LAT, S_KPROBE, "kprobe", "nb_lat_kp3", 3},
+	/* The openvswitch module's: a missed packet sent up, and re-injected (its key taken). */
+	{S_OVS_TP, S_BY_SEC, "raw_tp/ovs_dp_upcall", "nb_ovs_up_tp", NB_HOOK_RX},
+	{S_OVS_TP, S_BY_SEC, "kprobe/ovs_flow_key_extract_userspace", "nb_ovs_exec_kp", NB_HOOK_TX},
+	{S_OVS_KP, S_BY_SEC, "kprobe/ovs_dp_upcall", "nb_ovs_up_kp", NB_HOOK_RX},
+	{S_OVS_KP, S_BY_SEC, "kprobe/ovs_flow_key_extract_userspace", "nb_ovs_exec_kp", NB_HOOK_TX},
 };
 #define S_NPROBES (sizeof(s_probes) / sizeof(s_probes[0]))
 
@@ -190,10 +199,12 @@ static void s_detach(struct nb_tracer *t)
 	}
 }
 
-static const char *s_stage_meaning(uint8_t stage)
+static const char *s_stage_meaning(const struct s_probe *sp)
 {
-	return stage == NB_HOOK_RX ? "receive stages (REQ_RX, REP_RX)"
-				   : "transmit stages (REQ_TX, REP_TX)";
+	if (sp->set == S_OVS_TP || sp->set == S_OVS_KP)
+		return sp->stage == NB_HOOK_RX ? "the OVS upcall's start" : "the OVS upcall's end";
+	return sp->stage == NB_HOOK_RX ? "receive stages (REQ_RX, REP_RX)"
+				       : "transmit stages (REQ_TX, REP_TX)";
 }
 
 /*
@@ -254,6 +265,7 @@ static int s_attach_row(struct nb_tracer *t, size_t i, const struct nb_filter *f
 				return rc;
 			break;
 		case S_TRACEPOINT:
+		case S_BY_SEC:
 			t->links[i] = bpf_program__attach(p);
 			rc = t->links[i] ? 0 : errno ? -errno : -EINVAL;
 			break;
@@ -264,7 +276,7 @@ static int s_attach_row(struct nb_tracer *t, size_t i, const struct nb_filter *f
 	}
 	if (rc)
 		snprintf(err, errlen, "kernel lacks hook %s needed for %s: %s", sp->where,
-			 s_stage_meaning(sp->stage), strerror(-rc));
+			 s_stage_meaning(sp), strerror(-rc));
 	return rc;
 }
 
@@ -367,6 +379,22 @@ static int s_l3_mask(const struct nb_tracer_cfg *cfg, uint32_t *mask, char *err,
 	return nb_netns_leave(self, rc, err, errlen);
 }
 
+/*
+ * The upcall mode's settings, or (off) its LRU maps cut to one entry each: an LRU map
+ * allocates all its entries when it is created.
+ */
+#define S_UP_RODATA(skel, cfg)                                                                     \
+	do {                                                                                       \
+		(skel)->rodata->nb_up = (cfg)->up_idle_ns != 0;                                    \
+		(skel)->rodata->nb_up_idle_ns = (cfg)->up_idle_ns;                                 \
+		(skel)->rodata->nb_up_timeout_ns = (cfg)->up_timeout_ns;                           \
+		(skel)->rodata->nb_up_sample_ns = (cfg)->up_sample_ns;                             \
+		if (!(cfg)->up_idle_ns) {                                                          \
+			bpf_map__set_max_entries((skel)->maps.nb_up_flows, 1);                     \
+			bpf_map__set_max_entries((skel)->maps.nb_up_pend, 1);                      \
+		}                                                                                  \
+	} while (0)
+
 static int s_load_tcx(struct nb_tracer *t, const struct nb_tracer_cfg *cfg, char *err,
 		      size_t errlen)
 {
@@ -385,6 +413,7 @@ static int s_load_tcx(struct nb_tracer *t, const struct nb_tracer_cfg *cfg, char
 	t->tcx->rodata->nb_cfg = cfg->filter;
 	t->tcx->rodata->nb_l3_mask = mask;
 	t->tcx->rodata->nb_noop = s_noop();
+	S_UP_RODATA(t->tcx, cfg);
 	if (cfg->ringbuf_bytes)
 		bpf_map__set_max_entries(t->tcx->maps.nb_events, cfg->ringbuf_bytes);
 	rc = nb_tcx_bpf__load(t->tcx);
@@ -396,9 +425,23 @@ static int s_load_tcx(struct nb_tracer *t, const struct nb_tracer_cfg *cfg, char
 	return 0;
 }
 
-static int s_load_tp(struct nb_tracer *t, const struct nb_tracer_cfg *cfg, char *err,
-		     size_t errlen)
+/* Is prog a program of a row of set? */
+static bool s_in_set(enum s_set set, const char *prog)
 {
+	for (size_t i = 0; i < S_NPROBES; i++)
+		if (s_probes[i].set == set && !strcmp(s_probes[i].prog, prog))
+			return true;
+	return false;
+}
+
+/*
+ * The nb_stage object with the programs of set only: the others may need what this kernel
+ * lacks (the openvswitch module's types, kprobes).
+ */
+static int s_load_tp(struct nb_tracer *t, const struct nb_tracer_cfg *cfg, enum s_set set,
+		     char *err, size_t errlen)
+{
+	struct bpf_program *p;
 	int rc;
 
 	t->tp = nb_stage_bpf__open();
@@ -407,7 +450,10 @@ static int s_load_tp(struct nb_tracer *t, const struct nb_tracer_cfg *cfg, char 
 		snprintf(err, errlen, "cannot open the BPF tracer: %s", strerror(errno));
 		return rc ? rc : -EINVAL;
 	}
+	bpf_object__for_each_program(p, t->tp->obj)
+		bpf_program__set_autoload(p, s_in_set(set, bpf_program__name(p)));
 	t->tp->rodata->nb_cfg = cfg->filter;
+	S_UP_RODATA(t->tp, cfg);
 	if (cfg->ringbuf_bytes)
 		bpf_map__set_max_entries(t->tp->maps.nb_events, cfg->ringbuf_bytes);
 	rc = nb_stage_bpf__load(t->tp);
@@ -436,8 +482,8 @@ int nb_tracer_open(struct nb_tracer **out, const struct nb_tracer_cfg *cfg, nb_e
 	 * tcx needs the devices to attach to (an empty set means "every device") and their
 	 * namespace, which its events carry without reading it per packet.
 	 */
-	bool want_tcx = cfg->hooks != NB_HOOKS_TP && cfg->filter.n_ifindex > 0 &&
-			cfg->filter.netns != 0;
+	bool want_tcx = (cfg->hooks == NB_HOOKS_AUTO || cfg->hooks == NB_HOOKS_TCX) &&
+			cfg->filter.n_ifindex > 0 && cfg->filter.netns != 0;
 	struct nb_tracer *t;
 	int rc;
 
@@ -469,8 +515,13 @@ int nb_tracer_open(struct nb_tracer **out, const struct nb_tracer_cfg *cfg, nb_e
 			 "receive and transmit stages");
 		goto fail;
 	}
-	if (rc == -EOPNOTSUPP) {
-		rc = s_load_tp(t, cfg, err, errlen);
+	if (cfg->hooks == NB_HOOKS_OVS_TP || cfg->hooks == NB_HOOKS_OVS_KP) {
+		t->set = cfg->hooks == NB_HOOKS_OVS_TP ? S_OVS_TP : S_OVS_KP;
+		rc = s_load_tp(t, cfg, t->set, err, errlen);
+		if (!rc)
+			rc = s_attach_set(t, cfg, t->set, err, errlen);
+	} else if (rc == -EOPNOTSUPP) {
+		rc = s_load_tp(t, cfg, S_TP, err, errlen);
 		if (!rc)
 			rc = s_attach_set(t, cfg, S_TP, err, errlen);
 		t->set = S_TP;
@@ -522,7 +573,17 @@ uint64_t nb_tracer_attach_ts(const struct nb_tracer *t)
 
 const char *nb_tracer_hooks(const struct nb_tracer *t)
 {
-	return t->set == S_TCX || t->set == S_LAT ? "tcx" : "tracepoint";
+	switch (t->set) {
+	case S_TCX:
+	case S_LAT:
+		return "tcx";
+	case S_OVS_TP:
+		return "openvswitch tracepoint and kprobe";
+	case S_OVS_KP:
+		return "openvswitch kprobes";
+	default:
+		return "tracepoint";
+	}
 }
 
 size_t nb_tracer_caps(const struct nb_tracer *t, const char **out, size_t max)
@@ -538,6 +599,40 @@ size_t nb_tracer_caps(const struct nb_tracer *t, const char **out, size_t max)
 int nb_tracer_fd(const struct nb_tracer *t)
 {
 	return ring_buffer__epoll_fd(t->rb);
+}
+
+int nb_tracer_up_counts(const struct nb_tracer *t, struct nb_up_counts *out)
+{
+	struct bpf_map *m = t->tcx ? t->tcx->maps.nb_up_cnt : t->tp ? t->tp->maps.nb_up_cnt : NULL;
+	int ncpu = libbpf_num_possible_cpus();
+	struct nb_up_counts *v;
+	uint32_t zero = 0;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!m || ncpu <= 0)
+		return -EINVAL;
+	v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(m), &zero, v)) {
+		rc = -errno;
+		goto out;
+	}
+	for (int i = 0; i < ncpu; i++) {
+		out->cand += v[i].cand;
+		out->fast_in += v[i].fast_in;
+		out->fast_out += v[i].fast_out;
+		out->out_unknown += v[i].out_unknown;
+		out->sampled += v[i].sampled;
+		out->sample_out += v[i].sample_out;
+		out->map_full += v[i].map_full;
+		for (int j = 0; j < NB_MON_SLOTS; j++)
+			out->fast_lat[j] += v[i].fast_lat[j];
+	}
+out:
+	free(v);
+	return rc;
 }
 
 void nb_tracer_destroy(struct nb_tracer **pt)

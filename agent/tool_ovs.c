@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
  * ovs_upcall_latency_summary: how long the first packet of a new flow takes through Open
- * vSwitch (the upcall: datapath miss, slow path decision, packet sent on), measured from
+ * vSwitch (the upcall: datapath miss, slow path decision, packet sent on). Where the kernel
+ * datapath's hooks exist (the openvswitch module, its ovs_dp_upcall tracepoint or function,
+ * kprobes on ovs_flow_key_extract_userspace), from the upcall to the re-injection; else from
  * outside the switch with the stage tracer on its ports: the packet entering one port and
- * leaving another. Later packets of the flow take the fast path and are the baseline
- * (common/nb_upcall.c). This works for the kernel and the userspace (netdev) datapath alike and
- * needs no kprobe and no openvswitch tracepoint.
+ * leaving another, which serves the userspace (netdev) datapath too. There later packets of
+ * the flow take the fast path and are the baseline, counted in the kernel (common/nb_upcall.c,
+ * bpf/nb_stage.bpf.h). nb_ovs_choose() decides, the header says which and why.
  */
 #include "nb_tool.h"
 
@@ -17,6 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
 #include "nb_log.h"
 #include "nb_pktfmt.h"
 #include "nb_time.h"
@@ -24,12 +29,15 @@
 
 #define S_POLL_MS 100
 #define S_IDLE_NS (10000ull * 1000000ull) /* OVS's default datapath flow max-idle */
+#define S_SAMPLE_NS 1000000ull		    /* fast-path latency: one packet per ms per CPU */
 
 struct s_ovs {
 	struct nb_tracer *tr;
 	struct nb_upcall *u;
 	struct nb_iflist *ports;
 	bool discovered;
+	enum nb_ovs_method method;
+	char why[192]; /* the hooks used, or why not the kernel datapath's */
 };
 
 static int s_check(struct nb_rt *rt, void *st)
@@ -112,11 +120,103 @@ fail:
 	return NB_EXIT_ERR;
 }
 
+/* Is the typedef name in the openvswitch module's BTF? (a tracepoint's btf_trace_NAME) */
+static bool s_ovs_btf_has(const char *name)
+{
+	struct btf *vml = btf__load_vmlinux_btf(), *mod;
+	bool yes;
+
+	if (!vml)
+		return false;
+	mod = btf__parse_split("/sys/kernel/btf/openvswitch", vml);
+	yes = mod && btf__find_by_name_kind(mod, name, BTF_KIND_TYPEDEF) > 0;
+	btf__free(mod);
+	btf__free(vml);
+	return yes;
+}
+
+/*
+ * What this kernel has of the datapath's hooks, for nb_ovs_choose(). Test knob (as for the
+ * other monitors): NB_TEST_HIDE_HOOKS=kprobe makes kprobes look absent.
+ */
+static void s_ovs_env(struct nb_ovs_env *e)
+{
+	const char *hide = getenv("NB_TEST_HIDE_HOOKS");
+	char names[NB_MAX_IFS * 4][16], err[256];
+	struct nb_sym *sym = NULL;
+	uint64_t lo, hi;
+	int n = 0;
+
+	memset(e, 0, sizeof(*e));
+	e->module = access("/sys/kernel/btf/openvswitch", F_OK) == 0;
+	if (!e->module)
+		return;
+	e->kprobes = access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0 &&
+		     !(hide && strstr(hide, "kprobe"));
+	e->tracepoint =
+	    access("/sys/kernel/tracing/events/openvswitch/ovs_dp_upcall", F_OK) == 0 ||
+	    access("/sys/kernel/debug/tracing/events/openvswitch/ovs_dp_upcall", F_OK) == 0 ||
+	    s_ovs_btf_has("btf_trace_ovs_dp_upcall");
+	if (!nb_sym_open(&sym, err, sizeof(err))) {
+		e->sym_upcall = nb_sym_range(sym, "ovs_dp_upcall", &lo, &hi) != -ENOENT;
+		e->sym_extract =
+		    nb_sym_range(sym, "ovs_flow_key_extract_userspace", &lo, &hi) != -ENOENT;
+		nb_sym_destroy(&sym);
+	}
+	/* Bridges of the userspace datapath upcall in ovs-vswitchd, never through the module. */
+	if (!s_vsctl("--bare --columns=datapath_type list bridge", names, NB_MAX_IFS * 4, &n, err,
+		     sizeof(err)))
+		for (int i = 0; i < n; i++)
+			e->userspace_dp |= !strcmp(names[i], "netdev");
+}
+
+/* The ports' filter of the tracer (addresses, ports, protocol of the options). */
+static void s_filter(struct nb_rt *rt, struct s_ovs *o, struct nb_tracer_cfg *tc)
+{
+	struct nb_filter *f = &tc->filter;
+
+	f->netns = rt->ns.inum;
+	f->n_ifindex = (uint32_t)o->ports->n;
+	memcpy(f->ifindex, o->ports->ifindex, sizeof(f->ifindex[0]) * (size_t)o->ports->n);
+	f->family = rt->family;
+	f->proto = rt->proto;
+	f->has_saddr = rt->has_src;
+	f->has_daddr = rt->has_dst;
+	memcpy(f->saddr, rt->src, sizeof(f->saddr));
+	memcpy(f->daddr, rt->dst, sizeof(f->daddr));
+	f->sport = (uint16_t)rt->o.src_port;
+	f->dport = (uint16_t)rt->o.dst_port;
+	f->bidir = 1; /* each direction is a flow of its own, and upcalls of its own */
+	tc->ringbuf_bytes = (uint32_t)rt->o.ringbuf_kb * 1024;
+	tc->ns = &rt->ns;
+}
+
+/*
+ * The kernel datapath's hooks where nb_ovs_choose() says they exist. Any failure leaves
+ * nothing attached (nb_tracer_open) and the ports take over, the reason in the header.
+ */
+static void s_open_kernel(struct nb_rt *rt, struct s_ovs *o)
+{
+	struct nb_tracer_cfg tc = {0};
+	struct nb_ovs_env env;
+	char err[256];
+
+	s_ovs_env(&env);
+	o->method = nb_ovs_choose(&env, o->why, sizeof(o->why));
+	if (o->method == NB_OVS_PORTS)
+		return;
+	s_filter(rt, o, &tc);
+	tc.hooks = o->method == NB_OVS_TP_KPROBE ? NB_HOOKS_OVS_TP : NB_HOOKS_OVS_KP;
+	if (!nb_tracer_open(&o->tr, &tc, nb_tool_on_event, rt, err, sizeof(err)))
+		return;
+	snprintf(o->why, sizeof(o->why), "kernel datapath hooks failed: %.160s", err);
+	o->method = NB_OVS_PORTS;
+}
+
 static int s_setup(struct nb_rt *rt, void *st)
 {
 	struct s_ovs *o = st;
 	struct nb_tracer_cfg tc = {0};
-	struct nb_filter *f = &tc.filter;
 	char err[256];
 	int rc;
 
@@ -130,29 +230,23 @@ static int s_setup(struct nb_rt *rt, void *st)
 		nb_err("an upcall goes in one OVS port and out of another: watch at least two");
 		return NB_EXIT_USAGE;
 	}
-	if (access("/sys/kernel/btf/openvswitch", F_OK) == 0)
-		nb_warn("the openvswitch kernel datapath is loaded: its upcalls are measured from "
-			"the ports too (the ovs_dp_upcall tracepoint is not used yet)");
-	o->u = nb_upcall_new(S_IDLE_NS, (uint64_t)rt->o.timeout_ms * 1000000ull);
+	/*
+	 * Every packet reaching user space is an upcall (idle 0): the kernel datapath's hooks see
+	 * only those, and on the ports the kernel decides (nb_stage.bpf.h).
+	 */
+	o->u = nb_upcall_new(0, (uint64_t)rt->o.timeout_ms * 1000000ull);
 	if (!o->u) {
 		nb_err("out of memory");
 		return NB_EXIT_ERR;
 	}
-	f->netns = rt->ns.inum;
-	f->n_ifindex = (uint32_t)o->ports->n;
-	memcpy(f->ifindex, o->ports->ifindex, sizeof(f->ifindex[0]) * (size_t)o->ports->n);
-	f->family = rt->family;
-	f->proto = rt->proto;
-	f->has_saddr = rt->has_src;
-	f->has_daddr = rt->has_dst;
-	memcpy(f->saddr, rt->src, sizeof(f->saddr));
-	memcpy(f->daddr, rt->dst, sizeof(f->daddr));
-	f->sport = (uint16_t)rt->o.src_port;
-	f->dport = (uint16_t)rt->o.dst_port;
-	f->bidir = 1; /* each direction is a flow of its own, and upcalls of its own */
-	tc.ringbuf_bytes = (uint32_t)rt->o.ringbuf_kb * 1024;
+	s_open_kernel(rt, o);
+	if (o->method != NB_OVS_PORTS)
+		return 0;
+	s_filter(rt, o, &tc);
 	tc.hooks = NB_HOOKS_AUTO;
-	tc.ns = &rt->ns;
+	tc.up_idle_ns = S_IDLE_NS;
+	tc.up_timeout_ns = (uint64_t)rt->o.timeout_ms * 1000000ull;
+	tc.up_sample_ns = S_SAMPLE_NS;
 	if (nb_tracer_open(&o->tr, &tc, nb_tool_on_event, rt, err, sizeof(err))) {
 		nb_err("%s", err);
 		return NB_EXIT_ERR;
@@ -180,15 +274,22 @@ static void s_start(struct nb_rt *rt, void *st, json_t *start)
 	}
 	if (start) {
 		json_object_set_new(start, "ports", json_string(list));
-		json_object_set_new(start, "method", json_string("ports"));
+		json_object_set_new(start, "method",
+				    json_string(o->method == NB_OVS_PORTS ? "ports" : "kernel"));
+		json_object_set_new(start, "method_why", json_string(o->why));
 		json_object_set_new(start, "hooks", json_string(nb_tracer_hooks(o->tr)));
 		json_object_set_new(start, "interval_s", json_integer(rt->o.interval));
 		return;
 	}
-	printf("OVS upcall latency on ports %s%s (first packet of a flow in -> out, %s hooks): "
-	       "every %ld s. Ctrl-C to end.\n",
-	       list, o->discovered ? " (from ovs-vsctl)" : "", nb_tracer_hooks(o->tr),
-	       rt->o.interval);
+	if (o->method != NB_OVS_PORTS)
+		printf("OVS upcall latency on ports %s%s (kernel datapath: %s): every %ld s. "
+		       "Ctrl-C to end.\n",
+		       list, o->discovered ? " (from ovs-vsctl)" : "", o->why, rt->o.interval);
+	else
+		printf("OVS upcall latency on ports %s%s (first packet of a flow in -> out, %s "
+		       "hooks; %s): every %ld s. Ctrl-C to end.\n",
+		       list, o->discovered ? " (from ovs-vsctl)" : "", nb_tracer_hooks(o->tr),
+		       o->why, rt->o.interval);
 }
 
 static int s_on_event(struct nb_rt *rt, void *st, const struct nb_event *e)
@@ -256,6 +357,8 @@ static void s_report(struct nb_rt *rt, struct s_ovs *o, uint64_t now, bool total
 		json_object_set_new(j, "fast_path_lost", json_integer((json_int_t)c->fast_lost));
 		json_object_set_new(j, "upcall_us",
 				    nb_out_log2_json((const uint64_t *)c->up_lat, NB_MON_SLOTS));
+		json_object_set_new(j, "fast_path_sampled",
+				    json_integer((json_int_t)c->fast_sampled));
 		json_object_set_new(j, "fast_path_us",
 				    nb_out_log2_json((const uint64_t *)c->fast_lat, NB_MON_SLOTS));
 		for (int i = 0; total && i < ntop; i++) {
@@ -282,6 +385,8 @@ static void s_report(struct nb_rt *rt, struct s_ovs *o, uint64_t now, bool total
 					    json_integer((json_int_t)s.flows_forgotten));
 			json_object_set_new(j, "out_unmatched",
 					    json_integer((json_int_t)s.tx_unmatched));
+			json_object_set_new(j, "kernel_map_full",
+					    json_integer((json_int_t)s.kernel_full));
 		} else {
 			json_decref(a);
 		}
@@ -295,9 +400,15 @@ static void s_report(struct nb_rt *rt, struct s_ovs *o, uint64_t now, bool total
 	       (unsigned long long)c->lost, s_rate(c), nb_upcall_pending(o->u));
 	printf("Upcall latency (first packet in -> out):\n");
 	nb_out_log2_text("usecs", (const uint64_t *)c->up_lat, NB_MON_SLOTS, 2);
-	printf("Fast path (later packets): %llu, lost %llu\n", (unsigned long long)c->fast,
-	       (unsigned long long)c->fast_lost);
-	nb_out_log2_text("usecs", (const uint64_t *)c->fast_lat, NB_MON_SLOTS, 2);
+	if (o->method != NB_OVS_PORTS) {
+		printf("Fast path: not seen by the kernel datapath's upcall hooks\n");
+	} else {
+		printf("Fast path (later packets): %llu, lost %llu\n", (unsigned long long)c->fast,
+		       (unsigned long long)c->fast_lost);
+		printf("Fast path latency, %llu of them (at most one per ms per CPU):\n",
+		       (unsigned long long)c->fast_sampled);
+		nb_out_log2_text("usecs", (const uint64_t *)c->fast_lat, NB_MON_SLOTS, 2);
+	}
 	if (total) {
 		struct nb_upcall_stats s;
 
@@ -317,6 +428,10 @@ static int s_tick(struct nb_rt *rt, void *st, uint64_t now, bool last)
 {
 	struct s_ovs *o = st;
 
+	struct nb_up_counts k;
+
+	if (o->method == NB_OVS_PORTS && !nb_tracer_up_counts(o->tr, &k))
+		nb_upcall_kernel(o->u, now, &k);
 	nb_upcall_expire(o->u, now);
 	if (!nb_period_due(&rt->period, now) && !last)
 		return 0;

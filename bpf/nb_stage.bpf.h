@@ -11,6 +11,7 @@
 #define NB_STAGE_BPF_H
 
 #include "nb_parse.bpf.h"
+#include "nb_mon.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -300,12 +301,232 @@ start:
 #define NB_DEV_HOOK(dir, i, dflt) (dflt)
 #endif
 
+/* A matched packet to user space. */
+static __always_inline int nb_stage_event(const struct nb_pkt *p, __u16 ethertype, __u32 ifindex,
+					  __u32 netns, __u8 hook)
+{
+	struct nb_event *e;
+
+	__sync_fetch_and_add(&nb_matched, 1);
+	e = bpf_ringbuf_reserve(&nb_events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&nb_lost, 1);
+		return 0;
+	}
+	nb_event_fill(e, NB_EV_PKT, hook, ifindex, netns, ethertype, p);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+#ifndef NB_STAGE_LAT
+/*
+ * OVS upcall mode (ovs_upcall_latency_summary on the switch's ports; docs/ARCHITECTURE.md,
+ * "Virtualization monitors"). Sending every packet of the fast path to user space twice (in
+ * and out) cost about half the switch's throughput, so the kernel decides: a packet entering
+ * a port whose flow was idle for nb_up_idle_ns (OVS's datapath flow max-idle) is an upcall
+ * candidate and an event, and so is each copy of it leaving another port within
+ * nb_up_timeout_ns. Other packets are only counted, per CPU. For the fast path's latency one
+ * entering packet per nb_up_sample_ns per CPU (and per flow one in flight, or one per eight
+ * periods) is followed to its exit and counted in a per-CPU log2 histogram.
+ */
+const volatile bool nb_up = false;
+const volatile __u64 nb_up_idle_ns = 0;
+const volatile __u64 nb_up_timeout_ns = 0;
+const volatile __u64 nb_up_sample_ns = 0;
+
+/* A flow's last entry is refreshed at most this often: one write per ms, not per packet. */
+#define NB_UP_TOUCH_NS 1000000ull
+
+struct nb_up_flow {
+	__u64 last_ns;	  /* a packet entered (to within NB_UP_TOUCH_NS) */
+	__u64 cand_ns;	  /* the last candidate entered: its copies are looked for till timeout */
+	__u64 samp_ns;	  /* a sampled packet entered and is not out yet; 0: none */
+	__u32 rx_ifindex; /* the port the flow enters by */
+	__u32 pad;
+};
+
+struct nb_up_pend {
+	__u64 rx_ns;
+	__u32 rx_ifindex;
+	__u32 sample; /* 0: an upcall candidate, whose every copy out is an event */
+};
+
+/* Sized by user space (1 entry each when the mode is off: an LRU map preallocates). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct nb_up_fkey);
+	__type(value, struct nb_up_flow);
+	__uint(max_entries, 65536);
+} nb_up_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct nb_up_pkey);
+	__type(value, struct nb_up_pend);
+	__uint(max_entries, 8192);
+} nb_up_pend SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct nb_up_counts);
+	__uint(max_entries, 1);
+} nb_up_cnt SEC(".maps");
+
+/*
+ * The flow this CPU last looked up entering, and when: for NB_UP_TOUCH_NS after, its packets
+ * are known not idle without the hash lookup (a flood enters on a few CPUs, one flow each).
+ */
+struct nb_up_cache {
+	struct nb_up_fkey f;
+	__u64 ts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct nb_up_cache);
+	__uint(max_entries, 1);
+} nb_up_cache SEC(".maps");
+
+static __always_inline bool nb_up_fkey_eq(const struct nb_up_fkey *a, const struct nb_up_fkey *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	__u64 d = 0;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*a) / 8); i++)
+		d |= x[i] ^ y[i];
+	return !d;
+}
+
+/* As common/nb_upcall.c keys them: the whole key zeroed first, the maps compare bytes. */
+static __always_inline void nb_up_key_of(const struct nb_pkt *p, struct nb_up_pkey *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memcpy(k->f.saddr, p->saddr, NB_ADDR_LEN);
+	__builtin_memcpy(k->f.daddr, p->daddr, NB_ADDR_LEN);
+	k->f.family = p->family;
+	k->f.proto = p->proto;
+	if (p->proto == NB_IPPROTO_ICMP || p->proto == NB_IPPROTO_ICMPV6) {
+		k->f.sport = p->icmp_id;
+		k->f.icmp_type = p->icmp_type;
+	} else {
+		k->f.sport = p->sport;
+		k->f.dport = p->dport;
+	}
+	k->ip_id = p->ip_id;
+	k->tcp_seq = p->tcp_seq;
+	k->l4_len = p->l4_len;
+	k->icmp_seq = p->icmp_seq;
+	k->frag_off = p->frag_off;
+}
+
+static __always_inline bool nb_up_recent(__u64 now, __u64 then, __u64 span)
+{
+	return then && (__s64)(now - then) < (__s64)span;
+}
+
+/* A packet of the traced ports entering (RX) or leaving (TX) the switch. */
+static __always_inline int nb_up_stage(const struct nb_pkt *p, __u16 ethertype, __u32 ifindex,
+				       __u32 netns, __u8 hook)
+{
+	struct nb_up_flow *f, nf = {};
+	struct nb_up_pend *pe, np = {};
+	struct nb_up_cache *ca = NULL;
+	struct nb_up_counts *c;
+	struct nb_up_pkey k;
+	__u32 zero = 0;
+	__u64 now, rx_ns;
+
+	c = bpf_map_lookup_elem(&nb_up_cnt, &zero);
+	if (!c)
+		return 0;
+	now = bpf_ktime_get_ns();
+	nb_up_key_of(p, &k);
+	if (hook == NB_HOOK_RX) {
+		ca = bpf_map_lookup_elem(&nb_up_cache, &zero);
+		if (ca && nb_up_recent(now, ca->ts, NB_UP_TOUCH_NS) &&
+		    nb_up_fkey_eq(&ca->f, &k.f)) {
+			c->fast_in++;
+			return 0;
+		}
+	}
+	f = bpf_map_lookup_elem(&nb_up_flows, &k.f);
+	if (hook == NB_HOOK_RX) {
+		if (ca) {
+			ca->f = k.f;
+			ca->ts = now;
+		}
+		if (f && nb_up_recent(now, f->last_ns, nb_up_idle_ns)) {
+			c->fast_in++;
+			if (now - f->last_ns >= NB_UP_TOUCH_NS)
+				f->last_ns = now;
+			if (f->rx_ifindex != ifindex)
+				f->rx_ifindex = ifindex;
+			/*
+			 * A flow's sample lost in the switch blocks the next for a few sample
+			 * periods, not for the whole timeout: a lossy flood is sampled too.
+			 */
+			if (nb_up_recent(now, c->last_sample_ns, nb_up_sample_ns) ||
+			    nb_up_recent(now, f->samp_ns, 8 * nb_up_sample_ns))
+				return 0;
+			/* Marked before the record exists: the exit never misses a record. */
+			f->samp_ns = now;
+			np.rx_ns = now;
+			np.rx_ifindex = ifindex;
+			np.sample = 1;
+			/* Never over a candidate's record with the same identity. */
+			if (bpf_map_update_elem(&nb_up_pend, &k, &np, BPF_NOEXIST)) {
+				f->samp_ns = 0;
+				return 0;
+			}
+			c->last_sample_ns = now;
+			c->sampled++;
+			return 0;
+		}
+		c->cand++;
+		nf.last_ns = now;
+		nf.cand_ns = now;
+		nf.rx_ifindex = ifindex;
+		if (bpf_map_update_elem(&nb_up_flows, &k.f, &nf, BPF_ANY))
+			c->map_full++;
+		np.rx_ns = now;
+		np.rx_ifindex = ifindex;
+		if (bpf_map_update_elem(&nb_up_pend, &k, &np, BPF_ANY))
+			c->map_full++;
+		return nb_stage_event(p, ethertype, ifindex, netns, hook);
+	}
+	if (!f || f->rx_ifindex == ifindex) {
+		c->out_unknown++;
+		return 0;
+	}
+	/* Only while the flow has a candidate or a sample out: most exits need one lookup. */
+	if (nb_up_recent(now, f->cand_ns, nb_up_timeout_ns) ||
+	    nb_up_recent(now, f->samp_ns, nb_up_timeout_ns)) {
+		pe = bpf_map_lookup_elem(&nb_up_pend, &k);
+		if (pe && pe->rx_ifindex != ifindex) {
+			if (!pe->sample)
+				return nb_stage_event(p, ethertype, ifindex, netns, hook);
+			rx_ns = pe->rx_ns;
+			/* The first copy out of a sample takes it, once. */
+			if (!bpf_map_delete_elem(&nb_up_pend, &k)) {
+				c->sample_out++;
+				c->fast_lat[nb_mon_slot((now - rx_ns) / 1000) &
+					    (NB_MON_SLOTS - 1)]++;
+				f->samp_ns = 0;
+			}
+		}
+	}
+	c->fast_out++;
+	return 0;
+}
+#endif
+
 /* Out of line for the same reason as nb_parse_l4: most packets never get this far. */
 static __noinline int nb_stage_submit(const struct nb_pkt *p, __u16 ethertype, __u32 ifindex,
 				      __u32 netns, __u8 hook)
 {
-	struct nb_event *e;
-
 #ifdef NB_STAGE_LAT
 	/*
 	 * Counted per CPU: the shared counter's atomic add, on a cache line every CPU writes,
@@ -319,16 +540,11 @@ static __noinline int nb_stage_submit(const struct nb_pkt *p, __u16 ethertype, _
 			*n += 1;
 		return nb_lat_count(p, (__u32)hook - NB_HOOK_LAT0);
 	}
+#else
+	if (nb_up)
+		return nb_up_stage(p, ethertype, ifindex, netns, hook);
 #endif
-	__sync_fetch_and_add(&nb_matched, 1);
-	e = bpf_ringbuf_reserve(&nb_events, sizeof(*e), 0);
-	if (!e) {
-		__sync_fetch_and_add(&nb_lost, 1);
-		return 0;
-	}
-	nb_event_fill(e, NB_EV_PKT, hook, ifindex, netns, ethertype, p);
-	bpf_ringbuf_submit(e, 0);
-	return 0;
+	return nb_stage_event(p, ethertype, ifindex, netns, hook);
 }
 
 /* A packet at a device stage, already known to be on a traced device of the namespace. */

@@ -183,4 +183,43 @@ static inline __u32 nb_ring_occupancy(__s32 producer, __s32 consumer_head, __s32
 	return (__u32)d;
 }
 
+/*
+ * ovs_upcall_latency_summary's port mode (bpf/nb_stage.bpf.h, docs/ARCHITECTURE.md
+ * "Virtualization monitors"): the kernel decides which packets user space needs. A flow is
+ * the direction's addresses, protocol and ports (ICMP: the echo id and the type); a packet is
+ * its flow plus what tells the flow's packets apart.
+ */
+struct nb_up_fkey {
+	__u8 saddr[NB_ADDR_LEN];
+	__u8 daddr[NB_ADDR_LEN];
+	__u16 sport; /* ICMP: the echo id */
+	__u16 dport;
+	__u8 family;
+	__u8 proto;
+	__u8 icmp_type;
+	__u8 pad;
+};
+
+struct nb_up_pkey {
+	struct nb_up_fkey f;
+	__u32 ip_id;
+	__u32 tcp_seq;
+	__u32 l4_len;
+	__u16 icmp_seq;
+	__u16 frag_off;
+};
+
+/* Per CPU, cumulative since the load; user space adds the CPUs up and takes differences. */
+struct nb_up_counts {
+	__u64 cand;	      /* upcall candidates: a flow's packet entering after it was idle */
+	__u64 fast_in;	      /* other packets entering a port (the fast path) */
+	__u64 fast_out;	      /* packets of a known flow leaving another port, not a candidate's */
+	__u64 out_unknown;    /* leaving a port, the flow never seen entering another one */
+	__u64 sampled;	      /* fast-path packets followed for the latency histogram */
+	__u64 sample_out;     /* of them, seen leaving (counted in fast_lat) */
+	__u64 map_full;	      /* a flow or packet record the kernel's maps refused */
+	__u64 last_sample_ns; /* this CPU's last sample */
+	__u64 fast_lat[NB_MON_SLOTS]; /* sampled fast-path latency, log2 microseconds */
+};
+
 #endif /* NB_MON_H */

@@ -2,6 +2,7 @@
 /* OVS upcalls seen from outside: see nb_upcall.h. */
 #include "nb_upcall.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,8 +17,19 @@ struct s_pending {
 	struct nb_pkt id; /* the flow key plus what tells its packets apart */
 };
 
+#define S_SNAPS 64 /* fast-path entry counts kept to know in(now - timeout) */
+
+struct s_snap {
+	uint64_t ts, in;
+};
+
 struct nb_upcall {
 	uint64_t idle_ns, timeout_ns;
+	/* The kernel's counts as last taken, and the entries counted at earlier times. */
+	struct nb_up_counts k;
+	uint64_t k_lost;
+	struct s_snap snap[S_SNAPS];
+	unsigned nsnap, snap_head; /* snap_head: the oldest */
 	uint64_t last_expire_ns;
 	struct nb_upcall_flow *flows; /* open addressing by key hash; last_ns 0: free */
 	struct s_pending pend[NB_UPCALL_PENDING];
@@ -207,6 +219,59 @@ void nb_upcall_add(struct nb_upcall *u, uint64_t ts_ns, bool tx, uint32_t ifinde
 		s_rx(u, ts_ns, ifindex, p);
 }
 
+/* A cumulative count's growth since prev, into the interval and the total. */
+static void s_delta(uint64_t *iv, uint64_t *tot, uint64_t now, __u64 *prev)
+{
+	uint64_t d = now > *prev ? now - *prev : 0;
+
+	*iv += d;
+	*tot += d;
+	*prev = now > *prev ? now : *prev;
+}
+
+void nb_upcall_kernel(struct nb_upcall *u, uint64_t now_ns, const struct nb_up_counts *k)
+{
+	uint64_t in_old = 0, lost;
+	unsigned i;
+
+	s_delta(&u->iv.fast, &u->total.fast, k->fast_out, &u->k.fast_out);
+	s_delta(&u->iv.fast_sampled, &u->total.fast_sampled, k->sample_out, &u->k.sample_out);
+	for (i = 0; i < NB_MON_SLOTS; i++)
+		s_delta(&u->iv.fast_lat[i], &u->total.fast_lat[i], k->fast_lat[i],
+			&u->k.fast_lat[i]);
+	u->st.tx_unmatched +=
+	    k->out_unknown > u->k.out_unknown ? k->out_unknown - u->k.out_unknown : 0;
+	u->k.out_unknown = k->out_unknown;
+	u->st.kernel_full = k->map_full;
+	/*
+	 * Entries at spaced times, the newest last; full, the oldest goes. The newest one at
+	 * least the timeout old bounds the entered packets that can no longer be in flight.
+	 */
+	if (!u->nsnap ||
+	    now_ns - u->snap[(u->snap_head + u->nsnap - 1) % S_SNAPS].ts >= u->timeout_ns / 32) {
+		if (u->nsnap == S_SNAPS) {
+			u->snap_head = (u->snap_head + 1) % S_SNAPS;
+			u->nsnap--;
+		}
+		u->snap[(u->snap_head + u->nsnap++) % S_SNAPS] =
+		    (struct s_snap){now_ns, k->fast_in};
+	}
+	for (i = 0; i < u->nsnap; i++) {
+		const struct s_snap *sn = &u->snap[(u->snap_head + i) % S_SNAPS];
+
+		if (now_ns < sn->ts || now_ns - sn->ts < u->timeout_ns)
+			break;
+		in_old = sn->in;
+	}
+	lost = in_old > k->fast_out ? in_old - k->fast_out : 0;
+	if (lost > u->k_lost) {
+		u->iv.fast_lost += lost - u->k_lost;
+		u->total.fast_lost += lost - u->k_lost;
+		u->k_lost = lost;
+	}
+	u->k.fast_in = k->fast_in;
+}
+
 void nb_upcall_expire(struct nb_upcall *u, uint64_t now_ns)
 {
 	for (unsigned i = 0; u->npend && i < NB_UPCALL_PENDING; i++) {
@@ -280,4 +345,35 @@ int nb_upcall_top(const struct nb_upcall *u, struct nb_upcall_flow *out, int n)
 		out[j] = *f;
 	}
 	return k;
+}
+
+enum nb_ovs_method nb_ovs_choose(const struct nb_ovs_env *env, char *why, size_t len)
+{
+	const char *miss = NULL;
+
+	/* In order: the first thing missing is the one to fix. */
+	if (!env->module)
+		miss = "no openvswitch kernel module";
+	else if (env->userspace_dp)
+		miss = "the bridges use the userspace datapath";
+	else if (!env->kprobes)
+		miss = "no kprobes for ovs_flow_key_extract_userspace";
+	else if (!env->sym_extract)
+		miss = "ovs_flow_key_extract_userspace is not a kernel symbol";
+	else if (!env->tracepoint && !env->sym_upcall)
+		miss = "neither the ovs_dp_upcall tracepoint nor the function";
+	if (miss) {
+		snprintf(why, len, "kernel datapath hooks not used: %s", miss);
+		return NB_OVS_PORTS;
+	}
+	if (env->tracepoint) {
+		snprintf(why, len,
+			 "tracepoint openvswitch:ovs_dp_upcall -> kprobe "
+			 "ovs_flow_key_extract_userspace");
+		return NB_OVS_TP_KPROBE;
+	}
+	snprintf(why, len,
+		 "kprobe ovs_dp_upcall (no tracepoint) -> kprobe "
+		 "ovs_flow_key_extract_userspace");
+	return NB_OVS_KPROBES;
 }

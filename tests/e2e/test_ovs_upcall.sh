@@ -9,7 +9,9 @@
 #       -> 20 upcalls, all completed, a histogram of 20; 20 fast-path packets; OVS's own
 #          counters: 20 more misses (upcalls) and 20 more hits
 #   1 datagram to the dropped port -> 1 more upcall, lost (its packet never leaves)
-# and bad input (no OVS to ask, one port), nothing left attached.
+# and bad input (no OVS to ask, one port), nothing left attached. The kernel sends up only the
+# flows' first packets and their copies out, and counts the rest (the fast path): the counts
+# must still equal OVS's own.
 set -u
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -53,6 +55,11 @@ on_exit "kill $PID_up 2>/dev/null"
 wait_for 5 grep -q '"type":"start"' "$OUT/up.json" || fail "did not attach: $(cat "$OUT/up.err")"
 assert_eq "p1,p2" "$(jq -r 'select(.type=="start") | .ports' "$OUT/up.json" | tr ',' '\n' | sort | paste -sd,)" \
 	"the OVS ports found"
+# The userspace datapath never upcalls through the kernel module: the ports measure, and the
+# start says why the kernel datapath's hooks were not used (here: no module, or netdev bridges).
+assert_eq ports "$(jq -r 'select(.type=="start") | .method' "$OUT/up.json")" "method"
+jq -r 'select(.type=="start") | .method_why' "$OUT/up.json" | grep -q '^kernel datapath hooks not used: ' ||
+	fail "no reason for the method: $(grep '"start"' "$OUT/up.json")"
 for ((i = 1; i <= N; i++)); do
 	udp_to $((10000 + i)) $((100 + i))
 	sleep 0.05
@@ -72,6 +79,10 @@ assert_eq 1 "$(s .lost)" "upcalls lost (the dropped port)"
 assert_eq $N "$(s '[.upcall_us[].count] | add')" "upcall histogram total"
 assert_eq "$hit" "$(s .fast_path)" "fast-path packets = OVS's hits"
 assert_eq 0 "$(s .fast_path_lost)" "fast-path packets lost"
+# One fast-path packet per ms and CPU is followed for its latency: at this rate, every one.
+assert_eq $N "$(s .fast_path_sampled)" "fast-path packets sampled for latency"
+assert_eq $N "$(s '[.fast_path_us[].count] | add')" "fast-path histogram total"
+assert_eq 0 "$(s .kernel_map_full)" "kernel records refused"
 assert_eq 0 "$(s .lost_events)" "lost events"
 assert_eq 0 "$(s .in_flight)" "packets still in flight"
 assert_eq $((N + 1)) "$(jq -s '[.[] | select(.type=="interval") | .upcalls] | add' "$OUT/up.json")" \
@@ -83,7 +94,8 @@ assert_eq 10 "$(s '.top_flows | length')" "top flows listed (--top default)"
 $T --netns nbovs --interface p1,p2 --interval 60 --duration 3 >"$OUT/up.txt" 2>&1 &
 tpid=$!
 on_exit "kill $tpid 2>/dev/null"
-wait_for 5 grep -q '^OVS upcall latency on ports p1,p2' "$OUT/up.txt" || fail "text: no header: $(cat "$OUT/up.txt")"
+wait_for 5 grep -q '^OVS upcall latency on ports p1,p2 (first packet of a flow in -> out, [a-z]* hooks; kernel datapath hooks not used: ' \
+	"$OUT/up.txt" || fail "text: no header: $(cat "$OUT/up.txt")"
 ovs_ofctl add-flow br0 "priority=50,udp,tp_dst=10999,actions=NORMAL"
 udp_to 10999 401 # a new flow: an upcall
 sleep 0.05
@@ -92,6 +104,7 @@ wait "$tpid" || fail "text run exit code"
 grep -q '^Upcalls: 1  completed 1  lost or timed out 0  completion 100.0%' "$OUT/up.txt" ||
 	fail "text: upcall line: $(cat "$OUT/up.txt")"
 grep -q '^Fast path (later packets): 1, lost 0$' "$OUT/up.txt" || fail "text: fast path line"
+grep -q '^Fast path latency, 1 of them' "$OUT/up.txt" || fail "text: fast path sample line"
 grep -Eq '^ +1  UDP 198\.18\.1\.1:40000 -> 198\.18\.1\.2:10999$' "$OUT/up.txt" || fail "text: top flow: $(cat "$OUT/up.txt")"
 
 # --- Bad input: one line on stderr and the exit code.

@@ -150,13 +150,126 @@ static void test_pending_full(void **state)
 	nb_upcall_free(&u);
 }
 
+/*
+ * The kernel decided (idle 0): every entering packet that reaches user space is an upcall,
+ * even of a flow seen a moment ago (its kernel record was evicted, or it was idle there).
+ */
+static void test_kernel_decides(void **state)
+{
+	struct nb_upcall *u = nb_upcall_new(0, TMOUT);
+	struct nb_pkt a = udp(40000, 10001, 1), b = udp(40000, 10001, 2);
+
+	(void)state;
+	nb_upcall_add(u, 1 * MS, false, IN, &a);
+	nb_upcall_add(u, 2 * MS, true, OUT, &a);
+	nb_upcall_add(u, 3 * MS, false, IN, &b);
+	nb_upcall_add(u, 4 * MS, true, OUT, &b);
+	assert_int_equal(nb_upcall_total(u)->upcalls, 2);
+	assert_int_equal(nb_upcall_total(u)->completed, 2);
+	assert_int_equal(nb_upcall_total(u)->fast, 0);
+	nb_upcall_free(&u);
+}
+
+/*
+ * The fast path as the kernel's cumulative counts: packets out and sampled latencies go to the
+ * interval and the total; a deficit is a loss only once everything entered before it is older
+ * than the timeout (the rest may still be in flight), and then exactly.
+ */
+static void test_kernel_counts(void **state)
+{
+	struct nb_upcall *u = nb_upcall_new(0, TMOUT);
+	struct nb_up_counts k = {0};
+	struct nb_upcall_stats st;
+	uint64_t t = 5000 * MS;
+
+	(void)state;
+	nb_upcall_kernel(u, t, &k);
+	/* 100 in, 90 out at once, 3 latencies sampled: no loss can be told yet. */
+	k.fast_in = 100, k.fast_out = 90, k.sample_out = 3, k.fast_lat[4] = 3, k.out_unknown = 2;
+	t += 100 * MS;
+	nb_upcall_kernel(u, t, &k);
+	assert_int_equal(nb_upcall_iv(u)->fast, 90);
+	assert_int_equal(nb_upcall_iv(u)->fast_sampled, 3);
+	assert_int_equal(nb_upcall_iv(u)->fast_lat[4], 3);
+	assert_int_equal(nb_upcall_iv(u)->fast_lost, 0);
+	nb_upcall_interval(u);
+	/* Traffic goes on: 50 more in and out within the timeout. Still in flight, maybe. */
+	k.fast_in = 150, k.fast_out = 140;
+	for (int i = 0; i < 9; i++) {
+		t += 100 * MS;
+		nb_upcall_kernel(u, t, &k);
+	}
+	assert_int_equal(nb_upcall_iv(u)->fast, 50);
+	assert_int_equal(nb_upcall_total(u)->fast_lost, 0);
+	/* A pause of the timeout: the 10 missing are lost, once. */
+	for (int i = 0; i < 12; i++) {
+		t += 100 * MS;
+		nb_upcall_kernel(u, t, &k);
+	}
+	assert_int_equal(nb_upcall_total(u)->fast_lost, 10);
+	assert_int_equal(nb_upcall_iv(u)->fast_lost, 10);
+	assert_int_equal(nb_upcall_total(u)->fast, 140);
+	/* Copies of flooded packets out: more out than in never makes a negative loss. */
+	k.fast_out = 200;
+	t += 2000 * MS;
+	nb_upcall_kernel(u, t, &k);
+	assert_int_equal(nb_upcall_total(u)->fast_lost, 10);
+	assert_int_equal(nb_upcall_total(u)->fast, 200);
+	nb_upcall_stats(u, &st);
+	assert_int_equal(st.tx_unmatched, 2);
+	nb_upcall_free(&u);
+}
+
+/* The hooks chosen for what the kernel has, and the reason named in the header. */
+static void test_ovs_choose(void **state)
+{
+	struct nb_ovs_env all = {.module = true,
+				 .tracepoint = true,
+				 .kprobes = true,
+				 .sym_upcall = true,
+				 .sym_extract = true},
+			  e;
+	char why[160];
+
+	(void)state;
+	assert_int_equal(nb_ovs_choose(&all, why, sizeof(why)), NB_OVS_TP_KPROBE);
+	assert_string_equal(why, "tracepoint openvswitch:ovs_dp_upcall -> kprobe "
+				 "ovs_flow_key_extract_userspace");
+	e = all, e.tracepoint = false;
+	assert_int_equal(nb_ovs_choose(&e, why, sizeof(why)), NB_OVS_KPROBES);
+	assert_string_equal(why, "kprobe ovs_dp_upcall (no tracepoint) -> kprobe "
+				 "ovs_flow_key_extract_userspace");
+	e.sym_upcall = false;
+	assert_int_equal(nb_ovs_choose(&e, why, sizeof(why)), NB_OVS_PORTS);
+	assert_string_equal(why, "kernel datapath hooks not used: neither the ovs_dp_upcall "
+				 "tracepoint nor the function");
+	/* This machine: nothing of it. */
+	e = (struct nb_ovs_env){0};
+	assert_int_equal(nb_ovs_choose(&e, why, sizeof(why)), NB_OVS_PORTS);
+	assert_string_equal(why, "kernel datapath hooks not used: no openvswitch kernel module");
+	/* The tracepoint alone cannot see the end: no kprobes, the ports. */
+	e = all, e.kprobes = false;
+	assert_int_equal(nb_ovs_choose(&e, why, sizeof(why)), NB_OVS_PORTS);
+	assert_string_equal(why, "kernel datapath hooks not used: no kprobes for "
+				 "ovs_flow_key_extract_userspace");
+	e = all, e.sym_extract = false;
+	assert_int_equal(nb_ovs_choose(&e, why, sizeof(why)), NB_OVS_PORTS);
+	assert_string_equal(why, "kernel datapath hooks not used: "
+				 "ovs_flow_key_extract_userspace is not a kernel symbol");
+	/* A netdev bridge's upcalls never reach the module, loaded or not. */
+	e = all, e.userspace_dp = true;
+	assert_int_equal(nb_ovs_choose(&e, why, sizeof(why)), NB_OVS_PORTS);
+	assert_string_equal(why, "kernel datapath hooks not used: the bridges use the userspace "
+				 "datapath");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_new_flows),
-	    cmocka_unit_test(test_lost_and_unmatched),
-	    cmocka_unit_test(test_idle_and_top),
-	    cmocka_unit_test(test_pending_full),
+	    cmocka_unit_test(test_new_flows),	   cmocka_unit_test(test_lost_and_unmatched),
+	    cmocka_unit_test(test_idle_and_top),   cmocka_unit_test(test_pending_full),
+	    cmocka_unit_test(test_kernel_decides), cmocka_unit_test(test_kernel_counts),
+	    cmocka_unit_test(test_ovs_choose),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
