@@ -325,30 +325,68 @@ static __always_inline int nb_stage_event(const struct nb_pkt *p, __u16 ethertyp
  * and out) cost about half the switch's throughput, so the kernel decides: a packet entering
  * a port whose flow was idle for nb_up_idle_ns (OVS's datapath flow max-idle) is an upcall
  * candidate and an event, and so is each copy of it leaving another port within
- * nb_up_timeout_ns. Other packets are only counted, per CPU. For the fast path's latency one
- * entering packet per nb_up_sample_ns per CPU (and per flow one in flight, or one per eight
- * periods) is followed to its exit and counted in a per-CPU log2 histogram.
+ * nb_up_timeout_ns. Other packets are only counted, per CPU. For the fast path's latency at
+ * most one entering packet per nb_up_sample_ns per CPU is followed to its exit and counted in
+ * a per-CPU log2 histogram.
+ *
+ * A flood's packet must cost little more than its parse: each CPU keeps the flow it last saw
+ * entering and the one it last saw leaving, with what the shared flow record said, and looks
+ * the record up again only when the flow changes or NB_UP_CACHE_TICKS passed (so samples
+ * are taken at such lookups only). A candidate is
+ * never in such a cache (its flow was idle, or unknown, for far longer), so its first copy is
+ * always looked up; the other copies within NB_UP_COPY_NS of it. Samples sit in a small
+ * direct-mapped array that every exit probes.
  */
 const volatile bool nb_up = false;
 const volatile __u64 nb_up_idle_ns = 0;
 const volatile __u64 nb_up_timeout_ns = 0;
 const volatile __u64 nb_up_sample_ns = 0;
 
-/* A flow's last entry is refreshed at most this often: one write per ms, not per packet. */
+/* How often a flow's last entry is refreshed: one write per ms. */
 #define NB_UP_TOUCH_NS 1000000ull
+/*
+ * A cache's life: under 2 scheduler ticks (2 to 8 ms), told by jiffies, which is a load where
+ * the clock is a call that costs a VM tens of ns per packet.
+ */
+#define NB_UP_CACHE_TICKS 2
+#define NB_UP_SAMP_SLOTS 256
+/*
+ * A packet's copies out (a flood, a mirror) leave together, from one action list: after the
+ * first, the others are looked for this long, not for the whole timeout.
+ */
+#define NB_UP_COPY_NS 10000000ull
 
 struct nb_up_flow {
-	__u64 last_ns;	  /* a packet entered (to within NB_UP_TOUCH_NS) */
-	__u64 cand_ns;	  /* the last candidate entered: its copies are looked for till timeout */
-	__u64 samp_ns;	  /* a sampled packet entered and is not out yet; 0: none */
-	__u32 rx_ifindex; /* the port the flow enters by */
+	__u64 last_ns;	   /* a packet entered (to within NB_UP_TOUCH_NS) */
+	__u64 cand_ns;	   /* the last candidate entered: its copies are looked for till timeout */
+	__u64 cand_out_ns; /* and its first copy left: the others follow within NB_UP_COPY_NS */
+	__u32 rx_ifindex;  /* the port the flow enters by */
 	__u32 pad;
 };
 
+/* An upcall candidate in flight: every copy of it out is an event. */
 struct nb_up_pend {
 	__u64 rx_ns;
 	__u32 rx_ifindex;
-	__u32 sample; /* 0: an upcall candidate, whose every copy out is an event */
+	__u32 pad;
+};
+
+/* A sampled fast-path packet in flight; used 1 while it is, taken by its first copy out. */
+struct nb_up_samp {
+	struct nb_up_pkey k;
+	__u64 rx_ns;
+	__u64 used; /* 64 bits: the atomics of this BPF target */
+	__u32 rx_ifindex;
+	__u32 pad;
+};
+
+/* A CPU's last flow in one direction, and what its record said then. */
+struct nb_up_cache {
+	struct nb_up_fkey f;
+	__u64 jiffies;	  /* when it was looked up; 0: empty */
+	__u64 look_until; /* transmit: exits are looked for as a candidate's copies till then */
+	__u32 rx_ifindex; /* transmit: the port it enters by; 0: a flow never seen entering */
+	__u32 pad;
 };
 
 /* Sized by user space (1 entry each when the mode is off: an LRU map preallocates). */
@@ -367,38 +405,26 @@ struct {
 } nb_up_pend SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct nb_up_samp);
+	__uint(max_entries, NB_UP_SAMP_SLOTS);
+} nb_up_samp SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
 	__type(value, struct nb_up_counts);
 	__uint(max_entries, 1);
 } nb_up_cnt SEC(".maps");
 
-/*
- * The flow this CPU last looked up entering, and when: for NB_UP_TOUCH_NS after, its packets
- * are known not idle without the hash lookup (a flood enters on a few CPUs, one flow each).
- */
-struct nb_up_cache {
-	struct nb_up_fkey f;
-	__u64 ts;
-};
-
+/* [0] entering, [1] leaving. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
 	__type(value, struct nb_up_cache);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 } nb_up_cache SEC(".maps");
-
-static __always_inline bool nb_up_fkey_eq(const struct nb_up_fkey *a, const struct nb_up_fkey *b)
-{
-	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
-	__u64 d = 0;
-
-#pragma unroll
-	for (int i = 0; i < (int)(sizeof(*a) / 8); i++)
-		d |= x[i] ^ y[i];
-	return !d;
-}
 
 /* As common/nb_upcall.c keys them: the whole key zeroed first, the maps compare bytes. */
 static __always_inline void nb_up_key_of(const struct nb_pkt *p, struct nb_up_pkey *k)
@@ -422,104 +448,175 @@ static __always_inline void nb_up_key_of(const struct nb_pkt *p, struct nb_up_pk
 	k->frag_off = p->frag_off;
 }
 
+static __always_inline bool nb_up_words_eq(const void *a, const void *b, const int n8)
+{
+	const __u64 *x = a, *y = b;
+	__u64 d = 0;
+
+#pragma unroll
+	for (int i = 0; i < n8; i++)
+		d |= x[i] ^ y[i];
+	return !d;
+}
+
+static __always_inline __u32 nb_up_slot(const struct nb_up_pkey *k)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 h = 0;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*k) / 4); i++)
+		h = (h ^ w[i]) * 0x9e3779b1u;
+	return h >> 24; /* 8 bits: NB_UP_SAMP_SLOTS */
+}
+
 static __always_inline bool nb_up_recent(__u64 now, __u64 then, __u64 span)
 {
 	return then && (__s64)(now - then) < (__s64)span;
 }
 
-/* A packet of the traced ports entering (RX) or leaving (TX) the switch. */
-static __always_inline int nb_up_stage(const struct nb_pkt *p, __u16 ethertype, __u32 ifindex,
-				       __u32 netns, __u8 hook)
+/* Is the cache of this flow, and young? */
+static __always_inline bool nb_up_cached(const struct nb_up_cache *ca, const struct nb_up_fkey *f,
+					 __u64 jiffies)
+{
+	return ca->jiffies && jiffies - ca->jiffies < NB_UP_CACHE_TICKS &&
+	       nb_up_words_eq(&ca->f, f, sizeof(*f) / 8);
+}
+
+/* A packet entering the switch by a traced port. */
+static __always_inline int nb_up_rx(const struct nb_pkt *p, __u16 ethertype, __u32 ifindex,
+				    __u32 netns, struct nb_up_counts *c, const struct nb_up_pkey *k)
 {
 	struct nb_up_flow *f, nf = {};
-	struct nb_up_pend *pe, np = {};
-	struct nb_up_cache *ca = NULL;
-	struct nb_up_counts *c;
-	struct nb_up_pkey k;
-	__u32 zero = 0;
-	__u64 now, rx_ns;
+	struct nb_up_pend np = {};
+	struct nb_up_cache *ca;
+	struct nb_up_samp *sa;
+	__u64 jiffies = bpf_jiffies64(), now;
+	__u32 zero = 0, slot;
 
-	c = bpf_map_lookup_elem(&nb_up_cnt, &zero);
-	if (!c)
+	ca = bpf_map_lookup_elem(&nb_up_cache, &zero);
+	if (!ca)
 		return 0;
+	if (nb_up_cached(ca, &k->f, jiffies)) {
+		c->fast_in++;
+		return 0;
+	}
 	now = bpf_ktime_get_ns();
-	nb_up_key_of(p, &k);
-	if (hook == NB_HOOK_RX) {
-		ca = bpf_map_lookup_elem(&nb_up_cache, &zero);
-		if (ca && nb_up_recent(now, ca->ts, NB_UP_TOUCH_NS) &&
-		    nb_up_fkey_eq(&ca->f, &k.f)) {
-			c->fast_in++;
+	ca->f = k->f;
+	ca->jiffies = jiffies;
+	f = bpf_map_lookup_elem(&nb_up_flows, &k->f);
+	if (f && nb_up_recent(now, f->last_ns, nb_up_idle_ns)) {
+		c->fast_in++;
+		if (now - f->last_ns >= NB_UP_TOUCH_NS)
+			f->last_ns = now;
+		if (f->rx_ifindex != ifindex)
+			f->rx_ifindex = ifindex;
+		if (nb_up_recent(now, c->last_sample_ns, nb_up_sample_ns))
 			return 0;
-		}
-	}
-	f = bpf_map_lookup_elem(&nb_up_flows, &k.f);
-	if (hook == NB_HOOK_RX) {
-		if (ca) {
-			ca->f = k.f;
-			ca->ts = now;
-		}
-		if (f && nb_up_recent(now, f->last_ns, nb_up_idle_ns)) {
-			c->fast_in++;
-			if (now - f->last_ns >= NB_UP_TOUCH_NS)
-				f->last_ns = now;
-			if (f->rx_ifindex != ifindex)
-				f->rx_ifindex = ifindex;
-			/*
-			 * A flow's sample lost in the switch blocks the next for a few sample
-			 * periods, not for the whole timeout: a lossy flood is sampled too.
-			 */
-			if (nb_up_recent(now, c->last_sample_ns, nb_up_sample_ns) ||
-			    nb_up_recent(now, f->samp_ns, 8 * nb_up_sample_ns))
-				return 0;
-			/* Marked before the record exists: the exit never misses a record. */
-			f->samp_ns = now;
-			np.rx_ns = now;
-			np.rx_ifindex = ifindex;
-			np.sample = 1;
-			/* Never over a candidate's record with the same identity. */
-			if (bpf_map_update_elem(&nb_up_pend, &k, &np, BPF_NOEXIST)) {
-				f->samp_ns = 0;
-				return 0;
-			}
-			c->last_sample_ns = now;
-			c->sampled++;
+		/* A slot still holding a packet in flight is left to it. */
+		slot = nb_up_slot(k);
+		sa = bpf_map_lookup_elem(&nb_up_samp, &slot);
+		if (!sa || (sa->used && nb_up_recent(now, sa->rx_ns, nb_up_timeout_ns)))
 			return 0;
-		}
-		c->cand++;
-		nf.last_ns = now;
-		nf.cand_ns = now;
-		nf.rx_ifindex = ifindex;
-		if (bpf_map_update_elem(&nb_up_flows, &k.f, &nf, BPF_ANY))
-			c->map_full++;
-		np.rx_ns = now;
-		np.rx_ifindex = ifindex;
-		if (bpf_map_update_elem(&nb_up_pend, &k, &np, BPF_ANY))
-			c->map_full++;
-		return nb_stage_event(p, ethertype, ifindex, netns, hook);
+		sa->used = 0;
+		sa->k = *k;
+		sa->rx_ns = now;
+		sa->rx_ifindex = ifindex;
+		__sync_fetch_and_add(&sa->used, 1); /* published after the rest (a full barrier) */
+		c->last_sample_ns = now;
+		c->sampled++;
+		return 0;
 	}
-	if (!f || f->rx_ifindex == ifindex) {
+	c->cand++;
+	nf.last_ns = now;
+	nf.cand_ns = now;
+	nf.rx_ifindex = ifindex;
+	if (bpf_map_update_elem(&nb_up_flows, &k->f, &nf, BPF_ANY))
+		c->map_full++;
+	np.rx_ns = now;
+	np.rx_ifindex = ifindex;
+	if (bpf_map_update_elem(&nb_up_pend, k, &np, BPF_ANY))
+		c->map_full++;
+	return nb_stage_event(p, ethertype, ifindex, netns, NB_HOOK_RX);
+}
+
+/* A packet leaving the switch by a traced port. */
+static __always_inline int nb_up_tx(const struct nb_pkt *p, __u16 ethertype, __u32 ifindex,
+				    __u32 netns, struct nb_up_counts *c, const struct nb_up_pkey *k)
+{
+	struct nb_up_flow *f = NULL;
+	struct nb_up_pend *pe;
+	struct nb_up_cache *ca;
+	struct nb_up_samp *sa;
+	__u64 jiffies = bpf_jiffies64(), now = 0, rx_ns, until;
+	__u32 one = 1, slot;
+
+	ca = bpf_map_lookup_elem(&nb_up_cache, &one);
+	if (!ca)
+		return 0;
+	if (!nb_up_cached(ca, &k->f, jiffies)) {
+		f = bpf_map_lookup_elem(&nb_up_flows, &k->f);
+		ca->f = k->f;
+		/* Only a known flow is kept: one that enters a moment later must be seen. */
+		ca->jiffies = f ? jiffies : 0;
+		ca->rx_ifindex = f ? f->rx_ifindex : 0;
+		until = 0;
+		if (f && f->cand_ns) {
+			until = f->cand_ns + nb_up_timeout_ns;
+			if (f->cand_out_ns && f->cand_out_ns + NB_UP_COPY_NS < until)
+				until = f->cand_out_ns + NB_UP_COPY_NS;
+		}
+		ca->look_until = until;
+	}
+	if (!ca->rx_ifindex || ca->rx_ifindex == ifindex) {
 		c->out_unknown++;
 		return 0;
 	}
-	/* Only while the flow has a candidate or a sample out: most exits need one lookup. */
-	if (nb_up_recent(now, f->cand_ns, nb_up_timeout_ns) ||
-	    nb_up_recent(now, f->samp_ns, nb_up_timeout_ns)) {
-		pe = bpf_map_lookup_elem(&nb_up_pend, &k);
+	if (ca->look_until)
+		now = bpf_ktime_get_ns();
+	if ((__s64)(ca->look_until - now) > 0) {
+		pe = bpf_map_lookup_elem(&nb_up_pend, k);
 		if (pe && pe->rx_ifindex != ifindex) {
-			if (!pe->sample)
-				return nb_stage_event(p, ethertype, ifindex, netns, hook);
-			rx_ns = pe->rx_ns;
-			/* The first copy out of a sample takes it, once. */
-			if (!bpf_map_delete_elem(&nb_up_pend, &k)) {
-				c->sample_out++;
-				c->fast_lat[nb_mon_slot((now - rx_ns) / 1000) &
-					    (NB_MON_SLOTS - 1)]++;
-				f->samp_ns = 0;
-			}
+			/* A first copy finds the cache stale, so f is the record here. */
+			if (f && !f->cand_out_ns)
+				f->cand_out_ns = now;
+			return nb_stage_event(p, ethertype, ifindex, netns, NB_HOOK_TX);
 		}
 	}
 	c->fast_out++;
+	slot = nb_up_slot(k);
+	sa = bpf_map_lookup_elem(&nb_up_samp, &slot);
+	if (!sa || !sa->used || sa->rx_ifindex == ifindex ||
+	    !nb_up_words_eq(&sa->k, k, sizeof(*k) / 8))
+		return 0;
+	rx_ns = sa->rx_ns;
+	if (!now)
+		now = bpf_ktime_get_ns();
+	/* The first copy out takes it, once. */
+	if (__sync_val_compare_and_swap(&sa->used, 1, 0) == 1) {
+		c->sample_out++;
+		c->fast_lat[nb_mon_slot((now - rx_ns) / 1000) & (NB_MON_SLOTS - 1)]++;
+	}
 	return 0;
+}
+
+static __always_inline int nb_up_stage(const struct nb_pkt *p, __u16 ethertype, __u32 ifindex,
+				       __u32 netns, __u8 hook)
+{
+	struct nb_up_counts *c;
+	struct nb_up_pkey k;
+	__u32 zero = 0;
+
+	/* Not IP (ARP): no flow, and never an event, as user space ignores it anyway. */
+	if (!p->family)
+		return 0;
+	c = bpf_map_lookup_elem(&nb_up_cnt, &zero);
+	if (!c)
+		return 0;
+	nb_up_key_of(p, &k);
+	if (hook == NB_HOOK_RX)
+		return nb_up_rx(p, ethertype, ifindex, netns, c, &k);
+	return nb_up_tx(p, ethertype, ifindex, netns, c, &k);
 }
 #endif
 
