@@ -85,9 +85,12 @@ bg_stop() { kill "$BG" 2>/dev/null && wait "$BG" 2>/dev/null; }
 pinging() { bg ip netns exec nbvmA ping -q -i 0.1 -W 1 $VMB; }
 
 # --- ping-loss, the network loses every request: the trace blames it, no drop tool runs.
-pinging
+# The pings start once the trace has attached to both agents: an echo hvA saw before hvB's
+# session attached is INCONCLUSIVE, not a loss, and would take one of the ten.
 tests/lab drop --at fab --dir req --percent 100 >/dev/null
-rb p_net deploy/runbooks/ping-loss.yaml "${VARS[@]}" --var TIMEOUT_MS=500
+rb_start p_net deploy/runbooks/ping-loss.yaml "${VARS[@]}" --var TIMEOUT_MS=500
+pinging
+rb_wait p_net
 tests/lab clear >/dev/null
 assert_eq "trace:ok drops_a:skipped stacks_a:skipped drops_b:skipped stacks_b:skipped" \
 	"$(steps p_net)" "p_net: steps"
