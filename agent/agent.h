@@ -170,6 +170,11 @@ int nb_tracer_hist_sum(const struct nb_tracer *t, uint64_t *out);
 struct nb_sym;
 /* Reads /proc/kallsyms and the kernel's BTF drop reasons. -errno with err set. */
 int nb_sym_open(struct nb_sym **out, char *err, size_t errlen);
+/*
+ * The kernel symbols alone, for a caller that names no drop reason (they print as numbers):
+ * reading the kernel's BTF and every module's for the reasons doubles the peak memory.
+ */
+int nb_sym_open_ksyms(struct nb_sym **out, char *err, size_t errlen);
 /* "NETFILTER_DROP", "OPENVSWITCH:0x0003", "UNKNOWN_200": into buf, returned. */
 const char *nb_sym_reason(const struct nb_sym *s, uint32_t reason, char *buf, size_t len);
 /* "func+0xoff" (or "func" without with_off), "0xaddr" when unknown: into buf, returned. */

@@ -147,7 +147,7 @@ static int s_add_subsys(struct nb_reasons *r, uint32_t v, const char *name)
 	return nb_reasons_add_subsys(r, v, name);
 }
 
-int nb_sym_open(struct nb_sym **out, char *err, size_t errlen)
+static int s_open(struct nb_sym **out, bool reasons, char *err, size_t errlen)
 {
 	struct nb_sym *s;
 	struct btf *btf;
@@ -172,7 +172,7 @@ int nb_sym_open(struct nb_sym **out, char *err, size_t errlen)
 				       : strerror(-rc));
 		goto fail;
 	}
-	btf = btf__load_vmlinux_btf();
+	btf = reasons ? btf__load_vmlinux_btf() : NULL;
 	if (btf) {
 		/* A kernel without drop reasons has no such enum: reasons print as numbers. */
 		rc = s_enum(btf, "skb_drop_reason", nb_reasons_add, s->reasons);
@@ -192,6 +192,16 @@ int nb_sym_open(struct nb_sym **out, char *err, size_t errlen)
 fail:
 	nb_sym_destroy(&s);
 	return rc;
+}
+
+int nb_sym_open(struct nb_sym **out, char *err, size_t errlen)
+{
+	return s_open(out, true, err, errlen);
+}
+
+int nb_sym_open_ksyms(struct nb_sym **out, char *err, size_t errlen)
+{
+	return s_open(out, false, err, errlen);
 }
 
 const char *nb_sym_reason(const struct nb_sym *s, uint32_t reason, char *buf, size_t len)

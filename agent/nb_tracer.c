@@ -109,6 +109,7 @@ struct s_chain {
 	int n_nf;
 	bool dev_tp; /* device stages on the tracepoints (no tcx) */
 	int load_rc; /* how the object failed to load with every kind, 0 if it did */
+	int want;    /* S_WANT_* the loaded object was loaded with */
 };
 
 struct nb_tracer {
@@ -661,8 +662,14 @@ void nb_tracer_destroy(struct nb_tracer **pt)
 #define S_NF_PRIO_FIRST (INT32_MIN + 1)
 #define S_NF_PRIO_LAST	(INT32_MAX - 1)
 #define S_NF_PRIO_TRIES 64 /* tools at one hook at once, each at its own priority */
+/*
+ * What a chain's object loads. Only the programs its stages use are loaded: each costs its
+ * verification, and the tracepoint ones a search of the kernel's BTF, tens of ms of the start.
+ */
 #define S_WANT_KP	1
 #define S_WANT_NF	2
+#define S_WANT_TCX	4 /* the device stages on tcx links */
+#define S_WANT_TP	8 /* the device stages on the device tracepoints (no tcx) */
 
 static const char *const s_nf_names[] = {"PRE_ROUTING", "LOCAL_IN", "FORWARD", "LOCAL_OUT",
 					 "POST_ROUTING"};
@@ -852,6 +859,9 @@ static int s_chain_dev(struct nb_tracer *t, const struct nb_lat_cfg *cfg, char *
 				      "stages");
 		return -EOPNOTSUPP;
 	}
+	/* The tracepoint programs were left out for tcx: the caller loads the object again. */
+	if (!(c->want & S_WANT_TP))
+		return -EAGAIN;
 	for (int k = 0; k < t->n_tcx; k++)
 		close(t->tcx_fds[k]);
 	t->n_tcx = 0;
@@ -962,12 +972,22 @@ static int s_chain_attach(struct nb_tracer *t, const struct nb_lat_cfg *cfg, cha
 static int s_chain_load(struct nb_tracer *t, const struct nb_lat_cfg *cfg,
 			const struct nb_filter *f, uint32_t l3_mask, int want)
 {
-	const struct s_chain *c = t->chain;
+	struct s_chain *c = t->chain;
 	struct nb_lat_bpf *o = nb_lat_bpf__open();
+	bool nf = false, kp[2] = {false, false}, dev[2] = {false, false};
 	int rc;
 
 	if (!o)
 		return errno ? -errno : -EINVAL;
+	for (int i = 0; i < c->n; i++) {
+		const struct nb_lat_stage *st = &c->st[i];
+
+		nf |= st->hook <= NB_LAT_NF_POST_ROUTING;
+		kp[0] |= st->kfunc && st->karg == 1;
+		kp[1] |= st->kfunc && st->karg == 3;
+		dev[0] |= st->hook == NB_LAT_DEV_RX;
+		dev[1] |= st->hook == NB_LAT_DEV_TX;
+	}
 	o->rodata->nb_cfg = *f;
 	o->rodata->nb_l3_mask = l3_mask;
 	o->rodata->nb_noop = s_noop();
@@ -990,9 +1010,14 @@ static int s_chain_load(struct nb_tracer *t, const struct nb_lat_cfg *cfg,
 	}
 	bpf_program__set_type(o->progs.nb_lat_nf, S_NF_PROG_TYPE);
 	bpf_program__set_expected_attach_type(o->progs.nb_lat_nf, S_NF_ATTACH_TYPE);
-	bpf_program__set_autoload(o->progs.nb_lat_nf, want & S_WANT_NF);
-	bpf_program__set_autoload(o->progs.nb_lat_kp1, want & S_WANT_KP);
-	bpf_program__set_autoload(o->progs.nb_lat_kp3, want & S_WANT_KP);
+	bpf_program__set_autoload(o->progs.nb_lat_nf, (want & S_WANT_NF) && nf);
+	bpf_program__set_autoload(o->progs.nb_lat_kp1, (want & S_WANT_KP) && kp[0]);
+	bpf_program__set_autoload(o->progs.nb_lat_kp3, (want & S_WANT_KP) && kp[1]);
+	bpf_program__set_autoload(o->progs.nb_lat_tcx_rx, (want & S_WANT_TCX) && dev[0]);
+	bpf_program__set_autoload(o->progs.nb_lat_tcx_tx, (want & S_WANT_TCX) && dev[1]);
+	bpf_program__set_autoload(o->progs.nb_lat_rx, (want & S_WANT_TP) && dev[0]);
+	bpf_program__set_autoload(o->progs.nb_lat_tx, (want & S_WANT_TP) && dev[1]);
+	c->want = want;
 	/* Histograms need no ring: the smallest one the kernel takes. */
 	if (cfg->hist) {
 		bpf_map__set_max_entries(o->maps.nb_events, (uint32_t)sysconf(_SC_PAGESIZE));
@@ -1016,6 +1041,46 @@ static int s_chain_load(struct nb_tracer *t, const struct nb_lat_cfg *cfg,
 	return 0;
 }
 
+/* Forget a loaded chain object and what its attach said, before loading it again. */
+static void s_chain_unload(struct nb_tracer *t)
+{
+	struct s_chain *c = t->chain;
+
+	nb_lat_bpf__destroy(t->lat);
+	t->lat = NULL;
+	t->obj = NULL;
+	t->events = NULL;
+	t->bss = NULL;
+	memset(c->src, 0, sizeof(c->src));
+	memset(c->ok, 0, sizeof(c->ok));
+	c->dev_tp = false;
+	c->load_rc = 0;
+}
+
+/*
+ * Kprobes exist: the kprobe PMU (Linux >= 4.17) or the tracefs interface libbpf falls back to.
+ * Without them (no CONFIG_KPROBES) the kprobe programs are not even loaded.
+ */
+static bool s_have_kprobes(void)
+{
+	return !access("/sys/bus/event_source/devices/kprobe/type", F_OK) ||
+	       !access("/sys/kernel/tracing/kprobe_events", F_OK) ||
+	       !access("/sys/kernel/debug/tracing/kprobe_events", F_OK);
+}
+
+/*
+ * The kernel knows tcx (Linux >= 6.6): a query of loopback's (ifindex 1 in every namespace)
+ * tcx programs, which an older kernel refuses as an unknown attach type (EINVAL). Any other
+ * answer leaves it to the attach.
+ */
+static bool s_have_tcx(void)
+{
+	__u32 cnt = 0;
+
+	return !bpf_prog_query(1, (enum bpf_attach_type)S_TCX_INGRESS, 0, NULL, NULL, &cnt) ||
+	       errno != EINVAL;
+}
+
 int nb_tracer_open_chain(struct nb_tracer **out, const struct nb_lat_cfg *cfg, nb_event_fn fn,
 			 void *ctx, char *err, size_t errlen)
 {
@@ -1025,7 +1090,11 @@ int nb_tracer_open_chain(struct nb_tracer **out, const struct nb_lat_cfg *cfg, n
 	struct nb_tracer_cfg tc = {.ns = cfg->ns};
 	struct nb_tracer *t;
 	uint32_t l3_mask = 0;
-	bool want_kp = !s_hidden("kprobe");
+	bool want_kp = !s_hidden("kprobe") && s_have_kprobes();
+	/* The device stages' programs: tcx where the kernel has it, else the tracepoints. */
+	int dev = cfg->hooks == NB_HOOKS_TP || s_hidden("tcx") ? S_WANT_TP
+		  : cfg->hooks == NB_HOOKS_TCX || s_have_tcx()	  ? S_WANT_TCX
+								  : S_WANT_TP;
 	int rc = 0, first_rc = 0;
 
 	*out = NULL;
@@ -1077,10 +1146,11 @@ int nb_tracer_open_chain(struct nb_tracer **out, const struct nb_lat_cfg *cfg, n
 	rc = s_l3_mask(&tc, &l3_mask, err, errlen);
 	if (rc)
 		goto fail;
+load:
 	for (size_t k = 0; k < sizeof(tries) / sizeof(tries[0]); k++) {
 		if ((tries[k] & S_WANT_KP) && !want_kp)
 			continue;
-		rc = s_chain_load(t, cfg, &f, l3_mask, tries[k]);
+		rc = s_chain_load(t, cfg, &f, l3_mask, tries[k] | dev);
 		if (!first_rc)
 			first_rc = rc;
 		t->chain->load_rc = first_rc;
@@ -1092,6 +1162,13 @@ int nb_tracer_open_chain(struct nb_tracer **out, const struct nb_lat_cfg *cfg, n
 		goto fail;
 	}
 	rc = s_chain_attach(t, cfg, err, errlen);
+	if (rc == -EAGAIN && dev == S_WANT_TCX) {
+		/* The kernel refused the tcx links: the object again, with the tracepoints. */
+		s_chain_unload(t);
+		dev = S_WANT_TP;
+		first_rc = 0;
+		goto load;
+	}
 	if (rc)
 		goto fail;
 	if (t->chain->dev_tp)

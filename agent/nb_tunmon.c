@@ -47,7 +47,7 @@ static void s_reader_ranges(struct nb_tunmon *m, char *warn, size_t warnlen)
 	char err[256];
 	uint64_t lo, hi;
 
-	if (nb_sym_open(&sym, err, sizeof(err))) {
+	if (nb_sym_open_ksyms(&sym, err, sizeof(err))) {
 		snprintf(warn, warnlen, "%.180s: only dequeues of sojourn samples are counted", err);
 		return;
 	}
