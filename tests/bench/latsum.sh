@@ -5,8 +5,8 @@
 # (ABBA), target: at least 95 % of the baseline. Every packet is aggregated in the kernel (no
 # event per packet). A third condition in every round, the floor, is the same tool filtered on
 # an address the traffic does not have: its programs run on every packet and return, so what
-# the hooks and the parse cost by themselves shows apart from the aggregation. Then both summary tools' start to attached (target < 0.3 s, FIFO-timed
-# like start.sh) and peak RSS (VmHWM after a run, target < 20 MiB).
+# the hooks and the parse cost by themselves shows apart from the aggregation. Their start and
+# peak RSS are measured with every other new tool's: tests/bench/tools.sh.
 #   tests/bench/latsum.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS change the run)
 set -u
 # shellcheck source=tests/bench/lib.sh
@@ -156,44 +156,6 @@ result "TCP stream: tool / baseline" "$TCP_R %" ">= $TARGET %" "$TCP_ST"
 result "TCP stream: floor / baseline" "$TCP_FR %" "-" "-"
 result "TCP stream: tool / baseline, paired" "$(paired tcp tool) %" "-" "-"
 
-# start_rss TOOL ARGS...: "start_s rss_kib" of one run: fork to header through a FIFO, then
-# some matching traffic, then VmHWM.
-start_rss() {
-	local fifo=$TMP/fifo pid fd line t0 t1 hwm
-	rm -f "$fifo"
-	mkfifo "$fifo" || fail "mkfifo"
-	t0=$EPOCHREALTIME
-	"$AGENT" "$@" --interval 60 --duration 60 >"$fifo" 2>"$TMP/err" &
-	pid=$!
-	on_exit "kill $pid 2>/dev/null"
-	exec {fd}<"$fifo"
-	read -r -t 5 -u "$fd" line || fail "$1: no output within 5 s: $(cat "$TMP/err")"
-	t1=$EPOCHREALTIME
-	[[ $line == "=== "*" Latency Summary ===" ]] || fail "$1: first line was: $line"
-	"$LAB" ping -c 3 -i 0.2 >/dev/null
-	hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
-	kill -INT "$pid"
-	cat <&"$fd" >/dev/null
-	wait "$pid" || fail "$1 exited non-zero: $(cat "$TMP/err")"
-	exec {fd}<&-
-	awk -v a="$t0" -v b="$t1" -v h="$hwm" 'BEGIN { printf "%.4f %d\n", b - a, h }'
-}
-: >"$TMP/start"
-for i in 1 2 3 4 5; do
-	echo "vm $(start_rss vm_network_latency_summary --netns nbhvA --vm-interface vnet0 \
-		--phy-interface ens4f0 --direction tx)" >>"$TMP/start"
-	echo "sys $(start_rss system_network_latency_summary --netns nbhvB \
-		--phy-interface ens4f0 --direction both)" >>"$TMP/start"
-done
-stat() { awk -v t="$1" -v c="$2" '$1 == t { print $c }' "$TMP/start" | median; }
-VM_S=$(printf '%.3f' "$(stat vm 2)")
-SYS_S=$(printf '%.3f' "$(stat sys 2)")
-VM_M=$(awk -v k="$(awk '$1 == "vm" { print $3 }' "$TMP/start" | sort -n | tail -1)" 'BEGIN { printf "%.1f", k / 1024 }')
-SYS_M=$(awk -v k="$(awk '$1 == "sys" { print $3 }' "$TMP/start" | sort -n | tail -1)" 'BEGIN { printf "%.1f", k / 1024 }')
-result "vm tool: start to attached (median)" "$VM_S s" "< 0.3 s" "$(target_status "$VM_S" "<" 0.3)"
-result "system tool: start to attached (median)" "$SYS_S s" "< 0.3 s" "$(target_status "$SYS_S" "<" 0.3)"
-result "vm tool: peak RSS (max)" "$VM_M MiB" "< 20 MiB" "$(target_status "$VM_M" "<" 20)"
-result "system tool: peak RSS (max)" "$SYS_M MiB" "< 20 MiB" "$(target_status "$SYS_M" "<" 20)"
 {
 	echo "## Latency summary tools on matching traffic (issue 12)"
 	echo
@@ -221,12 +183,7 @@ result "system tool: peak RSS (max)" "$SYS_M MiB" "< 20 MiB" "$(target_status "$
 	echo "| TCP stream: floor / baseline (median $TCP_F Mbit/s; rounds $(per_round tcp floor)) | $TCP_FR % | - | - |"
 	echo "| TCP stream: median of the rounds' tool / baseline (paired) | $(paired tcp tool) % | - | - |"
 	echo "| TCP stream: median of the rounds' floor / baseline (paired) | $(paired tcp floor) % | - | - |"
-	echo "| vm tool: start to attached, median of 5 | $VM_S s | < 0.3 s | $(target_status "$VM_S" "<" 0.3) |"
-	echo "| system tool (\`--direction both\`, 6 stages): start to attached, median of 5 | $SYS_S s | < 0.3 s | $(target_status "$SYS_S" "<" 0.3) |"
-	echo "| vm tool: peak RSS (VmHWM), max of 5 | $VM_M MiB | < 20 MiB | $(target_status "$VM_M" "<" 20) |"
-	echo "| system tool: peak RSS (VmHWM), max of 5 | $SYS_M MiB | < 20 MiB | $(target_status "$SYS_M" "<" 20) |"
 	echo
 	echo "The last attached runs' pair counts: UDP \`$(cat "$TMP/counts.udp")\`, TCP \`$(cat "$TMP/counts.tcp")\`."
-	echo "Start is from fork to the header line, which is printed once every stage is attached."
 } >"$BENCH_OUT/latsum.md"
 exit 0

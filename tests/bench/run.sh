@@ -36,13 +36,13 @@ declare -A TITLE=(
 	[transport]="Agent to coordinator transport (issue 3)"
 )
 BENCHES+=(drop) LAB_BENCHES+="drop " LIMIT[drop]=80 TITLE[drop]="eth_drop: overhead and drops at a high rate (issue 5)"
-BENCHES+=(latpkt) LAB_BENCHES+="latpkt " LIMIT[latpkt]=90 TITLE[latpkt]="Per-packet latency tools: start and peak RSS (issue 12)"
 BENCHES+=(latover) LAB_BENCHES+="latover " LIMIT[latover]=240 TITLE[latover]="vm_network_latency_details: overhead on traffic that does not match the filter (issue 12)"
 BENCHES+=(tcp) LAB_BENCHES+="tcp " LIMIT[tcp]=170 TITLE[tcp]="TCP bulk transfer traced by tcp_path_tracer (issues 4 and 11)"
 BENCHES+=(latsum) LAB_BENCHES+="latsum " LIMIT[latsum]=300 TITLE[latsum]="Latency summary tools on matching traffic (issue 12)"
 BENCHES+=(latcost) LAB_BENCHES+="latcost " LIMIT[latcost]=60 TITLE[latcost]="Latency summary: BPF cost per datagram, kernel accounting (issue 12)"
 # Its own lab (the tap VM), after the shared one is down.
 BENCHES+=(tun) LIMIT[tun]=150 TITLE[tun]="tun_ring_monitor on a tap flood (issue 13)"
+BENCHES+=(tools) LIMIT[tools]=180 TITLE[tools]="New tools: start and peak RSS (issue 12)"
 BENCHES+=(ovs) LIMIT[ovs]=120 TITLE[ovs]="ovs_upcall_latency_summary on an established flow (issue 13)"
 BENCHES+=(agents) LIMIT[agents]=120 TITLE[agents]="netblame agents across 200 agents (issue 14)"
 BENCHES+=(coord200) LIMIT[coord200]=240 TITLE[coord200]="One coordinator, 200 agents (issue 15)"
