@@ -71,15 +71,17 @@ static bool s_btf_has(const char *module, const char *name)
 /*
  * What the kernel must have, all of it named in one line when something is missing: kprobes,
  * vhost_net's types, the functions probed. Test knob: NB_TEST_HIDE_HOOKS=kprobe makes kprobes
- * look absent.
+ * look absent. The kernel symbols (*sym) are read only once vhost_net's BTF was found and
+ * freed again, so the two are never resident together (docs/ARCHITECTURE.md, "Start and memory
+ * of the single-host tools").
  */
-static int s_probe_kernel(struct s_vh *t, struct nb_sym *sym)
+static int s_probe_kernel(struct s_vh *t, struct nb_sym **sym)
 {
 	static const char *const funcs[] = {"handle_rx_net",  "handle_tx_net", "handle_rx_kick",
 					    "handle_tx_kick", "tun_recvmsg",   "tun_sendmsg",
 					    "vhost_signal"};
 	const char *hide = getenv("NB_TEST_HIDE_HOOKS");
-	char missing[512] = "";
+	char missing[512] = "", err[256];
 	size_t n = 0;
 	uint64_t lo, hi;
 	bool mask;
@@ -94,9 +96,12 @@ static int s_probe_kernel(struct s_vh *t, struct nb_sym *sym)
 		S_MISSING(
 		    "%sthe vhost_net module (no BTF for struct vhost_net: modprobe vhost_net)",
 		    n ? ", " : "");
-	else
+	else if (nb_sym_open_ksyms(sym, err, sizeof(err))) {
+		nb_err("%s", err);
+		return NB_EXIT_ERR;
+	} else
 		for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
-			if (nb_sym_range(sym, funcs[i], &lo, &hi) == -ENOENT)
+			if (nb_sym_range(*sym, funcs[i], &lo, &hi) == -ENOENT)
 				S_MISSING("%sfunction %s", n ? ", " : "", funcs[i]);
 #undef S_MISSING
 	if (n) {
@@ -104,7 +109,7 @@ static int s_probe_kernel(struct s_vh *t, struct nb_sym *sym)
 		return NB_EXIT_ERR;
 	}
 	/* Linux >= 6.8 signals through eventfd_signal_mask (eventfd_signal is inline). */
-	mask = nb_sym_range(sym, "eventfd_signal_mask", &lo, &hi) != -ENOENT;
+	mask = nb_sym_range(*sym, "eventfd_signal_mask", &lo, &hi) != -ENOENT;
 	bpf_program__set_autoload(t->skel->progs.nb_vh_efd_mask, mask);
 	bpf_program__set_autoload(t->skel->progs.nb_vh_efd, !mask);
 	return 0;
@@ -136,7 +141,7 @@ static int s_setup(struct nb_rt *rt, void *st)
 	const struct nb_iflist *ifs = &rt->ifs[NB_RT_IF_VM];
 	struct nb_sym *sym = NULL;
 	struct nb_filter *f;
-	char drv[40], err[256];
+	char drv[40];
 	uint64_t lo, hi;
 	int rc;
 
@@ -147,10 +152,6 @@ static int s_setup(struct nb_rt *rt, void *st)
 		       rc ? strerror(-rc) : drv);
 		return NB_EXIT_USAGE;
 	}
-	if (nb_sym_open(&sym, err, sizeof(err))) {
-		nb_err("%s", err);
-		return NB_EXIT_ERR;
-	}
 	t->skel = nb_vhost_bpf__open();
 	t->v = nb_vhost_new();
 	if (!t->skel || !t->v) {
@@ -158,7 +159,7 @@ static int s_setup(struct nb_rt *rt, void *st)
 		rc = NB_EXIT_ERR;
 		goto out;
 	}
-	rc = s_probe_kernel(t, sym);
+	rc = s_probe_kernel(t, &sym);
 	if (rc)
 		goto out;
 	f = (struct nb_filter *)&t->skel->rodata->nb_cfg;
@@ -177,6 +178,8 @@ static int s_setup(struct nb_rt *rt, void *st)
 		t->skel->rodata->nb_deq_hi[0] = hi;
 	}
 	bpf_map__set_max_entries(t->skel->maps.nb_events, (uint32_t)rt->o.ringbuf_kb * 1024);
+	/* The symbols are in the object's data: freed before the load reads the kernel's BTF. */
+	nb_sym_destroy(&sym);
 	rc = nb_vhost_bpf__load(t->skel);
 	if (rc) {
 		nb_err("cannot load the BPF vhost monitor: %s", strerror(-rc));

@@ -178,7 +178,7 @@ attached), and under $RSS_TARGET MiB resident at the peak, for every tool of iss
 | condition | value |
 |---|---|
 | lab | \`tests/lab up --vmb tap\` (hvB's vnet0 a tap the tap VM reads) |
-| commands | \`netblame-agent TOOL --netns NODE FLAGS --duration 30\`; the latency tools on hvA's ens4f0 (vm tools: and vnet0; the system summary with `--direction both`, its six stages), filter hvA $HVA -> hvB $HVB (vm details: vmA $IP_A -> vmB $IP_B); tun_ring_monitor and vhost_queue_correlation_simple on hvB's tap vnet0; ovs_upcall_latency_summary on hvA's vnet0 and ens4f0, ICMP |
+| commands | \`netblame-agent TOOL --netns NODE FLAGS --duration 30\`; the latency tools on hvA's ens4f0 (vm tools: and vnet0; the system summary with \`--direction both\`, its six stages), filter hvA $HVA -> hvB $HVB (vm details: vmA $IP_A -> vmB $IP_B); tun_ring_monitor and vhost_queue_correlation_simple on hvB's tap vnet0; ovs_upcall_latency_summary on hvA's vnet0 and ens4f0, ICMP |
 | runs | $RUNS per tool and floor, in turns (every tool once, then again), after one uncounted warm-up run |
 | start | bash \`\$EPOCHREALTIME\` before the fork (of GNU time, which runs the tool) to the first line read from a FIFO |
 | traffic | then 1 s of pings matching the filter (\`ping -c 200 -i 0.005\`, hvA -> hvB or vmA -> vmB), then SIGINT |
