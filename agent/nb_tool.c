@@ -102,6 +102,20 @@ json_t *nb_out_log2_json(const uint64_t *slots, int n)
 	return a;
 }
 
+void nb_tool_filter(const struct nb_rt *rt, struct nb_filter *f)
+{
+	/* Tracepoints are global: only what happens in the tool's namespace counts. */
+	f->netns = rt->ns.inum;
+	f->family = rt->family;
+	f->proto = rt->proto;
+	f->has_saddr = rt->has_src;
+	f->has_daddr = rt->has_dst;
+	memcpy(f->saddr, rt->src, sizeof(f->saddr));
+	memcpy(f->daddr, rt->dst, sizeof(f->daddr));
+	f->sport = (uint16_t)rt->o.src_port;
+	f->dport = (uint16_t)rt->o.dst_port;
+}
+
 int nb_tool_on_event(const struct nb_event *e, void *ctx)
 {
 	struct nb_rt *rt = ctx;

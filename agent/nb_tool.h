@@ -123,6 +123,12 @@ extern const struct nb_tool_ops nb_ovs_upcall_ops;
 int nb_tool_on_event(const struct nb_event *e, void *rt);
 
 /*
+ * The part of a probe filter every tool takes from the runtime: namespace, family, addresses,
+ * protocol, ports. Interfaces, direction and bidir stay the tool's own.
+ */
+void nb_tool_filter(const struct nb_rt *rt, struct nb_filter *f);
+
+/*
  * --device/-d, the name operators know for the tool's interface flag `which`: call it from
  * check. Exactly one of the two must be given; the device goes to rt->ifs[which], resolved
  * with the others. 0, or NB_EXIT_USAGE after its one-line error.

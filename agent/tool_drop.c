@@ -96,18 +96,9 @@ static int s_setup_common(struct nb_rt *rt, struct s_drop *r)
 	r->o = &rt->o;
 	r->tool = rt->tool->name;
 	r->ns = &rt->ns;
-	f->family = rt->family;
-	memcpy(f->saddr, rt->src, sizeof(f->saddr));
-	memcpy(f->daddr, rt->dst, sizeof(f->daddr));
-	f->has_saddr = rt->has_src;
-	f->has_daddr = rt->has_dst;
-	f->proto = rt->proto;
-	f->sport = (uint16_t)rt->o.src_port;
-	f->dport = (uint16_t)rt->o.dst_port;
+	nb_tool_filter(rt, f);
 	memcpy(f->ifindex, ifs->ifindex, sizeof(ifs->ifindex[0]) * (size_t)ifs->n);
 	f->n_ifindex = (uint32_t)ifs->n;
-	/* Tracepoints are global: only drops in the traced namespace count. */
-	f->netns = rt->ns.inum;
 	r->cfg.ringbuf_bytes = (uint32_t)rt->o.ringbuf_kb * 1024;
 	if (nb_sym_open(&r->sym, err, sizeof(err))) {
 		nb_err("%s", err);

@@ -219,13 +219,8 @@ static int s_setup(struct nb_rt *rt, void *st)
 	lc.n_if[NB_LAT_IF_PHY] = phy->n;
 	memcpy(lc.ifindex[NB_LAT_IF_VM], vm->ifindex, sizeof(vm->ifindex[0]) * (size_t)vm->n);
 	lc.n_if[NB_LAT_IF_VM] = vm->n;
-	f->netns = rt->ns.inum;
-	f->family = rt->family;
+	nb_tool_filter(rt, f);
 	f->proto = proto;
-	f->has_saddr = rt->has_src;
-	f->has_daddr = rt->has_dst;
-	memcpy(f->saddr, rt->src, NB_ADDR_LEN);
-	memcpy(f->daddr, rt->dst, NB_ADDR_LEN);
 	/*
 	 * An echo comes back the other way. Details take src -> dst as given, so a stage that
 	 * both directions pass (FORWARD) reports only the one traced; both ways when asked.

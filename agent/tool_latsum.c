@@ -113,13 +113,7 @@ static int s_setup(struct nb_rt *rt, void *st)
 	cfg.n_if[NB_LAT_IF_PHY] = rt->ifs[NB_RT_IF_PHY].n;
 	memcpy(cfg.ifindex[NB_LAT_IF_VM], rt->ifs[NB_RT_IF_VM].ifindex, sizeof(cfg.ifindex[0]));
 	cfg.n_if[NB_LAT_IF_VM] = rt->ifs[NB_RT_IF_VM].n;
-	cfg.filter.netns = rt->ns.inum;
-	cfg.filter.family = rt->family;
-	cfg.filter.proto = rt->proto;
-	memcpy(cfg.filter.saddr, rt->src, sizeof(cfg.filter.saddr));
-	memcpy(cfg.filter.daddr, rt->dst, sizeof(cfg.filter.daddr));
-	cfg.filter.has_saddr = rt->has_src;
-	cfg.filter.has_daddr = rt->has_dst;
+	nb_tool_filter(rt, &cfg.filter);
 	/* Both directions: the pair of addresses either way round. */
 	cfg.filter.bidir = s->dir == NB_LAT_BOTH;
 	cfg.hist = true;

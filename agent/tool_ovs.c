@@ -175,17 +175,9 @@ static void s_filter(struct nb_rt *rt, struct s_ovs *o, struct nb_tracer_cfg *tc
 {
 	struct nb_filter *f = &tc->filter;
 
-	f->netns = rt->ns.inum;
+	nb_tool_filter(rt, f);
 	f->n_ifindex = (uint32_t)o->ports->n;
 	memcpy(f->ifindex, o->ports->ifindex, sizeof(f->ifindex[0]) * (size_t)o->ports->n);
-	f->family = rt->family;
-	f->proto = rt->proto;
-	f->has_saddr = rt->has_src;
-	f->has_daddr = rt->has_dst;
-	memcpy(f->saddr, rt->src, sizeof(f->saddr));
-	memcpy(f->daddr, rt->dst, sizeof(f->daddr));
-	f->sport = (uint16_t)rt->o.src_port;
-	f->dport = (uint16_t)rt->o.dst_port;
 	f->bidir = 1; /* each direction is a flow of its own, and upcalls of its own */
 	tc->ringbuf_bytes = (uint32_t)rt->o.ringbuf_kb * 1024;
 	tc->ns = &rt->ns;

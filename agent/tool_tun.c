@@ -71,17 +71,9 @@ static int s_setup(struct nb_rt *rt, void *st)
 		nb_err("%s", err);
 		return NB_EXIT_USAGE;
 	}
-	f->netns = rt->ns.inum;
+	nb_tool_filter(rt, f);
 	f->ifindex[0] = ifs->ifindex[0];
 	f->n_ifindex = 1;
-	f->family = rt->family;
-	f->proto = rt->proto;
-	f->has_saddr = rt->has_src;
-	f->has_daddr = rt->has_dst;
-	memcpy(f->saddr, rt->src, sizeof(f->saddr));
-	memcpy(f->daddr, rt->dst, sizeof(f->daddr));
-	f->sport = (uint16_t)rt->o.src_port;
-	f->dport = (uint16_t)rt->o.dst_port;
 	cfg.all = rt->o.all;
 	cfg.parse_all = rt->o.all || rt->family || rt->proto || rt->o.src_port || rt->o.dst_port;
 	cfg.ringbuf_bytes = (uint32_t)rt->o.ringbuf_kb * 1024;
