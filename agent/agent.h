@@ -93,6 +93,8 @@ struct nb_tracer_cfg {
 	 */
 	uint64_t up_idle_ns, up_timeout_ns, up_sample_ns;
 };
+/* The kernel can attach kprobes (PMU or tracefs); false when NB_TEST_HIDE_HOOKS hides them. */
+bool nb_have_kprobes(void);
 /* "auto", "tcx", "tracepoint" into *out; -EINVAL otherwise. */
 int nb_hooks_parse(const char *s, enum nb_hooks *out);
 

@@ -1060,9 +1060,12 @@ static void s_chain_unload(struct nb_tracer *t)
 /*
  * Kprobes exist: the kprobe PMU (Linux >= 4.17) or the tracefs interface libbpf falls back to.
  * Without them (no CONFIG_KPROBES) the kprobe programs are not even loaded.
+ * NB_TEST_HIDE_HOOKS=kprobe makes them look absent.
  */
-static bool s_have_kprobes(void)
+bool nb_have_kprobes(void)
 {
+	if (s_hidden("kprobe"))
+		return false;
 	return !access("/sys/bus/event_source/devices/kprobe/type", F_OK) ||
 	       !access("/sys/kernel/tracing/kprobe_events", F_OK) ||
 	       !access("/sys/kernel/debug/tracing/kprobe_events", F_OK);
@@ -1090,7 +1093,7 @@ int nb_tracer_open_chain(struct nb_tracer **out, const struct nb_lat_cfg *cfg, n
 	struct nb_tracer_cfg tc = {.ns = cfg->ns};
 	struct nb_tracer *t;
 	uint32_t l3_mask = 0;
-	bool want_kp = !s_hidden("kprobe") && s_have_kprobes();
+	bool want_kp = nb_have_kprobes();
 	/* The device stages' programs: tcx where the kernel has it, else the tracepoints. */
 	int dev = cfg->hooks == NB_HOOKS_TP || s_hidden("tcx") ? S_WANT_TP
 		  : cfg->hooks == NB_HOOKS_TCX || s_have_tcx()	  ? S_WANT_TCX

@@ -5,6 +5,7 @@
  * kernel version number. Production hypervisors differ from the test machines (kprobes,
  * openvswitch, vhost-net): `netblame agents` shows each one's answer.
  */
+#include "agent.h"
 #include "serve.h"
 
 #include <bpf/bpf.h>
@@ -107,7 +108,7 @@ void nb_srv_probe_kcaps(struct nb_srv *srv, bool tcx)
 		s_add(srv, "tcx");
 	if (s_netfilter())
 		s_add(srv, "netfilter");
-	if (access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0)
+	if (nb_have_kprobes())
 		s_add(srv, "kprobe");
 	if (s_fentry())
 		s_add(srv, "fentry");

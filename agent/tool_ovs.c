@@ -141,7 +141,6 @@ static bool s_ovs_btf_has(const char *name)
  */
 static void s_ovs_env(struct nb_ovs_env *e)
 {
-	const char *hide = getenv("NB_TEST_HIDE_HOOKS");
 	char names[NB_MAX_IFS * 4][16], err[256];
 	struct nb_sym *sym = NULL;
 	uint64_t lo, hi;
@@ -151,8 +150,7 @@ static void s_ovs_env(struct nb_ovs_env *e)
 	e->module = access("/sys/kernel/btf/openvswitch", F_OK) == 0;
 	if (!e->module)
 		return;
-	e->kprobes = access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0 &&
-		     !(hide && strstr(hide, "kprobe"));
+	e->kprobes = nb_have_kprobes();
 	e->tracepoint =
 	    access("/sys/kernel/tracing/events/openvswitch/ovs_dp_upcall", F_OK) == 0 ||
 	    access("/sys/kernel/debug/tracing/events/openvswitch/ovs_dp_upcall", F_OK) == 0 ||

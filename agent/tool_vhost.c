@@ -80,7 +80,6 @@ static int s_probe_kernel(struct s_vh *t, struct nb_sym **sym)
 	static const char *const funcs[] = {"handle_rx_net",  "handle_tx_net", "handle_rx_kick",
 					    "handle_tx_kick", "tun_recvmsg",   "tun_sendmsg",
 					    "vhost_signal"};
-	const char *hide = getenv("NB_TEST_HIDE_HOOKS");
 	char missing[512] = "", err[256];
 	size_t n = 0;
 	uint64_t lo, hi;
@@ -89,8 +88,7 @@ static int s_probe_kernel(struct s_vh *t, struct nb_sym **sym)
 #define S_MISSING(...)                                                                             \
 	n += (size_t)snprintf(missing + n, n < sizeof(missing) ? sizeof(missing) - n : 0,          \
 			      __VA_ARGS__)
-	if (access("/sys/bus/event_source/devices/kprobe/type", F_OK) ||
-	    (hide && strstr(hide, "kprobe")))
+	if (!nb_have_kprobes())
 		S_MISSING("%skprobes (CONFIG_KPROBES)", n ? ", " : "");
 	if (!s_btf_has("vhost_net", "vhost_net"))
 		S_MISSING(
