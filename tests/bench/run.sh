@@ -6,7 +6,8 @@
 #   tests/bench/run.sh [NAME...]      NAME: one of BENCHES below (default: all)
 #
 # Each benchmark is tests/bench/NAME.sh (the output contract is at the top of lib.sh) and runs
-# under a time limit; the whole run stays within NB_BENCH_BUDGET seconds (default 680).
+# under a time limit; the whole run stays within NB_BENCH_BUDGET seconds (default 2400, which
+# the sum of the limits stays under, so a plain `make bench` measures everything).
 # NB_BENCH_NOTE, when set, goes into the report's conditions as it is (say there what the
 # machine was doing that the numbers cannot show, e.g. other people's builds).
 # Benchmarks measure and report, they do not judge: a missed target prints MISSED and the exit
@@ -21,7 +22,7 @@ cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 OUT=$REPO/build/bench/results
 DOC=docs/BENCHMARKS.md
-BUDGET=${NB_BENCH_BUDGET:-680}
+BUDGET=${NB_BENCH_BUDGET:-2400}
 LAB_STATE=/run/netblame-lab
 
 # In the order of the report. Each has a time limit in seconds and a title.
@@ -268,8 +269,8 @@ EOF
 
 ## Method
 
-All benchmarks run in one go on the machine described above, each under a time limit, the whole
-run within 11 minutes 20 s. The run holds the machine-wide lock the end-to-end tests take, so no test
+All benchmarks run in one go on the machine described above, each under its time limit (the whole
+run within 40 minutes, `NB_BENCH_BUDGET` seconds). The run holds the machine-wide lock the end-to-end tests take, so no test
 of the project runs meanwhile; the lab benchmarks share one `tests/lab up --vmb veth` lab, built
 for the run and torn down after it. The machine is otherwise not isolated (see the load
 averages; it is a 2-vCPU virtual machine whose speed also swings by itself), so every comparison
