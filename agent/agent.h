@@ -66,6 +66,11 @@ bool nb_disc_job_step(struct nb_disc_job *j, uint64_t now, uint64_t *next);
 int nb_disc_job_end(struct nb_disc_job *j, struct nb_disc_side *vm, struct nb_disc_side *uplink,
 		    char *err, size_t errlen);
 void nb_disc_job_free(struct nb_disc_job *j);
+/*
+ * True when an ovs-vswitchd with a control socket runs in network namespace inum: its packets
+ * there are switched by Open vSwitch, whose slow path the trace's blame can name.
+ */
+bool nb_disc_has_ovs(uint32_t inum);
 
 /* ---- the packet-stage tracer (nb_tracer.c) ---- */
 struct nb_tracer;

@@ -254,6 +254,13 @@ static int s_ovs_ctl(uint32_t inum, char *ctl, size_t len)
 	return rc;
 }
 
+bool nb_disc_has_ovs(uint32_t inum)
+{
+	char ctl[PATH_MAX];
+
+	return !s_ovs_ctl(inum, ctl, sizeof(ctl));
+}
+
 /* Runs argv (no shell) and reads its standard output into buf; 0 when it exited with 0. */
 static int s_run(char *const argv[], char *buf, size_t len)
 {

@@ -659,6 +659,9 @@ static void s_attach(struct nb_srv *srv, struct s_start *ss)
 	memcpy(sd->tx_ifs, ss->tx, sizeof(sd->tx_ifs));
 	snprintf(sd->rx_why, sizeof(sd->rx_why), "%s", ss->rx_why);
 	snprintf(sd->tx_why, sizeof(sd->tx_why), "%s", ss->tx_why);
+	/* Once per session: a walk of /proc, as discovery does anyway. */
+	if (nb_disc_has_ovs(ss->ns.inum))
+		snprintf(sd->switch_kind, sizeof(sd->switch_kind), "ovs");
 	/* Optional: without it the session still traces, and the report says drops are unnamed. */
 	if (!srv->no_probes && nb_sdrop_start(s, &spec, &ss->ns, err, sizeof(err))) {
 		sd->n_unattached = 1;

@@ -155,6 +155,8 @@ const char *nb_finding_kind_name(enum nb_finding_kind k)
 		return "ring_other";
 	case NB_FIND_RING_DELAY:
 		return "ring_delay";
+	case NB_FIND_UPCALL:
+		return "upcall";
 	default:
 		return "none";
 	}
@@ -270,4 +272,94 @@ int nb_ring_findings(const struct nb_msg_monitor *m, const struct nb_ring_facts 
 			 nb_fmt_dur(f->seg_p50_ns, seg, sizeof(seg)));
 	}
 	return n;
+}
+
+/* ---- Open vSwitch's slow path ---- */
+
+void nb_upcall_acc_init(struct nb_upcall_acc *a)
+{
+	memset(a, 0, sizeof(*a));
+	nb_hist_init(&a->later);
+}
+
+static void s_later(struct nb_upcall_acc *a, uint64_t lat_ns)
+{
+	if (lat_ns != NB_UPCALL_LAT_UNKNOWN)
+		nb_hist_add(&a->later, lat_ns);
+}
+
+void nb_upcall_see(struct nb_upcall_acc *a, uint64_t ts, uint32_t seq, uint64_t lat_ns)
+{
+	struct nb_upcall_cand c = {.seq = seq, .ts = ts, .lat_ns = lat_ns, .first = true};
+
+	if (!a->any) {
+		a->any = true;
+		a->first_ts = a->last_ts = ts;
+		a->cand[0] = c;
+		a->n_cand = 1;
+		return;
+	}
+	if (ts < a->first_ts) {
+		/* Final out of order (the first was lost, its timeout came later): it is first. */
+		if (a->cand[0].first) {
+			s_later(a, a->cand[0].lat_ns);
+			a->cand[0] = c;
+		}
+		a->first_ts = ts;
+		return;
+	}
+	if (ts > a->last_ts + NB_UPCALL_IDLE_NS) {
+		a->last_ts = ts;
+		c.first = false;
+		if (a->n_cand < NB_UPCALL_MAX_CAND)
+			a->cand[a->n_cand++] = c;
+		else
+			a->cand_dropped++;
+		return;
+	}
+	if (ts > a->last_ts)
+		a->last_ts = ts;
+	s_later(a, lat_ns);
+}
+
+int nb_upcall_findings(const struct nb_upcall_acc *a, const char *node, bool ovs, const char *what,
+		       struct nb_finding *out, int max)
+{
+	struct nb_finding *f = out;
+	char d[32], m[32];
+	bool first = false, idle = false;
+	uint64_t p50;
+	size_t off;
+
+	if (!ovs || max < 1 || nb_hist_count(&a->later) < NB_UPCALL_MIN_LATER)
+		return 0;
+	p50 = nb_hist_quantile(&a->later, 0.5);
+	memset(f, 0, sizeof(*f));
+	f->kind = NB_FIND_UPCALL;
+	f->later_p50_ns = p50;
+	off = 0;
+	nb_appendf(f->text, sizeof(f->text), &off, "%s: %s", node, what);
+	for (uint32_t i = 0; i < a->n_cand; i++) {
+		const struct nb_upcall_cand *c = &a->cand[i];
+
+		if (c->lat_ns == NB_UPCALL_LAT_UNKNOWN || c->lat_ns < NB_UPCALL_FACTOR * p50 ||
+		    c->lat_ns - p50 < NB_UPCALL_MIN_EXCESS_NS)
+			continue;
+		f->seqs[f->n_seqs] = c->seq;
+		f->lat_ns[f->n_seqs] = c->lat_ns;
+		nb_appendf(f->text, sizeof(f->text), &off, "%s seq %u took %s",
+			   f->n_seqs ? "," : "", c->seq, nb_fmt_dur(c->lat_ns, d, sizeof(d)));
+		f->n_seqs++;
+		first = first || c->first;
+		idle = idle || !c->first;
+	}
+	if (!f->n_seqs)
+		return 0;
+	nb_appendf(f->text, sizeof(f->text), &off,
+		   " inside %s: %s through Open vSwitch (upcall; later packets %s)", node,
+		   first && idle ? "first packet of the flow, or first after 10 s idle,"
+		   : first	 ? "first packet of the flow"
+				 : "first packet after 10 s idle",
+		   nb_fmt_dur(p50, m, sizeof(m)));
+	return 1;
 }

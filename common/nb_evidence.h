@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nb_hist.h"
 #include "nb_mon.h"
 #include "nb_wire.h"
 
@@ -54,6 +55,7 @@ enum nb_finding_kind {
 	NB_FIND_RING_LOSS,  /* the node lost traced packets in its tap's ring */
 	NB_FIND_RING_OTHER, /* the ring overflowed, but no traced packet was lost there */
 	NB_FIND_RING_DELAY, /* the traced packets' wait in the ring: half a latency segment or more */
+	NB_FIND_UPCALL,	    /* a flow's first packet took Open vSwitch's slow path in the node */
 };
 
 /* What the trace itself knows about a node, to weigh the monitor's counts against. */
@@ -73,12 +75,19 @@ struct nb_ring_facts {
 	bool past_last_stage;
 };
 
+#define NB_UPCALL_MAX_CAND 4 /* packets an upcall finding weighs (the first, then after idle) */
+
 struct nb_finding {
 	enum nb_finding_kind kind;
 	char text[400]; /* "hvB: lost in the tap ring of vnet0 (queue 0 full 12 times, ...): ..." */
+	/* NB_FIND_UPCALL: the packets it names (echo seqs), their time in the node, the median */
+	uint32_t n_seqs;
+	uint32_t seqs[NB_UPCALL_MAX_CAND];
+	uint64_t lat_ns[NB_UPCALL_MAX_CAND];
+	uint64_t later_p50_ns;
 };
 
-/* "ring_loss", "ring_other", "ring_delay" ("none"). */
+/* "ring_loss", "ring_other", "ring_delay", "upcall" ("none"). */
 const char *nb_finding_kind_name(enum nb_finding_kind k);
 
 /*
@@ -88,5 +97,48 @@ const char *nb_finding_kind_name(enum nb_finding_kind k);
  */
 int nb_ring_findings(const struct nb_msg_monitor *m, const struct nb_ring_facts *f,
 		     struct nb_finding *out, int max);
+
+/*
+ * Open vSwitch's slow path in a trace (docs/ARCHITECTURE.md, "Monitors in the blame"): a flow's
+ * first packet, and its first after the datapath flow's max-idle (10 s), misses the datapath's
+ * flow table and waits for ovs-vswitchd to decide (an upcall); later packets take the fast
+ * path. The trace feeds each packet of one flow with its time inside the node; a candidate
+ * (first, or first after idle) far above the median of the later packets is the upcall's.
+ */
+#define NB_UPCALL_IDLE_NS	 10000000000ull
+#define NB_UPCALL_FACTOR	 4	/* "far above": this many times the later packets' median */
+#define NB_UPCALL_MIN_EXCESS_NS 100000ull /* and at least this much above it */
+#define NB_UPCALL_MIN_LATER	 2	/* later packets needed for a median */
+#define NB_UPCALL_LAT_UNKNOWN	 UINT64_MAX /* its stages in the node were not both seen */
+
+struct nb_upcall_cand {
+	uint32_t seq;
+	uint64_t ts;	 /* its first stage, reference clock */
+	uint64_t lat_ns; /* inside the node, or NB_UPCALL_LAT_UNKNOWN */
+	bool first;	 /* the flow's first packet in the trace (else: first after idle) */
+};
+
+struct nb_upcall_acc {
+	bool any;
+	uint64_t first_ts, last_ts;
+	uint32_t n_cand;
+	struct nb_upcall_cand cand[NB_UPCALL_MAX_CAND]; /* cand[0] is the first when n_cand */
+	uint64_t cand_dropped; /* candidates past NB_UPCALL_MAX_CAND: not weighed */
+	struct nb_hist later;  /* the other packets' time in the node */
+};
+
+void nb_upcall_acc_init(struct nb_upcall_acc *a);
+/*
+ * A packet of the flow with a final status, in any order: ts its first stage's time, lat_ns
+ * its time inside the node (NB_UPCALL_LAT_UNKNOWN: not known; it still marks the flow busy).
+ */
+void nb_upcall_see(struct nb_upcall_acc *a, uint64_t ts, uint32_t seq, uint64_t lat_ns);
+/*
+ * The finding for node (0 or 1 into out, max >= 1): none unless ovs (the node switches with
+ * Open vSwitch), there are NB_UPCALL_MIN_LATER later packets, and a candidate is far above
+ * their median. what names the unit ("echo").
+ */
+int nb_upcall_findings(const struct nb_upcall_acc *a, const char *node, bool ovs, const char *what,
+		       struct nb_finding *out, int max);
 
 #endif /* NB_EVIDENCE_H */

@@ -311,7 +311,8 @@ static void s_enc_started(struct s_enc *e, const struct nb_msg_started *s)
 	if (e->b->err)
 		return;
 	s_head(e, NB_MSG_STARTED,
-	       4 + !!s->n_unattached + 2 * s->names + !!s->rx_why[0] + !!s->tx_why[0]);
+	       4 + !!s->n_unattached + 2 * s->names + !!s->rx_why[0] + !!s->tx_why[0] +
+		   !!s->switch_kind[0]);
 	s_put_session(e, s->session);
 	s_put_u64(e, "attach_ns", s->attach_ns);
 	s_put_u32s(e, "rx_ifindex", s->rx_ifindex, s->n_rx);
@@ -324,6 +325,8 @@ static void s_enc_started(struct s_enc *e, const struct nb_msg_started *s)
 		s_put_str(e, "rx_why", s->rx_why, sizeof(s->rx_why));
 	if (s->tx_why[0])
 		s_put_str(e, "tx_why", s->tx_why, sizeof(s->tx_why));
+	if (s->switch_kind[0])
+		s_put_str(e, "switch", s->switch_kind, sizeof(s->switch_kind));
 	if (s->n_unattached) {
 		s_key(e, "unattached");
 		msgpack_pack_array(&e->pk, s->n_unattached);
@@ -1335,6 +1338,7 @@ static int s_dec_started(const struct s_map *m, struct nb_msg_started *s)
 					     sizeof(s->tx_ifs[0]), &n_tx)))) ||
 	    (err = s_get_str(m, "rx_why", false, s->rx_why, sizeof(s->rx_why))) ||
 	    (err = s_get_str(m, "tx_why", false, s->tx_why, sizeof(s->tx_why))) ||
+	    (err = s_get_str(m, "switch", false, s->switch_kind, sizeof(s->switch_kind))) ||
 	    (err = s_get_list(m, "unattached", false, NB_WIRE_MAX_UNATTACHED, &pos,
 			      &s->n_unattached)))
 		return err;

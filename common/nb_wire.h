@@ -256,6 +256,11 @@ struct nb_msg_started {
 	char tx_why[NB_WIRE_STR_MAX + 1];
 	uint32_t n_unattached;
 	struct nb_wire_unattached unattached[NB_WIRE_MAX_UNATTACHED];
+	/*
+	 * What switches the traced namespace: "ovs" (an ovs-vswitchd runs there), "" not known
+	 * (an older agent sends no "switch"; the blame then names no upcall).
+	 */
+	char switch_kind[NB_WIRE_NAME_MAX + 1];
 };
 
 struct nb_msg_events {

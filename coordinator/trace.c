@@ -111,6 +111,8 @@ struct s_node {
 	struct nb_msg_monitor mon;
 	bool mon_got;
 	uint64_t ring_drops; /* traced packets it dropped with reason FULL_RING */
+	bool ovs;		   /* its agent said Open vSwitch switches the namespace */
+	struct nb_upcall_acc upcall; /* the echoes' time inside it (s_upcall_see) */
 };
 
 enum s_seg {
@@ -155,7 +157,7 @@ static const char *const s_seg_name[SEG__COUNT] = {
 	[SEG_TOTAL] = "total_round_trip",
 };
 
-#define S_MAX_FINDINGS 4
+#define S_MAX_FINDINGS 8
 
 struct s_trace {
 	struct nb_finding find[S_MAX_FINDINGS]; /* what the monitors explain (s_findings) */
@@ -713,6 +715,7 @@ static int s_on_started(struct s_trace *t, struct s_node *n, const struct nb_msg
 		n->session = 0;
 		return 0;
 	}
+	n->ovs = !strcmp(sd->switch_kind, "ovs");
 	memcpy(n->spec.rx_if, sd->rx_ifindex, sizeof(n->spec.rx_if));
 	memcpy(n->spec.tx_if, sd->tx_ifindex, sizeof(n->spec.tx_if));
 	n->spec.n_rx = sd->n_rx;
@@ -944,6 +947,33 @@ static void s_latency(struct s_trace *t, const struct nb_path_res *r)
 	}
 }
 
+/*
+ * An echo's time inside each node (A: A0->A1 plus A2->A3; B: B0->B1 plus B2->B3, chain stages
+ * 0-1 + 6-7 and 2-3 + 4-5), for the upcall evidence: unknown unless all four were seen in order.
+ * The trace is one flow per direction, so the echoes' order is the flow's.
+ */
+static void s_upcall_see(struct s_trace *t, const struct nb_path_res *r)
+{
+	static const int pairs[2][2][2] = {{{0, 1}, {6, 7}}, {{2, 3}, {4, 5}}};
+	const struct nb_joined *p = r->p;
+
+	if (r->tcp || r->udp)
+		return;
+	for (int i = 0; i < 2; i++) {
+		uint64_t lat = 0;
+
+		for (int k = 0; k < 2 && lat != NB_UPCALL_LAT_UNKNOWN; k++) {
+			const struct nb_stage_obs *a = &p->st[pairs[i][k][0]], *b = &p->st[pairs[i][k][1]];
+
+			if (pairs[i][k][1] >= p->nstages || !a->seen || !b->seen || b->ts < a->ts)
+				lat = NB_UPCALL_LAT_UNKNOWN;
+			else
+				lat += b->ts - a->ts;
+		}
+		nb_upcall_see(&t->node[i].upcall, p->first_ts_ref, r->icmp_seq, lat);
+	}
+}
+
 static json_t *s_packet_json(const struct s_trace *t, const struct nb_joined *p,
 			     enum nb_status st)
 {
@@ -1101,6 +1131,7 @@ static void s_on_final(const struct nb_path_res *res, void *ctx)
 	nb_path_totals_add(&t->tu, r);
 	t->finals++;
 	s_latency(t, r);
+	s_upcall_see(t, r);
 	/* INCONCLUSIVE because a node was away: counted against that gap, and said so. */
 	g = st == NB_ST_INCONCLUSIVE ? s_gap_of(t, p) : NULL;
 	if (g) {
@@ -1484,7 +1515,23 @@ static json_t *s_findings_json(const struct s_trace *t)
 
 	for (int i = 0; i < t->n_find; i++) {
 		const struct s_node *n = &t->node[t->find_node[i]];
+		const struct nb_finding *f = &t->find[i];
 
+		if (f->kind == NB_FIND_UPCALL) {
+			json_t *seqs = json_array(), *lat = json_array();
+
+			for (uint32_t k = 0; k < f->n_seqs; k++) {
+				json_array_append_new(seqs, json_integer(f->seqs[k]));
+				json_array_append_new(lat, json_integer((json_int_t)f->lat_ns[k]));
+			}
+			json_array_append_new(
+			    a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I}", "node", n->name,
+					 "role", s_role(n), "monitor", "ovs", "kind",
+					 nb_finding_kind_name(f->kind), "text", f->text, "seqs", seqs,
+					 "inside_ns", lat, "later_p50_ns",
+					 (json_int_t)f->later_p50_ns));
+			continue;
+		}
 		json_array_append_new(
 		    a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "node",
 				 n->name, "role", s_role(n), "monitor", "tun_ring", "kind",
@@ -1894,6 +1941,8 @@ static int s_init(struct s_trace *t, void *zctx)
 	}
 	for (int s = 0; s < SEG__COUNT; s++)
 		nb_hist_init(&t->seg[s]);
+	for (int i = 0; i < 2; i++)
+		nb_upcall_acc_init(&t->node[i].upcall);
 	t->text = !t->many && !(t->json_path && !strcmp(t->json_path, "-"));
 	if (t->json_path || t->html_path)
 		t->jpackets = json_array();
@@ -2020,6 +2069,15 @@ static void s_findings(struct s_trace *t)
 		}
 		f.past_last_stage = i == 0;
 		k = nb_ring_findings(&n->mon, &f, &t->find[t->n_find], S_MAX_FINDINGS - t->n_find);
+		for (int j = 0; j < k; j++)
+			t->find_node[t->n_find + j] = i;
+		t->n_find += k;
+	}
+	/* A flow's first echo through Open vSwitch's slow path: said per node. */
+	for (int i = 0; i < 2 && t->n_find < S_MAX_FINDINGS; i++) {
+		int k = nb_upcall_findings(&t->node[i].upcall, t->node[i].name, t->node[i].ovs,
+					   "echo", &t->find[t->n_find], S_MAX_FINDINGS - t->n_find);
+
 		for (int j = 0; j < k; j++)
 			t->find_node[t->n_find + j] = i;
 		t->n_find += k;

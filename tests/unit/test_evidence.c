@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "nb_evidence.h"
@@ -293,6 +294,115 @@ static void test_no_evidence(void **state)
 	assert_int_equal(nb_ring_findings(&m, &f, out, 0), 0);
 }
 
+/* ---- Open vSwitch's slow path ---- */
+
+#define MS 1000000ull
+#define US 1000ull
+
+/* seq 1 at 3.1 ms, seqs 2..6 at 50 us, 200 ms apart: seq 1 is the upcall's. */
+static void test_upcall_first(void **state)
+{
+	struct nb_upcall_acc *a = malloc(sizeof(*a));
+	struct nb_finding out[2];
+
+	(void)state;
+	nb_upcall_acc_init(a);
+	nb_upcall_see(a, 1000 * MS, 1, 3100 * US);
+	for (uint32_t s = 2; s <= 6; s++)
+		nb_upcall_see(a, 1000 * MS + (s - 1) * 200 * MS, s, 50 * US);
+	assert_int_equal(nb_upcall_findings(a, "hvB", true, "echo", out, 2), 1);
+	assert_int_equal(out[0].kind, NB_FIND_UPCALL);
+	assert_string_equal(out[0].text, "hvB: echo seq 1 took 3.1ms inside hvB: first packet of the "
+					 "flow through Open vSwitch (upcall; later packets 50us)");
+	assert_int_equal(out[0].n_seqs, 1);
+	assert_int_equal(out[0].seqs[0], 1);
+	assert_int_equal(out[0].lat_ns[0], 3100 * US);
+	assert_string_equal(nb_finding_kind_name(out[0].kind), "upcall");
+	/* Not Open vSwitch: the same times explain nothing. */
+	assert_int_equal(nb_upcall_findings(a, "hvB", false, "echo", out, 2), 0);
+	assert_int_equal(nb_upcall_findings(a, "hvB", true, "echo", out, 0), 0);
+	free(a);
+}
+
+/* A slow packet that is neither first nor after idle is not the upcall's. */
+static void test_upcall_not_first(void **state)
+{
+	struct nb_upcall_acc *a = malloc(sizeof(*a));
+	struct nb_finding out[1];
+
+	(void)state;
+	nb_upcall_acc_init(a);
+	nb_upcall_see(a, 1000 * MS, 1, 50 * US);
+	nb_upcall_see(a, 1200 * MS, 2, 50 * US);
+	nb_upcall_see(a, 1400 * MS, 3, 5 * MS);
+	nb_upcall_see(a, 1600 * MS, 4, 60 * US);
+	assert_int_equal(nb_upcall_findings(a, "hvA", true, "echo", out, 1), 0);
+	free(a);
+}
+
+/* Not far enough above: 4x the median but under 100 us more; or under 4x. */
+static void test_upcall_threshold(void **state)
+{
+	struct nb_upcall_acc *a = malloc(sizeof(*a));
+	struct nb_finding out[1];
+
+	(void)state;
+	nb_upcall_acc_init(a);
+	nb_upcall_see(a, 1000 * MS, 1, 80 * US);
+	nb_upcall_see(a, 1200 * MS, 2, 20 * US);
+	nb_upcall_see(a, 1400 * MS, 3, 20 * US);
+	assert_int_equal(nb_upcall_findings(a, "hvA", true, "echo", out, 1), 0);
+	nb_upcall_acc_init(a);
+	nb_upcall_see(a, 1000 * MS, 1, 1500 * US);
+	nb_upcall_see(a, 1200 * MS, 2, 400 * US);
+	nb_upcall_see(a, 1400 * MS, 3, 400 * US);
+	assert_int_equal(nb_upcall_findings(a, "hvA", true, "echo", out, 1), 0);
+	/* One later packet is no median. */
+	nb_upcall_acc_init(a);
+	nb_upcall_see(a, 1000 * MS, 1, 3 * MS);
+	nb_upcall_see(a, 1200 * MS, 2, 40 * US);
+	assert_int_equal(nb_upcall_findings(a, "hvA", true, "echo", out, 1), 0);
+	free(a);
+}
+
+/*
+ * Finals out of order: seq 1 (unknown time inside, lost later) comes after seq 2; seq 1 is the
+ * first, so seq 2's slow time is a later packet's. Then 11 s idle: seq 9 is an upcall again.
+ */
+static void test_upcall_order_idle(void **state)
+{
+	struct nb_upcall_acc *a = malloc(sizeof(*a));
+	struct nb_finding out[1];
+
+	(void)state;
+	nb_upcall_acc_init(a);
+	nb_upcall_see(a, 1200 * MS, 2, 40 * US);
+	nb_upcall_see(a, 1000 * MS, 1, NB_UPCALL_LAT_UNKNOWN);
+	for (uint32_t s = 3; s <= 8; s++)
+		nb_upcall_see(a, 1000 * MS + (s - 1) * 200 * MS, s, 40 * US);
+	nb_upcall_see(a, 13400 * MS, 9, 2 * MS);
+	nb_upcall_see(a, 13600 * MS, 10, 40 * US);
+	assert_int_equal(nb_upcall_findings(a, "hvA", true, "echo", out, 1), 1);
+	assert_string_equal(out[0].text, "hvA: echo seq 9 took 2.0ms inside hvA: first packet after "
+					 "10 s idle through Open vSwitch (upcall; later packets 40us)");
+	assert_int_equal(out[0].n_seqs, 1);
+	assert_int_equal(out[0].seqs[0], 9);
+	/* And with the first one slow too: both named. */
+	nb_upcall_acc_init(a);
+	nb_upcall_see(a, 1000 * MS, 1, 3 * MS);
+	nb_upcall_see(a, 1200 * MS, 2, 40 * US);
+	nb_upcall_see(a, 1400 * MS, 3, 40 * US);
+	nb_upcall_see(a, 12000 * MS, 4, 2 * MS);
+	assert_int_equal(nb_upcall_findings(a, "hvB", true, "echo", out, 1), 1);
+	assert_string_equal(out[0].text,
+			    "hvB: echo seq 1 took 3.0ms, seq 4 took 2.0ms inside hvB: first packet of "
+			    "the flow, or first after 10 s idle, through Open vSwitch (upcall; later "
+			    "packets 40us)");
+	assert_int_equal(out[0].n_seqs, 2);
+	assert_int_equal(out[0].seqs[1], 4);
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,7 +410,9 @@ int main(void)
 	    cmocka_unit_test(test_quantile),	cmocka_unit_test(test_ring_loss),
 	    cmocka_unit_test(test_ring_other),	cmocka_unit_test(test_queues_named),
 	    cmocka_unit_test(test_fast_reader), cmocka_unit_test(test_ring_delay),
-	    cmocka_unit_test(test_no_evidence),
+	    cmocka_unit_test(test_no_evidence),	cmocka_unit_test(test_upcall_first),
+	    cmocka_unit_test(test_upcall_not_first), cmocka_unit_test(test_upcall_threshold),
+	    cmocka_unit_test(test_upcall_order_idle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

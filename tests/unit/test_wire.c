@@ -267,6 +267,7 @@ static void s_sample(struct nb_msg *m, enum nb_msg_type t, bool big)
 		strcpy(s->tx_ifs[0], "vnet0");
 		strcpy(s->rx_why, "198.18.0.1 answered ARP on bond0; bond bond0: slaves ens4f0+ens4f1");
 		strcpy(s->tx_why, "198.18.0.2 answered ARP on vnet0");
+		strcpy(s->switch_kind, "ovs");
 		if (big) {
 			s->session = UINT64_MAX;
 			s->n_rx = s->n_tx = NB_MAX_IFS;
@@ -789,6 +790,7 @@ static void test_roundtrip_minimal(void **state)
 		case NB_MSG_STARTED:
 			m->started.n_unattached = 0;
 			memset(m->started.unattached, 0, sizeof(m->started.unattached));
+			memset(m->started.switch_kind, 0, sizeof(m->started.switch_kind));
 			break;
 		case NB_MSG_EVENTS:
 			m->events.n_ev = 0;
@@ -1229,7 +1231,8 @@ static const char *const s_required[][16] = {
 static const char *const s_optional[sizeof(s_required) / sizeof(s_required[0])][6] = {
     [NB_MSG_HELLO] = {"caps", "clock_ns", "sessions"},
     [NB_MSG_START] = {"netns", "duration_s", "local", "monitors"},
-    [NB_MSG_STARTED] = {"unattached", "rx_ifs", "tx_ifs", "rx_why", "tx_why"},
+    [NB_MSG_STARTED] = {"unattached", "rx_ifs", "tx_ifs", "rx_why", "tx_why",
+			 "switch"},
     [NB_MSG_PING] = {"session", "credit"},
     [NB_MSG_PONG] = {"session", "credit"}, [NB_MSG_ERROR] = {"session"},
     [NB_MSG_DROPINFO] = {"location_sym", "ifname", "frames"},
