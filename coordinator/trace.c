@@ -1574,6 +1574,9 @@ static json_t *s_report_obj(struct s_trace *t, enum nb_verdict v, const char *de
 		json_object_set_new(json_array_get(nodes, (size_t)i), "interfaces", s_ifaces_json(n));
 		json_object_set_new(json_array_get(nodes, (size_t)i), "monitors",
 				    s_monitors_json(t, n));
+		/* What its agent said switches the traced namespace (null: nothing it knows). */
+		json_object_set_new(json_array_get(nodes, (size_t)i), "switch",
+				    n->ovs ? json_string("ovs") : json_null());
 	}
 	for (int s = 0; s < NB_ST__COUNT; s++)
 		if (t->counts[s])
