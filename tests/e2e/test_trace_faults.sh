@@ -156,10 +156,20 @@ assert_eq 3 "$?" "refused: exit code"
 cat "$OUT/refused.err"
 assert_eq "netblame: node hvB ($EP_hvB) refused: limit max-sessions 1: 1 sessions running already" \
 	"$(grep -v 'warning: --insecure' "$OUT/refused.err")" "refused: the one line that says why"
-# The coordinator exits right after sending STOP; agent A logs it when it has read it.
-wait_for 15 grep -q 'stopped (stopped by the coordinator: coordinator error)' "$OUT/agent_hvA.err"
-assert_eq 1 "$(grep -c 'stopped (stopped by the coordinator: coordinator error)' "$OUT/agent_hvA.err")" \
-	"refused: agent A's session stopped by the refused coordinator"
+# The STARTs go to both agents at once: when B's refusal comes first, the coordinator may stop
+# before A has its START, and A never starts the session. When A started it, the coordinator
+# stopped it: it exits right after sending STOP, and agent A logs it when it has read it.
+RID=$(sed -n 's/.*START of session \([0-9]*\) refused.*/\1/p' "$OUT/agent_hvB.err")
+[ -n "$RID" ] || fail "refused: agent B did not log the refused session: $(cat "$OUT/agent_hvB.err")"
+if grep -q "session $RID started" "$OUT/agent_hvA.err"; then
+	wait_for 15 grep -q "session $RID stopped (stopped by the coordinator: coordinator error)" \
+		"$OUT/agent_hvA.err"
+	assert_eq 1 "$(grep -c "session $RID stopped (stopped by the coordinator: coordinator error)" \
+		"$OUT/agent_hvA.err")" "refused: agent A's session stopped by the refused coordinator"
+else
+	assert_eq 0 "$(grep -c "session $RID" "$OUT/agent_hvA.err")" \
+		"refused: agent A never started the refused session"
+fi
 wait_for 3 progs_are 2 nb_tcx_rx || fail "refused: A still holds the refused trace's session"
 echo "ok: refused: only the first trace's two sessions are attached"
 TPID=$HOLDER
