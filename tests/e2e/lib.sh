@@ -120,6 +120,29 @@ finish_bg() {
 	assert_eq 0 "$RC" "$1: exit code"
 }
 
+# The lab's two hypervisors as `netblame trace` nodes, VM port and uplink named (after
+# start_agent hvA and hvB): "${LAB_NODES[@]}".
+lab_nodes() {
+	LAB_NODES=(--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0"
+		--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0")
+}
+
+# trace_bg NAME TRACE-ARG...: `netblame trace TRACE-ARG...` in the background, its output in
+# $OUT/NAME.out and .err, killed at exit; returns once its sessions run (its "Tracing" line).
+# Sets TPID.
+trace_bg() {
+	local name=$1
+	shift
+	"$COORD" trace "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" &
+	TPID=$!
+	on_exit "kill $TPID 2>/dev/null"
+	wait_for 10 grep -q '^Tracing' "$OUT/$name.err" ||
+		fail "$name: no Tracing line: $(cat "$OUT/$name.err")"
+}
+
+# trace_end NAME: waits for the trace trace_bg started; sets RC.
+trace_end() { wait_exit "$TPID" "$1: the coordinator" "$OUT/$1.err"; }
+
 # start_agent NAME [SERVE FLAG...]: netblame-agent serve on a free loopback port (on
 # $AGENT_LISTEN instead when set: an agent restarted where it was), in the background, stopped at
 # exit; its output in $OUT/agent_NAME.out and .err. Sets PID_NAME and EP_NAME (its endpoint).

@@ -161,18 +161,14 @@ assert_eq "netblame: --html: cannot write $OUT: Is a directory" "$(cat "$OUT/bad
 lab_up --vmb tap
 start_agent hvA --netns nbhvA --insecure
 start_agent hvB --netns nbhvB --insecure
-TRACE=("$COORD" trace icmp --src-ip $VMA --dst-ip $VMB
-	--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0"
-	--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0"
+lab_nodes
+TRACE=("$COORD" trace icmp --src-ip $VMA --dst-ip $VMB "${LAB_NODES[@]}"
 	--count 3 --timeout-ms 500 --insecure)
 
 tests/lab drop --at hvB --dir req --seq 2
-"${TRACE[@]}" --html "$OUT/r.html" --json "$OUT/r.json" >"$OUT/r.out" 2>"$OUT/r.err" &
-TPID=$!
-on_exit "kill $TPID 2>/dev/null"
-wait_for 8 grep -q '^Tracing' "$OUT/r.err" || fail "no Tracing line: $(cat "$OUT/r.err")"
+trace_bg r "${TRACE[@]:2}" --html "$OUT/r.html" --json "$OUT/r.json"
 tests/lab ping -c 3 -i 0.2 -W 1 >/dev/null || true
-wait_exit "$TPID" "the coordinator" "$OUT/r.err"
+trace_end r
 tests/lab clear
 assert_eq 12 "$RC" "trace exit code"
 assert_eq NODE_B "$(jq -r .verdict "$OUT/r.json")" "JSON verdict"

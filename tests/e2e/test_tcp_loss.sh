@@ -31,17 +31,12 @@ j() { jq -r "$1" "$OUT/$NAME.json"; }
 # RULES (a function) installs the drops once the sender's first sequence number SEQ0 is known.
 # Sets RC, DROPS (what the rules matched) and RETRANS (the sender's retransmitted segments).
 trace_stream() {
-	local rules=$3 r0 rpid tpid spid
+	local rules=$3 r0 rpid spid
 	NAME=$1
 	PORT=$((PORT + 1))
-	"$COORD" trace tcp --src-ip $VMA --dst-ip $VMB \
-		--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0" \
-		--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0" \
-		--timeout-ms $TMO --json "$OUT/$NAME.json" --insecure --dst-port $PORT --duration 5 \
-		>"$OUT/$NAME.out" 2>"$OUT/$NAME.err" &
-	tpid=$!
-	on_exit "kill $tpid 2>/dev/null"
-	wait_for 8 grep -q '^Tracing' "$OUT/$NAME.err" || fail "$NAME: no Tracing line: $(cat "$OUT/$NAME.err")"
+	lab_nodes
+	trace_bg "$NAME" tcp --src-ip $VMA --dst-ip $VMB "${LAB_NODES[@]}" \
+		--timeout-ms $TMO --json "$OUT/$NAME.json" --insecure --dst-port $PORT --duration 5
 	rm -f "$OUT/recv.pid" "$OUT/seq"
 	ip netns exec nbvmB "$TRAFFIC" tcp-recv --port $PORT --timeout 4 \
 		--pidfile "$OUT/recv.pid" >"$OUT/recv.out" 2>&1 &
@@ -59,8 +54,7 @@ trace_stream() {
 	rm -f "$OUT/seq"
 	wait $spid || fail "$NAME: sender: $(cat "$OUT/send.out")"
 	wait $rpid || fail "$NAME: receiver: $(cat "$OUT/recv.out")"
-	wait $tpid
-	RC=$?
+	trace_end "$NAME"
 	RETRANS=$(($(retrans) - r0))
 	DROPS=$(($(drops hvA req) + $(drops fab req) + $(drops hvB req)))
 	tests/lab clear >/dev/null

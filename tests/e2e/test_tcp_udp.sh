@@ -305,25 +305,9 @@ echo "ok: t_tso: $big segments above the MSS, $lost copies lost inside hvA"
 xtrace() {
 	local name=$1 proto=$2
 	shift 2
-	"$COORD" trace "$proto" --src-ip "$SRC" --dst-ip "$DST" \
-		--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0" \
-		--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0" \
-		--timeout-ms $TMO --json "$OUT/$name.json" --insecure "$@" \
-		>"$OUT/$name.out" 2>"$OUT/$name.err" &
-	TPID=$!
-	on_exit "kill $TPID 2>/dev/null"
-	wait_for 8 grep -q '^Tracing' "$OUT/$name.err" || fail "$name: no Tracing line: $(cat "$OUT/$name.err")"
-}
-
-# xfinish NAME: waits for the coordinator; sets RC.
-xfinish() {
-	for _ in $(seq 1 150); do
-		kill -0 "$TPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$TPID" 2>/dev/null && fail "$1: coordinator did not finish: $(cat "$OUT/$1.err")"
-	wait "$TPID"
-	RC=$?
+	lab_nodes
+	trace_bg "$name" "$proto" --src-ip "$SRC" --dst-ip "$DST" "${LAB_NODES[@]}" \
+		--timeout-ms $TMO --json "$OUT/$name.json" --insecure "$@"
 }
 xst() { jq -r ".packets[] | select(.key.$2==$3) | .${4:-status}" "$OUT/$1.json"; }
 xverdict() { jq -r '.verdict' "$OUT/$1.json"; }
@@ -342,7 +326,7 @@ xtrace x_tnet tcp --dst-port $PORT --duration 4
 tcp_start 100000 2
 tests/lab drop --at fab --dir req --match "tcp sequence $(seg $K)" >/dev/null
 tcp_go
-xfinish x_tnet
+trace_end x_tnet
 tests/lab clear >/dev/null
 assert_eq NETWORK_DROP_REQ "$(xst x_tnet seq "$(seg $K)")" "x_tnet segment $K"
 assert_eq "COMPLETE=$(($(jq '.packets | length' "$OUT/x_tnet.json") - 1))" \
@@ -357,7 +341,7 @@ xtrace x_trtx tcp --dst-port $PORT --duration 3
 tcp_start 200000
 tests/lab drop --at fab --dir req --match "tcp sequence $(seg $K) quota until 1600 bytes" >/dev/null
 tcp_go
-xfinish x_trtx
+trace_end x_trtx
 tests/lab clear >/dev/null
 assert_eq COMPLETE "$(xst x_trtx seq "$(seg $K)")" "x_trtx segment $K"
 assert_eq 1 "$(xst x_trtx seq "$(seg $K)" lost_copies.network)" "x_trtx segment $K lost in the network"
@@ -376,7 +360,7 @@ assert_eq 10 "$RC" "x_trtx exit code"
 tests/lab drop --at fab --dir req --match 'ip id 6001' >/dev/null
 xtrace x_unet udp --dst-port 9000 --count 3
 udp vmA 6000 3 100
-xfinish x_unet
+trace_end x_unet
 tests/lab clear >/dev/null
 assert_eq NETWORK_DROP_REQ "$(xst x_unet ip_id 6001)" "x_unet id 6001"
 assert_eq COMPLETE "$(xst x_unet ip_id 6002)" "x_unet id 6002"
@@ -389,7 +373,7 @@ tests/lab drop --at fab --dir rep --match 'ip id 6200' >/dev/null
 xtrace x_ufrag udp --count 3
 udp vmA 6100 2 3000
 udp vmB 6200 1 100
-xfinish x_ufrag
+trace_end x_ufrag
 tests/lab clear >/dev/null
 assert_eq COMPLETE "$(xst x_ufrag ip_id 6100)" "x_ufrag id 6100"
 assert_eq B_INTERNAL_DROP_REQ "$(xst x_ufrag ip_id 6101)" "x_ufrag id 6101"
@@ -409,7 +393,7 @@ DST=2001:db8::2
 tests/lab drop -6 --at hvB --dir req --seq 2 >/dev/null
 xtrace x6_icmp icmp --count 3
 tests/lab ping -6 -c 3 -i 0.2 -W 1 >/dev/null || true
-xfinish x6_icmp
+trace_end x6_icmp
 tests/lab clear >/dev/null
 assert_eq COMPLETE "$(xst x6_icmp seq 1)" "x6_icmp seq 1"
 assert_eq B_INTERNAL_DROP_REQ "$(xst x6_icmp seq 2)" "x6_icmp seq 2"
@@ -427,7 +411,7 @@ xtrace x6_tnet tcp --dst-port $PORT --duration 4
 tcp_start 100000 2
 tests/lab drop -6 --at fab --dir req --match "tcp sequence $(seg $K)" >/dev/null
 tcp_go
-xfinish x6_tnet
+trace_end x6_tnet
 tests/lab clear >/dev/null
 assert_eq NETWORK_DROP_REQ "$(xst x6_tnet seq "$(seg $K)")" "x6_tnet segment $K"
 assert_eq "COMPLETE=$(($(jq '.packets | length' "$OUT/x6_tnet.json") - 1))" \
@@ -445,7 +429,7 @@ tests/lab drop -6 --at hvB --dir req --match 'frag id 70001 frag frag-off 181' >
 xtrace x6_udp udp --dst-port 9000 --count 2
 udp vmA 1 3 100
 udp vmA 70000 2 3000
-xfinish x6_udp
+trace_end x6_udp
 tests/lab clear >/dev/null
 assert_eq COMPLETE "$(xst x6_udp ip_id 70000)" "x6_udp id 70000"
 assert_eq 3 "$(xst x6_udp ip_id 70000 fragments)" "x6_udp id 70000 fragments"

@@ -47,16 +47,12 @@ YAML
 
 # run NAME [coordinator flags...]: a trace of 6 echoes; sets RC.
 run() {
-	local name=$1 pid
+	local name=$1
 	shift
-	"$COORD" trace icmp --src-ip $VMA --dst-ip $VMB --count 6 --timeout-ms 500 \
-		--json "$OUT/$name.json" "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" &
-	pid=$!
-	on_exit "kill $pid 2>/dev/null"
-	wait_for 8 grep -q '^Tracing' "$OUT/$name.err" ||
-		fail "$name: no Tracing line: $(cat "$OUT/$name.err")"
+	trace_bg "$name" icmp --src-ip $VMA --dst-ip $VMB --count 6 --timeout-ms 500 \
+		--json "$OUT/$name.json" "$@"
 	tests/lab ping -c 6 -i 0.2 -W 1 >/dev/null || true
-	wait_exit "$pid" "$name: the coordinator" "$OUT/$name.err"
+	trace_end "$name"
 }
 
 check() {

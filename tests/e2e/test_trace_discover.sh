@@ -32,20 +32,15 @@ flush_neigh() {
 
 # run NAME COUNT [coordinator flags...]: a trace of COUNT echoes; sets RC.
 run() {
-	local name=$1 count=$2 pid
+	local name=$1 count=$2
 	shift 2
-	"$COORD" trace icmp --count "$count" --timeout-ms 500 --json "$OUT/$name.json" "$@" \
-		>"$OUT/$name.out" 2>"$OUT/$name.err" &
-	pid=$!
-	on_exit "kill $pid 2>/dev/null"
-	wait_for 10 grep -q '^Tracing' "$OUT/$name.err" ||
-		fail "$name: no Tracing line: $(cat "$OUT/$name.err")"
+	trace_bg "$name" icmp --count "$count" --timeout-ms 500 --json "$OUT/$name.json" "$@"
 	if [ "${PING6:-}" = 1 ]; then
 		tests/lab ping -6 -c "$count" -i 0.2 -W 1 >/dev/null || true
 	else
 		tests/lab ping -c "$count" -i 0.2 -W 1 >/dev/null || true
 	fi
-	wait_exit "$pid" "$name: the coordinator" "$OUT/$name.err"
+	trace_end "$name"
 }
 
 statuses() {

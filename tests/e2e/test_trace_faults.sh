@@ -26,20 +26,14 @@ AFLAGS=(--insecure --lease-ms 60000)
 trace() {
 	local name=$1
 	shift
-	"$COORD" trace icmp --src-ip $VMA --dst-ip $VMB \
-		--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0" \
-		--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0" \
-		--timeout-ms 500 --insecure --json "$OUT/$name.json" "$@" \
-		>"$OUT/$name.out" 2>"$OUT/$name.err" &
-	TPID=$!
-	on_exit "kill $TPID 2>/dev/null"
-	wait_for 8 grep -q '^Tracing' "$OUT/$name.err" ||
-		fail "$name: no Tracing line: $(cat "$OUT/$name.err")"
+	lab_nodes
+	trace_bg "$name" icmp --src-ip $VMA --dst-ip $VMB "${LAB_NODES[@]}" \
+		--timeout-ms 500 --insecure --json "$OUT/$name.json" "$@"
 }
 
 # finish NAME: waits for the coordinator, sets RC, shows what it wrote.
 finish() {
-	wait_exit "$TPID" "$1: the coordinator" "$OUT/$1.err"
+	trace_end "$1"
 	cat "$OUT/$1.out" "$OUT/$1.err"
 }
 

@@ -19,20 +19,15 @@ cd "$REPO"
 trace() {
 	local name=$1 count=$2
 	shift 2
-	"$COORD" trace icmp --src-ip $VMA --dst-ip $VMB \
+	trace_bg "$name" icmp --src-ip $VMA --dst-ip $VMB \
 		--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0${SKA:-}" \
 		--node "name=hvB,endpoint=$EP_hvB,rx-iface=${BRX:-ens4f0},tx-iface=vnet0${SKB:-}" \
-		--count "$count" --timeout-ms $TMO --json "$OUT/$name.json" "${@:---insecure}" \
-		>"$OUT/$name.out" 2>"$OUT/$name.err" &
-	TPID=$!
-	on_exit "kill $TPID 2>/dev/null"
-	wait_for 8 grep -q '^Tracing' "$OUT/$name.err" ||
-		fail "$name: no Tracing line: $(cat "$OUT/$name.err")"
+		--count "$count" --timeout-ms $TMO --json "$OUT/$name.json" "${@:---insecure}"
 }
 
 # finish NAME: waits for the coordinator; sets RC.
 finish() {
-	wait_exit "$TPID" "$1: the coordinator" "$OUT/$1.err"
+	trace_end "$1"
 	cat "$OUT/$1.out"
 }
 

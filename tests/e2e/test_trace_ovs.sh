@@ -35,19 +35,10 @@ cd "$REPO" || fail "cd $REPO"
 trace() {
 	local name=$1 count=$2
 	shift 2
-	"$COORD" trace "${PROTO:-icmp}" --src-ip $VMA --dst-ip $VMB "$@" \
+	trace_bg "$name" "${PROTO:-icmp}" --src-ip $VMA --dst-ip $VMB "$@" \
 		--node "name=hvA,endpoint=$EP_hvA${IFS_A-,rx-iface=vnet0,tx-iface=ens4f0}" \
 		--node "name=hvB,endpoint=$EP_hvB${IFS_B-,rx-iface=ens4f0,tx-iface=vnet0}" \
-		--count "$count" --timeout-ms $TMO --json "$OUT/$name.json" --insecure \
-		>"$OUT/$name.out" 2>"$OUT/$name.err" &
-	TPID=$!
-	on_exit "kill $TPID 2>/dev/null"
-	wait_for 8 grep -q '^Tracing' "$OUT/$name.err" ||
-		fail "$name: no Tracing line: $(cat "$OUT/$name.err")"
-}
-
-finish() {
-	wait_exit "$TPID" "$1: the coordinator" "$OUT/$1.err"
+		--count "$count" --timeout-ms $TMO --json "$OUT/$name.json" --insecure
 }
 
 j() { jq -c "$2" "$OUT/$1.json"; }
@@ -61,7 +52,7 @@ fault() {
 	tests/lab ping -c 2 -i 0.2 -W 1 >/dev/null || fail "$name: the first echoes failed"
 	tests/lab drop --at "$node" --dir "$dir" >/dev/null || fail "$name: drop at $node"
 	tests/lab ping -c 3 -i 0.2 -W 1 >/dev/null && fail "$name: echoes answered through the drop"
-	finish "$name"
+	trace_end "$name"
 	rule=$(tests/lab status | sed -n "s/^  drop at $node: OpenFlow //p")
 	tests/lab clear >/dev/null || fail "$name: clear"
 	assert_eq "[[\"COMPLETE\",\"COMPLETE\"],[\"$st\",\"$st\",\"$st\"]]" "$(ping_runs "$OUT/$name.json")" \
@@ -83,7 +74,7 @@ start_agent hvB --netns nbhvB --insecure
 
 trace healthy 3
 tests/lab ping -c 3 -i 0.2 -W 1 >/dev/null || fail "healthy: echoes failed"
-finish healthy
+trace_end healthy
 assert_eq '["COMPLETE"]' "$(j healthy '[.packets[].status] | unique')" "healthy: statuses"
 assert_eq 3 "$(j healthy '.packets | length')" "healthy: packets"
 assert_eq '[8,8,8]' "$(j healthy '[.packets[].stages | length]')" "healthy: stages seen per packet"
@@ -105,7 +96,7 @@ for hv in hvA hvB; do
 	tests/lab exec $hv ovs-appctl revalidator/purge >/dev/null || fail "upcall: purge at $hv"
 done
 tests/lab ping -c 6 -i 0.2 -W 1 >/dev/null || fail "upcall: echoes failed"
-finish upcall
+trace_end upcall
 assert_eq '["COMPLETE"]' "$(j upcall '[.packets[].status] | unique')" "upcall: statuses"
 assert_eq 6 "$(j upcall '.packets | length')" "upcall: packets"
 assert_eq HEALTHY "$(jr upcall .verdict)" "upcall: verdict"
@@ -128,7 +119,7 @@ ip -n nbhvA neigh flush all
 ip -n nbhvB neigh flush all
 IFS_A="" IFS_B="" trace found 3
 tests/lab ping -c 3 -i 0.2 -W 1 >/dev/null || fail "found: echoes failed"
-finish found
+trace_end found
 assert_eq '["COMPLETE"]' "$(j found '[.packets[].status] | unique')" "found: statuses"
 assert_eq 3 "$(j found '.packets | length')" "found: packets"
 assert_eq 0 "$RC" "found: exit code"
@@ -158,7 +149,7 @@ udp() {
 udp 7000
 tests/lab drop --at hvB --dir req --match 'udp,tp_dst=9000' >/dev/null || fail "udp: drop"
 udp 7002
-finish udp
+trace_end udp
 tests/lab clear >/dev/null || fail "udp: clear"
 assert_eq "7000 COMPLETE 7001 COMPLETE 7002 B_INTERNAL_DROP_REQ 7003 B_INTERNAL_DROP_REQ" \
 	"$(jr udp '[.packets[] | "\(.key.ip_id) \(.status)"] | sort | join(" ")')" "udp: statuses"

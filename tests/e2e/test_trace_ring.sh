@@ -30,19 +30,9 @@ cd "$REPO"
 trace() {
 	local name=$1 proto=$2
 	shift 2
-	"$COORD" trace "$proto" --src-ip $VMA --dst-ip $VMB \
-		--node "name=hvA,endpoint=$EP_hvA,rx-iface=vnet0,tx-iface=ens4f0" \
-		--node "name=hvB,endpoint=$EP_hvB,rx-iface=ens4f0,tx-iface=vnet0" \
-		--json "$OUT/$name.json" --html "$OUT/$name.html" --insecure "$@" \
-		>"$OUT/$name.out" 2>"$OUT/$name.err" &
-	TPID=$!
-	on_exit "kill $TPID 2>/dev/null"
-	wait_for 8 grep -q '^Tracing' "$OUT/$name.err" ||
-		fail "$name: no Tracing line: $(cat "$OUT/$name.err")"
-}
-
-finish() {
-	wait_exit "$TPID" "$1: the coordinator" "$OUT/$1.err"
+	lab_nodes
+	trace_bg "$name" "$proto" --src-ip $VMA --dst-ip $VMB "${LAB_NODES[@]}" \
+		--json "$OUT/$name.json" --html "$OUT/$name.html" --insecure "$@"
 }
 
 j() { jq -r "$2" "$OUT/$1.json"; }
@@ -57,7 +47,7 @@ start_agent hvB --netns nbhvB --insecure
 # --- A fast reader: the ring is watched, nothing to say.
 trace fast icmp --count 20
 tests/lab ping -c 20 -i 0.05 -W 1 >/dev/null || fail "fast: ping"
-finish fast
+trace_end fast
 assert_eq 0 "$RC" "fast: exit code"
 assert_eq HEALTHY "$(j fast .verdict)" "fast: verdict"
 assert_eq 0 "$(j fast '.findings | length')" "fast: findings: $(j fast '[.findings[].text]')"
@@ -86,7 +76,7 @@ on_exit "tests/lab vm-ring-slow off >/dev/null 2>&1"
 before=$(tx_dropped)
 trace slow icmp --count 100 --timeout-ms 3000
 tests/lab ping -c 100 -i 0.002 -W 1 >/dev/null 2>&1 || true
-finish slow
+trace_end slow
 after=$(tx_dropped)
 dropped=$((after - before))
 lost=$(j slow '[.packets[] | select(.status=="B_INTERNAL_DROP_REQ")] | length')
@@ -116,7 +106,7 @@ before=$(tx_dropped)
 trace udp udp --dst-port 9000 --duration 6 --timeout-ms 3000
 tests/lab exec vmA "$TRAFFIC" udp-ids --dst $VMB --port 9000 --ip-id 3000 --count 100 --size 64 \
 	>/dev/null || fail "udp: nb_traffic"
-finish udp
+trace_end udp
 after=$(tx_dropped)
 dropped=$((after - before))
 lost=$(j udp '[.packets[] | select(.status=="B_INTERNAL_DROP_REQ")] | length')
@@ -138,7 +128,7 @@ trace wait icmp --count 5 --timeout-ms 4000
 tests/lab exec vmA "$TRAFFIC" udp-ids --dst $VMB --port 9999 --ip-id 7000 --count 10 --size 64 \
 	>/dev/null || fail "wait: nb_traffic"
 tests/lab ping -c 5 -i 0.01 -W 4 >/dev/null || fail "wait: ping"
-finish wait
+trace_end wait
 tests/lab vm-ring-slow off
 assert_eq 0 "$RC" "wait: exit code"
 assert_eq HEALTHY "$(j wait .verdict)" "wait: verdict"
@@ -150,7 +140,7 @@ j wait '.findings[0].text' | grep -Eq '^hvB: the traced packets waited in the ta
 # --- --no-monitors: nothing asked, nothing reported.
 NOMON=1 trace none icmp --count 3 --no-monitors
 tests/lab ping -c 3 -i 0.1 -W 1 >/dev/null || fail "none: ping"
-finish none
+trace_end none
 assert_eq 0 "$RC" "none: exit code"
 assert_eq "0 0 0" "$(j none '"\(.nodes[0].monitors | length) \(.nodes[1].monitors | length) \(.findings | length)"')" \
 	"none: monitors and findings"
