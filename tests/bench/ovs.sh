@@ -2,9 +2,12 @@
 # ovs_upcall_latency_summary's cost on an established flow (issue 13; target: at least 97 % of
 # the baseline, same run). Open vSwitch's userspace datapath between two VM namespaces
 # (tests/e2e/ovs.sh): a UDP flood nbova -> nbovb:9000, one flow, so after its first packet
-# everything takes the fast path. Measured at the receiver, in rounds that alternate baseline
-# and "the tool attached to the two OVS ports" in ABBA order. The kernel sends user space only
-# the flow's first packet (the upcall) and counts the rest (the stage tracer's upcall mode).
+# everything takes the fast path. Measured at the receiver, three conditions, each round in one
+# of the orders of a Williams design (lib.sh `orders`): the baseline, the tool attached to the
+# two OVS ports, and the floor: the tool with its programs returning at once
+# (NB_TEST_NOOP_PROGRAMS=1), what the two tcx hooks and a running tool cost by themselves. The
+# kernel sends user space only the flow's first packet (the upcall) and counts the rest (the
+# stage tracer's upcall mode).
 # One more tool flood with kernel.bpf_stats_enabled=1 (not in the medians) weighs the programs:
 # run time per run and runs per packet sent.
 #   tests/bench/ovs.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS change the run)
@@ -98,22 +101,20 @@ tool_stop() {
 }
 
 ovs_up "$TMP/ovs"
-echo "ovs: UDP ${SIZE}-byte flood through OVS (userspace datapath), ${DUR}s per measurement, $ROUNDS ABBA rounds"
+echo "ovs: UDP ${SIZE}-byte flood through OVS (userspace datapath), ${DUR}s per measurement," \
+	"$ROUNDS rounds (baseline B, tool T, floor N)"
+mapfile -t ORDERS < <(orders B T N)
 : >"$TMP/rounds"
 flood 0 warm
 : >"$TMP/rounds"
 for ((p = 1; p <= ROUNDS; p++)); do
-	if ((p % 2)); then
-		flood "$p" base
-		tool_start
-		flood "$p" tool
-		tool_stop
-	else
-		tool_start
-		flood "$p" tool
-		tool_stop
-		flood "$p" base
-	fi
+	for c in ${ORDERS[(p - 1) % ${#ORDERS[@]}]}; do
+		case $c in
+		B) flood "$p" base ;;
+		T) tool_start && flood "$p" tool && tool_stop ;;
+		N) tool_start noop && flood "$p" noop && tool_stop ;;
+		esac
+	done
 done
 bpf_stats_round noop
 FLOOR_STATS=$STATS FLOOR_NS=$NS_PER_PKT
@@ -121,10 +122,17 @@ bpf_stats_round
 SUMMARY=$(jq -c 'select(.type=="summary") | {upcalls, fast_path, fast_path_lost, fast_path_sampled, lost_events, not_followed, kernel_map_full}' "$TMP/tool.json")
 BASE=$(awk '$2 == "base" { print $3 }' "$TMP/rounds" | median | xargs printf '%.0f')
 TOOL=$(awk '$2 == "tool" { print $3 }' "$TMP/rounds" | median | xargs printf '%.0f')
+NOOP=$(awk '$2 == "noop" { print $3 }' "$TMP/rounds" | median | xargs printf '%.0f')
 RATIO=$(awk -v b="$BASE" -v t="$TOOL" 'BEGIN { printf "%.1f", 100 * t / b }')
-PAIR_RATIO=$(awk '{ v[$1, $2] = $3; r[$1] = 1 }
-	END { for (p in r) printf "%.2f\n", 100 * v[p, "tool"] / v[p, "base"] }' "$TMP/rounds" |
-	median | xargs printf '%.1f')
+# round_ratio A B: the median over the rounds of each round's A / B, in %.
+round_ratio() {
+	awk -v a="$1" -v b="$2" '{ v[$1, $2] = $3; r[$1] = 1 }
+		END { for (p in r) if (v[p, b]) printf "%.2f\n", 100 * v[p, a] / v[p, b] }' \
+		"$TMP/rounds" | median | xargs printf '%.1f'
+}
+PAIR_RATIO=$(round_ratio tool base)
+FLOOR_RATIO=$(round_ratio noop base)
+OWN_RATIO=$(round_ratio tool noop)
 # The sender shares the CPUs with the receive-side programs (they run in its softirq) and with
 # ovs-vswitchd, which cannot forward the whole flood: what it drops depends on how fast the
 # sender is, so the packets sent tell the cost too.
@@ -134,8 +142,11 @@ TX_RATIO=$(awk -v b="$TX_BASE" -v t="$TX_TOOL" 'BEGIN { printf "%.1f", 100 * t /
 ST=$(target_status "$RATIO" ">=" $TARGET)
 result "baseline median (received)" "$BASE pps" "-" "-"
 result "tool attached median" "$TOOL pps" "-" "-"
+result "floor (empty programs) median" "$NOOP pps" "-" "-"
 result "tool / baseline" "$RATIO %" ">= $TARGET %" "$ST"
 result "tool / baseline, median of rounds" "$PAIR_RATIO %" "-" "-"
+result "floor / baseline, median of rounds" "$FLOOR_RATIO %" "-" "-"
+result "tool / floor, median of rounds" "$OWN_RATIO %" "-" "-"
 result "sent: tool / baseline (ratio of medians)" "$TX_RATIO %" "-" "-"
 result "BPF time per packet sent (bpf_stats)" "$NS_PER_PKT ns" "-" "-"
 result "empty programs per packet sent (floor)" "$FLOOR_NS ns" "-" "-"
@@ -145,7 +156,9 @@ result "empty programs per packet sent (floor)" "$FLOOR_NS ns" "-" "-"
 	echo "Open vSwitch's userspace datapath (Debian's ovs-vswitchd, \`datapath_type=netdev\`) in a"
 	echo "namespace between two VM namespaces (\`tests/e2e/ovs.sh\`); a UDP flood of ${SIZE}-byte"
 	echo "datagrams on one flow (the fast path after its first packet), ${DUR} s per measurement,"
-	echo "$ROUNDS rounds in ABBA order: baseline, and the tool attached to ports p1 and p2. Received"
+	echo "$ROUNDS rounds of three floods, each round in one of the orders of a Williams design"
+	echo "($(IFS=,; echo "${ORDERS[*]}" | sed 's/,/, /g')): B baseline, T the tool attached to ports p1 and p2, N the"
+	echo "floor (the tool with its programs returning at once, \`NB_TEST_NOOP_PROGRAMS=1\`). Received"
 	echo "packets per second at the destination."
 	echo
 	echo "| round | condition | received (pps) | sent (pps) |"
@@ -156,6 +169,8 @@ result "empty programs per packet sent (floor)" "$FLOOR_NS ns" "-" "-"
 	echo "|---|---|---|---|"
 	echo "| tool / baseline (ratio of medians) | $RATIO % | >= $TARGET % | $ST |"
 	echo "| tool / baseline (median of round ratios) | $PAIR_RATIO % | - | - |"
+	echo "| floor / baseline (median of round ratios) | $FLOOR_RATIO % | - | - |"
+	echo "| tool / floor (median of round ratios) | $OWN_RATIO % | - | - |"
 	echo "| sent: tool / baseline (ratio of medians) | $TX_RATIO % | - | - |"
 	echo "| BPF time per packet sent (bpf_stats) | $NS_PER_PKT ns | - | - |"
 	echo "| empty programs per packet sent (floor, bpf_stats) | $FLOOR_NS ns | - | - |"
