@@ -323,7 +323,7 @@ void nb_upcall_see(struct nb_upcall_acc *a, uint64_t ts, uint32_t seq, uint64_t 
 }
 
 int nb_upcall_findings(const struct nb_upcall_acc *a, const char *node, bool ovs, const char *what,
-		       struct nb_finding *out, int max)
+		       const char *id_name, struct nb_finding *out, int max)
 {
 	struct nb_finding *f = out;
 	char d[32], m[32];
@@ -347,8 +347,8 @@ int nb_upcall_findings(const struct nb_upcall_acc *a, const char *node, bool ovs
 			continue;
 		f->seqs[f->n_seqs] = c->seq;
 		f->lat_ns[f->n_seqs] = c->lat_ns;
-		nb_appendf(f->text, sizeof(f->text), &off, "%s seq %u took %s",
-			   f->n_seqs ? "," : "", c->seq, nb_fmt_dur(c->lat_ns, d, sizeof(d)));
+		nb_appendf(f->text, sizeof(f->text), &off, "%s %s %u took %s",
+			   f->n_seqs ? "," : "", id_name, c->seq, nb_fmt_dur(c->lat_ns, d, sizeof(d)));
 		f->n_seqs++;
 		first = first || c->first;
 		idle = idle || !c->first;

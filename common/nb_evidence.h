@@ -80,7 +80,8 @@ struct nb_ring_facts {
 struct nb_finding {
 	enum nb_finding_kind kind;
 	char text[400]; /* "hvB: lost in the tap ring of vnet0 (queue 0 full 12 times, ...): ..." */
-	/* NB_FIND_UPCALL: the packets it names (echo seqs), their time in the node, the median */
+	/* NB_FIND_UPCALL: the packets it names (echo seqs, datagram IP-IDs), their time in the
+	 * node, the later packets' median */
 	uint32_t n_seqs;
 	uint32_t seqs[NB_UPCALL_MAX_CAND];
 	uint64_t lat_ns[NB_UPCALL_MAX_CAND];
@@ -136,9 +137,9 @@ void nb_upcall_see(struct nb_upcall_acc *a, uint64_t ts, uint32_t seq, uint64_t 
 /*
  * The finding for node (0 or 1 into out, max >= 1): none unless ovs (the node switches with
  * Open vSwitch), there are NB_UPCALL_MIN_LATER later packets, and a candidate is far above
- * their median. what names the unit ("echo").
+ * their median. what names the unit ("echo", "datagram"), id_name its number ("seq", "IP-ID").
  */
 int nb_upcall_findings(const struct nb_upcall_acc *a, const char *node, bool ovs, const char *what,
-		       struct nb_finding *out, int max);
+		       const char *id_name, struct nb_finding *out, int max);
 
 #endif /* NB_EVIDENCE_H */

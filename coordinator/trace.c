@@ -948,21 +948,25 @@ static void s_latency(struct s_trace *t, const struct nb_path_res *r)
 }
 
 /*
- * An echo's time inside each node (A: A0->A1 plus A2->A3; B: B0->B1 plus B2->B3, chain stages
- * 0-1 + 6-7 and 2-3 + 4-5), for the upcall evidence: unknown unless all four were seen in order.
- * The trace is one flow per direction, so the echoes' order is the flow's.
+ * A packet's time inside each node, for the upcall evidence: an echo's A0->A1 plus A2->A3 and
+ * B0->B1 plus B2->B3 (chain stages 0-1 + 6-7 and 2-3 + 4-5), a datagram's A0->A1 and B0->B1
+ * (forward datagrams only: the reverse ones are another flow through the switch); unknown
+ * unless all were seen in order. The trace is one flow per direction (for UDP: its datagrams
+ * of all ports, so a later port's first datagram only raises the median the candidates are
+ * weighed against, which errs on the side of saying nothing), so their order is the flow's.
  */
 static void s_upcall_see(struct s_trace *t, const struct nb_path_res *r)
 {
 	static const int pairs[2][2][2] = {{{0, 1}, {6, 7}}, {{2, 3}, {4, 5}}};
 	const struct nb_joined *p = r->p;
+	int legs = r->udp ? 1 : 2;
 
-	if (r->tcp || r->udp)
+	if (r->tcp || (r->udp && r->reverse))
 		return;
 	for (int i = 0; i < 2; i++) {
 		uint64_t lat = 0;
 
-		for (int k = 0; k < 2 && lat != NB_UPCALL_LAT_UNKNOWN; k++) {
+		for (int k = 0; k < legs && lat != NB_UPCALL_LAT_UNKNOWN; k++) {
 			const struct nb_stage_obs *a = &p->st[pairs[i][k][0]], *b = &p->st[pairs[i][k][1]];
 
 			if (pairs[i][k][1] >= p->nstages || !a->seen || !b->seen || b->ts < a->ts)
@@ -970,7 +974,8 @@ static void s_upcall_see(struct s_trace *t, const struct nb_path_res *r)
 			else
 				lat += b->ts - a->ts;
 		}
-		nb_upcall_see(&t->node[i].upcall, p->first_ts_ref, r->icmp_seq, lat);
+		nb_upcall_see(&t->node[i].upcall, p->first_ts_ref, r->udp ? r->udp->ip_id : r->icmp_seq,
+			      lat);
 	}
 }
 
@@ -1527,7 +1532,8 @@ static json_t *s_findings_json(const struct s_trace *t)
 			json_array_append_new(
 			    a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I}", "node", n->name,
 					 "role", s_role(n), "monitor", "ovs", "kind",
-					 nb_finding_kind_name(f->kind), "text", f->text, "seqs", seqs,
+					 nb_finding_kind_name(f->kind), "text", f->text,
+					 t->proto == IPPROTO_UDP ? "ip_ids" : "seqs", seqs,
 					 "inside_ns", lat, "later_p50_ns",
 					 (json_int_t)f->later_p50_ns));
 			continue;
@@ -2076,10 +2082,12 @@ static void s_findings(struct s_trace *t)
 			t->find_node[t->n_find + j] = i;
 		t->n_find += k;
 	}
-	/* A flow's first echo through Open vSwitch's slow path: said per node. */
+	/* A flow's first packet through Open vSwitch's slow path: said per node. */
 	for (int i = 0; i < 2 && t->n_find < S_MAX_FINDINGS; i++) {
+		bool udp = t->proto == IPPROTO_UDP;
 		int k = nb_upcall_findings(&t->node[i].upcall, t->node[i].name, t->node[i].ovs,
-					   "echo", &t->find[t->n_find], S_MAX_FINDINGS - t->n_find);
+					   udp ? "datagram" : "echo", udp ? "IP-ID" : "seq",
+					   &t->find[t->n_find], S_MAX_FINDINGS - t->n_find);
 
 		for (int j = 0; j < k; j++)
 			t->find_node[t->n_find + j] = i;

@@ -310,7 +310,7 @@ static void test_upcall_first(void **state)
 	nb_upcall_see(a, 1000 * MS, 1, 3100 * US);
 	for (uint32_t s = 2; s <= 6; s++)
 		nb_upcall_see(a, 1000 * MS + (s - 1) * 200 * MS, s, 50 * US);
-	assert_int_equal(nb_upcall_findings(a, "hvB", true, "echo", out, 2), 1);
+	assert_int_equal(nb_upcall_findings(a, "hvB", true, "echo", "seq", out, 2), 1);
 	assert_int_equal(out[0].kind, NB_FIND_UPCALL);
 	assert_string_equal(out[0].text, "hvB: echo seq 1 took 3.1ms inside hvB: first packet of the "
 					 "flow through Open vSwitch (upcall; later packets 50us)");
@@ -319,8 +319,29 @@ static void test_upcall_first(void **state)
 	assert_int_equal(out[0].lat_ns[0], 3100 * US);
 	assert_string_equal(nb_finding_kind_name(out[0].kind), "upcall");
 	/* Not Open vSwitch: the same times explain nothing. */
-	assert_int_equal(nb_upcall_findings(a, "hvB", false, "echo", out, 2), 0);
-	assert_int_equal(nb_upcall_findings(a, "hvB", true, "echo", out, 0), 0);
+	assert_int_equal(nb_upcall_findings(a, "hvB", false, "echo", "seq", out, 2), 0);
+	assert_int_equal(nb_upcall_findings(a, "hvB", true, "echo", "seq", out, 0), 0);
+	free(a);
+}
+
+/* A UDP trace's datagrams, named by IP-ID and finalised out of order: the first is the upcall's. */
+static void test_upcall_udp(void **state)
+{
+	struct nb_upcall_acc *a = malloc(sizeof(*a));
+	struct nb_finding out[1];
+
+	(void)state;
+	nb_upcall_acc_init(a);
+	nb_upcall_see(a, 1000 * MS + 3 * MS, 4663, 40 * US);
+	nb_upcall_see(a, 1000 * MS + 1 * MS, 4661, 45 * US);
+	nb_upcall_see(a, 1000 * MS, 4660, 2500 * US);
+	nb_upcall_see(a, 1000 * MS + 2 * MS, 4662, 35 * US);
+	assert_int_equal(nb_upcall_findings(a, "hvA", true, "datagram", "IP-ID", out, 1), 1);
+	assert_string_equal(out[0].text, "hvA: datagram IP-ID 4660 took 2.5ms inside hvA: first "
+					 "packet of the flow through Open vSwitch (upcall; later "
+					 "packets 40us)");
+	assert_int_equal(out[0].n_seqs, 1);
+	assert_int_equal(out[0].seqs[0], 4660);
 	free(a);
 }
 
@@ -336,7 +357,7 @@ static void test_upcall_not_first(void **state)
 	nb_upcall_see(a, 1200 * MS, 2, 50 * US);
 	nb_upcall_see(a, 1400 * MS, 3, 5 * MS);
 	nb_upcall_see(a, 1600 * MS, 4, 60 * US);
-	assert_int_equal(nb_upcall_findings(a, "hvA", true, "echo", out, 1), 0);
+	assert_int_equal(nb_upcall_findings(a, "hvA", true, "echo", "seq", out, 1), 0);
 	free(a);
 }
 
@@ -351,17 +372,17 @@ static void test_upcall_threshold(void **state)
 	nb_upcall_see(a, 1000 * MS, 1, 80 * US);
 	nb_upcall_see(a, 1200 * MS, 2, 20 * US);
 	nb_upcall_see(a, 1400 * MS, 3, 20 * US);
-	assert_int_equal(nb_upcall_findings(a, "hvA", true, "echo", out, 1), 0);
+	assert_int_equal(nb_upcall_findings(a, "hvA", true, "echo", "seq", out, 1), 0);
 	nb_upcall_acc_init(a);
 	nb_upcall_see(a, 1000 * MS, 1, 1500 * US);
 	nb_upcall_see(a, 1200 * MS, 2, 400 * US);
 	nb_upcall_see(a, 1400 * MS, 3, 400 * US);
-	assert_int_equal(nb_upcall_findings(a, "hvA", true, "echo", out, 1), 0);
+	assert_int_equal(nb_upcall_findings(a, "hvA", true, "echo", "seq", out, 1), 0);
 	/* One later packet is no median. */
 	nb_upcall_acc_init(a);
 	nb_upcall_see(a, 1000 * MS, 1, 3 * MS);
 	nb_upcall_see(a, 1200 * MS, 2, 40 * US);
-	assert_int_equal(nb_upcall_findings(a, "hvA", true, "echo", out, 1), 0);
+	assert_int_equal(nb_upcall_findings(a, "hvA", true, "echo", "seq", out, 1), 0);
 	free(a);
 }
 
@@ -382,7 +403,7 @@ static void test_upcall_order_idle(void **state)
 		nb_upcall_see(a, 1000 * MS + (s - 1) * 200 * MS, s, 40 * US);
 	nb_upcall_see(a, 13400 * MS, 9, 2 * MS);
 	nb_upcall_see(a, 13600 * MS, 10, 40 * US);
-	assert_int_equal(nb_upcall_findings(a, "hvA", true, "echo", out, 1), 1);
+	assert_int_equal(nb_upcall_findings(a, "hvA", true, "echo", "seq", out, 1), 1);
 	assert_string_equal(out[0].text, "hvA: echo seq 9 took 2.0ms inside hvA: first packet after "
 					 "10 s idle through Open vSwitch (upcall; later packets 40us)");
 	assert_int_equal(out[0].n_seqs, 1);
@@ -393,7 +414,7 @@ static void test_upcall_order_idle(void **state)
 	nb_upcall_see(a, 1200 * MS, 2, 40 * US);
 	nb_upcall_see(a, 1400 * MS, 3, 40 * US);
 	nb_upcall_see(a, 12000 * MS, 4, 2 * MS);
-	assert_int_equal(nb_upcall_findings(a, "hvB", true, "echo", out, 1), 1);
+	assert_int_equal(nb_upcall_findings(a, "hvB", true, "echo", "seq", out, 1), 1);
 	assert_string_equal(out[0].text,
 			    "hvB: echo seq 1 took 3.0ms, seq 4 took 2.0ms inside hvB: first packet of "
 			    "the flow, or first after 10 s idle, through Open vSwitch (upcall; later "
@@ -411,6 +432,7 @@ int main(void)
 	    cmocka_unit_test(test_ring_other),	cmocka_unit_test(test_queues_named),
 	    cmocka_unit_test(test_fast_reader), cmocka_unit_test(test_ring_delay),
 	    cmocka_unit_test(test_no_evidence),	cmocka_unit_test(test_upcall_first),
+	    cmocka_unit_test(test_upcall_udp),
 	    cmocka_unit_test(test_upcall_not_first), cmocka_unit_test(test_upcall_threshold),
 	    cmocka_unit_test(test_upcall_order_idle),
 	};
