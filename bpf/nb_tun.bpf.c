@@ -280,7 +280,9 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 	bpf_probe_read_kernel(&slot, sizeof(slot), queue + producer);
 	full = slot != NULL;
 	matched = true;
-	if (nb_parse_all || (full && !st->episode)) {
+	/* Parsed for the FULL event only when there will be one (below). */
+	if (nb_parse_all ||
+	    (full && !nb_no_events && st->ev_epoch != (__u32)nb_epoch + 1)) {
 		rc = nb_parse_frame(&NB_RD_PROBE, skb->data, bpf_ntohs(skb->protocol),
 				    dev->type == NB_ARPHRD_ETHER, &ethertype, &p, NULL);
 		if (rc < 0)
@@ -293,29 +295,40 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 		st->matched++;
 	if (full) {
 		struct nb_tun_ring r = {};
+		__u32 ev_epoch = (__u32)nb_epoch + 1;
+		bool ev = matched && !nb_no_events && st->ev_epoch != ev_epoch;
+		bool hw = st->hwm_epoch != nb_epoch || st->hwm < (__u32)size;
 
 		st->full++;
 		/*
-		 * One event per full spell: a flood into a full ring would fill our ring too.
-		 * The whole state (and the occupancy for the HWM) once per spell and when the
-		 * interval's HWM has not reached the size yet.
+		 * A reader that frees its slots in batches lets a flood fill the ring thousands of
+		 * times a second: a FULL event (and the whole ring state it carries) each time
+		 * cost more than the rest of the tool, and named the same overflow thousands of
+		 * times. So the event is the first matched full of the interval on this CPU (the
+		 * counts stay exact), and the state for the HWM is read at most once a jiffy
+		 * until the interval's HWM has reached the size (the HWM is a sample anyway).
 		 */
-		if ((!st->episode && matched) ||
-		    st->hwm_epoch != nb_epoch || st->hwm < (__u32)size) {
+		if (hw && !ev) {
+			__u32 j = (__u32)bpf_jiffies64();
+
+			if (st->full_j == j)
+				hw = false;
+			else
+				st->full_j = j;
+		}
+		if (ev || hw) {
 			if (nb_ring_read(dev, q, &r))
 				return 0;
 			r.ts_ns = bpf_ktime_get_ns();
 			nb_hwm(st, r.occupancy);
-			if (!st->episode && matched) {
+			if (ev) {
 				r.episode = 1;
 				nb_emit(NB_TUN_EV_FULL, q, skb, &r, &p, ethertype);
-				st->episode = 1;
+				st->ev_epoch = ev_epoch;
 			}
 		}
 		return 0;
 	}
-	if (st->episode)
-		st->episode = 0;
 	if (matched)
 		nb_sample(st, q, skb);
 	/*

@@ -29,10 +29,10 @@ struct nb_tun_qstat {
 	__u64 samp_stale;    /* sojourn samples given up (never seen leaving) */
 	__u64 hwm_epoch;     /* the interval hwm belongs to (nb_epoch when it was written) */
 	__u32 hwm;	     /* highest occupancy seen after an enqueue in that interval (sampled) */
-	__u32 episode;	     /* BPF only: a FULL event of this full spell was emitted by this CPU */
+	__u32 ev_epoch;	     /* BPF only: nb_epoch + 1 of this CPU's last FULL event (0: none) */
 	__u64 samp_j;	     /* BPF only: the jiffy of this CPU's last sampling attempt */
 	__u32 dev_set;	     /* BPF only: this CPU has published the device (nb_hot.dev) */
-	__u32 pad;
+	__u32 full_j;	     /* BPF only: the jiffy (low 32 bits) of its last full-ring read */
 	/* enqueue to dequeue of sampled matched packets, log2 us (one in the ring at a time) */
 	__u64 sojourn[NB_MON_SLOTS];
 };
@@ -75,7 +75,7 @@ struct nb_hot {
 
 enum nb_tun_ev_type {
 	NB_TUN_EV_ENQ = 1,  /* --all: a matched packet was enqueued */
-	NB_TUN_EV_FULL = 2, /* a matched packet found the ring full (first of a full spell) */
+	NB_TUN_EV_FULL = 2, /* a matched packet found the ring full (first in the interval, per CPU) */
 };
 
 struct nb_tun_ev {
