@@ -128,13 +128,10 @@ for ((p = 1; p <= ROUNDS; p++)); do
 		flood "$p" base
 	fi
 done
-BASE=$(awk '$2 == "base" { print $3 }' "$TMP/rounds" | median | xargs printf '%.0f')
-TOOL=$(awk '$2 == "tool" { print $3 }' "$TMP/rounds" | median | xargs printf '%.0f')
+BASE=$(round_median base)
+TOOL=$(round_median tool)
 RATIO=$(awk -v b="$BASE" -v t="$TOOL" 'BEGIN { printf "%.1f", 100 * t / b }')
-# Each round's two floods are seconds apart: their ratio, median over the rounds.
-PAIR_RATIO=$(awk '{ v[$1, $2] = $3; r[$1] = 1 }
-	END { for (p in r) printf "%.2f\n", 100 * v[p, "tool"] / v[p, "base"] }' "$TMP/rounds" |
-	median | xargs printf '%.1f')
+PAIR_RATIO=$(round_ratio tool base)
 ST=$(target_status "$RATIO" ">=" $TARGET)
 grep -q '^Drops: 0 ' "$TMP/tool.tail" ||
 	fail "eth_drop reported drops of a flood that is not dropped: $(cat "$TMP/tool.tail")"

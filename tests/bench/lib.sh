@@ -37,6 +37,27 @@ bench_need() {
 	done
 }
 
+# The rounds of a benchmark that compares conditions: $TMP/rounds, a line per measurement,
+# "ROUND TAG VALUE...", the rounds in ROUND_SKIP (space-separated) left out, and "stats" lines
+# never a round.
+# rounds_col TAG [COLUMN]: that column (3 by default) of TAG's measurements, a line each.
+rounds_col() {
+	awk -v t="$1" -v c="${2:-3}" -v skip=" ${ROUND_SKIP:-} " \
+		'$2 == t && $1 != "stats" && !index(skip, " " $1 " ") { print $c }' "$TMP/rounds"
+}
+
+# round_median TAG [COLUMN]: the median of rounds_col, rounded to an integer.
+round_median() { rounds_col "$@" | median | xargs printf '%.0f'; }
+
+# round_ratio A B [COLUMN]: the median over the rounds of each round's A / B in %, one decimal:
+# a round's measurements are next to each other in time, so their ratio is the fair one.
+round_ratio() {
+	awk -v a="$1" -v b="$2" -v c="${3:-3}" -v skip=" ${ROUND_SKIP:-} " '
+		$1 != "stats" && !index(skip, " " $1 " ") { v[$1, $2] = $c; r[$1] = 1 }
+		END { for (p in r) if (v[p, b] && ((p, a) in v)) printf "%.2f\n", 100 * v[p, a] / v[p, b] }' \
+		"$TMP/rounds" | median | xargs printf '%.1f'
+}
+
 # median: of the numbers on stdin, one per line.
 median() {
 	sort -g | awk '{ v[NR] = $1 }

@@ -359,23 +359,13 @@ if [ "$kept" -lt 3 ]; then
 else
 	cp "$TMP/disturbed" "$TMP/disturbed.used"
 fi
-col_of() { # TAG COLUMN: that column of the rounds used (3: rx pps, 8: CPU 0 ns per packet)
-	awk -v t="$1" -v c="$2" -v skip=" $(tr '\n' ' ' <"$TMP/disturbed.used") " \
-		'$2 == t && $1 != "stats" && !index(skip, " " $1 " ") { print $c }' "$TMP/rounds"
-}
-BASE=$(col_of base 3 | median | xargs printf '%.0f')
-TOOL=$(col_of tool 3 | median | xargs printf '%.0f')
+# The rounds used (lib.sh rounds_col, round_ratio): column 3 rx pps, 8 CPU 0 ns per packet.
+ROUND_SKIP=$(tr '\n' ' ' <"$TMP/disturbed.used")
+BASE=$(round_median base 3)
+TOOL=$(round_median tool 3)
 RATIO=$(awk -v b="$BASE" -v t="$TOOL" 'BEGIN { printf "%.1f", 100 * t / b }')
-B_MIN=$(col_of base 3 | sort -g | head -n1)
-B_MAX=$(col_of base 3 | sort -g | tail -n1)
-# round_ratio A B [COLUMN]: the median over the rounds used of each round's A / B packet rate
-# (or that column: 8, CPU 0 ns per packet) in %: a round's floods are next to each other in time.
-round_ratio() {
-	awk -v a="$1" -v b="$2" -v c="${3:-3}" -v skip=" $(tr '\n' ' ' <"$TMP/disturbed.used") " '
-		$1 != "stats" && !index(skip, " " $1 " ") { v[$1, $2] = $c; r[$1] = 1 }
-		END { for (p in r) printf "%.2f\n", 100 * v[p, a] / v[p, b] }' "$TMP/rounds" |
-		median | xargs printf '%.1f'
-}
+B_MIN=$(rounds_col base 3 | sort -g | head -n1)
+B_MAX=$(rounds_col base 3 | sort -g | tail -n1)
 PAIR_RATIO=$(round_ratio tool base)
 FLOOR_RATIO=$(round_ratio noop base)
 OWN_RATIO=$(round_ratio tool noop)
@@ -439,13 +429,13 @@ ROWS=$(awk -v bad=" $(tr '\n' ' ' <"$TMP/disturbed") " -v orders="$(printf '%s,'
 				c[i, "bpftrace"], o[i, "base"], o[i, "noop"], o[i, "tool"],
 				o[i, "tcpdump"], o[i, "bpftrace"], f[i],
 				index(bad, " " i " ") ? "no" : "yes" }' "$TMP/rounds")
-NOOP=$(col_of noop 3 | median | xargs printf '%.0f')
-DUMP=$(col_of tcpdump 3 | median | xargs printf '%.0f')
-BT=$(col_of bpftrace 3 | median | xargs printf '%.0f')
+NOOP=$(round_median noop 3)
+DUMP=$(round_median tcpdump 3)
+BT=$(round_median bpftrace 3)
 # CPU 0 time per packet, median per condition: what each costs the path, in the same floods.
 declare -A NS_MED
 for t in base noop tool tcpdump bpftrace; do
-	NS_MED[$t]=$(col_of "$t" 8 | median | xargs printf '%.0f')
+	NS_MED[$t]=$(round_median "$t" 8)
 done
 DROPS=$(awk '{ s += $5 } END { print s + 0 }' "$TMP/rounds")
 TITLE="Overhead on traffic that does not match the filter (issues 2 and 11)"

@@ -120,24 +120,18 @@ bpf_stats_round noop
 FLOOR_STATS=$STATS FLOOR_NS=$NS_PER_PKT
 bpf_stats_round
 SUMMARY=$(jq -c 'select(.type=="summary") | {upcalls, fast_path, fast_path_lost, fast_path_sampled, lost_events, not_followed, kernel_map_full}' "$TMP/tool.json")
-BASE=$(awk '$2 == "base" { print $3 }' "$TMP/rounds" | median | xargs printf '%.0f')
-TOOL=$(awk '$2 == "tool" { print $3 }' "$TMP/rounds" | median | xargs printf '%.0f')
-NOOP=$(awk '$2 == "noop" { print $3 }' "$TMP/rounds" | median | xargs printf '%.0f')
+BASE=$(round_median base)
+TOOL=$(round_median tool)
+NOOP=$(round_median noop)
 RATIO=$(awk -v b="$BASE" -v t="$TOOL" 'BEGIN { printf "%.1f", 100 * t / b }')
-# round_ratio A B: the median over the rounds of each round's A / B, in %.
-round_ratio() {
-	awk -v a="$1" -v b="$2" '{ v[$1, $2] = $3; r[$1] = 1 }
-		END { for (p in r) if (v[p, b]) printf "%.2f\n", 100 * v[p, a] / v[p, b] }' \
-		"$TMP/rounds" | median | xargs printf '%.1f'
-}
 PAIR_RATIO=$(round_ratio tool base)
 FLOOR_RATIO=$(round_ratio noop base)
 OWN_RATIO=$(round_ratio tool noop)
 # The sender shares the CPUs with the receive-side programs (they run in its softirq) and with
 # ovs-vswitchd, which cannot forward the whole flood: what it drops depends on how fast the
 # sender is, so the packets sent tell the cost too.
-TX_BASE=$(awk '$2 == "base" { print $4 }' "$TMP/rounds" | median | xargs printf '%.0f')
-TX_TOOL=$(awk '$2 == "tool" { print $4 }' "$TMP/rounds" | median | xargs printf '%.0f')
+TX_BASE=$(round_median base 4)
+TX_TOOL=$(round_median tool 4)
 TX_RATIO=$(awk -v b="$TX_BASE" -v t="$TX_TOOL" 'BEGIN { printf "%.1f", 100 * t / b }')
 ST=$(target_status "$RATIO" ">=" $TARGET)
 result "baseline median (received)" "$BASE pps" "-" "-"

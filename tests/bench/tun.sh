@@ -117,16 +117,10 @@ sed -i '/ cost /d; / floorcost /d' "$TMP/rounds"
 # The last tool run's own counts of the flood: every packet it saw enqueued was dequeued or
 # dropped FULL_RING, as the tap counted.
 SUMMARY=$(jq -c 'select(.type=="summary") | {enqueued, dequeued, drops_full_ring, lost_events}' "$TMP/tool.json")
-BASE=$(awk '$2 == "base" { print $3 }' "$TMP/rounds" | median | xargs printf '%.0f')
-TOOL=$(awk '$2 == "tool" { print $3 }' "$TMP/rounds" | median | xargs printf '%.0f')
-NOOP=$(awk '$2 == "noop" { print $3 }' "$TMP/rounds" | median | xargs printf '%.0f')
+BASE=$(round_median base)
+TOOL=$(round_median tool)
+NOOP=$(round_median noop)
 RATIO=$(awk -v b="$BASE" -v t="$TOOL" 'BEGIN { printf "%.1f", 100 * t / b }')
-# round_ratio A B: the median over the rounds of each round's A / B, in %.
-round_ratio() {
-	awk -v a="$1" -v b="$2" '{ v[$1, $2] = $3; r[$1] = 1 }
-		END { for (p in r) if (v[p, b]) printf "%.2f\n", 100 * v[p, a] / v[p, b] }' \
-		"$TMP/rounds" | median | xargs printf '%.1f'
-}
 PAIR_RATIO=$(round_ratio tool base)
 FLOOR_RATIO=$(round_ratio noop base)
 OWN_RATIO=$(round_ratio tool noop)
