@@ -234,7 +234,7 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 	void *ring, **queue = NULL, *slot = NULL;
 	int producer = 0, size = 0, head;
 	__u32 q, occ;
-	bool matched, full;
+	bool matched, full, ev_due;
 	int rc;
 
 	if (nb_noop || dev->ifindex != f->ifindex[0] || dev->nd_net.net->ns.inum != f->netns)
@@ -279,10 +279,11 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 	}
 	bpf_probe_read_kernel(&slot, sizeof(slot), queue + producer);
 	full = slot != NULL;
+	/* A FULL event is due: the first full of the interval on this CPU (nb_epoch read only then). */
+	ev_due = full && !nb_no_events && st->ev_epoch != (__u32)nb_epoch + 1;
 	matched = true;
 	/* Parsed for the FULL event only when there will be one (below). */
-	if (nb_parse_all ||
-	    (full && !nb_no_events && st->ev_epoch != (__u32)nb_epoch + 1)) {
+	if (nb_parse_all || ev_due) {
 		rc = nb_parse_frame(&NB_RD_PROBE, skb->data, bpf_ntohs(skb->protocol),
 				    dev->type == NB_ARPHRD_ETHER, &ethertype, &p, NULL);
 		if (rc < 0)
@@ -295,8 +296,7 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 		st->matched++;
 	if (full) {
 		struct nb_tun_ring r = {};
-		__u32 ev_epoch = (__u32)nb_epoch + 1;
-		bool ev = matched && !nb_no_events && st->ev_epoch != ev_epoch;
+		bool ev = matched && ev_due;
 		bool hw = st->hwm_epoch != nb_epoch || st->hwm < (__u32)size;
 
 		st->full++;
@@ -324,7 +324,7 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 			if (ev) {
 				r.episode = 1;
 				nb_emit(NB_TUN_EV_FULL, q, skb, &r, &p, ethertype);
-				st->ev_epoch = ev_epoch;
+				st->ev_epoch = (__u32)nb_epoch + 1;
 			}
 		}
 		return 0;
