@@ -335,7 +335,8 @@ static __always_inline int nb_stage_event(const struct nb_pkt *p, __u16 ethertyp
  * are taken at such lookups only). A candidate is
  * never in such a cache (its flow was idle, or unknown, for far longer), so its first copy is
  * always looked up; the other copies within NB_UP_COPY_NS of it. Samples sit in a small
- * direct-mapped array that every exit probes.
+ * direct-mapped array; an exit looks at its slot only when the slot's byte in nb_up_armed says
+ * a sample may be there.
  */
 const volatile bool nb_up = false;
 const volatile __u64 nb_up_idle_ns = 0;
@@ -386,7 +387,7 @@ struct nb_up_cache {
 	__u64 jiffies;	  /* when it was looked up; 0: empty */
 	__u64 look_until; /* transmit: exits are looked for as a candidate's copies till then */
 	__u32 rx_ifindex; /* transmit: the port it enters by; 0: a flow never seen entering */
-	__u32 pad;
+	__u32 fhash;	  /* transmit: nb_up_fhash of f, for the sample slots */
 };
 
 /* Sized by user space (1 entry each when the mode is off: an LRU map preallocates). */
@@ -410,6 +411,13 @@ struct {
 	__type(value, struct nb_up_samp);
 	__uint(max_entries, NB_UP_SAMP_SLOTS);
 } nb_up_samp SEC(".maps");
+
+/*
+ * Which sample slots may hold a packet in flight: every exit reads its slot's byte here, one
+ * line of a page it touches anyway, and looks at the slot itself (a line on any of the
+ * array's pages) only when it is set.
+ */
+__u8 nb_up_armed[NB_UP_SAMP_SLOTS] = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -459,15 +467,25 @@ static __always_inline bool nb_up_words_eq(const void *a, const void *b, const i
 	return !d;
 }
 
-static __always_inline __u32 nb_up_slot(const struct nb_up_pkey *k)
+/* The flow's part of a sample's slot: computed when a CPU's cache of the flow is. */
+static __always_inline __u32 nb_up_fhash(const struct nb_up_fkey *f)
 {
-	const __u32 *w = (const __u32 *)k;
+	const __u32 *w = (const __u32 *)f;
 	__u32 h = 0;
 
 #pragma unroll
-	for (int i = 0; i < (int)(sizeof(*k) / 4); i++)
+	for (int i = 0; i < (int)(sizeof(*f) / 4); i++)
 		h = (h ^ w[i]) * 0x9e3779b1u;
-	return h >> 24; /* 8 bits: NB_UP_SAMP_SLOTS */
+	return h;
+}
+
+/* A packet's slot: its flow's hash mixed with what tells the flow's packets apart. */
+static __always_inline __u32 nb_up_slot(__u32 fhash, const struct nb_up_pkey *k)
+{
+	__u32 h = fhash ^ k->ip_id ^ k->tcp_seq ^ (k->l4_len << 16) ^ k->icmp_seq ^
+		  ((__u32)k->frag_off << 16);
+
+	return (h * 0x9e3779b1u) >> 24; /* 8 bits: NB_UP_SAMP_SLOTS */
 }
 
 static __always_inline bool nb_up_recent(__u64 now, __u64 then, __u64 span)
@@ -514,7 +532,7 @@ static __always_inline int nb_up_rx(const struct nb_pkt *p, __u16 ethertype, __u
 		if (nb_up_recent(now, c->last_sample_ns, nb_up_sample_ns))
 			return 0;
 		/* A slot still holding a packet in flight is left to it. */
-		slot = nb_up_slot(k);
+		slot = nb_up_slot(nb_up_fhash(&k->f), k);
 		sa = bpf_map_lookup_elem(&nb_up_samp, &slot);
 		if (!sa || (sa->used && nb_up_recent(now, sa->rx_ns, nb_up_timeout_ns)))
 			return 0;
@@ -523,6 +541,7 @@ static __always_inline int nb_up_rx(const struct nb_pkt *p, __u16 ethertype, __u
 		sa->rx_ns = now;
 		sa->rx_ifindex = ifindex;
 		__sync_fetch_and_add(&sa->used, 1); /* published after the rest (a full barrier) */
+		nb_up_armed[slot & (NB_UP_SAMP_SLOTS - 1)] = 1;
 		c->last_sample_ns = now;
 		c->sampled++;
 		return 0;
@@ -560,6 +579,7 @@ static __always_inline int nb_up_tx(const struct nb_pkt *p, __u16 ethertype, __u
 		/* Only a known flow is kept: one that enters a moment later must be seen. */
 		ca->jiffies = f ? jiffies : 0;
 		ca->rx_ifindex = f ? f->rx_ifindex : 0;
+		ca->fhash = nb_up_fhash(&k->f);
 		until = 0;
 		if (f && f->cand_ns) {
 			until = f->cand_ns + nb_up_timeout_ns;
@@ -572,9 +592,17 @@ static __always_inline int nb_up_tx(const struct nb_pkt *p, __u16 ethertype, __u
 		c->out_unknown++;
 		return 0;
 	}
-	if (ca->look_until)
+	/*
+	 * The clock only while a candidate's copies are looked for: once past, the cache says so
+	 * (time only goes on), and the flow's packets stop paying the clock, a call of tens of ns
+	 * in a VM, until the record is looked up again.
+	 */
+	if (ca->look_until) {
 		now = bpf_ktime_get_ns();
-	if ((__s64)(ca->look_until - now) > 0) {
+		if ((__s64)(ca->look_until - now) <= 0)
+			ca->look_until = 0;
+	}
+	if (ca->look_until) {
 		pe = bpf_map_lookup_elem(&nb_up_pend, k);
 		if (pe && pe->rx_ifindex != ifindex) {
 			/* A first copy finds the cache stale, so f is the record here. */
@@ -584,7 +612,9 @@ static __always_inline int nb_up_tx(const struct nb_pkt *p, __u16 ethertype, __u
 		}
 	}
 	c->fast_out++;
-	slot = nb_up_slot(k);
+	slot = nb_up_slot(ca->fhash, k) & (NB_UP_SAMP_SLOTS - 1);
+	if (!nb_up_armed[slot])
+		return 0;
 	sa = bpf_map_lookup_elem(&nb_up_samp, &slot);
 	if (!sa || !sa->used || sa->rx_ifindex == ifindex ||
 	    !nb_up_words_eq(&sa->k, k, sizeof(*k) / 8))
@@ -592,7 +622,11 @@ static __always_inline int nb_up_tx(const struct nb_pkt *p, __u16 ethertype, __u
 	rx_ns = sa->rx_ns;
 	if (!now)
 		now = bpf_ktime_get_ns();
-	/* The first copy out takes it, once. */
+	/*
+	 * The first copy out takes it, once. The byte is cleared first: the entry cannot arm the
+	 * slot again before the take below frees it.
+	 */
+	nb_up_armed[slot] = 0;
 	if (__sync_val_compare_and_swap(&sa->used, 1, 0) == 1) {
 		c->sample_out++;
 		c->fast_lat[nb_mon_slot((now - rx_ns) / 1000) & (NB_MON_SLOTS - 1)]++;
