@@ -82,6 +82,19 @@ target_status() {
 		print (v ~ /^[0-9.]+$/ && ok) ? "OK" : "MISSED" }'
 }
 
+# floor_bound_status RATIO FLOOR_RATIO TARGET: a tool / baseline ratio's status. When the floor
+# (the same hooks with empty programs) is itself below the target, no program on those hooks can
+# reach it: MISSED says so, and the tool is judged against the floor instead.
+floor_bound_status() {
+	if [ "$(target_status "$1" ">=" "$3")" = OK ]; then
+		echo OK
+	elif [ "$(target_status "$2" ">=" "$3")" = MISSED ]; then
+		echo "MISSED (floor $2 %)"
+	else
+		echo MISSED
+	fi
+}
+
 # result METRIC VALUE TARGET STATUS: one headline number, printed and kept for the summary.
 result() {
 	echo "$1|$2|$3|$4" >>"$BENCH_OUT/$BENCH_NAME.sum"
