@@ -23,6 +23,7 @@ struct nb_tunmon {
 	int ncpu;
 	struct nb_tun_qstat *pcpu;
 	bool deq_by_addr;	   /* the reader's code is known: dequeues of unfollowed packets count */
+	struct nb_hot hot0;	   /* nb_hot's value at the attach: the reader's code ranges */
 };
 
 int nb_tunmon_is_tap(const struct nb_netns *ns, const char *ifname, char *err, size_t errlen)
@@ -54,11 +55,11 @@ static void s_reader_ranges(struct nb_tunmon *m, char *warn, size_t warnlen)
 	for (size_t i = 0; i < 2 && !m->deq_by_addr; i++) {
 		if (nb_sym_range(sym, names[i][0], &lo, &hi))
 			continue;
-		m->skel->data->nb_hot.deq_lo[0] = lo;
-		m->skel->data->nb_hot.deq_hi[0] = hi;
+		m->hot0.deq_lo[0] = lo;
+		m->hot0.deq_hi[0] = hi;
 		if (!nb_sym_range(sym, names[i][1], &lo, &hi)) {
-			m->skel->data->nb_hot.deq_lo[1] = lo;
-			m->skel->data->nb_hot.deq_hi[1] = hi;
+			m->hot0.deq_lo[1] = lo;
+			m->hot0.deq_hi[1] = hi;
 		}
 		m->deq_by_addr = true;
 	}
@@ -131,6 +132,13 @@ int nb_tunmon_open(struct nb_tunmon **out, const struct nb_tunmon_cfg *cfg,
 			 strerror(-rc));
 		goto fail;
 	}
+	/* Before the attach: no program runs yet, nothing else writes the value. */
+	rc = bpf_map_update_elem(bpf_map__fd(m->skel->maps.nb_hot), &(uint32_t){0}, &m->hot0, BPF_ANY);
+	if (rc) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot set the tun ring monitor's reader: %s", strerror(errno));
+		goto fail;
+	}
 	rc = nb_tun_bpf__attach(m->skel);
 	if (rc) {
 		snprintf(err, errlen,
@@ -190,6 +198,11 @@ int nb_tunmon_read(struct nb_tunmon *m, int queue, struct nb_tunq *qs, bool next
 {
 	int fq = bpf_map__fd(m->skel->maps.nb_tun_q);
 	uint64_t epoch = m->skel->bss->nb_epoch;
+	struct nb_hot hot;
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(m->skel->maps.nb_hot), &zero, &hot))
+		return -errno;
 
 	for (uint32_t q = 0; q < NB_TUN_MAXQ; q++) {
 		struct nb_tunq *sq = &qs[q];
@@ -200,8 +213,8 @@ int nb_tunmon_read(struct nb_tunmon *m, int queue, struct nb_tunq *qs, bool next
 		if (bpf_map_lookup_elem(fq, &q, m->pcpu))
 			return -errno;
 		sq->hwm = nb_tun_qstat_sum(tot, m->pcpu, m->ncpu, epoch);
-		/* The reader's count is one per queue, in the dequeue's own page (nb_hot, mapped). */
-		tot->deq = __atomic_load_n(&m->skel->data->nb_hot.samp[q].deq, __ATOMIC_RELAXED);
+		/* The reader's count is one per queue, in the dequeue's own line (nb_hot). */
+		tot->deq = hot.samp[q].deq;
 		if (tot->enq || tot->deq || tot->drop_full || tot->drop_other)
 			sq->seen = true;
 		if (!sq->seen)

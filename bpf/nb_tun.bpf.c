@@ -69,14 +69,24 @@ struct {
 } nb_tun_q SEC(".maps");
 
 /*
- * The dequeue's page (common/nb_mon.h): the device, the reader's code ranges (two: hot and
- * .cold; writable data only to share the page), the samples and the dequeue counts.
+ * The dequeue's memory (common/nb_mon.h): the device, the samples and the dequeue counts. A
+ * plain array map, not a global: globals live in mappable maps, whose values are vmalloc'd
+ * 4 KiB pages, where the small value of an array map is kmalloc'd in the kernel's direct map,
+ * which large pages cover; after every read() system call the reader's TLB is empty here.
  */
-struct nb_hot nb_hot SEC(".data") = {};
-#define nb_dev	 nb_hot.dev
-#define nb_samps nb_hot.samp
-#define nb_deq_lo nb_hot.deq_lo
-#define nb_deq_hi nb_hot.deq_hi
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct nb_hot);
+	__uint(max_entries, 1);
+} nb_hot SEC(".maps");
+
+static __always_inline struct nb_hot *nb_hotp(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&nb_hot, &zero);
+}
 __u64 nb_epoch = 0;	/* written by user space at every interval: the HWM's interval */
 __u64 nb_lost = 0;	/* ring buffer full: event not delivered */
 __u64 nb_parse_err = 0; /* headers unreadable: the packet compared as not IP */
@@ -208,12 +218,16 @@ static __always_inline void nb_hwm(struct nb_tun_qstat *st, __u32 occ)
 static __always_inline void nb_sample(struct nb_tun_qstat *st, __u32 q, struct sk_buff *skb)
 {
 	struct nb_samp *sl;
+	struct nb_hot *h;
 	__u64 j = bpf_jiffies64(), now;
 
 	if (st->samp_j == j)
 		return;
 	st->samp_j = j;
-	sl = &nb_samps[q & (NB_TUN_MAXQ - 1)];
+	h = nb_hotp();
+	if (!h)
+		return;
+	sl = &h->samp[q & (NB_TUN_MAXQ - 1)];
 	now = bpf_ktime_get_ns();
 	if (sl->skb) {
 		if (now - sl->ts_ns < NB_TUN_SAMP_STALE_NS)
@@ -248,7 +262,10 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 	st->enq++;
 	/* Published once per CPU: nb_hot's page is not touched for every packet. */
 	if (!st->dev_set) {
-		nb_dev = (__u64)dev;
+		struct nb_hot *h = nb_hotp();
+
+		if (h)
+			h->dev = (__u64)dev;
 		st->dev_set = 1;
 	}
 	/*
@@ -357,10 +374,10 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 	return 0;
 }
 
-static __always_inline bool nb_in_reader(__u64 loc)
+static __always_inline bool nb_in_reader(const struct nb_hot *h, __u64 loc)
 {
-	return (loc >= nb_deq_lo[0] && loc < nb_deq_hi[0]) ||
-	       (loc >= nb_deq_lo[1] && loc < nb_deq_hi[1]);
+	return (loc >= h->deq_lo[0] && loc < h->deq_hi[0]) ||
+	       (loc >= h->deq_lo[1] && loc < h->deq_hi[1]);
 }
 
 SEC("tp_btf/consume_skb")
@@ -370,20 +387,24 @@ int BPF_PROG(nb_tun_deq, struct sk_buff *skb, void *location)
 	struct nb_tun_qstat *st;
 	struct nb_samp *sl;
 	struct net_device *dev;
+	struct nb_hot *h;
 	__u64 now;
 	__u32 q;
 
 	/*
-	 * The caller first: the arguments only, for every other consume_skb of the machine. Per
-	 * packet of the tap this touches one page of ours, nb_hot (the device, the ranges, the
-	 * queue's line), and the skb.
+	 * The caller first, for every other consume_skb of the machine: its address against the
+	 * reader's ranges, on nb_hot's first line. Per packet of the tap this touches that line
+	 * (ranges, device), the queue's line in nb_hot, and the skb; nothing on a vmalloc'd page.
 	 */
-	if (nb_noop || (nb_deq_lo[0] && !nb_in_reader((__u64)location)))
+	if (nb_noop)
+		return 0;
+	h = nb_hotp();
+	if (!h || (h->deq_lo[0] && !nb_in_reader(h, (__u64)location)))
 		return 0;
 	/* The device the enqueue saw, one word; the whole test only before the first enqueue. */
 	dev = skb->dev;
-	if (nb_dev) {
-		if ((__u64)dev != nb_dev)
+	if (h->dev) {
+		if ((__u64)dev != h->dev)
 			return 0;
 	} else if (!dev || dev->ifindex != f->ifindex[0] || dev->nd_net.net->ns.inum != f->netns) {
 		return 0;
@@ -391,10 +412,10 @@ int BPF_PROG(nb_tun_deq, struct sk_buff *skb, void *location)
 	q = skb->queue_mapping;
 	if (q >= NB_TUN_MAXQ)
 		return 0;
-	sl = &nb_samps[q & (NB_TUN_MAXQ - 1)];
+	sl = &h->samp[q & (NB_TUN_MAXQ - 1)];
 	if (sl->skb != (__u64)skb) {
 		/* Without the reader's address only the sampled packet is known to be one. */
-		if (nb_deq_lo[0])
+		if (h->deq_lo[0])
 			__sync_fetch_and_add(&sl->deq, 1);
 		return 0;
 	}
@@ -412,6 +433,7 @@ int BPF_PROG(nb_tun_drop, struct sk_buff *skb, void *location, int reason)
 {
 	struct nb_tun_qstat *st;
 	struct nb_samp *sl;
+	struct nb_hot *h;
 	__u64 loc = (__u64)location;
 	bool full_ring, in_xmit;
 	__u32 q;
@@ -428,7 +450,10 @@ int BPF_PROG(nb_tun_drop, struct sk_buff *skb, void *location, int reason)
 	if (q >= NB_TUN_MAXQ)
 		return 0;
 	/* A sampled packet freed on a path the dequeue does not see: the sample is over. */
-	sl = &nb_samps[q & (NB_TUN_MAXQ - 1)];
+	h = nb_hotp();
+	if (!h)
+		return 0;
+	sl = &h->samp[q & (NB_TUN_MAXQ - 1)];
 	if (sl->skb == (__u64)skb)
 		sl->skb = 0;
 	if (!full_ring && !in_xmit)
@@ -451,7 +476,8 @@ SEC("raw_tp/net_dev_xmit")
 int nb_tun_snap(__u64 *ctx)
 {
 	const volatile struct nb_filter *f = &nb_cfg;
-	struct net_device *dev = (struct net_device *)nb_dev;
+	struct nb_hot *h = nb_hotp();
+	struct net_device *dev = h ? (struct net_device *)h->dev : NULL;
 	struct nb_tun_ring r = {};
 	__u32 q = (__u32)ctx[0];
 

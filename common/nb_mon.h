@@ -57,7 +57,7 @@ struct nb_tun_ring {
  * holds the queue's sample for the sojourn, the one packet followed from enqueue to dequeue
  * (skb 0: none; kernel addresses used as identities only), and the dequeue count. The enqueue
  * touches the line once per sampling attempt (at most once a jiffy per CPU), the reader for
- * every packet. A BPF global (nb_hot), so defined here for the skeleton.
+ * every packet. The one value of the array map nb_hot, read by user space at every report.
  */
 struct nb_samp {
 	__u64 skb;
@@ -67,7 +67,7 @@ struct nb_samp {
 
 struct nb_hot {
 	__u64 dev; /* the tap's struct net_device: the dequeue's filter, and nb_tun_snap's */
-	/* The reader's code (set before load): consume_skb called from [lo, hi) is a dequeue. */
+	/* The reader's code (set before the attach): consume_skb called from [lo, hi) is a dequeue. */
 	__u64 deq_lo[2];
 	__u64 deq_hi[2];
 	struct nb_samp samp[NB_TUN_MAXQ];
