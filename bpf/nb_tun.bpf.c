@@ -260,7 +260,7 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 	if (!st)
 		return 0;
 	st->enq++;
-	/* Published once per CPU: nb_hot's page is not touched for every packet. */
+	/* Published once per CPU: nb_hot is not touched for every packet. */
 	if (!st->dev_set) {
 		struct nb_hot *h = nb_hotp();
 

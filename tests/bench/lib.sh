@@ -82,6 +82,32 @@ target_status() {
 		print (v ~ /^[0-9.]+$/ && ok) ? "OK" : "MISSED" }'
 }
 
+# The project's rule for a tool's own cost (docs/BENCHMARKS.md, Method): within 2 % of the
+# floor, the same hooks with empty programs.
+# shellcheck disable=SC2034 # read by the benchmarks that source this file
+FLOOR_TARGET=98
+
+# btn_rounds ROUNDS: a monitor against its floor (tun.sh, ovs.sh): one warm-up flood, then
+# ROUNDS rounds of B (baseline), T (the tool), N (the floor: the tool with its programs
+# emptied), each round in the next order of a Williams design (sets ORDERS). The caller defines
+# flood ROUND TAG (appending to $TMP/rounds), tool_start [noop] and tool_stop.
+btn_rounds() {
+	local p c
+	mapfile -t ORDERS < <(orders B T N)
+	: >"$TMP/rounds"
+	flood 0 warm
+	: >"$TMP/rounds"
+	for ((p = 1; p <= $1; p++)); do
+		for c in ${ORDERS[(p - 1) % ${#ORDERS[@]}]}; do
+			case $c in
+			B) flood "$p" base ;;
+			T) tool_start && flood "$p" tool && tool_stop ;;
+			N) tool_start noop && flood "$p" noop && tool_stop ;;
+			esac
+		done
+	done
+}
+
 # floor_bound_status RATIO FLOOR_RATIO TARGET: a tool / baseline ratio's status. When the floor
 # (the same hooks with empty programs) is itself below the target, no program on those hooks can
 # reach it: MISSED says so, and the tool is judged against the floor instead.

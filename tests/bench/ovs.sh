@@ -25,8 +25,6 @@ DUR=${NB_BENCH_SECONDS:-2}
 SIZE=64
 PORT=9000
 TARGET=97
-# The project's rule for a tool's own cost (docs/BENCHMARKS.md, Method): within 2 % of the floor.
-FLOOR_TARGET=98
 cd "$REPO" || exit 1
 TOOL_PID=
 
@@ -105,19 +103,7 @@ tool_stop() {
 ovs_up "$TMP/ovs"
 echo "ovs: UDP ${SIZE}-byte flood through OVS (userspace datapath), ${DUR}s per measurement," \
 	"$ROUNDS rounds (baseline B, tool T, floor N)"
-mapfile -t ORDERS < <(orders B T N)
-: >"$TMP/rounds"
-flood 0 warm
-: >"$TMP/rounds"
-for ((p = 1; p <= ROUNDS; p++)); do
-	for c in ${ORDERS[(p - 1) % ${#ORDERS[@]}]}; do
-		case $c in
-		B) flood "$p" base ;;
-		T) tool_start && flood "$p" tool && tool_stop ;;
-		N) tool_start noop && flood "$p" noop && tool_stop ;;
-		esac
-	done
-done
+btn_rounds "$ROUNDS"
 bpf_stats_round noop
 FLOOR_STATS=$STATS FLOOR_NS=$NS_PER_PKT
 bpf_stats_round

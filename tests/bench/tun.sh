@@ -22,8 +22,6 @@ DUR=${NB_BENCH_SECONDS:-2}
 SIZE=64
 PORT=9000
 TARGET=97
-# The project's rule for a tool's own cost (docs/BENCHMARKS.md, Method): within 2 % of the floor.
-FLOOR_TARGET=98
 cd "$REPO" || exit 1
 TOOL_PID=
 
@@ -89,19 +87,7 @@ bench_lab_up --vmb tap
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "tun: UDP ${SIZE}-byte flood into the tap VM, ${DUR}s per measurement, $ROUNDS rounds" \
 	"(baseline B, tool T, floor N)"
-mapfile -t ORDERS < <(orders B T N)
-: >"$TMP/rounds"
-flood 0 warm
-: >"$TMP/rounds"
-for ((p = 1; p <= ROUNDS; p++)); do
-	for c in ${ORDERS[(p - 1) % ${#ORDERS[@]}]}; do
-		case $c in
-		B) flood "$p" base ;;
-		T) tool_start && flood "$p" tool && tool_stop ;;
-		N) tool_start noop && flood "$p" noop && tool_stop ;;
-		esac
-	done
-done
+btn_rounds "$ROUNDS"
 # The programs' cost per run and per packet (kernel.bpf_stats_enabled, which adds two clock
 # reads to every BPF program run of the machine: so in extra rounds, outside the ratio).
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
