@@ -4,14 +4,14 @@
  * device, without kprobes. The enqueue is net_dev_start_xmit on the tap (tun_net_xmit runs
  * next and puts the skb into tfile->tx_ring, or drops it FULL_RING); the dequeue is
  * consume_skb called from the tun read path (tun_do_read, for read() and vhost-net alike);
- * drops are kfree_skb. The ring is read through BTF from the device's private data.
+ * drops are kfree_skb, and a FULL is the FULL_RING drop. The ring is read through BTF from the
+ * device's private data.
  *
  * The cost is what the tool is judged by (docs/ARCHITECTURE.md, "Virtualization monitors"): per
- * packet the programs write only per-CPU counters, never a cache line the other side of the
- * ring writes, and read of the ring only the producer's fields and the slot the kernel is about
- * to fill; the consumer's line is read 1 in NB_TUN_OCC_EVERY enqueues and when full. The
- * sojourn follows one sampled packet per queue at a time, and the state "now" is read on
- * demand by user space (nb_tun_snap).
+ * packet the programs write only per-CPU counters and their own side's line, never a cache line
+ * the other side of the ring writes; the ring itself is read 1 in NB_TUN_OCC_EVERY enqueues (the
+ * high-water mark) and at the first FULL of an interval. The sojourn follows one sampled packet
+ * per queue at a time, and the state "now" is read on demand by user space (nb_tun_snap).
  */
 #include "nb_skb.bpf.h"
 #include "nb_mon.h"
@@ -50,11 +50,6 @@ const volatile __u64 nb_xmit_hi[2] = {};
 const volatile bool nb_parse_all = true;
 /* Counters only, no events (a serve session): nothing reads the ring buffer. */
 const volatile bool nb_no_events = false;
-/*
- * Benchmark floor only (NB_TEST_NOOP_PROGRAMS=1): the programs return at once, so a run can
- * measure what the hooks cost by themselves. Read-only data: the verifier drops the branch.
- */
-const volatile bool nb_noop = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -248,10 +243,10 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 	void *ring, **queue = NULL, *slot = NULL;
 	int producer = 0, size = 0, head;
 	__u32 q, occ;
-	bool matched, full, ev_due;
+	bool matched = true;
 	int rc;
 
-	if (nb_noop || dev->ifindex != f->ifindex[0] || dev->nd_net.net->ns.inum != f->netns)
+	if (dev->ifindex != f->ifindex[0] || dev->nd_net.net->ns.inum != f->netns)
 		return 0;
 	q = skb->queue_mapping;
 	if (q >= NB_TUN_MAXQ)
@@ -268,10 +263,31 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 			h->dev = (__u64)dev;
 		st->dev_set = 1;
 	}
+	if (nb_parse_all) {
+		rc = nb_parse_frame(&NB_RD_PROBE, skb->data, bpf_ntohs(skb->protocol),
+				    dev->type == NB_ARPHRD_ETHER, &ethertype, &p, NULL);
+		if (rc < 0)
+			__sync_fetch_and_add(&nb_parse_err, 1);
+		if (rc)
+			__builtin_memset(&p, 0, sizeof(p));
+		matched = nb_pkt_match(f, &p);
+	}
 	/*
-	 * Full is the producer's slot taken: the producer's own line, the read-mostly size and
-	 * queue, and the slot tun_net_xmit is about to read and fill anyway.
+	 * Whether the ring is full is not asked here: the packet that finds it full is dropped
+	 * FULL_RING in tun_net_xmit, and the drop program counts it and carries the FULL event.
+	 * Asking here cost four reads of the ring per packet on the sender's CPU, and raced with
+	 * a reader freeing the slot before the produce. A sample that is dropped is given up there.
 	 */
+	if (matched) {
+		st->matched++;
+		nb_sample(st, q, skb);
+	}
+	/*
+	 * The occupancy this packet leaves behind, for the HWM: the consumer's head is on the line
+	 * the reader writes for every packet, so it is read 1 in NB_TUN_OCC_EVERY enqueues.
+	 */
+	if (!nb_all && (st->enq & (NB_TUN_OCC_EVERY - 1)) != 1)
+		return 0;
 	ring = nb_ring_of(dev, q);
 	if (!ring) {
 		__sync_fetch_and_add(&nb_noring, 1);
@@ -290,74 +306,18 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 		NB_RING_FIELD(ring, size, size);
 		NB_RING_FIELD(ring, queue, queue);
 	}
-	if (size <= 0 || producer < 0 || producer >= size) {
-		__sync_fetch_and_add(&nb_noring, 1);
-		return 0;
-	}
-	bpf_probe_read_kernel(&slot, sizeof(slot), queue + producer);
-	full = slot != NULL;
-	/* A FULL event is due: the first full of the interval on this CPU (nb_epoch read only then). */
-	ev_due = full && !nb_no_events && st->ev_epoch != (__u32)nb_epoch + 1;
-	matched = true;
-	/* Parsed for the FULL event only when there will be one (below). */
-	if (nb_parse_all || ev_due) {
-		rc = nb_parse_frame(&NB_RD_PROBE, skb->data, bpf_ntohs(skb->protocol),
-				    dev->type == NB_ARPHRD_ETHER, &ethertype, &p, NULL);
-		if (rc < 0)
-			__sync_fetch_and_add(&nb_parse_err, 1);
-		if (rc)
-			__builtin_memset(&p, 0, sizeof(p));
-		matched = nb_pkt_match(f, &p);
-	}
-	if (matched)
-		st->matched++;
-	if (full) {
-		struct nb_tun_ring r = {};
-		bool ev = matched && ev_due;
-		bool hw = st->hwm_epoch != nb_epoch || st->hwm < (__u32)size;
-
-		st->full++;
-		/*
-		 * A reader that frees its slots in batches lets a flood fill the ring thousands of
-		 * times a second: a FULL event (and the whole ring state it carries) each time
-		 * cost more than the rest of the tool, and named the same overflow thousands of
-		 * times. So the event is the first matched full of the interval on this CPU (the
-		 * counts stay exact), and the state for the HWM is read at most once a jiffy
-		 * until the interval's HWM has reached the size (the HWM is a sample anyway).
-		 */
-		if (hw && !ev) {
-			__u32 j = (__u32)bpf_jiffies64();
-
-			if (st->full_j == j)
-				hw = false;
-			else
-				st->full_j = j;
-		}
-		if (ev || hw) {
-			if (nb_ring_read(dev, q, &r))
-				return 0;
-			r.ts_ns = bpf_ktime_get_ns();
-			nb_hwm(st, r.occupancy);
-			if (ev) {
-				r.episode = 1;
-				nb_emit(NB_TUN_EV_FULL, q, skb, &r, &p, ethertype);
-				st->ev_epoch = (__u32)nb_epoch + 1;
-			}
-		}
-		return 0;
-	}
-	if (matched)
-		nb_sample(st, q, skb);
-	/*
-	 * The occupancy this packet leaves behind, for the HWM: the consumer's head is on the line
-	 * the reader writes for every packet, so it is read 1 in NB_TUN_OCC_EVERY enqueues.
-	 */
-	if (!nb_all && (st->enq & (NB_TUN_OCC_EVERY - 1)) != 1)
+	if (size <= 0 || producer < 0 || producer >= size)
 		return 0;
 	head = 0;
 	NB_RING_FIELD(ring, consumer_head, head);
 	if (head < 0 || head >= size)
 		return 0;
+	/* Full (the slot taken): this packet is about to be dropped, the drop program says so. */
+	bpf_probe_read_kernel(&slot, sizeof(slot), queue + producer);
+	if (slot) {
+		nb_hwm(st, nb_ring_occupancy(producer, head, size, producer == head));
+		return 0;
+	}
 	occ = nb_ring_occupancy(producer, head, size, 0) + 1;
 	nb_hwm(st, occ);
 	if (nb_all && matched) {
@@ -394,10 +354,9 @@ int BPF_PROG(nb_tun_deq, struct sk_buff *skb, void *location)
 	/*
 	 * The caller first, for every other consume_skb of the machine: its address against the
 	 * reader's ranges, on nb_hot's first line. Per packet of the tap this touches that line
-	 * (ranges, device), the queue's line in nb_hot, and the skb; nothing on a vmalloc'd page.
+	 * (ranges, device), the queue's line in nb_hot, and the skb; nothing on a vmalloc'd page
+	 * (no global, not even a read-only one: the verifier drops a branch on it, not the load).
 	 */
-	if (nb_noop)
-		return 0;
 	h = nb_hotp();
 	if (!h || (h->deq_lo[0] && !nb_in_reader(h, (__u64)location)))
 		return 0;
@@ -428,34 +387,51 @@ int BPF_PROG(nb_tun_deq, struct sk_buff *skb, void *location)
 	return 0;
 }
 
-SEC("raw_tp/kfree_skb")
+/*
+ * Drops of the tap's packets. The one that counts is tun_net_xmit's FULL_RING: the packet found
+ * the producer's slot taken, so this is where a FULL is counted and its event built, with that
+ * packet (the enqueue does not ask, see there). On kernels without drop reasons a drop in
+ * tun_net_xmit's code is FULL when the ring says so (its slot read here).
+ */
+SEC("tp_btf/kfree_skb")
 int BPF_PROG(nb_tun_drop, struct sk_buff *skb, void *location, int reason)
 {
+	const volatile struct nb_filter *f = &nb_cfg;
 	struct nb_tun_qstat *st;
+	struct nb_tun_ring r = {};
+	struct nb_pkt p = {};
+	struct net_device *dev;
 	struct nb_samp *sl;
 	struct nb_hot *h;
 	__u64 loc = (__u64)location;
-	bool full_ring, in_xmit;
-	__u32 q;
+	__u16 ethertype = 0;
+	bool reasons, full_ring, in_xmit, full, ev, have = false;
+	__u32 q, epoch1;
+	int rc;
 
-	if (nb_noop)
+	/* Every drop of the machine comes here: the device the enqueue saw is one word. */
+	h = nb_hotp();
+	if (!h || !skb)
 		return 0;
-	full_ring = bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_FULL_RING) &&
-		    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_FULL_RING);
-	in_xmit = (loc >= nb_xmit_lo[0] && loc < nb_xmit_hi[0]) ||
-		  (loc >= nb_xmit_lo[1] && loc < nb_xmit_hi[1]);
-	if (!skb || !nb_our_dev(BPF_CORE_READ(skb, dev)))
+	dev = skb->dev;
+	if (h->dev) {
+		if ((__u64)dev != h->dev)
+			return 0;
+	} else if (!dev || dev->ifindex != f->ifindex[0] || dev->nd_net.net->ns.inum != f->netns) {
 		return 0;
-	q = BPF_CORE_READ(skb, queue_mapping);
+	}
+	q = skb->queue_mapping;
 	if (q >= NB_TUN_MAXQ)
 		return 0;
 	/* A sampled packet freed on a path the dequeue does not see: the sample is over. */
-	h = nb_hotp();
-	if (!h)
-		return 0;
 	sl = &h->samp[q & (NB_TUN_MAXQ - 1)];
 	if (sl->skb == (__u64)skb)
 		sl->skb = 0;
+	reasons = bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_FULL_RING);
+	full_ring = reasons &&
+		    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_FULL_RING);
+	in_xmit = (loc >= nb_xmit_lo[0] && loc < nb_xmit_hi[0]) ||
+		  (loc >= nb_xmit_lo[1] && loc < nb_xmit_hi[1]);
 	if (!full_ring && !in_xmit)
 		return 0;
 	st = bpf_map_lookup_elem(&nb_tun_q, &q);
@@ -465,6 +441,45 @@ int BPF_PROG(nb_tun_drop, struct sk_buff *skb, void *location, int reason)
 		st->drop_full++;
 	else
 		st->drop_other++;
+	full = full_ring;
+	if (!reasons) {
+		have = !nb_ring_read(dev, q, &r);
+		full = have && r.full;
+	}
+	if (!full)
+		return 0;
+	st->full++;
+	/*
+	 * A reader that frees its slots in batches lets a flood fill the ring thousands of times
+	 * a second: a FULL event (and the whole ring state it carries) each time cost more than
+	 * the rest of the tool, and named the same overflow thousands of times. So the event is
+	 * the first matched full of the interval on this CPU (the counts stay exact), and the
+	 * state for the HWM is read at the first full of the interval on this CPU (the HWM is a
+	 * sample anyway: the enqueue reads it too, 1 in NB_TUN_OCC_EVERY packets).
+	 */
+	epoch1 = (__u32)nb_epoch + 1;
+	ev = !nb_no_events && st->ev_epoch != epoch1;
+	if (ev) {
+		rc = nb_parse_frame(&NB_RD_PROBE, skb->data, bpf_ntohs(skb->protocol),
+				    dev->type == NB_ARPHRD_ETHER, &ethertype, &p, NULL);
+		if (rc < 0)
+			__sync_fetch_and_add(&nb_parse_err, 1);
+		if (rc)
+			__builtin_memset(&p, 0, sizeof(p));
+		ev = nb_pkt_match(f, &p);
+	}
+	if (!ev && st->full_epoch == epoch1)
+		return 0;
+	st->full_epoch = epoch1;
+	if (!have && nb_ring_read(dev, q, &r))
+		return 0;
+	r.ts_ns = bpf_ktime_get_ns();
+	nb_hwm(st, r.occupancy);
+	if (ev) {
+		r.episode = 1;
+		nb_emit(NB_TUN_EV_FULL, q, skb, &r, &p, ethertype);
+		st->ev_epoch = epoch1;
+	}
 	return 0;
 }
 
@@ -489,5 +504,29 @@ int nb_tun_snap(__u64 *ctx)
 	r.ts_ns = bpf_ktime_get_ns();
 	nb_snap = r;
 	nb_snap_rc = 0;
+	return 0;
+}
+
+/*
+ * The benchmark's floor (NB_TEST_NOOP_PROGRAMS=1, tests/bench/tun.sh): loaded instead of the
+ * three programs above, on the same hooks, nothing but the return, so that a run measures what
+ * the hooks cost by themselves. Not a flag the programs test: the verifier drops the branch on
+ * a read-only flag but keeps its load, a vmalloc'd page the reader's CPU walks to per packet.
+ */
+SEC("?tp_btf/net_dev_start_xmit")
+int BPF_PROG(nb_tun_enq_nop)
+{
+	return 0;
+}
+
+SEC("?tp_btf/consume_skb")
+int BPF_PROG(nb_tun_deq_nop)
+{
+	return 0;
+}
+
+SEC("?tp_btf/kfree_skb")
+int BPF_PROG(nb_tun_drop_nop)
+{
 	return 0;
 }

@@ -22,7 +22,7 @@
 struct nb_tun_qstat {
 	__u64 enq;	     /* packets handed to the tap's transmit on this queue */
 	__u64 matched;	     /* of them, those that passed the packet filter */
-	__u64 full;	     /* enqueues that found the ring full (the producer's slot taken) */
+	__u64 full;	     /* packets that found the ring full (the producer's slot taken): dropped */
 	__u64 drop_full;     /* kfree_skb FULL_RING on this queue */
 	__u64 drop_other;    /* other drops in tun_net_xmit (no reader, filter, ...) */
 	__u64 deq;	     /* user space: packets the reader took (nb_hot.samp[q].deq) */
@@ -32,7 +32,7 @@ struct nb_tun_qstat {
 	__u32 ev_epoch;	     /* BPF only: nb_epoch + 1 of this CPU's last FULL event (0: none) */
 	__u64 samp_j;	     /* BPF only: the jiffy of this CPU's last sampling attempt */
 	__u32 dev_set;	     /* BPF only: this CPU has published the device (nb_hot.dev) */
-	__u32 full_j;	     /* BPF only: the jiffy (low 32 bits) of its last full-ring read */
+	__u32 full_epoch;    /* BPF only: nb_epoch + 1 of this CPU's last full-ring read */
 	/* enqueue to dequeue of sampled matched packets, log2 us (one in the ring at a time) */
 	__u64 sojourn[NB_MON_SLOTS];
 };
