@@ -6,7 +6,7 @@
 # per second (the tap counts a packet sent once it is in the ring; the overflow is its TX
 # dropped). Three conditions, each round in one of the orders of a Williams design (lib.sh
 # `orders`): the baseline, tun_ring_monitor attached to vnet0 (all three of its programs run
-# on every packet of the flood), and the floor: the tool with its programs returning at once
+# on every packet of the flood), and the floor: the tool's programs replaced by empty ones
 # (NB_TEST_NOOP_PROGRAMS=1), what the hooks cost by themselves. Then two more attached floods
 # with kernel.bpf_stats_enabled give each program's run time, per run and per flood packet.
 #   tests/bench/tun.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS change the run)
@@ -92,7 +92,7 @@ btn_rounds "$ROUNDS"
 # reads to every BPF program run of the machine: so in extra rounds, outside the ratio).
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
 on_exit "sysctl -qw kernel.bpf_stats_enabled=$STATS_WAS"
-# The floor's programs too (they return at once): what a run of each hook costs by itself.
+# The floor's programs too (empty): what a run of each hook costs by itself.
 for c in floorcost cost floorcost cost; do
 	tool_start "$([ $c = floorcost ] && echo noop)"
 	# Counted from the flood's start: attach and the idle second are not in the numbers.
@@ -150,8 +150,8 @@ echo "load average: $LOAD0 at the start, $LOAD1 at the end"
 	echo "nb_vm reads every frame and ignores it), ${DUR} s per measurement, $ROUNDS rounds of three"
 	echo "floods, each round in one of the orders of a Williams design over the three conditions"
 	echo "($(IFS=,; echo "${ORDERS[*]}" | sed 's/,/, /g')): B baseline, T tun_ring_monitor attached to vnet0 in hvB, N the floor (the"
-	echo "tool with its programs returning at once, \`NB_TEST_NOOP_PROGRAMS=1\`: what the hooks cost"
-	echo "by themselves). Throughput is vnet0's TX packets per second: what went into the ring and"
+	echo "tool's three programs replaced by empty ones on the same hooks, \`NB_TEST_NOOP_PROGRAMS=1\`:"
+	echo "what the hooks cost by themselves). Throughput is vnet0's TX packets per second: what went into the ring and"
 	echo "on to the reader (the rest overflows, FULL_RING). The sender, and with it the whole path"
 	echo "to the tap (the enqueue program included), is pinned to CPU 0; the target is judged on the"
 	echo "median of the rounds' own ratios, against the floor (within 2 %) as the path tracers are:"
@@ -172,7 +172,7 @@ echo "load average: $LOAD0 at the start, $LOAD1 at the end"
 	echo "BPF cost per program (kernel.bpf_stats_enabled during four more floods, two with the tool"
 	echo "and two with the floor's programs, not in the ratio since the statistics add two clock"
 	echo "reads to every run; medians; a run is any call of the hook on the machine, a flood packet"
-	echo "one that went through or over the ring; the floor's program returns at once, so its time"
+	echo "one that went through or over the ring; the floor's program is empty, so its time"
 	echo "is what a run of the hook costs by itself, statistics included):"
 	echo
 	echo "| program | ns per run | ns per flood packet | floor: ns per run | floor: ns per flood packet |"
