@@ -34,6 +34,8 @@ int nb_netns_ifindex(const struct nb_netns *ns, char names[][16], int n, uint32_
 int nb_netns_ifname(const struct nb_netns *ns, uint32_t ifindex, char *buf);
 /* The driver of an interface in the namespace ("tun", "veth", ...), by ethtool: -errno. */
 int nb_netns_driver(const struct nb_netns *ns, const char *ifname, char *buf, size_t len);
+/* The transmit queues the device was created with (IFLA_NUM_TX_QUEUES), by rtnetlink: -errno. */
+int nb_netns_txqueues(const struct nb_netns *ns, uint32_t ifindex, uint32_t *n);
 /*
  * Switch this thread into ns (no-op for the own namespace); *self keeps the way back.
  * nb_netns_leave returns rc, or -EIO (err set) if the way back failed and rc was 0.
@@ -73,6 +75,11 @@ void nb_disc_job_free(struct nb_disc_job *j);
 bool nb_disc_has_ovs(uint32_t inum);
 
 /* ---- the packet-stage tracer (nb_tracer.c) ---- */
+/*
+ * NB_TEST_HIDE_HOOKS=tcx,tp_btf/net_dev_start_xmit makes those hooks look absent (to tests of the
+ * fallbacks and of "kernel lacks a hook" on a kernel that has them all).
+ */
+bool nb_hook_hidden(const char *hook);
 struct nb_tracer;
 typedef int (*nb_event_fn)(const struct nb_event *e, void *ctx);
 
@@ -256,6 +263,7 @@ void nb_drops_destroy(struct nb_drops **pd);
  */
 struct nb_tunmon;
 struct nb_tunmon_cfg {
+	const struct nb_netns *ns; /* the tap's namespace (a tcx link is made in it) */
 	struct nb_filter filter; /* netns and ifindex[0] (the tap) set; the packet filter */
 	bool all;		 /* an event for every matched enqueue (--all) */
 	bool parse_all;		 /* parse every packet (a packet filter or --all) */
@@ -279,6 +287,8 @@ int nb_tunmon_open(struct nb_tunmon **out, const struct nb_tunmon_cfg *cfg,
 		   int (*fn)(void *ctx, void *data, size_t size), void *ctx, char *err,
 		   size_t errlen, char *warn, size_t warnlen);
 bool nb_tunmon_deq_by_addr(const struct nb_tunmon *m);
+/* The enqueue's hook: "tcx/egress" (a tap of one queue) or "tp_btf/net_dev_start_xmit". */
+const char *nb_tunmon_enq_hook(const struct nb_tunmon *m);
 int nb_tunmon_poll(struct nb_tunmon *m, int timeout_ms);
 int nb_tunmon_consume(struct nb_tunmon *m);
 /*

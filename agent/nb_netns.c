@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/ethtool.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <sched.h>
@@ -112,8 +115,8 @@ int nb_netns_leave(int self, int rc, char *err, size_t errlen)
  * lookups and back. The same name (and ifindex) exists in several namespaces in a lab and on
  * hypervisors with containers, which is why the filter also carries the namespace inode.
  */
-int nb_netns_ifindex(const struct nb_netns *ns, char names[][16], int n, uint32_t *out,
-		     char *err, size_t errlen)
+int nb_netns_ifindex(const struct nb_netns *ns, char names[][16], int n, uint32_t *out, char *err,
+		     size_t errlen)
 {
 	int self, rc;
 
@@ -168,5 +171,59 @@ int nb_netns_driver(const struct nb_netns *ns, const char *ifname, char *buf, si
 	rc = nb_netns_leave(self, rc, err, sizeof(err));
 	if (!rc)
 		snprintf(buf, len, "%.*s", (int)sizeof(di.driver), di.driver);
+	return rc;
+}
+
+/*
+ * The transmit queues a device was created with (IFLA_NUM_TX_QUEUES, fixed for its life; a tap
+ * made without IFF_MULTI_QUEUE has one), by rtnetlink in the namespace. -errno.
+ */
+int nb_netns_txqueues(const struct nb_netns *ns, uint32_t ifindex, uint32_t *n)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifinfomsg ifi;
+	} req = {0};
+	char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
+	char err[160];
+	ssize_t len = 0;
+	int self, fd, rc;
+
+	*n = 0;
+	rc = nb_netns_enter(ns, &self, err, sizeof(err));
+	if (rc)
+		return rc;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	req.h.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifi));
+	req.h.nlmsg_type = RTM_GETLINK;
+	req.h.nlmsg_flags = NLM_F_REQUEST;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = (int)ifindex;
+	if (fd < 0 || send(fd, &req, req.h.nlmsg_len, 0) < 0 ||
+	    (len = recv(fd, buf, sizeof(buf), 0)) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	rc = nb_netns_leave(self, rc, err, sizeof(err));
+	if (rc)
+		return rc;
+	rc = -ENODATA;
+	for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
+	     h = NLMSG_NEXT(h, len)) {
+		struct ifinfomsg *ifi = NLMSG_DATA(h);
+		int alen = (int)IFLA_PAYLOAD(h);
+
+		if (h->nlmsg_type == NLMSG_ERROR)
+			return ((struct nlmsgerr *)NLMSG_DATA(h))->error ?: -ENODATA;
+		if (h->nlmsg_type != RTM_NEWLINK)
+			continue;
+		for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+			if (a->rta_type == IFLA_NUM_TX_QUEUES &&
+			    RTA_PAYLOAD(a) >= sizeof(uint32_t)) {
+				memcpy(n, RTA_DATA(a), sizeof(*n));
+				return 0;
+			}
+		}
+	}
 	return rc;
 }

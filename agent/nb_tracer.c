@@ -151,7 +151,7 @@ int nb_hooks_parse(const char *s, enum nb_hooks *out)
  * fallback and the "kernel lacks a hook" paths can be run on a kernel that has every hook.
  * A hidden tcx object is not even loaded.
  */
-static bool s_hidden(const char *hook)
+bool nb_hook_hidden(const char *hook)
 {
 	const char *h = getenv("NB_TEST_HIDE_HOOKS");
 	size_t n;
@@ -256,7 +256,7 @@ static int s_attach_row(struct nb_tracer *t, size_t i, const struct nb_filter *f
 	struct bpf_program *p = bpf_object__find_program_by_name(t->obj, sp->prog);
 	int rc = -EOPNOTSUPP;
 
-	if (p && bpf_program__fd(p) >= 0 && !s_hidden(sp->where)) {
+	if (p && bpf_program__fd(p) >= 0 && !nb_hook_hidden(sp->where)) {
 		switch (sp->kind) {
 		case S_DEV_INGRESS:
 		case S_DEV_EGRESS:
@@ -501,7 +501,7 @@ int nb_tracer_open(struct nb_tracer **out, const struct nb_tracer_cfg *cfg, nb_e
 	t->fn = fn;
 	t->ctx = ctx;
 	rc = -EOPNOTSUPP;
-	if (want_tcx && !s_hidden("tcx")) {
+	if (want_tcx && !nb_hook_hidden("tcx")) {
 		rc = s_load_tcx(t, cfg, err, errlen);
 		/* A kernel that cannot load a tc program is one without tcx for us. */
 		if (rc && rc != -EPERM && rc != -ENODEV && rc != -ENXIO)
@@ -731,7 +731,7 @@ static int s_chain_nf(struct nb_tracer *t, const struct nb_lat_stage *st, uint8_
 	char where[48];
 
 	snprintf(where, sizeof(where), "netfilter/%s", s_nf_names[st->hook]);
-	if (!p || s_hidden(where)) {
+	if (!p || nb_hook_hidden(where)) {
 		snprintf(err, errlen, "kernel lacks BPF netfilter hooks (Linux >= 6.4)%s%s%s",
 			 !p && c->load_rc ? ": the program did not load (" : "",
 			 !p && c->load_rc ? strerror(-c->load_rc) : "",
@@ -772,7 +772,7 @@ static int s_chain_kp(struct nb_tracer *t, int i, char *err, size_t errlen)
 	int rc;
 
 	snprintf(where, sizeof(where), "kprobe/%s", st->kfunc);
-	if (!p || s_hidden(where)) {
+	if (!p || nb_hook_hidden(where)) {
 		snprintf(err, errlen, "no kprobe");
 		return -EOPNOTSUPP;
 	}
@@ -808,7 +808,7 @@ static int s_chain_dev(struct nb_tracer *t, const struct nb_lat_cfg *cfg, char *
 		       size_t errlen)
 {
 	struct s_chain *c = t->chain;
-	int rc = cfg->hooks == NB_HOOKS_TP || s_hidden("tcx") ? -EOPNOTSUPP : 0;
+	int rc = cfg->hooks == NB_HOOKS_TP || nb_hook_hidden("tcx") ? -EOPNOTSUPP : 0;
 
 	for (int i = 0; i < c->n && !rc; i++) {
 		const struct nb_lat_stage *st = &c->st[i];
@@ -880,7 +880,7 @@ static int s_chain_dev(struct nb_tracer *t, const struct nb_lat_cfg *cfg, char *
 				    st->hook == NB_LAT_DEV_RX ? "nb_lat_rx" : "nb_lat_tx"))
 				break;
 		sp = &s_probes[r];
-		if (!t->links[r] && s_lat_prog(t, sp) && !s_hidden(sp->where)) {
+		if (!t->links[r] && s_lat_prog(t, sp) && !nb_hook_hidden(sp->where)) {
 			t->links[r] = bpf_program__attach(s_lat_prog(t, sp));
 			if (!t->links[r] && !s_lacks(errno ? -errno : -EINVAL)) {
 				snprintf(err, errlen, "cannot attach %s: %s", sp->where,
@@ -1064,7 +1064,7 @@ static void s_chain_unload(struct nb_tracer *t)
  */
 bool nb_have_kprobes(void)
 {
-	if (s_hidden("kprobe"))
+	if (nb_hook_hidden("kprobe"))
 		return false;
 	return !access("/sys/bus/event_source/devices/kprobe/type", F_OK) ||
 	       !access("/sys/kernel/tracing/kprobe_events", F_OK) ||
@@ -1095,7 +1095,7 @@ int nb_tracer_open_chain(struct nb_tracer **out, const struct nb_lat_cfg *cfg, n
 	uint32_t l3_mask = 0;
 	bool want_kp = nb_have_kprobes();
 	/* The device stages' programs: tcx where the kernel has it, else the tracepoints. */
-	int dev = cfg->hooks == NB_HOOKS_TP || s_hidden("tcx") ? S_WANT_TP
+	int dev = cfg->hooks == NB_HOOKS_TP || nb_hook_hidden("tcx") ? S_WANT_TP
 		  : cfg->hooks == NB_HOOKS_TCX || s_have_tcx()	  ? S_WANT_TCX
 								  : S_WANT_TP;
 	int rc = 0, first_rc = 0;

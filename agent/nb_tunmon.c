@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -22,9 +23,14 @@ struct nb_tunmon {
 	struct ring_buffer *rb;
 	int ncpu;
 	struct nb_tun_qstat *pcpu;
-	bool deq_by_addr;	   /* the reader's code is known: dequeues of unfollowed packets count */
-	struct nb_hot hot0;	   /* nb_hot's value at the attach: the reader's code ranges */
+	bool deq_by_addr;   /* the reader's code is known: dequeues of unfollowed packets count */
+	struct nb_hot hot0; /* nb_hot's value at the attach: the reader's code ranges */
+	int tcx_fd;	    /* the enqueue's tcx link on the tap, or -1 */
+	struct bpf_link *enq_link; /* or its tracepoint */
+	const char *enq_hook;	   /* which of the two */
 };
+
+#define S_TCX_EGRESS 47 /* uapi enum bpf_attach_type (Linux >= 6.6); libbpf 1.1 predates it */
 
 int nb_tunmon_is_tap(const struct nb_netns *ns, const char *ifname, char *err, size_t errlen)
 {
@@ -39,15 +45,76 @@ int nb_tunmon_is_tap(const struct nb_netns *ns, const char *ifname, char *err, s
 	return 0;
 }
 
-/* The benchmark's floor: the empty programs on the same hooks instead of the tool's. */
-static void s_floor(struct nb_tun_bpf *skel)
+/*
+ * Which programs load: the tool's, or the benchmark's floor (the empty programs on the same
+ * hooks, tests/bench/tun.sh); the enqueue's tcx program only for a tap of one queue. The
+ * enqueue is attached by hand (s_attach_enq), its tracepoint only where no tcx link is made.
+ */
+static void s_pick(struct nb_tun_bpf *skel, bool floor, bool tcx)
 {
-	bpf_program__set_autoload(skel->progs.nb_tun_enq, false);
-	bpf_program__set_autoload(skel->progs.nb_tun_deq, false);
-	bpf_program__set_autoload(skel->progs.nb_tun_drop, false);
-	bpf_program__set_autoload(skel->progs.nb_tun_enq_nop, true);
-	bpf_program__set_autoload(skel->progs.nb_tun_deq_nop, true);
-	bpf_program__set_autoload(skel->progs.nb_tun_drop_nop, true);
+	struct bpf_program *tool[] = {skel->progs.nb_tun_enq, skel->progs.nb_tun_tcx,
+				      skel->progs.nb_tun_deq, skel->progs.nb_tun_drop};
+	struct bpf_program *nop[] = {skel->progs.nb_tun_enq_nop, skel->progs.nb_tun_tcx_nop,
+				     skel->progs.nb_tun_deq_nop, skel->progs.nb_tun_drop_nop};
+
+	for (size_t i = 0; i < 4; i++) {
+		bool on = tool[i] != skel->progs.nb_tun_tcx || tcx;
+
+		bpf_program__set_autoload(tool[i], on && !floor);
+		bpf_program__set_autoload(nop[i], on && floor);
+	}
+	bpf_program__set_autoattach(tool[0], false);
+	bpf_program__set_autoattach(nop[0], false);
+}
+
+/*
+ * The enqueue: a tcx egress link on the tap (made in its namespace) when tcx is wanted and the
+ * kernel has it, which runs for the tap's packets only; else net_dev_start_xmit, which runs for
+ * every transmit of the machine. 0, or -errno with err.
+ */
+static int s_attach_enq(struct nb_tunmon *m, const struct nb_tunmon_cfg *cfg, bool floor, bool tcx,
+			char *err, size_t errlen)
+{
+	struct nb_netns own = {.fd = -1};
+	struct bpf_program *p;
+	int self, rc;
+
+	if (tcx) {
+		p = floor ? m->skel->progs.nb_tun_tcx_nop : m->skel->progs.nb_tun_tcx;
+		rc = nb_netns_enter(cfg->ns ? cfg->ns : &own, &self, err, errlen);
+		if (rc)
+			return rc;
+		m->tcx_fd = bpf_link_create(bpf_program__fd(p), (int)cfg->filter.ifindex[0],
+					    (enum bpf_attach_type)S_TCX_EGRESS, NULL);
+		rc = m->tcx_fd < 0 ? -errno : 0;
+		rc = nb_netns_leave(self, rc, err, errlen);
+		if (!rc) {
+			m->enq_hook = "tcx/egress";
+			return 0;
+		}
+		if (m->tcx_fd >= 0)
+			close(m->tcx_fd);
+		m->tcx_fd = -1;
+		/* A kernel without tcx refuses the attach type: the tracepoint does it. */
+		if (rc != -EINVAL && rc != -EOPNOTSUPP && rc != -ENOTSUP) {
+			snprintf(err, errlen, "cannot attach the tun ring monitor to the tap: %s",
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	p = floor ? m->skel->progs.nb_tun_enq_nop : m->skel->progs.nb_tun_enq;
+	m->enq_link = bpf_program__attach(p);
+	if (!m->enq_link) {
+		rc = -errno;
+		m->enq_link = NULL;
+		snprintf(err, errlen,
+			 "kernel lacks a hook the tun ring monitor needs "
+			 "(tp_btf/net_dev_start_xmit): %s",
+			 strerror(-rc));
+		return rc;
+	}
+	m->enq_hook = "tp_btf/net_dev_start_xmit";
+	return 0;
 }
 
 /* consume_skb's caller in the reader: tun_do_read, or what it was inlined into. */
@@ -60,7 +127,8 @@ static void s_reader_ranges(struct nb_tunmon *m, char *warn, size_t warnlen)
 	uint64_t lo, hi;
 
 	if (nb_sym_open_ksyms(&sym, err, sizeof(err))) {
-		snprintf(warn, warnlen, "%.180s: only dequeues of sojourn samples are counted", err);
+		snprintf(warn, warnlen, "%.180s: only dequeues of sojourn samples are counted",
+			 err);
 		return;
 	}
 	for (size_t i = 0; i < 2 && !m->deq_by_addr; i++) {
@@ -89,34 +157,13 @@ static void s_reader_ranges(struct nb_tunmon *m, char *warn, size_t warnlen)
 	nb_sym_destroy(&sym);
 }
 
-int nb_tunmon_open(struct nb_tunmon **out, const struct nb_tunmon_cfg *cfg,
-		   int (*fn)(void *ctx, void *data, size_t size), void *ctx, char *err,
-		   size_t errlen, char *warn, size_t warnlen)
+/* Opens, configures and loads the object into m->skel (NULL when the open failed). -errno. */
+static int s_load(struct nb_tunmon *m, const struct nb_tunmon_cfg *cfg, bool floor, bool tcx,
+		  char *wbuf, size_t wlen)
 {
-	struct nb_tunmon *m = calloc(1, sizeof(*m));
-	char wbuf[320] = "";
-	int rc;
-
-	*out = NULL;
-	if (warn && warnlen)
-		warn[0] = 0;
-	if (!m) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	m->ncpu = libbpf_num_possible_cpus();
-	if (m->ncpu <= 0) {
-		snprintf(err, errlen, "cannot count CPUs");
-		rc = -EINVAL;
-		goto fail;
-	}
-	m->pcpu = calloc((size_t)m->ncpu, sizeof(*m->pcpu));
 	m->skel = nb_tun_bpf__open();
-	if (!m->pcpu || !m->skel) {
-		rc = -(errno ? errno : ENOMEM);
-		snprintf(err, errlen, "cannot open the BPF tun ring monitor: %s", strerror(-rc));
-		goto fail;
-	}
+	if (!m->skel)
+		return -ENOMEM;
 	memcpy((void *)&m->skel->rodata->nb_cfg, &cfg->filter, sizeof(cfg->filter));
 	m->skel->rodata->nb_all = cfg->all;
 	m->skel->rodata->nb_parse_all = cfg->parse_all;
@@ -126,38 +173,93 @@ int nb_tunmon_open(struct nb_tunmon **out, const struct nb_tunmon_cfg *cfg,
 		bpf_map__set_max_entries(m->skel->maps.nb_events, 4096);
 	else if (cfg->ringbuf_bytes)
 		bpf_map__set_max_entries(m->skel->maps.nb_events, cfg->ringbuf_bytes);
-	s_reader_ranges(m, wbuf, sizeof(wbuf));
-	/* The benchmark's floor (tests/bench/tun.sh): the same hooks, programs that return at once. */
-	if (getenv("NB_TEST_NOOP_PROGRAMS") && !strcmp(getenv("NB_TEST_NOOP_PROGRAMS"), "1")) {
-		snprintf(wbuf, sizeof(wbuf),
-			 "NB_TEST_NOOP_PROGRAMS=1: the programs return at once, nothing is counted");
-		s_floor(m->skel);
-	}
+	s_reader_ranges(m, wbuf, wlen);
+	if (floor)
+		snprintf(
+		    wbuf, wlen,
+		    "NB_TEST_NOOP_PROGRAMS=1: empty programs on the hooks, nothing is counted");
+	s_pick(m->skel, floor, tcx);
 	/* Run on demand by s_snap, never attached. */
 	bpf_program__set_autoattach(m->skel->progs.nb_tun_snap, false);
-	rc = nb_tun_bpf__load(m->skel);
+	return nb_tun_bpf__load(m->skel);
+}
+
+int nb_tunmon_open(struct nb_tunmon **out, const struct nb_tunmon_cfg *cfg,
+		   int (*fn)(void *ctx, void *data, size_t size), void *ctx, char *err,
+		   size_t errlen, char *warn, size_t warnlen)
+{
+	struct nb_tunmon *m = calloc(1, sizeof(*m));
+	struct nb_netns own = {.fd = -1};
+	char wbuf[320] = "";
+	bool floor, tcx;
+	uint32_t ntx = 0;
+	int rc;
+
+	*out = NULL;
+	if (warn && warnlen)
+		warn[0] = 0;
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	m->tcx_fd = -1;
+	m->ncpu = libbpf_num_possible_cpus();
+	if (m->ncpu <= 0) {
+		snprintf(err, errlen, "cannot count CPUs");
+		rc = -EINVAL;
+		goto fail;
+	}
+	m->pcpu = calloc((size_t)m->ncpu, sizeof(*m->pcpu));
+	if (!m->pcpu) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	floor = getenv("NB_TEST_NOOP_PROGRAMS") && !strcmp(getenv("NB_TEST_NOOP_PROGRAMS"), "1");
+	/* One queue for the tap's life (no IFF_MULTI_QUEUE): its ring is queue 0 before the pick.
+	 */
+	tcx = !nb_hook_hidden("tcx") &&
+	      !nb_netns_txqueues(cfg->ns ? cfg->ns : &own, cfg->filter.ifindex[0], &ntx) &&
+	      ntx == 1;
+	rc = s_load(m, cfg, floor, tcx, wbuf, sizeof(wbuf));
+	/* A kernel before bpf_cast_to_kern_ctx (6.3) refuses the tcx program: without it. */
+	if (rc && tcx) {
+		nb_tun_bpf__destroy(m->skel);
+		tcx = false;
+		rc = s_load(m, cfg, floor, tcx, wbuf, sizeof(wbuf));
+	}
+	if (rc == -ENOMEM && !m->skel) {
+		snprintf(err, errlen, "cannot open the BPF tun ring monitor: %s", strerror(-rc));
+		goto fail;
+	}
 	if (rc) {
-		snprintf(err, errlen,
-			 "cannot load the BPF tun ring monitor: %s (the kernel needs BTF of the tun "
-			 "driver)",
-			 strerror(-rc));
+		snprintf(
+		    err, errlen,
+		    "cannot load the BPF tun ring monitor: %s (the kernel needs BTF of the tun "
+		    "driver)",
+		    strerror(-rc));
 		goto fail;
 	}
 	/* Before the attach: no program runs yet, nothing else writes the value. */
-	rc = bpf_map_update_elem(bpf_map__fd(m->skel->maps.nb_hot), &(uint32_t){0}, &m->hot0, BPF_ANY);
+	rc = bpf_map_update_elem(bpf_map__fd(m->skel->maps.nb_hot), &(uint32_t){0}, &m->hot0,
+				 BPF_ANY);
 	if (rc) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot set the tun ring monitor's reader: %s", strerror(errno));
+		snprintf(err, errlen, "cannot set the tun ring monitor's reader: %s",
+			 strerror(errno));
 		goto fail;
 	}
 	rc = nb_tun_bpf__attach(m->skel);
 	if (rc) {
 		snprintf(err, errlen,
-			 "kernel lacks a hook the tun ring monitor needs (tp_btf/net_dev_start_xmit, "
-			 "tp_btf/consume_skb, tp_btf/kfree_skb): %s",
+			 "kernel lacks a hook the tun ring monitor needs (tp_btf/consume_skb, "
+			 "tp_btf/kfree_skb): %s",
 			 strerror(-rc));
 		goto fail;
 	}
+	rc = s_attach_enq(m, cfg, floor, tcx, err, errlen);
+	if (rc)
+		goto fail;
 	if (fn) {
 		m->rb = ring_buffer__new(bpf_map__fd(m->skel->maps.nb_events), fn, ctx, NULL);
 		if (!m->rb) {
@@ -178,6 +280,11 @@ fail:
 bool nb_tunmon_deq_by_addr(const struct nb_tunmon *m)
 {
 	return m->deq_by_addr;
+}
+
+const char *nb_tunmon_enq_hook(const struct nb_tunmon *m)
+{
+	return m->enq_hook;
 }
 
 int nb_tunmon_poll(struct nb_tunmon *m, int timeout_ms)
@@ -255,6 +362,9 @@ void nb_tunmon_destroy(struct nb_tunmon **pm)
 	if (!m)
 		return;
 	ring_buffer__free(m->rb);
+	if (m->tcx_fd >= 0)
+		close(m->tcx_fd);
+	bpf_link__destroy(m->enq_link);
 	nb_tun_bpf__destroy(m->skel);
 	free(m->pcpu);
 	free(m);

@@ -86,6 +86,7 @@ void nb_stun_start(struct nb_sess *s, uint32_t monitors, uint8_t local,
 	cfg.filter.n_ifindex = 1;
 	cfg.parse_all = true; /* the flow's share (matched) and its sojourn */
 	cfg.no_events = true;
+	cfg.ns = ns;
 	rc = nb_tunmon_open(&t->mon, &cfg, NULL, NULL, err, sizeof(err), warn, sizeof(warn));
 	if (rc) {
 		snprintf(t->why, sizeof(t->why), "%s", err);

@@ -77,6 +77,7 @@ static int s_setup(struct nb_rt *rt, void *st)
 	cfg.all = rt->o.all;
 	cfg.parse_all = rt->o.all || rt->family || rt->proto || rt->o.src_port || rt->o.dst_port;
 	cfg.ringbuf_bytes = (uint32_t)rt->o.ringbuf_kb * 1024;
+	cfg.ns = &rt->ns;
 	rc = nb_tunmon_open(&t->mon, &cfg, s_on_ev, rt, err, sizeof(err), warn, sizeof(warn));
 	if (warn[0])
 		nb_warn("%s", warn);
@@ -107,6 +108,7 @@ static void s_start(struct nb_rt *rt, void *st, json_t *start)
 		json_object_set_new(start, "interval_s", json_integer(rt->o.interval));
 		json_object_set_new(start, "dequeue_by_address", json_boolean(t->deq_by_addr));
 		json_object_set_new(start, "hwm_sampled_every", json_integer(NB_TUN_OCC_EVERY));
+		json_object_set_new(start, "enqueue_hook", json_string(nb_tunmon_enq_hook(t->mon)));
 		return;
 	}
 	printf("Tun ring monitor on %s%s%s: the ring of each queue every %ld s%s. Ctrl-C to end.\n",
@@ -300,9 +302,9 @@ static void s_report(struct nb_rt *rt, struct s_tun *t, uint64_t now)
 		}
 		printf("  queue %u: size %d  occupancy %u  hwm %u  producer %d  consumer %d/%d "
 		       "(head/tail)%s\n",
-		       q, sq->cur.ring.size, sq->cur.ring.occupancy, sq->cur.hwm, sq->cur.ring.producer,
-		       sq->cur.ring.consumer_head, sq->cur.ring.consumer_tail,
-		       sq->cur.ring.full ? "  FULL" : "");
+		       q, sq->cur.ring.size, sq->cur.ring.occupancy, sq->cur.hwm,
+		       sq->cur.ring.producer, sq->cur.ring.consumer_head,
+		       sq->cur.ring.consumer_tail, sq->cur.ring.full ? "  FULL" : "");
 		s_counts_text(&d);
 	}
 	if (o) {
@@ -395,13 +397,13 @@ static int s_summary(struct nb_rt *rt, void *st)
 }
 
 const struct nb_tool_ops nb_tun_ring_ops = {
-	.state_size = sizeof(struct s_tun),
-	.check = s_check,
-	.setup = s_setup,
-	.start = s_start,
-	.poll = s_poll,
-	.tick = s_tick,
-	.summary = s_summary,
-	.teardown = s_teardown,
-	.poll_ms = S_POLL_MS,
+    .state_size = sizeof(struct s_tun),
+    .check = s_check,
+    .setup = s_setup,
+    .start = s_start,
+    .poll = s_poll,
+    .tick = s_tick,
+    .summary = s_summary,
+    .teardown = s_teardown,
+    .poll_ms = S_POLL_MS,
 };

@@ -82,10 +82,10 @@ static __always_inline struct nb_hot *nb_hotp(void)
 
 	return bpf_map_lookup_elem(&nb_hot, &zero);
 }
-__u64 nb_epoch = 0;	/* written by user space at every interval: the HWM's interval */
-__u64 nb_lost = 0;	/* ring buffer full: event not delivered */
-__u64 nb_parse_err = 0; /* headers unreadable: the packet compared as not IP */
-__u64 nb_noring = 0;	/* enqueue on a queue with no reader attached (no tfile) */
+__u64 nb_epoch = 0;		 /* written by user space at every interval: the HWM's interval */
+__u64 nb_lost = 0;		 /* ring buffer full: event not delivered */
+__u64 nb_parse_err = 0;		 /* headers unreadable: the packet compared as not IP */
+__u64 nb_noring = 0;		 /* enqueue on a queue with no reader attached (no tfile) */
 struct nb_tun_ring nb_snap = {}; /* nb_tun_snap's answer */
 __s32 nb_snap_rc = 0;
 
@@ -233,8 +233,14 @@ static __always_inline void nb_sample(struct nb_tun_qstat *st, __u32 q, struct s
 	sl->skb = (__u64)skb;
 }
 
-SEC("tp_btf/net_dev_start_xmit")
-int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
+/*
+ * An enqueue: skb about to be handed to tun_net_xmit on queue q of our tap (dev). Two hooks
+ * call it (docs/ARCHITECTURE.md, "Virtualization monitors"): a tcx egress program on the tap
+ * when it has a single queue (the ring is then queue 0, known before the kernel picks it), which
+ * runs for the tap's packets only, and net_dev_start_xmit otherwise, which runs for every
+ * transmit of the machine.
+ */
+static __always_inline void nb_enq(struct sk_buff *skb, struct net_device *dev, __u32 q)
 {
 	const volatile struct nb_filter *f = &nb_cfg;
 	struct nb_tun_qstat *st;
@@ -242,18 +248,13 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 	__u16 ethertype = 0;
 	void *ring, **queue = NULL, *slot = NULL;
 	int producer = 0, size = 0, head;
-	__u32 q, occ;
+	__u32 occ;
 	bool matched = true;
 	int rc;
 
-	if (dev->ifindex != f->ifindex[0] || dev->nd_net.net->ns.inum != f->netns)
-		return 0;
-	q = skb->queue_mapping;
-	if (q >= NB_TUN_MAXQ)
-		return 0;
 	st = bpf_map_lookup_elem(&nb_tun_q, &q);
 	if (!st)
-		return 0;
+		return;
 	st->enq++;
 	/* Published once per CPU: nb_hot is not touched for every packet. */
 	if (!st->dev_set) {
@@ -287,11 +288,11 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 	 * the reader writes for every packet, so it is read 1 in NB_TUN_OCC_EVERY enqueues.
 	 */
 	if (!nb_all && (st->enq & (NB_TUN_OCC_EVERY - 1)) != 1)
-		return 0;
+		return;
 	ring = nb_ring_of(dev, q);
 	if (!ring) {
 		__sync_fetch_and_add(&nb_noring, 1);
-		return 0;
+		return;
 	}
 	NB_RING_FIELD(ring, producer, producer);
 	if (bpf_core_field_offset(struct ptr_ring___nb, queue) ==
@@ -307,16 +308,16 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 		NB_RING_FIELD(ring, queue, queue);
 	}
 	if (size <= 0 || producer < 0 || producer >= size)
-		return 0;
+		return;
 	head = 0;
 	NB_RING_FIELD(ring, consumer_head, head);
 	if (head < 0 || head >= size)
-		return 0;
+		return;
 	/* Full (the slot taken): this packet is about to be dropped, the drop program says so. */
 	bpf_probe_read_kernel(&slot, sizeof(slot), queue + producer);
 	if (slot) {
 		nb_hwm(st, nb_ring_occupancy(producer, head, size, producer == head));
-		return 0;
+		return;
 	}
 	occ = nb_ring_occupancy(producer, head, size, 0) + 1;
 	nb_hwm(st, occ);
@@ -331,7 +332,34 @@ int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
 		r.ts_ns = bpf_ktime_get_ns();
 		nb_emit(NB_TUN_EV_ENQ, q, skb, &r, &p, ethertype);
 	}
+}
+
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(nb_tun_enq, struct sk_buff *skb, struct net_device *dev)
+{
+	const volatile struct nb_filter *f = &nb_cfg;
+	__u32 q;
+
+	if (dev->ifindex != f->ifindex[0] || dev->nd_net.net->ns.inum != f->netns)
+		return 0;
+	q = skb->queue_mapping;
+	if (q < NB_TUN_MAXQ)
+		nb_enq(skb, dev, q);
 	return 0;
+}
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+#define NB_TCX_NEXT -1 /* let the next tcx program and the legacy tc chain run */
+
+/* Attached to the tap alone, and only to a tap of one queue (agent/nb_tunmon.c). */
+SEC("?tc")
+int nb_tun_tcx(struct __sk_buff *ctx)
+{
+	struct sk_buff *skb = bpf_cast_to_kern_ctx(ctx);
+
+	nb_enq(skb, skb->dev, 0);
+	return NB_TCX_NEXT;
 }
 
 static __always_inline bool nb_in_reader(const struct nb_hot *h, __u64 loc)
@@ -509,7 +537,7 @@ int nb_tun_snap(__u64 *ctx)
 
 /*
  * The benchmark's floor (NB_TEST_NOOP_PROGRAMS=1, tests/bench/tun.sh): loaded instead of the
- * three programs above, on the same hooks, nothing but the return, so that a run measures what
+ * programs above, on the same hooks, nothing but the return, so that a run measures what
  * the hooks cost by themselves. Not a flag the programs test: the verifier drops the branch on
  * a read-only flag but keeps its load, a vmalloc'd page the reader's CPU walks to per packet.
  */
@@ -517,6 +545,12 @@ SEC("?tp_btf/net_dev_start_xmit")
 int BPF_PROG(nb_tun_enq_nop)
 {
 	return 0;
+}
+
+SEC("?tc")
+int nb_tun_tcx_nop(struct __sk_buff *ctx)
+{
+	return NB_TCX_NEXT;
 }
 
 SEC("?tp_btf/consume_skb")

@@ -27,7 +27,7 @@ TOOL_PID=
 
 # bpf_stats: "NAME RUN_TIME_NS RUN_CNT" of each nb_tun_* program loaded now.
 bpf_cost() {
-	bpftool prog show --json | jq -r '.[] | select((.name | startswith("nb_tun_")) and .name != "nb_tun_snap") | .name |= sub("_nop$"; "") |
+	bpftool prog show --json | jq -r '.[] | select((.name | startswith("nb_tun_")) and .name != "nb_tun_snap" and (.run_cnt // 0) > 0) | .name |= sub("_nop$"; "") |
 		"\(.name) \(.run_time_ns // 0) \(.run_cnt // 0)"'
 }
 

@@ -9,7 +9,10 @@
 #                                             high-water mark 16; every other packet dequeued;
 #                                             sojourn samples (one packet in the ring at a
 #                                             time) among them, of 100 ms reads
-# and bad input (unknown device, a device that is not a tap, flags), nothing left attached;
+# The enqueue runs on a tcx egress link of the tap (one queue), or on net_dev_start_xmit where
+# tcx is hidden (the slow JSON run, NB_TEST_HIDE_HOOKS=tcx) or the tap is multi-queue: the
+# slow burst's counts are asserted on both at once (the JSON run and the text run).
+# And bad input (unknown device, a device that is not a tap, flags), nothing left attached;
 # vhost_queue_correlation_simple's device checks and its one line on a kernel without vhost.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -43,6 +46,8 @@ tool fast -d vnet0 --netns nbhvB --protocol icmp --src-ip $VMA --dst-ip $VMB --a
 tests/lab ping -c 20 -i 0.05 -W 1 >"$OUT/fast.ping" 2>&1 || fail "fast: ping: $(cat "$OUT/fast.ping")"
 finish_bg fast
 [ -s "$OUT/fast.err" ] && fail "fast: stderr: $(cat "$OUT/fast.err")"
+assert_eq tcx/egress "$(jq -r 'select(.type=="start") | .enqueue_hook' "$OUT/fast.json")" \
+	"fast: the enqueue on the tap's tcx link (one queue)"
 assert_eq 20 "$(summary fast .matched)" "fast: echo requests enqueued (matched)"
 assert_eq 20 "$(summary fast .enqueue_lines)" "fast: --all lines"
 assert_eq 20 "$(jq -s '[.[] | select(.type=="enqueue" and .proto=="ICMP" and .icmp_type==8)] | length' "$OUT/fast.json")" \
@@ -67,7 +72,7 @@ assert_eq 20 "$(jq -s '[.[] | select(.type=="interval") | .queues[0].matched] | 
 tests/lab vm-ring-slow on
 on_exit "tests/lab vm-ring-slow off >/dev/null 2>&1"
 before=$(tx_dropped)
-tool slow --interface vnet0 --netns nbhvB --interval 1 --duration 7
+NB_TEST_HIDE_HOOKS=tcx tool slow --interface vnet0 --netns nbhvB --interval 1 --duration 7
 # The same run in the documented text format.
 $T --interface vnet0 --netns nbhvB --interval 2 --duration 7 >"$OUT/slow.txt" 2>&1 &
 tpid=$!
@@ -82,6 +87,8 @@ tests/lab vm-ring-slow off
 received=$(grep -o '[0-9]* received' "$OUT/slow.ping" | cut -d' ' -f1)
 lost=$((100 - received))
 [ "$lost" -gt 0 ] || fail "slow: the burst lost nothing: $(cat "$OUT/slow.ping")"
+assert_eq tp_btf/net_dev_start_xmit "$(jq -r 'select(.type=="start") | .enqueue_hook' "$OUT/slow.json")" \
+	"slow: the enqueue on the tracepoint (tcx hidden)"
 assert_eq $lost "$(summary slow .drops_full_ring)" "slow: FULL_RING drops = echoes not answered"
 assert_eq $lost "$(summary slow .full_events)" "slow: FULL events = echoes not answered"
 assert_eq $lost $((after - before)) "slow: the tap's TX dropped counter"
@@ -113,6 +120,15 @@ grep -A3 '^=== TUN RING FULL ===$' "$OUT/slow.txt" | grep -q '^Packet: ICMP 198.
 grep -Eq '^  queue 0: size 16  occupancy [0-9]+  hwm 16 ' "$OUT/slow.txt" || fail "text: interval line: $(cat "$OUT/slow.txt")"
 grep -q "^Total: .* drops FULL_RING $lost " "$OUT/slow.txt" || fail "text: total line: $(grep Total "$OUT/slow.txt")"
 grep -q '^Lost events: 0$' "$OUT/slow.txt" || fail "text: lost events"
+
+# --- A multi-queue tap: the queue is picked after tcx, so the enqueue is the tracepoint's.
+ip -n nbhvB tuntap add dev nbmq0 mode tap multi_queue || fail "cannot make a multi-queue tap"
+on_exit "ip -n nbhvB link del nbmq0 2>/dev/null"
+$T --interface nbmq0 --netns nbhvB --duration 1 --json >"$OUT/mq.json" 2>"$OUT/mq.err" ||
+	fail "multi-queue tap: $(cat "$OUT/mq.err")"
+assert_eq tp_btf/net_dev_start_xmit "$(jq -r 'select(.type=="start") | .enqueue_hook' "$OUT/mq.json")" \
+	"multi-queue tap: the enqueue on the tracepoint"
+ip -n nbhvB link del nbmq0
 
 # --- Bad input: one line on stderr, exit 2 (usage) or 1 (runtime), nothing left attached.
 bad() { # EXPECTED-RC PATTERN ARGS...
