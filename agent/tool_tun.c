@@ -302,9 +302,9 @@ static void s_report(struct nb_rt *rt, struct s_tun *t, uint64_t now)
 		}
 		printf("  queue %u: size %d  occupancy %u  hwm %u  producer %d  consumer %d/%d "
 		       "(head/tail)%s\n",
-		       q, sq->cur.ring.size, sq->cur.ring.occupancy, sq->cur.hwm,
-		       sq->cur.ring.producer, sq->cur.ring.consumer_head,
-		       sq->cur.ring.consumer_tail, sq->cur.ring.full ? "  FULL" : "");
+		       q, sq->cur.ring.size, sq->cur.ring.occupancy, sq->cur.hwm, sq->cur.ring.producer,
+		       sq->cur.ring.consumer_head, sq->cur.ring.consumer_tail,
+		       sq->cur.ring.full ? "  FULL" : "");
 		s_counts_text(&d);
 	}
 	if (o) {
@@ -397,13 +397,13 @@ static int s_summary(struct nb_rt *rt, void *st)
 }
 
 const struct nb_tool_ops nb_tun_ring_ops = {
-    .state_size = sizeof(struct s_tun),
-    .check = s_check,
-    .setup = s_setup,
-    .start = s_start,
-    .poll = s_poll,
-    .tick = s_tick,
-    .summary = s_summary,
-    .teardown = s_teardown,
-    .poll_ms = S_POLL_MS,
+	.state_size = sizeof(struct s_tun),
+	.check = s_check,
+	.setup = s_setup,
+	.start = s_start,
+	.poll = s_poll,
+	.tick = s_tick,
+	.summary = s_summary,
+	.teardown = s_teardown,
+	.poll_ms = S_POLL_MS,
 };

@@ -233,6 +233,20 @@ static __always_inline void nb_sample(struct nb_tun_qstat *st, __u32 q, struct s
 	sl->skb = (__u64)skb;
 }
 
+/* The packet into *p (zeroed when unreadable, counted) and whether it passes the filter. */
+static __always_inline bool nb_match(struct sk_buff *skb, struct net_device *dev, struct nb_pkt *p,
+				     __u16 *ethertype)
+{
+	int rc = nb_parse_frame(&NB_RD_PROBE, skb->data, bpf_ntohs(skb->protocol),
+				dev->type == NB_ARPHRD_ETHER, ethertype, p, NULL);
+
+	if (rc < 0)
+		__sync_fetch_and_add(&nb_parse_err, 1);
+	if (rc)
+		__builtin_memset(p, 0, sizeof(*p));
+	return nb_pkt_match(&nb_cfg, p);
+}
+
 /*
  * An enqueue: skb about to be handed to tun_net_xmit on queue q of our tap (dev). Two hooks
  * call it (docs/ARCHITECTURE.md, "Virtualization monitors"): a tcx egress program on the tap
@@ -242,7 +256,6 @@ static __always_inline void nb_sample(struct nb_tun_qstat *st, __u32 q, struct s
  */
 static __always_inline void nb_enq(struct sk_buff *skb, struct net_device *dev, __u32 q)
 {
-	const volatile struct nb_filter *f = &nb_cfg;
 	struct nb_tun_qstat *st;
 	struct nb_pkt p = {};
 	__u16 ethertype = 0;
@@ -250,7 +263,6 @@ static __always_inline void nb_enq(struct sk_buff *skb, struct net_device *dev, 
 	int producer = 0, size = 0, head;
 	__u32 occ;
 	bool matched = true;
-	int rc;
 
 	st = bpf_map_lookup_elem(&nb_tun_q, &q);
 	if (!st)
@@ -264,15 +276,8 @@ static __always_inline void nb_enq(struct sk_buff *skb, struct net_device *dev, 
 			h->dev = (__u64)dev;
 		st->dev_set = 1;
 	}
-	if (nb_parse_all) {
-		rc = nb_parse_frame(&NB_RD_PROBE, skb->data, bpf_ntohs(skb->protocol),
-				    dev->type == NB_ARPHRD_ETHER, &ethertype, &p, NULL);
-		if (rc < 0)
-			__sync_fetch_and_add(&nb_parse_err, 1);
-		if (rc)
-			__builtin_memset(&p, 0, sizeof(p));
-		matched = nb_pkt_match(f, &p);
-	}
+	if (nb_parse_all)
+		matched = nb_match(skb, dev, &p, &ethertype);
 	/*
 	 * Whether the ring is full is not asked here: the packet that finds it full is dropped
 	 * FULL_RING in tun_net_xmit, and the drop program counts it and carries the FULL event.
@@ -435,7 +440,6 @@ int BPF_PROG(nb_tun_drop, struct sk_buff *skb, void *location, int reason)
 	__u16 ethertype = 0;
 	bool reasons, full_ring, in_xmit, full, ev, have = false;
 	__u32 q, epoch1;
-	int rc;
 
 	/* Every drop of the machine comes here: the device the enqueue saw is one word. */
 	h = nb_hotp();
@@ -487,15 +491,8 @@ int BPF_PROG(nb_tun_drop, struct sk_buff *skb, void *location, int reason)
 	 */
 	epoch1 = (__u32)nb_epoch + 1;
 	ev = !nb_no_events && st->ev_epoch != epoch1;
-	if (ev) {
-		rc = nb_parse_frame(&NB_RD_PROBE, skb->data, bpf_ntohs(skb->protocol),
-				    dev->type == NB_ARPHRD_ETHER, &ethertype, &p, NULL);
-		if (rc < 0)
-			__sync_fetch_and_add(&nb_parse_err, 1);
-		if (rc)
-			__builtin_memset(&p, 0, sizeof(p));
-		ev = nb_pkt_match(f, &p);
-	}
+	if (ev)
+		ev = nb_match(skb, dev, &p, &ethertype);
 	if (!ev && st->full_epoch == epoch1)
 		return 0;
 	st->full_epoch = epoch1;
