@@ -84,8 +84,12 @@ static int s_attach_enq(struct nb_tunmon *m, const struct nb_tunmon_cfg *cfg, bo
 		rc = nb_netns_enter(cfg->ns ? cfg->ns : &own, &self, err, errlen);
 		if (rc)
 			return rc;
-		m->tcx_fd = bpf_link_create(bpf_program__fd(p), (int)cfg->filter.ifindex[0],
-					    (enum bpf_attach_type)S_TCX_EGRESS, NULL);
+		/* A hidden tcx (a test) is refused as a kernel without it refuses it. */
+		errno = EINVAL;
+		m->tcx_fd = nb_hook_hidden("tcx")
+				? -1
+				: bpf_link_create(bpf_program__fd(p), (int)cfg->filter.ifindex[0],
+						  (enum bpf_attach_type)S_TCX_EGRESS, NULL);
 		rc = m->tcx_fd < 0 ? -errno : 0;
 		rc = nb_netns_leave(self, rc, err, errlen);
 		if (!rc) {
@@ -216,13 +220,16 @@ int nb_tunmon_open(struct nb_tunmon **out, const struct nb_tunmon_cfg *cfg,
 		goto fail;
 	}
 	floor = getenv("NB_TEST_NOOP_PROGRAMS") && !strcmp(getenv("NB_TEST_NOOP_PROGRAMS"), "1");
-	/* One queue for the tap's life (no IFF_MULTI_QUEUE): its ring is queue 0 before the pick.
-	 */
-	tcx = !nb_hook_hidden("tcx") &&
-	      !nb_netns_txqueues(cfg->ns ? cfg->ns : &own, cfg->filter.ifindex[0], &ntx) &&
-	      ntx == 1;
+	/* One queue for its life (no IFF_MULTI_QUEUE): the ring is queue 0 before the pick. */
+	tcx =
+	    !nb_netns_txqueues(cfg->ns ? cfg->ns : &own, cfg->filter.ifindex[0], &ntx) && ntx == 1;
 	rc = s_load(m, cfg, floor, tcx, wbuf, sizeof(wbuf));
-	/* A kernel before bpf_cast_to_kern_ctx (6.3) refuses the tcx program: without it. */
+	/*
+	 * A kernel before bpf_cast_to_kern_ctx (6.3) refuses the tcx program: without it. (A test
+	 * hides the kfunc to run this on a kernel that has it.)
+	 */
+	if (!rc && tcx && nb_hook_hidden("bpf_cast_to_kern_ctx"))
+		rc = -EINVAL;
 	if (rc && tcx) {
 		nb_tun_bpf__destroy(m->skel);
 		tcx = false;

@@ -10,7 +10,8 @@
 #                                             sojourn samples (one packet in the ring at a
 #                                             time) among them, of 100 ms reads
 # The enqueue runs on a tcx egress link of the tap (one queue), or on net_dev_start_xmit where
-# tcx is hidden (the slow JSON run, NB_TEST_HIDE_HOOKS=tcx) or the tap is multi-queue: the
+# the kernel refuses the tcx link (the slow JSON run, NB_TEST_HIDE_HOOKS=tcx), the tcx program
+# (no kfunc, hidden) or the tap is multi-queue: the
 # slow burst's counts are asserted on both at once (the JSON run and the text run).
 # And bad input (unknown device, a device that is not a tap, flags), nothing left attached;
 # vhost_queue_correlation_simple's device checks and its one line on a kernel without vhost.
@@ -129,6 +130,12 @@ $T --interface nbmq0 --netns nbhvB --duration 1 --json >"$OUT/mq.json" 2>"$OUT/m
 assert_eq tp_btf/net_dev_start_xmit "$(jq -r 'select(.type=="start") | .enqueue_hook' "$OUT/mq.json")" \
 	"multi-queue tap: the enqueue on the tracepoint"
 ip -n nbhvB link del nbmq0
+# A kernel without the kfunc the tcx program needs (hidden here): loaded again without it.
+NB_TEST_HIDE_HOOKS=bpf_cast_to_kern_ctx $T --interface vnet0 --netns nbhvB --duration 1 --json \
+	>"$OUT/nokf.json" 2>"$OUT/nokf.err" || fail "no kfunc: $(cat "$OUT/nokf.err")"
+assert_eq tp_btf/net_dev_start_xmit "$(jq -r 'select(.type=="start") | .enqueue_hook' "$OUT/nokf.json")" \
+	"no kfunc: the enqueue on the tracepoint"
+assert_eq "" "$(cat "$OUT/nokf.err")" "no kfunc: nothing on stderr"
 
 # --- Bad input: one line on stderr, exit 2 (usage) or 1 (runtime), nothing left attached.
 bad() { # EXPECTED-RC PATTERN ARGS...
