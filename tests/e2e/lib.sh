@@ -87,6 +87,19 @@ assert_eq() {
 	echo "ok: $3 = '$2'"
 }
 
+# progs_are N [PREFIX]: exactly N BPF programs named PREFIX* (default nb_) are loaded.
+progs_are() { [ "$(bpftool prog show | grep -c "name ${2:-nb_}" || true)" = "$1" ]; }
+
+# no_progs WHAT: no nb_ program is left. The kernel frees a program a moment after the last file
+# or link holding it is closed (some links only after an RCU grace period), so a run that has
+# exited may still show one briefly; one still there after 3 s is a leak: named, with whoever
+# holds it.
+no_progs() {
+	wait_for 3 progs_are 0 ||
+		fail "$1: nb_ programs left: $(bpftool -j prog show | jq -c '[.[] | select(.name | startswith("nb_")) | {id, name, pids}]')"
+	echo "ok: $1: no nb_ program left"
+}
+
 # wait_for SECONDS CMD...: polls CMD every 0.1 s; returns 1 when it never succeeded in time.
 wait_for() {
 	local tries=$(($1 * 10))

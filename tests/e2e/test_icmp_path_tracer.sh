@@ -219,6 +219,5 @@ if [ -n "$unbuilt" ]; then
 else
 	echo "note: every tool is built: no 'not built yet' case"
 fi
-left=$(bpftool prog show | grep -c 'name nb_' || true)
-assert_eq 0 "$left" "nb_ BPF programs left after the runs"
+no_progs "after the runs"
 echo "all icmp_path_tracer cases passed"

@@ -461,6 +461,6 @@ done
 assert_eq 2 "$?" "trace with mixed address families: exit code"
 assert_eq "netblame: --src-ip 2001:db8::1 and --dst-ip $VMB are not the same address family" \
 	"$(cat "$OUT/bad.err")" "trace with mixed address families: the one line"
-assert_eq 0 "$(bpftool prog show | grep -c 'name nb_' || true)" "nb_ BPF programs left"
+no_progs "after the runs"
 
 echo "all tcp/udp path tracer cases passed"

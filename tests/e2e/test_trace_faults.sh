@@ -41,12 +41,6 @@ finish() {
 judged() { grep -q " seq=$2 " "$OUT/$1.out"; }
 runs() { ping_runs "$OUT/$1.json"; }
 jqr() { jq -r "$2" "$OUT/$1.json"; }
-progs_are() { [ "$(bpftool prog show | grep -c "name ${2:-nb_}" || true)" = "$1" ]; }
-# no_progs WHAT: every session is over (freeing a program can lag its detach a little).
-no_progs() {
-	wait_for 3 progs_are 0 || fail "$1: nb_ programs left: $(bpftool prog show | grep 'name nb_')"
-	echo "ok: $1: no nb_ program left"
-}
 
 lab_up --vmb tap
 start_agent hvA --netns nbhvA "${AFLAGS[@]}"
