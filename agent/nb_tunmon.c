@@ -23,8 +23,9 @@ struct nb_tunmon {
 	struct ring_buffer *rb;
 	int ncpu;
 	struct nb_tun_qstat *pcpu;
-	bool deq_by_addr;   /* the reader's code is known: dequeues of unfollowed packets count */
-	struct nb_hot hot0; /* nb_hot's value at the attach: the reader's code ranges */
+	bool deq_by_addr;   /* the readers' code is known: the dequeue skips every other free */
+	struct nb_hot hot0; /* nb_hot's value at the attach: the readers' code ranges */
+	struct nb_hot hot;  /* nb_hot's value at the last nb_tunmon_read */
 	int tcx_fd;	    /* the enqueue's tcx link on the tap, or -1 */
 	struct bpf_link *enq_link; /* or its tracepoint */
 	const char *enq_hook;	   /* which of the two */
@@ -131,11 +132,12 @@ static void s_reader_ranges(struct nb_tunmon *m, char *warn, size_t warnlen)
 	uint64_t lo, hi;
 
 	if (nb_sym_open_ksyms(&sym, err, sizeof(err))) {
-		snprintf(warn, warnlen, "%.180s: only dequeues of sojourn samples are counted",
-			 err);
+		snprintf(warn, warnlen,
+			 "%.160s: the dequeue program runs for every free of the machine", err);
 		return;
 	}
-	for (size_t i = 0; i < 2 && !m->deq_by_addr; i++) {
+	/* A test hides the read path to run the dequeue without it. */
+	for (size_t i = 0; i < 2 && !m->deq_by_addr && !nb_hook_hidden("tun_do_read"); i++) {
 		if (nb_sym_range(sym, names[i][0], &lo, &hi))
 			continue;
 		m->hot0.deq_lo[0] = lo;
@@ -156,8 +158,8 @@ static void s_reader_ranges(struct nb_tunmon *m, char *warn, size_t warnlen)
 	}
 	if (!m->deq_by_addr)
 		snprintf(warn, warnlen,
-			 "the tun read path (tun_do_read) is not in kallsyms: only dequeues of "
-			 "sojourn samples are counted");
+			 "the tun read path (tun_do_read) is not in kallsyms: the dequeue program "
+			 "runs for every free of the machine");
 	nb_sym_destroy(&sym);
 }
 
@@ -306,8 +308,11 @@ int nb_tunmon_consume(struct nb_tunmon *m)
 	return m->rb ? ring_buffer__consume(m->rb) : 0;
 }
 
-/* The ring of queue q now (nb_tun_snap, run on demand): 0, or -1 when it cannot be read. */
-static int s_snap(struct nb_tunmon *m, uint32_t q, struct nb_tun_ring *r)
+/*
+ * The ring of queue q now and its dequeue count (nb_tun_snap, run on demand): 0, or -1 when it
+ * cannot be read.
+ */
+static int s_snap(struct nb_tunmon *m, uint32_t q, struct nb_tun_ring *r, uint64_t *deq)
 {
 	uint64_t arg = q;
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &arg, .ctx_size_in = sizeof(arg));
@@ -316,6 +321,7 @@ static int s_snap(struct nb_tunmon *m, uint32_t q, struct nb_tun_ring *r)
 	    m->skel->bss->nb_snap_rc)
 		return -1;
 	*r = m->skel->bss->nb_snap;
+	*deq = m->skel->bss->nb_snap_deq;
 	return 0;
 }
 
@@ -323,30 +329,30 @@ int nb_tunmon_read(struct nb_tunmon *m, int queue, struct nb_tunq *qs, bool next
 {
 	int fq = bpf_map__fd(m->skel->maps.nb_tun_q);
 	uint64_t epoch = m->skel->bss->nb_epoch;
-	struct nb_hot hot;
+	struct nb_hot *hot = &m->hot;
 	uint32_t zero = 0;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(m->skel->maps.nb_hot), &zero, &hot))
+	if (bpf_map_lookup_elem(bpf_map__fd(m->skel->maps.nb_hot), &zero, hot))
 		return -errno;
-
 	for (uint32_t q = 0; q < NB_TUN_MAXQ; q++) {
 		struct nb_tunq *sq = &qs[q];
 		struct nb_tun_qstat *tot = &sq->tot;
+		uint64_t deq = tot->deq, now;
 
 		if (queue >= 0 && q != (uint32_t)queue)
 			continue;
 		if (bpf_map_lookup_elem(fq, &q, m->pcpu))
 			return -errno;
 		sq->hwm = nb_tun_qstat_sum(tot, m->pcpu, m->ncpu, epoch);
-		/* The reader's count is one per queue, in the dequeue's own line (nb_hot). */
-		tot->deq = hot.samp[q].deq;
-		if (tot->enq || tot->deq || tot->drop_full || tot->drop_other)
+		if (tot->enq || tot->drop_full || tot->drop_other || hot->samp[q].deq)
 			sq->seen = true;
 		if (!sq->seen)
 			continue;
-		/* The state now; the HWM's samples missed nothing above it. */
-		if (!s_snap(m, q, &sq->ring) && sq->ring.occupancy > sq->hwm)
+		/* The state now, with the count up to now; a count never goes back. */
+		now = hot->samp[q].deq;
+		if (!s_snap(m, q, &sq->ring, &now) && sq->ring.occupancy > sq->hwm)
 			sq->hwm = sq->ring.occupancy;
+		tot->deq = now > deq ? now : deq;
 	}
 	/* The next interval's high-water marks start afresh. */
 	if (next_epoch)

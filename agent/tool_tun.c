@@ -32,7 +32,7 @@ struct s_tun {
 	struct s_q q[NB_TUN_MAXQ];
 	struct nb_tunq read[NB_TUN_MAXQ];
 	uint64_t full_blocks, enq_lines;
-	bool deq_by_addr; /* the reader's code is known: dequeues of unfollowed packets count */
+	bool deq_by_addr; /* the readers' code is known: the dequeue skips every other free */
 };
 
 static int s_check(struct nb_rt *rt, void *st)

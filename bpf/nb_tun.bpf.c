@@ -87,6 +87,7 @@ __u64 nb_lost = 0;		 /* ring buffer full: event not delivered */
 __u64 nb_parse_err = 0;		 /* headers unreadable: the packet compared as not IP */
 __u64 nb_noring = 0;		 /* enqueue on a queue with no reader attached (no tfile) */
 struct nb_tun_ring nb_snap = {}; /* nb_tun_snap's answer */
+__u64 nb_snap_deq = 0;		 /* and the queue's dequeue count then */
 __s32 nb_snap_rc = 0;
 
 static __always_inline void *nb_netdev_priv(struct net_device *dev)
@@ -205,6 +206,76 @@ static __always_inline void nb_hwm(struct nb_tun_qstat *st, __u32 occ)
 }
 
 /*
+ * Publish queue q's ring for the dequeue count (struct nb_samp): when it is new, or its reader's
+ * file or its size changed. The count stops while the values go in (ring 0), so no dequeue
+ * adds a position of one ring to a count of another; a dequeue that read the ring just before
+ * can still add one stale step, once per change (a reader reattached, the ring resized).
+ */
+static __always_inline void nb_ring_pub(__u32 q, void *ring, int size, int head)
+{
+	struct nb_hot *h = nb_hotp();
+	struct nb_samp *sl;
+
+	if (!h)
+		return;
+	sl = &h->samp[q & (NB_TUN_MAXQ - 1)];
+	if (sl->ring == (__u64)ring && sl->size == (__u32)size)
+		return;
+	sl->ring = 0;
+	asm volatile("" ::: "memory");
+	sl->size = (__u32)size;
+	sl->head = (__u32)head;
+	sl->reader = 0;
+	asm volatile("" ::: "memory");
+	sl->ring = (__u64)ring;
+}
+
+/*
+ * The queue's known reader no longer brings the count along (another task took the queue
+ * over, and counts only the packets it frees from now on): forget it, so that the dequeue
+ * learns the new one. Half a ring behind is far more than a reader's batch and far from a
+ * whole turn, which the count could no longer tell apart. On the enqueue's 1 in
+ * NB_TUN_OCC_EVERY read of the ring: a read of the queue's line in nb_hot.
+ */
+static __always_inline void nb_reader_check(__u32 q, int head, int size)
+{
+	struct nb_hot *h = nb_hotp();
+	struct nb_samp *sl;
+
+	if (!h)
+		return;
+	sl = &h->samp[q & (NB_TUN_MAXQ - 1)];
+	if (sl->reader &&
+	    nb_ring_advance((__u32)sl->head, (__u32)head, (__u32)size) > (__u32)size / 2)
+		sl->reader = 0;
+}
+
+/*
+ * Bring queue sl's dequeue count up to date: add what the consumer position moved since the
+ * last look. Only the queue's reader calls it (the task that takes its packets, so one CPU
+ * at a time: plain stores, an atomic pair cost a third of the program), on a ring position it
+ * wrote itself, a hit. Another task that took packets in between leaves its steps to the next
+ * look (the position is the ring's own), as long as they are less than half a ring
+ * (nb_reader_check). The position first, then the count: nb_tun_snap reads them the other way
+ * round, and never counts a step twice.
+ */
+static __always_inline void nb_deq_count(struct nb_samp *sl)
+{
+	__u64 ring = sl->ring;
+	int head = -1;
+	__u32 d;
+
+	if (!ring || NB_RING_FIELD((void *)ring, consumer_head, head))
+		return;
+	d = nb_ring_advance((__u32)sl->head, (__u32)head, sl->size);
+	if (!d)
+		return;
+	sl->head = (__u32)head;
+	asm volatile("" ::: "memory");
+	sl->deq += d;
+}
+
+/*
  * Sample the packet for the sojourn: when no sample of the queue is in the ring, at most once
  * per jiffy per CPU (so every packet at low rates, a few hundred a second in a flood). A sample
  * that was never seen leaving (a path this program does not see) is given up after
@@ -318,6 +389,8 @@ static __always_inline void nb_enq(struct sk_buff *skb, struct net_device *dev, 
 	NB_RING_FIELD(ring, consumer_head, head);
 	if (head < 0 || head >= size)
 		return;
+	nb_ring_pub(q, ring, size, head);
+	nb_reader_check(q, head, size);
 	/* Full (the slot taken): this packet is about to be dropped, the drop program says so. */
 	bpf_probe_read_kernel(&slot, sizeof(slot), queue + producer);
 	if (slot) {
@@ -376,43 +449,44 @@ static __always_inline bool nb_in_reader(const struct nb_hot *h, __u64 loc)
 SEC("tp_btf/consume_skb")
 int BPF_PROG(nb_tun_deq, struct sk_buff *skb, void *location)
 {
-	const volatile struct nb_filter *f = &nb_cfg;
 	struct nb_tun_qstat *st;
 	struct nb_samp *sl;
-	struct net_device *dev;
 	struct nb_hot *h;
-	__u64 now;
+	__u64 now, task;
 	__u32 q;
 
 	/*
 	 * The caller first, for every other consume_skb of the machine: its address against the
-	 * reader's ranges, on nb_hot's first line. Per packet of the tap this touches that line
-	 * (ranges, device), the queue's line in nb_hot, and the skb; nothing on a vmalloc'd page
-	 * (no global, not even a read-only one: the verifier drops a branch on it, not the load).
+	 * readers' ranges, on nb_hot's first line. Per packet of the tap this touches that line,
+	 * the queue's line in nb_hot, the ring's consumer line and the skb's queue_mapping, all
+	 * written or read by the reader just before; not skb->dev (see struct nb_samp), and
+	 * nothing on a vmalloc'd page (no global, not even a read-only one: the verifier drops a
+	 * branch on it, not the load). Without the readers' ranges every free looks.
 	 */
 	h = nb_hotp();
 	if (!h || (h->deq_lo[0] && !nb_in_reader(h, (__u64)location)))
 		return 0;
-	/* The device the enqueue saw, one word; the whole test only before the first enqueue. */
-	dev = skb->dev;
-	if (h->dev) {
-		if ((__u64)dev != h->dev)
-			return 0;
-	} else if (!dev || dev->ifindex != f->ifindex[0] || dev->nd_net.net->ns.inum != f->netns) {
-		return 0;
-	}
 	q = skb->queue_mapping;
 	if (q >= NB_TUN_MAXQ)
 		return 0;
 	sl = &h->samp[q & (NB_TUN_MAXQ - 1)];
-	if (sl->skb != (__u64)skb) {
-		/* Without the reader's address only the sampled packet is known to be one. */
-		if (h->deq_lo[0])
-			__sync_fetch_and_add(&sl->deq, 1);
-		return 0;
+	task = bpf_get_current_task();
+	if (task != sl->reader) {
+		/*
+		 * Not the queue's known reader: another tap's, as a rule, which must not touch this
+		 * queue's lines. The sampled packet is known by its address (while it is in the
+		 * ring no other packet has it): its reader is the queue's. Without a known reader
+		 * (a new ring, a reader that stopped counting) the tap's device tells, read until
+		 * the reader is known.
+		 */
+		if (sl->skb != (__u64)skb && (sl->reader || !sl->ring || (__u64)skb->dev != h->dev))
+			return 0;
+		sl->reader = task;
 	}
+	nb_deq_count(sl);
+	if (sl->skb != (__u64)skb)
+		return 0;
 	now = bpf_ktime_get_ns();
-	__sync_fetch_and_add(&sl->deq, 1);
 	st = bpf_map_lookup_elem(&nb_tun_q, &q);
 	if (st)
 		st->sojourn[nb_mon_slot((now - sl->ts_ns) / 1000) & (NB_MON_SLOTS - 1)]++;
@@ -520,12 +594,28 @@ int nb_tun_snap(__u64 *ctx)
 	struct net_device *dev = h ? (struct net_device *)h->dev : NULL;
 	struct nb_tun_ring r = {};
 	__u32 q = (__u32)ctx[0];
+	struct nb_samp *sl;
+	__u64 deq, head, ring;
 
 	nb_snap_rc = -1;
-	if (!dev || BPF_CORE_READ(dev, ifindex) != f->ifindex[0] || q >= NB_TUN_MAXQ)
+	if (!h || !dev || BPF_CORE_READ(dev, ifindex) != f->ifindex[0] || q >= NB_TUN_MAXQ)
 		return 0;
+	/*
+	 * The dequeue count up to this moment (a reader may not have freed since its last
+	 * dequeue), without writing: the count, then the position it belongs to, then the ring's
+	 * (see nb_deq_count). A step the reader makes meanwhile is left out, never counted twice.
+	 */
+	sl = &h->samp[q & (NB_TUN_MAXQ - 1)];
+	deq = sl->deq;
+	asm volatile("" ::: "memory");
+	head = sl->head;
+	ring = sl->ring;
+	asm volatile("" ::: "memory");
 	if (nb_ring_read(dev, q, &r))
 		return 0;
+	nb_snap_deq = deq;
+	if (ring == (__u64)nb_ring_of(dev, q))
+		nb_snap_deq += nb_ring_advance((__u32)head, (__u32)r.consumer_head, sl->size);
 	r.ts_ns = bpf_ktime_get_ns();
 	nb_snap = r;
 	nb_snap_rc = 0;

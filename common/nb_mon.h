@@ -25,7 +25,7 @@ struct nb_tun_qstat {
 	__u64 full;	     /* packets that found the ring full (the producer's slot taken): dropped */
 	__u64 drop_full;     /* kfree_skb FULL_RING on this queue */
 	__u64 drop_other;    /* other drops in tun_net_xmit (no reader, filter, ...) */
-	__u64 deq;	     /* user space: packets the reader took (nb_hot.samp[q].deq) */
+	__u64 deq;	     /* user space: packets taken from the ring (nb_hot.samp[q].deq) */
 	__u64 samp_stale;    /* sojourn samples given up (never seen leaving) */
 	__u64 hwm_epoch;     /* the interval hwm belongs to (nb_epoch when it was written) */
 	__u32 hwm;	     /* highest occupancy seen after an enqueue in that interval (sampled) */
@@ -55,19 +55,35 @@ struct nb_tun_ring {
  * system call for every packet, and on a kernel that flushes the TLB there (PTI without PCID)
  * every page a program touches costs a page walk. One line per queue (so queues do not share)
  * holds the queue's sample for the sojourn, the one packet followed from enqueue to dequeue
- * (skb 0: none; kernel addresses used as identities only), and the dequeue count. The enqueue
- * touches the line once per sampling attempt (at most once a jiffy per CPU), the reader for
- * every packet. The one value of the array map nb_hot, read by user space at every report.
+ * (skb 0: none; kernel addresses used as identities only), and the dequeue count.
+ *
+ * The count is the advance of the ring's consumer position, not a count of the tap's packets
+ * freed by the reader: telling the tap's packets from other taps' at the free means reading
+ * skb->dev, on the skb's first line, which the sender's CPU wrote last, a miss that cost two
+ * thirds of the dequeue. The position is on a line the reader itself writes. The enqueue
+ * publishes the ring (ring, size, head: the position then), again when the reader's file or
+ * the ring's size changes; the task that frees the sampled packet is the queue's reader
+ * (reader); at each of its frees it adds what the position moved since its last look (head)
+ * to deq, and other tasks return at the compare. The enqueue touches the line at most once a
+ * jiffy per CPU and 1 in NB_TUN_OCC_EVERY packets (reads), the reader for every packet.
+ * docs/ARCHITECTURE.md, "Virtualization monitors", has the whole argument. The one value of
+ * the array map nb_hot.
  */
 struct nb_samp {
 	__u64 skb;
 	__u64 ts_ns;
-	__u64 deq; /* packets the reader took on this queue (atomic: readers may race) */
+	__u64 deq;  /* packets taken from the ring since it was first published */
+	__u64 ring; /* the queue's struct ptr_ring, 0: none published yet */
+	__u64 head; /* its consumer position when the count was last brought up to date */
+	__u64 reader; /* the task seen taking the queue's packets (an identity), 0: not known */
+	__u32 size;   /* the ring's size when published */
+	__u32 pad;
 } __attribute__((aligned(64)));
 
 struct nb_hot {
-	__u64 dev; /* the tap's struct net_device: the dequeue's filter, and nb_tun_snap's */
-	/* The reader's code (set before the attach): consume_skb called from [lo, hi) is a dequeue. */
+	/* The tap's struct net_device: the drop's filter, the dequeue's while it learns, the snap's */
+	__u64 dev;
+	/* The readers' code (set before the attach): consume_skb from [lo, hi) follows a dequeue. */
 	__u64 deq_lo[2];
 	__u64 deq_hi[2];
 	struct nb_samp samp[NB_TUN_MAXQ];
@@ -181,6 +197,18 @@ static inline __u32 nb_ring_occupancy(__s32 producer, __s32 consumer_head, __s32
 	if (d == 0 && head_taken)
 		return (__u32)size;
 	return (__u32)d;
+}
+
+/*
+ * How far the consumer position moved from last to head on a ring of size slots (it only moves
+ * forward, wrapping at size; less than a whole turn between two looks, see struct nb_samp).
+ * 0 for a position outside the ring (the ring was resized since it was published).
+ */
+static inline __u32 nb_ring_advance(__u32 last, __u32 head, __u32 size)
+{
+	if (head >= size || last >= size)
+		return 0;
+	return head >= last ? head - last : head + size - last;
 }
 
 /*

@@ -13,6 +13,7 @@
 # the kernel refuses the tcx link (the slow JSON run, NB_TEST_HIDE_HOOKS=tcx), the tcx program
 # (no kfunc, hidden) or the tap is multi-queue: the
 # slow burst's counts are asserted on both at once (the JSON run and the text run).
+# Without the reader's code in kallsyms (hidden) the dequeue count and samples stay exact.
 # And bad input (unknown device, a device that is not a tap, flags), nothing left attached;
 # vhost_queue_correlation_simple's device checks and its one line on a kernel without vhost.
 set -u
@@ -136,6 +137,21 @@ NB_TEST_HIDE_HOOKS=bpf_cast_to_kern_ctx $T --interface vnet0 --netns nbhvB --dur
 assert_eq tp_btf/net_dev_start_xmit "$(jq -r 'select(.type=="start") | .enqueue_hook' "$OUT/nokf.json")" \
 	"no kfunc: the enqueue on the tracepoint"
 assert_eq "" "$(cat "$OUT/nokf.err")" "no kfunc: nothing on stderr"
+# Without the reader's code in kallsyms (hidden) the dequeue runs for every free of the
+# machine: the count stays exact, the samples too.
+env NB_TEST_HIDE_HOOKS=tun_do_read $T --interface vnet0 --netns nbhvB --protocol icmp \
+	--src-ip $VMA --dst-ip $VMB --duration 3 --json >"$OUT/noaddr.json" 2>"$OUT/noaddr.err" &
+PID_noaddr=$!
+on_exit "kill $PID_noaddr 2>/dev/null"
+wait_for 5 grep -q '"type":"start"' "$OUT/noaddr.json" || fail "no reader code: did not attach: $(cat "$OUT/noaddr.err")"
+tests/lab ping -c 10 -i 0.05 -W 1 >"$OUT/noaddr.ping" 2>&1 || fail "no reader code: ping: $(cat "$OUT/noaddr.ping")"
+wait "$PID_noaddr" || fail "no reader code: exit: $(cat "$OUT/noaddr.err")"
+assert_eq false "$(jq -r 'select(.type=="start") | .dequeue_by_address' "$OUT/noaddr.json")" \
+	"no reader code: the dequeue by address is off"
+grep -q 'runs for every free of the machine' "$OUT/noaddr.err" || fail "no reader code: the warning: $(cat "$OUT/noaddr.err")"
+assert_eq 10 "$(summary noaddr .matched)" "no reader code: echo requests enqueued"
+assert_eq "$(summary noaddr .enqueued)" "$(summary noaddr .dequeued)" "no reader code: every packet dequeued"
+assert_eq 10 "$(summary noaddr .sojourn_samples)" "no reader code: sojourn samples"
 
 # --- Bad input: one line on stderr, exit 2 (usage) or 1 (runtime), nothing left attached.
 bad() { # EXPECTED-RC PATTERN ARGS...

@@ -37,11 +37,29 @@ static void test_ring_occupancy(void **state)
 	assert_int_equal(nb_ring_occupancy(0, 0, 0, 1), 0);
 }
 
+static void test_ring_advance(void **state)
+{
+	(void)state;
+	/* no move */
+	assert_int_equal(nb_ring_advance(7, 7, 16), 0);
+	/* forward, and across the wrap */
+	assert_int_equal(nb_ring_advance(3, 4, 16), 1);
+	assert_int_equal(nb_ring_advance(14, 2, 16), 4);
+	assert_int_equal(nb_ring_advance(15, 0, 16), 1);
+	/* a batch of 64 (vhost-net takes its packets so) on a ring of 1000 */
+	assert_int_equal(nb_ring_advance(980, 44, 1000), 64);
+	/* a position outside the ring (resized since it was published): nothing */
+	assert_int_equal(nb_ring_advance(3, 16, 16), 0);
+	assert_int_equal(nb_ring_advance(20, 3, 16), 0);
+	assert_int_equal(nb_ring_advance(0, 0, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_slot_matches_hist),
 	    cmocka_unit_test(test_ring_occupancy),
+	    cmocka_unit_test(test_ring_advance),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
