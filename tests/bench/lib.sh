@@ -87,25 +87,61 @@ target_status() {
 # shellcheck disable=SC2034 # read by the benchmarks that source this file
 FLOOR_TARGET=98
 
-# btn_rounds ROUNDS: a monitor against its floor (tun.sh, ovs.sh): one warm-up flood, then
-# ROUNDS rounds of B (baseline), T (the tool), N (the floor: the tool with its programs
-# emptied), each round in the next order of a Williams design (sets ORDERS). The caller defines
-# flood ROUND TAG (appending to $TMP/rounds), tool_start [noop] and tool_stop.
-btn_rounds() {
+# btn_slices ROUNDS SECONDS: a monitor against its floor (tun.sh, ovs.sh), on one long load the
+# caller keeps running: ROUNDS rounds of B (baseline), T (the tool), N (the floor: the tool with
+# its programs emptied), each round in the next order of a Williams design (sets ORDERS), each
+# condition measured over a slice of SECONDS of that load, after one warm-up slice. Short slices
+# next to each other see the same machine: this one's speed drifts by a quarter within minutes
+# (docs/BENCHMARKS.md), more than a tool costs, and a round of separate floods, each with its
+# own sender start, spanned ten seconds of that drift. The caller defines `count`, which sets
+# COUNT to the load's cumulative counters with shell built-ins only (no process started in the
+# slice), tool_start [noop] and tool_stop; a slice appends "ROUND TAG RATE..." to $TMP/rounds,
+# a rate per counter, per second.
+btn_slices() {
 	local p c
 	mapfile -t ORDERS < <(orders B T N)
 	: >"$TMP/rounds"
-	flood 0 warm
+	slice 0 warm "$2"
 	: >"$TMP/rounds"
 	for ((p = 1; p <= $1; p++)); do
 		for c in ${ORDERS[(p - 1) % ${#ORDERS[@]}]}; do
 			case $c in
-			B) flood "$p" base ;;
-			T) tool_start && flood "$p" tool && tool_stop ;;
-			N) tool_start noop && flood "$p" noop && tool_stop ;;
+			B) slice "$p" base "$2" ;;
+			T) tool_start && slice "$p" tool "$2" && tool_stop ;;
+			N) tool_start noop && slice "$p" noop "$2" && tool_stop ;;
 			esac
 		done
 	done
+}
+
+# slice ROUND TAG SECONDS: the rates of the caller's counters over the next SECONDS.
+slice() {
+	local a t0 t1 i line=("$1" "$2")
+	count
+	a=("${COUNT[@]}")
+	t0=$EPOCHREALTIME
+	sleep "$3"
+	count
+	t1=$EPOCHREALTIME
+	for ((i = 0; i < ${#a[@]}; i++)); do
+		line+=("$(awk -v a="${a[i]}" -v b="${COUNT[i]}" -v s="$t0" -v e="$t1" \
+			'BEGIN { printf "%.0f", (b - a) / (e - s) }')")
+	done
+	echo "${line[*]}" >>"$TMP/rounds"
+	printf '  %-5s %-5s %s\n' "$1" "$2" "${line[*]:2}"
+}
+
+# netdev_count PID DEV: sets COUNT to DEV's "rx_packets tx_packets tx_dropped" as the network
+# namespace of process PID sees them (/proc/PID/net/dev, read with built-ins).
+netdev_count() {
+	local l f
+	while read -r l; do
+		[ "${l%%:*}" = "$2" ] || continue
+		read -ra f <<<"${l#*:}"
+		COUNT=("${f[1]}" "${f[9]}" "${f[11]}")
+		return 0
+	done <"/proc/$1/net/dev"
+	fail "no $2 in /proc/$1/net/dev"
 }
 
 # floor_bound_status RATIO FLOOR_RATIO TARGET: a tool / baseline ratio's status. When the floor

@@ -2,15 +2,16 @@
 # ovs_upcall_latency_summary's cost on an established flow (issue 13; target: at least 97 % of
 # the baseline, same run). Open vSwitch's userspace datapath between two VM namespaces
 # (tests/e2e/ovs.sh): a UDP flood nbova -> nbovb:9000, one flow, so after its first packet
-# everything takes the fast path. Measured at the receiver, three conditions, each round in one
-# of the orders of a Williams design (lib.sh `orders`): the baseline, the tool attached to the
+# everything takes the fast path. One flood for all the rounds, measured at the receiver in
+# slices (lib.sh `btn_slices`); three conditions, each round in one of the orders of a Williams
+# design (lib.sh `orders`): the baseline, the tool attached to the
 # two OVS ports, and the floor: the tool with its programs returning at once
 # (NB_TEST_NOOP_PROGRAMS=1), what the two tcx hooks and a running tool cost by themselves. The
 # kernel sends user space only the flow's first packet (the upcall) and counts the rest (the
 # stage tracer's upcall mode).
 # One more tool flood with kernel.bpf_stats_enabled=1 (not in the medians) weighs the programs:
 # run time per run and runs per packet sent.
-#   tests/bench/ovs.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS change the run)
+#   tests/bench/ovs.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS: rounds, seconds per slice)
 set -u
 # shellcheck source=tests/bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -20,8 +21,10 @@ need_root
 bench_init ovs
 bench_need "$AGENT" "$TRAFFIC"
 
-ROUNDS=${NB_BENCH_ROUNDS:-6}
-DUR=${NB_BENCH_SECONDS:-2}
+ROUNDS=${NB_BENCH_ROUNDS:-24}
+SLICE=${NB_BENCH_SECONDS:-0.5}
+# The separate floods that weigh the programs (bpf_stats).
+DUR=2
 SIZE=64
 PORT=9000
 TARGET=97
@@ -59,7 +62,8 @@ tool_start() {
 	TOOL_PID=$!
 	on_exit "kill $TOOL_PID 2>/dev/null"
 	wait_for 10 grep -q '"type":"start"' "$TMP/tool.json" || fail "the tool did not attach: $(cat "$TMP/tool.err")"
-	sleep 1
+	# Attached: what the attach stirred up settles first.
+	sleep 0.2
 }
 
 # bpf_stats_round [noop]: one flood with per-program run statistics of the tool's programs:
@@ -100,10 +104,43 @@ tool_stop() {
 	[ "$rc" = 0 ] || fail "ovs_upcall_latency_summary exited $rc: $(cat "$TMP/tool.err")"
 }
 
+# count: the datagrams nbovb's UDP took in (/proc/PID/net/snmp, InDatagrams), and the packets
+# nbova's eth0 sent.
+count() {
+	local l f hdr=
+	[ -d "/proc/$SEND_PID" ] || fail "the flood's sender is gone: $(cat "$TMP/load.err")"
+	[ -d "/proc/$RECV_PID" ] || fail "the flood's receiver is gone: $(cat "$TMP/loadr.err")"
+	netdev_count "$SEND_PID" eth0
+	local sent=${COUNT[1]}
+	while read -r l; do
+		[ "${l%% *}" = "Udp:" ] || continue
+		# The first Udp: line names the fields, the second holds the values.
+		[ -z "$hdr" ] && hdr=1 && continue
+		read -ra f <<<"$l"
+		COUNT=("${f[1]}" "$sent")
+		return 0
+	done <"/proc/$RECV_PID/net/snmp"
+	fail "no Udp line in /proc/$RECV_PID/net/snmp"
+}
+
 ovs_up "$TMP/ovs"
-echo "ovs: UDP ${SIZE}-byte flood through OVS (userspace datapath), ${DUR}s per measurement," \
-	"$ROUNDS rounds (baseline B, tool T, floor N)"
-btn_rounds "$ROUNDS"
+echo "ovs: UDP ${SIZE}-byte flood through OVS (userspace datapath), $ROUNDS rounds of" \
+	"${SLICE}s slices (baseline B, tool T, floor N)"
+ip netns exec nbovb "$TRAFFIC" udp-recv --port $PORT --duration 86400 --wait 30 \
+	>"$TMP/loadr.out" 2>"$TMP/loadr.err" &
+RECV_PID=$!
+on_exit "kill $RECV_PID 2>/dev/null"
+sleep 0.2
+ip netns exec nbova taskset -c 0 "$TRAFFIC" udp-send --dst "$OVS_B" --port $PORT --size $SIZE \
+	--duration 86400 >"$TMP/load.out" 2>"$TMP/load.err" &
+SEND_PID=$!
+on_exit "kill $SEND_PID 2>/dev/null"
+sleep 0.5
+btn_slices "$ROUNDS" "$SLICE"
+kill "$SEND_PID"
+wait "$SEND_PID"
+kill -INT "$RECV_PID"
+wait "$RECV_PID"
 bpf_stats_round noop
 FLOOR_STATS=$STATS FLOOR_NS=$NS_PER_PKT
 bpf_stats_round
@@ -138,11 +175,11 @@ result "empty programs per packet sent (floor)" "$FLOOR_NS ns" "-" "-"
 	echo
 	echo "Open vSwitch's userspace datapath (Debian's ovs-vswitchd, \`datapath_type=netdev\`) in a"
 	echo "namespace between two VM namespaces (\`tests/e2e/ovs.sh\`); a UDP flood of ${SIZE}-byte"
-	echo "datagrams on one flow (the fast path after its first packet), ${DUR} s per measurement,"
-	echo "$ROUNDS rounds of three floods, each round in one of the orders of a Williams design"
+	echo "datagrams on one flow (the fast path after its first packet), one flood measured in slices"
+	echo "of ${SLICE} s: $ROUNDS rounds of three slices, each round in one of the orders of a Williams design"
 	echo "($(IFS=,; echo "${ORDERS[*]}" | sed 's/,/, /g')): B baseline, T the tool attached to ports p1 and p2, N the"
-	echo "floor (the tool with its programs returning at once, \`NB_TEST_NOOP_PROGRAMS=1\`). Received"
-	echo "packets per second at the destination. The sender is pinned to CPU 0; ovs-vswitchd and the"
+	echo "floor (the tool with its programs returning at once, \`NB_TEST_NOOP_PROGRAMS=1\`). Datagrams"
+	echo "per second taken in by the destination's UDP (InDatagrams). The sender is pinned to CPU 0; ovs-vswitchd and the"
 	echo "receiver are left to the scheduler. The tool is judged against the floor (within 2 %), as"
 	echo "the path tracers are: the hooks' own cost is not the tool's to remove."
 	echo

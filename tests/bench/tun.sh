@@ -4,12 +4,13 @@
 # vmA -> the tap VM (198.18.0.1 -> 198.18.0.2:9000), which nb_vm reads at full speed and
 # ignores. Throughput is what went through the tap's ring to the reader: vnet0's TX packets
 # per second (the tap counts a packet sent once it is in the ring; the overflow is its TX
-# dropped). Three conditions, each round in one of the orders of a Williams design (lib.sh
-# `orders`): the baseline, tun_ring_monitor attached to vnet0 (all three of its programs run
-# on every packet of the flood), and the floor: the tool's programs replaced by empty ones
-# (NB_TEST_NOOP_PROGRAMS=1), what the hooks cost by themselves. Then two more attached floods
-# with kernel.bpf_stats_enabled give each program's run time, per run and per flood packet.
-#   tests/bench/tun.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS change the run)
+# dropped). One flood for all the rounds, measured in slices (lib.sh `btn_slices`); three
+# conditions, each round in one of the orders of a Williams design (lib.sh `orders`): the
+# baseline, tun_ring_monitor attached to vnet0 (all three of its programs run on every packet
+# of the flood), and the floor: the tool's programs replaced by empty ones
+# (NB_TEST_NOOP_PROGRAMS=1), what the hooks cost by themselves. Then four more floods with
+# kernel.bpf_stats_enabled give each program's run time, per run and per flood packet.
+#   tests/bench/tun.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS: rounds, seconds per slice)
 set -u
 # shellcheck source=tests/bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -17,8 +18,10 @@ need_root
 bench_init tun
 bench_need "$AGENT" "$TRAFFIC"
 
-ROUNDS=${NB_BENCH_ROUNDS:-6}
-DUR=${NB_BENCH_SECONDS:-2}
+ROUNDS=${NB_BENCH_ROUNDS:-24}
+SLICE=${NB_BENCH_SECONDS:-0.5}
+# The separate floods that weigh the programs (bpf_stats).
+DUR=2
 SIZE=64
 PORT=9000
 TARGET=97
@@ -70,7 +73,8 @@ tool_start() {
 	TOOL_PID=$!
 	on_exit "kill $TOOL_PID 2>/dev/null"
 	wait_for 10 grep -q '"type":"start"' "$TMP/tool.json" || fail "tun_ring_monitor did not attach: $(cat "$TMP/tool.err")"
-	sleep 1
+	# Attached: what the attach stirred up settles first.
+	sleep 0.2
 }
 
 tool_stop() {
@@ -82,12 +86,35 @@ tool_stop() {
 	[ "$rc" = 0 ] || fail "tun_ring_monitor exited $rc: $(cat "$TMP/tool.err")"
 }
 
+# count: vnet0's "TX packets, TX dropped" (hvB), and the packets the sender's eth0 sent.
+count() {
+	[ -d "/proc/$SEND_PID" ] || fail "the flood's sender is gone: $(cat "$TMP/load.err")"
+	netdev_count "$SEND_PID" eth0
+	local sent=${COUNT[1]}
+	netdev_count "$HV_PID" vnet0
+	COUNT=("${COUNT[1]}" "${COUNT[2]}" "$sent")
+}
+
 bench_lab_up --vmb tap
 : >"$TMP/cost"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "tun: UDP ${SIZE}-byte flood into the tap VM, ${DUR}s per measurement, $ROUNDS rounds" \
+echo "tun: UDP ${SIZE}-byte flood into the tap VM, $ROUNDS rounds of ${SLICE}s slices" \
 	"(baseline B, tool T, floor N)"
-btn_rounds "$ROUNDS"
+# A process in hvB, whose /proc/PID/net/dev is vnet0's counters without a process per read.
+ip netns exec nbhvB sleep 86400 &
+HV_PID=$!
+on_exit "kill $HV_PID 2>/dev/null"
+ip netns exec nbvmA taskset -c 0 "$TRAFFIC" udp-send --dst "$IP_B" --port $PORT --size $SIZE \
+	--duration 86400 >"$TMP/load.out" 2>"$TMP/load.err" &
+SEND_PID=$!
+on_exit "kill $SEND_PID 2>/dev/null"
+sleep 0.5
+btn_slices "$ROUNDS" "$SLICE"
+kill "$SEND_PID" "$HV_PID"
+wait "$SEND_PID" "$HV_PID" 2>/dev/null
+lab_intact || fail "the lab was rebuilt by another run during the measurement"
+# The reader empties the ring before the next flood.
+sleep 0.5
 # The programs' cost per run and per packet (kernel.bpf_stats_enabled, which adds two clock
 # reads to every BPF program run of the machine: so in extra rounds, outside the ratio).
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
@@ -147,8 +174,8 @@ echo "load average: $LOAD0 at the start, $LOAD1 at the end"
 	echo "## tun_ring_monitor on a tap flood (issue 13)"
 	echo
 	echo "A UDP flood of ${SIZE}-byte datagrams from vmA to the tap VM (\`tests/lab up --vmb tap\`;"
-	echo "nb_vm reads every frame and ignores it), ${DUR} s per measurement, $ROUNDS rounds of three"
-	echo "floods, each round in one of the orders of a Williams design over the three conditions"
+	echo "nb_vm reads every frame and ignores it), one flood measured in slices of ${SLICE} s: $ROUNDS rounds"
+	echo "of three slices, each round in one of the orders of a Williams design over the three conditions"
 	echo "($(IFS=,; echo "${ORDERS[*]}" | sed 's/,/, /g')): B baseline, T tun_ring_monitor attached to vnet0 in hvB, N the floor (the"
 	echo "tool's three programs replaced by empty ones on the same hooks, \`NB_TEST_NOOP_PROGRAMS=1\`:"
 	echo "what the hooks cost by themselves). Throughput is vnet0's TX packets per second: what went into the ring and"
