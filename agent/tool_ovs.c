@@ -347,6 +347,8 @@ static void s_report(struct nb_rt *rt, struct s_ovs *o, uint64_t now, bool total
 		json_object_set_new(j, "fast_path_lost", json_integer((json_int_t)c->fast_lost));
 		json_object_set_new(j, "upcall_us",
 				    nb_out_log2_json((const uint64_t *)c->up_lat, NB_MON_SLOTS));
+		json_object_set_new(j, "fast_path_followed",
+				    json_integer((json_int_t)c->fast_followed));
 		json_object_set_new(j, "fast_path_sampled",
 				    json_integer((json_int_t)c->fast_sampled));
 		json_object_set_new(j, "fast_path_us",

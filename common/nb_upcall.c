@@ -235,6 +235,7 @@ void nb_upcall_kernel(struct nb_upcall *u, uint64_t now_ns, const struct nb_up_c
 	unsigned i;
 
 	s_delta(&u->iv.fast, &u->total.fast, k->fast_out, &u->k.fast_out);
+	s_delta(&u->iv.fast_followed, &u->total.fast_followed, k->sampled, &u->k.sampled);
 	s_delta(&u->iv.fast_sampled, &u->total.fast_sampled, k->sample_out, &u->k.sample_out);
 	for (i = 0; i < NB_MON_SLOTS; i++)
 		s_delta(&u->iv.fast_lat[i], &u->total.fast_lat[i], k->fast_lat[i],

@@ -31,7 +31,8 @@ struct nb_upcall_counts {
 	uint64_t lost;			 /* of them, never left within the timeout */
 	uint64_t fast;			 /* later packets of a flow that left a port */
 	uint64_t fast_lost;		 /* later packets that never left */
-	uint64_t fast_sampled;		 /* kernel counts: of fast, those in fast_lat */
+	uint64_t fast_followed;		 /* kernel counts: fast-path packets followed from their entry */
+	uint64_t fast_sampled;		 /* of them, seen leaving: those in fast_lat */
 	uint64_t up_lat[NB_MON_SLOTS];	 /* upcall latency, log2 microseconds */
 	uint64_t fast_lat[NB_MON_SLOTS]; /* fast path latency */
 };

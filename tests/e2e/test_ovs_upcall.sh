@@ -9,6 +9,8 @@
 #       -> 20 upcalls, all completed, a histogram of 20; 20 fast-path packets; OVS's own
 #          counters: 20 more misses (upcalls) and 20 more hits
 #   1 datagram to the dropped port -> 1 more upcall, lost (its packet never leaves)
+#   a burst of 2000 on one new flow -> 1 upcall, the rest fast path as OVS counts it, every
+#                                      sampled packet found leaving
 # and bad input (no OVS to ask, one port), nothing left attached. The kernel sends up only the
 # flows' first packets and their copies out, and counts the rest (the fast path): the counts
 # must still equal OVS's own.
@@ -106,6 +108,33 @@ grep -q '^Upcalls: 1  completed 1  lost or timed out 0  completion 100.0%' "$OUT
 grep -q '^Fast path (later packets): 1, lost 0$' "$OUT/up.txt" || fail "text: fast path line"
 grep -q '^Fast path latency, 1 of them' "$OUT/up.txt" || fail "text: fast path sample line"
 grep -Eq '^ +1  UDP 198\.18\.1\.1:40000 -> 198\.18\.1\.2:10999$' "$OUT/up.txt" || fail "text: top flow: $(cat "$OUT/up.txt")"
+
+# A burst on one new flow (2000 datagrams in a tenth of a second): after its first packet the
+# kernel takes the flow's packets by their headers alone (a CPU's cache of the flow, no parse);
+# the counts still equal OVS's own, and every sampled packet is found leaving.
+ovs_ofctl add-flow br0 "priority=50,udp,tp_dst=10998,actions=NORMAL"
+miss0=$(ovs_dp missed)
+hit0=$(ovs_dp hit)
+$T --netns nbovs --interface p1,p2 --protocol udp --interval 60 --duration 3 --json >"$OUT/burst.json" 2>"$OUT/burst.err" &
+PID_burst=$!
+on_exit "kill $PID_burst 2>/dev/null"
+wait_for 5 grep -q '"type":"start"' "$OUT/burst.json" || fail "burst: did not attach: $(cat "$OUT/burst.err")"
+ip netns exec nbova "$REPO/build/tests/tools/nb_traffic" udp-send --dst $B --port 10998 --size 64 \
+	--count 2000 --rate 20000 >/dev/null || fail "burst: nb_traffic"
+finish_bg burst
+miss=$(($(ovs_dp missed) - miss0))
+hit=$(($(ovs_dp hit) - hit0))
+b() { jq -r "select(.type==\"summary\") | $1" "$OUT/burst.json"; }
+assert_eq 1 "$miss" "burst: OVS's misses"
+assert_eq "$miss" "$(b .upcalls)" "burst: upcalls = OVS's misses"
+assert_eq "$hit" "$(b .fast_path)" "burst: fast-path packets = OVS's hits"
+[ "$hit" -ge 1000 ] || fail "burst: only $hit datagrams took OVS's fast path"
+assert_eq 0 "$(b .fast_path_lost)" "burst: sampled fast-path packets lost"
+assert_eq "$(b .fast_path_sampled)" "$(b '[.fast_path_us[].count] | add')" "burst: histogram total = samples"
+# Every packet followed from its entry is found leaving, whichever path its exit takes.
+assert_eq "$(b .fast_path_followed)" "$(b .fast_path_sampled)" "burst: followed packets seen leaving"
+# A CPU samples when it looks its flow up again, every 2 scheduler ticks (8 ms at most).
+[ "$(b .fast_path_sampled)" -ge 5 ] || fail "burst: $(b .fast_path_sampled) fast-path samples in 100 ms"
 
 # --- Bad input: one line on stderr and the exit code.
 bad() { # EXPECTED-RC PATTERN ARGS...

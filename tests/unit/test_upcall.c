@@ -186,9 +186,11 @@ static void test_kernel_counts(void **state)
 	nb_upcall_kernel(u, t, &k);
 	/* 100 in, 90 out at once, 3 latencies sampled: no loss can be told yet. */
 	k.fast_in = 100, k.fast_out = 90, k.sample_out = 3, k.fast_lat[4] = 3, k.out_unknown = 2;
+	k.sampled = 4; /* one followed packet still on its way */
 	t += 100 * MS;
 	nb_upcall_kernel(u, t, &k);
 	assert_int_equal(nb_upcall_iv(u)->fast, 90);
+	assert_int_equal(nb_upcall_iv(u)->fast_followed, 4);
 	assert_int_equal(nb_upcall_iv(u)->fast_sampled, 3);
 	assert_int_equal(nb_upcall_iv(u)->fast_lat[4], 3);
 	assert_int_equal(nb_upcall_iv(u)->fast_lost, 0);
