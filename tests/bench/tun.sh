@@ -74,7 +74,7 @@ tool_start() {
 	on_exit "kill $TOOL_PID 2>/dev/null"
 	wait_for 10 grep -q '"type":"start"' "$TMP/tool.json" || fail "tun_ring_monitor did not attach: $(cat "$TMP/tool.err")"
 	# Attached: what the attach stirred up settles first.
-	sleep 0.2
+	sleep "${NB_BENCH_SETTLE:-0.2}"
 }
 
 tool_stop() {
