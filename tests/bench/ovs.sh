@@ -152,7 +152,7 @@ wait "$RECV_PID"
 bpf_stats_round noop
 FLOOR_STATS=$STATS FLOOR_NS=$NS_PER_PKT
 bpf_stats_round
-SUMMARY=$(jq -c 'select(.type=="summary") | {upcalls, fast_path, fast_path_lost, fast_path_sampled, lost_events, not_followed, kernel_map_full}' "$TMP/tool.json")
+SUMMARY=$(jq -c 'select(.type=="summary") | {upcalls, fast_path, fast_path_lost, fast_path_followed, fast_path_sampled, lost_events, not_followed, kernel_map_full}' "$TMP/tool.json")
 BASE=$(round_median base)
 TOOL=$(round_median tool)
 NOOP=$(round_median noop)
