@@ -131,6 +131,17 @@ slice() {
 	printf '  %-5s %-5s %s\n' "$1" "$2" "${line[*]:2}"
 }
 
+# flood_start NS DST: the long UDP flood btn_slices measures, from namespace NS to DST:PORT,
+# SIZE-byte datagrams, the sender pinned to CPU 0 (sets SEND_PID; stopped at exit, or by
+# the caller, who also reads its counters, /proc/SEND_PID/net/dev being NS's).
+flood_start() {
+	ip netns exec "$1" taskset -c 0 "$TRAFFIC" udp-send --dst "$2" --port "$PORT" --size "$SIZE" \
+		--duration 86400 >"$TMP/load.out" 2>"$TMP/load.err" &
+	SEND_PID=$!
+	on_exit "kill $SEND_PID 2>/dev/null"
+	sleep 0.5
+}
+
 # netdev_count PID DEV: sets COUNT to DEV's "rx_packets tx_packets tx_dropped" as the network
 # namespace of process PID sees them (/proc/PID/net/dev, read with built-ins).
 netdev_count() {

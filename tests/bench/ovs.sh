@@ -113,7 +113,7 @@ tool_stop() {
 # CPUs with the sender and ovs-vswitchd, and what it reads says as much about where the
 # scheduler put it.
 count() {
-	local l f hdr= sent
+	local l f hdr='' sent
 	[ -d "/proc/$SEND_PID" ] || fail "the flood's sender is gone: $(cat "$TMP/load.err")"
 	[ -d "/proc/$RECV_PID" ] || fail "the flood's receiver is gone: $(cat "$TMP/loadr.err")"
 	netdev_count "$SEND_PID" eth0
@@ -139,11 +139,7 @@ ip netns exec nbovb "$TRAFFIC" udp-recv --port $PORT --duration 86400 --wait 30 
 RECV_PID=$!
 on_exit "kill $RECV_PID 2>/dev/null"
 sleep 0.2
-ip netns exec nbova taskset -c 0 "$TRAFFIC" udp-send --dst "$OVS_B" --port $PORT --size $SIZE \
-	--duration 86400 >"$TMP/load.out" 2>"$TMP/load.err" &
-SEND_PID=$!
-on_exit "kill $SEND_PID 2>/dev/null"
-sleep 0.5
+flood_start nbova "$OVS_B"
 btn_slices "$ROUNDS" "$SLICE"
 kill "$SEND_PID"
 wait "$SEND_PID"

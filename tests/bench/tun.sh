@@ -104,11 +104,7 @@ echo "tun: UDP ${SIZE}-byte flood into the tap VM, $ROUNDS rounds of ${SLICE}s s
 ip netns exec nbhvB sleep 86400 &
 HV_PID=$!
 on_exit "kill $HV_PID 2>/dev/null"
-ip netns exec nbvmA taskset -c 0 "$TRAFFIC" udp-send --dst "$IP_B" --port $PORT --size $SIZE \
-	--duration 86400 >"$TMP/load.out" 2>"$TMP/load.err" &
-SEND_PID=$!
-on_exit "kill $SEND_PID 2>/dev/null"
-sleep 0.5
+flood_start nbvmA "$IP_B"
 btn_slices "$ROUNDS" "$SLICE"
 kill "$SEND_PID" "$HV_PID"
 wait "$SEND_PID" "$HV_PID" 2>/dev/null
