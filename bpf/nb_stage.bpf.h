@@ -493,12 +493,17 @@ static __always_inline bool nb_up_recent(__u64 now, __u64 then, __u64 span)
 	return then && (__s64)(now - then) < (__s64)span;
 }
 
+/* Is the cache young (looked up less than NB_UP_CACHE_TICKS ago)? */
+static __always_inline bool nb_up_young(const struct nb_up_cache *ca, __u64 jiffies)
+{
+	return ca->jiffies && jiffies - ca->jiffies < NB_UP_CACHE_TICKS;
+}
+
 /* Is the cache of this flow, and young? */
 static __always_inline bool nb_up_cached(const struct nb_up_cache *ca, const struct nb_up_fkey *f,
 					 __u64 jiffies)
 {
-	return ca->jiffies && jiffies - ca->jiffies < NB_UP_CACHE_TICKS &&
-	       nb_up_words_eq(&ca->f, f, sizeof(*f) / 8);
+	return nb_up_young(ca, jiffies) && nb_up_words_eq(&ca->f, f, sizeof(*f) / 8);
 }
 
 /* A packet entering the switch by a traced port. */
@@ -679,8 +684,7 @@ static __always_inline bool nb_up_fast(const unsigned char *d, const unsigned ch
 	    (proto != NB_IPPROTO_TCP && proto != NB_IPPROTO_UDP))
 		return false;
 	ca = bpf_map_lookup_elem(&nb_up_cache, &ci);
-	if (!ca || !ca->jiffies || bpf_jiffies64() - ca->jiffies >= NB_UP_CACHE_TICKS ||
-	    ca->f.family != 4 || ca->f.proto != proto ||
+	if (!ca || !nb_up_young(ca, bpf_jiffies64()) || ca->f.family != 4 || ca->f.proto != proto ||
 	    *(__u32 *)ca->f.saddr != *(__u32 *)(d + 26) ||
 	    *(__u32 *)ca->f.daddr != *(__u32 *)(d + 30) ||
 	    ca->f.sport != bpf_ntohs(*(__u16 *)(d + 34)) ||

@@ -206,12 +206,17 @@ static __always_inline void nb_hwm(struct nb_tun_qstat *st, __u32 occ)
 }
 
 /*
- * Publish queue q's ring for the dequeue count (struct nb_samp): when it is new, or its reader's
- * file or its size changed. The count stops while the values go in (ring 0), so no dequeue
- * adds a position of one ring to a count of another; a dequeue that read the ring just before
- * can still add one stale step, once per change (a reader reattached, the ring resized).
+ * The enqueue's look at queue q's ring for the dequeue count (struct nb_samp), on its 1 in
+ * NB_TUN_OCC_EVERY read of the ring. It publishes the ring when it is new, or its reader's file
+ * or its size changed: the count stops while the values go in (ring 0), so no dequeue adds a
+ * position of one ring to a count of another; a dequeue that read the ring just before can
+ * still add one stale step, once per change (a reader reattached, the ring resized). And it
+ * forgets a known reader that no longer brings the count along (another task took the queue
+ * over, and counts only the packets it frees from now on), so that the dequeue learns the new
+ * one: half a ring behind is far more than a reader's batch and far from a whole turn, which
+ * the count could no longer tell apart.
  */
-static __always_inline void nb_ring_pub(__u32 q, void *ring, int size, int head)
+static __always_inline void nb_ring_watch(__u32 q, void *ring, int size, int head)
 {
 	struct nb_hot *h = nb_hotp();
 	struct nb_samp *sl;
@@ -219,35 +224,18 @@ static __always_inline void nb_ring_pub(__u32 q, void *ring, int size, int head)
 	if (!h)
 		return;
 	sl = &h->samp[q & (NB_TUN_MAXQ - 1)];
-	if (sl->ring == (__u64)ring && sl->size == (__u32)size)
-		return;
-	sl->ring = 0;
-	asm volatile("" ::: "memory");
-	sl->size = (__u32)size;
-	sl->head = (__u32)head;
-	sl->reader = 0;
-	asm volatile("" ::: "memory");
-	sl->ring = (__u64)ring;
-}
-
-/*
- * The queue's known reader no longer brings the count along (another task took the queue
- * over, and counts only the packets it frees from now on): forget it, so that the dequeue
- * learns the new one. Half a ring behind is far more than a reader's batch and far from a
- * whole turn, which the count could no longer tell apart. On the enqueue's 1 in
- * NB_TUN_OCC_EVERY read of the ring: a read of the queue's line in nb_hot.
- */
-static __always_inline void nb_reader_check(__u32 q, int head, int size)
-{
-	struct nb_hot *h = nb_hotp();
-	struct nb_samp *sl;
-
-	if (!h)
-		return;
-	sl = &h->samp[q & (NB_TUN_MAXQ - 1)];
-	if (sl->reader &&
-	    nb_ring_advance((__u32)sl->head, (__u32)head, (__u32)size) > (__u32)size / 2)
+	if (sl->ring != (__u64)ring || sl->size != (__u32)size) {
+		sl->ring = 0;
+		asm volatile("" ::: "memory");
+		sl->size = (__u32)size;
+		sl->head = (__u32)head;
 		sl->reader = 0;
+		asm volatile("" ::: "memory");
+		sl->ring = (__u64)ring;
+	} else if (sl->reader &&
+		   nb_ring_advance((__u32)sl->head, (__u32)head, (__u32)size) > (__u32)size / 2) {
+		sl->reader = 0;
+	}
 }
 
 /*
@@ -256,7 +244,7 @@ static __always_inline void nb_reader_check(__u32 q, int head, int size)
  * at a time: plain stores, an atomic pair cost a third of the program), on a ring position it
  * wrote itself, a hit. Another task that took packets in between leaves its steps to the next
  * look (the position is the ring's own), as long as they are less than half a ring
- * (nb_reader_check). The position first, then the count: nb_tun_snap reads them the other way
+ * (nb_ring_watch). The position first, then the count: nb_tun_snap reads them the other way
  * round, and never counts a step twice.
  */
 static __always_inline void nb_deq_count(struct nb_samp *sl)
@@ -389,8 +377,7 @@ static __always_inline void nb_enq(struct sk_buff *skb, struct net_device *dev, 
 	NB_RING_FIELD(ring, consumer_head, head);
 	if (head < 0 || head >= size)
 		return;
-	nb_ring_pub(q, ring, size, head);
-	nb_reader_check(q, head, size);
+	nb_ring_watch(q, ring, size, head);
 	/* Full (the slot taken): this packet is about to be dropped, the drop program says so. */
 	bpf_probe_read_kernel(&slot, sizeof(slot), queue + producer);
 	if (slot) {

@@ -11,7 +11,8 @@
 # stage tracer's upcall mode).
 # One more tool flood with kernel.bpf_stats_enabled=1 (not in the medians) weighs the programs:
 # run time per run and runs per packet sent.
-#   tests/bench/ovs.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS: rounds, seconds per slice)
+#   tests/bench/ovs.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS: rounds, seconds per slice;
+#                         NB_BENCH_SETTLE: seconds from the attach to the slice, 1.5)
 set -u
 # shellcheck source=tests/bench/lib.sh
 . "$(dirname "$0")/lib.sh"

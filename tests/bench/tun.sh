@@ -10,7 +10,8 @@
 # of the flood), and the floor: the tool's programs replaced by empty ones
 # (NB_TEST_NOOP_PROGRAMS=1), what the hooks cost by themselves. Then four more floods with
 # kernel.bpf_stats_enabled give each program's run time, per run and per flood packet.
-#   tests/bench/tun.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS: rounds, seconds per slice)
+#   tests/bench/tun.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS: rounds, seconds per slice;
+#                         NB_BENCH_SETTLE: seconds from the attach to the slice, 0.2)
 set -u
 # shellcheck source=tests/bench/lib.sh
 . "$(dirname "$0")/lib.sh"
