@@ -51,11 +51,25 @@ round_median() { rounds_col "$@" | median | xargs printf '%.0f'; }
 
 # round_ratio A B [COLUMN]: the median over the rounds of each round's A / B in %, one decimal:
 # a round's measurements are next to each other in time, so their ratio is the fair one.
-round_ratio() {
+round_ratio() { round_ratios "$@" | median | xargs printf '%.1f'; }
+
+# round_ratios A B [COLUMN]: each round's A / B in %, a line each.
+round_ratios() {
 	awk -v a="$1" -v b="$2" -v c="${3:-3}" -v skip=" ${ROUND_SKIP:-} " '
 		$1 != "stats" && !index(skip, " " $1 " ") { v[$1, $2] = $c; r[$1] = 1 }
 		END { for (p in r) if (v[p, b] && ((p, a) in v)) printf "%.2f\n", 100 * v[p, a] / v[p, b] }' \
-		"$TMP/rounds" | median | xargs printf '%.1f'
+		"$TMP/rounds"
+}
+
+# round_ratio_ci A B [COLUMN]: "LOW-HIGH", a 95 % confidence interval of round_ratio's median,
+# from the order statistics (the ranks n/2 -+ 0.98 sqrt(n), a sign test's, which assumes
+# nothing of the ratios' distribution): whether a median near a target is above it or only
+# this run's luck. Fewer than 6 rounds: "-".
+round_ratio_ci() {
+	round_ratios "$@" | sort -g | awk '{ v[NR] = $1 }
+		END { if (NR < 6) { print "-"; exit }
+		      k = int(NR / 2 - 0.98 * sqrt(NR)); if (k < 1) k = 1
+		      printf "%.1f-%.1f\n", v[k], v[NR - k + 1] }'
 }
 
 # median: of the numbers on stdin, one per line.

@@ -155,8 +155,10 @@ TOOL=$(round_median tool)
 NOOP=$(round_median noop)
 RATIO=$(awk -v b="$BASE" -v t="$TOOL" 'BEGIN { printf "%.1f", 100 * t / b }')
 PAIR_RATIO=$(round_ratio tool base)
+PAIR_CI=$(round_ratio_ci tool base)
 FLOOR_RATIO=$(round_ratio noop base)
 OWN_RATIO=$(round_ratio tool noop)
+OWN_CI=$(round_ratio_ci tool noop)
 # The sender shares the CPUs with the receive-side programs (they run in its softirq) and with
 # ovs-vswitchd, which cannot forward the whole flood: what it drops depends on how fast the
 # sender is, so the packets sent tell the cost too.
@@ -170,9 +172,11 @@ result "baseline median (delivered by the switch)" "$BASE pps" "-" "-"
 result "tool attached median" "$TOOL pps" "-" "-"
 result "floor (empty programs) median" "$NOOP pps" "-" "-"
 result "tool / baseline, median of rounds" "$PAIR_RATIO %" ">= $TARGET %" "$ST"
+result "tool / baseline, 95 % interval of that median" "$PAIR_CI %" "-" "-"
 result "tool / baseline, ratio of medians" "$RATIO %" "-" "-"
 result "floor / baseline, median of rounds" "$FLOOR_RATIO %" "-" "-"
 result "tool / floor, median of rounds" "$OWN_RATIO %" ">= $FLOOR_TARGET %" "$OWN_ST"
+result "tool / floor, 95 % interval of that median" "$OWN_CI %" "-" "-"
 result "sent: tool / baseline (ratio of medians)" "$TX_RATIO %" "-" "-"
 result "read by the receiver: tool / baseline, median of rounds" "$READ_RATIO %" "-" "-"
 result "BPF time per packet sent (bpf_stats)" "$NS_PER_PKT ns" "-" "-"
@@ -198,9 +202,11 @@ result "empty programs per packet sent (floor)" "$FLOOR_NS ns" "-" "-"
 	echo "| metric | value | target | status |"
 	echo "|---|---|---|---|"
 	echo "| tool / baseline (median of round ratios) | $PAIR_RATIO % | >= $TARGET % | $ST |"
+	echo "| tool / baseline, 95 % interval of that median | $PAIR_CI % | - | - |"
 	echo "| tool / baseline (ratio of medians) | $RATIO % | - | - |"
 	echo "| floor / baseline (median of round ratios) | $FLOOR_RATIO % | - | - |"
 	echo "| tool / floor (median of round ratios) | $OWN_RATIO % | >= $FLOOR_TARGET % | $OWN_ST |"
+	echo "| tool / floor, 95 % interval of that median | $OWN_CI % | - | - |"
 	echo "| sent: tool / baseline (ratio of medians) | $TX_RATIO % | - | - |"
 	echo "| read by the receiving process: tool / baseline (median of round ratios) | $READ_RATIO % | - | - |"
 	echo "| BPF time per packet sent (bpf_stats) | $NS_PER_PKT ns | - | - |"

@@ -134,17 +134,21 @@ TOOL=$(round_median tool)
 NOOP=$(round_median noop)
 RATIO=$(awk -v b="$BASE" -v t="$TOOL" 'BEGIN { printf "%.1f", 100 * t / b }')
 PAIR_RATIO=$(round_ratio tool base)
+PAIR_CI=$(round_ratio_ci tool base)
 FLOOR_RATIO=$(round_ratio noop base)
 OWN_RATIO=$(round_ratio tool noop)
+OWN_CI=$(round_ratio_ci tool noop)
 ST=$(floor_bound_status "$PAIR_RATIO" "$FLOOR_RATIO" $TARGET)
 OWN_ST=$(target_status "$OWN_RATIO" ">=" $FLOOR_TARGET)
 result "baseline median (through the ring)" "$BASE pps" "-" "-"
 result "tun_ring_monitor attached median" "$TOOL pps" "-" "-"
 result "floor (empty programs) median" "$NOOP pps" "-" "-"
 result "tun_ring_monitor / baseline, median of rounds" "$PAIR_RATIO %" ">= $TARGET %" "$ST"
+result "tun_ring_monitor / baseline, 95 % interval of that median" "$PAIR_CI %" "-" "-"
 result "tun_ring_monitor / baseline, ratio of medians" "$RATIO %" "-" "-"
 result "floor / baseline, median of rounds" "$FLOOR_RATIO %" "-" "-"
 result "tun_ring_monitor / floor, median of rounds" "$OWN_RATIO %" ">= $FLOOR_TARGET %" "$OWN_ST"
+result "tun_ring_monitor / floor, 95 % interval of that median" "$OWN_CI %" "-" "-"
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 # Median per program over the rounds: ns per run, ns per flood packet.
 COSTS=$(awk '{ print $2 }' "$TMP/cost" | sort -u | while read -r prog; do
@@ -188,9 +192,11 @@ echo "load average: $LOAD0 at the start, $LOAD1 at the end"
 	echo "| metric | value | target | status |"
 	echo "|---|---|---|---|"
 	echo "| tun_ring_monitor / baseline (median of round ratios) | $PAIR_RATIO % | >= $TARGET % | $ST |"
+	echo "| tun_ring_monitor / baseline, 95 % interval of that median | $PAIR_CI % | - | - |"
 	echo "| tun_ring_monitor / baseline (ratio of medians) | $RATIO % | - | - |"
 	echo "| floor / baseline (median of round ratios) | $FLOOR_RATIO % | - | - |"
 	echo "| tun_ring_monitor / floor (median of round ratios) | $OWN_RATIO % | >= $FLOOR_TARGET % | $OWN_ST |"
+	echo "| tun_ring_monitor / floor, 95 % interval of that median | $OWN_CI % | - | - |"
 	echo "| tun_ring_monitor / baseline, from the reader's BPF run time (1 / (1 + $DEQ_NS ns per dequeued packet x baseline pps)) | $EST % | - | - |"
 	echo
 	echo "BPF cost per program (kernel.bpf_stats_enabled during four more floods, two with the tool"
