@@ -5,6 +5,8 @@
 #           exactly that drop (NETFILTER_DROP, 198.18.0.1 -> 198.18.0.2), hvA none; every line
 #           tagged with its node; one end object per node, exit code 0 each; exit 0
 #   text    icmp_path_tracer on hvA only (--on), 3 pings: "hvA: " lines, seq 1..3 COMPLETE
+#   monitors tun_ring_monitor on hvB's tap: 10 echo requests enqueued and dequeued, no FULL;
+#           vhost_queue_correlation_simple where the kernel lacks vhost: its one line, exit 1
 #   usage   a bad tool flag, an interface the namespace lacks, an unknown tool: exit 2 with the
 #           agent's message, nothing started (no child, no run in the agents' logs)
 #   sigint  eth_drop on both until Ctrl-C: both tools stopped (their summaries arrive, reason
@@ -114,6 +116,35 @@ assert_eq 0 "$(grep -vc '^hvA: ' "$OUT/text.out")" "text: lines not prefixed hvA
 assert_eq "1 2 3" "$(sed -n 's/^hvA: \[.*\] ICMP id=[0-9]* seq=\([0-9]*\)$/\1/p' "$OUT/text.out" |
 	tr '\n' ' ' | sed 's/ $//')" "text: hvA's packets"
 assert_eq 3 "$(grep -c '^hvA:   STATUS: COMPLETE' "$OUT/text.out")" "text: hvA's COMPLETE packets"
+
+# --- monitors: tun_ring_monitor on hvB's tap, remotely, counts exactly what the local tool
+# does (tests/e2e/test_tun_ring.sh); vhost_queue_correlation_simple, on a kernel without vhost
+# or kprobes, ends with the local tool's one line and its exit code 1.
+run tun tun_ring_monitor --on hvB --interface vnet0 --protocol icmp --src-ip $VMA \
+	--dst-ip $VMB --interval 1 --duration 4 --json
+started tun hvB
+tests/lab ping -c 10 -i 0.05 -W 1 >/dev/null || fail "tun: ping"
+wait_exit "$PID_tun" tun "$OUT/tun.err"
+assert_eq 0 "$RC" "tun: exit code"
+assert_eq "hvB 10 0 0 0" "$(jqo tun 'select(.type=="summary") | "\(.node) \(.matched) \(.full_events) \(.drops_full_ring) \(.lost_events)"')" \
+	"tun: hvB's summary: echo requests enqueued, FULL, FULL_RING, lost events"
+assert_eq "$(jqo tun 'select(.type=="summary") | .enqueued')" \
+	"$(jqo tun 'select(.type=="summary") | .dequeued')" "tun: every packet dequeued"
+assert_eq 10 "$(jqo tun 'select(.type=="interval" and .node=="hvB") | .queues[0].matched' |
+	awk '{ s += $1 } END { print s }')" "tun: hvB's intervals add up"
+assert_eq '{"node":"hvB","type":"end","exit_code":0,"reason":"exited"} ' "$(ends tun)" \
+	"tun: end object"
+if [ ! -e /sys/bus/event_source/devices/kprobe ] && [ ! -e /sys/kernel/btf/vhost_net ]; then
+	run vhost vhost_queue_correlation_simple --on hvB --vm-interface vnet0 --json
+	wait_exit "$PID_vhost" vhost "$OUT/vhost.err"
+	assert_eq 1 "$RC" "vhost: exit code"
+	assert_eq "hvB: vhost_queue_correlation_simple: kernel lacks what vhost_queue_correlation_simple needs: kprobes (CONFIG_KPROBES), the vhost_net module (no BTF for struct vhost_net: modprobe vhost_net)
+netblame: hvB: vhost_queue_correlation_simple exited with code 1 (exited)" \
+		"$(cat "$OUT/vhost.err")" "vhost: the tool's one line, and the exit"
+	assert_eq 1 "$(jqo vhost 'select(.type=="end" and .node=="hvB") | .exit_code')" \
+		"vhost: end object's exit code"
+fi
+wait_for 3 test -z "$(children)" || fail "monitors: tool processes left: $(children)"
 
 # --- usage errors: checked on the agents, nothing starts anywhere.
 runs_started() { cat "$OUT/agent_hvA.err" "$OUT/agent_hvB.err" | grep -c '^hv.: run .* started for '; }

@@ -12,6 +12,9 @@
 #   the datapath's flows purged         -> 6 COMPLETE, HEALTHY, both nodes' switch "ovs"; an
 #                                          upcall finding names seq 1 only (Evidence, JSON, HTML)
 #   UDP, hvB's OVS drops port 9000      -> 2 COMPLETE, 2 B_INTERNAL_DROP_REQ, NODE_B, exit 12
+#   ovs_upcall_latency_summary on hvA through `netblame run`, flows purged, 3 echoes
+#                                       -> 2 upcalls (request's and reply's flow) = OVS's misses,
+#                                          both completed, 4 fast path, exit 0
 # The rule's own packet count is 3 each time. The kernel sees no drop of its own (OVS drops in
 # user space; the host stack's OTHERHOST copies are not the packet's loss), so each loss is
 # reported unseen by the drop tracer, and no stage is blind. Then: the interfaces are found
@@ -112,6 +115,29 @@ while read -r hv; do
 done < <(jr upcall '.findings[].node')
 assert_eq "$(j upcall '.findings | length')" "$(grep -c '^Evidence:' "$OUT/upcall.out")" "upcall: Evidence lines"
 echo "upcall: time inside (us) per seq [seq, hvA, hvB]: $(j upcall '[.packets[] | .stages as $s | [.key.seq, ((($s.A1 - $s.A0) + ($s.A3 - $s.A2)) / 1000 | floor), ((($s.B1 - $s.B0) + ($s.B3 - $s.B2)) / 1000 | floor)]]'); findings at: $(j upcall '[.findings[].node]')"
+
+# ovs_upcall_latency_summary on hvA through `netblame run`: the flows purged again, 3 echoes:
+# the request's flow (vnet0 -> ens4f0) and the reply's (ens4f0 -> vnet0) miss the datapath
+# once each, as OVS counts it, and both come out; the 4 later packets take the fast path.
+dp_missed() { tests/lab exec hvA ovs-appctl dpctl/show | grep -o 'missed:[0-9]*' | cut -d: -f2; }
+"$COORD" run ovs_upcall_latency_summary --node "name=hvA,endpoint=$EP_hvA" --insecure \
+	--interface vnet0,ens4f0 --protocol icmp --src-ip $VMA --duration 4 --json \
+	>"$OUT/run.out" 2>"$OUT/run.err" &
+PID_run=$!
+on_exit "kill $PID_run 2>/dev/null"
+wait_for 10 grep -q '{"node":"hvA","type":"start"' "$OUT/run.out" ||
+	fail "run: the tool did not start: $(cat "$OUT/run.err")"
+tests/lab exec hvA ovs-appctl revalidator/purge >/dev/null || fail "run: purge"
+miss0=$(dp_missed)
+tests/lab ping -c 3 -i 0.2 -W 1 >/dev/null || fail "run: echoes failed"
+miss=$(($(dp_missed) - miss0))
+wait "$PID_run"
+assert_eq 0 "$?" "run: exit code"
+assert_eq 2 "$miss" "run: hvA's datapath misses"
+assert_eq "hvA $miss $miss 0 4" "$(jq -r 'select(.type=="summary") | "\(.node) \(.upcalls) \(.completed) \(.lost) \(.fast_path)"' "$OUT/run.out")" \
+	"run: hvA's upcalls = OVS's misses, completed, lost, fast path"
+assert_eq '{"node":"hvA","type":"end","exit_code":0,"reason":"exited"}' \
+	"$(jq -c 'select(.type=="end")' "$OUT/run.out")" "run: end object"
 
 # No interfaces given: found. br0 is OVS's own device (a tap) and ens4f0, vnet0 have no
 # master, so without asking OVS the route's device br0 would be taken for the uplink.
