@@ -81,9 +81,11 @@ $(BUILD)/vmlinux.h: | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) common/nb_event.h $(BUILD)/vmlinux.h
+# Its headers as clang lists them (the .d, as for C below): the layouts it shares with user space
+# (common/nb_mon.h, nb_upcall.h, ...) must rebuild it when they change, or the two disagree.
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/bpf/%.bpf.d $(BUILD)/vmlinux.h
 	@mkdir -p $(dir $@)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $(BUILD)/bpf/$*.bpf.d -MT $@ -c $< -o $@.tmp
 	@# DWARF is for debuggers; the skeleton embeds the object, and libbpf needs only BTF.
 	$(LLVM_STRIP) -g $@.tmp -o $@ && rm -f $@.tmp
 
@@ -217,7 +219,7 @@ lab-down:
 # The compiler's dependency lists, one per object or program built from C (none yet on a clean
 # checkout: then everything is built anyway). A missing one is "made" by its empty rule, which
 # makes what depends on it out of date; only those that exist are read.
-DEP_FILES := $(COMMON_OBJ:.o=.d) $(AGENT_OBJ:.o=.d) $(COORD_OBJ:.o=.d) $(UNIT_BIN:=.d) \
+DEP_FILES := $(BPF_OBJ:.o=.d) $(COMMON_OBJ:.o=.d) $(AGENT_OBJ:.o=.d) $(COORD_OBJ:.o=.d) $(UNIT_BIN:=.d) \
 	$(TTOOL_BIN:=.d) $(BENCH_BIN:=.d) $(ASAN_COMMON_OBJ:.o=.d) $(ASAN_UNIT_BIN:=.d) \
 	$(FUZZ_BIN:=.d) $(patsubst %,$(FUZZ)/seed_%.d,$(FUZZ_NAMES))
 $(DEP_FILES):
