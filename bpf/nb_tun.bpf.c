@@ -9,7 +9,7 @@
  *
  * The cost is what the tool is judged by (docs/ARCHITECTURE.md, "Virtualization monitors"): per
  * packet the programs write only per-CPU counters and their own side's line, never a cache line
- * the other side of the ring writes; the ring itself is read 1 in NB_TUN_OCC_EVERY enqueues (the
+ * the other side of the ring writes; the ring itself is read 1 in NB_TUN_OCC_EVERY enqueues at most (the
  * high-water mark) and at the first FULL of an interval. The sojourn follows one sampled packet
  * per queue at a time, and the state "now" is read on demand by user space (nb_tun_snap).
  */
@@ -193,6 +193,18 @@ static __always_inline void nb_emit(__u8 type, __u32 q, struct sk_buff *skb,
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* The enqueue's period of ring reads for a ring of size slots, less one (common/nb_mon.h). */
+static __always_inline __u32 nb_occ_mask(int size)
+{
+	__u32 every = NB_TUN_OCC_EVERY;
+
+#pragma unroll
+	for (int i = 0; i < 5; i++)
+		if (every > 1 && every * 4 > (__u32)size)
+			every >>= 1;
+	return every - 1;
+}
+
 static __always_inline void nb_hwm(struct nb_tun_qstat *st, __u32 occ)
 {
 	__u64 epoch = nb_epoch;
@@ -349,9 +361,10 @@ static __always_inline void nb_enq(struct sk_buff *skb, struct net_device *dev, 
 	}
 	/*
 	 * The occupancy this packet leaves behind, for the HWM: the consumer's head is on the line
-	 * the reader writes for every packet, so it is read 1 in NB_TUN_OCC_EVERY enqueues.
+	 * the reader writes for every packet, so it is read 1 in occ_mask + 1 enqueues (the first
+	 * one, then nb_occ_mask's period).
 	 */
-	if (!nb_all && (st->enq & (NB_TUN_OCC_EVERY - 1)) != 1)
+	if (!nb_all && (st->enq & st->occ_mask) != (1 & st->occ_mask))
 		return;
 	ring = nb_ring_of(dev, q);
 	if (!ring) {
@@ -373,6 +386,7 @@ static __always_inline void nb_enq(struct sk_buff *skb, struct net_device *dev, 
 	}
 	if (size <= 0 || producer < 0 || producer >= size)
 		return;
+	st->occ_mask = nb_occ_mask(size);
 	head = 0;
 	NB_RING_FIELD(ring, consumer_head, head);
 	if (head < 0 || head >= size)
@@ -468,9 +482,15 @@ int BPF_PROG(nb_tun_deq, struct sk_buff *skb, void *location)
 		 */
 		if (sl->skb != (__u64)skb && (sl->reader || !sl->ring || (__u64)skb->dev != h->dev))
 			return 0;
+		/*
+		 * The reader it replaces may be counting on another CPU right now, from the same
+		 * last position: this task's first count waits for its next free, when that one
+		 * is long done. Nothing is lost meanwhile: the steps stay in the ring's position.
+		 */
 		sl->reader = task;
+	} else {
+		nb_deq_count(sl);
 	}
-	nb_deq_count(sl);
 	if (sl->skb != (__u64)skb)
 		return 0;
 	now = bpf_ktime_get_ns();
@@ -548,7 +568,7 @@ int BPF_PROG(nb_tun_drop, struct sk_buff *skb, void *location, int reason)
 	 * the rest of the tool, and named the same overflow thousands of times. So the event is
 	 * the first matched full of the interval on this CPU (the counts stay exact), and the
 	 * state for the HWM is read at the first full of the interval on this CPU (the HWM is a
-	 * sample anyway: the enqueue reads it too, 1 in NB_TUN_OCC_EVERY packets).
+	 * sample anyway: the enqueue reads it too, 1 in NB_TUN_OCC_EVERY packets at most).
 	 */
 	epoch1 = (__u32)nb_epoch + 1;
 	ev = !nb_no_events && st->ev_epoch != epoch1;

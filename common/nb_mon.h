@@ -13,7 +13,13 @@
 #include "nb_event.h"
 
 #define NB_TUN_MAXQ  256 /* MAX_TAP_QUEUES */
-#define NB_TUN_OCC_EVERY 8 /* the HWM's occupancy is read 1 in this many enqueues (power of 2) */
+/*
+ * The ring is read (the HWM's occupancy, the dequeue count's ring watch) 1 in this many enqueues
+ * per CPU at most (a power of 2), fewer for a ring under 4 times that: a quarter of its size, so
+ * the watch looks well within half a ring. Each read is two lines the reader writes, a miss each:
+ * 1 in 8 cost the enqueue 20 ns per packet more than 1 in 32 (docs/BENCHMARKS.md).
+ */
+#define NB_TUN_OCC_EVERY 32
 /* A sojourn sample not seen leaving after this long is given up (a path the programs miss). */
 #define NB_TUN_SAMP_STALE_NS 10000000000ULL
 #define NB_MON_SLOTS 32	 /* log2 microsecond slots: [0,1], [2,3], [4,7] ... (nb_hist_log2_range) */
@@ -33,6 +39,8 @@ struct nb_tun_qstat {
 	__u64 samp_j;	     /* BPF only: the jiffy of this CPU's last sampling attempt */
 	__u32 dev_set;	     /* BPF only: this CPU has published the device (nb_hot.dev) */
 	__u32 full_epoch;    /* BPF only: nb_epoch + 1 of this CPU's last full-ring read */
+	__u32 occ_mask;	     /* BPF only: the ring is read when enq & occ_mask == 1 & occ_mask */
+	__u32 pad;
 	/* enqueue to dequeue of sampled matched packets, log2 us (one in the ring at a time) */
 	__u64 sojourn[NB_MON_SLOTS];
 };
@@ -65,7 +73,7 @@ struct nb_tun_ring {
  * the ring's size changes; the task that frees the sampled packet is the queue's reader
  * (reader); at each of its frees it adds what the position moved since its last look (head)
  * to deq, and other tasks return at the compare. The enqueue touches the line at most once a
- * jiffy per CPU and 1 in NB_TUN_OCC_EVERY packets (reads), the reader for every packet.
+ * jiffy per CPU and 1 in NB_TUN_OCC_EVERY packets at most (reads), the reader for every packet.
  * docs/ARCHITECTURE.md, "Virtualization monitors", has the whole argument. The one value of
  * the array map nb_hot.
  */
