@@ -10,13 +10,25 @@
 # of the flood), and the floor: the tool's programs replaced by empty ones
 # (NB_TEST_NOOP_PROGRAMS=1), what the hooks cost by themselves. Then four more floods with
 # kernel.bpf_stats_enabled give each program's run time, per run and per flood packet.
+# With NB_BENCH_TUN_OTHER=1, what the tool costs another VM's tap on the same host (section
+# tun_other): a second tap VM (nb_vm on vnet1, 198.18.0.3, on hvB's bridge) takes the flood,
+# while the tool watches the idle vnet0; its reader's frees run the dequeue program too, which
+# returns at the task compare.
 #   tests/bench/tun.sh   (NB_BENCH_ROUNDS, NB_BENCH_SECONDS: rounds, seconds per slice;
-#                         NB_BENCH_SETTLE: seconds from the attach to the slice, 0.2)
+#                         NB_BENCH_SETTLE: seconds from the attach to the slice, 0.2;
+#                         NB_BENCH_TUN_OTHER=1: the flood into another tap)
 set -u
 # shellcheck source=tests/bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 need_root
-bench_init tun
+OTHER=${NB_BENCH_TUN_OTHER:-0}
+if [ "$OTHER" = 1 ]; then
+	bench_init tun_other
+	DEV=vnet1 DST=198.18.0.3
+else
+	bench_init tun
+	DEV=vnet0 DST=$IP_B
+fi
 bench_need "$AGENT" "$TRAFFIC"
 
 ROUNDS=${NB_BENCH_ROUNDS:-24}
@@ -35,14 +47,14 @@ bpf_cost() {
 		"\(.name) \(.run_time_ns // 0) \(.run_cnt // 0)"'
 }
 
-tap_stats() { ip -n nbhvB -s -j link show vnet0 | jq -r '.[0].stats64.tx | "\(.packets) \(.dropped)"'; }
+tap_stats() { ip -n nbhvB -s -j link show $DEV | jq -r '.[0].stats64.tx | "\(.packets) \(.dropped)"'; }
 
 # flood ROUND TAG: appends "ROUND TAG ring_pps dropped_pps sender_pps" to $TMP/rounds.
 flood() {
 	local round=$1 tag=$2 p0 d0 p1 d1 s0 s1 tx pps dps
 	read -r p0 d0 < <(tap_stats)
 	s0=$EPOCHREALTIME
-	"$LAB" exec vmA taskset -c 0 "$TRAFFIC" udp-send --dst "$IP_B" --port $PORT --size $SIZE \
+	"$LAB" exec vmA taskset -c 0 "$TRAFFIC" udp-send --dst "$DST" --port $PORT --size $SIZE \
 		--duration "$DUR" >"$TMP/send.out" 2>"$TMP/send.err" || fail "udp-send: $(cat "$TMP/send.err")"
 	# The reader drains what is left in the ring (at most its size) before the count.
 	sleep 0.2
@@ -52,7 +64,7 @@ flood() {
 	tx=$(cat "$TMP/send.out")
 	pps=$(awk -v a="$p0" -v b="$p1" -v s="$(kv seconds "$tx")" 'BEGIN { printf "%.0f", (b - a) / s }')
 	dps=$(awk -v a="$d0" -v b="$d1" -v s="$(kv seconds "$tx")" 'BEGIN { printf "%.0f", (b - a) / s }')
-	[ "$pps" -gt 0 ] || fail "nothing went through vnet0's ring (sender: $tx)"
+	[ "$pps" -gt 0 ] || fail "nothing went through $DEV's ring (sender: $tx)"
 	echo "$round $tag $pps $dps $(kv pps "$tx")" >>"$TMP/rounds"
 	# The programs' own cost over this flood (statistics on only then): per run, and per
 	# packet the flood put through or over the ring.
@@ -87,25 +99,36 @@ tool_stop() {
 	[ "$rc" = 0 ] || fail "tun_ring_monitor exited $rc: $(cat "$TMP/tool.err")"
 }
 
-# count: vnet0's "TX packets, TX dropped" (hvB), and the packets the sender's eth0 sent.
+# count: the flooded tap's "TX packets, TX dropped" (hvB), and the packets the sender's eth0 sent.
 count() {
 	[ -d "/proc/$SEND_PID" ] || fail "the flood's sender is gone: $(cat "$TMP/load.err")"
 	netdev_count "$SEND_PID" eth0
 	local sent=${COUNT[1]}
-	netdev_count "$HV_PID" vnet0
+	netdev_count "$HV_PID" $DEV
 	COUNT=("${COUNT[1]}" "${COUNT[2]}" "$sent")
 }
 
 bench_lab_up --vmb tap
+if [ "$OTHER" = 1 ]; then
+	# The second VM: its own tap on hvB's bridge, read at full speed by its own nb_vm.
+	ip netns exec nbhvB "$REPO/build/tests/tools/nb_vm" --ifname vnet1 --ip $DST \
+		--mac 02:00:00:00:00:03 --pidfile "$TMP/vm1.pid" >"$TMP/vm1.log" 2>&1 &
+	VM1_PID=$!
+	on_exit "kill $VM1_PID 2>/dev/null; wait $VM1_PID 2>/dev/null"
+	wait_for 5 test -s "$TMP/vm1.pid" || fail "nb_vm on vnet1 did not start: $(cat "$TMP/vm1.log")"
+	ip -n nbhvB link set vnet1 master br0 up || fail "vnet1 on br0"
+	wait_for 10 "$LAB" exec vmA ping -c 1 -W 1 -q $DST >/dev/null ||
+		fail "no ping to the second tap VM: $(cat "$TMP/vm1.log")"
+fi
 : >"$TMP/cost"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "tun: UDP ${SIZE}-byte flood into the tap VM, $ROUNDS rounds of ${SLICE}s slices" \
+echo "tun: UDP ${SIZE}-byte flood into the tap VM on $DEV (the tool on vnet0), $ROUNDS rounds of ${SLICE}s slices" \
 	"(baseline B, tool T, floor N)"
-# A process in hvB, whose /proc/PID/net/dev is vnet0's counters without a process per read.
+# A process in hvB, whose /proc/PID/net/dev is the flooded tap's counters without a process per read.
 ip netns exec nbhvB sleep 86400 &
 HV_PID=$!
 on_exit "kill $HV_PID 2>/dev/null"
-flood_start nbvmA "$IP_B"
+flood_start nbvmA "$DST"
 btn_slices "$ROUNDS" "$SLICE"
 kill "$SEND_PID" "$HV_PID"
 wait "$SEND_PID" "$HV_PID" 2>/dev/null
@@ -172,14 +195,24 @@ result "tun_ring_monitor / baseline, from the reader's BPF run time" "$EST %" "-
 echo "load average: $LOAD0 at the start, $LOAD1 at the end"
 
 {
-	echo "## tun_ring_monitor on a tap flood (issue 13)"
-	echo
+	if [ "$OTHER" = 1 ]; then
+		echo "## tun_ring_monitor's cost to another VM's tap (issue 13)"
+		echo
+		echo "The flood below goes to a second tap VM on the same hypervisor (nb_vm on vnet1, on hvB's"
+		echo "bridge); the tool watches the idle vnet0. Every consume_skb of the machine runs its dequeue"
+		echo "program, so the other VM's reader does: it returns at the readers' range and task compares."
+		echo "Throughput is vnet1's TX packets per second."
+		echo
+	else
+		echo "## tun_ring_monitor on a tap flood (issue 13)"
+		echo
+	fi
 	echo "A UDP flood of ${SIZE}-byte datagrams from vmA to the tap VM (\`tests/lab up --vmb tap\`;"
 	echo "nb_vm reads every frame and ignores it), one flood measured in slices of ${SLICE} s: $ROUNDS rounds"
 	echo "of three slices, each round in one of the orders of a Williams design over the three conditions"
 	echo "($(IFS=,; echo "${ORDERS[*]}" | sed 's/,/, /g')): B baseline, T tun_ring_monitor attached to vnet0 in hvB, N the floor (the"
 	echo "tool's three programs replaced by empty ones on the same hooks, \`NB_TEST_NOOP_PROGRAMS=1\`:"
-	echo "what the hooks cost by themselves). Throughput is vnet0's TX packets per second: what went into the ring and"
+	echo "what the hooks cost by themselves). Throughput is $DEV's TX packets per second: what went into the ring and"
 	echo "on to the reader (the rest overflows, FULL_RING). The sender, and with it the whole path"
 	echo "to the tap (the enqueue program included), is pinned to CPU 0; the target is judged on the"
 	echo "median of the rounds' own ratios, against the floor (within 2 %) as the path tracers are:"
@@ -212,5 +245,5 @@ echo "load average: $LOAD0 at the start, $LOAD1 at the end"
 	echo "Load average (1, 5, 15 min): $LOAD0 at the start, $LOAD1 at the end."
 	echo
 	echo "The last attached run's own counts: \`$SUMMARY\`."
-} >"$BENCH_OUT/tun.md"
+} >"$BENCH_OUT/$BENCH_NAME.md"
 exit 0
