@@ -9,9 +9,9 @@
  *
  * The cost is what the tool is judged by (docs/ARCHITECTURE.md, "Virtualization monitors"): per
  * packet the programs write only per-CPU counters and their own side's line, never a cache line
- * the other side of the ring writes; the ring itself is read 1 in NB_TUN_OCC_EVERY enqueues at most (the
- * high-water mark) and at the first FULL of an interval. The sojourn follows one sampled packet
- * per queue at a time, and the state "now" is read on demand by user space (nb_tun_snap).
+ * the other side of the ring writes; the ring itself is read 1 in NB_TUN_OCC_EVERY enqueues at most
+ * (the high-water mark) and at the first FULL of an interval. The sojourn follows one sampled
+ * packet per queue at a time, and the state "now" is read on demand by user space (nb_tun_snap).
  */
 #include "nb_skb.bpf.h"
 #include "nb_mon.h"
