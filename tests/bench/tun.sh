@@ -122,9 +122,9 @@ if [ "$OTHER" = 1 ]; then
 fi
 : >"$TMP/cost"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "tun: UDP ${SIZE}-byte flood into the tap VM on $DEV (the tool on vnet0), $ROUNDS rounds of ${SLICE}s slices" \
-	"(baseline B, tool T, floor N)"
-# A process in hvB, whose /proc/PID/net/dev is the flooded tap's counters without a process per read.
+echo "tun: UDP ${SIZE}-byte flood into the tap VM on $DEV (the tool on vnet0), $ROUNDS rounds" \
+	"of ${SLICE}s slices (baseline B, tool T, floor N)"
+# A process in hvB: its /proc/PID/net/dev has the flooded tap's counters, read without a process.
 ip netns exec nbhvB sleep 86400 &
 HV_PID=$!
 on_exit "kill $HV_PID 2>/dev/null"
