@@ -25,7 +25,7 @@ struct nb_tunmon {
 	struct nb_tun_qstat *pcpu;
 	bool deq_by_addr;   /* the readers' code is known: the dequeue skips every other free */
 	struct nb_hot hot0; /* nb_hot's value at the attach: the readers' code ranges */
-	struct nb_hot hot;  /* nb_hot's value at the last nb_tunmon_read */
+	struct nb_hot hot;  /* nb_hot at the last nb_tunmon_read (16 KiB: not on the stack) */
 	int tcx_fd;	    /* the enqueue's tcx link on the tap, or -1 */
 	struct bpf_link *enq_link; /* or its tracepoint */
 	const char *enq_hook;	   /* which of the two */

@@ -391,7 +391,8 @@ static int s_summary(struct nb_rt *rt, void *st)
 		printf("Sojourn samples given up (not seen leaving in %llu s): %llu\n",
 		       NB_TUN_SAMP_STALE_NS / 1000000000ULL, (unsigned long long)all.samp_stale);
 	if (noring)
-		printf("Enqueues on a queue without a reader: %llu\n", (unsigned long long)noring);
+		printf("Ring reads that found a queue without a reader: %llu (sampled)\n",
+		       (unsigned long long)noring);
 	printf("Lost events: %llu%s\n", (unsigned long long)lost,
 	       lost ? " (ring buffer full: raise --ringbuf-size or filter more)" : "");
 	return NB_EXIT_OK;

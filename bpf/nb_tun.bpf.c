@@ -85,7 +85,7 @@ static __always_inline struct nb_hot *nb_hotp(void)
 __u64 nb_epoch = 0;		 /* written by user space at every interval: the HWM's interval */
 __u64 nb_lost = 0;		 /* ring buffer full: event not delivered */
 __u64 nb_parse_err = 0;		 /* headers unreadable: the packet compared as not IP */
-__u64 nb_noring = 0;		 /* enqueue on a queue with no reader attached (no tfile) */
+__u64 nb_noring = 0;		 /* ring reads that found the queue without a reader (no tfile) */
 struct nb_tun_ring nb_snap = {}; /* nb_tun_snap's answer */
 __u64 nb_snap_deq = 0;		 /* and the queue's dequeue count then */
 __s32 nb_snap_rc = 0;
@@ -191,18 +191,6 @@ static __always_inline void nb_emit(__u8 type, __u32 q, struct sk_buff *skb,
 	e->pkt = *p;
 	e->ts_ns = bpf_ktime_get_ns();
 	bpf_ringbuf_submit(e, 0);
-}
-
-/* The enqueue's period of ring reads for a ring of size slots, less one (common/nb_mon.h). */
-static __always_inline __u32 nb_occ_mask(int size)
-{
-	__u32 every = NB_TUN_OCC_EVERY;
-
-#pragma unroll
-	for (int i = 0; i < 5; i++)
-		if (every > 1 && every * 4 > (__u32)size)
-			every >>= 1;
-	return every - 1;
 }
 
 static __always_inline void nb_hwm(struct nb_tun_qstat *st, __u32 occ)
@@ -366,6 +354,9 @@ static __always_inline void nb_enq(struct sk_buff *skb, struct net_device *dev, 
 	 */
 	if (!nb_all && (st->enq & st->occ_mask) != (1 & st->occ_mask))
 		return;
+	/* Until the size is known (a queue without a reader has none): the longest period. */
+	if (!st->occ_mask)
+		st->occ_mask = NB_TUN_OCC_EVERY - 1;
 	ring = nb_ring_of(dev, q);
 	if (!ring) {
 		__sync_fetch_and_add(&nb_noring, 1);

@@ -208,6 +208,20 @@ static inline __u32 nb_ring_occupancy(__s32 producer, __s32 consumer_head, __s32
 }
 
 /*
+ * The enqueue's period of ring reads for a ring of size slots, less one (a mask of the enqueue
+ * count): NB_TUN_OCC_EVERY, halved while it is more than a quarter of the ring.
+ */
+static inline __u32 nb_occ_mask(__s32 size)
+{
+	__u32 every = NB_TUN_OCC_EVERY;
+
+	for (int i = 0; i < 5; i++) /* log2(NB_TUN_OCC_EVERY) halvings at most */
+		if (every > 1 && (__s64)every * 4 > size)
+			every >>= 1;
+	return every - 1;
+}
+
+/*
  * How far the consumer position moved from last to head on a ring of size slots (it only moves
  * forward, wrapping at size; less than a whole turn between two looks, see struct nb_samp).
  * 0 for a position outside the ring (the ring was resized since it was published).

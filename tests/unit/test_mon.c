@@ -54,12 +54,27 @@ static void test_ring_advance(void **state)
 	assert_int_equal(nb_ring_advance(0, 0, 0), 0);
 }
 
+static void test_occ_mask(void **state)
+{
+	(void)state;
+	/* a tap's usual rings: the longest period */
+	assert_int_equal(nb_occ_mask(1000), NB_TUN_OCC_EVERY - 1);
+	assert_int_equal(nb_occ_mask(128), 31);
+	/* smaller: a quarter of the ring, a power of 2 */
+	assert_int_equal(nb_occ_mask(127), 15);
+	assert_int_equal(nb_occ_mask(16), 3);
+	assert_int_equal(nb_occ_mask(7), 0);
+	assert_int_equal(nb_occ_mask(1), 0);
+	assert_int_equal(nb_occ_mask(0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_slot_matches_hist),
 	    cmocka_unit_test(test_ring_occupancy),
 	    cmocka_unit_test(test_ring_advance),
+	    cmocka_unit_test(test_occ_mask),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
